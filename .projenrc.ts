@@ -1,0 +1,97 @@
+import { cdk8s, javascript } from 'projen';
+
+// Node 20 is what these machines run; jsii prints an end-of-life banner on every call otherwise.
+const JSII_ENV = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
+
+const project = new cdk8s.ConstructLibraryCdk8s({
+  author: 'cdk8s-model-serving authors',
+  authorAddress: 'maintainers@cdk8s-model-serving.dev',
+  cdk8sVersion: '2.70.0',
+  constructsVersion: '10.3.0',
+  defaultReleaseBranch: 'main',
+  jsiiVersion: '~6.0.0',
+  name: 'cdk8s-model-serving',
+  description: 'KServe-class model serving for any Kubernetes cluster, as code: cdk8s constructs, an ONNX model server and a controller',
+  keywords: ['cdk8s', 'kubernetes', 'kserve', 'knative', 'istio', 'model-serving', 'onnx', 'inference'],
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  repositoryUrl: 'https://github.com/cdk8s-model-serving/cdk8s-model-serving.git',
+
+  // Only JavaScript is packaged: no PyPI, Maven, NuGet or Go registries are reachable.
+  release: false,
+  github: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+
+  peerDeps: ['cdk8s-plus-27@^2.9.5'],
+  // The server's and controller's libraries are not jsii packages and must not burden users of
+  // the constructs: they are devDeps, bundled into the image from the repo.
+  devDeps: [
+    'cdk8s-cli@2.207.60',
+    'cdk8s-plus-27@2.9.5',
+    'fastify@^5.12.0',
+    '@grpc/grpc-js@^1.14.0',
+    '@grpc/proto-loader@^0.8.0',
+    'prom-client@^15.1.3',
+    'onnxruntime-node@1.30.0',
+    'tar@^7.5.0',
+    'ajv@^8.20.0',
+    'ajv-formats@^3.0.1',
+    'yaml@^2.9.0',
+    'esbuild@^0.28.0',
+    'fast-check@^4.10.0',
+    's3rver@^3.7.1',
+  ],
+  excludeTypescript: ['src/server/**', 'src/controller/**'],
+  jestOptions: {
+    // Snapshots are reviewed code: a mismatch fails the run instead of being rewritten.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testTimeout: 60_000,
+      coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
+    },
+  },
+  tsconfigDev: {
+    compilerOptions: {},
+    include: ['src/server/**/*.ts', 'src/controller/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
+  },
+});
+
+for (const [key, value] of Object.entries(JSII_ENV)) project.tasks.addEnvironment(key, value);
+
+// onnxruntime-node's postinstall downloads CUDA providers from a host we cannot reach; the CPU
+// runtime is already in the npm tarball.
+project.package.addField('allowScripts', { 'onnxruntime-node': false });
+// fastify 5's inject() breaks under jest 30 on Node 20 with newer light-my-request (ESM-only dep).
+project.package.addField('overrides', { 'light-my-request': '~6.6.0' });
+
+// Generated L1 classes from the vendored CRDs in imports/. Works offline. The Kubernetes core
+// classes come from cdk8s-plus-27 (`k8s`), since `cdk8s import k8s` downloads its schema.
+const importTask = project.addTask('import', {
+  description: 'Generate typed classes in src/imports/ from the upstream CRDs vendored in imports/',
+});
+const crdImports: Record<string, string> = {
+  knative: 'imports/knative-serving.yaml',
+  istio: 'imports/istio.yaml',
+  gateway: 'imports/gateway-api-httproutes.yaml',
+  monitoring: 'imports/prometheus-operator.yaml',
+};
+for (const [prefix, file] of Object.entries(crdImports)) {
+  importTask.exec(`cdk8s import -l typescript -o src/imports --no-check-upgrade ${prefix}:=${file}`);
+}
+project.preCompileTask.spawn(importTask);
+
+// The server, controller, benchmarks and examples are outside jsii; tsc checks them here.
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check the code jsii does not compile (server, controller, benchmarks, examples)',
+  exec: 'tsc -p tsconfig.server.json',
+});
+project.testTask.prependSpawn(typecheck);
+
+project.eslint?.addIgnorePattern('src/imports/');
+project.eslint?.addOverride({
+  files: ['src/server/**', 'src/controller/**', 'bench/**', 'test/**', 'examples/**'],
+  rules: { 'import/no-extraneous-dependencies': 'off' },
+});
+
+project.synth();

@@ -1,0 +1,118 @@
+/**
+ * The serving contract shared by the constructs, the model server and the controller.
+ *
+ * Ports, probe paths, command-line flags, label keys and metric names live here once, so the
+ * manifests we synthesize and the server they run cannot drift apart. Internal: not exported
+ * from `src/index.ts`, and it holds plain values only, so both jsii and esbuild can use it.
+ */
+
+/** Port of the HTTP server (KServe V1, Open Inference Protocol V2 REST, `/metrics`). */
+export const HTTP_PORT = 8080;
+/** Port of the gRPC server (`inference.GRPCInferenceService`). */
+export const GRPC_PORT = 8081;
+/** Where models are mounted or downloaded to in the pod, as in KServe. */
+export const MODEL_DIR = '/mnt/models';
+
+/** HTTP paths the probes and scrapers use. */
+export const PATHS = {
+  live: '/v2/health/live',
+  ready: '/v2/health/ready',
+  metrics: '/metrics',
+  modelReadyPrefix: '/v2/models/',
+};
+
+/** The V2 readiness path of one model: probes follow the model, not just the process. */
+export function modelReadyPath(modelName: string): string {
+  return `${PATHS.modelReadyPrefix}${modelName}/ready`;
+}
+
+/**
+ * Command-line flags of `cdk8s-model-server serve`. Every flag also reads an environment
+ * variable (see README, "Model server configuration").
+ */
+export const SERVER_FLAGS = {
+  modelName: '--model-name',
+  modelDir: '--model-dir',
+  storageUri: '--storage-uri',
+  protocol: '--protocol',
+  httpPort: '--http-port',
+  grpcPort: '--grpc-port',
+  mode: '--mode',
+  memoryBudgetBytes: '--memory-budget-bytes',
+};
+
+/** Subcommands of the `cdk8s-model-server` binary. */
+export const SERVER_COMMANDS = {
+  serve: 'serve',
+  storageInitializer: 'storage-initializer',
+};
+
+/** Environment variables the server reads (the same settings as the flags). */
+export const SERVER_ENV = {
+  modelName: 'MODEL_NAME',
+  modelDir: 'MODEL_DIR',
+  storageUri: 'STORAGE_URI',
+  protocol: 'PROTOCOL',
+  httpPort: 'HTTP_PORT',
+  grpcPort: 'GRPC_PORT',
+  mode: 'SERVER_MODE',
+  memoryBudgetBytes: 'MEMORY_BUDGET_BYTES',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
+  maxBatchSize: 'MAX_BATCH_SIZE',
+  shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
+  logLevel: 'LOG_LEVEL',
+  s3Endpoint: 'AWS_ENDPOINT_URL',
+  s3Region: 'AWS_REGION',
+  s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  storageCredentialsDir: 'STORAGE_CREDENTIALS_DIR',
+};
+
+/** Where a storage-credentials secret is mounted read-only (files named like the env vars). */
+export const STORAGE_CREDENTIALS_DIR = '/var/run/secrets/model-storage';
+
+/** The default model-server image. */
+export const DEFAULT_SERVER_IMAGE = 'ghcr.io/cdk8s-model-serving/model-server:0.1.0';
+
+/** Our own label and annotation keys, all under one prefix. */
+export const LABEL_PREFIX = 'serving.cdk8s-model-serving.io';
+export const LABELS = {
+  endpoint: `${LABEL_PREFIX}/endpoint`,
+  model: `${LABEL_PREFIX}/model`,
+  track: `${LABEL_PREFIX}/track`,
+  component: 'app.kubernetes.io/component',
+  name: 'app.kubernetes.io/name',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+};
+export const PART_OF = 'cdk8s-model-serving';
+export const MANAGED_BY = 'cdk8s-model-serving';
+
+/**
+ * Prometheus metric names the server exports and the dashboards and alerts query.
+ * Units in names, `_total` counters, as the Prometheus naming conventions ask.
+ */
+export const METRICS = {
+  /** Counter {model, protocol, code}: requests answered. */
+  requestsTotal: 'model_server_requests_total',
+  /** Histogram {model, protocol}: time from request received to response sent. */
+  requestDurationSeconds: 'model_server_request_duration_seconds',
+  /** Gauge {protocol}: requests being processed. */
+  requestsInFlight: 'model_server_requests_in_flight',
+  /** Histogram {model}: time to load a model. */
+  modelLoadDurationSeconds: 'model_server_model_load_duration_seconds',
+  /** Counter {model}: failed model loads. */
+  modelLoadFailuresTotal: 'model_server_model_load_failures_total',
+  /** Gauge: models in state READY. */
+  modelsLoaded: 'model_server_models_loaded',
+  /** Gauge {model}: estimated bytes held by each loaded model. */
+  modelMemoryBytes: 'model_server_model_memory_bytes',
+  /** Counter {model}: models evicted to stay under the memory budget. */
+  modelEvictionsTotal: 'model_server_model_evictions_total',
+};
+
+/** Latency buckets (seconds) suited to inference: sub-millisecond to tens of seconds. */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
