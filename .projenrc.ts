@@ -41,6 +41,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'esbuild@^0.28.0',
     'fast-check@^4.10.0',
     's3rver@^3.7.1',
+    'autocannon@^8.0.0',
   ],
   excludeTypescript: ['src/server/**', 'src/controller/**'],
   jestOptions: {
@@ -48,6 +49,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       testTimeout: 60_000,
+      globalSetup: '<rootDir>/test/global-setup.js',
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
     },
   },
@@ -80,6 +82,16 @@ for (const [prefix, file] of Object.entries(crdImports)) {
   importTask.exec(`cdk8s import -l typescript -o src/imports --no-check-upgrade ${prefix}:=${file}`);
 }
 project.preCompileTask.spawn(importTask);
+
+// The model server is bundled with esbuild (outside jsii) for the bin and the container image.
+const bundleServer = project.addTask('bundle:server', {
+  description: 'Bundle the model server into assets/server/',
+  exec: 'node scripts/bundle-server.js',
+});
+project.preCompileTask.spawn(bundleServer);
+project.addBins({ 'cdk8s-model-server': 'assets/server/cli.js' });
+project.gitignore.exclude('/assets/');
+project.npmignore?.include('/assets/');
 
 // The server, controller, benchmarks and examples are outside jsii; tsc checks them here.
 const typecheck = project.addTask('typecheck', {

@@ -1,0 +1,34 @@
+// Bundles the model server (and its CLI) into assets/server/ for the `cdk8s-model-server` bin
+// and the container image. Used by the `bundle:server` task and by jest's global setup, so the
+// tests always run the code in src/.
+const path = require('path');
+const fs = require('fs');
+const esbuild = require('esbuild');
+
+const root = path.join(__dirname, '..');
+const outdir = path.join(root, 'assets', 'server');
+
+function bundleServer() {
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'src', 'server', 'cli.ts')],
+    outfile: path.join(outdir, 'cli.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'inline',
+    // Native addon: shipped as a package next to the bundle, never inlined.
+    external: ['onnxruntime-node'],
+    banner: { js: '#!/usr/bin/env node' },
+    logLevel: 'warning',
+  });
+  // The gRPC service definition is read at run time.
+  fs.copyFileSync(path.join(root, 'src', 'server', 'protocol', 'grpc_predict_v2.proto'), path.join(outdir, 'grpc_predict_v2.proto'));
+  fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);
+  return path.join(outdir, 'cli.js');
+}
+
+module.exports = { bundleServer, outdir };
+
+if (require.main === module) {
+  console.log(`bundled ${path.relative(root, bundleServer())}`);
+}
