@@ -1,0 +1,68 @@
+/**
+ * A loaded ONNX model: an onnxruntime-node session plus metadata read from it once.
+ */
+import * as ort from 'onnxruntime-node';
+import { DatatypeInfo, datatypeOfOrt } from '../inference/datatypes';
+import { TensorMetadata } from '../inference/types';
+
+/** Input or output of a model, with everything the hot path needs precomputed. */
+export interface TensorSpec extends TensorMetadata {
+  readonly info: DatatypeInfo;
+}
+
+/** The platform string of V2 model metadata for ONNX Runtime models. */
+export const ONNX_PLATFORM = 'onnx_onnxv1';
+
+/** A model loaded into onnxruntime. */
+export class OnnxModel {
+  /** Loads the model at `path`; throws onnxruntime's error for a corrupt or missing file. */
+  public static async load(path: string): Promise<OnnxModel> {
+    const session = await ort.InferenceSession.create(path, {
+      // One inference request is small; let many requests run side by side instead of
+      // spreading each over all cores.
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+    });
+    return new OnnxModel(session);
+  }
+
+  public readonly inputs: TensorSpec[];
+  public readonly outputs: TensorSpec[];
+  public readonly inputsByName: Map<string, TensorSpec>;
+  public readonly outputsByName: Map<string, TensorSpec>;
+  public readonly outputNames: string[];
+
+  private constructor(private readonly session: ort.InferenceSession) {
+    this.inputs = session.inputMetadata.map((m) => spec(m, 'input'));
+    this.outputs = session.outputMetadata.map((m) => spec(m, 'output'));
+    this.inputsByName = new Map(this.inputs.map((t) => [t.name, t]));
+    this.outputsByName = new Map(this.outputs.map((t) => [t.name, t]));
+    this.outputNames = this.outputs.map((t) => t.name);
+  }
+
+  /** Runs the model on `feeds` and returns the requested outputs. */
+  public async run(feeds: Record<string, ort.Tensor>, outputNames: readonly string[]): Promise<Record<string, ort.Tensor>> {
+    return this.session.run(feeds, outputNames);
+  }
+
+  /** Frees the native session. */
+  public async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function spec(m: ort.InferenceSession.ValueMetadata, what: string): TensorSpec {
+  if (!m.isTensor) {
+    throw new Error(`${what} '${m.name}' is not a tensor (maps and sequences are not supported)`);
+  }
+  const info = datatypeOfOrt(m.type);
+  if (!info) {
+    throw new Error(`${what} '${m.name}' has element type '${m.type}', which the server does not support`);
+  }
+  // Symbolic (string) and unknown dimensions are dynamic: -1 in V2 metadata.
+  const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+  return { name: m.name, datatype: info.datatype, shape, info };
+}
+
+/** Re-exported so callers build tensors with the same module instance. */
+export { ort };
