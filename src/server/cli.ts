@@ -1,3 +1,33 @@
-// Entry point of the `cdk8s-model-server` binary (placeholder until the server lands).
-process.stderr.write('usage: cdk8s-model-server <serve|storage-initializer> [flags]\n');
-process.exit(2);
+// Entry point of the `cdk8s-model-server` binary: dispatches to a subcommand.
+// Each command takes its own argv (after the command name) and resolves with an exit code.
+// Add commands to `commands`; `serve` is the default when none is given.
+import { SERVER_COMMANDS } from '../_contract';
+import { storageInitializerMain } from './storage';
+
+export const commands: Record<string, (args: string[]) => Promise<number>> = {
+  [SERVER_COMMANDS.storageInitializer]: storageInitializerMain,
+};
+
+function usage(): void {
+  process.stderr.write(`usage: cdk8s-model-server <${Object.keys(commands).join('|')}> [flags]\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name = SERVER_COMMANDS.serve, ...args] = argv;
+  const command = commands[name];
+  if (!command) {
+    usage();
+    process.exitCode = 2;
+    return;
+  }
+  const code = await command(args);
+  // Long-running commands (serve) resolve only when they stop; one-shot commands exit here.
+  process.exit(code);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`cdk8s-model-server: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,360 @@
+// Storage initializer against real servers on loopback: node:http for http(s) URIs, s3rver for s3://.
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, promises as fs, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as tar from 'tar';
+import { fetchModel, StorageError, parseStorageUri } from '../../src/server/storage';
+import { signRequest } from '../../src/server/storage/sigv4';
+
+const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
+const CLI = path.join(__dirname, '..', '..', 'assets', 'server', 'cli.js');
+const IRIS = readFileSync(path.join(MODELS, 'iris-logreg.onnx'));
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let tmp: string;
+let archives: { tgz: Buffer; tar: Buffer; gz: Buffer };
+
+function newDir(name: string): string {
+  return mkdtempSync(path.join(tmp, `${name}-`));
+}
+
+/** Lists a directory recursively (relative, sorted), including hidden entries. */
+function tree(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...tree(dir, r));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'storage-test-'));
+  const src = newDir('archive-src');
+  writeFileSync(path.join(src, 'model.onnx'), IRIS);
+  await fs.mkdir(path.join(src, 'meta'));
+  writeFileSync(path.join(src, 'meta', 'labels.txt'), 'setosa\nversicolor\nvirginica\n');
+  const tgzFile = path.join(tmp, 'model.tar.gz');
+  const tarFile = path.join(tmp, 'model.tar');
+  await tar.c({ gzip: true, file: tgzFile, cwd: src, portable: true }, ['model.onnx', 'meta']);
+  await tar.c({ file: tarFile, cwd: src, portable: true }, ['model.onnx', 'meta']);
+  archives = { tgz: readFileSync(tgzFile), tar: readFileSync(tarFile), gz: gzipSync(IRIS) };
+});
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('storage URIs', () => {
+  test('gs:// is refused with the alternative named', async () => {
+    await expect(fetchModel('gs://bucket/model', '/tmp/none')).rejects.toThrow(/gs:\/\/ is not supported by this initializer.*storage\.googleapis\.com/);
+  });
+
+  test('pvc:// and local paths are mounted, not fetched', async () => {
+    const pvc = await fetchModel('pvc://models-claim/iris', '/mnt/models');
+    expect(pvc).toMatchObject({ fetched: false, dir: '/mnt/models' });
+    expect(pvc.note).toMatch(/mounted into the pod/);
+    expect(await fetchModel(`file://${MODELS}`, '/mnt/models')).toMatchObject({ fetched: false, dir: MODELS });
+    expect(await fetchModel(MODELS, '/mnt/models')).toMatchObject({ fetched: false, dir: MODELS });
+  });
+
+  test('bad URIs say what is accepted', () => {
+    expect(() => parseStorageUri('s3://')).toThrow(/expected s3:\/\/<bucket>/);
+    expect(() => parseStorageUri('hdfs://x/y')).toThrow(/supported: s3:\/\/, https:\/\//);
+    expect(parseStorageUri('s3://my-bucket/a/b')).toEqual({ kind: 's3', bucket: 'my-bucket', key: 'a/b' });
+  });
+});
+
+describe('SigV4', () => {
+  // The worked examples of the S3 documentation ("Examples: Signature calculations").
+  const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+  const date = new Date('2013-05-24T00:00:00Z');
+
+  test('GET object matches the AWS reference signature', () => {
+    const h = signRequest({ method: 'GET', url: new URL('https://examplebucket.s3.amazonaws.com/test.txt'), headers: { range: 'bytes=0-9' }, region: 'us-east-1', credentials, date });
+    expect(h.authorization).toBe('AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, '
+      + 'SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41');
+  });
+
+  test('GET bucket listing with a query matches the AWS reference signature', () => {
+    const h = signRequest({ method: 'GET', url: new URL('https://examplebucket.s3.amazonaws.com/?max-keys=2&prefix=J'), headers: {}, region: 'us-east-1', credentials, date });
+    expect(h.authorization).toMatch(/Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7$/);
+  });
+});
+
+describe('http(s) storage', () => {
+  let server: http.Server;
+  let base: string;
+  const hits: Record<string, number> = {};
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const url = req.url ?? '/';
+      hits[url] = (hits[url] ?? 0) + 1;
+      const send = (body: Buffer) => { res.writeHead(200, { 'content-length': body.length }); res.end(body); };
+      switch (url) {
+        case '/models/iris-logreg.onnx': return send(IRIS);
+        case '/models/model.tar.gz': return send(archives.tgz);
+        case '/models/bundle.tgz': return send(archives.tgz);
+        case '/models/model.tar': return send(archives.tar);
+        case '/models/iris.onnx.gz': return send(archives.gz);
+        case '/redirect': res.writeHead(302, { location: '/models/iris-logreg.onnx' }); return res.end();
+        case '/flaky/model.onnx':
+          if (hits[url] <= 2) { res.writeHead(503); return res.end('busy'); }
+          return send(IRIS);
+        case '/always-500/model.onnx': res.writeHead(500); return res.end('boom');
+        case '/secret/model.onnx': res.writeHead(403); return res.end('forbidden');
+        case '/truncated/model.onnx':
+          res.writeHead(200, { 'content-length': IRIS.length });
+          res.write(IRIS.subarray(0, 100));
+          return setTimeout(() => res.destroy(), 20);
+        case '/stall/model.onnx': return; // never answers
+        default: res.writeHead(404); return res.end('no such model');
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  test('downloads one file byte for byte', async () => {
+    const dir = newDir('http-file');
+    const result = await fetchModel(`${base}/models/iris-logreg.onnx`, dir);
+    expect(result).toMatchObject({ fetched: true, files: ['iris-logreg.onnx'], bytes: IRIS.length, dir });
+    expect(sha(readFileSync(path.join(dir, 'iris-logreg.onnx')))).toBe(sha(IRIS));
+    expect(tree(dir)).toEqual(['iris-logreg.onnx']);
+  });
+
+  test.each([['model.tar.gz'], ['bundle.tgz'], ['model.tar']])('unpacks %s', async (name) => {
+    const dir = newDir('http-archive');
+    const result = await fetchModel(`${base}/models/${name}`, dir);
+    expect(result.files).toEqual(['meta/labels.txt', 'model.onnx']);
+    expect(tree(dir)).toEqual(['meta/labels.txt', 'model.onnx']);
+    expect(sha(readFileSync(path.join(dir, 'model.onnx')))).toBe(sha(IRIS));
+  });
+
+  test('gunzips a .gz file', async () => {
+    const dir = newDir('http-gz');
+    await fetchModel(`${base}/models/iris.onnx.gz`, dir);
+    expect(tree(dir)).toEqual(['iris.onnx']);
+    expect(sha(readFileSync(path.join(dir, 'iris.onnx')))).toBe(sha(IRIS));
+  });
+
+  test('follows redirects', async () => {
+    const dir = newDir('http-redirect');
+    await fetchModel(`${base}/redirect`, dir);
+    expect(readFileSync(path.join(dir, 'redirect')).equals(IRIS)).toBe(true);
+  });
+
+  test('retries 5xx with backoff, then succeeds', async () => {
+    const dir = newDir('http-flaky');
+    const log: string[] = [];
+    await fetchModel(`${base}/flaky/model.onnx`, dir, { retryBaseMs: 5, log: (m) => log.push(m) });
+    expect(hits['/flaky/model.onnx']).toBe(3);
+    expect(log.filter((m) => m.includes('retrying'))).toHaveLength(2);
+    expect(tree(dir)).toEqual(['model.onnx']);
+  });
+
+  test('gives up after the retries with the status in the message', async () => {
+    const err = await fetchModel(`${base}/always-500/model.onnx`, newDir('http-500'), { retries: 2, retryBaseMs: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err.message).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/always-500\/model\.onnx: HTTP 500.*gave up after 3 attempts/);
+    expect(hits['/always-500/model.onnx']).toBe(3);
+  });
+
+  test('404 and 403 are clear, not retried', async () => {
+    const notFound = await fetchModel(`${base}/nope/model.onnx`, newDir('http-404'), { retryBaseMs: 1 }).catch((e) => e);
+    expect(notFound).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    expect(notFound.message).toMatch(/HTTP 404.*model not found/);
+    expect(hits['/nope/model.onnx']).toBe(1);
+    const denied = await fetchModel(`${base}/secret/model.onnx`, newDir('http-403'), { retryBaseMs: 1 }).catch((e) => e);
+    expect(denied).toMatchObject({ code: 'AUTH', status: 403 });
+  });
+
+  test('a half download leaves nothing that looks like a model', async () => {
+    const dir = newDir('http-truncated');
+    const err = await fetchModel(`${base}/truncated/model.onnx`, dir, { retries: 1, retryBaseMs: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err.code).toBe('NETWORK');
+    expect(tree(dir)).toEqual([]);
+  });
+
+  test('times out a server that never answers', async () => {
+    const dir = newDir('http-stall');
+    const err = await fetchModel(`${base}/stall/model.onnx`, dir, { timeoutMs: 200, retries: 0 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'TIMEOUT' });
+    expect(err.message).toMatch(/timed out after 200 ms/);
+    expect(tree(dir)).toEqual([]);
+  });
+
+  test('CLI subcommand fetches and exits 0, fails with exit 1 and a clear message', async () => {
+    const dir = newDir('cli-http');
+    const ok = await run(['storage-initializer', `${base}/models/model.tar.gz`, dir]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ dir, files: ['meta/labels.txt', 'model.onnx'] });
+    expect(tree(dir)).toEqual(['meta/labels.txt', 'model.onnx']);
+
+    const missing = await run(['storage-initializer', `${base}/nope.onnx`, newDir('cli-404')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/error \[NOT_FOUND\]: GET http:\/\/127\.0\.0\.1:\d+\/nope\.onnx: HTTP 404/);
+
+    const gs = await run(['storage-initializer', 'gs://b/m', newDir('cli-gs')]);
+    expect(gs.code).toBe(1);
+    expect(gs.stderr).toMatch(/not supported by this initializer/);
+
+    expect((await run(['storage-initializer'])).code).toBe(2);
+  });
+});
+
+describe('s3 storage (s3rver)', () => {
+  let s3: ChildProcess;
+  let endpoint: string;
+  // s3rver's built-in account.
+  const creds = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+  const env = () => ({ AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', ...creds });
+
+  async function put(key: string, body: Buffer): Promise<void> {
+    const url = new URL(`${endpoint}/models/${key.split('/').map(encodeURIComponent).join('/')}`);
+    const headers = signRequest({
+      method: 'PUT',
+      url,
+      headers: { 'content-length': String(body.length) },
+      region: 'us-east-1',
+      payloadHash: 'UNSIGNED-PAYLOAD',
+      credentials: { accessKeyId: creds.AWS_ACCESS_KEY_ID, secretAccessKey: creds.AWS_SECRET_ACCESS_KEY },
+    });
+    delete headers.host;
+    delete headers['content-length'];
+    const res = await fetch(url, { method: 'PUT', headers, body });
+    if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status} ${await res.text()}`);
+  }
+
+  beforeAll(async () => {
+    // s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only
+    // offers through the legacy provider: run it as its own process with that flag.
+    const script = `
+      const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
+      new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ${JSON.stringify(newDir('s3rver'))},
+        configureBuckets: [{ name: 'models' }] }).run().then((a) => console.log(JSON.stringify(a)));`;
+    s3 = spawn(process.execPath, ['--openssl-legacy-provider', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      let buf = '';
+      s3.stdout!.on('data', (c: Buffer) => {
+        buf += c.toString();
+        const line = buf.split('\n')[0];
+        if (buf.includes('\n')) resolve(JSON.parse(line).port);
+      });
+      s3.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+    });
+    endpoint = `http://127.0.0.1:${port}`;
+    await put('iris/v1/model.onnx', IRIS);
+    await put('iris/v1/config/labels.txt', Buffer.from('setosa\nversicolor\nvirginica\n'));
+    for (let i = 0; i < 5; i++) await put(`many/part-${i}.bin`, Buffer.from(`part ${i}`));
+    await put('archives/model.tar.gz', archives.tgz);
+    await put('iris/v1-other/decoy.onnx', Buffer.from('not me'));
+  });
+
+  afterAll(async () => {
+    if (s3.exitCode === null) {
+      const exited = new Promise((r) => s3.once('exit', r));
+      s3.kill();
+      await exited;
+    }
+  });
+
+  test('downloads one object with a signed GET', async () => {
+    const dir = newDir('s3-one');
+    const result = await fetchModel('s3://models/iris/v1/model.onnx', dir, { env: env() });
+    expect(result.files).toEqual(['model.onnx']);
+    expect(sha(readFileSync(path.join(dir, 'model.onnx')))).toBe(sha(IRIS));
+  });
+
+  test('downloads every object under a prefix, following pagination', async () => {
+    const dir = newDir('s3-prefix');
+    const result = await fetchModel('s3://models/iris/v1', dir, { env: env(), listPageSize: 1 });
+    // iris/v1-other/ shares the string prefix but is another folder.
+    expect(result.files).toEqual(['config/labels.txt', 'model.onnx']);
+    expect(tree(dir)).toEqual(['config/labels.txt', 'model.onnx']);
+    const many = await fetchModel('s3://models/many/', newDir('s3-many'), { env: env(), listPageSize: 2 });
+    expect(many.files).toEqual([0, 1, 2, 3, 4].map((i) => `part-${i}.bin`));
+  });
+
+  test('unpacks an archive object', async () => {
+    const dir = newDir('s3-tgz');
+    await fetchModel('s3://models/archives/model.tar.gz', dir, { env: env() });
+    expect(tree(dir)).toEqual(['meta/labels.txt', 'model.onnx']);
+  });
+
+  test('reads credentials and endpoint from a mounted secret directory', async () => {
+    const secret = newDir('secret');
+    writeFileSync(path.join(secret, 'AWS_ACCESS_KEY_ID'), 'S3RVER\n');
+    writeFileSync(path.join(secret, 'AWS_SECRET_ACCESS_KEY'), 'S3RVER\n');
+    writeFileSync(path.join(secret, 'AWS_ENDPOINT_URL'), endpoint);
+    const dir = newDir('s3-files');
+    await fetchModel('s3://models/iris/v1/model.onnx', dir, { env: { STORAGE_CREDENTIALS_DIR: secret } });
+    expect(tree(dir)).toEqual(['model.onnx']);
+
+    // A wrong key id in the files is used (and rejected), proving the files are read.
+    writeFileSync(path.join(secret, 'AWS_ACCESS_KEY_ID'), 'WRONGKEY');
+    const err = await fetchModel('s3://models/iris/v1/model.onnx', newDir('s3-files-bad'), { env: { STORAGE_CREDENTIALS_DIR: secret } }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'AUTH', status: 403 });
+    expect(err.message).toContain(`files in ${secret}`);
+  });
+
+  test('bad credentials give a clear 403 error', async () => {
+    const dir = newDir('s3-403');
+    const err = await fetchModel('s3://models/iris/v1/model.onnx', dir, { env: { ...env(), AWS_ACCESS_KEY_ID: 'NOPE' }, retryBaseMs: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ code: 'AUTH', status: 403 });
+    expect(err.message).toMatch(/s3:\/\/models\/iris\/v1\/model\.onnx: access denied, HTTP 403 InvalidAccessKeyId/);
+    expect(err.message).toContain('access key id NOPE from env AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+    expect(tree(dir)).toEqual([]);
+  });
+
+  test('missing prefix and missing bucket are clear 404s', async () => {
+    const none = await fetchModel('s3://models/does/not/exist', newDir('s3-404'), { env: env() }).catch((e) => e);
+    expect(none).toMatchObject({ code: 'NOT_FOUND' });
+    expect(none.message).toMatch(/s3:\/\/models\/does\/not\/exist: no objects found under this prefix in bucket 'models'/);
+    const bucket = await fetchModel('s3://no-such-bucket/x', newDir('s3-nobucket'), { env: env() }).catch((e) => e);
+    expect(bucket).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    expect(bucket.message).toMatch(/bucket 'no-such-bucket' does not exist/);
+  });
+
+  test('CLI subcommand downloads a prefix with credentials from env', async () => {
+    const dir = newDir('cli-s3');
+    const ok = await run(['storage-initializer', 's3://models/iris/v1/', dir], env());
+    expect(ok.stderr).toContain('storage-initializer: fetched s3://models/iris/v1/');
+    expect(ok.code).toBe(0);
+    expect(tree(dir)).toEqual(['config/labels.txt', 'model.onnx']);
+    const bad = await run(['storage-initializer', 's3://models/iris/v1/', newDir('cli-s3-bad')], { ...env(), AWS_ACCESS_KEY_ID: 'NOPE' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/error \[AUTH\]: .*HTTP 403 InvalidAccessKeyId/);
+  });
+
+  test('a fresh download replaces the same files and leaves no staging directory', async () => {
+    const dir = newDir('s3-replace');
+    writeFileSync(path.join(dir, 'model.onnx'), 'old');
+    await fetchModel('s3://models/iris/v1/model.onnx', dir, { env: env() });
+    expect(readFileSync(path.join(dir, 'model.onnx')).equals(IRIS)).toBe(true);
+    expect(existsSync(dir) && readdirSync(dir)).toEqual(['model.onnx']);
+  });
+});
