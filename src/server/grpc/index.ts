@@ -1,0 +1,268 @@
+/**
+ * `inference.GRPCInferenceService` (Open Inference Protocol V2 over gRPC) on its own port.
+ *
+ * A thin transport over the in-process `InferenceCore` (the REST routes call the same core):
+ * wire messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
+ * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { GRPC_PORT } from '../../_contract';
+import { ERRORS, GRPC_STATUS, serverError } from '../errors';
+import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
+import type { ServerMetrics } from '../metrics';
+import { WireContents, decodeContents, decodeRaw, encodeContents, encodeRaw } from './tensors';
+
+/** The proto file: next to the bundle (assets/server/), else in the source tree. */
+export function protoPath(): string {
+  const candidates = [
+    path.join(__dirname, 'grpc_predict_v2.proto'),
+    path.join(__dirname, '..', 'protocol', 'grpc_predict_v2.proto'),
+    path.join(__dirname, 'protocol', 'grpc_predict_v2.proto'),
+  ];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`grpc_predict_v2.proto not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/** proto-loader options shared by the server and the clients in tests and benchmarks. */
+export const PROTO_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: false,
+  arrays: true,
+  oneofs: true,
+};
+
+let cachedDefinition: grpc.ServiceDefinition | undefined;
+
+/** The `GRPCInferenceService` definition from the proto. */
+export function serviceDefinition(): grpc.ServiceDefinition {
+  if (!cachedDefinition) {
+    const pkg = protoLoader.loadSync(protoPath(), PROTO_OPTIONS);
+    cachedDefinition = pkg['inference.GRPCInferenceService'] as grpc.ServiceDefinition;
+  }
+  return cachedDefinition;
+}
+
+interface WireParameter { bool_param?: boolean; int64_param?: number | string; string_param?: string; parameter_choice?: string }
+
+interface WireInputTensor {
+  name?: string;
+  datatype?: string;
+  shape?: Array<number | string>;
+  parameters?: Record<string, WireParameter>;
+  contents?: WireContents | null;
+}
+
+interface WireInferRequest {
+  model_name?: string;
+  model_version?: string;
+  id?: string;
+  parameters?: Record<string, WireParameter>;
+  inputs?: WireInputTensor[];
+  outputs?: Array<{ name?: string; parameters?: Record<string, WireParameter> }>;
+  raw_input_contents?: Uint8Array[];
+}
+
+function fromWireParameters(p: Record<string, WireParameter> | undefined): Parameters | undefined {
+  if (!p) return undefined;
+  const keys = Object.keys(p);
+  if (keys.length === 0) return undefined;
+  const out: Parameters = {};
+  for (const k of keys) {
+    const v = p[k];
+    if (v.bool_param !== undefined) out[k] = v.bool_param;
+    else if (v.int64_param !== undefined) out[k] = Number(v.int64_param);
+    else if (v.string_param !== undefined) out[k] = v.string_param;
+  }
+  return out;
+}
+
+function toWireParameters(p: Parameters | undefined): Record<string, WireParameter> | undefined {
+  if (!p) return undefined;
+  const out: Record<string, WireParameter> = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (typeof v === 'boolean') out[k] = { bool_param: v };
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = { int64_param: v };
+    else out[k] = { string_param: String(v) };
+  }
+  return out;
+}
+
+/** Converts a wire `ModelInferRequest` to the core's request; says whether raw contents were used. */
+export function fromWireRequest(req: WireInferRequest): { request: InferRequest; raw: boolean } {
+  const inputs = req.inputs ?? [];
+  const raws = req.raw_input_contents ?? [];
+  const raw = raws.length > 0;
+  if (raw && raws.length !== inputs.length) {
+    throw serverError(ERRORS.INVALID_REQUEST, `raw_input_contents has ${raws.length} entries, but there are ${inputs.length} inputs: give one per input, in order`);
+  }
+  const tensors: InferTensor[] = new Array(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
+    const name = t.name ?? '';
+    const datatype = t.datatype ?? '';
+    if (raw && t.contents && Object.values(t.contents).some((v) => Array.isArray(v) && v.length > 0)) {
+      throw serverError(ERRORS.INVALID_REQUEST, `input '${name}' has contents, but the request uses raw_input_contents: use one or the other`);
+    }
+    const shape = (t.shape ?? []).map(Number);
+    tensors[i] = {
+      name,
+      datatype,
+      shape,
+      parameters: fromWireParameters(t.parameters),
+      data: raw ? decodeRaw(name, datatype, raws[i]) : decodeContents(datatype, t.contents),
+    };
+  }
+  const request: { -readonly [K in keyof InferRequest]: InferRequest[K] } = { inputs: tensors };
+  if (req.id) request.id = req.id;
+  const params = fromWireParameters(req.parameters);
+  if (params) request.parameters = params;
+  if (req.outputs && req.outputs.length > 0) {
+    request.outputs = req.outputs.map((o) => ({ name: o.name ?? '', parameters: fromWireParameters(o.parameters) }));
+  }
+  return { request, raw };
+}
+
+/** A gRPC error status from any thrown value (ServerError keeps its table code). */
+export function toGrpcError(err: unknown): Partial<grpc.StatusObject> {
+  if (isServerError(err)) {
+    const metadata = new grpc.Metadata();
+    metadata.set('ms-error-code', err.code);
+    return { code: err.grpcStatus as grpc.status, details: err.message, metadata };
+  }
+  return { code: GRPC_STATUS.INTERNAL as grpc.status, details: 'internal server error' };
+}
+
+export interface GrpcServiceOptions {
+  readonly metrics?: ServerMetrics;
+  /** Called for unexpected (non-ServerError) failures. */
+  readonly onError?: (err: unknown, method: string) => void;
+}
+
+/** Handlers of `GRPCInferenceService` over `core`. */
+export function createHandlers(core: InferenceCore, options: GrpcServiceOptions = {}): grpc.UntypedServiceImplementation {
+  const metrics = options.metrics;
+
+  function unary<Req, Res>(method: string, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      let result: Res | Promise<Res>;
+      try {
+        result = fn(call.request);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (result instanceof Promise) result.then((r) => callback(null, r), fail);
+      else callback(null, result);
+
+      function fail(err: unknown) {
+        if (!isServerError(err)) options.onError?.(err, method);
+        callback(toGrpcError(err) as grpc.ServiceError);
+      }
+    };
+  }
+
+  const modelInfer: grpc.handleUnaryCall<WireInferRequest, unknown> = (call, callback) => {
+    const start = process.hrtime.bigint();
+    const wire = call.request;
+    const name = wire.model_name ?? '';
+    metrics?.requestsInFlight.inc({ protocol: 'grpc' });
+    const done = (code: string) => {
+      metrics?.requestsInFlight.dec({ protocol: 'grpc' });
+      if (metrics) {
+        // Unknown names would make the label set unbounded.
+        const model = core.repository.get(name) ? name : '';
+        metrics.requestsTotal.inc({ model, protocol: 'grpc', code });
+        metrics.requestDuration.observe({ model, protocol: 'grpc' }, Number(process.hrtime.bigint() - start) / 1e9);
+      }
+    };
+    let converted: { request: InferRequest; raw: boolean };
+    try {
+      converted = fromWireRequest(wire);
+    } catch (err) {
+      done(String((toGrpcError(err).code ?? 13)));
+      callback(toGrpcError(err) as grpc.ServiceError);
+      return;
+    }
+    core.infer(name, wire.model_version || undefined, converted.request).then((res) => {
+      const outputs = res.outputs.map((o) => ({
+        name: o.name,
+        datatype: o.datatype,
+        shape: o.shape,
+        ...(o.parameters ? { parameters: toWireParameters(o.parameters) } : {}),
+        ...(converted.raw ? {} : { contents: encodeContents(o) }),
+      }));
+      const reply: Record<string, unknown> = { model_name: res.model_name, model_version: res.model_version ?? '', id: res.id ?? '', outputs };
+      if (res.parameters) reply.parameters = toWireParameters(res.parameters);
+      if (converted.raw) reply.raw_output_contents = res.outputs.map(encodeRaw);
+      done('0');
+      callback(null, reply);
+    }, (err) => {
+      if (!isServerError(err)) options.onError?.(err, 'ModelInfer');
+      const status = toGrpcError(err);
+      done(String(status.code));
+      callback(status as grpc.ServiceError);
+    });
+  };
+
+  return {
+    ServerLive: unary('ServerLive', () => ({ live: core.isLive() })),
+    ServerReady: unary('ServerReady', () => ({ ready: core.isReady() })),
+    ModelReady: unary('ModelReady', (req: { name?: string; version?: string }) => ({ ready: core.modelReady(req.name ?? '', req.version || undefined) })),
+    ServerMetadata: unary('ServerMetadata', () => core.serverMetadata()),
+    ModelMetadata: unary('ModelMetadata', (req: { name?: string; version?: string }) => core.modelMetadata(req.name ?? '', req.version || undefined)),
+    ModelInfer: modelInfer,
+  };
+}
+
+export interface GrpcServerOptions extends GrpcServiceOptions {
+  /** @default '0.0.0.0' */
+  readonly host?: string;
+  /** 0 picks a free port. @default GRPC_PORT (8081) */
+  readonly port?: number;
+  /** Largest request or response message. @default 64 MiB */
+  readonly maxMessageBytes?: number;
+}
+
+/** A running gRPC server. */
+export class GrpcInferenceServer {
+  /** Binds and starts the service; resolves once the port is bound. */
+  public static async start(core: InferenceCore, options: GrpcServerOptions = {}): Promise<GrpcInferenceServer> {
+    const max = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': max,
+      'grpc.max_send_message_length': max,
+    });
+    server.addService(serviceDefinition(), createHandlers(core, options));
+    const host = options.host ?? '0.0.0.0';
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port ?? GRPC_PORT}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    return new GrpcInferenceServer(server, port);
+  }
+
+  private constructor(private readonly server: grpc.Server, public readonly port: number) {}
+
+  /**
+   * Stops accepting calls and waits for calls in flight (tryShutdown); after `graceMs`, cancels
+   * whatever is left (forceShutdown).
+   */
+  public shutdown(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, Math.max(0, graceMs));
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
