@@ -1,0 +1,47 @@
+# Model server image: `cdk8s-model-server serve` (HTTP 8080, gRPC 8081) and
+# `cdk8s-model-server storage-initializer` (init container), from one bundle.
+#
+#   docker build -t cdk8s-model-server .
+#   docker run --rm -p 8080:8080 -p 8081:8081 -v $PWD/test/fixtures/models:/mnt/models:ro \
+#     --read-only --tmpfs /tmp cdk8s-model-server serve --model-name iris --mode multi
+#
+# Runs as 1000:1000 (the constructs' runAsUser) with a read-only root filesystem: the only
+# writable paths it needs are /tmp (HOME, TMPDIR) and /mnt/models (storage-initializer target).
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: bundle src/server/cli.ts (and the gRPC proto) into assets/server/ ---
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+# onnxruntime-node's postinstall downloads CUDA providers; the CPU runtime is in the package.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts/ scripts/
+COPY src/ src/
+RUN node scripts/bundle-server.js \
+ && node -e "const p=require('./package.json');const v=(p.dependencies||{})['onnxruntime-node']||p.devDependencies['onnxruntime-node'];require('fs').writeFileSync('/src/runtime-package.json',JSON.stringify({name:'cdk8s-model-server-runtime',private:true,dependencies:{'onnxruntime-node':v}}))"
+
+# --- runtime deps: a production install of onnxruntime-node only (the native addon) ---
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /deps
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY --from=build /src/runtime-package.json package.json
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock \
+ && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
+ && npm cache clean --force
+
+# --- final image: the bundle plus onnxruntime-node, nothing else ---
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    HOME=/tmp \
+    TMPDIR=/tmp \
+    MODEL_DIR=/mnt/models
+WORKDIR /app
+COPY --from=deps /deps/node_modules/ /app/node_modules/
+COPY --from=build /src/assets/server/ /app/
+RUN mkdir -p /mnt/models && chown 1000:1000 /mnt/models
+USER 1000:1000
+EXPOSE 8080 8081
+ENTRYPOINT ["node", "/app/cli.js"]
+CMD ["serve"]
