@@ -42,7 +42,10 @@ export const CONTENTS_FIELD: Record<Datatype, keyof WireContents> = {
   BYTES: 'bytes_contents',
 };
 
-type TypedCtor = { new(buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView & ArrayLike<unknown>; BYTES_PER_ELEMENT: number };
+interface TypedCtor {
+  readonly BYTES_PER_ELEMENT: number;
+  new(buffer: ArrayBufferLike, byteOffset: number, length: number): ArrayBufferView & ArrayLike<unknown>;
+}
 
 /** Typed array type of raw data per datatype (FP16 as IEEE half bits, BOOL as bytes). */
 const RAW_CTOR: Record<Exclude<Datatype, 'BYTES'>, TypedCtor> = {
