@@ -100,6 +100,26 @@ const typecheck = project.addTask('typecheck', {
 });
 project.testTask.prependSpawn(typecheck);
 
+// Benchmarks print a table and write JSON to bench/results/; never part of the test run.
+const tsNode = 'ts-node --transpile-only --project tsconfig.server.json';
+project.addTask('bench:synth', {
+  description: 'Synthesis time and memory of ModelEndpoints versus plain ApiObjects (10, 100, 1000)',
+  exec: `${tsNode} bench/synth/run.ts`,
+  receiveArgs: true,
+});
+project.addTask('bench:server', {
+  description: 'Model server throughput and latency versus a bare node:http server, and start-up time',
+  exec: 'node bench/server/run.js',
+  receiveArgs: true,
+});
+
+// Synthesize every example with the real cdk8s CLI and validate the YAML offline.
+project.addTask('validate', {
+  description: 'Synthesize examples/* with the cdk8s CLI and check the YAML against the vendored schemas',
+  exec: `${tsNode} scripts/validate-examples.ts --synth`,
+});
+project.gitignore.exclude('/examples/*/dist/', '/bench/results/');
+
 project.eslint?.addIgnorePattern('src/imports/');
 project.eslint?.addOverride({
   files: ['src/server/**', 'src/controller/**', 'bench/**', 'test/**', 'examples/**'],

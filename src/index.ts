@@ -1,5 +1,7 @@
-export class Hello {
-  public sayHello() {
-    return 'hello, world!';
-  }
-}
+export * from './endpoint-ingress';
+export * from './endpoint-options';
+export * from './knative-features';
+export * from './model-endpoint';
+export * from './model-format';
+export * from './scheduling';
+export * from './storage-uri';

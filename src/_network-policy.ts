@@ -1,0 +1,38 @@
+/**
+ * The NetworkPolicy that admits only the ingress gateway (and Knative's activator), the
+ * endpoint's own components and namespaces the user names.
+ */
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import * as contract from './_contract';
+import { objectLabels } from './_pod-template';
+import { ResolvedEndpoint } from './_resolved-endpoint';
+
+/**
+ * @param ports the pod ports to admit; empty admits every port (Knative's queue-proxy
+ * listens on ports of its own in front of the model container)
+ */
+export function endpointNetworkPolicy(scope: Construct, resolved: ResolvedEndpoint, ports: number[]): k8s.KubeNetworkPolicy {
+  const peers: k8s.NetworkPolicyPeer[] = [
+    // The endpoint's own components (transformer, explainer, canary) call each other.
+    { podSelector: { matchLabels: { [contract.LABELS.endpoint]: resolved.name } } },
+  ];
+  if (resolved.allowedNamespaces.length > 0) {
+    peers.push({
+      namespaceSelector: {
+        matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...resolved.allowedNamespaces] }],
+      },
+    });
+  }
+  return new k8s.KubeNetworkPolicy(scope, 'NetworkPolicy', {
+    metadata: { name: resolved.name, namespace: resolved.namespace, labels: objectLabels(resolved) },
+    spec: {
+      podSelector: { matchLabels: { [contract.LABELS.endpoint]: resolved.name } },
+      policyTypes: ['Ingress'],
+      ingress: [{
+        from: peers,
+        ...(ports.length > 0 ? { ports: ports.map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })) } : {}),
+      }],
+    },
+  });
+}

@@ -1,0 +1,180 @@
+/**
+ * Raw mode (KServe "Standard"): Deployment, Service, HorizontalPodAutoscaler,
+ * PodDisruptionBudget, NetworkPolicy and the chosen ingress. No Knative or Istio object
+ * unless the user picks Istio as the ingress.
+ */
+import { ApiObject, Lazy } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import * as contract from './_contract';
+import { endpointNetworkPolicy } from './_network-policy';
+import { objectLabels, podSpec, selectorLabels } from './_pod-template';
+import { ResolvedEndpoint } from './_resolved-endpoint';
+import { modelPathMatches } from './_serverless';
+import { IngressKind } from './endpoint-ingress';
+import { InferenceProtocol, ScaleMetric } from './endpoint-options';
+import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from './imports/gateway-gateway.networking.k8s.io';
+import { VirtualService } from './imports/istio-networking.istio.io';
+
+const SERVICE_HTTP_PORT = 80;
+const DEFAULT_ISTIO_GATEWAY = 'istio-system/ingressgateway';
+
+export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): void {
+  const labels = objectLabels(resolved);
+  const metadata = () => ({
+    name: resolved.name,
+    namespace: resolved.namespace,
+    labels,
+    annotations: { ...resolved.annotations },
+  });
+  const autoscaled = !resolved.stopped && resolved.minReplicas < resolved.maxReplicas;
+
+  new ApiObject(scope, 'Resource', {
+    apiVersion: k8s.KubeDeployment.GVK.apiVersion,
+    kind: k8s.KubeDeployment.GVK.kind,
+    metadata: metadata(),
+    spec: Lazy.any({
+      produce: () => ({
+        // The HPA owns the count once it runs; this is the count at creation.
+        replicas: resolved.stopped ? 0 : autoscaled ? resolved.initialScale : resolved.minReplicas,
+        selector: { matchLabels: selectorLabels(resolved) },
+        // Never drop below the serving capacity during a rollout: start new, then stop old.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        progressDeadlineSeconds: Math.max(600, resolved.startupSeconds + 60),
+        template: {
+          metadata: { labels, annotations: { ...resolved.annotations } },
+          spec: podSpec(resolved),
+        },
+      }),
+    }),
+  });
+
+  const ports = servicePorts(resolved);
+  new k8s.KubeService(scope, 'Service', {
+    metadata: metadata(),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(resolved),
+      ports,
+    },
+  });
+
+  if (autoscaled) horizontalPodAutoscaler(scope, resolved, metadata());
+  if (!resolved.stopped && resolved.maxReplicas > 1) {
+    new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
+      metadata: metadata(),
+      spec: {
+        maxUnavailable: k8s.IntOrString.fromNumber(1),
+        selector: { matchLabels: selectorLabels(resolved) },
+      },
+    });
+  }
+  if (resolved.networkPolicy) {
+    endpointNetworkPolicy(scope, resolved, ports.map(p => (p.targetPort?.value as number)));
+  }
+  rawIngress(scope, resolved, metadata());
+}
+
+function servicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
+  const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
+  if (resolved.container.custom) {
+    return [{
+      name: grpc ? 'grpc' : 'http',
+      port: grpc ? contract.GRPC_PORT : SERVICE_HTTP_PORT,
+      targetPort: k8s.IntOrString.fromNumber(resolved.container.port),
+      appProtocol: grpc ? 'grpc' : 'http',
+      protocol: 'TCP',
+    }];
+  }
+  return [
+    { name: 'http', port: SERVICE_HTTP_PORT, targetPort: k8s.IntOrString.fromNumber(contract.HTTP_PORT), appProtocol: 'http', protocol: 'TCP' },
+    { name: 'grpc', port: contract.GRPC_PORT, targetPort: k8s.IntOrString.fromNumber(contract.GRPC_PORT), appProtocol: 'grpc', protocol: 'TCP' },
+  ];
+}
+
+function horizontalPodAutoscaler(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta): void {
+  const resourceName = resolved.scaleMetric === ScaleMetric.MEMORY ? 'memory' : 'cpu';
+  new k8s.KubeHorizontalPodAutoscalerV2(scope, 'HorizontalPodAutoscaler', {
+    metadata,
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: resolved.name },
+      minReplicas: resolved.minReplicas,
+      maxReplicas: resolved.maxReplicas,
+      metrics: [{
+        type: 'Resource',
+        resource: { name: resourceName, target: { type: 'Utilization', averageUtilization: resolved.scaleTarget } },
+      }],
+      ...(resolved.scaleDownDelaySeconds !== undefined
+        ? { behavior: { scaleDown: { stabilizationWindowSeconds: resolved.scaleDownDelaySeconds } } }
+        : {}),
+    },
+  });
+}
+
+function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta): void {
+  const serviceHost = `${resolved.name}.${resolved.namespace ?? 'default'}.svc.cluster.local`;
+  const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
+  const port = grpc ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
+  const prefixes = modelPathMatches(resolved).map(m => m.uri.prefix);
+  switch (resolved.ingress._kind) {
+    case IngressKind.ISTIO:
+      new VirtualService(scope, 'VirtualService', {
+        metadata,
+        spec: {
+          hosts: [resolved.host],
+          gateways: [resolved.ingress._gateway ?? DEFAULT_ISTIO_GATEWAY],
+          http: [resolved.stopped
+            ? {
+              name: 'stopped',
+              match: prefixes.map(prefix => ({ uri: { prefix } })),
+              directResponse: { status: 503, body: { string: JSON.stringify({ error: `endpoint ${resolved.name} is stopped` }) } },
+            }
+            : {
+              name: 'predictor',
+              match: prefixes.map(prefix => ({ uri: { prefix } })),
+              route: [{ destination: { host: serviceHost, port: { number: port } }, weight: 100 }],
+              ...(resolved.timeoutSeconds !== undefined ? { timeout: `${resolved.timeoutSeconds}s` } : {}),
+            }],
+        },
+      });
+      return;
+    case IngressKind.GATEWAY_API:
+      new HttpRoute(scope, 'HTTPRoute', {
+        metadata,
+        spec: {
+          parentRefs: [{
+            name: resolved.ingress._gateway!,
+            ...(resolved.ingress._gatewayNamespace ? { namespace: resolved.ingress._gatewayNamespace } : {}),
+          }],
+          hostnames: [resolved.host],
+          rules: [{
+            matches: prefixes.map(value => ({ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value } })),
+            backendRefs: [{ name: resolved.name, port }],
+            ...(resolved.timeoutSeconds !== undefined ? { timeouts: { request: `${resolved.timeoutSeconds}s` } } : {}),
+          }],
+        },
+      });
+      return;
+    case IngressKind.KUBERNETES:
+      new k8s.KubeIngress(scope, 'Ingress', {
+        metadata,
+        spec: {
+          ...(resolved.ingress._className ? { ingressClassName: resolved.ingress._className } : {}),
+          ...(resolved.ingress._tlsSecretName ? { tls: [{ hosts: [resolved.host], secretName: resolved.ingress._tlsSecretName }] } : {}),
+          rules: [{
+            host: resolved.host,
+            http: {
+              paths: prefixes.map(path => ({
+                path,
+                pathType: 'Prefix',
+                backend: { service: { name: resolved.name, port: { number: port } } },
+              })),
+            },
+          }],
+        },
+      });
+      return;
+    default:
+      return;
+  }
+}

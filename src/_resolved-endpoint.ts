@@ -1,0 +1,67 @@
+/**
+ * An endpoint's settings after validation and defaults: what the mode synthesizers read.
+ * Internal; the public face is `ModelEndpointProps`.
+ */
+import { Size } from 'cdk8s';
+import { EnvValue } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { EndpointIngress } from './endpoint-ingress';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { ModelFormat } from './model-format';
+import { NodeAffinityRule, Toleration } from './scheduling';
+import { StorageUri } from './storage-uri';
+
+export interface ResolvedContainer {
+  /** Set when the user brings their own server. */
+  readonly custom?: ModelContainer;
+  readonly image: string;
+  /** The one port Knative exposes, and the Service's target port. */
+  readonly port: number;
+  readonly env: Map<string, EnvValue>;
+}
+
+export interface ResolvedEndpoint {
+  readonly endpoint: Construct;
+  readonly name: string;
+  readonly modelName: string;
+  readonly namespace?: string;
+  readonly host: string;
+  readonly serverless: boolean;
+  readonly protocol: InferenceProtocol;
+  readonly storageUri: StorageUri;
+  readonly format: ModelFormat;
+  readonly features: Set<string>;
+  readonly container: ResolvedContainer;
+  readonly resources: {
+    readonly cpuRequest: string;
+    readonly cpuLimit: string;
+    readonly memoryRequest: Size;
+    readonly memoryLimit: Size;
+    readonly ephemeralStorageRequest?: Size;
+    readonly ephemeralStorageLimit?: Size;
+  };
+  readonly gpus: number;
+  readonly nodeSelector?: { [key: string]: string };
+  readonly tolerations: Toleration[];
+  readonly nodeAffinity: NodeAffinityRule[];
+  readonly timeoutSeconds?: number;
+  readonly containerConcurrency: number;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly scaleMetric: ScaleMetric;
+  readonly scaleTarget: number;
+  readonly initialScale: number;
+  readonly scaleDownDelaySeconds?: number;
+  readonly stopped: boolean;
+  readonly startupSeconds: number;
+  readonly serviceAccountName?: string;
+  readonly automountServiceAccountToken: boolean;
+  readonly storageCredentialsSecret?: string;
+  readonly labels: { [key: string]: string };
+  readonly annotations: { [key: string]: string };
+  readonly ingress: EndpointIngress;
+  readonly networkPolicy: boolean;
+  readonly allowedNamespaces: string[];
+  readonly runAsUser: number;
+  readonly readOnlyRootFilesystem: boolean;
+}

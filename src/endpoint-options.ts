@@ -1,0 +1,70 @@
+/**
+ * Choices an endpoint is configured with: deployment mode, protocol, autoscaling metric and
+ * a custom model container.
+ */
+
+/**
+ * How an endpoint is deployed, as KServe's `serving.kserve.io/deploymentMode`.
+ */
+export enum DeploymentMode {
+  /** A Knative Service: request-driven autoscaling, optional scale to zero (KServe "Knative"). */
+  SERVERLESS = 'Serverless',
+  /** A Deployment, Service and HorizontalPodAutoscaler: no Knative or Istio needed (KServe "Standard"). */
+  RAW = 'RawDeployment',
+}
+
+/** The inference protocol clients speak to the endpoint, as KServe's `protocolVersion`. */
+export enum InferenceProtocol {
+  /** KServe V1: `/v1/models/<name>:predict`. */
+  V1 = 'v1',
+  /** Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`. */
+  V2 = 'v2',
+  /** Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`). */
+  GRPC_V2 = 'grpc-v2',
+}
+
+/** What the autoscaler scales on, as KServe's `scaleMetric`. */
+export enum ScaleMetric {
+  /** In-flight requests per replica (serverless only). */
+  CONCURRENCY = 'concurrency',
+  /** Requests per second per replica (serverless only). */
+  RPS = 'rps',
+  /** CPU utilization, percent of the request. */
+  CPU = 'cpu',
+  /** Memory utilization, percent of the request. */
+  MEMORY = 'memory',
+}
+
+/**
+ * A container of your own that serves the model instead of our model server, for formats
+ * our server does not run.
+ */
+export interface ModelContainer {
+  /** The container image. */
+  readonly image: string;
+  /**
+   * The entrypoint.
+   *
+   * @default - the image's entrypoint
+   */
+  readonly command?: string[];
+  /**
+   * Arguments to the entrypoint.
+   *
+   * @default - none
+   */
+  readonly args?: string[];
+  /**
+   * The port the container serves HTTP (or gRPC, with `InferenceProtocol.GRPC_V2`) on.
+   *
+   * @default 8080
+   */
+  readonly port?: number;
+  /**
+   * An HTTP path that answers 200 once the model is ready, used by the readiness and
+   * startup probes.
+   *
+   * @default - a TCP check of the port
+   */
+  readonly readinessPath?: string;
+}

@@ -1,0 +1,23 @@
+/**
+ * Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint
+ * settings need. They are off in a default Knative install, so an endpoint that needs one
+ * fails synth unless you declare, with `knativeFeatures`, that your cluster enables it.
+ *
+ * @see https://knative.dev/docs/serving/configuration/feature-flags/
+ */
+export enum KnativeFeature {
+  /** Init containers, for a storage initializer in front of a custom container. */
+  INIT_CONTAINERS = 'kubernetes.podspec-init-containers',
+  /** PersistentVolumeClaim volumes, for `pvc://` models. */
+  PERSISTENT_VOLUME_CLAIM = 'kubernetes.podspec-persistent-volume-claim',
+  /** `nodeSelector` on the pod. */
+  NODE_SELECTOR = 'kubernetes.podspec-nodeselector',
+  /** `tolerations` on the pod. */
+  TOLERATIONS = 'kubernetes.podspec-tolerations',
+  /** `affinity` on the pod. */
+  AFFINITY = 'kubernetes.podspec-affinity',
+  /** A pod-level `securityContext`. */
+  POD_SECURITY_CONTEXT = 'kubernetes.podspec-securitycontext',
+  /** Environment variables from `fieldRef` (the downward API). */
+  FIELD_REF = 'kubernetes.podspec-fieldref',
+}

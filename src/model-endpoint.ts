@@ -1,0 +1,623 @@
+import { ApiObject, Chart, Duration, Names, Size } from 'cdk8s';
+import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
+import { Construct, IConstruct } from 'constructs';
+import * as contract from './_contract';
+import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
+import { ResolvedEndpoint, ResolvedContainer } from './_resolved-endpoint';
+import { synthesizeRaw } from './_raw';
+import { synthesizeServerless } from './_serverless';
+import { cpuMillis, sizeBytes } from './_quantities';
+import { requireKnativeFeature } from './_knative';
+import { EndpointIngress, IngressKind } from './endpoint-ingress';
+import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { KnativeFeature } from './knative-features';
+import { ModelFormat } from './model-format';
+import { NodeAffinityRule, Toleration } from './scheduling';
+import { StorageUri } from './storage-uri';
+
+/**
+ * Properties of a `ModelEndpoint`.
+ */
+export interface ModelEndpointProps {
+  /**
+   * The model name clients use in `/v1/models/<name>` and `/v2/models/<name>`.
+   *
+   * Must be a DNS-1123 label.
+   */
+  readonly modelName: string;
+
+  /**
+   * Where the model is stored.
+   *
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri: StorageUri;
+
+  /**
+   * The model format.
+   *
+   * @default ModelFormat.ONNX
+   */
+  readonly format?: ModelFormat;
+
+  /**
+   * The name of the Knative Service or Deployment, and the first label of the host.
+   *
+   * @default - a name cdk8s derives from the construct path
+   */
+  readonly name?: string;
+
+  /**
+   * The namespace of every object.
+   *
+   * @default - the chart's namespace, or the kubectl context's
+   */
+  readonly namespace?: string;
+
+  /**
+   * How the endpoint is deployed.
+   *
+   * @default DeploymentMode.SERVERLESS
+   */
+  readonly mode?: DeploymentMode;
+
+  /**
+   * The protocol clients speak.
+   *
+   * @default InferenceProtocol.V2
+   */
+  readonly protocol?: InferenceProtocol;
+
+  /**
+   * A container of your own instead of our model server.
+   *
+   * @default - our model server, which serves ONNX models
+   */
+  readonly container?: ModelContainer;
+
+  /**
+   * The model-server image, to pin another version or a mirror.
+   *
+   * @default - the model-server image released with this library
+   */
+  readonly serverImage?: string;
+
+  /**
+   * CPU and memory requests and limits of the model container.
+   *
+   * @default - requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory
+   */
+  readonly resources?: ContainerResources;
+
+  /**
+   * NVIDIA GPUs per replica (`nvidia.com/gpu`, set as request and limit).
+   *
+   * @default 0
+   */
+  readonly gpus?: number;
+
+  /**
+   * Node labels the pods must be scheduled on. Serverless mode needs
+   * `KnativeFeature.NODE_SELECTOR`.
+   *
+   * @default - any node
+   */
+  readonly nodeSelector?: { [key: string]: string };
+
+  /**
+   * Taints the pods tolerate. Serverless mode needs `KnativeFeature.TOLERATIONS`.
+   *
+   * @default - none
+   */
+  readonly tolerations?: Toleration[];
+
+  /**
+   * Node-affinity rules. Serverless mode needs `KnativeFeature.AFFINITY`.
+   *
+   * @default - none
+   */
+  readonly nodeAffinity?: NodeAffinityRule[];
+
+  /**
+   * How long a request may take before it fails.
+   *
+   * @default - serverless: Knative's cluster default, 300 seconds; raw: no route timeout
+   * @see https://knative.dev/docs/serving/services/configure-requests-limits-services/
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * The most requests one replica handles at once; Knative queues the rest. 0 means no limit.
+   *
+   * @default 0
+   */
+  readonly containerConcurrency?: number;
+
+  /**
+   * The fewest replicas. 0 enables scale to zero (serverless only); the default keeps one
+   * replica warm, because cold starts are slow for models.
+   *
+   * @default 1
+   */
+  readonly minReplicas?: number;
+
+  /**
+   * The most replicas.
+   *
+   * @default - the larger of 3 and `minReplicas`
+   */
+  readonly maxReplicas?: number;
+
+  /**
+   * What the autoscaler scales on.
+   *
+   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   */
+  readonly scaleMetric?: ScaleMetric;
+
+  /**
+   * The autoscaler's target for `scaleMetric` per replica: in-flight requests, requests per
+   * second, or percent utilization of the CPU or memory request.
+   *
+   * @default - concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80
+   */
+  readonly scaleTarget?: number;
+
+  /**
+   * Replicas when a new revision starts (serverless) or when the Deployment is created (raw).
+   *
+   * @default - `minReplicas`, or 1 when scaling to zero
+   */
+  readonly initialScale?: number;
+
+  /**
+   * How long load must stay low before replicas are removed.
+   *
+   * @default - serverless: no delay; raw: the HPA's 300 seconds
+   */
+  readonly scaleDownDelay?: Duration;
+
+  /**
+   * Takes the endpoint to zero replicas without deleting it. Serverless: the route answers
+   * 503 and Knative scales the revision to zero; raw: the Deployment has 0 replicas and no
+   * autoscaler.
+   *
+   * @default false
+   */
+  readonly stopped?: boolean;
+
+  /**
+   * How long the model may take to download and load before the pod is restarted (the
+   * startup probe's budget).
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly startupTimeout?: Duration;
+
+  /**
+   * The service account the pods run as.
+   *
+   * @default - the namespace's default service account
+   */
+  readonly serviceAccount?: IServiceAccount;
+
+  /**
+   * Whether the service account token is mounted into the pods.
+   *
+   * @default false
+   */
+  readonly automountServiceAccountToken?: boolean;
+
+  /**
+   * A secret with storage credentials, mounted read-only (never inlined). Keys are read as
+   * the environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+   * `AWS_ENDPOINT_URL`, `AWS_REGION`.
+   *
+   * @default - no credentials: public buckets and URLs only
+   */
+  readonly storageCredentials?: ISecret;
+
+  /**
+   * Environment variables of the model container.
+   *
+   * @default - none
+   */
+  readonly env?: { [name: string]: EnvValue };
+
+  /**
+   * Labels on every object and pod.
+   *
+   * @default - none beyond the standard `app.kubernetes.io/*` labels
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Annotations on every object and pod.
+   *
+   * @default - none
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * How traffic from outside the cluster reaches the endpoint.
+   *
+   * @default - serverless: `EndpointIngress.istio()`; raw: `EndpointIngress.none()`
+   */
+  readonly ingress?: EndpointIngress;
+
+  /**
+   * The host clients call.
+   *
+   * @default - `<name>.<namespace>.<domain>`
+   */
+  readonly host?: string;
+
+  /**
+   * The cluster's domain, used for the default host.
+   *
+   * @default 'example.com' (Knative's default domain)
+   */
+  readonly domain?: string;
+
+  /**
+   * Knative feature flags your cluster enables, for settings that need one.
+   *
+   * @default - Knative's defaults: none of these
+   */
+  readonly knativeFeatures?: KnativeFeature[];
+
+  /**
+   * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the
+   * endpoint's own components.
+   *
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+
+  /**
+   * Namespaces allowed to reach the pods, besides the endpoint's own components.
+   *
+   * @default - serverless: istio-system and knative-serving; raw: istio-system, or
+   * ingress-nginx for a Kubernetes Ingress, or none without ingress
+   */
+  readonly allowedNamespaces?: string[];
+
+  /**
+   * The user the containers run as (never 0).
+   *
+   * @default 1000
+   */
+  readonly runAsUser?: number;
+
+  /**
+   * Whether the containers' root filesystem is read-only. The server writes only to
+   * `/mnt/models` and `/tmp`, which are volumes.
+   *
+   * @default true
+   */
+  readonly readOnlyRootFilesystem?: boolean;
+}
+
+/**
+ * A model-serving endpoint: what clients call, and what it reads.
+ */
+export interface IModelEndpoint extends IConstruct {
+  /** The name of the Knative Service or Deployment. */
+  readonly name: string;
+  /** The model name in `/v1/models/<name>` and `/v2/models/<name>`. */
+  readonly modelName: string;
+  /** The namespace, if one was set. */
+  readonly namespace?: string;
+  /** The host clients call. */
+  readonly host: string;
+  /** The URL inside the cluster. */
+  readonly url: string;
+}
+
+/**
+ * A model-serving endpoint, the equivalent of a KServe InferenceService.
+ *
+ * Serverless mode synthesizes a Knative `Service` (id `Resource`), an Istio
+ * `VirtualService` and a `NetworkPolicy`. Raw mode synthesizes a `Deployment` (id
+ * `Resource`), a `Service`, a `HorizontalPodAutoscaler`, a `PodDisruptionBudget`, a
+ * `NetworkPolicy` and the chosen ingress object. Every pod meets the Pod Security
+ * "restricted" profile.
+ *
+ * @example
+ * new ModelEndpoint(chart, 'iris', {
+ *   modelName: 'iris',
+ *   storageUri: StorageUri.s3('models', 'iris/model.onnx'),
+ * });
+ */
+export class ModelEndpoint extends Construct implements IModelEndpoint {
+  /**
+   * Refers to an endpoint defined elsewhere (by another chart or by hand).
+   *
+   * @param name the Knative Service or Service name
+   * @param modelName the model name
+   */
+  public static fromEndpointName(scope: Construct, id: string, name: string, modelName: string, namespace?: string): IModelEndpoint {
+    return new ImportedModelEndpoint(scope, id, name, modelName, namespace);
+  }
+
+  public readonly name: string;
+  public readonly modelName: string;
+  public readonly namespace?: string;
+  public readonly host: string;
+  /** How the endpoint is deployed. */
+  public readonly mode: DeploymentMode;
+  /** The protocol clients speak. */
+  public readonly protocol: InferenceProtocol;
+
+  private readonly resolved: ResolvedEndpoint;
+
+  constructor(scope: Construct, id: string, props: ModelEndpointProps) {
+    super(scope, id);
+    this.mode = props.mode ?? DeploymentMode.SERVERLESS;
+    this.protocol = props.protocol ?? InferenceProtocol.V2;
+    this.namespace = props.namespace ?? Chart.of(this).namespace;
+    this.modelName = props.modelName;
+    assertDns1123Label('modelName', props.modelName);
+
+    // Knative adds "-00001-private" to the revision's private Service; that is the longest
+    // name derived from ours, so the base name may have at most 49 characters.
+    const derivedSuffix = this.mode === DeploymentMode.SERVERLESS ? '-00001-private' : '';
+    this.name = props.name ?? Names.toDnsLabel(this, { maxLen: 63 - derivedSuffix.length });
+    assertDns1035Label('name', this.name);
+    assertDerivedLength('name', this.name, `${this.name}${derivedSuffix}`);
+    if (this.namespace !== undefined) assertDns1123Label('namespace', this.namespace);
+
+    const domain = props.domain ?? 'example.com';
+    this.host = props.host ?? `${this.name}.${this.namespace ?? 'default'}.${domain}`;
+    assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
+
+    this.resolved = resolveEndpoint(this, props);
+    for (const [envName, value] of Object.entries(props.env ?? {})) this.addEnv(envName, value);
+    if (this.mode === DeploymentMode.SERVERLESS) {
+      synthesizeServerless(this, this.resolved);
+    } else {
+      synthesizeRaw(this, this.resolved);
+    }
+  }
+
+  public get url(): string {
+    return `http://${this.name}.${this.namespace ?? 'default'}.svc.cluster.local`;
+  }
+
+  /**
+   * Adds an environment variable to the model container.
+   *
+   * @throws if the variable is already set
+   */
+  public addEnv(name: string, value: EnvValue): void {
+    if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) {
+      throw new Error(`environment variable name '${name}' is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`);
+    }
+    if (this.resolved.container.env.has(name)) {
+      throw new Error(`environment variable '${name}' is already set on this endpoint`);
+    }
+    if (value.valueFrom?.fieldRef && this.mode === DeploymentMode.SERVERLESS) {
+      requireKnativeFeature(this.resolved, KnativeFeature.FIELD_REF, `environment variable '${name}' from a fieldRef`);
+    }
+    this.resolved.container.env.set(name, value);
+  }
+
+  /** The primary API object: the Knative Service (serverless) or the Deployment (raw). */
+  public get apiObject(): ApiObject {
+    return ApiObject.of(this);
+  }
+}
+
+class ImportedModelEndpoint extends Construct implements IModelEndpoint {
+  public readonly host: string;
+  constructor(scope: Construct, id: string, public readonly name: string, public readonly modelName: string, public readonly namespace?: string) {
+    super(scope, id);
+    assertDns1035Label('name', name);
+    assertDns1123Label('modelName', modelName);
+    this.host = `${name}.${namespace ?? 'default'}.svc.cluster.local`;
+  }
+
+  public get url(): string {
+    return `http://${this.host}`;
+  }
+}
+
+const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
+  [ScaleMetric.CONCURRENCY]: 100,
+  [ScaleMetric.RPS]: 200,
+  [ScaleMetric.CPU]: 80,
+  [ScaleMetric.MEMORY]: 80,
+};
+
+/** Validates the props and fills in every default, once, so the synthesizers only read. */
+function resolveEndpoint(endpoint: ModelEndpoint, props: ModelEndpointProps): ResolvedEndpoint {
+  const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
+  const features = new Set<string>(props.knativeFeatures ?? []);
+  const format = props.format ?? ModelFormat.ONNX;
+  if (!props.container && !format.servedByModelServer) {
+    throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
+  }
+
+  const minReplicas = props.minReplicas ?? 1;
+  assertCount('minReplicas', minReplicas);
+  const maxReplicas = props.maxReplicas ?? Math.max(3, minReplicas);
+  assertCount('maxReplicas', maxReplicas);
+  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
+  if (minReplicas > maxReplicas) {
+    throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
+  }
+  if (!serverless && minReplicas === 0) {
+    throw new Error("'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more, or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
+  }
+  const scaleMetric = props.scaleMetric ?? (serverless ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
+  if (!serverless && (scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS)) {
+    throw new Error(`'scaleMetric' ${scaleMetric} needs Knative's autoscaler (serverless mode); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY`);
+  }
+  const scaleTarget = props.scaleTarget ?? DEFAULT_SCALE_TARGETS[scaleMetric];
+  assertPositive('scaleTarget', scaleTarget);
+  if ((scaleMetric === ScaleMetric.CPU || scaleMetric === ScaleMetric.MEMORY) && (!Number.isInteger(scaleTarget) || scaleTarget > 100)) {
+    throw new Error(`'scaleTarget' is a utilization percent for ${scaleMetric} and must be an integer from 1 to 100, got ${scaleTarget}`);
+  }
+  const initialScale = props.initialScale ?? Math.max(1, minReplicas);
+  assertCount('initialScale', initialScale);
+  if (initialScale < 1 || initialScale > maxReplicas) {
+    throw new Error(`'initialScale' must be between 1 and 'maxReplicas' (${maxReplicas}), got ${initialScale}`);
+  }
+  const containerConcurrency = props.containerConcurrency ?? 0;
+  assertCount('containerConcurrency', containerConcurrency);
+  const gpus = props.gpus ?? 0;
+  assertCount('gpus', gpus);
+  const runAsUser = props.runAsUser ?? 1000;
+  assertCount('runAsUser', runAsUser);
+  if (runAsUser === 0) throw new Error("'runAsUser' must not be 0: the Pod Security restricted profile forbids running as root");
+
+  const timeoutSeconds = props.timeout?.toSeconds();
+  if (timeoutSeconds !== undefined && (timeoutSeconds < 1 || !Number.isInteger(timeoutSeconds))) {
+    throw new Error(`'timeout' must be a whole number of seconds, at least 1, got ${timeoutSeconds}`);
+  }
+  const startupSeconds = (props.startupTimeout ?? Duration.minutes(10)).toSeconds();
+  if (startupSeconds < 10) throw new Error(`'startupTimeout' must be at least 10 seconds, got ${startupSeconds}`);
+  const scaleDownDelaySeconds = props.scaleDownDelay?.toSeconds();
+  if (scaleDownDelaySeconds !== undefined && (scaleDownDelaySeconds < 0 || scaleDownDelaySeconds > 3600)) {
+    throw new Error(`'scaleDownDelay' must be between 0 and 3600 seconds, got ${scaleDownDelaySeconds}`);
+  }
+
+  const resources = resolveResources(props.resources);
+  const ingress = props.ingress ?? (serverless ? EndpointIngress.istio() : EndpointIngress.none());
+  if (serverless && (ingress._kind === IngressKind.GATEWAY_API || ingress._kind === IngressKind.KUBERNETES)) {
+    throw new Error("'ingress' must be EndpointIngress.istio() or EndpointIngress.none() in serverless mode: Knative brings its own networking layer; Gateway API and Ingress objects are for raw mode");
+  }
+
+  const container: ResolvedContainer = {
+    custom: props.container,
+    image: props.container?.image ?? props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
+    port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
+    env: new Map(),
+  };
+  if (container.port < 1 || container.port > 65535 || !Number.isInteger(container.port)) {
+    throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
+  }
+
+  const resolved: ResolvedEndpoint = {
+    endpoint,
+    name: endpoint.name,
+    modelName: endpoint.modelName,
+    namespace: endpoint.namespace,
+    host: endpoint.host,
+    serverless,
+    protocol: endpoint.protocol,
+    storageUri: props.storageUri,
+    format,
+    features,
+    container,
+    resources,
+    gpus,
+    nodeSelector: props.nodeSelector,
+    tolerations: props.tolerations ?? [],
+    nodeAffinity: props.nodeAffinity ?? [],
+    timeoutSeconds,
+    containerConcurrency,
+    minReplicas,
+    maxReplicas,
+    scaleMetric,
+    scaleTarget,
+    initialScale,
+    scaleDownDelaySeconds,
+    stopped: props.stopped ?? false,
+    startupSeconds,
+    serviceAccountName: props.serviceAccount?.name,
+    automountServiceAccountToken: props.automountServiceAccountToken ?? false,
+    storageCredentialsSecret: props.storageCredentials?.name,
+    labels: props.labels ?? {},
+    annotations: props.annotations ?? {},
+    ingress,
+    networkPolicy: props.networkPolicy ?? true,
+    allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
+    runAsUser,
+    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+  };
+  for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
+  for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
+
+  if (serverless) {
+    if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
+    if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
+    if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
+    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, `a pvc:// 'storageUri'`);
+    if (props.container && !props.storageUri.isMounted) {
+      requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
+        `a custom 'container' with a downloaded 'storageUri' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or`);
+    }
+  }
+  for (const rule of resolved.nodeAffinity) {
+    if (rule.preferredWeight !== undefined && (!Number.isInteger(rule.preferredWeight) || rule.preferredWeight < 1 || rule.preferredWeight > 100)) {
+      throw new Error(`'nodeAffinity' preferredWeight must be an integer from 1 to 100, got ${rule.preferredWeight} for key '${rule.key}'`);
+    }
+  }
+
+  return resolved;
+}
+
+function resolveResources(resources?: ContainerResources): ResolvedEndpoint['resources'] {
+  const cpuRequest = resources?.cpu?.request?.amount ?? (resources?.cpu?.limit ? resources.cpu.limit.amount : '500m');
+  const cpuLimit = resources?.cpu?.limit?.amount ?? (resources?.cpu?.request ? resources.cpu.request.amount : '1');
+  const memoryRequest = resources?.memory?.request ?? resources?.memory?.limit ?? Size.mebibytes(512);
+  const memoryLimit = resources?.memory?.limit ?? resources?.memory?.request ?? Size.gibibytes(1);
+  const cpuRequestMillis = resources?.cpu?.request ? cpuMillis(resources.cpu.request) : parseMillis(cpuRequest);
+  const cpuLimitMillis = resources?.cpu?.limit ? cpuMillis(resources.cpu.limit) : parseMillis(cpuLimit);
+  if (cpuLimitMillis < cpuRequestMillis) {
+    throw new Error(`'resources.cpu.limit' (${cpuLimit}) must not be below 'resources.cpu.request' (${cpuRequest})`);
+  }
+  if (sizeBytes(memoryLimit) < sizeBytes(memoryRequest)) {
+    throw new Error(`'resources.memory.limit' (${sizeBytes(memoryLimit)} bytes) must not be below 'resources.memory.request' (${sizeBytes(memoryRequest)} bytes)`);
+  }
+  if (cpuRequestMillis <= 0 || sizeBytes(memoryRequest) <= 0) {
+    throw new Error("'resources' requests must be greater than zero");
+  }
+  return {
+    cpuRequest,
+    cpuLimit,
+    memoryRequest,
+    memoryLimit,
+    ephemeralStorageRequest: resources?.ephemeralStorage?.request,
+    ephemeralStorageLimit: resources?.ephemeralStorage?.limit,
+  };
+}
+
+function parseMillis(amount: string): number {
+  return amount.endsWith('m') ? Number(amount.slice(0, -1)) : Number(amount) * 1000;
+}
+
+function defaultAllowedNamespaces(serverless: boolean, ingress: EndpointIngress): string[] {
+  if (serverless) return ['istio-system', 'knative-serving'];
+  switch (ingress._kind) {
+    case IngressKind.ISTIO: return ['istio-system'];
+    case IngressKind.KUBERNETES: return ['ingress-nginx'];
+    case IngressKind.GATEWAY_API: return [ingress._gatewayNamespace ?? 'istio-system'];
+    default: return [];
+  }
+}
+
+function assertCount(prop: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`'${prop}' must be a non-negative integer, got ${value}`);
+  }
+}
+
+function assertPositive(prop: string, value: number): void {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new Error(`'${prop}' must be a positive number, got ${value}`);
+  }
+}
+
+function assertLabel(key: string, value: string): void {
+  const name = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
+  const prefix = key.includes('/') ? key.slice(0, key.indexOf('/')) : undefined;
+  const LABEL = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+  if (!name || name.length > 63 || !LABEL.test(name) || (prefix !== undefined && (prefix.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(prefix)))) {
+    throw new Error(`'labels' key '${key}' is not a valid Kubernetes label key (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')`);
+  }
+  if (value.length > 63 || !LABEL.test(value)) {
+    throw new Error(`'labels' value '${value}' of '${key}' is not a valid Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`);
+  }
+}
