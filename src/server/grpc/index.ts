@@ -225,18 +225,19 @@ export interface GrpcServerOptions extends GrpcServiceOptions {
   readonly host?: string;
   /** 0 picks a free port. @default GRPC_PORT (8081) */
   readonly port?: number;
-  /** Largest request or response message. @default 64 MiB */
-  readonly maxMessageBytes?: number;
+  /** Largest request message; larger ones fail with RESOURCE_EXHAUSTED. @default 64 MiB */
+  readonly maxReceiveBytes?: number;
+  /** Largest response message. @default 64 MiB */
+  readonly maxSendBytes?: number;
 }
 
 /** A running gRPC server. */
 export class GrpcInferenceServer {
   /** Binds and starts the service; resolves once the port is bound. */
   public static async start(core: InferenceCore, options: GrpcServerOptions = {}): Promise<GrpcInferenceServer> {
-    const max = options.maxMessageBytes ?? 64 * 1024 * 1024;
     const server = new grpc.Server({
-      'grpc.max_receive_message_length': max,
-      'grpc.max_send_message_length': max,
+      'grpc.max_receive_message_length': options.maxReceiveBytes ?? 64 * 1024 * 1024,
+      'grpc.max_send_message_length': options.maxSendBytes ?? 64 * 1024 * 1024,
     });
     server.addService(serviceDefinition(), createHandlers(core, options));
     const host = options.host ?? '0.0.0.0';
@@ -265,4 +266,34 @@ export class GrpcInferenceServer {
       });
     });
   }
+}
+
+/** The parts of the server config `startGrpc` reads. */
+export interface GrpcServeConfig {
+  readonly grpcPort: number;
+  readonly shutdownGraceMs: number;
+  /** Also the gRPC receive limit (larger messages fail with RESOURCE_EXHAUSTED). */
+  readonly maxBodyBytes?: number;
+}
+
+/** The parts of the HTTP app `startGrpc` shares: metrics registry and logger. */
+export interface GrpcServeApp {
+  readonly metrics?: ServerMetrics;
+  readonly log?: { error(obj: object, msg?: string): void };
+}
+
+/**
+ * `serve`'s hook (`ServeExtensions.startGrpc`): starts `GRPCInferenceService` on
+ * `config.grpcPort` (all interfaces, like HTTP) over the shared core and metrics; `close()`
+ * drains calls in flight (tryShutdown) and cancels the rest after `config.shutdownGraceMs`.
+ */
+export async function startGrpc(core: InferenceCore, config: GrpcServeConfig, app?: GrpcServeApp): Promise<{ port: number; close(): Promise<void> }> {
+  const server = await GrpcInferenceServer.start(core, {
+    host: '0.0.0.0',
+    port: config.grpcPort,
+    maxReceiveBytes: config.maxBodyBytes,
+    metrics: app?.metrics,
+    onError: (err, method) => app?.log?.error({ event: 'grpc_error', method, err }, 'unexpected gRPC error'),
+  });
+  return { port: server.port, close: () => server.shutdown(config.shutdownGraceMs) };
 }
