@@ -13,6 +13,12 @@ export const GRPC_PORT = 8081;
 /** Where models are mounted or downloaded to in the pod, as in KServe. */
 export const MODEL_DIR = '/mnt/models';
 
+/**
+ * A writable scratch directory (an emptyDir) for a read-only root filesystem. Not `/tmp`
+ * itself: Knative rejects volume mounts on `/tmp`. The pod sets `TMPDIR` to it.
+ */
+export const SCRATCH_DIR = '/tmp/scratch';
+
 /** HTTP paths the probes and scrapers use. */
 export const PATHS = {
   live: '/v2/health/live',
@@ -39,6 +45,22 @@ export const SERVER_FLAGS = {
   grpcPort: '--grpc-port',
   mode: '--mode',
   memoryBudgetBytes: '--memory-budget-bytes',
+  maxBodyBytes: '--max-body-bytes',
+  requestTimeoutMs: '--request-timeout-ms',
+  maxBatchSize: '--max-batch-size',
+  shutdownGraceMs: '--shutdown-grace-ms',
+  shutdownDelayMs: '--shutdown-delay-ms',
+  logLevel: '--log-level',
+};
+
+/** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
+export const SERVER_MODES = {
+  /** single-model if the model directory holds a `.onnx` file itself, else multi-model. */
+  auto: 'auto',
+  /** one model, served under `--model-name`. */
+  single: 'single',
+  /** one model per folder (or top-level `<name>.onnx`), loaded and unloaded at run time. */
+  multi: 'multi',
 };
 
 /** Subcommands of the `cdk8s-model-server` binary. */
@@ -62,6 +84,7 @@ export const SERVER_ENV = {
   maxBatchSize: 'MAX_BATCH_SIZE',
   shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
   logLevel: 'LOG_LEVEL',
+  shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   s3Endpoint: 'AWS_ENDPOINT_URL',
   s3Region: 'AWS_REGION',
   s3AccessKeyId: 'AWS_ACCESS_KEY_ID',

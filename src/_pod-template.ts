@@ -8,7 +8,7 @@ import { ResolvedEndpoint } from './_resolved-endpoint';
 import { InferenceProtocol } from './endpoint-options';
 
 const MODEL_VOLUME = 'model-dir';
-const TMP_VOLUME = 'tmp';
+const TMP_VOLUME = 'scratch';
 const CREDENTIALS_VOLUME = 'storage-credentials';
 const STARTUP_PERIOD_SECONDS = 5;
 
@@ -101,8 +101,7 @@ function modelContainer(resolved: ResolvedEndpoint): Record<string, unknown> {
   } else {
     container.args = serverArgs(resolved);
   }
-  const env = envVars(resolved);
-  if (env.length > 0) container.env = env;
+  container.env = envVars(resolved);
   Object.assign(container, probes(resolved));
   return container;
 }
@@ -190,7 +189,7 @@ function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
 }
 
 function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
-  const env: Array<Record<string, unknown>> = [];
+  const env: Array<Record<string, unknown>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
   if (resolved.storageCredentialsSecret && !resolved.container.custom) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
@@ -210,7 +209,7 @@ function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array
     // The container that serves only reads the model; the one that downloads writes it.
     mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom && !forInitializer });
   }
-  mounts.push({ name: TMP_VOLUME, mountPath: '/tmp' });
+  mounts.push({ name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR });
   if (resolved.storageCredentialsSecret && (forInitializer || !resolved.container.custom)) {
     mounts.push({ name: CREDENTIALS_VOLUME, mountPath: contract.STORAGE_CREDENTIALS_DIR, readOnly: true });
   }
@@ -237,14 +236,15 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
  */
 function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
   if (!resolved.container.custom || resolved.storageUri.isMounted) return undefined;
-  const env = resolved.storageCredentialsSecret
-    ? [{ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR }]
-    : undefined;
+  const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
+  if (resolved.storageCredentialsSecret) {
+    env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
+  }
   return [{
     name: 'storage-initializer',
     image: contract.DEFAULT_SERVER_IMAGE,
     args: [contract.SERVER_COMMANDS.storageInitializer, resolved.storageUri.uri, contract.MODEL_DIR],
-    ...(env ? { env } : {}),
+    env,
     resources: {
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { cpu: '1', memory: '1Gi' },

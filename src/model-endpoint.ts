@@ -471,13 +471,13 @@ function resolveEndpoint(endpoint: ModelEndpoint, props: ModelEndpointProps): Re
   assertCount('runAsUser', runAsUser);
   if (runAsUser === 0) throw new Error("'runAsUser' must not be 0: the Pod Security restricted profile forbids running as root");
 
-  const timeoutSeconds = props.timeout?.toSeconds();
-  if (timeoutSeconds !== undefined && (timeoutSeconds < 1 || !Number.isInteger(timeoutSeconds))) {
-    throw new Error(`'timeout' must be a whole number of seconds, at least 1, got ${timeoutSeconds}`);
+  const timeoutSeconds = wholeSeconds('timeout', props.timeout);
+  if (timeoutSeconds !== undefined && timeoutSeconds < 1) {
+    throw new Error(`'timeout' must be at least 1 second, got ${timeoutSeconds}`);
   }
-  const startupSeconds = (props.startupTimeout ?? Duration.minutes(10)).toSeconds();
+  const startupSeconds = wholeSeconds('startupTimeout', props.startupTimeout ?? Duration.minutes(10))!;
   if (startupSeconds < 10) throw new Error(`'startupTimeout' must be at least 10 seconds, got ${startupSeconds}`);
-  const scaleDownDelaySeconds = props.scaleDownDelay?.toSeconds();
+  const scaleDownDelaySeconds = wholeSeconds('scaleDownDelay', props.scaleDownDelay);
   if (scaleDownDelaySeconds !== undefined && (scaleDownDelaySeconds < 0 || scaleDownDelaySeconds > 3600)) {
     throw new Error(`'scaleDownDelay' must be between 0 and 3600 seconds, got ${scaleDownDelaySeconds}`);
   }
@@ -596,6 +596,16 @@ function defaultAllowedNamespaces(serverless: boolean, ingress: EndpointIngress)
     case IngressKind.GATEWAY_API: return [ingress._gatewayNamespace ?? 'istio-system'];
     default: return [];
   }
+}
+
+/** Seconds in a Duration, which Kubernetes and Knative take only as whole numbers. */
+function wholeSeconds(prop: string, duration?: Duration): number | undefined {
+  if (duration === undefined) return undefined;
+  const millis = duration.toMilliseconds();
+  if (millis % 1000 !== 0) {
+    throw new Error(`'${prop}' must be a whole number of seconds, got ${millis} ms`);
+  }
+  return millis / 1000;
 }
 
 function assertCount(prop: string, value: number): void {

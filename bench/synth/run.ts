@@ -12,7 +12,7 @@ import { ApiObject, App, Chart, Testing } from 'cdk8s';
 import { DeploymentMode, ModelEndpoint, StorageUri } from '../../src';
 
 type Kind = 'endpoint' | 'apiobject';
-interface Sample { kind: Kind; size: number; ms: number; peakRssMb: number; objects: number }
+interface Sample { kind: Kind; size: number; ms: number; peakRssMb: number; baselineRssMb: number; objects: number }
 
 function declareEndpoints(chart: Chart, size: number): void {
   for (let i = 0; i < size; i++) {
@@ -51,6 +51,7 @@ function runCase(kind: Kind, size: number): Sample {
   if (kind === 'endpoint') declareEndpoints(warmChart, 4); else declarePlain(warmChart, 4, shapes);
   warm.synthYaml();
 
+  const baselineRssMb = process.memoryUsage().rss / 2 ** 20;
   const start = process.hrtime.bigint();
   const app = new App();
   const chart = new Chart(app, 'bench');
@@ -58,7 +59,7 @@ function runCase(kind: Kind, size: number): Sample {
   const yaml = app.synthYaml();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const objects = (yaml.match(/^kind: /gm) ?? []).length;
-  return { kind, size, ms, peakRssMb: process.resourceUsage().maxRSS / 1024, objects };
+  return { kind, size, ms, peakRssMb: process.resourceUsage().maxRSS / 1024, baselineRssMb, objects };
 }
 
 function main(): void {
@@ -97,6 +98,9 @@ function main(): void {
       endpointMsPerEndpoint: round(e.ms / size, 3),
       endpointPeakRssMb: round(e.peakRssMb),
       apiObjectPeakRssMb: round(a.peakRssMb),
+      // Growth over the process's RSS before the timed synthesis (modules already loaded).
+      endpointRssGrowthMb: round(e.peakRssMb - e.baselineRssMb),
+      apiObjectRssGrowthMb: round(a.peakRssMb - a.baselineRssMb),
     });
   }
   console.table(rows);
