@@ -392,7 +392,7 @@ class SchemaRegistry {
   public readonly skippedPatterns: string[] = [];
 
   constructor() {
-    this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, unicodeRegExp: false, logger: false });
+    this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, unicodeRegExp: false, logger: false, code: { optimize: false } });
     addFormats(this.ajv, CHECKED_FORMATS as never);
     const raw = JSON.parse(fs.readFileSync(path.join(IMPORTS_DIR, K8S_DEFINITIONS_FILE), 'utf8')).definitions as Schema;
     const ctx = this.context(false);
