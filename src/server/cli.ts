@@ -2,10 +2,14 @@
 // Each command takes its own argv (after the command name) and resolves with an exit code.
 // Add commands to `commands`; `serve` is the default when none is given.
 import { SERVER_COMMANDS } from '../_contract';
+import { startGrpc } from './grpc';
+import { serveMain } from './main';
 import { storageInitializerMain } from './storage';
 
 export const commands: Record<string, (args: string[]) => Promise<number>> = {
   [SERVER_COMMANDS.storageInitializer]: storageInitializerMain,
+  // gRPC: pass `{ startGrpc }` (from ./grpc) as the second argument of serveMain.
+  [SERVER_COMMANDS.serve]: (args) => serveMain(args, { startGrpc }),
 };
 
 function usage(): void {

@@ -22,6 +22,8 @@ export class ServerMetrics {
   public readonly modelsLoaded: client.Gauge;
   public readonly modelMemory: client.Gauge<'model'>;
   public readonly modelEvictions: client.Counter<'model'>;
+  // prom-client hashes the label object on every call; cache the children per label set.
+  private readonly requestChildren = new Map<string, { count: client.Counter.Internal; duration: client.Histogram.Internal<'model' | 'protocol'> }>();
 
   constructor(options: { collectDefault?: boolean } = {}) {
     const registers = [this.registry];
@@ -36,6 +38,21 @@ export class ServerMetrics {
     if (options.collectDefault ?? true) {
       client.collectDefaultMetrics({ register: this.registry });
     }
+  }
+
+  /** Records one answered request (REST hooks and the gRPC service call this). */
+  public recordRequest(model: string, protocol: MetricProtocol, code: number | string, seconds: number): void {
+    const key = `${model}\u0000${protocol}\u0000${code}`;
+    let c = this.requestChildren.get(key);
+    if (!c) {
+      c = {
+        count: this.requestsTotal.labels({ model, protocol, code: String(code) }),
+        duration: this.requestDuration.labels({ model, protocol }),
+      };
+      this.requestChildren.set(key, c);
+    }
+    c.count.inc();
+    c.duration.observe(seconds);
   }
 
   /** Repository events wired to the model metrics. */

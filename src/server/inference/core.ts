@@ -10,6 +10,7 @@ import { fromOrtTensor, prepareRequest, TensorLimits } from './tensors';
 import {
   InferOutputTensor, InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ModelState, ServerMetadata,
 } from './types';
+import { outputsToPredictions, v1ToInferRequest } from './v1';
 import { ONNX_PLATFORM, OnnxModel } from '../models/onnx-model';
 import { ModelEntry, ModelRepository, notReady } from '../models/repository';
 
@@ -109,11 +110,21 @@ export class InferenceCore {
     return this.metadataOf(entry, current.model);
   }
 
-  /** Runs one inference request. */
+  /** Runs one V2 inference request. */
   public async infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse> {
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
       throw serverError(ERRORS.INVALID_REQUEST, 'the body must be a JSON object');
     }
+    return this.run(name, version, () => request);
+  }
+
+  /** Runs one KServe V1 predict request (mapping documented in `./v1`). */
+  public async predictV1(name: string, body: unknown): Promise<{ predictions: unknown[] }> {
+    const response = await this.run(name, undefined, (model) => v1ToInferRequest(model, body));
+    return { predictions: outputsToPredictions(response.outputs) };
+  }
+
+  private async run(name: string, version: string | undefined, build: (model: OnnxModel) => InferRequest): Promise<InferResponse> {
     const entry = this.resolve(name, version);
     if (this.draining) {
       throw serverError(ERRORS.SHUTTING_DOWN);
@@ -121,6 +132,7 @@ export class InferenceCore {
     const loaded = await this.repository.acquire(entry);
     try {
       const model = loaded.model;
+      const request = build(model);
       const prepared = prepareRequest(name, model, request, this.options.limits);
       const results = await this.withTimeout(model.run(prepared.feeds, prepared.outputNames), name);
       const outputs: InferOutputTensor[] = new Array(prepared.outputNames.length);

@@ -1,0 +1,177 @@
+/**
+ * Configuration of `cdk8s-model-server serve`: command-line flags, then environment variables,
+ * then defaults (flag and variable names from `SERVER_FLAGS` / `SERVER_ENV` in `_contract.ts`).
+ *
+ * | flag | env | default |
+ * |---|---|---|
+ * | `--model-name` | `MODEL_NAME` | `model` (name of the model in single-model mode) |
+ * | `--model-dir` | `MODEL_DIR` | `/mnt/models` |
+ * | `--storage-uri` | `STORAGE_URI` | none (read by `storage-initializer`; `serve` only logs it) |
+ * | `--protocol` | `PROTOCOL` | `v2` (`v1`, `v2` or `grpc-v2`; informational: all protocols are served) |
+ * | `--http-port` | `HTTP_PORT` | `8080` (`0` picks a free port, logged as `httpPort`) |
+ * | `--grpc-port` | `GRPC_PORT` | `8081` |
+ * | `--mode` | `SERVER_MODE` | `auto` (`single`, `multi`) |
+ * | `--memory-budget-bytes` | `MEMORY_BUDGET_BYTES` | `0` = no limit; accepts `512Mi`, `2G`, ... |
+ * | `--max-body-bytes` | `MAX_BODY_BYTES` | `16777216` (16 MiB) |
+ * | `--request-timeout-ms` | `REQUEST_TIMEOUT_MS` | `30000` (`0` = none) |
+ * | `--max-batch-size` | `MAX_BATCH_SIZE` | `1024` |
+ * | `--shutdown-grace-ms` | `SHUTDOWN_GRACE_MS` | `25000` |
+ * | `--shutdown-delay-ms` | `SHUTDOWN_DELAY_MS` | `0` (time between readiness off and closing the listener on SIGTERM) |
+ * | `--log-level` | `LOG_LEVEL` | `info` |
+ */
+import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../_contract';
+import { RepositoryMode } from './models/repository';
+
+/** Validated server configuration. */
+export interface ServerConfig {
+  readonly modelName: string;
+  readonly modelDir: string;
+  readonly storageUri?: string;
+  readonly protocol: string;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly mode: RepositoryMode;
+  readonly memoryBudgetBytes: number;
+  readonly maxBodyBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly maxBatchSize: number;
+  readonly shutdownGraceMs: number;
+  readonly shutdownDelayMs: number;
+  readonly logLevel: string;
+}
+
+/** Defaults of every setting. */
+export const DEFAULTS: ServerConfig = {
+  modelName: 'model',
+  modelDir: MODEL_DIR,
+  protocol: 'v2',
+  httpPort: HTTP_PORT,
+  grpcPort: GRPC_PORT,
+  mode: 'auto',
+  memoryBudgetBytes: 0,
+  maxBodyBytes: 16 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  maxBatchSize: 1024,
+  shutdownGraceMs: 25_000,
+  shutdownDelayMs: 0,
+  logLevel: 'info',
+};
+
+/** A configuration error: the message names the flag, the variable, the value and the rule. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Key = keyof typeof SERVER_FLAGS;
+
+const PROTOCOLS = ['v1', 'v2', 'grpc-v2'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const MODES = Object.values(SERVER_MODES);
+
+/** Parses flags (`--flag value` or `--flag=value`) and environment variables into a config. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const flags = parseFlags(argv);
+  const raw = (key: Key): string | undefined => {
+    const v = flags.get(SERVER_FLAGS[key]);
+    if (v !== undefined) {
+      return v;
+    }
+    const e = env[(SERVER_ENV as Record<string, string>)[key]];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const where = (key: Key) => `'${SERVER_FLAGS[key]}' (${(SERVER_ENV as Record<string, string>)[key]})`;
+  const int = (key: Key, min: number, max: number): number | undefined => {
+    const v = raw(key);
+    if (v === undefined) {
+      return undefined;
+    }
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${where(key)} must be an integer between ${min} and ${max}, got '${v}'`);
+    }
+    return n;
+  };
+  const oneOf = (key: Key, allowed: readonly string[]): string | undefined => {
+    const v = raw(key);
+    if (v !== undefined && !allowed.includes(v)) {
+      throw new ConfigError(`${where(key)} must be one of ${allowed.join(', ')}, got '${v}'`);
+    }
+    return v;
+  };
+  const bytes = (key: Key): number | undefined => {
+    const v = raw(key);
+    if (v === undefined) {
+      return undefined;
+    }
+    const n = parseBytes(v);
+    if (n === undefined) {
+      throw new ConfigError(`${where(key)} must be a byte count such as 1048576, 512Mi or 2G, got '${v}'`);
+    }
+    return n;
+  };
+  const modelName = raw('modelName') ?? DEFAULTS.modelName;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(modelName)) {
+    throw new ConfigError(`${where('modelName')} must start with a letter or digit and hold only letters, digits, '.', '_' and '-', got '${modelName}'`);
+  }
+  const maxBodyBytes = bytes('maxBodyBytes') ?? DEFAULTS.maxBodyBytes;
+  if (maxBodyBytes < 1) {
+    throw new ConfigError(`${where('maxBodyBytes')} must be at least 1, got '${raw('maxBodyBytes')}'`);
+  }
+  return {
+    modelName,
+    modelDir: raw('modelDir') ?? DEFAULTS.modelDir,
+    storageUri: raw('storageUri'),
+    protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
+    httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
+    grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
+    mode: (oneOf('mode', MODES) ?? DEFAULTS.mode) as RepositoryMode,
+    memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
+    maxBodyBytes,
+    requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,
+    maxBatchSize: int('maxBatchSize', 1, 1_000_000) ?? DEFAULTS.maxBatchSize,
+    shutdownGraceMs: int('shutdownGraceMs', 0, 3_600_000) ?? DEFAULTS.shutdownGraceMs,
+    shutdownDelayMs: int('shutdownDelayMs', 0, 3_600_000) ?? DEFAULTS.shutdownDelayMs,
+    logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
+  };
+}
+
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set<string>(Object.values(SERVER_FLAGS));
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!known.has(flag)) {
+      throw new ConfigError(`unknown argument '${arg}' (flags: ${[...known].join(', ')})`);
+    }
+    let value: string | undefined;
+    if (eq > 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      value = argv[++i];
+      if (value === undefined) {
+        throw new ConfigError(`'${flag}' needs a value`);
+      }
+    }
+    out.set(flag, value);
+  }
+  return out;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40,
+};
+
+/** Parses `1048576`, `512Mi`, `2G` (Kubernetes quantity suffixes) into bytes. */
+export function parseBytes(value: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?)?\s*$/.exec(value);
+  if (!m) {
+    return undefined;
+  }
+  const n = Math.floor(Number(m[1]) * UNITS[m[2] ?? '']);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,0 +1,129 @@
+/**
+ * JSON schemas of the HTTP routes. Request schemas check structure only (the tensor checks that
+ * need model metadata run in the inference core); `data` arrays are not validated item by item
+ * here, which would cost a pass over every element before the real conversion pass.
+ */
+
+const parameters = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
+
+export const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, code: { type: 'string' } },
+  required: ['error'],
+};
+
+/** 4xx/5xx answers of every route. */
+export const errorResponses = { '4xx': errorSchema, '5xx': errorSchema };
+
+const tensorMetadata = {
+  type: 'object',
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+};
+
+export const inferRequestSchema = {
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    id: { type: 'string' },
+    parameters,
+    inputs: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['name', 'shape', 'datatype', 'data'],
+        properties: {
+          name: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+          datatype: { type: 'string' },
+          parameters,
+          data: { type: 'array' },
+        },
+      },
+    },
+    outputs: {
+      type: 'array',
+      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters } },
+    },
+  },
+};
+
+export const inferResponseSchema = {
+  type: 'object',
+  properties: {
+    model_name: { type: 'string' },
+    model_version: { type: 'string' },
+    id: { type: 'string' },
+    parameters: { type: 'object', additionalProperties: true },
+    outputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          datatype: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer' } },
+          parameters: { type: 'object', additionalProperties: true },
+          data: { type: 'array' },
+        },
+      },
+    },
+  },
+};
+
+export const modelMetadataSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    platform: { type: 'string' },
+    inputs: { type: 'array', items: tensorMetadata },
+    outputs: { type: 'array', items: tensorMetadata },
+  },
+};
+
+export const serverMetadataSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+};
+
+export const liveSchema = { type: 'object', properties: { live: { type: 'boolean' } } };
+export const readySchema = { type: 'object', properties: { ready: { type: 'boolean' } } };
+export const modelReadySchema = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };
+
+export const v1PredictRequestSchema = {
+  type: 'object',
+  required: ['instances'],
+  properties: { instances: { type: 'array', minItems: 1 } },
+};
+
+export const v1PredictResponseSchema = {
+  type: 'object',
+  properties: { predictions: { type: 'array' } },
+};
+
+export const v1ModelsSchema = { type: 'object', properties: { models: { type: 'array', items: { type: 'string' } } } };
+
+export const repositoryIndexRequestSchema = {
+  anyOf: [{ type: 'null' }, { type: 'object', properties: { ready: { type: 'boolean' } } }],
+};
+
+export const repositoryIndexResponseSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { name: { type: 'string' }, version: { type: 'string' }, state: { type: 'string' }, reason: { type: 'string' } },
+  },
+};
+
+export const repositoryActionResponseSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, load: { type: 'boolean' }, unload: { type: 'boolean' } },
+};
+
+export const nameParams = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] };
+export const nameVersionParams = {
+  type: 'object',
+  properties: { name: { type: 'string' }, version: { type: 'string' } },
+  required: ['name', 'version'],
+};

@@ -1,0 +1,88 @@
+/**
+ * `cdk8s-model-server serve`: starts the HTTP server (and gRPC, when registered), loads the
+ * models, and shuts down gracefully.
+ *
+ * Startup: listen on 0.0.0.0 first (liveness answers at once), log `{"event":"listening",
+ * "httpPort":N}`, load the models, log `{"event":"ready"}`.
+ * SIGTERM: readiness turns false at once; after `shutdownDelayMs` the listeners close (new
+ * connections are refused, requests already accepted finish); once they are done, or after
+ * `shutdownGraceMs` at the latest, the sessions are released and the command resolves.
+ */
+import { FastifyInstance } from 'fastify';
+import { buildApp } from './app';
+import { ConfigError, parseConfig, ServerConfig } from './config';
+import { InferenceCore } from './inference/core';
+
+/** Something started next to the HTTP server (the gRPC service) that must stop with it. */
+export interface SideServer {
+  /** Bound port, logged at startup. */
+  readonly port?: number;
+  close(): Promise<void>;
+}
+
+/** Optional parts `serve` starts next to HTTP; `cli.ts` passes them in. */
+export interface ServeExtensions {
+  /** Starts the gRPC service on `config.grpcPort` over the shared core. */
+  startGrpc?(core: InferenceCore, config: ServerConfig, app: FastifyInstance): Promise<SideServer>;
+}
+
+/** Runs `serve` with its flags; resolves with the process exit code once the server stopped. */
+export async function serveMain(args: string[], extensions: ServeExtensions = {}): Promise<number> {
+  let config: ServerConfig;
+  try {
+    config = parseConfig(args);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cdk8s-model-server serve: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const app = buildApp({ config });
+  const log = app.log;
+  let side: SideServer | undefined;
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) {
+        return;
+      }
+      stopping = true;
+      app.core.beginDrain();
+      log.info({ event: 'draining', signal }, 'readiness off, draining');
+      const grace = setTimeout(() => {
+        log.warn({ event: 'shutdown_grace_expired', graceMs: config.shutdownGraceMs }, 'grace period over, exiting');
+        resolve(1);
+      }, config.shutdownGraceMs);
+      grace.unref();
+      if (config.shutdownDelayMs > 0 && signal === 'SIGTERM') {
+        await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      }
+      try {
+        await Promise.all([app.close(), side?.close()]);
+        await app.core.repository.close();
+      } catch (err) {
+        log.error({ event: 'shutdown_error', err }, 'error during shutdown');
+      }
+      clearTimeout(grace);
+      log.info({ event: 'stopped' }, 'stopped');
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+
+  await app.listen({ host: '0.0.0.0', port: config.httpPort });
+  const address = app.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
+  if (extensions.startGrpc) {
+    side = await extensions.startGrpc(app.core, config, app);
+    log.info({ event: 'grpc_listening', grpcPort: side.port ?? config.grpcPort }, 'gRPC listening');
+  }
+  await app.core.start();
+  const models = app.core.repository.list().map((e) => ({ name: e.name, state: e.state, reason: e.reason || undefined }));
+  log.info({ event: 'ready', ready: app.core.isReady(), models }, 'models loaded');
+  return stopped;
+}
