@@ -7,10 +7,10 @@ import { Construct } from 'constructs';
 import { endpointNetworkPolicy } from './_network-policy';
 import { objectLabels, podSpec } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
-import { InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { IngressKind } from './endpoint-ingress';
-import { Service as KnativeService } from './imports/knative-serving.knative.dev';
+import { InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { VirtualService, VirtualServiceSpecHttp } from './imports/istio-networking.istio.io';
+import { Service as KnativeService } from './imports/knative-serving.knative.dev';
 
 const AUTOSCALING = 'autoscaling.knative.dev';
 /** Knative's gateways, as KServe's top-level VirtualService uses them. */

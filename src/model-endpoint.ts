@@ -2,12 +2,12 @@ import { ApiObject, Chart, Duration, Names, Size } from 'cdk8s';
 import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import * as contract from './_contract';
-import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
-import { ResolvedEndpoint, ResolvedContainer } from './_resolved-endpoint';
-import { synthesizeRaw } from './_raw';
-import { synthesizeServerless } from './_serverless';
-import { cpuMillis, sizeBytes } from './_quantities';
 import { requireKnativeFeature } from './_knative';
+import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
+import { cpuMillis, sizeBytes } from './_quantities';
+import { synthesizeRaw } from './_raw';
+import { ResolvedEndpoint, ResolvedContainer } from './_resolved-endpoint';
+import { synthesizeServerless } from './_serverless';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
@@ -543,10 +543,10 @@ function resolveEndpoint(endpoint: ModelEndpoint, props: ModelEndpointProps): Re
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, `a pvc:// 'storageUri'`);
+    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
     if (props.container && !props.storageUri.isMounted) {
       requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
-        `a custom 'container' with a downloaded 'storageUri' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or`);
+        'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
     }
   }
   for (const rule of resolved.nodeAffinity) {

@@ -299,7 +299,9 @@ describe('serverless mode (default)', () => {
       readOnlyRootFilesystem: true,
     });
     const manifests = Testing.synth(chart);
-    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.NODE_SELECTOR, KnativeFeature.TOLERATIONS, KnativeFeature.AFFINITY, KnativeFeature.POD_SECURITY_CONTEXT] });
+    expectValidManifests(manifests, {
+      knativeFlags: [KnativeFeature.NODE_SELECTOR, KnativeFeature.TOLERATIONS, KnativeFeature.AFFINITY, KnativeFeature.POD_SECURITY_CONTEXT],
+    });
     expect(manifests).toMatchSnapshot();
 
     const spec = knativeService(manifests).spec.template.spec;
@@ -440,7 +442,8 @@ describe('raw mode', () => {
 
   test('security can be relaxed with documented props, never by patching', () => {
     // The relaxed pod still meets the restricted profile, but not our stricter project defaults.
-    const { manifests } = raw({ readOnlyRootFilesystem: false, automountServiceAccountToken: true, networkPolicy: false }, { projectDefaults: false });
+    const relaxed = { readOnlyRootFilesystem: false, automountServiceAccountToken: true, networkPolicy: false };
+    const { manifests } = raw(relaxed, { projectDefaults: false });
     const spec = findOne(manifests, 'Deployment').spec.template.spec;
     expect(container(spec).securityContext.readOnlyRootFilesystem).toBe(false);
     expect(spec.automountServiceAccountToken).toBe(true);
