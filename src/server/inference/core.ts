@@ -125,10 +125,9 @@ export class InferenceCore {
   }
 
   private async run(name: string, version: string | undefined, build: (model: OnnxModel) => InferRequest): Promise<InferResponse> {
+    // While draining we still serve: load balancers may route to us until readiness propagates;
+    // the listener closing (after the shutdown delay) is what stops new requests.
     const entry = this.resolve(name, version);
-    if (this.draining) {
-      throw serverError(ERRORS.SHUTTING_DOWN);
-    }
     const loaded = await this.repository.acquire(entry);
     try {
       const model = loaded.model;
