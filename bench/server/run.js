@@ -1,0 +1,315 @@
+#!/usr/bin/env node
+// Model-server benchmark: `npm run bench:server` (node bench/server/run.js).
+//
+// In one run on loopback:
+//   (a) a bare node:http server that parses the same JSON body and answers a fixed response;
+//   (b) the model server (`node assets/server/cli.js serve`, a real process) with iris-logreg and
+//       mlp-wide: iris 1 row over V1, V2 REST and V2 gRPC (raw and typed contents); mlp-wide with
+//       1 and 64 rows over V2 REST and gRPC (raw).
+// HTTP load: wrk (Debian package `wrk`) if installed, else autocannon; gRPC load: bench/server/
+// grpc-load.js in its own process, N calls in flight on one HTTP/2 connection, with a plain
+// node:http2 gRPC client (like wrk: pre-encoded request, responses not decoded) and, for
+// comparison, @grpc/grpc-js's client (which costs about twice the CPU per call that the server spends
+// on it, so on a small machine it measures the client). 1, 8 and 32 connections.
+// Also: start -> ready time (median of several starts). Prints a table; writes
+// bench/results/server.json. Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1),
+// BENCH_CONNECTIONS (default "1,8,32"), BENCH_STARTS (default 7).
+const { execFileSync, spawn, execFile } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..', '..');
+const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
+const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
+const PROTO = path.join(ROOT, 'assets', 'server', 'grpc_predict_v2.proto');
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');
+const RESULTS = path.join(ROOT, 'bench', 'results', 'server.json');
+
+const DURATION = Number(process.env.BENCH_DURATION_S || 3);
+const WARMUP = Number(process.env.BENCH_WARMUP_S || 1);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS || '1,8,32').split(',').map(Number);
+const STARTS = Number(process.env.BENCH_STARTS || 7);
+
+const TARGETS = { restVsBaselineAt32: 0.7, grpcVsRest: 1, startToReadyMs: 300 };
+
+function hasWrk() {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk --version exits 1 but runs.
+    return err.code !== 'ENOENT';
+  }
+}
+const LOADGEN = hasWrk() ? 'wrk' : 'autocannon';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Spawns a process and resolves when `match(line)` returns a value for one of its stdout lines. */
+function spawnUntil(cmd, args, match, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let buf = '';
+  let err = '';
+  child.stderr.on('data', (c) => { err += c; });
+  const found = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${cmd} ${args.join(' ')}\n${buf}${err}`)), 30_000);
+    const state = {};
+    child.stdout.on('data', (c) => {
+      buf += c;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const v = match(line, state);
+        if (v !== undefined) {
+          clearTimeout(timer);
+          resolve(v);
+        }
+      }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${cmd} exited with ${code}\n${err}`)); });
+  });
+  // Keep draining stdout so the child never blocks on a full pipe.
+  found.catch(() => undefined);
+  return { child, found };
+}
+
+function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  });
+}
+
+function serverArgs(modelDir) {
+  return [CLI, 'serve', '--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info'];
+}
+
+/** Reads the server's JSON log lines: ports, then the ready event. */
+function serverMatcher(line, state) {
+  if (!line.startsWith('{')) return undefined;
+  const e = JSON.parse(line);
+  if (e.event === 'listening') state.httpPort = e.httpPort;
+  if (e.event === 'grpc_listening') state.grpcPort = e.grpcPort;
+  if (e.event === 'ready') return { ...state, ready: e.ready, models: e.models };
+  return undefined;
+}
+
+async function startToReady(modelDir) {
+  const times = [];
+  for (let i = 0; i < STARTS; i++) {
+    const t0 = process.hrtime.bigint();
+    const { child, found } = spawnUntil(process.execPath, serverArgs(modelDir), serverMatcher);
+    const info = await found;
+    // Ready means the readiness probe answers 200.
+    const res = await fetch(`http://127.0.0.1:${info.httpPort}/v2/health/ready`);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (res.status !== 200) throw new Error(`ready event but /v2/health/ready is ${res.status}`);
+    times.push(ms);
+    await stop(child);
+  }
+  return { medianMs: median(times), samplesMs: times.map((t) => Math.round(t * 10) / 10) };
+}
+
+// --- load generators ---------------------------------------------------------------------
+
+function parseDuration(s) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return { us: v / 1000, ms: v, s: v * 1000, m: v * 60_000 }[m[2]];
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 16 * 1024 * 1024, ...opts }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function wrk(url, bodyFile, connections, seconds) {
+  const out = await run('wrk', ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '10s', '-s', bodyFile, url]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const p50 = parseDuration(/\s50%\s+(\S+)/.exec(out)[1]);
+  const p99 = parseDuration(/\s99%\s+(\S+)/.exec(out)[1]);
+  const non2xx = Number((/Non-2xx or 3xx responses:\s+(\d+)/.exec(out) || [0, 0])[1]);
+  const socketErrors = /Socket errors:.*/.exec(out);
+  return { rps, p50Ms: p50, p99Ms: p99, errors: non2xx, note: socketErrors ? socketErrors[0] : undefined };
+}
+
+async function autocannon(url, body, connections, seconds) {
+  const script = `
+    const ac = require('autocannon');
+    ac({ url: ${JSON.stringify(url)}, method: 'POST', connections: ${connections}, duration: ${seconds},
+         headers: { 'content-type': 'application/json' }, body: require('fs').readFileSync(${JSON.stringify(body)}, 'utf8') },
+       (err, r) => { if (err) { console.error(err); process.exit(1); }
+         console.log(JSON.stringify({ rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.non2xx + r.errors })); });`;
+  return JSON.parse(await run(process.execPath, ['-e', script], { cwd: ROOT }));
+}
+
+/** One HTTP cell: a warm-up run, then the measured run. */
+async function httpCell(url, files, connections) {
+  if (LOADGEN === 'wrk') {
+    await wrk(url, files.lua, connections, WARMUP);
+    return wrk(url, files.lua, connections, DURATION);
+  }
+  await autocannon(url, files.json, connections, WARMUP);
+  return autocannon(url, files.json, connections, DURATION);
+}
+
+async function grpcCell(port, model, rows, cols, mode, connections, client) {
+  const out = await run(process.execPath, [path.join(__dirname, 'grpc-load.js'), port, model, connections, DURATION, WARMUP, rows, cols, mode, PROTO, client], { cwd: ROOT });
+  const r = JSON.parse(out);
+  if (r.errors > 0 && r.requests === 0) throw new Error(`gRPC load failed: ${r.firstError}`);
+  return r;
+}
+
+// --- bodies -----------------------------------------------------------------------------
+
+function rowsOf(n, cols) {
+  const rows = [];
+  for (let r = 0; r < n; r++) {
+    const row = [];
+    for (let c = 0; c < cols; c++) row.push(Math.round((((r * cols + c) * 7919) % 2000) - 1000) / 1000);
+    rows.push(row);
+  }
+  return rows;
+}
+
+function v2Body(rows) {
+  return JSON.stringify({ inputs: [{ name: 'input', shape: [rows.length, rows[0].length], datatype: 'FP32', data: rows.flat() }] });
+}
+
+function writeBody(dir, name, body) {
+  const json = path.join(dir, `${name}.json`);
+  const lua = path.join(dir, `${name}.lua`);
+  fs.writeFileSync(json, body);
+  fs.writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = [==[${body}]==]\n`);
+  return { json, lua };
+}
+
+// --- main -------------------------------------------------------------------------------
+
+function fmt(n, digits = 0) {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+async function main() {
+  const t0 = Date.now();
+  bundleServer();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-server-'));
+  const modelDir = path.join(tmp, 'models');
+  fs.mkdirSync(modelDir);
+  for (const m of ['iris-logreg', 'mlp-wide']) fs.copyFileSync(path.join(FIXTURES, `${m}.onnx`), path.join(modelDir, `${m}.onnx`));
+
+  const iris = [[5.1, 3.5, 1.4, 0.2]];
+  const bodies = {
+    irisV1: writeBody(tmp, 'iris-v1', JSON.stringify({ instances: iris })),
+    irisV2: writeBody(tmp, 'iris-v2', v2Body(iris)),
+    mlp1: writeBody(tmp, 'mlp1', v2Body(rowsOf(1, 256))),
+    mlp64: writeBody(tmp, 'mlp64', v2Body(rowsOf(64, 256))),
+  };
+
+  console.log(`model-server benchmark: ${LOADGEN} for HTTP, grpc-load.js for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
+  process.stdout.write(`start -> ready (${STARTS} starts) ... `);
+  const startup = await startToReady(modelDir);
+  console.log(`median ${fmt(startup.medianMs, 1)} ms`);
+
+  const server = spawnUntil(process.execPath, serverArgs(modelDir), serverMatcher);
+  const baseline = spawnUntil(process.execPath, [path.join(__dirname, 'baseline.js')], (line) => (line.startsWith('{') ? JSON.parse(line) : undefined));
+  const rows = [];
+  try {
+    const info = await server.found;
+    const base = await baseline.found;
+    const ours = `http://127.0.0.1:${info.httpPort}`;
+    const bare = `http://127.0.0.1:${base.port}/`;
+
+    // Each workload: its baseline body, then our server's variants.
+    const workloads = [
+      { key: 'iris', label: 'iris-logreg 1 row', base: bodies.irisV2, runs: [
+        { proto: 'V1', go: (c) => httpCell(`${ours}/v1/models/iris-logreg:predict`, bodies.irisV1, c) },
+        { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/iris-logreg/infer`, bodies.irisV2, c) },
+        { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'raw', c, 'h2') },
+        { proto: 'V2 gRPC raw, grpc-js client', go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'raw', c, 'grpc-js') },
+        { proto: 'V2 gRPC typed, grpc-js client', go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'typed', c, 'grpc-js') },
+      ] },
+      { key: 'mlp1', label: 'mlp-wide 1 row', base: bodies.mlp1, runs: [
+        { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp1, c) },
+        { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 1, 256, 'raw', c, 'h2') },
+      ] },
+      { key: 'mlp64', label: 'mlp-wide 64 rows', base: bodies.mlp64, runs: [
+        { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp64, c) },
+        { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'raw', c, 'h2') },
+      ] },
+    ];
+
+    for (const w of workloads) {
+      for (const c of CONNECTIONS) {
+        const a = await httpCell(bare, w.base, c);
+        rows.push({ workload: w.label, protocol: '(a) bare node:http', connections: c, ...a, ratio: 1 });
+        for (const r of w.runs) {
+          const m = await r.go(c);
+          rows.push({ workload: w.label, protocol: r.proto, connections: c, ...m, ratio: m.rps / a.rps });
+        }
+        process.stdout.write('.');
+      }
+    }
+    process.stdout.write('\n');
+  } finally {
+    await stop(server.child);
+    await stop(baseline.child);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+
+  // --- table ---
+  const header = ['workload', 'protocol', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'vs (a)', 'errors'];
+  const lines = rows.map((r) => [r.workload, r.protocol, String(r.connections), fmt(r.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), `${fmt(r.ratio * 100)}%`, String(r.errors || 0)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const row = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(row(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) console.log(row(l));
+
+  const find = (workload, protocol, c) => rows.find((r) => r.workload === workload && r.protocol === protocol && r.connections === c);
+  const maxC = Math.max(...CONNECTIONS);
+  const rest32 = find('iris-logreg 1 row', 'V2 REST', maxC);
+  const grpc32 = find('iris-logreg 1 row', 'V2 gRPC raw', maxC);
+  const checks = {
+    restVsBaseline: { value: rest32 && rest32.ratio, target: TARGETS.restVsBaselineAt32, pass: !!rest32 && rest32.ratio >= TARGETS.restVsBaselineAt32 },
+    grpcVsRest: { value: grpc32 && rest32 && grpc32.rps / rest32.rps, target: TARGETS.grpcVsRest, pass: !!grpc32 && !!rest32 && grpc32.rps >= rest32.rps },
+    startToReadyMs: { value: startup.medianMs, target: TARGETS.startToReadyMs, pass: startup.medianMs <= TARGETS.startToReadyMs },
+  };
+  console.log('');
+  console.log(`targets (iris-logreg, ${maxC} connections):`);
+  console.log(`  V2 REST >= ${TARGETS.restVsBaselineAt32 * 100}% of (a): ${fmt(checks.restVsBaseline.value * 100)}%  ${checks.restVsBaseline.pass ? 'PASS' : 'MISS'}`);
+  console.log(`  gRPC >= V2 REST:        ${fmt(checks.grpcVsRest.value * 100)}%  ${checks.grpcVsRest.pass ? 'PASS' : 'MISS'}`);
+  console.log(`  start -> ready <= ${TARGETS.startToReadyMs} ms: ${fmt(startup.medianMs, 1)} ms (samples ${startup.samplesMs.join(', ')})  ${checks.startToReadyMs.pass ? 'PASS' : 'MISS'}`);
+
+  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  fs.writeFileSync(RESULTS, `${JSON.stringify({
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0] && os.cpus()[0].model,
+    loadGenerator: { http: LOADGEN, grpc: 'bench/server/grpc-load.js: N calls in flight on one connection; "V2 gRPC raw" rows use its raw node:http2 client, rows marked grpc-js use @grpc/grpc-js' },
+    durationSeconds: DURATION,
+    warmupSeconds: WARMUP,
+    startToReady: startup,
+    results: rows,
+    targets: checks,
+    totalSeconds: (Date.now() - t0) / 1000,
+  }, null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(ROOT, RESULTS)} in ${fmt((Date.now() - t0) / 1000)} s`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
