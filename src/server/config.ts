@@ -6,7 +6,7 @@
  * |---|---|---|
  * | `--model-name` | `MODEL_NAME` | `model` (name of the model in single-model mode) |
  * | `--model-dir` | `MODEL_DIR` | `/mnt/models` |
- * | `--storage-uri` | `STORAGE_URI` | none (read by `storage-initializer`; `serve` only logs it) |
+ * | `--storage-uri` | `STORAGE_URI` | none (`serve` fetches it into `--model-dir` before loading, see `./storage`) |
  * | `--protocol` | `PROTOCOL` | `v2` (`v1`, `v2` or `grpc-v2`; informational: all protocols are served) |
  * | `--http-port` | `HTTP_PORT` | `8080` (`0` picks a free port, logged as `httpPort`) |
  * | `--grpc-port` | `GRPC_PORT` | `8081` |

@@ -12,6 +12,7 @@ import { FastifyInstance } from 'fastify';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { InferenceCore } from './inference/core';
+import { fetchModel } from './storage';
 
 /** Something started next to the HTTP server (the gRPC service) that must stop with it. */
 export interface SideServer {
@@ -37,6 +38,20 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       return 2;
     }
     throw err;
+  }
+  if (config.storageUri) {
+    // `--storage-uri`: fetch the model before the repository scans the model directory (so the
+    // single/multi-model detection sees it); the server is neither live nor ready meanwhile.
+    const line = (level: number, fields: object, msg: string) =>
+      process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
+    try {
+      const fetched = await fetchModel(config.storageUri, config.modelDir, { log: (msg) => line(30, { event: 'storage' }, msg) });
+      line(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, note: fetched.note }, 'model fetched');
+      config = { ...config, modelDir: fetched.dir };
+    } catch (err) {
+      line(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);
+      return 1;
+    }
   }
   const app = buildApp({ config });
   const log = app.log;

@@ -43,6 +43,55 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
   });
 }
 
+/** Runs `serve --storage-uri` until it logs `ready` (or exits); returns its HTTP port. */
+interface Served { child: ChildProcess; httpPort?: number; code?: number | null; logs: string }
+
+async function serveFrom(uri: string, modelDir: string, env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--storage-uri', uri, '--model-dir', modelDir, '--model-name', 'iris', '--http-port', '0', '--grpc-port', '0'], {
+    env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logs = '';
+  return new Promise((resolve) => {
+    let httpPort: number | undefined;
+    const onData = (c: Buffer) => {
+      logs += c.toString();
+      for (const line of logs.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const e = JSON.parse(line);
+        if (e.event === 'listening') httpPort = e.httpPort;
+        if (e.event === 'ready') {
+          child.stdout!.off('data', onData);
+          resolve({ child, httpPort, logs });
+          return;
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => { logs += c.toString(); });
+    child.once('exit', (code) => resolve({ child, code, logs }));
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Asks the served model for the iris fixture and checks the answer. */
+async function expectIrisServed(httpPort: number, model = 'iris'): Promise<void> {
+  const f = JSON.parse(readFileSync(path.join(MODELS, 'iris-logreg.expected.json'), 'utf8'));
+  const res = await fetch(`http://127.0.0.1:${httpPort}/v2/models/${model}/infer`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f.v2_request),
+  });
+  expect(res.status).toBe(200);
+  const body = await res.json() as { outputs: Array<{ name: string; data: number[] }> };
+  const probs = body.outputs.find((o) => o.name === 'probabilities')!.data;
+  const want = f.outputs.find((o: { name: string }) => o.name === 'probabilities').data as number[];
+  want.forEach((w, i) => expect(Math.abs(probs[i] - w)).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(w)));
+}
+
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'storage-test-'));
   const src = newDir('archive-src');
@@ -225,6 +274,48 @@ describe('http(s) storage', () => {
   });
 });
 
+describe('serve --storage-uri (http)', () => {
+  let server: http.Server;
+  let base: string;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/models/model.tar.gz') {
+        res.writeHead(200, { 'content-length': archives.tgz.length });
+        res.end(archives.tgz);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  test('fetches and unpacks the model, then loads and serves it', async () => {
+    const dir = newDir('serve-http');
+    const run1 = await serveFrom(`${base}/models/model.tar.gz`, dir);
+    try {
+      expect(run1.httpPort).toBeDefined();
+      expect(run1.logs).toContain('"event":"model_fetched"');
+      await expectIrisServed(run1.httpPort!);
+    } finally {
+      await stopProcess(run1.child);
+    }
+  });
+
+  test('a failed fetch exits 1 with the reason logged', async () => {
+    const result = await serveFrom(`${base}/models/missing.onnx`, newDir('serve-404'));
+    expect(result.code).toBe(1);
+    expect(result.logs).toMatch(/"event":"model_fetch_failed".*"code":"NOT_FOUND".*HTTP 404/);
+  });
+});
+
 describe('s3 storage (s3rver)', () => {
   let s3: ChildProcess;
   let endpoint: string;
@@ -348,6 +439,19 @@ describe('s3 storage (s3rver)', () => {
     const bad = await run(['storage-initializer', 's3://models/iris/v1/', newDir('cli-s3-bad')], { ...env(), AWS_ACCESS_KEY_ID: 'NOPE' });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/error \[AUTH\]: .*HTTP 403 InvalidAccessKeyId/);
+  });
+
+  test('serve fetches an s3 prefix with credentials from a secret dir, then serves it', async () => {
+    const secret = newDir('serve-secret');
+    writeFileSync(path.join(secret, 'AWS_ACCESS_KEY_ID'), 'S3RVER');
+    writeFileSync(path.join(secret, 'AWS_SECRET_ACCESS_KEY'), 'S3RVER');
+    const result = await serveFrom('s3://models/iris/v1/', newDir('serve-s3'), { AWS_ENDPOINT_URL: endpoint, STORAGE_CREDENTIALS_DIR: secret });
+    try {
+      expect(result.httpPort).toBeDefined();
+      await expectIrisServed(result.httpPort!);
+    } finally {
+      await stopProcess(result.child);
+    }
   });
 
   test('a fresh download replaces the same files and leaves no staging directory', async () => {
