@@ -15,10 +15,14 @@ function bundleServer() {
     bundle: true,
     platform: 'node',
     target: 'node20',
-    sourcemap: 'inline',
+    // A linked map keeps the bundle small, so the server parses it faster at start-up.
+    sourcemap: 'linked',
     // Native addon: shipped as a package next to the bundle, never inlined.
     external: ['onnxruntime-node'],
     banner: { js: '#!/usr/bin/env node' },
+    // Smaller code parses faster: start-to-ready is a target (the map keeps stack traces readable).
+    minify: true,
+    keepNames: true,
     logLevel: 'warning',
   });
   // The gRPC service definition is read at run time.
