@@ -2,6 +2,7 @@
  * The NetworkPolicy that admits only the ingress gateway (and Knative's activator), the
  * endpoint's own components and namespaces the user names.
  */
+import { ApiObject, JsonPatch } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as contract from './_contract';
@@ -35,4 +36,19 @@ export function endpointNetworkPolicy(scope: Construct, resolved: ResolvedEndpoi
       }],
     },
   });
+}
+
+/**
+ * Admits Prometheus (pods in `namespace`) to the metrics port of the endpoint's pods, and to
+ * nothing else, by adding a rule to the endpoint's NetworkPolicy (id `NetworkPolicy` in
+ * `scope`). Does nothing when the endpoint has no NetworkPolicy.
+ */
+export function admitMetricsScrapes(scope: Construct, namespace: string, port: number): void {
+  const policy = scope.node.tryFindChild('NetworkPolicy');
+  if (!policy) return;
+  ApiObject.of(policy).addJsonPatch(JsonPatch.add('/spec/ingress/-', {
+    from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } }],
+    // The L1 converts IntOrString ports when it renders, after patches apply.
+    ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }],
+  }));
 }

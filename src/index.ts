@@ -1,4 +1,5 @@
 export * from './endpoint-ingress';
+export * from './endpoint-monitoring';
 export * from './endpoint-options';
 export * from './knative-features';
 export * from './model-endpoint';

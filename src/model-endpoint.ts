@@ -2,12 +2,16 @@ import { ApiObject, Chart, Duration, Names } from 'cdk8s';
 import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import { requireKnativeFeature } from './_knative';
+import { metricsPort } from './_monitoring/monitor';
+import { resolveMonitoring } from './_monitoring/resolve';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
+import { admitMetricsScrapes } from './_network-policy';
 import { synthesizeRaw } from './_raw';
 import { resolveEndpoint } from './_resolve-endpoint';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { synthesizeServerless } from './_serverless';
 import { EndpointIngress } from './endpoint-ingress';
+import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
 import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
@@ -295,6 +299,15 @@ export interface ModelEndpointProps {
    * @default true
    */
   readonly readOnlyRootFilesystem?: boolean;
+
+  /**
+   * Prometheus scraping (PodMonitor or ServiceMonitor), alert rules and a Grafana dashboard.
+   * Needs the Prometheus operator's CRDs in the cluster.
+   *
+   * @default - all on with our model server (see `MonitoringOptions`); off with a custom
+   * `container`
+   */
+  readonly monitoring?: MonitoringOptions;
 }
 
 /**
@@ -320,7 +333,9 @@ export interface IModelEndpoint extends IConstruct {
  * `VirtualService` and a `NetworkPolicy`. Raw mode synthesizes a `Deployment` (id
  * `Resource`), a `Service`, a `HorizontalPodAutoscaler`, a `PodDisruptionBudget`, a
  * `NetworkPolicy` and the chosen ingress object. Every pod meets the Pod Security
- * "restricted" profile.
+ * "restricted" profile. With `monitoring` on (the default), both add a `PodMonitor`
+ * (serverless) or `ServiceMonitor` (raw), a `PrometheusRule` and a Grafana dashboard
+ * `ConfigMap` (see `EndpointMonitoring`).
  *
  * @example
  * new ModelEndpoint(chart, 'iris', {
@@ -347,6 +362,8 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
   public readonly mode: DeploymentMode;
   /** The protocol clients speak. */
   public readonly protocol: InferenceProtocol;
+  /** The monitor, alert rules and dashboard, unless monitoring is off. */
+  public readonly monitoring?: EndpointMonitoring;
 
   private readonly resolved: ResolvedEndpoint;
 
@@ -376,6 +393,11 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
       synthesizeServerless(this, this.resolved);
     } else {
       synthesizeRaw(this, this.resolved);
+    }
+    const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
+    if (monitoring.enabled) {
+      this.monitoring = EndpointMonitoring._create(this, 'Monitoring', this.resolved, monitoring);
+      if (this.resolved.networkPolicy) admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));
     }
   }
 

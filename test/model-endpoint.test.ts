@@ -45,9 +45,12 @@ describe('serverless mode (default)', () => {
     // THEN
     expect(manifests).toMatchSnapshot();
     expect(manifests.map(m => `${m.apiVersion}/${m.kind}`).sort()).toEqual([
+      'monitoring.coreos.com/v1/PodMonitor',
+      'monitoring.coreos.com/v1/PrometheusRule',
       'networking.istio.io/v1/VirtualService',
       'networking.k8s.io/v1/NetworkPolicy',
       'serving.knative.dev/v1/Service',
+      'v1/ConfigMap',
     ]);
   });
 
@@ -145,6 +148,10 @@ describe('serverless mode (default)', () => {
         { podSelector: { matchLabels: { 'serving.cdk8s-model-serving.io/endpoint': 'iris' } } },
         { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['istio-system', 'knative-serving'] }] } },
       ],
+    }, {
+      // monitoring (on by default): Prometheus may scrape the metrics port only
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
     }]);
   });
 
@@ -330,7 +337,7 @@ describe('raw mode', () => {
   test('defaults: Deployment, Service, HPA, PDB and NetworkPolicy, and no Knative or Istio object', () => {
     const { manifests } = raw();
     expect(manifests).toMatchSnapshot();
-    expect(manifests.map(m => m.kind).sort()).toEqual(['Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service']);
+    expect(manifests.map(m => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'Service', 'ServiceMonitor']);
     expect(manifests.some(m => /knative|istio/.test(m.apiVersion))).toBe(false);
   });
 

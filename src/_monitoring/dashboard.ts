@@ -1,0 +1,100 @@
+/**
+ * The Grafana dashboard of an endpoint, as a ConfigMap the Grafana sidecar imports
+ * (label `grafana_dashboard: "1"`).
+ */
+import { createHash } from 'crypto';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { objectLabels } from '../_pod-template';
+import { ResolvedEndpoint } from '../_resolved-endpoint';
+import { DashboardBuilder } from './grafana';
+import { EndpointQueries } from './queries';
+import { ResolvedMonitoring } from './resolve';
+
+/** The label the Grafana sidecar (kube-prometheus-stack, grafana chart) looks for. */
+export const GRAFANA_DASHBOARD_LABEL = 'grafana_dashboard';
+/** The sidecar's folder annotation (its `folderAnnotation` setting). */
+export const GRAFANA_FOLDER_ANNOTATION = 'grafana_folder';
+
+/** Builds the dashboard of one endpoint. */
+export function buildDashboard(resolved: Pick<ResolvedEndpoint, 'name' | 'namespace' | 'modelName' | 'serverless'>, q: EndpointQueries): DashboardBuilder {
+  const ns = resolved.namespace ?? 'default';
+  // Stable across synths, unique per endpoint, at most 40 characters.
+  const uid = `me-${createHash('sha256').update(`${ns}/${resolved.name}`).digest('hex').slice(0, 24)}`;
+  const d = new DashboardBuilder(`Model endpoint ${ns}/${resolved.name}`, uid, ['cdk8s-model-serving', 'model-endpoint']);
+
+  d.row('Overview')
+    .panel({ type: 'stat', title: 'Requests/s', targets: [{ expr: q.requestRate }], unit: 'reqps', width: 6, height: 4 })
+    .panel({ type: 'stat', title: 'Error ratio', description: 'Requests not answered with HTTP 2xx or gRPC OK.', targets: [{ expr: q.errorRatio }], unit: 'percentunit', width: 6, height: 4 })
+    .panel({ type: 'stat', title: 'p99 latency', targets: [{ expr: q.latencyP99 }], unit: 's', width: 6, height: 4 })
+    .panel({ type: 'stat', title: 'Models loaded', targets: [{ expr: q.modelsLoaded }], unit: 'short', width: 6, height: 4 });
+
+  d.row('Traffic')
+    .panel({ type: 'timeseries', title: 'Requests/s by status code', targets: [{ expr: q.requestRateByCode, legend: '{{code}}' }], unit: 'reqps', width: 12, height: 8 })
+    .panel({ type: 'timeseries', title: 'Requests/s by model', targets: [{ expr: q.requestRateByModel, legend: '{{model}}' }], unit: 'reqps', width: 12, height: 8 })
+    .panel({
+      type: 'timeseries',
+      title: 'Error ratio',
+      targets: [{ expr: q.errorRatio, legend: 'all errors' }, { expr: q.serverErrorRatio, legend: 'server errors' }],
+      unit: 'percentunit',
+      min: 0,
+      max: 1,
+      width: 12,
+      height: 8,
+    })
+    .panel({
+      type: 'timeseries',
+      title: 'Latency',
+      targets: [{ expr: q.latencyP50, legend: 'p50' }, { expr: q.latencyP90, legend: 'p90' }, { expr: q.latencyP99, legend: 'p99' }],
+      unit: 's',
+      width: 12,
+      height: 8,
+    });
+
+  d.row('Capacity')
+    .panel({ type: 'timeseries', title: 'In-flight requests', targets: [{ expr: q.requestsInFlight, legend: 'in flight' }], unit: 'short', width: 8, height: 8 })
+    .panel({
+      type: 'timeseries',
+      title: 'Replicas',
+      description: resolved.serverless
+        ? 'Replicas Prometheus scrapes successfully.'
+        : 'Replicas Prometheus scrapes successfully, and available replicas of the Deployment (kube-state-metrics).',
+      targets: [
+        { expr: q.replicasUp, legend: 'scraped and up' },
+        ...(q.replicasAvailable ? [{ expr: q.replicasAvailable, legend: 'available' }] : []),
+      ],
+      unit: 'short',
+      width: 8,
+      height: 8,
+    })
+    .panel({
+      type: 'timeseries',
+      title: 'Model load time',
+      description: 'Average time to load each model since its replicas started.',
+      targets: [{ expr: q.modelLoadSeconds, legend: '{{model}}' }],
+      unit: 's',
+      width: 8,
+      height: 8,
+    });
+
+  d.row('Stable vs canary')
+    .panel({ type: 'timeseries', title: 'Requests/s by track', targets: [{ expr: q.requestRateByTrack, legend: '{{track}}' }], unit: 'reqps', width: 8, height: 8 })
+    .panel({ type: 'timeseries', title: 'Error ratio by track', targets: [{ expr: q.errorRatioByTrack, legend: '{{track}}' }], unit: 'percentunit', min: 0, max: 1, width: 8, height: 8 })
+    .panel({ type: 'timeseries', title: 'p99 latency by track', targets: [{ expr: q.latencyP99ByTrack, legend: '{{track}}' }], unit: 's', width: 8, height: 8 });
+  return d;
+}
+
+export function endpointDashboard(
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: EndpointQueries,
+): k8s.KubeConfigMap {
+  const dashboard = buildDashboard(resolved, queries);
+  return new k8s.KubeConfigMap(scope, 'Dashboard', {
+    metadata: {
+      name: `${resolved.name}-dashboard`,
+      namespace: monitoring.dashboardNamespace,
+      labels: { ...objectLabels(resolved), [GRAFANA_DASHBOARD_LABEL]: '1' },
+      ...(monitoring.dashboardFolder ? { annotations: { [GRAFANA_FOLDER_ANNOTATION]: monitoring.dashboardFolder } } : {}),
+    },
+    data: { [`${resolved.name}.json`]: JSON.stringify(dashboard.toJson(), undefined, 2) },
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * The Prometheus operator object that scrapes an endpoint's pods: a PodMonitor in serverless
+ * mode, a ServiceMonitor in raw mode.
+ */
+import { Construct } from 'constructs';
+import * as contract from '../_contract';
+import { objectLabels, selectorLabels } from '../_pod-template';
+import { ResolvedEndpoint } from '../_resolved-endpoint';
+import { InferenceProtocol } from '../endpoint-options';
+import { TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS } from './queries';
+import { ResolvedMonitoring } from './resolve';
+import {
+  PodMonitor,
+  PodMonitorSpecPodMetricsEndpointsRelabelingsAction,
+  ServiceMonitor,
+  ServiceMonitorSpecEndpointsRelabelingsAction,
+} from '../imports/monitoring-monitoring.coreos.com';
+
+/**
+ * Knative renames the user container's port to `user-port` in the pods it creates, whatever
+ * the Service declares (`http1`/`h2c`).
+ * @see https://github.com/knative/serving/blob/main/pkg/apis/serving/v1/revision_defaults.go
+ */
+export const KNATIVE_USER_PORT_NAME = 'user-port';
+
+/** A `replace` relabeling (the only action we use), in the operator's field names. */
+export interface Relabeling {
+  readonly sourceLabels?: string[];
+  readonly regex?: string;
+  readonly replacement?: string;
+  readonly targetLabel: string;
+}
+
+/** `__meta_kubernetes_pod_label_<name>`, with the label name sanitized as Prometheus does. */
+export function podLabelMeta(label: string): string {
+  return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+}
+
+/** The port the endpoint serves `/metrics` on, in its pods. */
+export function metricsPort(resolved: ResolvedEndpoint): number {
+  return resolved.container.custom ? resolved.container.port : contract.HTTP_PORT;
+}
+
+/**
+ * Relabelings shared by both monitors: pod labels into the target labels dashboards and
+ * alerts split by. `track` is `stable` unless the pod says otherwise, so stable-vs-canary
+ * queries need no special case for endpoints without a canary.
+ */
+export function targetRelabelings(resolved: ResolvedEndpoint): Relabeling[] {
+  const fromPodLabel = (target: string): Relabeling => ({
+    sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[target])],
+    regex: '(.+)',
+    targetLabel: target,
+  });
+  const rules: Relabeling[] = [
+    // Replaces the operator's `endpoint` label (the port name), which says nothing here.
+    fromPodLabel(TARGET_LABELS.endpoint),
+    fromPodLabel(TARGET_LABELS.component),
+    { replacement: TRACKS.stable, targetLabel: TARGET_LABELS.track },
+    fromPodLabel(TARGET_LABELS.track),
+  ];
+  if (resolved.serverless) rules.push(fromPodLabel(TARGET_LABELS.revision));
+  return rules;
+}
+
+export function endpointMonitor(scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring): PodMonitor | ServiceMonitor {
+  const metadata = {
+    name: resolved.name,
+    namespace: resolved.namespace,
+    labels: { ...objectLabels(resolved), ...monitoring.prometheusLabels },
+  };
+  const interval = `${monitoring.scrapeIntervalSeconds}s`;
+  const path = contract.PATHS.metrics;
+  const relabelings = targetRelabelings(resolved);
+
+  if (resolved.serverless) {
+    const port = metricsPort(resolved);
+    if (port !== resolved.container.port) {
+      // gRPC: Knative exposes only the h2c port; `/metrics` is on the HTTP port of the same
+      // container, which the pod does not declare.
+      relabelings.push(
+        { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: `$1:${port}`, targetLabel: '__address__' },
+        { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: `[$1]:${port}`, targetLabel: '__address__' },
+      );
+    }
+    return new PodMonitor(scope, 'PodMonitor', {
+      metadata,
+      spec: {
+        selector: { matchLabels: selectorLabels(resolved) },
+        podMetricsEndpoints: [{
+          port: KNATIVE_USER_PORT_NAME,
+          path,
+          interval,
+          relabelings: relabelings.map(r => ({ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, ...r })),
+        }],
+      },
+    });
+  }
+
+  const grpcOnly = resolved.container.custom && resolved.protocol === InferenceProtocol.GRPC_V2;
+  return new ServiceMonitor(scope, 'ServiceMonitor', {
+    metadata,
+    spec: {
+      selector: { matchLabels: selectorLabels(resolved) },
+      endpoints: [{
+        port: grpcOnly ? 'grpc' : 'http',
+        path,
+        interval,
+        relabelings: relabelings.map(r => ({ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, ...r })),
+      }],
+    },
+  });
+}

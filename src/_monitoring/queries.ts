@@ -1,0 +1,179 @@
+/**
+ * Every PromQL expression the dashboards and alerts use, built in one place so tests (and a
+ * canary analysis) run exactly what users see. Series are selected by the `endpoint` (and
+ * `namespace`) target labels our monitors write; see `docs/metrics.md`.
+ */
+import { LABELS, METRICS } from '../_contract';
+
+/** Target labels our PodMonitor/ServiceMonitor relabelings write onto every scraped series. */
+export const TARGET_LABELS = {
+  /** The endpoint's name (pod label `serving.cdk8s-model-serving.io/endpoint`). */
+  endpoint: 'endpoint',
+  /** predictor, transformer, explainer (pod label `app.kubernetes.io/component`). */
+  component: 'component',
+  /** stable or canary (pod label `serving.cdk8s-model-serving.io/track`; stable when unset). */
+  track: 'track',
+  /** The Knative revision (serverless only). */
+  revision: 'revision',
+};
+
+/** The pod label each target label comes from. */
+export const TARGET_LABEL_SOURCES: Record<string, string> = {
+  [TARGET_LABELS.endpoint]: LABELS.endpoint,
+  [TARGET_LABELS.component]: LABELS.component,
+  [TARGET_LABELS.track]: LABELS.track,
+  [TARGET_LABELS.revision]: 'serving.knative.dev/revision',
+};
+
+export const TRACKS = { stable: 'stable', canary: 'canary' };
+
+/**
+ * `code` values that are errors: anything but HTTP 2xx and gRPC OK (`0`).
+ * Label matchers are anchored, so `0` matches only "0".
+ */
+export const ERROR_CODES_NOT_REGEX = '2..|0';
+/**
+ * `code` values that are server errors: HTTP 5xx and the gRPC statuses a server causes
+ * (2 UNKNOWN, 4 DEADLINE_EXCEEDED, 13 INTERNAL, 14 UNAVAILABLE, 15 DATA_LOSS).
+ */
+export const SERVER_ERROR_CODES_REGEX = '5..|2|4|13|14|15';
+
+/** The default range of `rate()` in dashboards and alerts. */
+export const RATE_WINDOW = '5m';
+/** The window of the model-load-failure alert. */
+export const LOAD_FAILURE_WINDOW = '15m';
+
+export interface QueryTarget {
+  readonly endpoint: string;
+  readonly namespace?: string;
+  readonly serverless: boolean;
+}
+
+/** The named expressions of one endpoint. Names are stable: tests and dashboards refer to them. */
+export interface EndpointQueries {
+  readonly requestRate: string;
+  readonly requestRateByCode: string;
+  readonly requestRateByModel: string;
+  readonly requestRateByTrack: string;
+  readonly errorRatio: string;
+  readonly serverErrorRatio: string;
+  readonly errorRatioByTrack: string;
+  readonly latencyP50: string;
+  readonly latencyP90: string;
+  readonly latencyP99: string;
+  readonly latencyP99ByTrack: string;
+  readonly requestsInFlight: string;
+  readonly replicasUp: string;
+  /** kube-state-metrics' available replicas of the Deployment (raw mode only). */
+  readonly replicasAvailable?: string;
+  readonly modelLoadSeconds: string;
+  readonly modelsLoaded: string;
+  readonly modelLoadFailures: string;
+  /** The alert expressions, by alert name. */
+  readonly alerts: { [alert: string]: string };
+}
+
+export interface AlertThresholds {
+  readonly errorRatioThreshold: number;
+  readonly latencyObjectiveSeconds: number;
+  readonly modelLoadFailureThreshold: number;
+  readonly canaryErrorRatioMargin: number;
+  readonly canaryLatencyRatio: number;
+  /** Whether "no ready replicas" is a problem (false for stopped or scale-to-zero endpoints). */
+  readonly expectReplicas: boolean;
+}
+
+/** A label selector `{endpoint="x",namespace="y",...extra}`. */
+export function selector(target: Pick<QueryTarget, 'endpoint' | 'namespace'>, ...extra: string[]): string {
+  const matchers = [`${TARGET_LABELS.endpoint}="${target.endpoint}"`];
+  if (target.namespace !== undefined) matchers.push(`namespace="${target.namespace}"`);
+  return `{${[...matchers, ...extra].join(',')}}`;
+}
+
+const R = METRICS.requestsTotal;
+const D = `${METRICS.requestDurationSeconds}_bucket`;
+const L = METRICS.modelLoadDurationSeconds;
+const F = METRICS.modelLoadFailuresTotal;
+
+/** `sum [by (labels)] (rate(metric{sel}[w]))`. */
+function sumRate(metric: string, sel: string, by: string[] = [], window = RATE_WINDOW): string {
+  return `sum${by.length ? ` by (${by.join(', ')})` : ''} (rate(${metric}${sel}[${window}]))`;
+}
+
+/**
+ * errors / all, where a group with requests but no error series yet is 0 instead of missing
+ * (counters with a `code` label only appear at their first request).
+ */
+function ratio(errSel: string, allSel: string, by: string[] = []): string {
+  const all = sumRate(R, allSel, by);
+  return `(${sumRate(R, errSel, by)} or ${all} * 0) / ${all}`;
+}
+
+function quantile(q: number, sel: string, by: string[] = []): string {
+  return `histogram_quantile(${q}, ${sumRate(D, sel, ['le', ...by])})`;
+}
+
+export function endpointQueries(target: QueryTarget, thresholds?: AlertThresholds): EndpointQueries {
+  const s = selector(target);
+  const errors = selector(target, `code!~"${ERROR_CODES_NOT_REGEX}"`);
+  const serverErrors = selector(target, `code=~"${SERVER_ERROR_CODES_REGEX}"`);
+  const track = (name: string, ...extra: string[]) => selector(target, `${TARGET_LABELS.track}="${name}"`, ...extra);
+  // kube-state-metrics labels the Deployment's own namespace and name.
+  const deployment = `{${target.namespace !== undefined ? `namespace="${target.namespace}",` : ''}deployment="${target.endpoint}"}`;
+  const replicasAvailable = target.serverless ? undefined : `sum(kube_deployment_status_replicas_available${deployment})`;
+  const t = thresholds;
+
+  const queries: Omit<EndpointQueries, 'alerts'> = {
+    requestRate: sumRate(R, s),
+    requestRateByCode: sumRate(R, s, ['code']),
+    requestRateByModel: sumRate(R, s, ['model']),
+    requestRateByTrack: sumRate(R, s, [TARGET_LABELS.track]),
+    errorRatio: ratio(errors, s),
+    serverErrorRatio: ratio(serverErrors, s),
+    errorRatioByTrack: ratio(errors, s, [TARGET_LABELS.track]),
+    latencyP50: quantile(0.5, s),
+    latencyP90: quantile(0.9, s),
+    latencyP99: quantile(0.99, s),
+    latencyP99ByTrack: quantile(0.99, s, [TARGET_LABELS.track]),
+    requestsInFlight: `sum(${METRICS.requestsInFlight}${s})`,
+    replicasUp: `sum(up${s})`,
+    replicasAvailable,
+    // Lifetime average per model: loads are rare, so a rate() would mostly be empty.
+    modelLoadSeconds: `sum by (model) (${L}_sum${s}) / sum by (model) (${L}_count${s})`,
+    modelsLoaded: `sum(${METRICS.modelsLoaded}${s})`,
+    modelLoadFailures: `sum by (model) (increase(${F}${s}[${LOAD_FAILURE_WINDOW}]))`,
+  };
+
+  const alerts: { [alert: string]: string } = {};
+  if (t) {
+    alerts.ModelEndpointHighErrorRatio = `${queries.serverErrorRatio} > ${t.errorRatioThreshold}`;
+    alerts.ModelEndpointHighLatency = `${queries.latencyP99} > ${t.latencyObjectiveSeconds}`;
+    // increase() misses a series' first sample, and the failure counter of a model appears
+    // only at its first failure: also count series that are new within the window.
+    alerts.ModelEndpointModelLoadFailures = `${queries.modelLoadFailures} >= ${t.modelLoadFailureThreshold}`
+      + ` or sum by (model) (${F}${s} unless ${F}${s} offset ${LOAD_FAILURE_WINDOW}) >= ${t.modelLoadFailureThreshold}`;
+    if (t.expectReplicas) {
+      alerts.ModelEndpointNoReadyReplicas = target.serverless
+        // Knative owns the Deployment; a replica we can scrape is a ready one. absent() also
+        // fires when no target exists at all.
+        ? `absent(up${s} == 1)`
+        : `${replicasAvailable} < 1`;
+    }
+    // Both sides are label-less sums: with no canary series the left side is empty and the
+    // comparison yields nothing, so the alert stays silent.
+    alerts.ModelEndpointCanaryErrorRatio = `${ratio(track(TRACKS.canary, `code!~"${ERROR_CODES_NOT_REGEX}"`), track(TRACKS.canary))}`
+      + ` > ${ratio(track(TRACKS.stable, `code!~"${ERROR_CODES_NOT_REGEX}"`), track(TRACKS.stable))} + ${t.canaryErrorRatioMargin}`;
+    alerts.ModelEndpointCanaryLatency = `${quantile(0.99, track(TRACKS.canary))} > ${t.canaryLatencyRatio} * ${quantile(0.99, track(TRACKS.stable))}`;
+  }
+  return { ...queries, alerts };
+}
+
+/** Every expression of `queries` (dashboard and alerts), by a unique name. */
+export function allExpressions(queries: EndpointQueries): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(queries)) {
+    if (typeof value === 'string') out[name] = value;
+  }
+  for (const [name, expr] of Object.entries(queries.alerts)) out[`alert:${name}`] = expr;
+  return out;
+}

@@ -1,0 +1,169 @@
+/**
+ * Observability of a `ModelEndpoint`: the Prometheus operator monitor that scrapes it, its
+ * alert rules and its Grafana dashboard.
+ */
+import { ApiObject, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import { endpointAlertRules } from './_monitoring/alerts';
+import { endpointDashboard } from './_monitoring/dashboard';
+import { endpointMonitor } from './_monitoring/monitor';
+import { EndpointQueries, endpointQueries } from './_monitoring/queries';
+import { ResolvedMonitoring } from './_monitoring/resolve';
+import { ResolvedEndpoint } from './_resolved-endpoint';
+
+/**
+ * How an endpoint is monitored: scraping, alerts and dashboard.
+ *
+ * Metric names and labels are listed in `docs/metrics.md`.
+ */
+export interface MonitoringOptions {
+  /**
+   * Whether to synthesize a `PodMonitor` (serverless) or `ServiceMonitor` (raw) for the
+   * endpoint, its `PrometheusRule` and its dashboard. Needs the Prometheus operator's CRDs.
+   *
+   * @default - true with our model server; false with a custom `container`, whose metrics
+   * we do not know
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * How often Prometheus scrapes each replica's `/metrics`.
+   *
+   * @default Duration.seconds(30)
+   * @see https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.PodMetricsEndpoint
+   */
+  readonly scrapeInterval?: Duration;
+
+  /**
+   * Labels added to the monitor and the `PrometheusRule`, so the Prometheus operator's
+   * `podMonitorSelector`, `serviceMonitorSelector` and `ruleSelector` pick them up
+   * (kube-prometheus-stack selects `release: <helm release>` by default).
+   *
+   * @default - only the endpoint's own labels
+   */
+  readonly prometheusLabels?: { [key: string]: string };
+
+  /**
+   * The namespace Prometheus runs in. When the endpoint has a NetworkPolicy, it admits this
+   * namespace to the metrics port (and only that port).
+   *
+   * @default 'monitoring'
+   */
+  readonly prometheusNamespace?: string;
+
+  /**
+   * Whether to synthesize the `PrometheusRule` with the endpoint's alerts.
+   *
+   * @default true
+   */
+  readonly alerts?: boolean;
+
+  /**
+   * `ModelEndpointHighErrorRatio` fires when the share of requests failing with a server
+   * error (HTTP 5xx, gRPC UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE or DATA_LOSS)
+   * over 5 minutes stays above this for 5 minutes. A fraction between 0 and 1.
+   *
+   * @default 0.05
+   */
+  readonly errorRatioThreshold?: number;
+
+  /**
+   * `ModelEndpointHighLatency` fires when the p99 request latency over 5 minutes stays above
+   * this objective for 5 minutes.
+   *
+   * @default Duration.seconds(1)
+   */
+  readonly latencyObjective?: Duration;
+
+  /**
+   * `ModelEndpointModelLoadFailures` fires when a model failed to load at least this many
+   * times in 15 minutes.
+   *
+   * @default 1
+   */
+  readonly modelLoadFailureThreshold?: number;
+
+  /**
+   * `ModelEndpointCanaryErrorRatio` fires when the canary's error ratio (all errors, 4xx
+   * included: clients are the same for both tracks) exceeds the stable track's by more than
+   * this, for 5 minutes. A fraction between 0 and 1. Silent when no canary runs.
+   *
+   * @default 0.02
+   */
+  readonly canaryErrorRatioMargin?: number;
+
+  /**
+   * `ModelEndpointCanaryLatency` fires when the canary's p99 latency exceeds the stable
+   * track's p99 times this factor, for 5 minutes. Silent when no canary runs.
+   *
+   * @default 1.5
+   */
+  readonly canaryLatencyRatio?: number;
+
+  /**
+   * Whether to synthesize a Grafana dashboard as a ConfigMap labelled
+   * `grafana_dashboard: "1"`, for the Grafana sidecar.
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * The namespace of the dashboard ConfigMap (the Grafana sidecar must watch it).
+   *
+   * @default - the endpoint's namespace
+   */
+  readonly dashboardNamespace?: string;
+
+  /**
+   * The Grafana folder of the dashboard (the sidecar's `grafana_folder` annotation).
+   *
+   * @default - the sidecar's default folder
+   */
+  readonly dashboardFolder?: string;
+}
+
+/**
+ * The monitoring objects of a `ModelEndpoint`, created by the endpoint (`endpoint.monitoring`).
+ *
+ * Synthesizes a `PodMonitor` (serverless: Knative's Service does not expose the model
+ * container, so pods are selected by our labels) or a `ServiceMonitor` (raw: the Service's
+ * `http` port), a `PrometheusRule` with the endpoint's alerts, and a Grafana dashboard
+ * ConfigMap. Scraped series carry `endpoint`, `component` and `track` (stable or canary)
+ * labels taken from the pod labels.
+ */
+export class EndpointMonitoring extends Construct {
+  /**
+   * Creates the monitoring of an endpoint; `ModelEndpoint` calls this.
+   *
+   * @internal
+   */
+  public static _create(scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring): EndpointMonitoring {
+    return new EndpointMonitoring(scope, id, resolved, monitoring);
+  }
+
+  /** The `PodMonitor` (serverless) or `ServiceMonitor` (raw). */
+  public readonly monitor: ApiObject;
+  /** The `PrometheusRule`, unless alerts are off. */
+  public readonly rule?: ApiObject;
+  /** The dashboard ConfigMap, unless the dashboard is off. */
+  public readonly dashboard?: ApiObject;
+
+  /**
+   * Every PromQL expression the dashboard and the alerts use, by name.
+   *
+   * @internal
+   */
+  public readonly _queries: EndpointQueries;
+
+  private constructor(scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring) {
+    super(scope, id);
+    this._queries = endpointQueries(
+      { endpoint: resolved.name, namespace: resolved.namespace, serverless: resolved.serverless },
+      { ...monitoring, expectReplicas: !resolved.stopped && resolved.minReplicas > 0 },
+    );
+    this.monitor = endpointMonitor(this, resolved, monitoring);
+    if (monitoring.alerts) this.rule = endpointAlertRules(this, resolved, monitoring, this._queries);
+    if (monitoring.dashboard) this.dashboard = endpointDashboard(this, resolved, monitoring, this._queries);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Finds Prometheus' binaries (Debian's `prometheus` package, installed by `.ci/run`). In CI a
+ * missing binary fails the test; on a dev machine the tests that need it are skipped, loudly.
+ */
+import { spawnSync } from 'child_process';
+import { Chart, Testing } from 'cdk8s';
+import { DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri } from '../../src';
+
+/** The absolute path of `name` on PATH, or undefined. */
+export function findTool(name: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const found = r.stdout.trim();
+  return r.status === 0 && found ? found : undefined;
+}
+
+/**
+ * `describe` when every tool is present; in CI (`CI` set) a missing tool throws, elsewhere the
+ * suite is skipped with a warning.
+ */
+export function describeWithTools(tools: string[], title: string, fn: () => void): void {
+  const missing = tools.filter(t => !findTool(t));
+  if (missing.length === 0) {
+    describe(title, fn);
+    return;
+  }
+  const message = `${missing.join(', ')} not found: install Debian's 'prometheus' package (see .ci/run)`;
+  if (process.env.CI) {
+    test(`${title}: needs ${missing.join(', ')}`, () => {
+      throw new Error(message);
+    });
+    return;
+  }
+  // eslint-disable-next-line no-console
+  console.warn(`\n!!! SKIPPING '${title}': ${message} !!!\n`);
+  describe.skip(title, fn);
+}
+
+/** Synthesizes one endpoint named `iris` in namespace `ml`; returns the manifests and endpoint. */
+export function synthEndpoint(props: Partial<ModelEndpointProps> = {}, mode = DeploymentMode.SERVERLESS) {
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
+  const endpoint = new ModelEndpoint(chart, 'Endpoint', {
+    name: 'iris',
+    modelName: 'iris',
+    storageUri: StorageUri.s3('models', 'iris/model.onnx'),
+    mode,
+    ...props,
+  });
+  return { manifests: Testing.synth(chart) as any[], endpoint };
+}
