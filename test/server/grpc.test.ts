@@ -208,7 +208,7 @@ describe('errors map to gRPC status codes', () => {
 test('gRPC requests are counted in /metrics with protocol="grpc"', async () => {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   expect(text).toMatch(/model_server_requests_total\{model="iris-logreg",protocol="grpc",code="0"\} \d+/);
-  expect(text).toMatch(/model_server_requests_total\{model="",protocol="grpc",code="5"\} \d+/);
+  expect(text).toMatch(/model_server_requests_total\{model="_unknown",protocol="grpc",code="5"\} \d+/);
 });
 
 test('SIGTERM stops the gRPC server gracefully and the process exits 0', async () => {

@@ -168,17 +168,16 @@ export function createHandlers(core: InferenceCore, options: GrpcServiceOptions 
   }
 
   const modelInfer: grpc.handleUnaryCall<WireInferRequest, unknown> = (call, callback) => {
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     const wire = call.request;
     const name = wire.model_name ?? '';
     metrics?.requestsInFlight.inc({ protocol: 'grpc' });
     const done = (code: string) => {
-      metrics?.requestsInFlight.dec({ protocol: 'grpc' });
       if (metrics) {
-        // Unknown names would make the label set unbounded.
-        const model = core.repository.get(name) ? name : '';
-        metrics.requestsTotal.inc({ model, protocol: 'grpc', code });
-        metrics.requestDuration.observe({ model, protocol: 'grpc' }, Number(process.hrtime.bigint() - start) / 1e9);
+        metrics.requestsInFlight.dec({ protocol: 'grpc' });
+        // Unknown names would make the label set unbounded (same labels as the REST routes).
+        const model = name === '' ? '' : core.repository.get(name) ? name : '_unknown';
+        metrics.recordRequest(model, 'grpc', code, (performance.now() - start) / 1000);
       }
     };
     let converted: { request: InferRequest; raw: boolean };

@@ -118,7 +118,8 @@ export function decodeContents(datatype: string, contents: WireContents | null |
     return (values as Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'));
   }
   if (datatype === 'INT64' || datatype === 'UINT64') {
-    // Numbers beyond 2^53 arrive as strings (proto-loader longs: Number loses them otherwise).
+    // proto-loader decodes int64 as Number (PROTO_OPTIONS.longs): values beyond 2^53 lose
+    // precision there, so clients that need them exactly send raw contents (BigInt64Array).
     return (values as Array<number | string>).map((v) => (typeof v === 'string' ? BigInt(v) : v));
   }
   return values as unknown[];
