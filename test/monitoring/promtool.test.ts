@@ -62,7 +62,14 @@ describeWithTools(['promtool'], 'promtool', () => {
     series: D(`${labels},le="${b}"`),
     values: Number(b === '+Inf' ? Infinity : b) >= Number(le) ? '0+10x20' : '0x20',
   }));
-  interface Case { name: string; series: Array<{ series: string; values: string }>; alert: string; fires: boolean; labels?: Record<string, string>; at?: string }
+  interface Case {
+    name: string;
+    series: Array<{ series: string; values: string }>;
+    alert: string;
+    fires: boolean;
+    labels?: Record<string, string>;
+    at?: string;
+  }
 
   const cases: Case[] = [
     {
