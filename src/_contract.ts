@@ -104,6 +104,7 @@ export const LABELS = {
   endpoint: `${LABEL_PREFIX}/endpoint`,
   model: `${LABEL_PREFIX}/model`,
   track: `${LABEL_PREFIX}/track`,
+  version: `${LABEL_PREFIX}/version`,
   component: 'app.kubernetes.io/component',
   name: 'app.kubernetes.io/name',
   partOf: 'app.kubernetes.io/part-of',

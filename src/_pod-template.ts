@@ -31,6 +31,7 @@ export function objectLabels(resolved: ResolvedEndpoint, component = 'predictor'
     [contract.LABELS.partOf]: contract.PART_OF,
     [contract.LABELS.managedBy]: contract.MANAGED_BY,
     [contract.LABELS.model]: resolved.modelName,
+    ...(resolved.version !== undefined ? { [contract.LABELS.version]: resolved.version } : {}),
     ...selectorLabels(resolved, component),
   };
 }

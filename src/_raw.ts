@@ -75,7 +75,7 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
   rawIngress(scope, resolved, metadata());
 }
 
-function servicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
+export function servicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
   const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
   if (resolved.container.custom) {
     return [{

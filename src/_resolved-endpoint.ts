@@ -64,4 +64,6 @@ export interface ResolvedEndpoint {
   readonly allowedNamespaces: string[];
   readonly runAsUser: number;
   readonly readOnlyRootFilesystem: boolean;
+  /** A CanaryRollout version: labels its pods, so one version can be selected. */
+  readonly version?: string;
 }

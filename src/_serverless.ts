@@ -55,7 +55,7 @@ export function synthesizeServerless(scope: Construct, resolved: ResolvedEndpoin
   if (resolved.networkPolicy) endpointNetworkPolicy(scope, resolved, []);
 }
 
-function knativeServiceSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
+export function knativeServiceSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   const spec: Record<string, unknown> = {
     ...podSpec(resolved),
     containerConcurrency: resolved.containerConcurrency,

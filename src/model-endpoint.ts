@@ -1,6 +1,7 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
 import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
+import { registerEndpoint } from './_endpoint-registry';
 import { requireKnativeFeature } from './_knative';
 import { metricsPort } from './_monitoring/monitor';
 import { resolveMonitoring } from './_monitoring/resolve';
@@ -388,6 +389,8 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
     this.resolved = resolveEndpoint(this, props);
+    // Two endpoints for one model in a chart fail synth, pointing to CanaryRollout.
+    registerEndpoint(this, this.resolved);
     for (const [envName, value] of Object.entries(props.env ?? {})) this.addEnv(envName, value);
     if (this.mode === DeploymentMode.SERVERLESS) {
       synthesizeServerless(this, this.resolved);

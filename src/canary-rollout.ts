@@ -1,0 +1,574 @@
+import { ApiObject, Chart, Duration, Names } from 'cdk8s';
+import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { synthesizeCanaryRaw } from './_canary-raw';
+import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless } from './_canary-serverless';
+import { registerEndpoint } from './_endpoint-registry';
+import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
+import { resolveEndpoint } from './_resolve-endpoint';
+import { ResolvedEndpoint } from './_resolved-endpoint';
+import { EndpointIngress, IngressKind } from './endpoint-ingress';
+import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { EndpointSecurity, EndpointSecurityOptions } from './endpoint-security';
+import { KnativeFeature } from './knative-features';
+import { IModelEndpoint } from './model-endpoint';
+import { ModelFormat } from './model-format';
+import { Toleration } from './scheduling';
+import { StorageUri } from './storage-uri';
+
+/**
+ * One version of a model in a `CanaryRollout`: what differs between stable and canary.
+ *
+ * Move the whole object from `canary` to `stable` to promote it: in serverless mode the
+ * Knative revision template must stay byte-identical for the revision name to stay valid.
+ */
+export interface ModelVersion {
+  /**
+   * The version, a DNS-1123 label such as `v2` or `2024-06-01`. It names the Knative revision
+   * (`<name>-<version>`) or the Deployment (`<name>-<version>`), and labels the pods.
+   */
+  readonly version: string;
+
+  /**
+   * Where this version of the model is stored.
+   *
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri: StorageUri;
+
+  /**
+   * The model format.
+   *
+   * @default ModelFormat.ONNX
+   */
+  readonly format?: ModelFormat;
+
+  /**
+   * A container of your own instead of our model server.
+   *
+   * @default - our model server, which serves ONNX models
+   */
+  readonly container?: ModelContainer;
+
+  /**
+   * The model-server image of this version.
+   *
+   * @default - the model-server image released with this library
+   */
+  readonly serverImage?: string;
+
+  /**
+   * CPU and memory requests and limits of this version's model container.
+   *
+   * @default - requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory
+   */
+  readonly resources?: ContainerResources;
+
+  /**
+   * NVIDIA GPUs per replica.
+   *
+   * @default 0
+   */
+  readonly gpus?: number;
+
+  /**
+   * Environment variables of this version's model container.
+   *
+   * @default - none
+   */
+  readonly env?: { [name: string]: EnvValue };
+
+  /**
+   * The fewest replicas of this version.
+   *
+   * @default 1
+   */
+  readonly minReplicas?: number;
+
+  /**
+   * The most replicas of this version.
+   *
+   * @default - the larger of 3 and `minReplicas`
+   */
+  readonly maxReplicas?: number;
+}
+
+/**
+ * Retries of the routes in front of a `CanaryRollout`, as Istio's `HTTPRetry`.
+ *
+ * @see https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRetry
+ */
+export interface RouteRetries {
+  /**
+   * Attempts after the first one; 0 turns retries off.
+   *
+   * @default 2
+   */
+  readonly attempts?: number;
+
+  /**
+   * The timeout of each attempt.
+   *
+   * @default - the route's timeout bounds all attempts together
+   */
+  readonly perTryTimeout?: Duration;
+
+  /**
+   * The conditions that trigger a retry, in Envoy's `x-envoy-retry-on` syntax. Only failures
+   * before the model ran are retried by default, since inference may be expensive.
+   *
+   * @default 'connect-failure,refused-stream,unavailable,cancelled,reset'
+   */
+  readonly retryOn?: string;
+}
+
+/**
+ * Properties of a `CanaryRollout`.
+ */
+export interface CanaryRolloutProps {
+  /**
+   * The model name clients use in `/v1/models/<name>` and `/v2/models/<name>`, shared by
+   * every version.
+   */
+  readonly modelName: string;
+
+  /**
+   * The version that serves users. In serverless mode its Knative revision must already exist
+   * (from an earlier deploy) whenever a `canary` is set.
+   */
+  readonly stable: ModelVersion;
+
+  /**
+   * The version under test, which takes `trafficPercent` of the requests (or a mirrored copy
+   * of them, with `shadow`).
+   *
+   * @default - no canary: the stable version takes all traffic
+   */
+  readonly canary?: ModelVersion;
+
+  /**
+   * The canary's share of requests, an integer from 0 to 100. 0 rolls back: all traffic goes
+   * to the stable version while the canary stays reachable by its tag and header. With
+   * `shadow`, the share of requests copied to the canary.
+   *
+   * @default - 10 with a canary; must be unset without one
+   * @see https://kserve.github.io/website/latest/modelserving/v1beta1/rollout/canary/
+   */
+  readonly trafficPercent?: number;
+
+  /**
+   * Shadow mode: users only see stable responses, and `trafficPercent` percent of requests are
+   * also copied to the canary (Istio `mirror`), whose responses are dropped.
+   *
+   * @default false
+   */
+  readonly shadow?: boolean;
+
+  /**
+   * The request header that pins a request to one version: `<header>: stable` or
+   * `<header>: canary`.
+   *
+   * @default 'x-model-version'
+   */
+  readonly versionHeader?: string;
+
+  /**
+   * The name of the Knative Service, or of the Service (raw), and the first label of the
+   * host. Revisions and Deployments are named `<name>-<version>`.
+   *
+   * @default - a name cdk8s derives from the construct path
+   */
+  readonly name?: string;
+
+  /**
+   * The namespace of every object.
+   *
+   * @default - the chart's namespace, or the kubectl context's
+   */
+  readonly namespace?: string;
+
+  /**
+   * How the endpoint is deployed.
+   *
+   * @default DeploymentMode.SERVERLESS
+   */
+  readonly mode?: DeploymentMode;
+
+  /**
+   * The protocol clients speak.
+   *
+   * @default InferenceProtocol.V2
+   */
+  readonly protocol?: InferenceProtocol;
+
+  /**
+   * How traffic from outside the cluster reaches the endpoint. In raw mode, Istio (the
+   * default) splits with a VirtualService and DestinationRule, Gateway API with a weighted
+   * HTTPRoute; a Kubernetes Ingress cannot split traffic. `EndpointIngress.none()` keeps a
+   * mesh-only VirtualService in raw mode.
+   *
+   * @default EndpointIngress.istio()
+   */
+  readonly ingress?: EndpointIngress;
+
+  /**
+   * The host clients call.
+   *
+   * @default - `<name>.<namespace>.<domain>`
+   */
+  readonly host?: string;
+
+  /**
+   * The cluster's domain, used for the default host.
+   *
+   * @default 'example.com'
+   */
+  readonly domain?: string;
+
+  /**
+   * How long a request may take, on the routes and (serverless) the revisions.
+   *
+   * @default Duration.seconds(300), Knative's default
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Retries on the routes.
+   *
+   * @default - 2 attempts on connect-failure, refused-stream, unavailable, cancelled and reset
+   */
+  readonly retries?: RouteRetries;
+
+  /**
+   * The most requests one replica handles at once. 0 means no limit.
+   *
+   * @default 0
+   */
+  readonly containerConcurrency?: number;
+
+  /**
+   * What the autoscaler scales on.
+   *
+   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   */
+  readonly scaleMetric?: ScaleMetric;
+
+  /**
+   * The autoscaler's target for `scaleMetric` per replica.
+   *
+   * @default - concurrency 100, rps 200, cpu 80, memory 80
+   */
+  readonly scaleTarget?: number;
+
+  /**
+   * How long load must stay low before replicas are removed.
+   *
+   * @default - serverless: no delay; raw: the HPA's 300 seconds
+   */
+  readonly scaleDownDelay?: Duration;
+
+  /**
+   * How long the model may take to download and load before the pod is restarted.
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly startupTimeout?: Duration;
+
+  /**
+   * Node labels the pods must be scheduled on. Serverless mode needs
+   * `KnativeFeature.NODE_SELECTOR`.
+   *
+   * @default - any node
+   */
+  readonly nodeSelector?: { [key: string]: string };
+
+  /**
+   * Taints the pods tolerate. Serverless mode needs `KnativeFeature.TOLERATIONS`.
+   *
+   * @default - none
+   */
+  readonly tolerations?: Toleration[];
+
+  /**
+   * The service account the pods run as.
+   *
+   * @default - the namespace's default service account
+   */
+  readonly serviceAccount?: IServiceAccount;
+
+  /**
+   * A secret with storage credentials, mounted read-only.
+   *
+   * @default - no credentials: public buckets and URLs only
+   */
+  readonly storageCredentials?: ISecret;
+
+  /**
+   * Labels on every object and pod.
+   *
+   * @default - none beyond the standard labels
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Annotations on every object and pod.
+   *
+   * @default - none
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * Knative feature flags your cluster enables, for settings that need one.
+   *
+   * @default - Knative's defaults
+   */
+  readonly knativeFeatures?: KnativeFeature[];
+
+  /**
+   * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the
+   * endpoint's own components.
+   *
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+
+  /**
+   * Namespaces allowed to reach the pods through the NetworkPolicy.
+   *
+   * @default - serverless: istio-system and knative-serving; raw: istio-system
+   */
+  readonly allowedNamespaces?: string[];
+
+  /**
+   * Istio mTLS and authorization for the pods (an `EndpointSecurity` with id `Security`).
+   *
+   * @default - none: add an `EndpointSecurity` yourself, or set this
+   */
+  readonly security?: EndpointSecurityOptions;
+}
+
+/**
+ * A model endpoint that serves a stable and a canary version behind one host, with the
+ * canary taking `trafficPercent` of requests, the KServe canary rollout in one construct.
+ *
+ * Lifecycle, one prop change per step:
+ * 1. `stable: v1` (v1 takes 100%);
+ * 2. `stable: v1, canary: v2, trafficPercent: 10` (then 50, ...);
+ * 3. promote: `stable: v2` (move the v2 object, unchanged);
+ * 4. roll back: `stable: v1, canary: v2, trafficPercent: 0` (all traffic to v1, no new
+ *    revision or Deployment spec).
+ *
+ * Serverless mode synthesizes one Knative `Service` (id `Resource`) whose template is the
+ * newest version, with an explicit revision name `<name>-<version>` and a traffic block that
+ * pins the stable revision (tag `stable`) and the canary revision (tag `canary`), an Istio
+ * `VirtualService` (weights, header routes, mirror) and a `NetworkPolicy`. Raw mode
+ * synthesizes a `Service` (id `Resource`), one `Deployment` per version (`<name>-<version>`,
+ * with HPA and PDB), an Istio `DestinationRule` with `stable` and `canary` subsets and a
+ * `VirtualService` with weighted routes (or, with Gateway API, one `Service` per track and a
+ * weighted `HTTPRoute`), and a `NetworkPolicy`.
+ *
+ * @example
+ * new CanaryRollout(chart, 'iris', {
+ *   modelName: 'iris',
+ *   stable: { version: 'v1', storageUri: StorageUri.s3('models', 'iris/v1/model.onnx') },
+ *   canary: { version: 'v2', storageUri: StorageUri.s3('models', 'iris/v2/model.onnx') },
+ *   trafficPercent: 10,
+ * });
+ */
+export class CanaryRollout extends Construct implements IModelEndpoint {
+  public readonly name: string;
+  public readonly modelName: string;
+  public readonly namespace?: string;
+  public readonly host: string;
+  /** How the endpoint is deployed. */
+  public readonly mode: DeploymentMode;
+  /** The protocol clients speak. */
+  public readonly protocol: InferenceProtocol;
+  /** The stable version. */
+  public readonly stableVersion: string;
+  /** The canary version, if any. */
+  public readonly canaryVersion?: string;
+  /** The canary's share of requests (mirrored share with `shadow`); 0 without a canary. */
+  public readonly trafficPercent: number;
+  /** Whether the canary only receives mirrored traffic. */
+  public readonly shadow: boolean;
+  /** The mTLS and authorization objects, if `security` was set. */
+  public readonly security?: EndpointSecurity;
+
+  constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
+    super(scope, id);
+    if (!props.stable) {
+      throw new Error("'canary' needs a 'stable' version: a canary takes a share of the stable version's traffic; deploy the first version as 'stable' alone");
+    }
+    this.mode = props.mode ?? DeploymentMode.SERVERLESS;
+    this.protocol = props.protocol ?? InferenceProtocol.V2;
+    this.namespace = props.namespace ?? Chart.of(this).namespace;
+    this.modelName = props.modelName;
+    assertDns1123Label('modelName', props.modelName);
+    const serverless = this.mode === DeploymentMode.SERVERLESS;
+
+    const versions = [props.stable, ...(props.canary ? [props.canary] : [])];
+    for (const v of versions) assertDns1123Label('version', v.version);
+    if (props.canary && props.canary.version === props.stable.version) {
+      throw new Error(`'canary' and 'stable' have the same 'version' '${props.stable.version}': a canary must be a new version (a new revision or Deployment); to change the stable version in place, give it a new 'version' and roll it out as a canary`);
+    }
+    const longestVersion = versions.map(v => v.version).reduce((a, b) => (b.length > a.length ? b : a));
+    // Knative's private Service of a revision is the longest derived name: <name>-<version>-private.
+    const derivedSuffix = serverless ? `-${longestVersion}-private` : `-${longestVersion}`;
+    this.name = props.name ?? Names.toDnsLabel(this, { maxLen: Math.max(8, 63 - derivedSuffix.length) });
+    assertDns1035Label('name', this.name);
+    assertDerivedLength('name', this.name, `${this.name}${derivedSuffix}`);
+    if (this.namespace !== undefined) assertDns1123Label('namespace', this.namespace);
+    const domain = props.domain ?? 'example.com';
+    this.host = props.host ?? `${this.name}.${this.namespace ?? 'default'}.${domain}`;
+    assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
+
+    this.shadow = props.shadow ?? false;
+    this.trafficPercent = resolvePercent(props);
+    this.stableVersion = props.stable.version;
+    this.canaryVersion = props.canary?.version;
+
+    const ingress = props.ingress ?? EndpointIngress.istio();
+    if (ingress._kind === IngressKind.KUBERNETES) {
+      throw new Error("'ingress' must not be EndpointIngress.kubernetes() for a CanaryRollout: a Kubernetes Ingress cannot split traffic by weight; use EndpointIngress.istio() or, in raw mode, EndpointIngress.gatewayApi()");
+    }
+    if (ingress._kind === IngressKind.NONE && this.shadow && serverless) {
+      // Without our VirtualService the split still works (Knative's traffic block), but
+      // mirroring needs it.
+      throw new Error("'shadow' needs an Istio VirtualService in serverless mode; use 'ingress: EndpointIngress.istio()'");
+    }
+
+    const retries = resolveRetries(props.retries);
+    const timeout = props.timeout ?? Duration.seconds(300);
+    const resolve = (v: ModelVersion): ResolvedEndpoint => {
+      const resolved = resolveEndpoint(this, {
+        modelName: props.modelName,
+        storageUri: v.storageUri,
+        format: v.format,
+        container: v.container,
+        serverImage: v.serverImage,
+        resources: v.resources,
+        gpus: v.gpus,
+        minReplicas: v.minReplicas,
+        maxReplicas: v.maxReplicas,
+        namespace: this.namespace,
+        mode: this.mode,
+        protocol: this.protocol,
+        ingress,
+        host: this.host,
+        timeout: props.timeout,
+        containerConcurrency: props.containerConcurrency,
+        scaleMetric: props.scaleMetric,
+        scaleTarget: props.scaleTarget,
+        scaleDownDelay: props.scaleDownDelay,
+        startupTimeout: props.startupTimeout,
+        nodeSelector: props.nodeSelector,
+        tolerations: props.tolerations,
+        serviceAccount: props.serviceAccount,
+        storageCredentials: props.storageCredentials,
+        labels: props.labels,
+        annotations: props.annotations,
+        knativeFeatures: props.knativeFeatures,
+        networkPolicy: props.networkPolicy,
+        allowedNamespaces: props.allowedNamespaces ?? (serverless ? undefined : ['istio-system']),
+      });
+      for (const [envName, value] of Object.entries(v.env ?? {})) {
+        if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(envName)) {
+          throw new Error(`environment variable name '${envName}' of version '${v.version}' is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`);
+        }
+        if (value.valueFrom?.fieldRef && serverless && !resolved.features.has(KnativeFeature.FIELD_REF)) {
+          throw new Error(`environment variable '${envName}' from a fieldRef needs the Knative feature flag '${KnativeFeature.FIELD_REF}'; declare it with 'knativeFeatures: [KnativeFeature.FIELD_REF]', or use 'mode: DeploymentMode.RAW'`);
+        }
+        resolved.container.env.set(envName, value);
+      }
+      return { ...resolved, version: v.version };
+    };
+
+    const plan: CanaryPlan = {
+      stable: resolve(props.stable),
+      canary: props.canary ? resolve(props.canary) : undefined,
+      percent: this.trafficPercent,
+      shadow: this.shadow,
+      header: props.versionHeader ?? 'x-model-version',
+      timeoutSeconds: wholeSeconds('timeout', timeout),
+      retries,
+    };
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(plan.header)) {
+      throw new Error(`'versionHeader' must be a lowercase HTTP header name, got '${plan.header}'`);
+    }
+    if (serverless) {
+      synthesizeCanaryServerless(this, plan);
+    } else {
+      synthesizeCanaryRaw(this, plan);
+    }
+    registerEndpoint(this, plan.stable);
+    if (props.security) {
+      this.security = new EndpointSecurity(this, 'Security', { ...props.security, endpoint: this });
+    }
+  }
+
+  /** The URL inside the cluster. */
+  public get url(): string {
+    return `http://${this.name}.${this.namespace ?? 'default'}.svc.cluster.local`;
+  }
+
+  /**
+   * The in-cluster URL of one version's tag: Knative's tagged route in serverless mode
+   * (`<tag>-<name>`); in raw mode the shared URL, with the version header set by the caller.
+   *
+   * @param track 'stable' or 'canary'
+   */
+  public trackUrl(track: string): string {
+    if (track !== 'stable' && track !== 'canary') throw new Error(`'track' must be 'stable' or 'canary', got '${track}'`);
+    if (this.mode !== DeploymentMode.SERVERLESS) return this.url;
+    return `http://${track}-${this.name}.${this.namespace ?? 'default'}.svc.cluster.local`;
+  }
+
+  /** The primary API object: the Knative Service (serverless) or the Service (raw). */
+  public get apiObject(): ApiObject {
+    return ApiObject.of(this);
+  }
+}
+
+function resolvePercent(props: CanaryRolloutProps): number {
+  if (!props.canary) {
+    if (props.trafficPercent !== undefined) {
+      throw new Error(`'trafficPercent' is ${props.trafficPercent}, but there is no 'canary' to send it to; set 'canary', or leave 'trafficPercent' unset`);
+    }
+    if (props.shadow) throw new Error("'shadow' needs a 'canary' to mirror traffic to");
+    return 0;
+  }
+  const percent = props.trafficPercent ?? 10;
+  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+    throw new Error(`'trafficPercent' must be an integer between 0 and 100, got ${percent}`);
+  }
+  if (props.shadow && percent === 0) {
+    throw new Error("'trafficPercent' is 0 with 'shadow': nothing would be mirrored; set the share of requests to copy to the canary (1 to 100), or turn 'shadow' off to roll back");
+  }
+  return percent;
+}
+
+function resolveRetries(retries?: RouteRetries): ResolvedRetries {
+  const attempts = retries?.attempts ?? 2;
+  if (!Number.isInteger(attempts) || attempts < 0 || attempts > 10) {
+    throw new Error(`'retries.attempts' must be an integer from 0 to 10, got ${attempts}`);
+  }
+  const perTry = retries?.perTryTimeout ? wholeMillis(retries.perTryTimeout) : undefined;
+  return {
+    attempts,
+    perTryTimeout: perTry !== undefined ? `${perTry / 1000}s` : undefined,
+    retryOn: retries?.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,reset',
+  };
+}
+
+function wholeMillis(d: Duration): number {
+  const ms = d.toMilliseconds();
+  if (ms < 1) throw new Error(`'retries.perTryTimeout' must be at least 1 ms, got ${ms}`);
+  return ms;
+}
+
+function wholeSeconds(prop: string, d: Duration): number {
+  const ms = d.toMilliseconds();
+  if (ms % 1000 !== 0 || ms < 1000) throw new Error(`'${prop}' must be a whole number of seconds, at least 1, got ${ms} ms`);
+  return ms / 1000;
+}
