@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import * as fc from 'fast-check';
+import { decodeInferRequest, encodeInferReply } from '../../src/server/grpc/codec';
+import { encodeRaw } from '../../src/server/grpc/tensors';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
@@ -216,4 +219,133 @@ test('SIGTERM stops the gRPC server gracefully and the process exits 0', async (
   server.kill('SIGTERM');
   expect(await exited).toBe(0);
   expect(logs).toContain('"event":"stopped"');
+});
+
+describe('ModelInfer codec agrees with protobufjs', () => {
+  // proto-loader's (protobufjs) serializers for the same messages.
+  const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, oneofs: true });
+  const infer = (def['inference.GRPCInferenceService'] as any).ModelInfer;
+  const pbEncodeRequest = (o: object): Buffer => infer.requestSerialize(o);
+  const pbDecodeResponse = (b: Buffer): any => infer.responseDeserialize(b);
+
+  test('decodes every contents type, parameters, outputs and raw contents', () => {
+    const buf = pbEncodeRequest({
+      model_name: 'm',
+      model_version: '3',
+      id: 'abc',
+      parameters: { a: { bool_param: true }, b: { int64_param: '-5' }, c: { string_param: 'x' } },
+      inputs: [
+        { name: 'b', datatype: 'BOOL', shape: [3], contents: { bool_contents: [true, false, true] } },
+        { name: 'i8', datatype: 'INT8', shape: [2], contents: { int_contents: [-128, 127] } },
+        { name: 'i32', datatype: 'INT32', shape: [1, 3], contents: { int_contents: [-2147483648, 0, 2147483647] } },
+        { name: 'i64', datatype: 'INT64', shape: [2], contents: { int64_contents: ['-9223372036854775808', '9223372036854775807'] } },
+        { name: 'u32', datatype: 'UINT32', shape: [1], contents: { uint_contents: [4294967295] } },
+        { name: 'u64', datatype: 'UINT64', shape: [1], contents: { uint64_contents: ['18446744073709551615'] } },
+        { name: 'f32', datatype: 'FP32', shape: [2], contents: { fp32_contents: [1.5, -0.25] } },
+        { name: 'f64', datatype: 'FP64', shape: [1], contents: { fp64_contents: [Math.PI] } },
+        { name: 's', datatype: 'BYTES', shape: [2], contents: { bytes_contents: [Buffer.from('héllo'), Buffer.from('')] } },
+        { name: 'none', datatype: 'FP32', shape: [-1, 0] },
+      ],
+      outputs: [{ name: 'o', parameters: { k: { string_param: 'v' } } }],
+      raw_input_contents: [Buffer.from([1, 2, 3])],
+    });
+    const d = decodeInferRequest(buf);
+    expect(d).toMatchObject({ model_name: 'm', model_version: '3', id: 'abc', parameters: { a: true, b: -5, c: 'x' } });
+    expect(d.outputs).toEqual([{ name: 'o', parameters: { k: 'v' } }]);
+    expect(Array.from(d.raw_input_contents[0])).toEqual([1, 2, 3]);
+    const byName = Object.fromEntries(d.inputs.map((i) => [i.name, i]));
+    expect(byName.i32.shape).toEqual([1, 3]);
+    expect(byName.none).toMatchObject({ shape: [-1, 0], hasContents: false });
+    expect(byName.none.contents).toBeUndefined();
+    expect(Array.from(byName.b.contents as Uint8Array)).toEqual([1, 0, 1]);
+    expect(Array.from(byName.i8.contents as Int32Array)).toEqual([-128, 127]);
+    expect(Array.from(byName.i32.contents as Int32Array)).toEqual([-2147483648, 0, 2147483647]);
+    expect(Array.from(byName.i64.contents as BigInt64Array)).toEqual([-(2n ** 63n), 2n ** 63n - 1n]);
+    expect(Array.from(byName.u32.contents as Uint32Array)).toEqual([4294967295]);
+    expect(Array.from(byName.u64.contents as BigUint64Array)).toEqual([2n ** 64n - 1n]);
+    expect(Array.from(byName.f32.contents as Float32Array)).toEqual([1.5, -0.25]);
+    expect(Array.from(byName.f64.contents as Float64Array)).toEqual([Math.PI]);
+    expect(byName.s.contents).toEqual(['héllo', '']);
+  });
+
+  test('decodes unpacked repeated fields too', () => {
+    // inputs[0] = {name: 'x', datatype: 'FP32', contents: {fp32_contents: [1, 2]} unpacked (wire type 5)}
+    const f = (v: number) => { const b = Buffer.alloc(4); b.writeFloatLE(v); return b; };
+    const contents = Buffer.concat([Buffer.from([0x35]), f(1), Buffer.from([0x35]), f(2)]);
+    const tensor = Buffer.concat([Buffer.from([0x0a, 1]), Buffer.from('x'), Buffer.from([0x12, 4]), Buffer.from('FP32'), Buffer.from([0x18, 2]), Buffer.from([0x2a, contents.length]), contents]);
+    const d = decodeInferRequest(Buffer.concat([Buffer.from([0x2a, tensor.length]), tensor]));
+    expect(d.inputs[0]).toMatchObject({ name: 'x', datatype: 'FP32', shape: [2] });
+    expect(Array.from(d.inputs[0].contents as Float32Array)).toEqual([1, 2]);
+  });
+
+  test('typed outputs encode to what protobufjs decodes', () => {
+    const out = (name: string, datatype: string, shape: number[], data: unknown[], raw?: ArrayLike<unknown>) => {
+      const o: any = { name, datatype, shape, data };
+      if (raw) Object.defineProperty(o, 'raw', { value: raw, enumerable: false });
+      return o;
+    };
+    const buf = encodeInferReply({
+      model_name: 'm',
+      model_version: '1',
+      id: 'r',
+      parameters: { p: 7, q: true, s: 'z' },
+      raw: false,
+      encodeRaw,
+      outputs: [
+        out('f', 'FP32', [2, 1], [0.5, -3], Float32Array.of(0.5, -3)),
+        out('d', 'FP64', [1], [Math.E], Float64Array.of(Math.E)),
+        out('l', 'INT64', [3], [-1, 0, 2 ** 40], BigInt64Array.of(-1n, 0n, 2n ** 40n)),
+        out('i', 'INT32', [2], [-7, 300]),
+        out('u', 'UINT8', [2], [0, 255]),
+        out('b', 'BOOL', [2], [true, false]),
+        out('s', 'BYTES', [1], ['ok']),
+        out('e', 'FP32', [0], [], new Float32Array(0)),
+      ],
+    });
+    const r = pbDecodeResponse(buf);
+    expect(r).toMatchObject({ model_name: 'm', model_version: '1', id: 'r' });
+    expect(r.parameters).toEqual({ p: { int64_param: '7', parameter_choice: 'int64_param' }, q: { bool_param: true, parameter_choice: 'bool_param' }, s: { string_param: 'z', parameter_choice: 'string_param' } });
+    const o = Object.fromEntries(r.outputs.map((x: any) => [x.name, x]));
+    expect(o.f.shape).toEqual(['2', '1']);
+    expect(o.f.contents.fp32_contents).toEqual([0.5, -3]);
+    expect(o.d.contents.fp64_contents).toEqual([Math.E]);
+    expect(o.l.contents.int64_contents).toEqual(['-1', '0', String(2 ** 40)]);
+    expect(o.i.contents.int_contents).toEqual([-7, 300]);
+    expect(o.u.contents.uint_contents).toEqual([0, 255]);
+    expect(o.b.contents.bool_contents).toEqual([true, false]);
+    expect(o.s.contents.bytes_contents.map(String)).toEqual(['ok']);
+    expect(o.e.shape).toEqual(['0']);
+    expect(r.raw_output_contents).toEqual([]);
+  });
+
+  test('raw outputs: one little-endian entry per output, no contents', () => {
+    const o: any = { name: 'f', datatype: 'FP32', shape: [2], data: [1, 2] };
+    Object.defineProperty(o, 'raw', { value: Float32Array.of(1, 2), enumerable: false });
+    const s: any = { name: 's', datatype: 'BYTES', shape: [2], data: ['a', 'bc'] };
+    const r = pbDecodeResponse(encodeInferReply({ model_name: 'm', outputs: [o, s], raw: true, encodeRaw }));
+    expect(r.outputs.map((x: any) => x.contents)).toEqual([undefined, undefined]);
+    expect(Array.from(new Float32Array(new Uint8Array(r.raw_output_contents[0]).buffer))).toEqual([1, 2]);
+    expect(Buffer.from(r.raw_output_contents[1])).toEqual(Buffer.from([1, 0, 0, 0, 0x61, 2, 0, 0, 0, 0x62, 0x63]));
+  });
+
+  test('property: int64, int32 and fp32 contents survive protobufjs -> codec', () => {
+    fc.assert(fc.property(
+      fc.array(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 20 }),
+      fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 20 }),
+      fc.array(fc.float({ noNaN: true }), { maxLength: 20 }),
+      (i64, i32, f32) => {
+        const d = decodeInferRequest(pbEncodeRequest({
+          model_name: 'm',
+          inputs: [
+            { name: 'a', datatype: 'INT64', shape: [i64.length], contents: { int64_contents: i64.map(String) } },
+            { name: 'b', datatype: 'INT32', shape: [i32.length], contents: { int_contents: i32 } },
+            { name: 'c', datatype: 'FP32', shape: [f32.length], contents: { fp32_contents: f32 } },
+          ],
+        }));
+        expect(Array.from((d.inputs[0].contents ?? []) as BigInt64Array)).toEqual(i64);
+        expect(Array.from((d.inputs[1].contents ?? []) as Int32Array)).toEqual(i32);
+        expect(Array.from((d.inputs[2].contents ?? []) as Float32Array)).toEqual(f32.map((x) => Math.fround(x)));
+      },
+    ), { numRuns: 100, seed: 42 });
+  });
 });

@@ -13,7 +13,8 @@ import { GRPC_PORT } from '../../_contract';
 import { ERRORS, GRPC_STATUS, serverError } from '../errors';
 import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
 import type { ServerMetrics } from '../metrics';
-import { WireContents, decodeContents, decodeRaw, encodeContents, encodeRaw } from './tensors';
+import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply, InferReply } from './codec';
+import { decodeRaw, encodeRaw } from './tensors';
 
 /** The proto file: next to the bundle (assets/server/), else in the source tree. */
 export function protoPath(): string {
@@ -43,60 +44,24 @@ let cachedDefinition: grpc.ServiceDefinition | undefined;
 export function serviceDefinition(): grpc.ServiceDefinition {
   if (!cachedDefinition) {
     const pkg = protoLoader.loadSync(protoPath(), PROTO_OPTIONS);
-    cachedDefinition = pkg['inference.GRPCInferenceService'] as grpc.ServiceDefinition;
+    const def = pkg['inference.GRPCInferenceService'] as grpc.ServiceDefinition;
+    // ModelInfer, the hot path, uses the hand-written codec (./codec); the rest proto-loader's.
+    cachedDefinition = {
+      ...def,
+      ModelInfer: {
+        ...def.ModelInfer,
+        requestDeserialize: decodeInferRequest,
+        responseSerialize: (reply: InferReply) => encodeInferReply(reply),
+      },
+    };
   }
   return cachedDefinition;
 }
 
-interface WireParameter { bool_param?: boolean; int64_param?: number | string; string_param?: string; parameter_choice?: string }
-
-interface WireInputTensor {
-  name?: string;
-  datatype?: string;
-  shape?: Array<number | string>;
-  parameters?: Record<string, WireParameter>;
-  contents?: WireContents | null;
-}
-
-interface WireInferRequest {
-  model_name?: string;
-  model_version?: string;
-  id?: string;
-  parameters?: Record<string, WireParameter>;
-  inputs?: WireInputTensor[];
-  outputs?: Array<{ name?: string; parameters?: Record<string, WireParameter> }>;
-  raw_input_contents?: Uint8Array[];
-}
-
-function fromWireParameters(p: Record<string, WireParameter> | undefined): Parameters | undefined {
-  if (!p) return undefined;
-  const keys = Object.keys(p);
-  if (keys.length === 0) return undefined;
-  const out: Parameters = {};
-  for (const k of keys) {
-    const v = p[k];
-    if (v.bool_param !== undefined) out[k] = v.bool_param;
-    else if (v.int64_param !== undefined) out[k] = Number(v.int64_param);
-    else if (v.string_param !== undefined) out[k] = v.string_param;
-  }
-  return out;
-}
-
-function toWireParameters(p: Parameters | undefined): Record<string, WireParameter> | undefined {
-  if (!p) return undefined;
-  const out: Record<string, WireParameter> = {};
-  for (const [k, v] of Object.entries(p)) {
-    if (typeof v === 'boolean') out[k] = { bool_param: v };
-    else if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = { int64_param: v };
-    else out[k] = { string_param: String(v) };
-  }
-  return out;
-}
-
-/** Converts a wire `ModelInferRequest` to the core's request; says whether raw contents were used. */
-export function fromWireRequest(req: WireInferRequest): { request: InferRequest; raw: boolean } {
-  const inputs = req.inputs ?? [];
-  const raws = req.raw_input_contents ?? [];
+/** Converts a decoded `ModelInferRequest` to the core's request; says whether raw contents were used. */
+export function toInferRequest(req: DecodedInferRequest): { request: InferRequest; raw: boolean } {
+  const inputs = req.inputs;
+  const raws = req.raw_input_contents;
   const raw = raws.length > 0;
   if (raw && raws.length !== inputs.length) {
     throw serverError(ERRORS.INVALID_REQUEST, `raw_input_contents has ${raws.length} entries, but there are ${inputs.length} inputs: give one per input, in order`);
@@ -104,26 +69,22 @@ export function fromWireRequest(req: WireInferRequest): { request: InferRequest;
   const tensors: InferTensor[] = new Array(inputs.length);
   for (let i = 0; i < inputs.length; i++) {
     const t = inputs[i];
-    const name = t.name ?? '';
-    const datatype = t.datatype ?? '';
-    if (raw && t.contents && Object.values(t.contents).some((v) => Array.isArray(v) && v.length > 0)) {
-      throw serverError(ERRORS.INVALID_REQUEST, `input '${name}' has contents, but the request uses raw_input_contents: use one or the other`);
+    if (raw && t.hasContents) {
+      throw serverError(ERRORS.INVALID_REQUEST, `input '${t.name}' has contents, but the request uses raw_input_contents: use one or the other`);
     }
-    const shape = (t.shape ?? []).map(Number);
     tensors[i] = {
-      name,
-      datatype,
-      shape,
-      parameters: fromWireParameters(t.parameters),
-      data: raw ? decodeRaw(name, datatype, raws[i]) : decodeContents(datatype, t.contents),
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape,
+      parameters: t.parameters,
+      data: raw ? decodeRaw(t.name, t.datatype, raws[i]) : (t.contents ?? []),
     };
   }
   const request: { -readonly [K in keyof InferRequest]: InferRequest[K] } = { inputs: tensors };
   if (req.id) request.id = req.id;
-  const params = fromWireParameters(req.parameters);
-  if (params) request.parameters = params;
-  if (req.outputs && req.outputs.length > 0) {
-    request.outputs = req.outputs.map((o) => ({ name: o.name ?? '', parameters: fromWireParameters(o.parameters) }));
+  if (req.parameters) request.parameters = req.parameters as Parameters;
+  if (req.outputs.length > 0) {
+    request.outputs = req.outputs.map((o) => ({ name: o.name, parameters: o.parameters as DecodedParameters | undefined }));
   }
   return { request, raw };
 }
@@ -167,10 +128,10 @@ export function createHandlers(core: InferenceCore, options: GrpcServiceOptions 
     };
   }
 
-  const modelInfer: grpc.handleUnaryCall<WireInferRequest, unknown> = (call, callback) => {
+  const modelInfer: grpc.handleUnaryCall<DecodedInferRequest, InferReply> = (call, callback) => {
     const start = performance.now();
     const wire = call.request;
-    const name = wire.model_name ?? '';
+    const name = wire.model_name;
     metrics?.requestsInFlight.inc({ protocol: 'grpc' });
     const done = (code: string) => {
       if (metrics) {
@@ -180,33 +141,31 @@ export function createHandlers(core: InferenceCore, options: GrpcServiceOptions 
         metrics.recordRequest(model, 'grpc', code, (performance.now() - start) / 1000);
       }
     };
-    let converted: { request: InferRequest; raw: boolean };
-    try {
-      converted = fromWireRequest(wire);
-    } catch (err) {
-      done(String((toGrpcError(err).code ?? 13)));
-      callback(toGrpcError(err) as grpc.ServiceError);
-      return;
-    }
-    core.infer(name, wire.model_version || undefined, converted.request).then((res) => {
-      const outputs = res.outputs.map((o) => ({
-        name: o.name,
-        datatype: o.datatype,
-        shape: o.shape,
-        ...(o.parameters ? { parameters: toWireParameters(o.parameters) } : {}),
-        ...(converted.raw ? {} : { contents: encodeContents(o) }),
-      }));
-      const reply: Record<string, unknown> = { model_name: res.model_name, model_version: res.model_version ?? '', id: res.id ?? '', outputs };
-      if (res.parameters) reply.parameters = toWireParameters(res.parameters);
-      if (converted.raw) reply.raw_output_contents = res.outputs.map(encodeRaw);
-      done('0');
-      callback(null, reply);
-    }, (err) => {
+    const fail = (err: unknown) => {
       if (!isServerError(err)) options.onError?.(err, 'ModelInfer');
       const status = toGrpcError(err);
       done(String(status.code));
       callback(status as grpc.ServiceError);
-    });
+    };
+    let converted: { request: InferRequest; raw: boolean };
+    try {
+      converted = toInferRequest(wire);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    core.infer(name, wire.model_version || undefined, converted.request).then((res) => {
+      done('0');
+      callback(null, {
+        model_name: res.model_name,
+        model_version: res.model_version,
+        id: res.id,
+        parameters: res.parameters,
+        outputs: res.outputs,
+        raw: converted.raw,
+        encodeRaw,
+      });
+    }, fail);
   };
 
   return {
@@ -237,6 +196,8 @@ export class GrpcInferenceServer {
     const server = new grpc.Server({
       'grpc.max_receive_message_length': options.maxReceiveBytes ?? 64 * 1024 * 1024,
       'grpc.max_send_message_length': options.maxSendBytes ?? 64 * 1024 * 1024,
+      // channelz bookkeeping costs every call; nothing here reads it.
+      'grpc.enable_channelz': 0,
     });
     server.addService(serviceDefinition(), createHandlers(core, options));
     const host = options.host ?? '0.0.0.0';

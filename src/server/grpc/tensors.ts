@@ -1,46 +1,15 @@
 /**
- * Wire format <-> in-process tensors for `GRPCInferenceService`:
- * - `contents` (typed repeated fields of `InferTensorContents`), chosen by datatype;
- * - `raw_input_contents` / `raw_output_contents`: little-endian bytes, one entry per tensor in
- *   order; BYTES elements each carry a 4-byte little-endian length prefix (as in Triton).
+ * Raw tensor contents of `GRPCInferenceService` (typed `contents` are in ./codec):
+ * `raw_input_contents` / `raw_output_contents` hold little-endian bytes, one entry per tensor in
+ * order; BYTES elements each carry a 4-byte little-endian length prefix (as in Triton).
  *
  * Raw inputs become typed arrays over the request buffer without a copy when the bytes are
  * aligned for the element type (a copy of just that tensor otherwise); raw outputs are
- * Buffers over the runtime's result arrays, again without a copy.
+ * Buffers over the runtime's result arrays, copied once, into the response message.
  */
 import { endianness } from 'node:os';
 import { ERRORS, serverError } from '../errors';
 import { Datatype, InferOutputTensor, TensorData } from '../inference';
-
-/** `InferTensorContents` as proto-loader gives and takes it (keepCase). */
-export interface WireContents {
-  bool_contents?: boolean[];
-  int_contents?: number[];
-  int64_contents?: Array<number | string>;
-  uint_contents?: number[];
-  uint64_contents?: Array<number | string>;
-  fp32_contents?: number[];
-  fp64_contents?: number[];
-  bytes_contents?: Uint8Array[];
-}
-
-/** The `InferTensorContents` field that holds each datatype. */
-export const CONTENTS_FIELD: Record<Datatype, keyof WireContents> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  // Triton sends FP16 only as raw bytes; we also accept it as fp32_contents.
-  FP16: 'fp32_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-  BYTES: 'bytes_contents',
-};
 
 interface TypedCtor {
   readonly BYTES_PER_ELEMENT: number;
@@ -108,23 +77,6 @@ function decodeRawBytes(name: string, raw: Uint8Array): string[] {
   return out;
 }
 
-/** Reads the typed `contents` of an input tensor. */
-export function decodeContents(datatype: string, contents: WireContents | null | undefined): TensorData {
-  if (!contents) return [];
-  const field = CONTENTS_FIELD[datatype as Datatype];
-  if (!field) return [];
-  const values = contents[field] ?? [];
-  if (datatype === 'BYTES') {
-    return (values as Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'));
-  }
-  if (datatype === 'INT64' || datatype === 'UINT64') {
-    // proto-loader decodes int64 as Number (PROTO_OPTIONS.longs): values beyond 2^53 lose
-    // precision there, so clients that need them exactly send raw contents (BigInt64Array).
-    return (values as Array<number | string>).map((v) => (typeof v === 'string' ? BigInt(v) : v));
-  }
-  return values as unknown[];
-}
-
 /** Encodes one output tensor as raw little-endian bytes (a view over the runtime's array). */
 export function encodeRaw(output: InferOutputTensor): Buffer {
   const raw = output.raw;
@@ -152,13 +104,4 @@ export function encodeRaw(output: InferOutputTensor): Buffer {
     arr[i] = big ? BigInt(v as number) : typeof v === 'boolean' ? (v ? 1 : 0) : v;
   }
   return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
-}
-
-/** Encodes one output tensor's typed `contents`. */
-export function encodeContents(output: InferOutputTensor): WireContents {
-  const field = CONTENTS_FIELD[output.datatype];
-  if (output.datatype === 'BYTES') {
-    return { bytes_contents: (output.data as string[]).map((s) => Buffer.from(s, 'utf8')) };
-  }
-  return { [field]: output.data } as WireContents;
 }

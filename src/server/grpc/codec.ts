@@ -1,0 +1,543 @@
+/**
+ * Hand-written protobuf codec for the hot RPC, `ModelInfer` (`grpc_predict_v2.proto`).
+ *
+ * proto-loader turns every message into plain objects and back (decode + toObject, fromObject +
+ * encode): one JS value per tensor element both ways. This codec instead reads packed tensor
+ * contents straight into typed arrays (a view over the request buffer when aligned) and writes
+ * output tensors from the runtime's typed arrays (FP32/FP64 contents and raw contents are a
+ * byte copy). The other RPCs keep proto-loader's codec. Tests check it against protobufjs.
+ */
+import { endianness } from 'node:os';
+import type { Datatype, InferOutputTensor, Parameters } from '../inference';
+
+/* eslint-disable no-bitwise */
+
+const LE = endianness() === 'LE';
+
+/** A decoded `InferParameter` map: the values as the core takes them. */
+export type DecodedParameters = Parameters;
+
+/** A decoded `ModelInferRequest.InferInputTensor`. */
+export interface DecodedInput {
+  name: string;
+  datatype: string;
+  shape: number[];
+  parameters?: DecodedParameters;
+  /** Tensor contents, by datatype (typed array, or string[] for BYTES); undefined if absent. */
+  contents?: ArrayLike<unknown>;
+  /** Whether the message had a `contents` field with any values. */
+  hasContents: boolean;
+}
+
+/** A decoded `ModelInferRequest`. */
+export interface DecodedInferRequest {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters?: DecodedParameters;
+  inputs: DecodedInput[];
+  outputs: Array<{ name: string; parameters?: DecodedParameters }>;
+  raw_input_contents: Uint8Array[];
+}
+
+class Reader {
+  public pos: number;
+  constructor(public readonly buf: Buffer, start = 0, public readonly end = buf.length) {
+    this.pos = start;
+  }
+
+  /** A varint up to 2^53 (larger values lose precision; int64 contents use `varint64`). */
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const b = this.buf[this.pos++];
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+    throw new Error('varint longer than 10 bytes');
+  }
+
+  /** A varint as a 64-bit two's complement BigInt (signed when `signed`). */
+  varint64(signed: boolean): bigint {
+    let lo = 0;
+    let hi = 0;
+    let shift = 0;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const b = this.buf[this.pos++];
+      if (shift < 28) {
+        lo |= (b & 0x7f) << shift;
+      } else if (shift === 28) {
+        lo |= (b & 0x0f) << 28;
+        hi |= (b & 0x7f) >>> 4;
+      } else {
+        hi |= (b & 0x7f) << (shift - 32);
+      }
+      shift += 7;
+      if (b < 0x80) {
+        const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+        return signed ? BigInt.asIntN(64, v) : v;
+      }
+    }
+    throw new Error('varint longer than 10 bytes');
+  }
+
+  /** Length-delimited field: returns [start, end) and moves past it. */
+  delimited(): [number, number] {
+    const len = this.varint();
+    const start = this.pos;
+    const end = start + len;
+    if (end > this.end) throw new Error('length-delimited field past the end of the message');
+    this.pos = end;
+    return [start, end];
+  }
+
+  string(): string {
+    const [s, e] = this.delimited();
+    return this.buf.toString('utf8', s, e);
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0: this.varint(); break;
+      case 1: this.pos += 8; break;
+      case 2: this.delimited(); break;
+      case 5: this.pos += 4; break;
+      default: throw new Error(`unsupported wire type ${wireType}`);
+    }
+    if (this.pos > this.end) throw new Error('field past the end of the message');
+  }
+}
+
+function decodeParameter(r: Reader, end: number): string | number | boolean | undefined {
+  let value: string | number | boolean | undefined;
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag) {
+      case 8: value = r.varint() !== 0; break; // bool_param
+      case 16: value = Number(r.varint64(true)); break; // int64_param
+      case 26: value = r.string(); break; // string_param
+      default: r.skip(tag & 7);
+    }
+  }
+  return value;
+}
+
+/** Reads a map<string, InferParameter> entry at the reader's position (a delimited field). */
+function readParameterEntry(r: Reader, into: DecodedParameters): void {
+  const [start, end] = r.delimited();
+  const sub = new Reader(r.buf, start, end);
+  let key = '';
+  let value: string | number | boolean | undefined;
+  while (sub.pos < end) {
+    const tag = sub.varint();
+    if (tag === 10) {
+      key = sub.string();
+    } else if (tag === 18) {
+      const [ps, pe] = sub.delimited();
+      value = decodeParameter(new Reader(sub.buf, ps, pe), pe);
+    } else {
+      sub.skip(tag & 7);
+    }
+  }
+  if (value !== undefined) into[key] = value;
+}
+
+interface Packed { ranges: Array<[number, number, boolean]> }
+
+/** Reads a packed-or-not repeated field occurrence into `acc` (ranges of the buffer). */
+function collect(acc: Packed, r: Reader, wireType: number): void {
+  if (wireType === 2) {
+    const [s, e] = r.delimited();
+    acc.ranges.push([s, e, true]);
+  } else {
+    const s = r.pos;
+    r.skip(wireType);
+    acc.ranges.push([s, r.pos, false]);
+  }
+}
+
+function byteLength(ranges: Array<[number, number, boolean]>): number {
+  let n = 0;
+  for (const [s, e] of ranges) n += e - s;
+  return n;
+}
+
+/** Fixed-width elements from ranges: a view if one aligned range, else one copy. */
+interface FixedCtor<T> {
+  readonly BYTES_PER_ELEMENT: number;
+  new(b: ArrayBufferLike, o: number, n: number): T;
+  new(n: number): T;
+}
+
+function fixedArray<T extends Float32Array | Float64Array>(buf: Buffer, ranges: Array<[number, number, boolean]>, ctor: FixedCtor<T>): T {
+  const size = ctor.BYTES_PER_ELEMENT;
+  const total = byteLength(ranges);
+  if (total % size !== 0) throw new Error('packed fixed-width field has a partial element');
+  if (ranges.length === 1 && (buf.byteOffset + ranges[0][0]) % size === 0 && LE) {
+    return new ctor(buf.buffer, buf.byteOffset + ranges[0][0], total / size);
+  }
+  const out = new ctor(total / size);
+  const bytes = new Uint8Array(out.buffer);
+  let o = 0;
+  for (const [s, e] of ranges) {
+    bytes.set(buf.subarray(s, e), o);
+    o += e - s;
+  }
+  if (!LE) throw new Error('big-endian hosts are not supported');
+  return out;
+}
+
+function varintValues(buf: Buffer, ranges: Array<[number, number, boolean]>, read: (r: Reader) => number | bigint): Array<number | bigint> {
+  const out: Array<number | bigint> = [];
+  for (const [s, e] of ranges) {
+    const r = new Reader(buf, s, e);
+    while (r.pos < e) out.push(read(r));
+  }
+  return out;
+}
+
+/** Which contents field (number) each datatype reads; FP16 may come as fp32_contents. */
+const FIELD_OF: Record<string, number> = {
+  BOOL: 1, INT8: 2, INT16: 2, INT32: 2, INT64: 3, UINT8: 4, UINT16: 4, UINT32: 4, UINT64: 5, FP16: 6, FP32: 6, FP64: 7, BYTES: 8,
+};
+
+/** Decodes `InferTensorContents` for `datatype`. */
+function decodeContents(buf: Buffer, start: number, end: number, datatype: string): { values?: ArrayLike<unknown>; any: boolean } {
+  const want = FIELD_OF[datatype];
+  const r = new Reader(buf, start, end);
+  const acc: Packed = { ranges: [] };
+  const strings: string[] = [];
+  let any = false;
+  while (r.pos < end) {
+    const tag = r.varint();
+    const num = tag >>> 3;
+    const wt = tag & 7;
+    if (num >= 1 && num <= 8) any = true;
+    if (num !== want) {
+      r.skip(wt);
+      continue;
+    }
+    if (num === 8) {
+      const [s, e] = r.delimited();
+      strings.push(buf.toString('utf8', s, e));
+    } else {
+      collect(acc, r, wt);
+    }
+  }
+  switch (want) {
+    case undefined: return { any };
+    case 8: return { values: strings, any };
+    case 6: return { values: fixedArray(buf, acc.ranges, Float32Array), any };
+    case 7: return { values: fixedArray(buf, acc.ranges, Float64Array), any };
+    case 1: {
+      const v = varintValues(buf, acc.ranges, (x) => x.varint());
+      const out = new Uint8Array(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = v[i] ? 1 : 0;
+      return { values: out, any };
+    }
+    case 2: return { values: Int32Array.from(varintValues(buf, acc.ranges, (x) => Number(x.varint64(true)) | 0) as number[]), any };
+    case 4: return { values: Uint32Array.from(varintValues(buf, acc.ranges, (x) => x.varint() >>> 0) as number[]), any };
+    case 3: return { values: BigInt64Array.from(varintValues(buf, acc.ranges, (x) => x.varint64(true)) as bigint[]), any };
+    case 5: return { values: BigUint64Array.from(varintValues(buf, acc.ranges, (x) => x.varint64(false)) as bigint[]), any };
+    default: return { any };
+  }
+}
+
+function decodeInput(buf: Buffer, start: number, end: number): DecodedInput {
+  const r = new Reader(buf, start, end);
+  const input: DecodedInput = { name: '', datatype: '', shape: [], hasContents: false };
+  let contents: [number, number] | undefined;
+  const shape: Packed = { ranges: [] };
+  while (r.pos < end) {
+    const tag = r.varint();
+    switch (tag >>> 3) {
+      case 1: input.name = r.string(); break;
+      case 2: input.datatype = r.string(); break;
+      case 3: collect(shape, r, tag & 7); break;
+      case 4: readParameterEntry(r, input.parameters ??= {}); break;
+      case 5: contents = r.delimited(); break;
+      default: r.skip(tag & 7);
+    }
+  }
+  input.shape = varintValues(buf, shape.ranges, (x) => Number(x.varint64(true))) as number[];
+  if (contents) {
+    const c = decodeContents(buf, contents[0], contents[1], input.datatype);
+    input.contents = c.values;
+    input.hasContents = c.any;
+  }
+  return input;
+}
+
+/** Decodes a `ModelInferRequest`. Throws on malformed input (grpc-js answers INTERNAL). */
+export function decodeInferRequest(buf: Buffer): DecodedInferRequest {
+  const r = new Reader(buf);
+  const req: DecodedInferRequest = { model_name: '', model_version: '', id: '', inputs: [], outputs: [], raw_input_contents: [] };
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    switch (tag >>> 3) {
+      case 1: req.model_name = r.string(); break;
+      case 2: req.model_version = r.string(); break;
+      case 3: req.id = r.string(); break;
+      case 4: readParameterEntry(r, req.parameters ??= {}); break;
+      case 5: {
+        const [s, e] = r.delimited();
+        req.inputs.push(decodeInput(buf, s, e));
+        break;
+      }
+      case 6: {
+        const [s, e] = r.delimited();
+        const sub = new Reader(buf, s, e);
+        const out: { name: string; parameters?: DecodedParameters } = { name: '' };
+        while (sub.pos < e) {
+          const t = sub.varint();
+          if (t === 10) out.name = sub.string();
+          else if (t === 18) readParameterEntry(sub, out.parameters ??= {});
+          else sub.skip(t & 7);
+        }
+        req.outputs.push(out);
+        break;
+      }
+      case 7: {
+        const [s, e] = r.delimited();
+        req.raw_input_contents.push(buf.subarray(s, e));
+        break;
+      }
+      default: r.skip(tag & 7);
+    }
+  }
+  return req;
+}
+
+// --- encoding -----------------------------------------------------------------------------
+
+/** Collects chunks and concatenates them once. */
+class Writer {
+  private readonly chunks: Uint8Array[] = [];
+  private scratch = Buffer.allocUnsafe(256);
+  private used = 0;
+
+  private ensure(n: number): void {
+    if (this.scratch.length - this.used < n) {
+      this.flush();
+      this.scratch = Buffer.allocUnsafe(Math.max(256, n));
+    }
+  }
+
+  private flush(): void {
+    if (this.used > 0) {
+      this.chunks.push(this.scratch.subarray(0, this.used));
+      this.scratch = this.scratch.subarray(this.used);
+      this.used = 0;
+    }
+  }
+
+  varint(v: number): this {
+    this.ensure(10);
+    while (v > 0x7f) {
+      this.scratch[this.used++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.scratch[this.used++] = v;
+    return this;
+  }
+
+  /** Two's complement 64-bit varint. */
+  varint64(v: bigint): this {
+    let u = BigInt.asUintN(64, v);
+    this.ensure(10);
+    while (u > 0x7fn) {
+      this.scratch[this.used++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.scratch[this.used++] = Number(u);
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    if (b.length <= 64) {
+      this.ensure(b.length);
+      this.scratch.set(b, this.used);
+      this.used += b.length;
+    } else {
+      this.flush();
+      this.chunks.push(b);
+    }
+    return this;
+  }
+
+  finish(): Buffer {
+    this.flush();
+    return Buffer.concat(this.chunks);
+  }
+}
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v > 0x7f) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function varint64Size(v: bigint): number {
+  let u = BigInt.asUintN(64, v);
+  let n = 1;
+  while (u > 0x7fn) {
+    u >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+function int32Size(v: number): number {
+  return v < 0 ? 10 : varintSize(v);
+}
+
+/** A length-delimited field from an already encoded payload. */
+function field(w: Writer, tag: number, payload: Uint8Array): void {
+  w.varint(tag).varint(payload.length).bytes(payload);
+}
+
+function stringField(w: Writer, tag: number, s: string | undefined): void {
+  if (!s) return;
+  field(w, tag, Buffer.from(s, 'utf8'));
+}
+
+function encodeParameters(w: Writer, tag: number, p: Parameters | undefined): void {
+  if (!p) return;
+  for (const [k, v] of Object.entries(p)) {
+    const pw = new Writer();
+    if (typeof v === 'boolean') pw.varint(8).varint(v ? 1 : 0);
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) pw.varint(16).varint64(BigInt(v));
+    else stringField(pw, 26, String(v));
+    const value = pw.finish();
+    const ew = new Writer();
+    stringField(ew, 10, k);
+    field(ew, 18, value);
+    field(w, tag, ew.finish());
+  }
+}
+
+function bytesOf(a: ArrayBufferView): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** `InferTensorContents` of one output (packed fields). */
+function encodeContents(o: InferOutputTensor): Buffer {
+  const w = new Writer();
+  const raw = o.raw as ArrayLike<unknown> | undefined;
+  const dt: Datatype = o.datatype;
+  switch (dt) {
+    case 'FP32': {
+      const a = raw instanceof Float32Array ? raw : Float32Array.from(o.data as number[]);
+      if (a.length) field(w, 50, bytesOf(a));
+      break;
+    }
+    case 'FP16': {
+      const a = Float32Array.from(o.data as number[]);
+      if (a.length) field(w, 50, bytesOf(a));
+      break;
+    }
+    case 'FP64': {
+      const a = raw instanceof Float64Array ? raw : Float64Array.from(o.data as number[]);
+      if (a.length) field(w, 58, bytesOf(a));
+      break;
+    }
+    case 'INT64':
+    case 'UINT64': {
+      const vals: bigint[] = raw && (raw instanceof BigInt64Array || raw instanceof BigUint64Array)
+        ? Array.from(raw as ArrayLike<bigint>) : (o.data as number[]).map((x) => BigInt(x));
+      if (vals.length) {
+        let size = 0;
+        for (const v of vals) size += varint64Size(v);
+        w.varint(dt === 'INT64' ? 26 : 42).varint(size);
+        for (const v of vals) w.varint64(v);
+      }
+      break;
+    }
+    case 'INT8':
+    case 'INT16':
+    case 'INT32': {
+      const vals = o.data as number[];
+      if (vals.length) {
+        let size = 0;
+        for (const v of vals) size += int32Size(v);
+        w.varint(18).varint(size);
+        for (const v of vals) {
+          if (v < 0) w.varint64(BigInt(v));
+          else w.varint(v);
+        }
+      }
+      break;
+    }
+    case 'UINT8':
+    case 'UINT16':
+    case 'UINT32': {
+      const vals = o.data as number[];
+      if (vals.length) {
+        let size = 0;
+        for (const v of vals) size += varintSize(v);
+        w.varint(34).varint(size);
+        for (const v of vals) w.varint(v);
+      }
+      break;
+    }
+    case 'BOOL': {
+      const vals = o.data as boolean[];
+      if (vals.length) {
+        w.varint(10).varint(vals.length);
+        for (const v of vals) w.varint(v ? 1 : 0);
+      }
+      break;
+    }
+    case 'BYTES':
+      for (const s of o.data as string[]) field(w, 66, Buffer.from(s, 'utf8'));
+      break;
+  }
+  return w.finish();
+}
+
+/** What the ModelInfer handler hands to the serializer. */
+export interface InferReply {
+  readonly model_name: string;
+  readonly model_version?: string;
+  readonly id?: string;
+  readonly parameters?: Parameters;
+  readonly outputs: readonly InferOutputTensor[];
+  /** Answer with `raw_output_contents` (the request used raw inputs). */
+  readonly raw: boolean;
+  /** Encodes one output's raw bytes (BYTES: length-prefixed). */
+  readonly encodeRaw: (o: InferOutputTensor) => Buffer;
+}
+
+/** Encodes a `ModelInferResponse`. */
+export function encodeInferReply(reply: InferReply): Buffer {
+  const w = new Writer();
+  stringField(w, 10, reply.model_name);
+  stringField(w, 18, reply.model_version);
+  stringField(w, 26, reply.id);
+  encodeParameters(w, 34, reply.parameters);
+  for (const o of reply.outputs) {
+    const ow = new Writer();
+    stringField(ow, 10, o.name);
+    stringField(ow, 18, o.datatype);
+    if (o.shape.length) {
+      let size = 0;
+      for (const d of o.shape) size += varintSize(d);
+      ow.varint(26).varint(size);
+      for (const d of o.shape) ow.varint(d);
+    }
+    encodeParameters(ow, 34, o.parameters);
+    if (!reply.raw) field(ow, 42, encodeContents(o));
+    field(w, 42, ow.finish());
+  }
+  if (reply.raw) {
+    for (const o of reply.outputs) field(w, 50, reply.encodeRaw(o));
+  }
+  return w.finish();
+}
