@@ -51,6 +51,18 @@ export const SERVER_FLAGS = {
   shutdownGraceMs: '--shutdown-grace-ms',
   shutdownDelayMs: '--shutdown-delay-ms',
   logLevel: '--log-level',
+  // ---- transformer and explainer components (`--mode transformer|explainer`, see src/server/transformer) ----
+  predictorHost: '--predictor-host',
+  predictorProtocol: '--predictor-protocol',
+  transformerModule: '--transformer-module',
+  propagateHeaders: '--propagate-headers',
+  explainerMethod: '--explainer-method',
+  explainerBackground: '--explainer-background',
+  explainerSamples: '--explainer-samples',
+  explainerSeed: '--explainer-seed',
+  explainerOutput: '--explainer-output',
+  explainerBatchSize: '--explainer-batch-size',
+  explainerMaxBackground: '--explainer-max-background',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -61,6 +73,10 @@ export const SERVER_MODES = {
   single: 'single',
   /** one model per folder (or top-level `<name>.onnx`), loaded and unloaded at run time. */
   multi: 'multi',
+  /** a transformer component: runs `--transformer-module` around calls to `--predictor-host`. */
+  transformer: 'transformer',
+  /** an explainer component: answers `:explain` by calling `--predictor-host`. */
+  explainer: 'explainer',
 };
 
 /** Subcommands of the `cdk8s-model-server` binary. */
@@ -90,6 +106,17 @@ export const SERVER_ENV = {
   s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
   s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   storageCredentialsDir: 'STORAGE_CREDENTIALS_DIR',
+  predictorHost: 'PREDICTOR_HOST',
+  predictorProtocol: 'PREDICTOR_PROTOCOL',
+  transformerModule: 'TRANSFORMER_MODULE',
+  propagateHeaders: 'PROPAGATE_HEADERS',
+  explainerMethod: 'EXPLAINER_METHOD',
+  explainerBackground: 'EXPLAINER_BACKGROUND',
+  explainerSamples: 'EXPLAINER_SAMPLES',
+  explainerSeed: 'EXPLAINER_SEED',
+  explainerOutput: 'EXPLAINER_OUTPUT',
+  explainerBatchSize: 'EXPLAINER_BATCH_SIZE',
+  explainerMaxBackground: 'EXPLAINER_MAX_BACKGROUND',
 };
 
 /** Where a storage-credentials secret is mounted read-only (files named like the env vars). */
@@ -134,9 +161,30 @@ export const METRICS = {
   modelMemoryBytes: 'model_server_model_memory_bytes',
   /** Counter {model}: models evicted to stay under the memory budget. */
   modelEvictionsTotal: 'model_server_model_evictions_total',
+  /** Histogram {model, step}: time in a transformer module's `preprocess` / `postprocess`. */
+  transformerStepDurationSeconds: 'model_server_transformer_step_duration_seconds',
+  /** Histogram {model, protocol}: calls a transformer or explainer makes to its predictor. */
+  predictorRequestDurationSeconds: 'model_server_predictor_request_duration_seconds',
+  /** Counter {model, method}: explanations computed. */
+  explanationsTotal: 'model_server_explanations_total',
 };
 
 /** Latency buckets (seconds) suited to inference: sub-millisecond to tens of seconds. */
 export const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
+
+/** Routes of the explainer component (KServe V1 `:explain`, and a V2-style twin). */
+export const EXPLAIN_PATHS = {
+  v1Suffix: ':explain',
+  v2Suffix: '/explain',
+};
+
+/** The `--explainer-method` values. */
+export const EXPLAINER_METHODS = {
+  kernelShap: 'kernel_shap',
+  lime: 'lime',
+};
+
+/** Headers a transformer forwards to its predictor by default (`--propagate-headers`). */
+export const DEFAULT_PROPAGATED_HEADERS = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled'];

@@ -21,6 +21,7 @@
  */
 import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../_contract';
 import { RepositoryMode } from './models/repository';
+import { ComponentConfig, parseComponentConfig } from './transformer/config';
 
 /** Validated server configuration. */
 export interface ServerConfig {
@@ -38,6 +39,11 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownDelayMs: number;
   readonly logLevel: string;
+  /**
+   * Transformer/explainer settings (`--mode transformer|explainer`, or `--transformer-module` /
+   * `--explainer-method` in a predictor for the in-process variants; table in `./transformer/config`).
+   */
+  readonly component?: ComponentConfig;
 }
 
 /** Defaults of every setting. */
@@ -116,6 +122,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(modelName)) {
     throw new ConfigError(`${where('modelName')} must start with a letter or digit and hold only letters, digits, '.', '_' and '-', got '${modelName}'`);
   }
+  const mode = oneOf('mode', MODES) ?? DEFAULTS.mode;
+  const component = parseComponentConfig(mode, raw, where, (message) => {
+    throw new ConfigError(message);
+  });
   const maxBodyBytes = bytes('maxBodyBytes') ?? DEFAULTS.maxBodyBytes;
   if (maxBodyBytes < 1) {
     throw new ConfigError(`${where('maxBodyBytes')} must be at least 1, got '${raw('maxBodyBytes')}'`);
@@ -127,7 +137,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
     httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
     grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
-    mode: (oneOf('mode', MODES) ?? DEFAULTS.mode) as RepositoryMode,
+    mode: (mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
     memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
     maxBodyBytes,
     requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,
@@ -135,6 +145,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     shutdownGraceMs: int('shutdownGraceMs', 0, 3_600_000) ?? DEFAULTS.shutdownGraceMs,
     shutdownDelayMs: int('shutdownDelayMs', 0, 3_600_000) ?? DEFAULTS.shutdownDelayMs,
     logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
+    ...(component ? { component } : {}),
   };
 }
 

@@ -25,6 +25,10 @@ export interface SideServer {
 export interface ServeExtensions {
   /** Starts the gRPC service on `config.grpcPort` over the shared core. */
   startGrpc?(core: InferenceCore, config: ServerConfig, app: FastifyInstance): Promise<SideServer>;
+  /** Serves a transformer or explainer component (`--mode transformer|explainer`) instead of a predictor. */
+  serveComponent?(config: ServerConfig): Promise<number>;
+  /** Installs the in-process transformer module / explainer into the predictor's app; false on a (logged) startup error. */
+  installInProcess?(app: FastifyInstance, config: ServerConfig): Promise<boolean>;
 }
 
 /** Runs `serve` with its flags; resolves with the process exit code once the server stopped. */
@@ -53,7 +57,17 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       return 1;
     }
   }
+  if (config.component && config.component.kind !== 'predictor') {
+    if (!extensions.serveComponent) {
+      process.stderr.write(`cdk8s-model-server serve: --mode ${config.component.kind} is not available in this build\n`);
+      return 2;
+    }
+    return extensions.serveComponent(config);
+  }
   const app = buildApp({ config });
+  if (config.component && extensions.installInProcess && !(await extensions.installInProcess(app, config))) {
+    return 1;
+  }
   const log = app.log;
   let side: SideServer | undefined;
 

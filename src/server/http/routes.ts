@@ -42,7 +42,9 @@ export function registerRoutes(app: FastifyInstance, core: InferenceCore, _metri
     }
     return { name, ready: true };
   };
-  const readyOpts = (params: object) => ({ config: v2, schema: { params, response: { 200: s.modelReadySchema, ...s.errorResponses } } });
+  // Not metered: the kubelet's readiness and startup probes call this every few seconds, and
+  // its 503s while a model loads would count as server errors.
+  const readyOpts = (params: object) => ({ schema: { params, response: { 200: s.modelReadySchema, ...s.errorResponses } } });
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/ready', readyOpts(s.nameParams), ready);
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/versions/:version/ready', readyOpts(s.nameVersionParams), ready);
 
