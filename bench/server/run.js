@@ -247,6 +247,7 @@ async function main() {
       { key: 'mlp64', label: 'mlp-wide 64 rows', base: bodies.mlp64, runs: [
         { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp64, c) },
         { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'raw', c, 'h2') },
+        { proto: 'V2 gRPC typed', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'typed', c, 'h2') },
       ] },
     ];
 
