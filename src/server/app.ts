@@ -143,7 +143,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
-function sendError(err: ServerError, request: FastifyRequest, reply: FastifyReply) {
+/** Sends `err` as the protocol's JSON error (5xx other than 503 are logged). */
+export function sendError(err: ServerError, request: FastifyRequest, reply: FastifyReply) {
   if (err.statusCode >= 500 && err.statusCode !== 503) {
     request.log.error({ event: 'request_failed', code: err.code, url: request.url }, err.message);
   }
@@ -159,7 +160,7 @@ interface FastifyLikeError {
 }
 
 /** Maps fastify's and our errors to one of ours. Anything unknown is a 500 without detail. */
-function toServerError(err: unknown, request: FastifyRequest): ServerError {
+export function toServerError(err: unknown, request: FastifyRequest): ServerError {
   if (err instanceof ServerError) {
     return err;
   }

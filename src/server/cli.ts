@@ -5,11 +5,13 @@ import { SERVER_COMMANDS } from '../_contract';
 import { startGrpc } from './grpc';
 import { serveMain } from './main';
 import { storageInitializerMain } from './storage';
+import { installInProcess, serveComponent } from './transformer/serve';
 
 export const commands: Record<string, (args: string[]) => Promise<number>> = {
   [SERVER_COMMANDS.storageInitializer]: storageInitializerMain,
   // gRPC: pass `{ startGrpc }` (from ./grpc) as the second argument of serveMain.
-  [SERVER_COMMANDS.serve]: (args) => serveMain(args, { startGrpc }),
+  // Transformer/explainer: `--mode transformer|explainer`, or in process in a predictor.
+  [SERVER_COMMANDS.serve]: (args) => serveMain(args, { startGrpc, serveComponent, installInProcess }),
 };
 
 function usage(): void {

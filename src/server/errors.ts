@@ -65,6 +65,15 @@ export const ERRORS = {
   INFERENCE_TIMEOUT: def('MS_ERR_INFERENCE_TIMEOUT', 'inference took longer than %s ms', 504, G.DEADLINE_EXCEEDED),
   INFERENCE_FAILED: def('MS_ERR_INFERENCE_FAILED', "inference failed for model '%s': %s", 500, G.INTERNAL),
   INTERNAL: def('MS_ERR_INTERNAL', 'internal server error', 500, G.INTERNAL),
+  // --- transformer and explainer components (src/server/transformer, src/server/explainer) ---
+  PREDICTOR_UNREACHABLE: def('MS_ERR_PREDICTOR_UNREACHABLE', 'predictor at %s is unreachable (%s)', 502, G.UNAVAILABLE),
+  PREDICTOR_TIMEOUT: def('MS_ERR_PREDICTOR_TIMEOUT', 'predictor at %s did not answer within %s ms', 504, G.DEADLINE_EXCEEDED),
+  PREDICTOR_ERROR: def('MS_ERR_PREDICTOR_ERROR', 'predictor at %s answered status %s with %s', 502, G.INTERNAL),
+  TRANSFORMER_FAILED: def('MS_ERR_TRANSFORMER_FAILED', 'the transformer module failed in %s', 500, G.INTERNAL),
+  TRANSFORMER_REJECTED: def('MS_ERR_TRANSFORMER_REJECTED', '%s', 400, G.INVALID_ARGUMENT),
+  TRANSFORMER_INVALID_RESULT: def('MS_ERR_TRANSFORMER_INVALID_RESULT', 'the transformer module\'s %s returned %s, but %s is needed here', 500, G.INTERNAL),
+  EXPLAIN_UNSUPPORTED_MODEL: def('MS_ERR_EXPLAIN_UNSUPPORTED_MODEL', "model '%s' cannot be explained: %s", 400, G.FAILED_PRECONDITION),
+  INVALID_EXPLAIN_REQUEST: def('MS_ERR_INVALID_EXPLAIN_REQUEST', 'invalid explain request: %s', 400, G.INVALID_ARGUMENT),
 } as const;
 
 /** An error the server answers with; `toJSON()` is the body clients see. */

@@ -1,0 +1,179 @@
+/**
+ * Entry points `serve` calls for the transformer and explainer:
+ *
+ * - `serveComponent(config)`: `serve --mode transformer|explainer`, a separate component that
+ *   calls the predictor at `--predictor-host` over `--predictor-protocol`.
+ * - `installInProcess(app, config)`: a predictor given `--transformer-module` and/or
+ *   `--explainer-method` runs them in its own process: the module wraps the core's `infer` and
+ *   `predictV1` (so V1, V2 REST and gRPC requests all go through it), and the explain routes
+ *   call the core directly. No second component, no network hop.
+ *
+ * Startup: a module or background data set that cannot be loaded is a startup error: one log
+ * line `{"event":"startup_failed"}` plus a line on stderr, exit code 1.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { FastifyInstance } from 'fastify';
+import { ServerConfig } from '../config';
+import { Background, BackgroundError, loadBackground } from '../explainer/background';
+import { Explainer } from '../explainer/explainer';
+import { registerExplainRoutes } from '../explainer/routes';
+import { InferenceCore } from '../inference/core';
+import { ServerMetrics } from '../metrics';
+import type { Transformer, TransformerLogger, V1Request } from '../sdk';
+import { buildComponentApp, ComponentState, forwardedHeaders, registerTransformerRoutes } from './app';
+import { ComponentMetrics } from './metrics';
+import { loadTransformerModule, TransformerLoadError } from './module';
+import { IncomingHeaders, TransformPipeline } from './pipeline';
+import { createPredictorClient, InProcessPredictor, PredictorClient } from './predictor';
+
+function logLine(level: number, fields: object, msg: string): void {
+  process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
+}
+
+function startupFailed(err: unknown): 1 {
+  const message = err instanceof Error ? err.message : String(err);
+  logLine(50, { event: 'startup_failed' }, message);
+  process.stderr.write(`cdk8s-model-server serve: ${message}\n`);
+  return 1;
+}
+
+function moduleLogger(log: FastifyInstance['log']): TransformerLogger {
+  const child = log.child({ component: 'transformer-module' });
+  return {
+    info: (fields, message) => child.info(fields, message),
+    warn: (fields, message) => child.warn(fields, message),
+    error: (fields, message) => child.error(fields, message),
+  };
+}
+
+async function loadParts(config: ServerConfig): Promise<{ module?: Transformer; background?: Background }> {
+  const c = config.component!;
+  const module = c.transformerModule !== undefined ? await loadTransformerModule(c.transformerModule) : undefined;
+  const background = c.explainer ? loadBackground(c.explainer.background, config.modelDir, c.explainer.maxBackground, c.explainer.seed) : undefined;
+  return { module, background };
+}
+
+/** `serve --mode transformer|explainer`; resolves with the exit code once stopped. */
+export async function serveComponent(config: ServerConfig): Promise<number> {
+  const component = config.component!;
+  let parts: { module?: Transformer; background?: Background };
+  try {
+    parts = await loadParts(config);
+  } catch (err) {
+    if (err instanceof TransformerLoadError || err instanceof BackgroundError) return startupFailed(err);
+    throw err;
+  }
+  const metrics = new ServerMetrics();
+  const componentMetrics = new ComponentMetrics(metrics);
+  const predictor = createPredictorClient(component.predictorProtocol, component.predictorHost!, config.requestTimeoutMs);
+  const state: ComponentState = { started: false, draining: false };
+  const app = buildComponentApp({ config, metrics, state, predictor });
+  const log = app.log;
+  if (component.kind === 'transformer') {
+    const pipeline = new TransformPipeline({
+      module: parts.module!,
+      predictor,
+      propagateHeaders: component.propagateHeaders,
+      log: moduleLogger(log),
+      metrics: componentMetrics,
+      modelLabel: (name) => (name === config.modelName ? name : '_other'),
+    });
+    registerTransformerRoutes(app, pipeline, predictor, config);
+  } else {
+    const explainer = new Explainer(predictor, component.explainer!, parts.background!, componentMetrics);
+    registerExplainRoutes(app, explainer, (h) => forwardedHeaders(component.propagateHeaders, h));
+  }
+
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      state.draining = true;
+      log.info({ event: 'draining', signal }, 'readiness off, draining');
+      const grace = setTimeout(() => {
+        log.warn({ event: 'shutdown_grace_expired', graceMs: config.shutdownGraceMs }, 'grace period over, exiting');
+        resolve(1);
+      }, config.shutdownGraceMs);
+      grace.unref();
+      if (config.shutdownDelayMs > 0 && signal === 'SIGTERM') {
+        await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      }
+      try {
+        await app.close();
+        await predictor.close();
+      } catch (err) {
+        log.error({ event: 'shutdown_error', err }, 'error during shutdown');
+      }
+      clearTimeout(grace);
+      log.info({ event: 'stopped' }, 'stopped');
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+
+  await app.listen({ host: '0.0.0.0', port: config.httpPort });
+  const address = app.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  log.info({
+    event: 'listening',
+    httpPort,
+    component: component.kind,
+    predictorHost: component.predictorHost,
+    predictorProtocol: component.predictorProtocol,
+    transformerModule: component.transformerModule,
+    background: parts.background
+      ? { source: parts.background.source, rows: parts.background.rows.length, totalRows: parts.background.totalRows }
+      : undefined,
+  }, 'listening');
+  state.started = true;
+  log.info({ event: 'ready', component: component.kind }, `${component.kind} ready`);
+  return stopped;
+}
+
+/**
+ * Installs the in-process transformer and explainer into a predictor's app (before it
+ * listens). Resolves false after logging a startup error.
+ */
+export async function installInProcess(app: FastifyInstance, config: ServerConfig): Promise<boolean> {
+  const component = config.component;
+  if (!component || component.kind !== 'predictor') return true;
+  let parts: { module?: Transformer; background?: Background };
+  try {
+    parts = await loadParts(config);
+  } catch (err) {
+    if (err instanceof TransformerLoadError || err instanceof BackgroundError) {
+      startupFailed(err);
+      return false;
+    }
+    throw err;
+  }
+  const core: InferenceCore = app.core;
+  const predictor: PredictorClient = new InProcessPredictor(core, core.infer, core.predictV1);
+  const componentMetrics = new ComponentMetrics(app.metrics);
+  if (parts.module) {
+    // The request's headers reach the module through the async context of the request.
+    const requestHeaders = new AsyncLocalStorage<IncomingHeaders>();
+    app.addHook('onRequest', (request, _reply, done) => requestHeaders.run(request.headers, done));
+    const pipeline = new TransformPipeline({
+      module: parts.module,
+      predictor,
+      propagateHeaders: component.propagateHeaders,
+      log: moduleLogger(app.log),
+      metrics: componentMetrics,
+      modelLabel: (name) => (core.repository.get(name) ? name : '_unknown'),
+    });
+    core.infer = async (name, version, request) => (await pipeline.v2(name, version, request, requestHeaders.getStore() ?? {})).body;
+    core.predictV1 = async (name, body) => {
+      const out = await pipeline.v1(name, body as V1Request, requestHeaders.getStore() ?? {});
+      return out.body as { predictions: unknown[] };
+    };
+    app.log.info({ event: 'transformer_in_process', module: component.transformerModule }, 'transformer module runs in process');
+  }
+  if (component.explainer && parts.background) {
+    registerExplainRoutes(app, new Explainer(predictor, component.explainer, parts.background, componentMetrics), () => ({}));
+    app.log.info({ event: 'explainer_in_process', method: component.explainer.method, background: parts.background.source, rows: parts.background.rows.length }, 'explainer runs in process');
+  }
+  return true;
+}
