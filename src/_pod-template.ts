@@ -226,7 +226,9 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   }
   result.push({ name: TMP_VOLUME, emptyDir: {} });
   if (resolved.storageCredentialsSecret) {
-    result.push({ name: CREDENTIALS_VOLUME, secret: { secretName: resolved.storageCredentialsSecret, defaultMode: 0o440 } });
+    // World-readable inside the pod: Knative forbids the pod-level fsGroup that would let
+    // uid 1000 read group-only files, and the volume is private to this pod anyway.
+    result.push({ name: CREDENTIALS_VOLUME, secret: { secretName: resolved.storageCredentialsSecret, defaultMode: 0o444 } });
   }
   return result;
 }

@@ -207,7 +207,7 @@ describe('serverless mode (default)', () => {
     const manifests = Testing.synth(chart);
     expectValidManifests(manifests);
     const spec = knativeService(manifests).spec.template.spec;
-    expect(spec.volumes).toContainEqual({ name: 'storage-credentials', secret: { secretName: 's3-creds', defaultMode: 0o440 } });
+    expect(spec.volumes).toContainEqual({ name: 'storage-credentials', secret: { secretName: 's3-creds', defaultMode: 0o444 } });
     expect(container(spec).volumeMounts).toContainEqual({ name: 'storage-credentials', mountPath: '/var/run/secrets/model-storage', readOnly: true });
     expect(container(spec).env).toContainEqual({ name: 'STORAGE_CREDENTIALS_DIR', value: '/var/run/secrets/model-storage' });
     expect(JSON.stringify(manifests)).not.toMatch(/AWS_SECRET_ACCESS_KEY/);
