@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // coalitions are bit masks
 // Explainer correctness and wiring, on real `serve` processes on loopback ports.
 //
 // Linear model: for f(x) = w.x + b the exact (interventional) Shapley values are
@@ -144,14 +145,16 @@ describe('KernelSHAP on a linear model (diabetes-linreg)', () => {
     const grpc = await explain(grpcExplainer.port, 'diabetes', DIABETES_ROWS);
     expect(grpc.status).toBe(200);
     expect(grpc.body.feature_names).toEqual(FEATURES);
-    grpc.body.explanations.forEach((e: any, r: number) => expectClose(e.attributions[0], rest.body.explanations[r].attributions[0], { atol: 1e-9, rtol: 0 }));
+    grpc.body.explanations.forEach((e: any, r: number) =>
+      expectClose(e.attributions[0], rest.body.explanations[r].attributions[0], { atol: 1e-9, rtol: 0 }));
   });
 
   test('in process (explainer inside the predictor) the result is the same', async () => {
     const rest = await explain(restExplainer.port, 'diabetes', DIABETES_ROWS);
     const local = await explain(inProcess.port, 'diabetes', DIABETES_ROWS);
     expect(local.status).toBe(200);
-    local.body.explanations.forEach((e: any, r: number) => expectClose(e.attributions[0], rest.body.explanations[r].attributions[0], { atol: 1e-9, rtol: 0 }));
+    local.body.explanations.forEach((e: any, r: number) =>
+      expectClose(e.attributions[0], rest.body.explanations[r].attributions[0], { atol: 1e-9, rtol: 0 }));
     // The predictor still predicts.
     expect((await request(inProcess.port, 'POST', '/v1/models/diabetes:predict', diabetes.v1_request)).status).toBe(200);
   });
@@ -203,7 +206,8 @@ describe.each(['iris-logreg', 'iris-mlp'])('KernelSHAP on a classifier (%s)', (m
     // v(S) for all 16 coalitions, from the predictor directly.
     const coalitionRows = Array.from({ length: 16 }, (_, S) => background.map((b) => b.map((v, i) => (S & (1 << i) ? x[i] : v)))).flat();
     const out = await infer(irisPredictor.port, model, coalitionRows);
-    const v = Array.from({ length: 16 }, (_, S) => [0, 1, 2].map((c) => out.slice(S * background.length, (S + 1) * background.length).reduce((a, p) => a + p[c], 0) / background.length));
+    const nb = background.length;
+    const v = Array.from({ length: 16 }, (_, S) => [0, 1, 2].map((c) => out.slice(S * nb, (S + 1) * nb).reduce((a, p) => a + p[c], 0) / nb));
     const fact = [1, 1, 2, 6, 24];
     const size = (S: number) => [0, 1, 2, 3].filter((i) => S & (1 << i)).length;
     for (let c = 0; c < 3; c++) {
