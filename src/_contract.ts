@@ -51,6 +51,17 @@ export const SERVER_FLAGS = {
   shutdownGraceMs: '--shutdown-grace-ms',
   shutdownDelayMs: '--shutdown-delay-ms',
   logLevel: '--log-level',
+  // ---- mesh mode (`--mode mesh`, see src/server/mesh) ----
+  /** Static peer list: comma-separated `host:port` of every member (this one included). */
+  peers: '--peers',
+  /** DNS name (a headless Service) whose A records are the members, re-resolved periodically. */
+  peerDns: '--peer-dns',
+  /** This member's own `host:port` as peers see it. */
+  self: '--self',
+  /** The model registry file (JSON, a mounted ConfigMap key), re-read when it changes. */
+  modelRegistry: '--model-registry',
+  /** Longest time a member waits for a model to be fetched and loaded. */
+  loadTimeoutMs: '--load-timeout-ms',
   // ---- transformer and explainer components (`--mode transformer|explainer`, see src/server/transformer) ----
   predictorHost: '--predictor-host',
   predictorProtocol: '--predictor-protocol',
@@ -73,6 +84,8 @@ export const SERVER_MODES = {
   single: 'single',
   /** one model per folder (or top-level `<name>.onnx`), loaded and unloaded at run time. */
   multi: 'multi',
+  /** multi-model, one member of a ModelMesh: models placed on members by rendezvous hashing. */
+  mesh: 'mesh',
   /** a transformer component: runs `--transformer-module` around calls to `--predictor-host`. */
   transformer: 'transformer',
   /** an explainer component: answers `:explain` by calling `--predictor-host`. */
@@ -106,6 +119,11 @@ export const SERVER_ENV = {
   s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
   s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   storageCredentialsDir: 'STORAGE_CREDENTIALS_DIR',
+  peers: 'MESH_PEERS',
+  peerDns: 'MESH_PEER_DNS',
+  self: 'MESH_SELF',
+  modelRegistry: 'MODEL_REGISTRY',
+  loadTimeoutMs: 'MODEL_LOAD_TIMEOUT_MS',
   predictorHost: 'PREDICTOR_HOST',
   predictorProtocol: 'PREDICTOR_PROTOCOL',
   transformerModule: 'TRANSFORMER_MODULE',
@@ -118,6 +136,14 @@ export const SERVER_ENV = {
   explainerBatchSize: 'EXPLAINER_BATCH_SIZE',
   explainerMaxBackground: 'EXPLAINER_MAX_BACKGROUND',
 };
+
+/** Mesh members mark requests they forward with this header; a holder never forwards again. */
+export const MESH_FORWARDED_HEADER = 'x-model-mesh-forwarded';
+/** Mesh status route (placement, members, memory) each member answers. */
+export const MESH_STATUS_PATH = '/v2/mesh/status';
+/** Where a ModelMesh mounts its model registry ConfigMap, and the key holding the JSON. */
+export const MESH_REGISTRY_DIR = '/etc/model-mesh';
+export const MESH_REGISTRY_KEY = 'models.json';
 
 /** Where a storage-credentials secret is mounted read-only (files named like the env vars). */
 export const STORAGE_CREDENTIALS_DIR = '/var/run/secrets/model-storage';
@@ -161,6 +187,24 @@ export const METRICS = {
   modelMemoryBytes: 'model_server_model_memory_bytes',
   /** Counter {model}: models evicted to stay under the memory budget. */
   modelEvictionsTotal: 'model_server_model_evictions_total',
+  /** Counter {model}: mesh requests for a model this member served with the model already loaded. */
+  meshCacheHitsTotal: 'model_server_mesh_cache_hits_total',
+  /** Counter {model}: mesh requests this member served that had to load the model first. */
+  meshCacheMissesTotal: 'model_server_mesh_cache_misses_total',
+  /** Counter {model}: model loads on this member (on demand). */
+  meshLoadsTotal: 'model_server_mesh_loads_total',
+  /** Counter {outcome}: requests forwarded to another member (ok, error, fallback). */
+  meshForwardsTotal: 'model_server_mesh_forwards_total',
+  /** Counter {model, via}: mesh requests received, by how they were served (local, forwarded, from_peer). */
+  meshRequestsTotal: 'model_server_mesh_requests_total',
+  /** Gauge {state}: members known to this member, live or dead. */
+  meshMembers: 'model_server_mesh_members',
+  /** Gauge: bytes charged to loaded and loading models now. */
+  meshMemoryUsedBytes: 'model_server_mesh_memory_used_bytes',
+  /** Gauge: highest `meshMemoryUsedBytes` seen since start. */
+  meshMemoryPeakBytes: 'model_server_mesh_memory_peak_bytes',
+  /** Gauge: the memory budget (`--memory-budget-bytes`). */
+  meshMemoryBudgetBytes: 'model_server_mesh_memory_budget_bytes',
   /** Histogram {model, step}: time in a transformer module's `preprocess` / `postprocess`. */
   transformerStepDurationSeconds: 'model_server_transformer_step_duration_seconds',
   /** Histogram {model, protocol}: calls a transformer or explainer makes to its predictor. */

@@ -18,6 +18,13 @@
  * | `--shutdown-grace-ms` | `SHUTDOWN_GRACE_MS` | `25000` |
  * | `--shutdown-delay-ms` | `SHUTDOWN_DELAY_MS` | `0` (time between readiness off and closing the listener on SIGTERM) |
  * | `--log-level` | `LOG_LEVEL` | `info` |
+ *
+ * Mesh mode (`--mode mesh`, a ModelMesh member; see `./mesh`): multi-model, plus
+ * | `--peers` | `MESH_PEERS` | none (comma-separated `host:port` of the members) |
+ * | `--peer-dns` | `MESH_PEER_DNS` | none (headless Service name; its addresses are the members, port = `--http-port`) |
+ * | `--self` | `MESH_SELF` | `127.0.0.1:<http port>` (this member as the others see it) |
+ * | `--model-registry` | `MODEL_REGISTRY` | none (JSON registry file; without it, the models in `--model-dir`) |
+ * | `--load-timeout-ms` | `MODEL_LOAD_TIMEOUT_MS` | `120000` |
  */
 import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../_contract';
 import { RepositoryMode } from './models/repository';
@@ -39,11 +46,22 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownDelayMs: number;
   readonly logLevel: string;
+  /** Set in mesh mode (`--mode mesh`); `mode` is then `multi`. */
+  readonly mesh?: MeshConfig;
   /**
    * Transformer/explainer settings (`--mode transformer|explainer`, or `--transformer-module` /
    * `--explainer-method` in a predictor for the in-process variants; table in `./transformer/config`).
    */
   readonly component?: ComponentConfig;
+}
+
+/** Settings of a mesh member (`--mode mesh`). */
+export interface MeshConfig {
+  readonly peers: string[];
+  readonly peerDns?: string;
+  readonly self?: string;
+  readonly modelRegistry?: string;
+  readonly loadTimeoutMs: number;
 }
 
 /** Defaults of every setting. */
@@ -123,6 +141,20 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`${where('modelName')} must start with a letter or digit and hold only letters, digits, '.', '_' and '-', got '${modelName}'`);
   }
   const mode = oneOf('mode', MODES) ?? DEFAULTS.mode;
+  let mesh: MeshConfig | undefined;
+  if (mode === SERVER_MODES.mesh) {
+    const peers = (raw('peers') ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+    for (const p of peers) {
+      if (!/^[^\s:,]+:\d{1,5}$/.test(p)) {
+        throw new ConfigError(`${where('peers')} must be comma-separated host:port pairs, got '${p}'`);
+      }
+    }
+    const self = raw('self');
+    if (self !== undefined && !/^[^\s:,]+:\d{1,5}$/.test(self)) {
+      throw new ConfigError(`${where('self')} must be host:port, got '${self}'`);
+    }
+    mesh = { peers, peerDns: raw('peerDns'), self, modelRegistry: raw('modelRegistry'), loadTimeoutMs: int('loadTimeoutMs', 1, 3_600_000) ?? 120_000 };
+  }
   const component = parseComponentConfig(mode, raw, where, (message) => {
     throw new ConfigError(message);
   });
@@ -137,7 +169,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
     httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
     grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
-    mode: (mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
+    mode: (mode === SERVER_MODES.mesh ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
     memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
     maxBodyBytes,
     requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,
@@ -145,6 +177,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     shutdownGraceMs: int('shutdownGraceMs', 0, 3_600_000) ?? DEFAULTS.shutdownGraceMs,
     shutdownDelayMs: int('shutdownDelayMs', 0, 3_600_000) ?? DEFAULTS.shutdownDelayMs,
     logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
+    ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
   };
 }

@@ -12,6 +12,7 @@ import { FastifyInstance } from 'fastify';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { InferenceCore } from './inference/core';
+import { MeshNode } from './mesh';
 import { fetchModel } from './storage';
 
 /** Something started next to the HTTP server (the gRPC service) that must stop with it. */
@@ -64,7 +65,10 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     }
     return extensions.serveComponent(config);
   }
-  const app = buildApp({ config });
+  // Mesh mode: the mesh member brings its own core (lazy loads, placement, forwarding).
+  const mesh = config.mesh ? new MeshNode(config) : undefined;
+  const app = buildApp({ config, core: mesh?.core, metrics: mesh?.metrics });
+  mesh?.install(app);
   if (config.component && extensions.installInProcess && !(await extensions.installInProcess(app, config))) {
     return 1;
   }
@@ -89,7 +93,7 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
         await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       }
       try {
-        await Promise.all([app.close(), side?.close()]);
+        await Promise.all([app.close(), side?.close(), mesh?.close()]);
         await app.core.repository.close();
       } catch (err) {
         log.error({ event: 'shutdown_error', err }, 'error during shutdown');
@@ -105,6 +109,7 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   await app.listen({ host: '0.0.0.0', port: config.httpPort });
   const address = app.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  mesh?.start(httpPort);
   log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
   if (extensions.startGrpc) {
     side = await extensions.startGrpc(app.core, config, app);

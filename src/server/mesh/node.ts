@@ -1,0 +1,409 @@
+/**
+ * A mesh member: placement, forwarding, on-demand fetch and load, and the mesh metrics.
+ *
+ * Placement: a model's holders are the first `copies` members of its weighted rendezvous
+ * ranking over the live members (`./hrw`, `./membership`). A request for a model this member
+ * does not hold is forwarded, body and all, to one holder (round robin over the holders) and
+ * marked with `MESH_FORWARDED_HEADER`, so the holder serves it itself: one hop at most. If a
+ * holder refuses the connection, times out or answers 503, the next member of the ranking is
+ * tried (at most `MAX_FORWARD_ATTEMPTS`); a dead holder is marked dead, so placement moves its
+ * models to the next members at once. When this member is next in the ranking, or every
+ * attempt failed, it serves the request itself. A holder loads the model on demand (fetching
+ * it first when the registry gives a `storageUri`), within its memory budget, evicting idle
+ * models least recently used first (`ModelRepository`); a load that finds every other model
+ * busy waits and retries within the load timeout instead of failing.
+ */
+import { IncomingMessage } from 'http';
+import * as path from 'path';
+import { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../_contract';
+import { ServerConfig } from '../config';
+import { ERRORS, ServerError, serverError } from '../errors';
+import { InferenceCore } from '../inference/core';
+import { InferRequest, InferResponse, ModelState } from '../inference/types';
+import { ServerMetrics } from '../metrics';
+import { LoadedModel, MODEL_MEMORY_FACTOR, ModelEntry, ModelRepository, RepositoryOptions } from '../models/repository';
+import { fetchModel } from '../storage';
+import { peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';
+import { Member, rank } from './hrw';
+import { DEFAULT_WEIGHT, Membership } from './membership';
+import { MeshMetrics } from './metrics';
+import { ModelRegistryFile } from './registry';
+
+/** Members tried for one request before this member serves it itself. */
+export const MAX_FORWARD_ATTEMPTS = 3;
+/** Response header naming the member that ran the model. */
+export const SERVED_BY_HEADER = 'x-model-mesh-served-by';
+
+/** Routes whose requests are forwarded to a holder. */
+const FORWARDED_ROUTES = new Set([
+  '/v2/models/:name/infer',
+  '/v2/models/:name/versions/:version/infer',
+  '/v1/models/:name(^[^:/]+)::predict',
+]);
+
+/** Lazy repository: nothing loads at startup; tracks the peak of the memory charged. */
+export class MeshRepository extends ModelRepository {
+  public peakBytes = 0;
+
+  constructor(options: RepositoryOptions) {
+    super(options);
+  }
+
+  public async loadAll(): Promise<void> {
+    // Models load on demand on their holders; loading everything here would evict at random.
+  }
+
+  public acquire(entry: ModelEntry): Promise<LoadedModel> {
+    // `acquire` reserves memory synchronously before its first await: sample right after.
+    const p = super.acquire(entry);
+    this.sample();
+    return p;
+  }
+
+  public load(name: string): Promise<ModelEntry> {
+    const p = super.load(name);
+    this.sample();
+    return p;
+  }
+
+  public sample(): void {
+    if (this.usedBytes > this.peakBytes) {
+      this.peakBytes = this.usedBytes;
+    }
+  }
+}
+
+export interface MeshCoreOptions {
+  readonly repository: MeshRepository;
+  readonly loadTimeoutMs: number;
+  readonly limits: { maxBatchSize: number };
+  readonly inferenceTimeoutMs: number;
+}
+
+/** InferenceCore whose requests wait for memory instead of failing while every model is busy. */
+export class MeshInferenceCore extends InferenceCore {
+  constructor(private readonly mesh: MeshCoreOptions) {
+    super({ repository: mesh.repository, limits: mesh.limits, inferenceTimeoutMs: mesh.inferenceTimeoutMs });
+  }
+
+  public infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse> {
+    return this.waitForMemory(name, () => super.infer(name, version, request));
+  }
+
+  public predictV1(name: string, body: unknown): Promise<{ predictions: unknown[] }> {
+    return this.waitForMemory(name, () => super.predictV1(name, body));
+  }
+
+  private async waitForMemory<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.mesh.loadTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        const entry = this.mesh.repository.get(name);
+        const budget = this.mesh.repository.memoryBudgetBytes;
+        const fitsAlone = !entry || entry.sizeBytes * MODEL_MEMORY_FACTOR <= budget;
+        const delay = Math.min(2 * attempt, 50);
+        if (!(err instanceof ServerError) || err.code !== ERRORS.MEMORY_BUDGET_EXCEEDED.code || !fitsAlone || Date.now() + delay > deadline) {
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}
+
+type Logger = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string) => void;
+
+/** One member of the mesh. `main.ts` builds the app with `core` and `metrics`, then `install`s it. */
+export class MeshNode {
+  public readonly metrics: ServerMetrics;
+  public readonly meshMetrics: MeshMetrics;
+  public readonly repository: MeshRepository;
+  public readonly core: MeshInferenceCore;
+  public readonly registry: ModelRegistryFile;
+  private membership?: Membership;
+  private placement = new Map<string, Member[]>();
+  private placementVersion = -1;
+  private readonly fetches = new Map<string, Promise<void>>();
+  private roundRobin = 0;
+  private log: Logger = stdoutLogger;
+
+  constructor(private readonly config: ServerConfig, metrics: ServerMetrics = new ServerMetrics()) {
+    if (!config.mesh) {
+      throw new Error('MeshNode needs a mesh configuration (--mode mesh)');
+    }
+    this.metrics = metrics;
+    this.meshMetrics = new MeshMetrics(metrics.registry, () => {
+      const all = this.membership?.all() ?? [];
+      return {
+        used: this.repository.usedBytes,
+        peak: this.repository.peakBytes,
+        live: all.filter((m) => m.live).length,
+        dead: all.filter((m) => !m.live).length,
+      };
+    });
+    this.meshMetrics.memoryBudget.set(config.memoryBudgetBytes);
+    const base = metrics.repositoryEvents((event, fields) => this.log(event === 'model_load_failed' ? 'error' : 'info', { event, ...fields }, event.replace(/_/g, ' ')));
+    this.repository = new MeshRepository({
+      modelDir: config.modelDir,
+      modelName: config.modelName,
+      mode: 'multi',
+      memoryBudgetBytes: config.memoryBudgetBytes,
+      events: {
+        ...base,
+        loaded: (model, seconds, bytes) => {
+          base.loaded?.(model, seconds, bytes);
+          this.meshMetrics.loads.inc({ model });
+        },
+      },
+    });
+    this.core = new MeshInferenceCore({
+      repository: this.repository,
+      loadTimeoutMs: config.mesh.loadTimeoutMs,
+      limits: { maxBatchSize: config.maxBatchSize },
+      inferenceTimeoutMs: config.requestTimeoutMs,
+    });
+    this.registry = new ModelRegistryFile(config.mesh.modelRegistry, (msg) => this.log('warn', { event: 'mesh_registry_error' }, msg));
+  }
+
+  /** This member's id (`host:port`); set by `start`. */
+  public get self(): string {
+    return this.membership?.self ?? this.config.mesh!.self ?? '';
+  }
+
+  /** Adds the forwarding hook and the status route; call before `listen`. */
+  public install(app: FastifyInstance): void {
+    this.log = (level, fields, msg) => app.log[level](fields, msg);
+    app.addHook('onRequest', async (request, reply) => this.onRequest(app, request, reply));
+    app.get<{ Querystring: { model?: string } }>(MESH_STATUS_PATH, async (request, reply) => {
+      if (this.core.isDraining) {
+        return reply.code(503).send({ error: 'server is shutting down', code: ERRORS.SHUTTING_DOWN.code });
+      }
+      const model = request.query.model;
+      return {
+        self: this.self,
+        budgetBytes: this.repository.memoryBudgetBytes,
+        usedBytes: this.repository.usedBytes,
+        peakBytes: this.repository.peakBytes,
+        members: this.membership?.all() ?? [],
+        loaded: this.repository.list().filter((e) => e.state === ModelState.READY).map((e) => e.name),
+        ...(model ? { model, holders: this.holders(model).map((m) => m.id) } : {}),
+      };
+    });
+  }
+
+  /** Starts membership and the registry watch, once the HTTP port is known. */
+  public start(httpPort: number): void {
+    const mesh = this.config.mesh!;
+    const budget = this.config.memoryBudgetBytes;
+    this.membership = new Membership({
+      self: mesh.self ?? `127.0.0.1:${httpPort}`,
+      selfWeight: budget > 0 ? budget : DEFAULT_WEIGHT,
+      peers: mesh.peers,
+      peerDns: mesh.peerDns,
+      port: httpPort,
+      onChange: () => this.log('info', { event: 'mesh_members', members: this.membership?.all().map((m) => `${m.id}${m.live ? '' : ' (dead)'}`) }, 'mesh members changed'),
+      onError: (msg) => this.log('warn', { event: 'mesh_dns_error' }, msg),
+    });
+    this.membership.start();
+    this.registry.start(() => {
+      this.placement.clear();
+      this.log('info', { event: 'mesh_registry_reloaded', models: this.registry.names().length }, 'model registry reloaded');
+    });
+  }
+
+  public async close(): Promise<void> {
+    this.membership?.stop();
+    this.registry.stop();
+    peerAgent.destroy();
+  }
+
+  /** Whether `name` is a model of the mesh (registered, or in the model directory). */
+  public known(name: string): boolean {
+    return this.registry.get(name) !== undefined || this.repository.get(name) !== undefined;
+  }
+
+  /** Copies of `name`: from the registry, else one. */
+  public copies(name: string): number | 'all' {
+    return this.registry.get(name)?.copies ?? 1;
+  }
+
+  /** Live members, best first, for `name`. */
+  public ranking(name: string): Member[] {
+    const m = this.membership;
+    if (!m) {
+      return [];
+    }
+    if (this.placementVersion !== m.version) {
+      this.placement.clear();
+      this.placementVersion = m.version;
+    }
+    let r = this.placement.get(name);
+    if (!r) {
+      r = rank(name, m.live());
+      this.placement.set(name, r);
+    }
+    return r;
+  }
+
+  /** The members that hold `name` now. */
+  public holders(name: string): Member[] {
+    const ranked = this.ranking(name);
+    const copies = this.copies(name);
+    return copies === 'all' ? ranked : ranked.slice(0, copies);
+  }
+
+  private async onRequest(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    if (!FORWARDED_ROUTES.has(request.routeOptions.url ?? '')) {
+      return undefined;
+    }
+    const name = (request.params as { name?: string } | undefined)?.name;
+    if (!name || !this.known(name)) {
+      return undefined; // the route answers 404
+    }
+    const self = this.self;
+    const marker = request.headers[MESH_FORWARDED_HEADER];
+    if (marker !== undefined) {
+      await this.prepareLocal(name, marker === 'fallback' ? 'fallback' : 'from_peer', reply);
+      return undefined;
+    }
+    const ranked = this.ranking(name);
+    const holders = this.holders(name);
+    if (ranked.length === 0 || holders.some((m) => m.id === self)) {
+      await this.prepareLocal(name, 'local', reply);
+      return undefined;
+    }
+    const body = await readBody(request.raw, this.config.maxBodyBytes);
+    const start = this.roundRobin++ % holders.length;
+    const candidates = [...holders.slice(start), ...holders.slice(0, start), ...ranked.slice(holders.length)];
+    let attempts = 0;
+    for (const member of candidates) {
+      if (member.id === self || attempts >= MAX_FORWARD_ATTEMPTS) {
+        break; // we are next in the ranking (or out of attempts): serve it here
+      }
+      attempts++;
+      let res: PeerResponse;
+      try {
+        res = await this.forward(member.id, request, body);
+      } catch (err) {
+        if (!(err instanceof PeerUnavailableError)) {
+          throw err;
+        }
+        this.membership?.markDead(member.id);
+        this.meshMetrics.forwards.inc({ outcome: 'error' });
+        this.log('warn', { event: 'mesh_forward_failed', model: name, peer: member.id, reason: err.reason }, 'forward failed, trying the next member');
+        continue;
+      }
+      if (res.status === 503) {
+        this.meshMetrics.forwards.inc({ outcome: 'error' });
+        continue;
+      }
+      this.meshMetrics.forwards.inc({ outcome: 'ok' });
+      this.meshMetrics.requests.inc({ model: name, via: 'forwarded' });
+      reply.code(res.status).header(SERVED_BY_HEADER, member.id);
+      if (res.contentType) {
+        reply.type(res.contentType);
+      }
+      return reply.send(res.body);
+    }
+    this.meshMetrics.forwards.inc({ outcome: 'fallback' });
+    // The body is consumed: run the request through our own pipeline, marked as local.
+    const local = await app.inject({
+      method: request.method as 'POST',
+      url: request.raw.url ?? request.url,
+      headers: { 'content-type': String(request.headers['content-type'] ?? 'application/json'), [MESH_FORWARDED_HEADER]: 'fallback' },
+      payload: body,
+    });
+    reply.code(local.statusCode).header(SERVED_BY_HEADER, self);
+    const type = local.headers['content-type'];
+    if (type) {
+      reply.type(String(type));
+    }
+    return reply.send(local.rawPayload);
+  }
+
+  /** One forward; a reused keep-alive socket the peer had closed is retried once on a new one. */
+  private async forward(peer: string, request: FastifyRequest, body: Buffer): Promise<PeerResponse> {
+    const headers: Record<string, string> = { [MESH_FORWARDED_HEADER]: this.self };
+    const type = request.headers['content-type'];
+    if (type) {
+      headers['content-type'] = String(type);
+    }
+    const timeoutMs = this.config.mesh!.loadTimeoutMs + (this.config.requestTimeoutMs || 30_000);
+    try {
+      return await requestPeer(peer, request.method, request.raw.url ?? request.url, headers, body, timeoutMs);
+    } catch (err) {
+      if (err instanceof PeerUnavailableError && err.reusedSocket) {
+        return requestPeer(peer, request.method, request.raw.url ?? request.url, headers, body, timeoutMs);
+      }
+      throw err;
+    }
+  }
+
+  private async prepareLocal(name: string, via: string, reply: FastifyReply): Promise<void> {
+    this.meshMetrics.requests.inc({ model: name, via });
+    reply.header(SERVED_BY_HEADER, this.self);
+    await this.ensureLocal(name);
+    const entry = this.repository.get(name);
+    if (entry?.state === ModelState.READY) {
+      this.meshMetrics.cacheHits.inc({ model: name });
+    } else {
+      this.meshMetrics.cacheMisses.inc({ model: name });
+    }
+  }
+
+  /** Makes the model's files local: fetched from its `storageUri` once (single flight). */
+  private async ensureLocal(name: string): Promise<void> {
+    if (this.repository.get(name)) {
+      return;
+    }
+    const uri = this.registry.get(name)?.storageUri;
+    if (!uri) {
+      this.repository.index(); // rescan: the files may have appeared
+      return;
+    }
+    let pending = this.fetches.get(name);
+    if (!pending) {
+      const timeoutMs = this.config.mesh!.loadTimeoutMs;
+      pending = (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const fetched = fetchModel(uri, path.join(this.config.modelDir, name), { log: (msg) => this.log('info', { event: 'storage', model: name }, msg) });
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`not fetched within ${timeoutMs} ms`)), timeoutMs);
+          });
+          await Promise.race([fetched, timeout]);
+          this.repository.index();
+          this.log('info', { event: 'model_fetched', model: name, storageUri: uri }, 'model fetched');
+        } catch (err) {
+          this.log('error', { event: 'model_fetch_failed', model: name, storageUri: uri }, (err as Error).message);
+          throw serverError(ERRORS.MODEL_LOAD_FAILED, name, (err as Error).message);
+        } finally {
+          clearTimeout(timer);
+          this.fetches.delete(name);
+        }
+      })();
+      this.fetches.set(name, pending);
+    }
+    await pending;
+  }
+}
+
+function stdoutLogger(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
+  process.stdout.write(`${JSON.stringify({ level: level === 'info' ? 30 : level === 'warn' ? 40 : 50, time: Date.now(), ...fields, msg })}\n`);
+}
+
+async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of raw) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      throw serverError(ERRORS.BODY_TOO_LARGE, limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,217 @@
+/**
+ * ModelMesh runtime: three real `serve --mode mesh` processes on loopback share 50 models under
+ * memory budgets that cannot hold them all.
+ */
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { expectClose, expected, metricSamples, MODELS, request, Response, RunningServer, startServer } from './server-harness';
+import { METRICS, MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../src/_contract';
+
+const FIXTURES = ['iris-logreg', 'iris-mlp', 'diabetes-linreg'];
+const MODEL_COUNT = 50;
+/** Per member. The 50 models charge about 70 kB (file size x 2); the three members hold 27 kB. */
+const BUDGET = 9000;
+const SERVED_BY = 'x-model-mesh-served-by';
+
+interface MeshModel { name: string; fixture: string }
+
+const models: MeshModel[] = Array.from({ length: MODEL_COUNT }, (_, i) => ({
+  name: `model-${String(i).padStart(2, '0')}`,
+  fixture: FIXTURES[i % FIXTURES.length],
+}));
+const fixtures = new Map(FIXTURES.map((f) => [f, expected(f)]));
+
+let dir: string;
+let members: RunningServer[] = [];
+let ports: number[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function checkOutputs(model: MeshModel, res: Response): void {
+  const fixture = fixtures.get(model.fixture);
+  expect(res.body.model_name).toBe(model.name);
+  for (const want of fixture.outputs) {
+    const got = res.body.outputs.find((o: { name: string }) => o.name === want.name);
+    expect(got).toBeDefined();
+    expectClose(got.data, want.data, fixture.tolerance);
+  }
+}
+
+function infer(port: number, model: MeshModel, headers: Record<string, string> = {}): Promise<Response> {
+  return request(port, 'POST', `/v2/models/${model.name}/infer`, fixtures.get(model.fixture).v2_request, headers);
+}
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  }));
+}
+
+async function metricsOf(port: number): Promise<string> {
+  const res = await request(port, 'GET', '/metrics');
+  expect(res.status).toBe(200);
+  return res.text;
+}
+
+function sum(text: string, name: string, filter = ''): number {
+  let total = 0;
+  for (const [labels, value] of metricSamples(text, name)) {
+    if (labels.includes(filter)) total += value;
+  }
+  return total;
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-'));
+  const modelDir = path.join(dir, 'models');
+  for (const m of models) {
+    fs.mkdirSync(path.join(modelDir, m.name), { recursive: true });
+    fs.copyFileSync(path.join(MODELS, `${m.fixture}.onnx`), path.join(modelDir, m.name, 'model.onnx'));
+  }
+  // The registry a ModelMesh mounts: one copy each, two for the first five.
+  const registry = path.join(dir, 'models.json');
+  fs.writeFileSync(registry, JSON.stringify({ models: models.map((m, i) => ({ name: m.name, format: 'onnx', memoryEstimateBytes: 4096, copies: i < 5 ? 2 : 1 })) }));
+  ports = [await freePort(), await freePort(), await freePort()];
+  const peers = ports.map((p) => `127.0.0.1:${p}`).join(',');
+  members = await Promise.all(ports.map((port) => startServer([
+    '--mode', 'mesh', '--model-dir', modelDir, '--memory-budget-bytes', String(BUDGET),
+    '--peers', peers, '--self', `127.0.0.1:${port}`, '--http-port', String(port), '--model-registry', registry,
+  ])));
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all(members.map((m) => m.stop()));
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('every member serves every model with correct outputs, models stay on their holders, and no budget is exceeded', async () => {
+  // GIVEN three members, 50 models, budgets that hold about a third of them in all
+  // WHEN every model is requested from every member (150 requests, 6 at once)
+  const servedBy = new Map<string, Set<string>>();
+  const jobs = models.flatMap((m) => ports.map((port) => ({ m, port })));
+  const failures: string[] = [];
+  await pool(jobs, 6, async ({ m, port }) => {
+    const res = await infer(port, m);
+    if (res.status !== 200) {
+      failures.push(`${m.name} via ${port}: ${res.status} ${res.text}`);
+      return;
+    }
+    checkOutputs(m, res);
+    const set = servedBy.get(m.name) ?? new Set<string>();
+    set.add(String(res.headers[SERVED_BY]));
+    servedBy.set(m.name, set);
+  });
+
+  // THEN every request succeeded with the expected outputs
+  expect(failures).toEqual([]);
+  expect(servedBy.size).toBe(MODEL_COUNT);
+  // a one-copy model ran on exactly one member, whichever member was asked
+  for (const m of models.slice(5)) {
+    expect(servedBy.get(m.name)!.size).toBe(1);
+  }
+  // every member holds some models (placement spreads them)
+  const holders = new Set([...servedBy.values()].flatMap((s) => [...s]));
+  expect(holders.size).toBe(3);
+
+  const texts = await Promise.all(ports.map(metricsOf));
+  const evictions = texts.map((t) => sum(t, METRICS.modelEvictionsTotal));
+  const peaks = texts.map((t) => sum(t, METRICS.meshMemoryPeakBytes));
+  const forwards = texts.map((t) => sum(t, METRICS.meshForwardsTotal, 'outcome="ok"'));
+  const loads = texts.map((t) => sum(t, METRICS.meshLoadsTotal));
+  const misses = texts.map((t) => sum(t, METRICS.meshCacheMissesTotal));
+  // eviction happened: together the members loaded more models than they can hold
+  expect(evictions.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  // the memory charged never exceeded the budget on any member, and was used
+  for (const peak of peaks) {
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(BUDGET);
+  }
+  // requests to non-holders were forwarded (one hop), loads and misses were counted
+  expect(forwards.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(MODEL_COUNT);
+  expect(loads.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(MODEL_COUNT);
+  expect(misses.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  // per-model request counts: each model was received three times in all
+  const received = (name: string) => texts.reduce((a, t) => a + sum(t, METRICS.meshRequestsTotal, `model="${name}",via="`) - sum(t, METRICS.meshRequestsTotal, `model="${name}",via="from_peer"`), 0);
+  expect(received('model-07')).toBe(3);
+  process.stdout.write(`mesh: ${jobs.length} requests; evictions per member ${evictions.join('/')}; peak bytes ${peaks.join('/')} of ${BUDGET}; forwards ${forwards.join('/')}; loads ${loads.join('/')}\n`);
+}, 30_000);
+
+test('a forwarded request is served by the member that received it (one hop at most)', async () => {
+  const m = models[20];
+  const status = await request(ports[0], 'GET', `${MESH_STATUS_PATH}?model=${m.name}`);
+  const holder = status.body.holders[0];
+  const nonHolder = ports.find((p) => `127.0.0.1:${p}` !== holder)!;
+  const res = await infer(nonHolder, m, { [MESH_FORWARDED_HEADER]: 'test' });
+  expect(res.status).toBe(200);
+  checkOutputs(m, res);
+  expect(res.headers[SERVED_BY]).toBe(`127.0.0.1:${nonHolder}`);
+});
+
+test('killing a member mid-run loses no request after bounded retries', async () => {
+  // GIVEN a run of 300 requests over all models, sent to the members in turn
+  const victim = members[2];
+  const victimId = `127.0.0.1:${ports[2]}`;
+  const jobs = Array.from({ length: 300 }, (_, i) => ({ m: models[(i * 7) % MODEL_COUNT], first: i % 3 }));
+  const MAX_CLIENT_RETRIES = 3;
+  let retries = 0;
+  let done = 0;
+  const lost: string[] = [];
+  const servedAfterKill = new Map<string, string>();
+  let killed = false;
+
+  // WHEN the third member is SIGKILLed after 60 requests
+  await pool(jobs, 6, async ({ m, first }) => {
+    let res: Response | undefined;
+    for (let attempt = 0; attempt <= MAX_CLIENT_RETRIES; attempt++) {
+      const port = ports[(first + attempt) % 3];
+      try {
+        res = await infer(port, m);
+        if (res.status === 200) break;
+      } catch {
+        // connection refused or reset: the client tries the next member
+        res = undefined;
+      }
+      retries++;
+    }
+    if (!res || res.status !== 200) {
+      lost.push(`${m.name}: ${res ? `${res.status} ${res.text}` : 'no answer'}`);
+    } else {
+      checkOutputs(m, res);
+      if (killed) servedAfterKill.set(m.name, String(res.headers[SERVED_BY]));
+    }
+    if (++done === 60) {
+      victim.proc.kill('SIGKILL');
+      await victim.exited;
+      killed = true;
+    }
+  });
+
+  // THEN nothing was lost, retries were bounded, and the dead member's models moved
+  expect(lost).toEqual([]);
+  expect(retries).toBeLessThanOrEqual(jobs.length);
+  expect(servedAfterKill.size).toBe(MODEL_COUNT);
+  expect([...servedAfterKill.values()]).not.toContain(victimId);
+  const texts = await Promise.all(ports.slice(0, 2).map(metricsOf));
+  for (const t of texts) {
+    expect(sum(t, METRICS.meshMemoryPeakBytes)).toBeLessThanOrEqual(BUDGET);
+  }
+  const status = await request(ports[0], 'GET', MESH_STATUS_PATH);
+  expect(status.body.members.find((x: { id: string }) => x.id === victimId).live).toBe(false);
+  process.stdout.write(`mesh kill: ${jobs.length} requests, 0 lost, ${retries} client retries, forward errors ${texts.map((t) => sum(t, METRICS.meshForwardsTotal, 'outcome="error"')).join('/')}\n`);
+}, 40_000);
