@@ -157,6 +157,7 @@ export const LABELS = {
   endpoint: `${LABEL_PREFIX}/endpoint`,
   model: `${LABEL_PREFIX}/model`,
   track: `${LABEL_PREFIX}/track`,
+  mesh: `${LABEL_PREFIX}/mesh`,
   version: `${LABEL_PREFIX}/version`,
   component: 'app.kubernetes.io/component',
   name: 'app.kubernetes.io/name',
