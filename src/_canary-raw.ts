@@ -10,7 +10,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CanaryPlan, routePolicy, sharedLabels, TRACKS } from './_canary-serverless';
+import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './_canary-serverless';
 import * as contract from './_contract';
 import { endpointNetworkPolicy } from './_network-policy';
 import { objectLabels, podSpec, selectorLabels } from './_pod-template';
@@ -79,7 +79,8 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
     labels: { ...podLabels, [contract.LABELS.track]: track },
     annotations: { ...resolved.annotations },
   };
-  const autoscaled = resolved.minReplicas < resolved.maxReplicas;
+  // Stopped: no replicas and no autoscaler, as a stopped raw ModelEndpoint.
+  const autoscaled = !resolved.stopped && resolved.minReplicas < resolved.maxReplicas;
   const id = capitalized(track);
   // Plain ApiObject: the pod spec is already Kubernetes JSON (as in raw ModelEndpoints).
   new ApiObject(scope, id, {
@@ -88,7 +89,7 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
     metadata,
     spec: Lazy.any({
       produce: () => ({
-        replicas: autoscaled ? resolved.initialScale : resolved.minReplicas,
+        replicas: resolved.stopped ? 0 : autoscaled ? resolved.initialScale : resolved.minReplicas,
         selector: { matchLabels: selector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         progressDeadlineSeconds: Math.max(600, resolved.startupSeconds + 60),
@@ -119,7 +120,7 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
       },
     });
   }
-  if (resolved.maxReplicas > 1) {
+  if (!resolved.stopped && resolved.maxReplicas > 1) {
     new k8s.KubePodDisruptionBudget(scope, `${id}DisruptionBudget`, {
       metadata,
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
@@ -177,7 +178,7 @@ function istioRoutes(scope: Construct, plan: CanaryPlan, metadata: k8s.ObjectMet
     spec: {
       hosts: external ? [stable.host, serviceHost] : [serviceHost],
       gateways: external ? [stable.ingress._gateway ?? DEFAULT_ISTIO_GATEWAY, 'mesh'] : ['mesh'],
-      http,
+      http: stable.stopped ? [stoppedRoute(stable)] : http,
     },
   });
 }

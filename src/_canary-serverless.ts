@@ -57,6 +57,18 @@ export function routePolicy(plan: CanaryPlan): Pick<VirtualServiceSpecHttp, 'tim
   };
 }
 
+/**
+ * The one route of a stopped endpoint: the model's paths answer 503, as a stopped
+ * ModelEndpoint's do.
+ */
+export function stoppedRoute(resolved: ResolvedEndpoint): VirtualServiceSpecHttp {
+  return {
+    name: 'stopped',
+    match: modelPathMatches(resolved),
+    directResponse: { status: 503, body: { string: JSON.stringify({ error: `endpoint ${resolved.name} is stopped` }) } },
+  };
+}
+
 /** The Knative revision name of a version: `<service>-<version>`, as Knative requires. */
 export function revisionName(resolved: ResolvedEndpoint): string {
   return `${resolved.name}-${resolved.version}`;
@@ -116,7 +128,7 @@ export function synthesizeCanaryServerless(scope: Construct, plan: CanaryPlan): 
       spec: {
         hosts: [stable.host],
         gateways: [stable.ingress._gateway ?? KNATIVE.ingressGateway],
-        http,
+        http: stable.stopped ? [stoppedRoute(stable)] : http,
       },
     });
   }

@@ -2,18 +2,23 @@ import { ApiObject, Chart, Duration, Names } from 'cdk8s';
 import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { synthesizeCanaryRaw } from './_canary-raw';
-import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless } from './_canary-serverless';
+import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from './_canary-serverless';
 import { registerEndpoint } from './_endpoint-registry';
+import { metricsPort } from './_monitoring/monitor';
+import { VersionTarget } from './_monitoring/queries';
+import { resolveMonitoring } from './_monitoring/resolve';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
+import { admitMetricsScrapes } from './_network-policy';
 import { resolveEndpoint } from './_resolve-endpoint';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
+import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
 import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
 import { EndpointSecurity, EndpointSecurityOptions } from './endpoint-security';
 import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
 import { ModelFormat } from './model-format';
-import { Toleration } from './scheduling';
+import { NodeAffinityRule, Toleration } from './scheduling';
 import { StorageUri } from './storage-uri';
 
 /**
@@ -268,6 +273,24 @@ export interface CanaryRolloutProps {
   readonly scaleDownDelay?: Duration;
 
   /**
+   * Replicas of each version when its revision starts (serverless) or its Deployment is
+   * created (raw). Must not exceed any version's `maxReplicas`.
+   *
+   * @default - each version's `minReplicas`, or 1 when it scales to zero
+   */
+  readonly initialScale?: number;
+
+  /**
+   * Takes every version to zero replicas without deleting anything: the routes answer 503.
+   * Raw: the Deployments have 0 replicas and no autoscaler. Serverless: Knative scales the
+   * revisions to zero, which needs every version to have `minReplicas: 0` (a revision's
+   * min-scale is fixed when it is created, and its name is explicit).
+   *
+   * @default false
+   */
+  readonly stopped?: boolean;
+
+  /**
    * How long the model may take to download and load before the pod is restarted.
    *
    * @default Duration.minutes(10)
@@ -290,11 +313,40 @@ export interface CanaryRolloutProps {
   readonly tolerations?: Toleration[];
 
   /**
+   * Node-affinity rules. Serverless mode needs `KnativeFeature.AFFINITY`.
+   *
+   * @default - none
+   */
+  readonly nodeAffinity?: NodeAffinityRule[];
+
+  /**
    * The service account the pods run as.
    *
    * @default - the namespace's default service account
    */
   readonly serviceAccount?: IServiceAccount;
+
+  /**
+   * Whether the service account token is mounted into the pods.
+   *
+   * @default false
+   */
+  readonly automountServiceAccountToken?: boolean;
+
+  /**
+   * The user the containers run as (never 0).
+   *
+   * @default 1000
+   */
+  readonly runAsUser?: number;
+
+  /**
+   * Whether the containers' root filesystem is read-only. The server writes only to
+   * `/mnt/models` and `/tmp`, which are volumes.
+   *
+   * @default true
+   */
+  readonly readOnlyRootFilesystem?: boolean;
 
   /**
    * A secret with storage credentials, mounted read-only.
@@ -345,6 +397,17 @@ export interface CanaryRolloutProps {
    * @default - none: add an `EndpointSecurity` yourself, or set this
    */
   readonly security?: EndpointSecurityOptions;
+
+  /**
+   * Prometheus scraping of both versions' pods (PodMonitor in serverless mode, ServiceMonitor
+   * in raw mode), alert rules (including "canary worse than stable", comparing the canary
+   * version with the stable one) and a Grafana dashboard with both versions side by side.
+   * Needs the Prometheus operator's CRDs in the cluster.
+   *
+   * @default - all on with our model server (see `MonitoringOptions`); off when either
+   * version runs a custom `container`
+   */
+  readonly monitoring?: MonitoringOptions;
 }
 
 /**
@@ -365,7 +428,9 @@ export interface CanaryRolloutProps {
  * synthesizes a `Service` (id `Resource`), one `Deployment` per version (`<name>-<version>`,
  * with HPA and PDB), an Istio `DestinationRule` with `stable` and `canary` subsets and a
  * `VirtualService` with weighted routes (or, with Gateway API, one `Service` per track and a
- * weighted `HTTPRoute`), and a `NetworkPolicy`.
+ * weighted `HTTPRoute`), and a `NetworkPolicy`. With `monitoring` on (the default), both add
+ * a `PodMonitor` (serverless) or `ServiceMonitor` (raw), a `PrometheusRule` and a Grafana
+ * dashboard `ConfigMap` whose series carry a `version` label (see `EndpointMonitoring`).
  *
  * @example
  * new CanaryRollout(chart, 'iris', {
@@ -394,6 +459,8 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
   public readonly shadow: boolean;
   /** The mTLS and authorization objects, if `security` was set. */
   public readonly security?: EndpointSecurity;
+  /** The monitor, alert rules and dashboard, unless monitoring is off. */
+  public readonly monitoring?: EndpointMonitoring;
 
   constructor(scope: Construct, id: string, props: CanaryRolloutProps) {
     super(scope, id);
@@ -461,10 +528,16 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         scaleMetric: props.scaleMetric,
         scaleTarget: props.scaleTarget,
         scaleDownDelay: props.scaleDownDelay,
+        initialScale: props.initialScale,
+        stopped: props.stopped,
         startupTimeout: props.startupTimeout,
         nodeSelector: props.nodeSelector,
         tolerations: props.tolerations,
+        nodeAffinity: props.nodeAffinity,
         serviceAccount: props.serviceAccount,
+        automountServiceAccountToken: props.automountServiceAccountToken,
+        runAsUser: props.runAsUser,
+        readOnlyRootFilesystem: props.readOnlyRootFilesystem,
         storageCredentials: props.storageCredentials,
         labels: props.labels,
         annotations: props.annotations,
@@ -496,6 +569,12 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(plan.header)) {
       throw new Error(`'versionHeader' must be a lowercase HTTP header name, got '${plan.header}'`);
     }
+    if (props.stopped && serverless) {
+      const warm = versions.filter(v => (v.minReplicas ?? 1) > 0).map(v => v.version);
+      if (warm.length > 0) {
+        throw new Error(`'stopped' needs 'minReplicas: 0' on every version in serverless mode, got minReplicas above 0 on ${warm.map(v => `'${v}'`).join(', ')}: a revision's min-scale is fixed when it is created (its name is explicit), so Knative would keep it running; deploy versions with 'minReplicas: 0', or use 'mode: DeploymentMode.RAW'`);
+      }
+    }
     if (serverless) {
       synthesizeCanaryServerless(this, plan);
     } else {
@@ -504,6 +583,24 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     registerEndpoint(this, plan.stable);
     if (props.security) {
       this.security = new EndpointSecurity(this, 'Security', { ...props.security, endpoint: this });
+    }
+
+    const custom = versions.some(v => v.container !== undefined);
+    const monitoring = resolveMonitoring(props.monitoring, custom, this.namespace);
+    if (monitoring.enabled) {
+      const targets: VersionTarget[] = [[TRACKS.stable, plan.stable] as const, ...(plan.canary ? [[TRACKS.canary, plan.canary] as const] : [])]
+        .map(([track, r]) => ({
+          version: r.version!,
+          track,
+          deployment: `${r.name}-${r.version}`,
+          expectReplicas: !r.stopped && r.minReplicas > 0,
+        }));
+      // The objects shared by both versions carry no version label.
+      this.monitoring = EndpointMonitoring._create(this, 'Monitoring', { ...plan.stable, version: undefined }, monitoring, targets);
+      if (plan.stable.networkPolicy) {
+        const ports = new Set([plan.stable, ...(plan.canary ? [plan.canary] : [])].map(r => metricsPort(r)));
+        for (const port of ports) admitMetricsScrapes(this, monitoring.prometheusNamespace, port);
+      }
     }
   }
 

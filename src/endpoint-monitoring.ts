@@ -1,13 +1,13 @@
 /**
- * Observability of a `ModelEndpoint`: the Prometheus operator monitor that scrapes it, its
- * alert rules and its Grafana dashboard.
+ * Observability of a `ModelEndpoint` or `CanaryRollout`: the Prometheus operator monitor that
+ * scrapes it, its alert rules and its Grafana dashboard.
  */
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { endpointAlertRules } from './_monitoring/alerts';
 import { endpointDashboard } from './_monitoring/dashboard';
 import { endpointMonitor } from './_monitoring/monitor';
-import { EndpointQueries, endpointQueries } from './_monitoring/queries';
+import { EndpointQueries, endpointQueries, VersionTarget } from './_monitoring/queries';
 import { ResolvedMonitoring } from './_monitoring/resolve';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 
@@ -85,8 +85,9 @@ export interface MonitoringOptions {
 
   /**
    * `ModelEndpointCanaryErrorRatio` fires when the canary's error ratio (all errors, 4xx
-   * included: clients are the same for both tracks) exceeds the stable track's by more than
-   * this, for 5 minutes. A fraction between 0 and 1. Silent when no canary runs.
+   * included: clients are the same for both versions) exceeds the stable version's by more
+   * than this, for 5 minutes. A fraction between 0 and 1. A `CanaryRollout` without a canary
+   * has no such alert; a `ModelEndpoint` has one that stays silent.
    *
    * @default 0.02
    */
@@ -94,7 +95,7 @@ export interface MonitoringOptions {
 
   /**
    * `ModelEndpointCanaryLatency` fires when the canary's p99 latency exceeds the stable
-   * track's p99 times this factor, for 5 minutes. Silent when no canary runs.
+   * version's p99 times this factor, for 5 minutes. Only with a canary, as above.
    *
    * @default 1.5
    */
@@ -124,13 +125,15 @@ export interface MonitoringOptions {
 }
 
 /**
- * The monitoring objects of a `ModelEndpoint`, created by the endpoint (`endpoint.monitoring`).
+ * The monitoring objects of a `ModelEndpoint` or `CanaryRollout`, created by the endpoint
+ * (`endpoint.monitoring`).
  *
  * Synthesizes a `PodMonitor` (serverless: Knative's Service does not expose the model
  * container, so pods are selected by our labels) or a `ServiceMonitor` (raw: the Service's
  * `http` port), a `PrometheusRule` with the endpoint's alerts, and a Grafana dashboard
  * ConfigMap. Scraped series carry `endpoint`, `component` and `track` (stable or canary)
- * labels taken from the pod labels.
+ * labels taken from the pod labels; a `CanaryRollout`'s series also carry `version`, and its
+ * canary alerts and dashboard compare the canary version with the stable one by name.
  */
 export class EndpointMonitoring extends Construct {
   /**
@@ -138,8 +141,10 @@ export class EndpointMonitoring extends Construct {
    *
    * @internal
    */
-  public static _create(scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring): EndpointMonitoring {
-    return new EndpointMonitoring(scope, id, resolved, monitoring);
+  public static _create(
+    scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[],
+  ): EndpointMonitoring {
+    return new EndpointMonitoring(scope, id, resolved, monitoring, versions);
   }
 
   /** The `PodMonitor` (serverless) or `ServiceMonitor` (raw). */
@@ -156,14 +161,14 @@ export class EndpointMonitoring extends Construct {
    */
   public readonly _queries: EndpointQueries;
 
-  private constructor(scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring) {
+  private constructor(scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[]) {
     super(scope, id);
     this._queries = endpointQueries(
-      { endpoint: resolved.name, namespace: resolved.namespace, serverless: resolved.serverless },
+      { endpoint: resolved.name, namespace: resolved.namespace, serverless: resolved.serverless, versions },
       { ...monitoring, expectReplicas: !resolved.stopped && resolved.minReplicas > 0 },
     );
-    this.monitor = endpointMonitor(this, resolved, monitoring);
-    if (monitoring.alerts) this.rule = endpointAlertRules(this, resolved, monitoring, this._queries);
+    this.monitor = endpointMonitor(this, resolved, monitoring, versions);
+    if (monitoring.alerts) this.rule = endpointAlertRules(this, resolved, monitoring, this._queries, versions);
     if (monitoring.dashboard) this.dashboard = endpointDashboard(this, resolved, monitoring, this._queries);
   }
 }

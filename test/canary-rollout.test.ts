@@ -11,9 +11,11 @@ import {
   KnativeFeature,
   ModelEndpoint,
   ModelVersion,
+  NodeAffinityOperator,
   ScaleMetric,
   StorageUri,
 } from '../src';
+import { allExpressions } from '../src/_monitoring/queries';
 
 const V1: ModelVersion = { version: 'v1', storageUri: StorageUri.s3('models', 'iris/v1/model.onnx') };
 const V2: ModelVersion = {
@@ -42,6 +44,14 @@ function predictorRoute(manifests: any[]) {
   return findOne(manifests, 'VirtualService').spec.http.find((h: any) => h.name === 'predictor');
 }
 
+function alertRule(manifests: any[], alert: string) {
+  return findOne(manifests, 'PrometheusRule').spec.groups[0].rules.find((r: any) => r.alert === alert);
+}
+
+function alertExpr(manifests: any[], alert: string): string {
+  return alertRule(manifests, alert)?.expr;
+}
+
 function headerRoute(manifests: any[], track: string) {
   return findOne(manifests, 'VirtualService').spec.http.find((h: any) => h.name === `${track}-by-header`);
 }
@@ -58,16 +68,19 @@ const STEPS: Array<[string, Partial<CanaryRolloutProps>]> = [
 ];
 
 describe('serverless mode (default)', () => {
-  test('defaults: one Knative Service, a VirtualService and a NetworkPolicy, all schema-valid', () => {
+  test('defaults: one Knative Service, a VirtualService, a NetworkPolicy and monitoring, all schema-valid', () => {
     // GIVEN / WHEN
     const { manifests } = synth();
 
     // THEN
     expect(manifests).toMatchSnapshot();
     expect(manifests.map(m => `${m.apiVersion}/${m.kind}`).sort()).toEqual([
+      'monitoring.coreos.com/v1/PodMonitor',
+      'monitoring.coreos.com/v1/PrometheusRule',
       'networking.istio.io/v1/VirtualService',
       'networking.k8s.io/v1/NetworkPolicy',
       'serving.knative.dev/v1/Service',
+      'v1/ConfigMap',
     ]);
     expect(ksvc(manifests).spec.template.metadata.name).toBe('iris-v1');
     expect(ksvc(manifests).spec.traffic).toEqual([{ revisionName: 'iris-v1', percent: 100, tag: 'stable' }]);
@@ -186,19 +199,27 @@ describe('serverless mode (default)', () => {
       scaleTarget: 50,
       scaleDownDelay: Duration.minutes(1),
       startupTimeout: Duration.minutes(5),
+      initialScale: 2,
+      stopped: false,
       nodeSelector: { pool: 'inference' },
       tolerations: [],
+      nodeAffinity: [{ key: 'topology.kubernetes.io/zone', operator: NodeAffinityOperator.IN, values: ['eu-west-1a'] }],
       serviceAccount: ServiceAccount.fromServiceAccountName(chart, 'SA', 'fraud'),
+      automountServiceAccountToken: true,
+      runAsUser: 2000,
+      readOnlyRootFilesystem: true,
       storageCredentials: Secret.fromSecretName(chart, 'Creds', 's3-creds'),
       labels: { team: 'risk' },
       annotations: { owner: 'risk-team' },
-      knativeFeatures: [KnativeFeature.NODE_SELECTOR],
+      knativeFeatures: [KnativeFeature.NODE_SELECTOR, KnativeFeature.AFFINITY],
       networkPolicy: true,
       allowedNamespaces: ['istio-system', 'knative-serving', 'web'],
       security: { allowedNamespaces: ['web'], jwt: { issuer: 'https://auth.example.com', jwksUri: 'https://auth.example.com/jwks.json' } },
+      monitoring: { scrapeInterval: Duration.seconds(15), prometheusLabels: { release: 'kube-prometheus-stack' }, canaryErrorRatioMargin: 0.05 },
     });
     const manifests = Testing.synth(chart);
-    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.NODE_SELECTOR] });
+    // The project's defaults forbid a mounted token: this test turns it on on purpose.
+    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.NODE_SELECTOR, KnativeFeature.AFFINITY], projectDefaults: false });
     expect(manifests).toMatchSnapshot();
     const spec = ksvc(manifests).spec;
     expect(spec.template.metadata.name).toBe('fraud-v2');
@@ -216,20 +237,32 @@ describe('serverless mode (default)', () => {
     expect(predictorRoute(manifests).timeout).toBe('30s');
     expect(findOne(manifests, 'PeerAuthentication').spec.mtls).toEqual({ mode: 'STRICT' });
     expect(findOne(manifests, 'RequestAuthentication').spec.jwtRules[0].issuer).toBe('https://auth.example.com');
+    const pod = spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.containers[0].securityContext).toMatchObject({ runAsUser: 2000, readOnlyRootFilesystem: true });
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions)
+      .toEqual([{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['eu-west-1a'] }]);
+    expect(spec.template.metadata.annotations['autoscaling.knative.dev/initial-scale']).toBe('2');
+    expect(findOne(manifests, 'PodMonitor').metadata.labels.release).toBe('kube-prometheus-stack');
+    expect(findOne(manifests, 'PodMonitor').spec.podMetricsEndpoints[0].interval).toBe('15s');
+    expect(alertExpr(manifests, 'ModelEndpointCanaryErrorRatio')).toMatch(/ \+ 0\.05$/);
   });
 });
 
 describe('raw mode', () => {
-  test('defaults: one Service, a Deployment per version, a DestinationRule, a VirtualService and a NetworkPolicy', () => {
+  test('defaults: one Service, a Deployment per version, a DestinationRule, a VirtualService, a NetworkPolicy and monitoring', () => {
     const { manifests } = synth({ ...RAW });
     expect(manifests).toMatchSnapshot();
     expect(manifests.map(m => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ConfigMap/iris-dashboard',
       'Deployment/iris-v1',
       'DestinationRule/iris',
       'HorizontalPodAutoscaler/iris-v1',
       'NetworkPolicy/iris',
       'PodDisruptionBudget/iris-v1',
+      'PrometheusRule/iris',
       'Service/iris',
+      'ServiceMonitor/iris',
       'VirtualService/iris',
     ]);
     const vs = findOne(manifests, 'VirtualService');
@@ -445,5 +478,174 @@ describe('escape hatches', () => {
     expect(rollout.url).toBe('http://iris.default.svc.cluster.local');
     expect(rollout.trafficPercent).toBe(10);
     expect(() => rollout.trackUrl('blue')).toThrow(/'track' must be 'stable' or 'canary'/);
+  });
+});
+
+describe('monitoring: both versions scraped, compared by version', () => {
+  const VERSION_META = '__meta_kubernetes_pod_label_serving_cdk8s_model_serving_io_version';
+  const CANARY_STEP = { canary: V2, trafficPercent: 10 };
+
+  function dashboard(manifests: any[]) {
+    const cm = findOne(manifests, 'ConfigMap');
+    return JSON.parse(cm.data[Object.keys(cm.data)[0]]);
+  }
+
+  test('serverless: one PodMonitor selects both revisions\' pods; version comes from the pod, track from the canary version', () => {
+    const { manifests } = synth(CANARY_STEP);
+    const pm = findOne(manifests, 'PodMonitor');
+    expect(pm.metadata.labels[VERSION]).toBeUndefined();
+    // Every revision's pods carry the selector labels (the template is the canary's; the stable
+    // revision was created from the same labels with its own version).
+    const template = ksvc(manifests).spec.template.metadata.labels;
+    expect(template).toMatchObject(pm.spec.selector.matchLabels);
+    expect(pm.spec.selector.matchLabels[VERSION]).toBeUndefined();
+    const relabelings = pm.spec.podMetricsEndpoints[0].relabelings;
+    expect(relabelings.map((r: any) => r.targetLabel)).toEqual(['endpoint', 'component', 'track', 'track', 'version', 'revision']);
+    expect(relabelings[2]).toEqual({ action: 'replace', replacement: 'stable', targetLabel: 'track' });
+    expect(relabelings[3]).toEqual({ action: 'replace', sourceLabels: [VERSION_META], regex: 'v2', replacement: 'canary', targetLabel: 'track' });
+    expect(relabelings[4]).toEqual({ action: 'replace', sourceLabels: [VERSION_META], regex: '(.+)', targetLabel: 'version' });
+  });
+
+  test('raw: the ServiceMonitor selects the shared Service only (not the per-track Services of Gateway API)', () => {
+    const ingress = EndpointIngress.gatewayApi({ gatewayName: 'public' });
+    const { manifests } = synth({ ...RAW, ...CANARY_STEP, ingress });
+    const sm = findOne(manifests, 'ServiceMonitor');
+    const selected = findByKind(manifests, 'Service').filter((svc: any) =>
+      Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v)
+      && sm.spec.selector.matchExpressions.every((e: any) => e.operator === 'DoesNotExist' && !(e.key in svc.metadata.labels)));
+    expect(selected.map((svc: any) => svc.metadata.name)).toEqual(['iris']);
+    // Its endpoints are both versions' pods.
+    const shared = selected[0];
+    for (const d of findByKind(manifests, 'Deployment')) expect(d.spec.template.metadata.labels).toMatchObject(shared.spec.selector);
+    expect(sm.spec.endpoints[0].relabelings.map((r: any) => r.targetLabel)).toEqual(['endpoint', 'component', 'track', 'track', 'version']);
+  });
+
+  test('canary alerts compare version="v2" with version="v1" and name both', () => {
+    const { manifests } = synth(CANARY_STEP);
+    const errors = alertRule(manifests, 'ModelEndpointCanaryErrorRatio');
+    expect(errors.expr).toContain('version="v2",code!~"2..|0"');
+    expect(errors.expr).toContain('version="v1",code!~"2..|0"');
+    expect(errors.expr).not.toContain('track=');
+    expect(errors.expr.indexOf('version="v2"')).toBeLessThan(errors.expr.indexOf('version="v1"'));
+    expect(errors.labels).toEqual({ severity: 'warning', endpoint: 'iris', namespace: 'models', version: 'v2' });
+    expect(errors.annotations.summary).toBe('The canary v2 of iris fails more often than the stable version v1');
+    const latency = alertRule(manifests, 'ModelEndpointCanaryLatency');
+    expect(latency.expr).toBe(
+      'histogram_quantile(0.99, sum by (le) (rate(model_server_request_duration_seconds_bucket{endpoint="iris",namespace="models",version="v2"}[5m])))'
+      + ' > 1.5 * histogram_quantile(0.99, sum by (le) (rate(model_server_request_duration_seconds_bucket{endpoint="iris",namespace="models",version="v1"}[5m])))');
+  });
+
+  test('without a canary there is no canary alert; after promotion the comparison follows the versions', () => {
+    const alerts = (m: any[]) => findOne(m, 'PrometheusRule').spec.groups[0].rules.map((r: any) => r.alert);
+    expect(alerts(synth().manifests)).not.toContain('ModelEndpointCanaryErrorRatio');
+    expect(alerts(synth({ stable: V2 }).manifests)).not.toContain('ModelEndpointCanaryLatency');
+    const rolledBack = synth({ stable: V2, canary: { ...V1, version: 'v3' }, trafficPercent: 0 }).manifests;
+    expect(alertExpr(rolledBack, 'ModelEndpointCanaryLatency')).toMatch(/version="v3".* > 1\.5 \* .*version="v2"/);
+  });
+
+  test('no-ready-replicas is per version: up in serverless mode, each Deployment in raw mode', () => {
+    const serverless = alertExpr(synth(CANARY_STEP).manifests, 'ModelEndpointNoReadyReplicas');
+    expect(serverless).toBe('label_replace(absent(up{endpoint="iris",namespace="models",version="v1"} == 1), "version", "v1", "", "")'
+      + ' or label_replace(absent(up{endpoint="iris",namespace="models",version="v2"} == 1), "version", "v2", "", "")');
+    const raw = alertExpr(synth({ ...RAW, ...CANARY_STEP }).manifests, 'ModelEndpointNoReadyReplicas');
+    expect(raw).toBe('sum by (deployment) (kube_deployment_status_replicas_available{namespace="models",deployment=~"iris-v1|iris-v2"}) < 1');
+    // A version that scales to zero is left out.
+    const scaleToZero = alertExpr(synth({ canary: { ...V2, minReplicas: 0 } }).manifests, 'ModelEndpointNoReadyReplicas');
+    expect(scaleToZero).not.toContain('version="v2"');
+  });
+
+  test('the dashboard shows stable and canary side by side, one target per version', () => {
+    const { manifests, rollout } = synth(CANARY_STEP);
+    const panels = dashboard(manifests).panels.filter((p: any) => p.type !== 'row');
+    const byVersion = panels.filter((p: any) => / by version$/.test(p.title));
+    expect(byVersion.map((p: any) => p.title)).toEqual(['Requests/s by version', 'Error ratio by version', 'p99 latency by version']);
+    for (const p of byVersion) {
+      expect(p.targets.map((t: any) => t.legendFormat)).toEqual(['stable v1', 'canary v2']);
+      expect(p.targets[0].expr).toContain('version="v1"');
+      expect(p.targets[1].expr).toContain('version="v2"');
+    }
+    expect(panels.map((p: any) => p.title)).not.toContain('Requests/s by track');
+    // Every expression comes from the query module.
+    const known = new Set(Object.values(allExpressions(rollout.monitoring!._queries)));
+    for (const p of panels) for (const t of p.targets) expect(known).toContain(t.expr);
+  });
+
+  test('the NetworkPolicy admits Prometheus to the metrics port', () => {
+    const np = findOne(synth({ ...CANARY_STEP, monitoring: { prometheusNamespace: 'prom' } }).manifests, 'NetworkPolicy');
+    expect(np.spec.ingress[1]).toEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'prom' } } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    });
+  });
+
+  test('monitoring can be turned off, and is off by default when a version runs a custom container', () => {
+    const kinds = (m: any[]) => m.map(o => o.kind).filter(k => ['PodMonitor', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap'].includes(k));
+    const off = synth({ monitoring: { enabled: false } });
+    expect(kinds(off.manifests)).toEqual([]);
+    expect(off.rollout.monitoring).toBeUndefined();
+    const custom = { ...V2, container: { image: 'example.com/server:1' }, storageUri: StorageUri.pvc('models', 'iris') };
+    const chart = Testing.chart();
+    const rollout = new CanaryRollout(chart, 'R', { modelName: 'iris', stable: V1, canary: custom, mode: DeploymentMode.RAW });
+    expect(kinds(Testing.synth(chart))).toEqual([]);
+    expect(rollout.monitoring).toBeUndefined();
+  });
+});
+
+describe('prop parity with ModelEndpoint', () => {
+  const make = (props: Partial<CanaryRolloutProps>) => () => new CanaryRollout(Testing.chart(), 'Rollout', { modelName: 'iris', stable: V1, ...props });
+
+  test('stopped (raw): both Deployments at 0 replicas, no autoscaler or PDB, the routes answer 503, no no-ready alert', () => {
+    const { manifests } = synth({ ...RAW, canary: V2, stopped: true });
+    expect(findByKind(manifests, 'Deployment').map(d => d.spec.replicas)).toEqual([0, 0]);
+    expect(manifests.filter(m => m.kind === 'HorizontalPodAutoscaler' || m.kind === 'PodDisruptionBudget')).toEqual([]);
+    const http = findOne(manifests, 'VirtualService').spec.http;
+    expect(http.map((h: any) => h.name)).toEqual(['stopped']);
+    expect(http[0].directResponse.status).toBe(503);
+    expect(findOne(manifests, 'PrometheusRule').spec.groups[0].rules.map((r: any) => r.alert)).not.toContain('ModelEndpointNoReadyReplicas');
+    // The pod templates are unchanged: stopping and restarting does not roll the pods.
+    const running = findOne(synth({ ...RAW, canary: V2 }).manifests, 'Deployment', { name: 'iris-v2' });
+    expect(findOne(manifests, 'Deployment', { name: 'iris-v2' }).spec.template).toEqual(running.spec.template);
+  });
+
+  test('stopped (serverless, versions scaling to zero): the routes answer 503 and the template is unchanged', () => {
+    const v1 = { ...V1, minReplicas: 0 };
+    const v2 = { ...V2, minReplicas: 0 };
+    const running = synth({ stable: v1, canary: v2 }).manifests;
+    const { manifests } = synth({ stable: v1, canary: v2, stopped: true });
+    expect(ksvc(manifests).spec.template).toEqual(ksvc(running).spec.template);
+    expect(findOne(manifests, 'VirtualService').spec.http.map((h: any) => [h.name, h.directResponse?.status])).toEqual([['stopped', 503]]);
+  });
+
+  test('fails when stopping a serverless rollout whose revisions keep replicas', () => {
+    expect(make({ canary: V2, stopped: true })).toThrow(/'stopped' needs 'minReplicas: 0' on every version in serverless mode, got minReplicas above 0 on 'v1', 'v2'/);
+  });
+
+  test('initialScale applies to every version', () => {
+    const { manifests } = synth({ ...RAW, canary: { ...V2, minReplicas: 1, maxReplicas: 4 }, initialScale: 3 });
+    expect(findByKind(manifests, 'Deployment').map(d => d.spec.replicas)).toEqual([3, 3]);
+  });
+
+  test('fails when initialScale exceeds a version\'s maxReplicas', () => {
+    expect(make({ canary: { ...V2, maxReplicas: 2 }, initialScale: 3 })).toThrow(/'initialScale' must be between 1 and 'maxReplicas' \(2\), got 3/);
+  });
+
+  test('fails when runAsUser is 0', () => {
+    expect(make({ runAsUser: 0 })).toThrow(/'runAsUser' must not be 0/);
+  });
+
+  test('fails when nodeAffinity is set in serverless mode without the Knative feature flag', () => {
+    const nodeAffinity = [{ key: 'zone', operator: NodeAffinityOperator.EXISTS }];
+    expect(make({ nodeAffinity })).toThrow(/kubernetes.podspec-affinity/);
+    // Not through synth(): a writable root filesystem breaks the project's pod defaults on purpose.
+    const chart = Testing.chart();
+    new CanaryRollout(chart, 'Rollout', { modelName: 'iris', stable: V1, canary: V2, ...RAW, nodeAffinity, readOnlyRootFilesystem: false, runAsUser: 1001 });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests, { projectDefaults: false });
+    for (const d of findByKind(manifests, 'Deployment')) {
+      expect(d.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions)
+        .toEqual([{ key: 'zone', operator: 'Exists' }]);
+      expect(d.spec.template.spec.containers[0].securityContext).toMatchObject({ runAsUser: 1001, readOnlyRootFilesystem: false });
+      expect(d.spec.template.spec.automountServiceAccountToken).toBe(false);
+    }
   });
 });

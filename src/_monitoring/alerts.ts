@@ -5,7 +5,7 @@
 import { Construct } from 'constructs';
 import { objectLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
-import { EndpointQueries } from './queries';
+import { EndpointQueries, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
 import { ResolvedMonitoring } from './resolve';
 import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../imports/monitoring-monitoring.coreos.com';
 
@@ -46,14 +46,14 @@ const ALERTS: Record<string, { severity: string; for?: string; summary: string; 
   ModelEndpointCanaryErrorRatio: {
     severity: 'warning',
     for: '5m',
-    summary: 'The canary of {{ $labels.endpoint }} fails more often than the stable version',
-    description: 'The canary error ratio is {{ $value | humanizePercentage }}, more than the stable error ratio plus {{ "__THRESHOLD__" }}: consider rolling back.',
+    summary: 'The canary__CANARY__ of {{ $labels.endpoint }} fails more often than the stable version__STABLE__',
+    description: 'The canary__CANARY__ error ratio is {{ $value | humanizePercentage }}, more than the stable__STABLE__ error ratio plus {{ "__THRESHOLD__" }}: consider rolling back.',
   },
   ModelEndpointCanaryLatency: {
     severity: 'warning',
     for: '5m',
-    summary: 'The canary of {{ $labels.endpoint }} is slower than the stable version',
-    description: 'The canary p99 latency is {{ $value | humanizeDuration }}, more than {{ "__THRESHOLD__" }} times the stable p99: consider rolling back.',
+    summary: 'The canary__CANARY__ of {{ $labels.endpoint }} is slower than the stable version__STABLE__',
+    description: 'The canary__CANARY__ p99 latency is {{ $value | humanizeDuration }}, more than {{ "__THRESHOLD__" }} times the stable__STABLE__ p99: consider rolling back.',
   },
 };
 
@@ -74,13 +74,21 @@ export function ruleGroupName(resolved: Pick<ResolvedEndpoint, 'name'>): string 
 }
 
 /** The alerting rules of an endpoint, as plain rule-file objects (also what promtool checks). */
-export function alertRules(resolved: Pick<ResolvedEndpoint, 'name' | 'namespace'>, monitoring: ResolvedMonitoring, queries: EndpointQueries): AlertRule[] {
+export function alertRules(
+  resolved: Pick<ResolvedEndpoint, 'name' | 'namespace'>, monitoring: ResolvedMonitoring, queries: EndpointQueries, versions?: VersionTarget[],
+): AlertRule[] {
+  // A CanaryRollout's canary alerts compare two named versions: the texts and labels say which.
+  const stable = versions?.find(v => v.track === TRACKS.stable);
+  const canary = versions?.find(v => v.track === TRACKS.canary);
   return Object.entries(queries.alerts).map(([alert, expr]) => {
+    const isCanaryAlert = alert.startsWith('ModelEndpointCanary');
     // `$labels` in templates are the expression's labels, and the sums drop `endpoint`: the
     // name goes in as text.
     const fill = (text: string) => text
       .split('{{ $labels.endpoint }}').join(resolved.name)
-      .replace('{{ "__THRESHOLD__" }}', thresholdText(alert, monitoring));
+      .replace('{{ "__THRESHOLD__" }}', thresholdText(alert, monitoring))
+      .split('__CANARY__').join(canary ? ` ${canary.version}` : '')
+      .split('__STABLE__').join(stable && canary ? ` ${stable.version}` : '');
     const meta = ALERTS[alert];
     if (!meta) throw new Error(`internal: no severity and text for alert ${alert}`);
     return {
@@ -92,6 +100,7 @@ export function alertRules(resolved: Pick<ResolvedEndpoint, 'name' | 'namespace'
         severity: meta.severity,
         endpoint: resolved.name,
         ...(resolved.namespace !== undefined ? { namespace: resolved.namespace } : {}),
+        ...(isCanaryAlert && canary ? { [TARGET_LABELS.version]: canary.version } : {}),
       },
       annotations: {
         summary: fill(meta.summary),
@@ -102,9 +111,9 @@ export function alertRules(resolved: Pick<ResolvedEndpoint, 'name' | 'namespace'
 }
 
 export function endpointAlertRules(
-  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: EndpointQueries,
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: EndpointQueries, versions?: VersionTarget[],
 ): PrometheusRule {
-  const rules = alertRules(resolved, monitoring, queries);
+  const rules = alertRules(resolved, monitoring, queries, versions);
   return new PrometheusRule(scope, 'PrometheusRule', {
     metadata: {
       name: resolved.name,

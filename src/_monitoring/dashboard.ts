@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { objectLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
 import { DashboardBuilder } from './grafana';
-import { EndpointQueries } from './queries';
+import { EndpointQueries, VersionQueries } from './queries';
 import { ResolvedMonitoring } from './resolve';
 
 /** The label the Grafana sidecar (kube-prometheus-stack, grafana chart) looks for. */
@@ -71,16 +71,26 @@ export function buildDashboard(resolved: Pick<ResolvedEndpoint, 'name' | 'namesp
       type: 'timeseries',
       title: 'Model load time',
       description: 'Average time to load each model since its replicas started.',
-      targets: [{ expr: q.modelLoadSeconds, legend: '{{model}}' }],
+      targets: [{ expr: q.modelLoadSeconds, legend: q.versions ? '{{model}} {{version}}' : '{{model}}' }],
       unit: 's',
       width: 8,
       height: 8,
     });
 
-  d.row('Stable vs canary')
-    .panel({ type: 'timeseries', title: 'Requests/s by track', targets: [{ expr: q.requestRateByTrack, legend: '{{track}}' }], unit: 'reqps', width: 8, height: 8 })
-    .panel({ type: 'timeseries', title: 'Error ratio by track', targets: [{ expr: q.errorRatioByTrack, legend: '{{track}}' }], unit: 'percentunit', min: 0, max: 1, width: 8, height: 8 })
-    .panel({ type: 'timeseries', title: 'p99 latency by track', targets: [{ expr: q.latencyP99ByTrack, legend: '{{track}}' }], unit: 's', width: 8, height: 8 });
+  const row = d.row('Stable vs canary');
+  if (q.versions) {
+    // A CanaryRollout: one target per version, named at synth time ("canary v2").
+    const byVersion = (pick: (v: VersionQueries) => string) => q.versions!.map(v => ({ expr: pick(v), legend: `${v.track} ${v.version}` }));
+    row
+      .panel({ type: 'timeseries', title: 'Requests/s by version', targets: byVersion(v => v.requestRate), unit: 'reqps', width: 8, height: 8 })
+      .panel({ type: 'timeseries', title: 'Error ratio by version', targets: byVersion(v => v.errorRatio), unit: 'percentunit', min: 0, max: 1, width: 8, height: 8 })
+      .panel({ type: 'timeseries', title: 'p99 latency by version', targets: byVersion(v => v.latencyP99), unit: 's', width: 8, height: 8 });
+  } else {
+    row
+      .panel({ type: 'timeseries', title: 'Requests/s by track', targets: [{ expr: q.requestRateByTrack, legend: '{{track}}' }], unit: 'reqps', width: 8, height: 8 })
+      .panel({ type: 'timeseries', title: 'Error ratio by track', targets: [{ expr: q.errorRatioByTrack, legend: '{{track}}' }], unit: 'percentunit', min: 0, max: 1, width: 8, height: 8 })
+      .panel({ type: 'timeseries', title: 'p99 latency by track', targets: [{ expr: q.latencyP99ByTrack, legend: '{{track}}' }], unit: 's', width: 8, height: 8 });
+  }
   return d;
 }
 

@@ -7,7 +7,7 @@ import * as contract from '../_contract';
 import { objectLabels, selectorLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
 import { InferenceProtocol } from '../endpoint-options';
-import { TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS } from './queries';
+import { TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
 import { ResolvedMonitoring } from './resolve';
 import {
   PodMonitor,
@@ -45,8 +45,14 @@ export function metricsPort(resolved: ResolvedEndpoint): number {
  * Relabelings shared by both monitors: pod labels into the target labels dashboards and
  * alerts split by. `track` is `stable` unless the pod says otherwise, so stable-vs-canary
  * queries need no special case for endpoints without a canary.
+ *
+ * A CanaryRollout's pods carry their `version`, never their track (promotion must not
+ * restart them): `version` is copied as is, and `track` is derived from it with the canary
+ * version known at synth time (a promotion re-synthesizes the monitor, not the pods).
+ *
+ * @param versions a CanaryRollout's versions; undefined for a ModelEndpoint
  */
-export function targetRelabelings(resolved: ResolvedEndpoint): Relabeling[] {
+export function targetRelabelings(resolved: ResolvedEndpoint, versions?: VersionTarget[]): Relabeling[] {
   const fromPodLabel = (target: string): Relabeling => ({
     sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[target])],
     regex: '(.+)',
@@ -57,13 +63,29 @@ export function targetRelabelings(resolved: ResolvedEndpoint): Relabeling[] {
     fromPodLabel(TARGET_LABELS.endpoint),
     fromPodLabel(TARGET_LABELS.component),
     { replacement: TRACKS.stable, targetLabel: TARGET_LABELS.track },
-    fromPodLabel(TARGET_LABELS.track),
   ];
+  if (!versions) {
+    rules.push(fromPodLabel(TARGET_LABELS.track));
+  } else {
+    const canary = versions.find(v => v.track === TRACKS.canary);
+    // Relabel regexes are anchored, and versions are DNS labels: no escaping needed.
+    if (canary) {
+      rules.push({
+        sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[TARGET_LABELS.version])],
+        regex: canary.version,
+        replacement: TRACKS.canary,
+        targetLabel: TARGET_LABELS.track,
+      });
+    }
+    rules.push(fromPodLabel(TARGET_LABELS.version));
+  }
   if (resolved.serverless) rules.push(fromPodLabel(TARGET_LABELS.revision));
   return rules;
 }
 
-export function endpointMonitor(scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring): PodMonitor | ServiceMonitor {
+export function endpointMonitor(
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[],
+): PodMonitor | ServiceMonitor {
   const metadata = {
     name: resolved.name,
     namespace: resolved.namespace,
@@ -71,7 +93,7 @@ export function endpointMonitor(scope: Construct, resolved: ResolvedEndpoint, mo
   };
   const interval = `${monitoring.scrapeIntervalSeconds}s`;
   const path = contract.PATHS.metrics;
-  const relabelings = targetRelabelings(resolved);
+  const relabelings = targetRelabelings(resolved, versions);
 
   if (resolved.serverless) {
     const port = metricsPort(resolved);
@@ -101,7 +123,12 @@ export function endpointMonitor(scope: Construct, resolved: ResolvedEndpoint, mo
   return new ServiceMonitor(scope, 'ServiceMonitor', {
     metadata,
     spec: {
-      selector: { matchLabels: selectorLabels(resolved) },
+      selector: {
+        matchLabels: selectorLabels(resolved),
+        // A CanaryRollout with Gateway API adds a Service per track in front of the same pods:
+        // selecting those too would scrape every pod twice.
+        ...(versions ? { matchExpressions: [{ key: contract.LABELS.track, operator: 'DoesNotExist' }] } : {}),
+      },
       endpoints: [{
         port: grpcOnly ? 'grpc' : 'http',
         path,

@@ -15,6 +15,8 @@ export const TARGET_LABELS = {
   track: 'track',
   /** The Knative revision (serverless only). */
   revision: 'revision',
+  /** A CanaryRollout's version (pod label `serving.cdk8s-model-serving.io/version`). */
+  version: 'version',
 };
 
 /** The pod label each target label comes from. */
@@ -23,6 +25,7 @@ export const TARGET_LABEL_SOURCES: Record<string, string> = {
   [TARGET_LABELS.component]: LABELS.component,
   [TARGET_LABELS.track]: LABELS.track,
   [TARGET_LABELS.revision]: 'serving.knative.dev/revision',
+  [TARGET_LABELS.version]: LABELS.version,
 };
 
 export const TRACKS = { stable: 'stable', canary: 'canary' };
@@ -43,10 +46,36 @@ export const RATE_WINDOW = '5m';
 /** The window of the model-load-failure alert. */
 export const LOAD_FAILURE_WINDOW = '15m';
 
+/** One version of a CanaryRollout, as its queries see it. */
+export interface VersionTarget {
+  /** The version (the `version` target label of its series). */
+  readonly version: string;
+  /** `stable` or `canary`: its role at synth time. */
+  readonly track: string;
+  /** Its Deployment (raw mode), `<name>-<version>`. */
+  readonly deployment: string;
+  /** Whether it should have a ready replica (false when stopped or scaling to zero). */
+  readonly expectReplicas: boolean;
+}
+
 export interface QueryTarget {
   readonly endpoint: string;
   readonly namespace?: string;
   readonly serverless: boolean;
+  /**
+   * A CanaryRollout's versions, stable first: known at synth time, so stable-vs-canary
+   * queries select `version="<v>"`. Undefined for a ModelEndpoint (one unnamed version).
+   */
+  readonly versions?: VersionTarget[];
+}
+
+/** The expressions of one version of a CanaryRollout. */
+export interface VersionQueries {
+  readonly version: string;
+  readonly track: string;
+  readonly requestRate: string;
+  readonly errorRatio: string;
+  readonly latencyP99: string;
 }
 
 /** The named expressions of one endpoint. Names are stable: tests and dashboards refer to them. */
@@ -69,6 +98,8 @@ export interface EndpointQueries {
   readonly modelLoadSeconds: string;
   readonly modelsLoaded: string;
   readonly modelLoadFailures: string;
+  /** CanaryRollout only: request rate, error ratio and p99 of each current version, stable first. */
+  readonly versions?: VersionQueries[];
   /** The alert expressions, by alert name. */
   readonly alerts: { [alert: string]: string };
 }
@@ -115,12 +146,21 @@ function quantile(q: number, sel: string, by: string[] = []): string {
 
 export function endpointQueries(target: QueryTarget, thresholds?: AlertThresholds): EndpointQueries {
   const s = selector(target);
-  const errors = selector(target, `code!~"${ERROR_CODES_NOT_REGEX}"`);
+  const errorMatcher = `code!~"${ERROR_CODES_NOT_REGEX}"`;
+  const errors = selector(target, errorMatcher);
   const serverErrors = selector(target, `code=~"${SERVER_ERROR_CODES_REGEX}"`);
   const track = (name: string, ...extra: string[]) => selector(target, `${TARGET_LABELS.track}="${name}"`, ...extra);
-  // kube-state-metrics labels the Deployment's own namespace and name.
-  const deployment = `{${target.namespace !== undefined ? `namespace="${target.namespace}",` : ''}deployment="${target.endpoint}"}`;
+  const version = (name: string, ...extra: string[]) => selector(target, `${TARGET_LABELS.version}="${name}"`, ...extra);
+  const versions = target.versions;
+  // kube-state-metrics labels the Deployment's own namespace and name; a CanaryRollout has
+  // one Deployment per version, `<name>-<version>`.
+  const ns = target.namespace !== undefined ? `namespace="${target.namespace}",` : '';
+  const deployment = versions
+    ? `{${ns}deployment=~"${versions.map(v => v.deployment).join('|')}"}`
+    : `{${ns}deployment="${target.endpoint}"}`;
   const replicasAvailable = target.serverless ? undefined : `sum(kube_deployment_status_replicas_available${deployment})`;
+  // A CanaryRollout's per-model series also say which version they come from.
+  const perModel = versions ? ['model', TARGET_LABELS.version] : ['model'];
   const t = thresholds;
 
   const queries: Omit<EndpointQueries, 'alerts'> = {
@@ -139,9 +179,16 @@ export function endpointQueries(target: QueryTarget, thresholds?: AlertThreshold
     replicasUp: `sum(up${s})`,
     replicasAvailable,
     // Lifetime average per model: loads are rare, so a rate() would mostly be empty.
-    modelLoadSeconds: `sum by (model) (${L}_sum${s}) / sum by (model) (${L}_count${s})`,
+    modelLoadSeconds: `sum by (${perModel.join(', ')}) (${L}_sum${s}) / sum by (${perModel.join(', ')}) (${L}_count${s})`,
     modelsLoaded: `sum(${METRICS.modelsLoaded}${s})`,
-    modelLoadFailures: `sum by (model) (increase(${F}${s}[${LOAD_FAILURE_WINDOW}]))`,
+    modelLoadFailures: sumIncrease(F, s, perModel),
+    versions: versions?.map(v => ({
+      version: v.version,
+      track: v.track,
+      requestRate: sumRate(R, version(v.version)),
+      errorRatio: ratio(version(v.version, errorMatcher), version(v.version)),
+      latencyP99: quantile(0.99, version(v.version)),
+    })),
   };
 
   const alerts: { [alert: string]: string } = {};
@@ -151,21 +198,60 @@ export function endpointQueries(target: QueryTarget, thresholds?: AlertThreshold
     // increase() misses a series' first sample, and the failure counter of a model appears
     // only at its first failure: also count series that are new within the window.
     alerts.ModelEndpointModelLoadFailures = `${queries.modelLoadFailures} >= ${t.modelLoadFailureThreshold}`
-      + ` or sum by (model) (${F}${s} unless ${F}${s} offset ${LOAD_FAILURE_WINDOW}) >= ${t.modelLoadFailureThreshold}`;
-    if (t.expectReplicas) {
-      alerts.ModelEndpointNoReadyReplicas = target.serverless
-        // Knative owns the Deployment; a replica we can scrape is a ready one. absent() also
-        // fires when no target exists at all.
-        ? `absent(up${s} == 1)`
-        : `${replicasAvailable} < 1`;
+      + ` or sum by (${perModel.join(', ')}) (${F}${s} unless ${F}${s} offset ${LOAD_FAILURE_WINDOW}) >= ${t.modelLoadFailureThreshold}`;
+    const noReady = noReadyReplicas(target, t, s, replicasAvailable, version);
+    if (noReady) alerts.ModelEndpointNoReadyReplicas = noReady;
+    if (!versions) {
+      // A ModelEndpoint: both sides are label-less sums of the `track` the pods declare; with
+      // no canary series the left side is empty and the comparison yields nothing.
+      alerts.ModelEndpointCanaryErrorRatio = `${ratio(track(TRACKS.canary, errorMatcher), track(TRACKS.canary))}`
+        + ` > ${ratio(track(TRACKS.stable, errorMatcher), track(TRACKS.stable))} + ${t.canaryErrorRatioMargin}`;
+      alerts.ModelEndpointCanaryLatency = `${quantile(0.99, track(TRACKS.canary))} > ${t.canaryLatencyRatio} * ${quantile(0.99, track(TRACKS.stable))}`;
+    } else {
+      // A CanaryRollout: the versions are known at synth time, so compare them by name. The
+      // version label comes with the pod, so a promotion (which relabels no pod) cannot mix
+      // the two sides within a rate window. Without a canary there is nothing to compare.
+      const stable = versions.find(v => v.track === TRACKS.stable);
+      const canary = versions.find(v => v.track === TRACKS.canary);
+      if (stable && canary) {
+        alerts.ModelEndpointCanaryErrorRatio = `${ratio(version(canary.version, errorMatcher), version(canary.version))}`
+          + ` > ${ratio(version(stable.version, errorMatcher), version(stable.version))} + ${t.canaryErrorRatioMargin}`;
+        alerts.ModelEndpointCanaryLatency = `${quantile(0.99, version(canary.version))} > ${t.canaryLatencyRatio} * ${quantile(0.99, version(stable.version))}`;
+      }
     }
-    // Both sides are label-less sums: with no canary series the left side is empty and the
-    // comparison yields nothing, so the alert stays silent.
-    alerts.ModelEndpointCanaryErrorRatio = `${ratio(track(TRACKS.canary, `code!~"${ERROR_CODES_NOT_REGEX}"`), track(TRACKS.canary))}`
-      + ` > ${ratio(track(TRACKS.stable, `code!~"${ERROR_CODES_NOT_REGEX}"`), track(TRACKS.stable))} + ${t.canaryErrorRatioMargin}`;
-    alerts.ModelEndpointCanaryLatency = `${quantile(0.99, track(TRACKS.canary))} > ${t.canaryLatencyRatio} * ${quantile(0.99, track(TRACKS.stable))}`;
   }
   return { ...queries, alerts };
+}
+
+/** `sum by (labels) (increase(metric{sel}[15m]))`. */
+function sumIncrease(metric: string, sel: string, by: string[]): string {
+  return `sum by (${by.join(', ')}) (increase(${metric}${sel}[${LOAD_FAILURE_WINDOW}]))`;
+}
+
+/** The no-ready-replicas expression, or undefined when no replica is expected. */
+function noReadyReplicas(
+  target: QueryTarget, t: AlertThresholds, s: string, replicasAvailable: string | undefined,
+  version: (name: string, ...extra: string[]) => string,
+): string | undefined {
+  if (!target.versions) {
+    if (!t.expectReplicas) return undefined;
+    return target.serverless
+      // Knative owns the Deployment; a replica we can scrape is a ready one. absent() also
+      // fires when no target exists at all.
+      ? `absent(up${s} == 1)`
+      : `${replicasAvailable} < 1`;
+  }
+  // A CanaryRollout: each version on its own, so a canary without replicas (whose share of
+  // requests fails) fires too, naming the version.
+  const expected = target.versions.filter(v => v.expectReplicas);
+  if (expected.length === 0) return undefined;
+  if (target.serverless) {
+    return expected
+      .map(v => `label_replace(absent(up${version(v.version)} == 1), "${TARGET_LABELS.version}", "${v.version}", "", "")`)
+      .join(' or ');
+  }
+  const ns = target.namespace !== undefined ? `namespace="${target.namespace}",` : '';
+  return `sum by (deployment) (kube_deployment_status_replicas_available{${ns}deployment=~"${expected.map(v => v.deployment).join('|')}"}) < 1`;
 }
 
 /** Every expression of `queries` (dashboard and alerts), by a unique name. */
@@ -173,6 +259,11 @@ export function allExpressions(queries: EndpointQueries): Record<string, string>
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(queries)) {
     if (typeof value === 'string') out[name] = value;
+  }
+  for (const v of queries.versions ?? []) {
+    out[`${v.track}:requestRate`] = v.requestRate;
+    out[`${v.track}:errorRatio`] = v.errorRatio;
+    out[`${v.track}:latencyP99`] = v.latencyP99;
   }
   for (const [name, expr] of Object.entries(queries.alerts)) out[`alert:${name}`] = expr;
   return out;

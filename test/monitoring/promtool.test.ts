@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { describeWithTools, synthEndpoint } from './tools';
+import { describeWithTools, synthEndpoint, synthRollout } from './tools';
 import { DeploymentMode, InferenceProtocol } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';
@@ -176,8 +176,7 @@ describeWithTools(['promtool'], 'promtool', () => {
     { name: 'raw: 1 available replica stays silent', series: [{ series: ksm, values: '1x20' }], alert: 'ModelEndpointNoReadyReplicas', fires: false },
   ];
 
-  function runUnitTests(name: string, mode: DeploymentMode, all: Case[]) {
-    const rule = findOne(synthEndpoint({}, mode).manifests, 'PrometheusRule');
+  function runUnitTests(name: string, mode: DeploymentMode, all: Case[], rule = findOne(synthEndpoint({}, mode).manifests, 'PrometheusRule')) {
     // Annotations quote `$value`, so they vary with the series; promtool compares them
     // exactly. `check rules` above validates their templates; here only firing matters.
     const ruleFile = writeRuleFile(`${name}-unit`, rule, true);
@@ -209,5 +208,144 @@ describeWithTools(['promtool'], 'promtool', () => {
     const r = runUnitTests('flipped', DeploymentMode.SERVERLESS, flipped);
     expect(r.status).not.toBe(0);
     expect(r.output).toContain('ModelEndpointHighErrorRatio');
+  });
+
+  // ---- CanaryRollout: stable v1, canary v2; series carry the `version` their pods declare ----
+  describe('CanaryRollout', () => {
+    const ROLLOUTS: Array<[string, Parameters<typeof synthRollout>[0], DeploymentMode]> = [
+      ['rollout serverless canary', {}, DeploymentMode.SERVERLESS],
+      ['rollout serverless stable only', { canary: undefined }, DeploymentMode.SERVERLESS],
+      ['rollout raw canary', {}, DeploymentMode.RAW],
+      ['rollout raw shadow', { shadow: true, trafficPercent: 20 }, DeploymentMode.RAW],
+    ];
+    test.each(ROLLOUTS)('%s: the PrometheusRule is schema-valid and passes promtool check rules', (name, props, mode) => {
+      const rule = findOne(synthRollout(props, mode).manifests, 'PrometheusRule');
+      expectValidManifests([rule]);
+      const r = promtool('check', 'rules', writeRuleFile(name.replace(/ /g, '-'), rule));
+      expect(r.output).toMatch(/SUCCESS: \d+ rules found/);
+      expect(r.status).toBe(0);
+    });
+
+    const V = (version: string, track: string) => `version="${version}",track="${track}"`;
+    const canaryLabels = alertLabels('warning', { version: 'v2' });
+    const rolloutCases: Case[] = [
+      {
+        name: 'rollout: canary v2 with 20% errors vs stable v1 with 1% fires the canary error alert, naming v2',
+        series: [
+          { series: R(`code="200",${V('v1', 'stable')}`), values: '0+99x20' }, { series: R(`code="500",${V('v1', 'stable')}`), values: '0+1x20' },
+          { series: R(`code="200",${V('v2', 'canary')}`), values: '0+8x20' }, { series: R(`code="400",${V('v2', 'canary')}`), values: '0+2x20' },
+        ],
+        alert: 'ModelEndpointCanaryErrorRatio',
+        fires: true,
+        labels: canaryLabels,
+      },
+      {
+        name: 'rollout: the comparison follows the version, not the track label (v2 series relabelled stable mid-window still count as canary)',
+        series: [
+          { series: R(`code="200",${V('v1', 'stable')}`), values: '0+99x20' },
+          { series: R(`code="200",${V('v2', 'stable')}`), values: '0+8x20' }, { series: R(`code="503",${V('v2', 'stable')}`), values: '0+2x20' },
+        ],
+        alert: 'ModelEndpointCanaryErrorRatio',
+        fires: true,
+        labels: canaryLabels,
+      },
+      {
+        name: 'rollout: canary v2 as good as stable v1 stays silent',
+        series: [
+          { series: R(`code="200",${V('v1', 'stable')}`), values: '0+99x20' }, { series: R(`code="500",${V('v1', 'stable')}`), values: '0+1x20' },
+          { series: R(`code="200",${V('v2', 'canary')}`), values: '0+99x20' }, { series: R(`code="500",${V('v2', 'canary')}`), values: '0+1x20' },
+        ],
+        alert: 'ModelEndpointCanaryErrorRatio',
+        fires: false,
+      },
+      {
+        name: 'rollout: a failing stable v1 with a healthy canary v2 stays silent',
+        series: [
+          { series: R(`code="200",${V('v1', 'stable')}`), values: '0+50x20' }, { series: R(`code="500",${V('v1', 'stable')}`), values: '0+50x20' },
+          { series: R(`code="200",${V('v2', 'canary')}`), values: '0+10x20' },
+        ],
+        alert: 'ModelEndpointCanaryErrorRatio',
+        fires: false,
+      },
+      {
+        name: 'rollout: errors of an older version v0 are not the canary\'s',
+        series: [
+          { series: R(`code="200",${V('v1', 'stable')}`), values: '0+99x20' },
+          { series: R(`code="200",${V('v2', 'canary')}`), values: '0+99x20' },
+          { series: R(`code="500",${V('v0', 'stable')}`), values: '0+99x20' },
+        ],
+        alert: 'ModelEndpointCanaryErrorRatio',
+        fires: false,
+      },
+      {
+        name: 'rollout: a canary v2 p99 5x the stable v1 p99 fires the canary latency alert',
+        series: [...histogram(V('v1', 'stable'), '0.5'), ...histogram(V('v2', 'canary'), '2.5')],
+        alert: 'ModelEndpointCanaryLatency',
+        fires: true,
+        labels: canaryLabels,
+      },
+      {
+        name: 'rollout: a slower stable v1 stays silent',
+        series: [...histogram(V('v1', 'stable'), '2.5'), ...histogram(V('v2', 'canary'), '0.5')],
+        alert: 'ModelEndpointCanaryLatency',
+        fires: false,
+      },
+      {
+        name: 'rollout: canary v2 down while v1 is up fires no-ready-replicas for v2',
+        series: [{ series: `up{${base},${V('v1', 'stable')}}`, values: '1x20' }, { series: `up{${base},${V('v2', 'canary')}}`, values: '0x20' }],
+        alert: 'ModelEndpointNoReadyReplicas',
+        fires: true,
+        labels: alertLabels('critical', { version: 'v2' }),
+      },
+      {
+        name: 'rollout: both versions up stays silent',
+        series: [{ series: `up{${base},${V('v1', 'stable')}}`, values: '1x20' }, { series: `up{${base},${V('v2', 'canary')}}`, values: '1x20' }],
+        alert: 'ModelEndpointNoReadyReplicas',
+        fires: false,
+      },
+      {
+        name: 'rollout: a load failure names the version',
+        series: [{ series: `${F}{${base},model="iris",${V('v2', 'canary')}}`, values: '0 0 0 0 1 1 1 1 1 1 1 1 1' }],
+        alert: 'ModelEndpointModelLoadFailures',
+        fires: true,
+        labels: alertLabels('warning', { model: 'iris', version: 'v2' }),
+      },
+    ];
+
+    test('canary alerts fire when the canary version is worse and stay silent otherwise (serverless)', () => {
+      const rule = findOne(synthRollout().manifests, 'PrometheusRule');
+      const r = runUnitTests('rollout-serverless', DeploymentMode.SERVERLESS, rolloutCases, rule);
+      expect(r.output).toContain('SUCCESS');
+      expect(r.status).toBe(0);
+    });
+
+    test('no-ready-replicas reads each version\'s Deployment in raw mode', () => {
+      const ksmOf = (d: string) => `kube_deployment_status_replicas_available{namespace="ml",deployment="${d}"}`;
+      const rule = findOne(synthRollout({}, DeploymentMode.RAW).manifests, 'PrometheusRule');
+      const r = runUnitTests('rollout-raw', DeploymentMode.RAW, [
+        {
+          name: 'raw rollout: iris-v2 without available replicas fires',
+          series: [{ series: ksmOf('iris-v1'), values: '2x20' }, { series: ksmOf('iris-v2'), values: '0x20' }],
+          alert: 'ModelEndpointNoReadyReplicas',
+          fires: true,
+          labels: alertLabels('critical', { deployment: 'iris-v2' }),
+        },
+        {
+          name: 'raw rollout: both available stays silent; another endpoint\'s Deployment is ignored',
+          series: [{ series: ksmOf('iris-v1'), values: '1x20' }, { series: ksmOf('iris-v2'), values: '1x20' }, { series: ksmOf('iris'), values: '0x20' }],
+          alert: 'ModelEndpointNoReadyReplicas',
+          fires: false,
+        },
+      ], rule);
+      expect(r.output).toContain('SUCCESS');
+      expect(r.status).toBe(0);
+    });
+
+    test('without a canary, the rule group has no canary alert to fire', () => {
+      const rule = findOne(synthRollout({ canary: undefined }).manifests, 'PrometheusRule');
+      expect(rule.spec.groups[0].rules.map((x: any) => x.alert)).toEqual([
+        'ModelEndpointHighErrorRatio', 'ModelEndpointHighLatency', 'ModelEndpointModelLoadFailures', 'ModelEndpointNoReadyReplicas',
+      ]);
+    });
   });
 });

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import { Chart, Testing } from 'cdk8s';
-import { DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri } from '../../src';
+import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri } from '../../src';
 
 /** The absolute path of `name` on PATH, or undefined. */
 export function findTool(name: string): string | undefined {
@@ -46,4 +46,22 @@ export function synthEndpoint(props: Partial<ModelEndpointProps> = {}, mode = De
     ...props,
   });
   return { manifests: Testing.synth(chart) as any[], endpoint };
+}
+
+/**
+ * Synthesizes one CanaryRollout named `iris` in namespace `ml`: stable v1 and, unless
+ * `canary: undefined` is passed, canary v2 at 10%.
+ */
+export function synthRollout(props: Partial<CanaryRolloutProps> = {}, mode = DeploymentMode.SERVERLESS) {
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
+  const rollout = new CanaryRollout(chart, 'Rollout', {
+    name: 'iris',
+    modelName: 'iris',
+    mode,
+    stable: { version: 'v1', storageUri: StorageUri.s3('models', 'iris/v1/model.onnx') },
+    canary: { version: 'v2', storageUri: StorageUri.s3('models', 'iris/v2/model.onnx') },
+    ...('canary' in props || props.trafficPercent !== undefined ? {} : { trafficPercent: 10 }),
+    ...props,
+  });
+  return { manifests: Testing.synth(chart) as any[], rollout };
 }
