@@ -13,9 +13,9 @@
  * models least recently used first (`ModelRepository`); a load that finds every other model
  * busy waits and retries within the load timeout instead of failing.
  */
-import { IncomingMessage } from 'http';
+import { IncomingMessage, ServerResponse } from 'http';
 import * as path from 'path';
-import { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FastifyInstance } from 'fastify';
 import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../_contract';
 import { ServerConfig } from '../config';
 import { ERRORS, ServerError, serverError } from '../errors';
@@ -35,12 +35,8 @@ export const MAX_FORWARD_ATTEMPTS = 3;
 /** Response header naming the member that ran the model. */
 export const SERVED_BY_HEADER = 'x-model-mesh-served-by';
 
-/** Routes whose requests are forwarded to a holder. */
-const FORWARDED_ROUTES = new Set([
-  '/v2/models/:name/infer',
-  '/v2/models/:name/versions/:version/infer',
-  '/v1/models/:name(^[^:/]+)::predict',
-]);
+/** Requests forwarded to a holder: V2 infer (any version) and V1 predict. */
+const MESH_ROUTE = /^(?:\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?\/infer|\/v1\/models\/([^/:?]+):predict)\/?(?:\?.*)?$/;
 
 /** Lazy repository: nothing loads at startup; tracks the peak of the memory charged. */
 export class MeshRepository extends ModelRepository {
@@ -176,7 +172,21 @@ export class MeshNode {
   /** Adds the forwarding hook and the status route; call before `listen`. */
   public install(app: FastifyInstance): void {
     this.log = (level, fields, msg) => app.log[level](fields, msg);
-    app.addHook('onRequest', async (request, reply) => this.onRequest(app, request, reply));
+    // Wrap the HTTP server's request listeners: mesh routes are decided before fastify (and any
+    // fast path in front of it) sees them; everything else goes straight through.
+    const server = app.server;
+    const listeners = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+    server.removeAllListeners('request');
+    const pass = (req: IncomingMessage, res: ServerResponse) => {
+      for (const l of listeners) {
+        l.call(server, req, res);
+      }
+    };
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!this.intercept(app, req, res, () => pass(req, res))) {
+        pass(req, res);
+      }
+    });
     app.get<{ Querystring: { model?: string } }>(MESH_STATUS_PATH, async (request, reply) => {
       if (this.core.isDraining) {
         return reply.code(503).send({ error: 'server is shutting down', code: ERRORS.SHUTTING_DOWN.code });
@@ -255,27 +265,53 @@ export class MeshNode {
     return copies === 'all' ? ranked : ranked.slice(0, copies);
   }
 
-  private async onRequest(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    if (!FORWARDED_ROUTES.has(request.routeOptions.url ?? '')) {
-      return undefined;
+  /** Mesh routes handled at the HTTP server, in front of fastify and any fast path. */
+  private intercept(app: FastifyInstance, req: IncomingMessage, res: ServerResponse, next: () => void): boolean {
+    if (req.method !== 'POST' || !req.url) {
+      return false;
     }
-    const name = (request.params as { name?: string } | undefined)?.name;
-    if (!name || !this.known(name)) {
-      return undefined; // the route answers 404
+    const match = MESH_ROUTE.exec(req.url);
+    if (!match) {
+      return false;
     }
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1] ?? match[2]);
+    } catch {
+      return false;
+    }
+    if (!this.known(name)) {
+      return false; // the route answers 404
+    }
+    this.handle(app, name, req, res, next).catch((err: unknown) => {
+      const e = err instanceof ServerError ? err : serverError(ERRORS.INTERNAL);
+      if (!(err instanceof ServerError)) {
+        this.log('error', { event: 'mesh_error', model: name, err: String(err) }, 'mesh request failed');
+      }
+      if (!res.headersSent) {
+        res.writeHead(e.statusCode, { 'content-type': 'application/json' });
+      }
+      res.end(JSON.stringify(e.toJSON()));
+    });
+    return true;
+  }
+
+  private async handle(app: FastifyInstance, name: string, req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> {
     const self = this.self;
-    const marker = request.headers[MESH_FORWARDED_HEADER];
+    const marker = req.headers[MESH_FORWARDED_HEADER];
     if (marker !== undefined) {
-      await this.prepareLocal(name, marker === 'fallback' ? 'fallback' : 'from_peer', reply);
-      return undefined;
+      await this.prepareLocal(name, 'from_peer', res);
+      next();
+      return;
     }
     const ranked = this.ranking(name);
     const holders = this.holders(name);
     if (ranked.length === 0 || holders.some((m) => m.id === self)) {
-      await this.prepareLocal(name, 'local', reply);
-      return undefined;
+      await this.prepareLocal(name, 'local', res);
+      next();
+      return;
     }
-    const body = await readBody(request.raw, this.config.maxBodyBytes);
+    const body = await readBody(req, this.config.maxBodyBytes);
     const start = this.roundRobin++ % holders.length;
     const candidates = [...holders.slice(start), ...holders.slice(0, start), ...ranked.slice(holders.length)];
     let attempts = 0;
@@ -284,9 +320,9 @@ export class MeshNode {
         break; // we are next in the ranking (or out of attempts): serve it here
       }
       attempts++;
-      let res: PeerResponse;
+      let answer: PeerResponse;
       try {
-        res = await this.forward(member.id, request, body);
+        answer = await this.forward(member.id, req, body);
       } catch (err) {
         if (!(err instanceof PeerUnavailableError)) {
           throw err;
@@ -296,36 +332,31 @@ export class MeshNode {
         this.log('warn', { event: 'mesh_forward_failed', model: name, peer: member.id, reason: err.reason }, 'forward failed, trying the next member');
         continue;
       }
-      if (res.status === 503) {
+      if (answer.status === 503) {
         this.meshMetrics.forwards.inc({ outcome: 'error' });
         continue;
       }
       this.meshMetrics.forwards.inc({ outcome: 'ok' });
       this.meshMetrics.requests.inc({ model: name, via: 'forwarded' });
-      reply.code(res.status).header(SERVED_BY_HEADER, member.id);
-      if (res.contentType) {
-        reply.type(res.contentType);
-      }
-      return reply.send(res.body);
+      res.writeHead(answer.status, { [SERVED_BY_HEADER]: member.id, 'content-type': answer.contentType ?? 'application/json', 'content-length': answer.body.length });
+      res.end(answer.body);
+      return;
     }
     this.meshMetrics.forwards.inc({ outcome: 'fallback' });
-    // The body is consumed: run the request through our own pipeline, marked as local.
+    await this.prepareLocal(name, 'fallback', res);
+    // The body is consumed: run the request through fastify in-process.
     const local = await app.inject({
-      method: request.method as 'POST',
-      url: request.raw.url ?? request.url,
-      headers: { 'content-type': String(request.headers['content-type'] ?? 'application/json'), [MESH_FORWARDED_HEADER]: 'fallback' },
+      method: 'POST',
+      url: req.url!,
+      headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json'), [MESH_FORWARDED_HEADER]: 'fallback' },
       payload: body,
     });
-    reply.code(local.statusCode).header(SERVED_BY_HEADER, self);
-    const type = local.headers['content-type'];
-    if (type) {
-      reply.type(String(type));
-    }
-    return reply.send(local.rawPayload);
+    res.writeHead(local.statusCode, { 'content-type': String(local.headers['content-type'] ?? 'application/json') });
+    res.end(local.rawPayload);
   }
 
   /** One forward; a reused keep-alive socket the peer had closed is retried once on a new one. */
-  private async forward(peer: string, request: FastifyRequest, body: Buffer): Promise<PeerResponse> {
+  private async forward(peer: string, request: IncomingMessage, body: Buffer): Promise<PeerResponse> {
     const headers: Record<string, string> = { [MESH_FORWARDED_HEADER]: this.self };
     const type = request.headers['content-type'];
     if (type) {
@@ -333,18 +364,18 @@ export class MeshNode {
     }
     const timeoutMs = this.config.mesh!.loadTimeoutMs + (this.config.requestTimeoutMs || 30_000);
     try {
-      return await requestPeer(peer, request.method, request.raw.url ?? request.url, headers, body, timeoutMs);
+      return await requestPeer(peer, 'POST', request.url!, headers, body, timeoutMs);
     } catch (err) {
       if (err instanceof PeerUnavailableError && err.reusedSocket) {
-        return requestPeer(peer, request.method, request.raw.url ?? request.url, headers, body, timeoutMs);
+        return requestPeer(peer, 'POST', request.url!, headers, body, timeoutMs);
       }
       throw err;
     }
   }
 
-  private async prepareLocal(name: string, via: string, reply: FastifyReply): Promise<void> {
+  private async prepareLocal(name: string, via: string, res: ServerResponse): Promise<void> {
     this.meshMetrics.requests.inc({ model: name, via });
-    reply.header(SERVED_BY_HEADER, this.self);
+    res.setHeader(SERVED_BY_HEADER, this.self);
     await this.ensureLocal(name);
     const entry = this.repository.get(name);
     if (entry?.state === ModelState.READY) {
