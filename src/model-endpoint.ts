@@ -14,10 +14,12 @@ import { synthesizeServerless } from './_serverless';
 import { EndpointIngress } from './endpoint-ingress';
 import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
 import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { Explainer, ExplainerOptions } from './explainer';
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { NodeAffinityRule, Toleration } from './scheduling';
 import { StorageUri } from './storage-uri';
+import { Transformer, TransformerOptions } from './transformer';
 
 /**
  * Properties of a `ModelEndpoint`.
@@ -424,6 +426,45 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
       requireKnativeFeature(this.resolved, KnativeFeature.FIELD_REF, `environment variable '${name}' from a fieldRef`);
     }
     this.resolved.container.env.set(name, value);
+  }
+
+  /**
+   * Adds a transformer: pre- and post-processing in front of the predictor, as its own
+   * component (id `Transformer`), or inside the predictor with `inProcess`.
+   *
+   * @returns the transformer
+   * @throws if the endpoint already has one
+   */
+  public addTransformer(options: TransformerOptions): Transformer {
+    if (this.node.tryFindChild('Transformer')) throw new Error('this endpoint already has a transformer');
+    return new Transformer(this, 'Transformer', { ...options, endpoint: this });
+  }
+
+  /**
+   * Adds an explainer: `:explain` answered with feature attributions, as its own component
+   * (id `Explainer`), or inside the predictor with `inProcess`.
+   *
+   * @returns the explainer
+   * @throws if the endpoint already has one
+   */
+  public addExplainer(options: ExplainerOptions = {}): Explainer {
+    if (this.node.tryFindChild('Explainer')) throw new Error('this endpoint already has an explainer');
+    return new Explainer(this, 'Explainer', { ...options, endpoint: this });
+  }
+
+  /** The transformer, if one was added. */
+  public get transformer(): Transformer | undefined {
+    return this.node.tryFindChild('Transformer') as Transformer | undefined;
+  }
+
+  /** The explainer, if one was added. */
+  public get explainer(): Explainer | undefined {
+    return this.node.tryFindChild('Explainer') as Explainer | undefined;
+  }
+
+  /** @internal the validated settings, for the transformer and explainer. */
+  public get _resolved(): ResolvedEndpoint {
+    return this.resolved;
   }
 
   /** The primary API object: the Knative Service (serverless) or the Deployment (raw). */

@@ -1,0 +1,346 @@
+/**
+ * A transformer or explainer component of an endpoint: its own Knative Service (serverless) or
+ * Deployment + Service + HorizontalPodAutoscaler (raw), with its own container, resources and
+ * autoscaling, and the `app.kubernetes.io/component` label `transformer` or `explainer`.
+ * Also the wiring to the predictor (host and protocol) and the route changes on the
+ * endpoint's VirtualService, HTTPRoute or Ingress. Internal.
+ */
+import { ApiObject, JsonPatch, Lazy, Size } from 'cdk8s';
+import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import * as contract from './_contract';
+import { objectLabels, restrictedSecurityContext, selectorLabels } from './_pod-template';
+import { sizeToQuantity } from './_quantities';
+import { ResolvedEndpoint } from './_resolved-endpoint';
+import { KNATIVE } from './_serverless';
+import { IngressKind } from './endpoint-ingress';
+import { InferenceProtocol } from './endpoint-options';
+
+export type ComponentKind = 'transformer' | 'explainer';
+
+const SERVICE_HTTP_PORT = 80;
+
+/** A volume and where the component's container mounts it. */
+export interface ComponentVolume {
+  readonly volume: Record<string, unknown>;
+  readonly mount: Record<string, unknown>;
+}
+
+/** Everything a component's pod needs, decided by Transformer or Explainer. */
+export interface ComponentSpec {
+  readonly kind: ComponentKind;
+  /** `<endpoint>-transformer` / `<endpoint>-explainer`. */
+  readonly name: string;
+  readonly image: string;
+  readonly command?: string[];
+  readonly args?: string[];
+  readonly port: number;
+  /** Our server (probes on its health paths) or a container of the user's. */
+  readonly custom: boolean;
+  /** HTTP readiness path of a custom container; a TCP check without one. */
+  readonly readinessPath?: string;
+  readonly env: Map<string, EnvValue>;
+  readonly volumes: ComponentVolume[];
+  readonly resources: ResolvedResources;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  /** Percent CPU utilization (raw HPA) or in-flight requests (Knative KPA) per replica. */
+  readonly scaleTarget?: number;
+}
+
+export interface ResolvedResources {
+  readonly cpuRequest: string;
+  readonly cpuLimit: string;
+  readonly memoryRequest: Size;
+  readonly memoryLimit: Size;
+}
+
+/** `resources` with the component defaults: 100m/256Mi requested, 1 CPU/512Mi limits. */
+export function componentResources(prop: string, resources?: ContainerResources): ResolvedResources {
+  const cpuRequest = resources?.cpu?.request?.amount ?? resources?.cpu?.limit?.amount ?? '100m';
+  const cpuLimit = resources?.cpu?.limit?.amount ?? resources?.cpu?.request?.amount ?? '1';
+  const memoryRequest = resources?.memory?.request ?? resources?.memory?.limit ?? Size.mebibytes(256);
+  const memoryLimit = resources?.memory?.limit ?? resources?.memory?.request ?? Size.mebibytes(512);
+  const millis = (a: string) => (a.endsWith('m') ? Number(a.slice(0, -1)) : Number(a) * 1000);
+  if (millis(cpuLimit) < millis(cpuRequest)) {
+    throw new Error(`'${prop}.cpu.limit' (${cpuLimit}) must not be below '${prop}.cpu.request' (${cpuRequest})`);
+  }
+  if (memoryLimit.toKibibytes() < memoryRequest.toKibibytes()) {
+    throw new Error(`'${prop}.memory.limit' must not be below '${prop}.memory.request'`);
+  }
+  return { cpuRequest, cpuLimit, memoryRequest, memoryLimit };
+}
+
+/** Validates replica counts; returns [min, max]. */
+export function componentReplicas(resolved: ResolvedEndpoint, min?: number, max?: number): [number, number] {
+  const minReplicas = min ?? 1;
+  const maxReplicas = max ?? Math.max(3, minReplicas);
+  for (const [prop, v] of [['minReplicas', minReplicas], ['maxReplicas', maxReplicas]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`'${prop}' must be a non-negative integer, got ${v}`);
+  }
+  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
+  if (minReplicas > maxReplicas) throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
+  if (!resolved.serverless && minReplicas === 0) {
+    throw new Error("'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more");
+  }
+  return [minReplicas, maxReplicas];
+}
+
+/** The derived name, validated: the longest name we derive from it must fit in 63 characters. */
+export function componentName(resolved: ResolvedEndpoint, kind: ComponentKind): string {
+  const name = `${resolved.name}-${kind}`;
+  // Knative names the revision's private Service `<service>-00001-private`.
+  const longest = resolved.serverless ? `${name}-00001-private` : name;
+  if (longest.length > 63) {
+    throw new Error(`'name' is too long for a ${kind}: '${resolved.name}' derives '${longest}', which has ${longest.length} characters, more than the 63 Kubernetes allows; shorten 'name' to at most ${resolved.name.length - (longest.length - 63)} characters`);
+  }
+  return name;
+}
+
+/** `host:port` of the predictor inside the cluster, for `protocol`. */
+export function predictorHost(resolved: ResolvedEndpoint, protocol: InferenceProtocol): string {
+  const host = `${resolved.name}.${resolved.namespace ?? 'default'}.svc.cluster.local`;
+  // Knative: every protocol through port 80 (h2c for gRPC); raw: the Service's http or grpc port.
+  const port = !resolved.serverless && protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
+  return `${host}:${port}`;
+}
+
+/** The protocols the predictor answers on its Service. */
+export function predictorProtocols(resolved: ResolvedEndpoint): InferenceProtocol[] {
+  if (resolved.container.custom) return [resolved.protocol];
+  // Our server answers V1 and V2 REST on its HTTP port and gRPC on its gRPC port; Knative
+  // exposes one port only, the one for the endpoint's protocol.
+  if (!resolved.serverless) return [InferenceProtocol.V1, InferenceProtocol.V2, InferenceProtocol.GRPC_V2];
+  return resolved.protocol === InferenceProtocol.GRPC_V2 ? [InferenceProtocol.GRPC_V2] : [InferenceProtocol.V1, InferenceProtocol.V2];
+}
+
+/** Synthesizes the component's workload under `scope` (ids `Resource`, `Service`, `HorizontalPodAutoscaler`). */
+export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint, spec: ComponentSpec): void {
+  const labels = objectLabels(resolved, spec.kind);
+  const metadata = () => ({ name: spec.name, namespace: resolved.namespace, labels, annotations: { ...resolved.annotations } });
+  const stopped = resolved.stopped;
+  if (resolved.serverless) {
+    const viaIstio = resolved.ingress._kind === IngressKind.ISTIO;
+    new ApiObject(scope, 'Resource', {
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Service',
+      metadata: {
+        ...metadata(),
+        // Reached through the endpoint's VirtualService, as the predictor is.
+        labels: { ...labels, ...(viaIstio ? { 'networking.knative.dev/visibility': 'cluster-local' } : {}) },
+      },
+      spec: Lazy.any({
+        produce: () => ({
+          template: {
+            metadata: {
+              labels,
+              annotations: {
+                ...resolved.annotations,
+                'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev',
+                'autoscaling.knative.dev/metric': 'concurrency',
+                'autoscaling.knative.dev/target': String(spec.scaleTarget ?? 100),
+                'autoscaling.knative.dev/min-scale': String(stopped ? 0 : spec.minReplicas),
+                'autoscaling.knative.dev/max-scale': String(spec.maxReplicas),
+                'autoscaling.knative.dev/initial-scale': String(Math.max(1, spec.minReplicas)),
+              },
+            },
+            spec: {
+              ...podSpec(resolved, spec),
+              containerConcurrency: resolved.containerConcurrency,
+              ...(resolved.timeoutSeconds !== undefined ? { timeoutSeconds: resolved.timeoutSeconds } : {}),
+            },
+          },
+        }),
+      }),
+    });
+    return;
+  }
+  const autoscaled = !stopped && spec.minReplicas < spec.maxReplicas;
+  new ApiObject(scope, 'Resource', {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(),
+    spec: Lazy.any({
+      produce: () => ({
+        replicas: stopped ? 0 : spec.minReplicas,
+        selector: { matchLabels: selectorLabels(resolved, spec.kind) },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels, annotations: { ...resolved.annotations } },
+          spec: { ...podSpec(resolved, spec), terminationGracePeriodSeconds: 30 },
+        },
+      }),
+    }),
+  });
+  new k8s.KubeService(scope, 'Service', {
+    metadata: metadata(),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(resolved, spec.kind),
+      ports: [{ name: 'http', port: SERVICE_HTTP_PORT, targetPort: k8s.IntOrString.fromNumber(spec.port), appProtocol: 'http', protocol: 'TCP' }],
+    },
+  });
+  if (autoscaled) {
+    new k8s.KubeHorizontalPodAutoscalerV2(scope, 'HorizontalPodAutoscaler', {
+      metadata: metadata(),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name },
+        minReplicas: spec.minReplicas,
+        maxReplicas: spec.maxReplicas,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.scaleTarget ?? 80 } } }],
+      },
+    });
+  }
+}
+
+function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string, unknown> {
+  const r = spec.resources;
+  const container: Record<string, unknown> = {
+    name: spec.kind,
+    image: spec.image,
+    ports: [{ name: resolved.serverless ? 'http1' : 'http', containerPort: spec.port, protocol: 'TCP' }],
+    resources: {
+      requests: { cpu: r.cpuRequest, memory: sizeToQuantity(r.memoryRequest) },
+      limits: { cpu: r.cpuLimit, memory: sizeToQuantity(r.memoryLimit) },
+    },
+    securityContext: restrictedSecurityContext(resolved),
+    volumeMounts: [{ name: 'scratch', mountPath: contract.SCRATCH_DIR }, ...spec.volumes.map((v) => v.mount)],
+  };
+  if (spec.command) container.command = [...spec.command];
+  if (spec.args) container.args = [...spec.args];
+  const env: Array<Record<string, unknown>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
+  for (const [name, value] of spec.env) {
+    env.push(value.valueFrom !== undefined ? { name, valueFrom: value.valueFrom } : { name, value: value.value });
+  }
+  container.env = env;
+  // Knative rewrites probes and requires them to target the serving port, so it is left out.
+  const port = resolved.serverless ? {} : { port: spec.port };
+  if (spec.custom && !spec.readinessPath) {
+    container.readinessProbe = { tcpSocket: { ...port }, periodSeconds: 5, failureThreshold: 3 };
+  } else {
+    // Our transformer is ready once its predictor has the model ready.
+    const readyPath = spec.readinessPath ?? contract.PATHS.ready;
+    container.readinessProbe = { httpGet: { path: readyPath, ...port }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 };
+    if (!spec.custom) {
+      container.livenessProbe = { httpGet: { path: contract.PATHS.live, ...port }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 };
+    }
+  }
+  const pod: Record<string, unknown> = {
+    automountServiceAccountToken: resolved.automountServiceAccountToken,
+    enableServiceLinks: false,
+    containers: [container],
+    volumes: [{ name: 'scratch', emptyDir: {} }, ...spec.volumes.map((v) => v.volume)],
+  };
+  if (resolved.serviceAccountName) pod.serviceAccountName = resolved.serviceAccountName;
+  if (!resolved.serverless || resolved.features.has('kubernetes.podspec-securitycontext')) {
+    pod.securityContext = {
+      runAsNonRoot: true,
+      runAsUser: resolved.runAsUser,
+      runAsGroup: resolved.runAsUser,
+      fsGroup: resolved.runAsUser,
+      seccompProfile: { type: 'RuntimeDefault' },
+    };
+  }
+  return pod;
+}
+
+/** The in-cluster host of a component's Service (Knative or plain). */
+function componentServiceHost(resolved: ResolvedEndpoint, name: string): string {
+  return `${name}.${resolved.namespace ?? 'default'}.svc.cluster.local`;
+}
+
+/**
+ * Sends the endpoint's model routes (V1 `:predict`, V2 `infer`, metadata, readiness) to the
+ * transformer instead of the predictor, on whichever ingress object the endpoint made.
+ */
+export function routeModelPathsTo(endpoint: Construct, resolved: ResolvedEndpoint, name: string): void {
+  if (resolved.stopped) return;
+  const restMatch = [
+    { uri: { prefix: `/v1/models/${resolved.modelName}` } },
+    { uri: { prefix: `/v2/models/${resolved.modelName}` } },
+  ];
+  const vs = endpoint.node.tryFindChild('VirtualService');
+  if (vs) {
+    const o = ApiObject.of(vs);
+    o.addJsonPatch(
+      JsonPatch.replace('/spec/http/0/name', 'transformer'),
+      // The transformer speaks REST even when the predictor speaks gRPC.
+      JsonPatch.replace('/spec/http/0/match', restMatch),
+    );
+    if (resolved.serverless) {
+      o.addJsonPatch(JsonPatch.replace('/spec/http/0/route/0/headers/request/set/Host', componentServiceHost(resolved, name)));
+    } else {
+      o.addJsonPatch(JsonPatch.replace('/spec/http/0/route/0/destination', { host: componentServiceHost(resolved, name), port: { number: SERVICE_HTTP_PORT } }));
+    }
+  }
+  const route = endpoint.node.tryFindChild('HTTPRoute');
+  if (route) {
+    ApiObject.of(route).addJsonPatch(
+      JsonPatch.replace('/spec/rules/0/matches', restMatch.map((m) => ({ path: { type: 'PathPrefix', value: m.uri.prefix } }))),
+      JsonPatch.replace('/spec/rules/0/backendRefs/0', { name, port: SERVICE_HTTP_PORT }),
+    );
+  }
+  const ingress = endpoint.node.tryFindChild('Ingress');
+  if (ingress) {
+    ApiObject.of(ingress).addJsonPatch(JsonPatch.replace('/spec/rules/0/http/paths', restMatch.map((m) => ({
+      path: m.uri.prefix,
+      pathType: 'Prefix',
+      backend: { service: { name, port: { number: SERVICE_HTTP_PORT } } },
+    }))));
+  }
+}
+
+/** Adds routes for `:explain` (V1) and `/explain` (V2) to the explainer, ahead of the model routes. */
+export function routeExplainTo(endpoint: Construct, resolved: ResolvedEndpoint, name: string): void {
+  if (resolved.stopped) return;
+  const prefixes = [`/v1/models/${resolved.modelName}${contract.EXPLAIN_PATHS.v1Suffix}`, `/v2/models/${resolved.modelName}${contract.EXPLAIN_PATHS.v2Suffix}`];
+  const host = componentServiceHost(resolved, name);
+  const vs = endpoint.node.tryFindChild('VirtualService');
+  if (vs) {
+    const route = resolved.serverless
+      ? { destination: { host: KNATIVE.localGatewayHost, port: { number: 80 } }, headers: { request: { set: { Host: host } } }, weight: 100 }
+      : { destination: { host, port: { number: SERVICE_HTTP_PORT } }, weight: 100 };
+    ApiObject.of(vs).addJsonPatch(JsonPatch.add('/spec/http/0', {
+      name: 'explainer',
+      match: prefixes.map((prefix) => ({ uri: { prefix } })),
+      route: [route],
+      ...(resolved.timeoutSeconds !== undefined ? { timeout: `${resolved.timeoutSeconds}s` } : {}),
+    }));
+  }
+  const httpRoute = endpoint.node.tryFindChild('HTTPRoute');
+  if (httpRoute) {
+    // Gateway API prefers the longest matching prefix, whatever the rule order.
+    ApiObject.of(httpRoute).addJsonPatch(JsonPatch.add('/spec/rules/-', {
+      matches: prefixes.map((value) => ({ path: { type: 'PathPrefix', value } })),
+      backendRefs: [{ name, port: SERVICE_HTTP_PORT }],
+    }));
+  }
+  const ingress = endpoint.node.tryFindChild('Ingress');
+  if (ingress) {
+    for (const path of prefixes) {
+      ApiObject.of(ingress).addJsonPatch(JsonPatch.add('/spec/rules/0/http/paths/0', {
+        path,
+        pathType: 'Prefix',
+        backend: { service: { name, port: { number: SERVICE_HTTP_PORT } } },
+      }));
+    }
+  }
+}
+
+/** Adds `args`, `env`, volumes and mounts to the predictor's model container (in-process parts). */
+export function patchPredictor(
+  endpoint: Construct, args: string[], volumes: ComponentVolume[], env: Array<{ name: string; value: string }> = [],
+): void {
+  const o = ApiObject.of(endpoint);
+  const c = '/spec/template/spec/containers/0';
+  for (const a of args) o.addJsonPatch(JsonPatch.add(`${c}/args/-`, a));
+  for (const e of env) o.addJsonPatch(JsonPatch.add(`${c}/env/-`, e));
+  for (const v of volumes) {
+    o.addJsonPatch(JsonPatch.add('/spec/template/spec/volumes/-', v.volume), JsonPatch.add(`${c}/volumeMounts/-`, v.mount));
+  }
+}
+
+/** The endpoint's model-server image (the default one when the predictor is a custom container). */
+export function serverImageOf(resolved: ResolvedEndpoint): string {
+  return resolved.container.custom ? contract.DEFAULT_SERVER_IMAGE : resolved.container.image;
+}
