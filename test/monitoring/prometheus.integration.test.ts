@@ -13,7 +13,7 @@ import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import { describeWithTools } from './tools';
-import { DeploymentMode, ModelEndpoint, StorageUri } from '../../src';
+import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri } from '../../src';
 import { allExpressions, EndpointQueries } from '../../src/_monitoring/queries';
 import { expected, modelDir, request, RunningServer, startServer } from '../server/server-harness';
 import { findOne } from '../util';
@@ -58,6 +58,13 @@ export function scrapeJobFromMonitor(monitor: any, podLabels: Record<string, str
       target_label: r.targetLabel,
     })),
   };
+}
+
+/** One job for several pods of one monitor (Prometheus job names are unique): a static config per pod. */
+function scrapeJobForPods(monitor: any, pods: Array<{ podLabels: Record<string, string>; target: string }>): Record<string, unknown> {
+  const job = scrapeJobFromMonitor(monitor, pods[0].podLabels, pods[0].target);
+  const configs = pods.map(p => (scrapeJobFromMonitor(monitor, p.podLabels, p.target).static_configs as unknown[])[0]);
+  return { ...job, static_configs: configs };
 }
 
 function freePort(): Promise<number> {
@@ -281,5 +288,172 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping the real model ser
         expect(s.metric).toMatchObject({ endpoint, namespace: NAMESPACE, component: 'predictor', track: 'stable', protocol: 'v2' });
       }
     });
+  });
+});
+
+/**
+ * A CanaryRollout: two real server processes stand for the stable (iris-logreg) and canary
+ * (iris-mlp) revisions, scraped with the labels the synthesized PodMonitor derives from each
+ * pod's labels. The canary answers more requests with errors; the per-version queries and
+ * the canary alert expression see exactly that.
+ */
+describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a canary server', () => {
+  const servers: Record<string, RunningServer> = {};
+  let prometheus: ChildProcess | undefined;
+  let prometheusExited: Promise<unknown> | undefined;
+  let prometheusLog = '';
+  let promPort = 0;
+  let tmp = '';
+  let evalTime: number | undefined;
+  let q: EndpointQueries;
+
+  async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+    const at = evalTime ? `&time=${evalTime}` : '';
+    const res = await httpGet(promPort, `/api/v1/query?query=${encodeURIComponent(expr)}${at}`);
+    if (res.status !== 200 || res.body.status !== 'success') throw new Error(`query failed (${res.status}): ${expr}\n${JSON.stringify(res.body)}`);
+    return res.body.data.result;
+  }
+  const scalar = async (expr: string) => {
+    const r = await query(expr);
+    return r.length === 1 ? Number(r[0].value[1]) : undefined;
+  };
+
+  // Per version, phase 2 is phase 1 times 3 (see above: the ratios are then exact).
+  const TRAFFIC = {
+    v1: { model: 'iris-logreg', phases: [{ ok: 9, bad: 1 }, { ok: 27, bad: 3 }] }, // 10% errors
+    v2: { model: 'iris-mlp', phases: [{ ok: 3, bad: 2 }, { ok: 9, bad: 6 }] }, // 40% errors
+  };
+  const total = (v: keyof typeof TRAFFIC, upTo: number) => TRAFFIC[v].phases.slice(0, upTo).reduce((n, p) => n + p.ok + p.bad, 0);
+
+  async function send(version: keyof typeof TRAFFIC, phase: number) {
+    const good = expected(TRAFFIC[version].model).v2_request;
+    const bad = JSON.parse(JSON.stringify(good));
+    bad.inputs[0].shape = [5, 3];
+    const { ok, bad: nBad } = TRAFFIC[version].phases[phase];
+    const statuses: number[] = [];
+    for (let i = 0; i < ok; i++) statuses.push((await request(servers[version].port, 'POST', `/v2/models/${MODEL}/infer`, good)).status);
+    for (let i = 0; i < nBad; i++) statuses.push((await request(servers[version].port, 'POST', `/v2/models/${MODEL}/infer`, bad)).status);
+    expect(statuses).toEqual([...Array(ok).fill(200), ...Array(nBad).fill(400)]);
+  }
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-canary-'));
+
+    // GIVEN a serverless CanaryRollout at the "canary at 10%" step, scraped every second.
+    const props = (chartProps: Partial<CanaryRolloutProps>): CanaryRolloutProps => ({
+      name: 'iris',
+      modelName: MODEL,
+      stable: { version: 'v1', storageUri: StorageUri.s3('models', 'iris/v1/iris-logreg.onnx') },
+      monitoring: { scrapeInterval: Duration.seconds(1) },
+      ...chartProps,
+    });
+    const chart = new Chart(Testing.app(), 'test', { namespace: NAMESPACE });
+    const rollout = new CanaryRollout(chart, 'Rollout', props({
+      canary: { version: 'v2', storageUri: StorageUri.s3('models', 'iris/v2/iris-mlp.onnx') },
+      trafficPercent: 10,
+    }));
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    q = rollout.monitoring!._queries;
+    // The stable revision was created by the previous deploy ("stable only"), from its template.
+    const previous = new Chart(Testing.app(), 'test', { namespace: NAMESPACE });
+    new CanaryRollout(previous, 'Rollout', props({}));
+    const ksvcOf = (m: any[]) => findOne(m, 'Service', { apiVersion: 'serving.knative.dev/v1' });
+    const podLabels = {
+      // Knative adds the revision label to each revision's pods.
+      v1: { ...ksvcOf(Testing.synth(previous)).spec.template.metadata.labels, 'serving.knative.dev/revision': 'iris-v1' },
+      v2: { ...ksvcOf(manifests).spec.template.metadata.labels, 'serving.knative.dev/revision': 'iris-v2' },
+    };
+    const podMonitor = findOne(manifests, 'PodMonitor');
+    for (const labels of Object.values(podLabels)) expect(labels).toMatchObject(podMonitor.spec.selector.matchLabels);
+
+    // Two real servers: different model files behind the same model name.
+    servers.v1 = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-logreg.onnx' }), '--model-name', MODEL]);
+    servers.v2 = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-mlp.onnx' }), '--model-name', MODEL]);
+
+    promPort = await freePort();
+    const config = {
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      scrape_configs: [scrapeJobForPods(podMonitor, [
+        { podLabels: podLabels.v1, target: `127.0.0.1:${servers.v1.port}` },
+        { podLabels: podLabels.v2, target: `127.0.0.1:${servers.v2.port}` },
+      ])],
+    };
+    fs.writeFileSync(path.join(tmp, 'prometheus.yml'), YAML.stringify(config));
+    prometheus = spawn('prometheus', [
+      `--config.file=${path.join(tmp, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(tmp, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--log.level=warn',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    prometheus.stdout!.on('data', (c: Buffer) => { prometheusLog += c.toString(); });
+    prometheus.stderr!.on('data', (c: Buffer) => { prometheusLog += c.toString(); });
+    prometheusExited = new Promise(resolve => prometheus!.on('exit', resolve));
+    await waitFor(`Prometheus ready on ${promPort}`, 20_000, async () => {
+      if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${prometheusLog}`);
+      return (await httpGet(promPort, '/-/ready')).status === 200 ? true : undefined;
+    });
+    await waitFor('both versions up', 15_000, async () => ((await scalar('count(up{endpoint="iris",version=~"v1|v2"} == 1)')) === 2 ? true : undefined));
+
+    // WHEN each version gets its traffic in two phases, each seen by at least one scrape.
+    for (const phase of [0, 1]) {
+      for (const v of ['v1', 'v2'] as const) await send(v, phase);
+      for (const v of ['v1', 'v2'] as const) {
+        await waitFor(`phase ${phase + 1} scraped (${v})`, 15_000, async () =>
+          ((await scalar(`sum(model_server_requests_total{endpoint="iris",version="${v}"})`)) === total(v, phase + 1) ? true : undefined));
+      }
+    }
+    const samples = async () => scalar('min(count_over_time(up{endpoint="iris"}[5m]))');
+    const now = (await samples())!;
+    await waitFor('two more scrapes', 10_000, async () => ((await samples())! >= now + 2 ? true : undefined));
+    evalTime = Date.now() / 1000;
+  }, 90_000);
+
+  afterAll(async () => {
+    if (prometheus && prometheus.exitCode === null) {
+      prometheus.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([prometheusExited, new Promise(r => { timer = setTimeout(r, 5000); })]);
+      clearTimeout(timer);
+      if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
+    }
+    for (const server of Object.values(servers)) await server.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('relabeling gave each version\'s series its version, track and revision', async () => {
+    const series = await query('model_server_requests_total{endpoint="iris"}');
+    const seen = new Set(series.map(s => `${s.metric.version} ${s.metric.track} ${s.metric.revision} ${s.metric.code}`));
+    expect([...seen].sort()).toEqual(['v1 stable iris-v1 200', 'v1 stable iris-v1 400', 'v2 canary iris-v2 200', 'v2 canary iris-v2 400']);
+  });
+
+  test('the per-version error ratios match the traffic sent, and the canary alert expression reports the canary\'s', async () => {
+    const [stable, canary] = q.versions!;
+    expect([stable.version, canary.version]).toEqual(['v1', 'v2']);
+    expect(await scalar(stable.errorRatio)).toBeCloseTo(4 / 40, 6);
+    expect(await scalar(canary.errorRatio)).toBeCloseTo(8 / 20, 6);
+    // The alert's expression (before its `for`) holds one sample: the canary's error ratio.
+    const alert = await query(q.alerts.ModelEndpointCanaryErrorRatio);
+    expect(alert.map(r => Number(r.value[1]))).toEqual([expect.closeTo(0.4, 6)]);
+    // Both tracks are visible in the track split too.
+    const byTrack = Object.fromEntries((await query(q.errorRatioByTrack)).map(r => [r.metric.track, Number(r.value[1])]));
+    expect(byTrack).toEqual({ stable: expect.closeTo(0.1, 6), canary: expect.closeTo(0.4, 6) });
+    // Requests per version: the counters hold exactly what each server answered. (rate() of two
+    // targets extrapolates over different scrape times, so their rates are not compared exactly.)
+    expect(await scalar('sum(model_server_requests_total{endpoint="iris",version="v1"})')).toBe(40);
+    expect(await scalar('sum(model_server_requests_total{endpoint="iris",version="v2"})')).toBe(20);
+    expect(await scalar(stable.requestRate)).toBeGreaterThan(0);
+    expect(await scalar(canary.requestRate)).toBeGreaterThan(0);
+  });
+
+  test('every dashboard and alert expression runs; only the canary error alert has a sample', async () => {
+    const exprs = allExpressions(q);
+    const results: Record<string, number> = {};
+    for (const [name, expr] of Object.entries(exprs)) results[name] = (await query(expr)).length;
+    for (const name of ['stable:requestRate', 'canary:requestRate', 'stable:errorRatio', 'canary:errorRatio', 'stable:latencyP99', 'canary:latencyP99', 'modelLoadSeconds']) {
+      expect([name, results[name]]).toEqual([name, 1 + (name === 'modelLoadSeconds' ? 1 : 0)]);
+    }
+    const firing = Object.keys(exprs).filter(n => n.startsWith('alert:') && results[n] > 0 && n !== 'alert:ModelEndpointCanaryLatency');
+    expect(firing).toEqual(['alert:ModelEndpointCanaryErrorRatio']);
   });
 });
