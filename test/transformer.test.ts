@@ -6,6 +6,7 @@ import { expectValidManifests } from './validation';
 import {
   DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule, TransformerOptions,
 } from '../src';
+import { parseConfig } from '../src/server/config';
 
 const IRIS = StorageUri.s3('models', 'iris/model.onnx');
 const MODULE = TransformerModule.fromCode('exports.preprocess = async (r) => r;\n', 'iris.js');
@@ -135,6 +136,22 @@ describe('serverless mode', () => {
     expect(ksvc(manifests, 'iris-transformer').spec.template.metadata.annotations['example.com/team']).toBe('ml');
     expect(ApiObject.of(e.transformer!.node.findChild('Resource')).kind).toBe('Service');
   });
+});
+
+test('the server accepts the synthesized arguments: separate and in-process transformers, and explainers', () => {
+  const { manifests } = synth({}, { module: MODULE, propagateHeaders: ['x-request-id'] });
+  const t = parseConfig(container(ksvc(manifests, 'iris-transformer')).args.slice(1), {});
+  expect(t.component).toMatchObject({ kind: 'transformer', predictorHost: 'iris.default.svc.cluster.local:80', predictorProtocol: 'v2', transformerModule: '/etc/model-server/transformer/iris.js', propagateHeaders: ['x-request-id'] });
+
+  const { chart, endpoint: e } = endpoint({ mode: DeploymentMode.RAW });
+  e.addTransformer({ module: MODULE, inProcess: true });
+  e.addExplainer({});
+  const raw = Testing.synth(chart);
+  const p = parseConfig(container(findOne(raw, 'Deployment', { name: 'iris' })).args.slice(1), {});
+  expect(p.component).toMatchObject({ kind: 'predictor', transformerModule: '/etc/model-server/transformer/iris.js' });
+  const x = parseConfig(container(findOne(raw, 'Deployment', { name: 'iris-explainer' })).args.slice(1), {});
+  expect(x.component).toMatchObject({ kind: 'explainer', predictorHost: 'iris.default.svc.cluster.local:80', explainer: { method: 'kernel_shap', background: 'background.json' } });
+  expect(x.modelDir).toBe('/mnt/models');
 });
 
 describe('raw mode', () => {
