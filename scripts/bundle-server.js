@@ -21,8 +21,7 @@ function bundleServer() {
     external: ['onnxruntime-node'],
     banner: { js: '#!/usr/bin/env node' },
     // Smaller code parses faster: start-to-ready is a target (the map keeps stack traces readable).
-    minify: true,
-    keepNames: true,
+    minify: process.env.BUNDLE_MINIFY !== '0',
     logLevel: 'warning',
   });
   // The gRPC service definition is read at run time.

@@ -6,11 +6,13 @@
  * repository extension (`/v2/repository/...`) and `/metrics`. Handlers are thin: they call
  * `InferenceCore`, which the gRPC service shares (`app.core`).
  */
+import * as http from 'http';
 import { performance } from 'perf_hooks';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, LogController } from 'fastify';
 import { PATHS } from '../_contract';
 import { ServerConfig } from './config';
 import { ERRORS, ServerError, serverError } from './errors';
+import { createFastPath } from './http/fast-path';
 import { registerRoutes } from './http/routes';
 import { InferenceCore } from './inference/core';
 import { MetricProtocol, ServerMetrics } from './metrics';
@@ -63,7 +65,19 @@ export function createCore(
 /** Builds the fastify app; call `app.core.start()` to load the models. */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { config } = options;
+  // Set once the core exists (below): the server is created first, inside Fastify().
+  let fastPath: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
   const app = Fastify({
+    // The inference routes' hot path answers ordinary requests before fastify sees them
+    // (`http/fast-path.ts`); the server keeps the settings fastify would give its own.
+    serverFactory: (handler, opts) => {
+      const server = http.createServer((req, res) => {
+        if (!fastPath?.(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = (opts as { keepAliveTimeout?: number }).keepAliveTimeout ?? 72_000;
+      server.requestTimeout = config.requestTimeoutMs;
+      return server;
+    },
     logger: options.logger ?? { level: config.logLevel },
     // Per-request log lines cost throughput; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -136,6 +150,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) => sendError(serverError(ERRORS.ROUTE_NOT_FOUND, request.method, request.url.split('?')[0].slice(0, 200)), request, reply));
 
   registerRoutes(app, core, metrics);
+  // An in-process transformer or explainer hooks into fastify's request lifecycle (headers,
+  // logs): such a predictor keeps every request on fastify.
+  if (!config.component) {
+    fastPath = createFastPath({
+      core,
+      metrics,
+      maxBodyBytes: config.maxBodyBytes,
+      logError: (fields, message) => app.log.error(fields, message),
+    });
+  }
   app.get(PATHS.metrics, async (_request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);

@@ -2,6 +2,7 @@
  * A loaded ONNX model: an onnxruntime-node session plus metadata read from it once.
  */
 import * as ort from 'onnxruntime-node';
+import { RunBatcher } from './batcher';
 import { DatatypeInfo, datatypeOfOrt } from '../inference/datatypes';
 import { TensorMetadata } from '../inference/types';
 
@@ -31,6 +32,8 @@ export class OnnxModel {
   public readonly inputsByName: Map<string, TensorSpec>;
   public readonly outputsByName: Map<string, TensorSpec>;
   public readonly outputNames: string[];
+  /** Joins concurrent requests into one session call; unset for models that cannot batch. */
+  public readonly batcher?: RunBatcher;
 
   private constructor(private readonly session: ort.InferenceSession) {
     this.inputs = session.inputMetadata.map((m) => spec(m, 'input'));
@@ -38,17 +41,32 @@ export class OnnxModel {
     this.inputsByName = new Map(this.inputs.map((t) => [t.name, t]));
     this.outputsByName = new Map(this.outputs.map((t) => [t.name, t]));
     this.outputNames = this.outputs.map((t) => t.name);
+    if (batchable(this.inputs) && batchable(this.outputs)) {
+      this.batcher = new RunBatcher(
+        (feeds, names) => this.session.run(feeds, names),
+        (type, data, dims) => new ort.Tensor(type, data as Float32Array, dims),
+        MAX_BATCH_ROWS,
+      );
+    }
   }
 
   /** Runs the model on `feeds` and returns the requested outputs. */
   public async run(feeds: Record<string, ort.Tensor>, outputNames: readonly string[]): Promise<Record<string, ort.Tensor>> {
-    return this.session.run(feeds, outputNames);
+    return this.batcher ? this.batcher.run(feeds, outputNames) : this.session.run(feeds, outputNames);
   }
 
   /** Frees the native session. */
   public async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The most rows one joined session call carries. */
+const MAX_BATCH_ROWS = 256;
+
+/** Every tensor has a dynamic leading (batch) dimension and a numeric type. */
+function batchable(tensors: TensorSpec[]): boolean {
+  return tensors.length > 0 && tensors.every((t) => t.shape.length > 0 && t.shape[0] === -1 && t.datatype !== 'BYTES');
 }
 
 function spec(m: ort.InferenceSession.ValueMetadata, what: string): TensorSpec {
