@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
-import { fetchModel, StorageError, parseStorageUri } from '../../src/server/storage';
+import { fetchModel, gcsConfig, parseStorageUri, resolveS3Config, StorageError } from '../../src/server/storage';
 import { signRequest } from '../../src/server/storage/sigv4';
 
 const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
@@ -110,8 +110,19 @@ afterAll(() => {
 });
 
 describe('storage URIs', () => {
-  test('gs:// is refused with the alternative named', async () => {
-    await expect(fetchModel('gs://bucket/model', '/tmp/none')).rejects.toThrow(/gs:\/\/ is not supported by this initializer.*storage\.googleapis\.com/);
+  test('gs:// reads Google Cloud Storage through its S3-compatible XML API', () => {
+    const base = resolveS3Config({}, undefined);
+    const gcs = gcsConfig(base, {});
+    expect(gcs.endpoint?.href).toBe('https://storage.googleapis.com/');
+    expect(gcs.region).toBe('auto');
+    // An explicit endpoint (an emulator) and region win.
+    const custom = gcsConfig(resolveS3Config({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4443', AWS_REGION: 'eu' }, undefined), { AWS_REGION: 'eu' });
+    expect(custom.endpoint?.href).toBe('http://127.0.0.1:4443/');
+    expect(custom.region).toBe('eu');
+  });
+
+  test('an invalid gs:// bucket is a clear error', async () => {
+    await expect(fetchModel('gs://B!/model', '/tmp/none')).rejects.toThrow(/invalid GCS URI 'gs:\/\/B!\/model'/);
   });
 
   test('pvc:// and local paths are mounted, not fetched', async () => {
@@ -268,7 +279,7 @@ describe('http(s) storage', () => {
 
     const gs = await run(['storage-initializer', 'gs://b/m', newDir('cli-gs')]);
     expect(gs.code).toBe(1);
-    expect(gs.stderr).toMatch(/not supported by this initializer/);
+    expect(gs.stderr).toMatch(/error \[INVALID_URI\]: invalid GCS URI/);
 
     expect((await run(['storage-initializer'])).code).toBe(2);
   });
@@ -376,6 +387,13 @@ describe('s3 storage (s3rver)', () => {
     const dir = newDir('s3-one');
     const result = await fetchModel('s3://models/iris/v1/model.onnx', dir, { env: env() });
     expect(result.files).toEqual(['model.onnx']);
+    expect(sha(readFileSync(path.join(dir, 'model.onnx')))).toBe(sha(IRIS));
+  });
+
+  test('gs:// is read through the same S3 protocol (here against an S3 server standing in for GCS)', async () => {
+    const dir = newDir('gs-prefix');
+    const result = await fetchModel('gs://models/iris/v1', dir, { env: env() });
+    expect(result.files).toEqual(['config/labels.txt', 'model.onnx']);
     expect(sha(readFileSync(path.join(dir, 'model.onnx')))).toBe(sha(IRIS));
   });
 

@@ -73,7 +73,7 @@ export interface FetchModelResult {
 }
 
 type ParsedUri =
-  | { kind: 's3'; bucket: string; key: string }
+  | { kind: 's3'; bucket: string; key: string; gcs?: boolean }
   | { kind: 'http'; url: URL }
   | { kind: 'pvc'; claim: string; subPath: string }
   | { kind: 'local'; path: string };
@@ -115,16 +115,31 @@ export function parseStorageUri(uri: string): ParsedUri {
     }
     case 'file':
       return { kind: 'local', path: path.resolve(decodeURIComponent(new URL(uri.trim()).pathname)) };
-    case 'gs':
-      throw new StorageError('UNSUPPORTED',
-        `'${uri}': gs:// is not supported by this initializer. Use KServe's storage initializer image ` +
-        '(kserve/storage-initializer) for Google Cloud Storage, or reach the bucket through its S3-compatible ' +
-        'XML API: s3://<bucket>/<path> with AWS_ENDPOINT_URL=https://storage.googleapis.com and HMAC keys in ' +
-        'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+    case 'gs': {
+      // Google Cloud Storage through its S3-compatible XML API: public objects need nothing,
+      // private ones HMAC keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (as KServe documents).
+      const slash = rest.indexOf('/');
+      const bucket = slash < 0 ? rest : rest.slice(0, slash);
+      if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket)) {
+        throw new StorageError('INVALID_URI', `invalid GCS URI '${uri}': expected gs://<bucket>/<object or prefix> with a valid bucket name, got bucket '${bucket}'`);
+      }
+      return { kind: 's3', bucket, key: slash < 0 ? '' : rest.slice(slash + 1), gcs: true };
+    }
     default:
       throw new StorageError('UNSUPPORTED',
         `'${uri}': scheme ${scheme}:// is not supported by this initializer; supported: s3://, https://, http://, pvc:// and local paths (file:// or plain)`);
   }
+}
+
+/** Google Cloud Storage's S3-compatible XML API. */
+export const GCS_XML_API = 'https://storage.googleapis.com';
+
+/**
+ * The S3 settings for a gs:// URI: GCS's XML API unless an endpoint is set explicitly (an
+ * emulator, a proxy), and the region `auto` unless one is set.
+ */
+export function gcsConfig(config: S3Config, env: NodeJS.ProcessEnv): S3Config {
+  return { ...config, endpoint: config.endpoint ?? new URL(GCS_XML_API), region: env[SERVER_ENV.s3Region] ? config.region : 'auto' };
 }
 
 /** Reads a setting from the environment, else from a file of the same name in the credentials dir. */
@@ -343,7 +358,8 @@ export async function fetchModel(uri: string, destDir: string, options: FetchMod
       note: `${uri}: local path, read in place (mount it as a volume); nothing to fetch`,
     };
   }
-  const config = parsed.kind === 's3' ? resolveS3Config(env, options.credentialsDir) : undefined;
+  let config = parsed.kind === 's3' ? resolveS3Config(env, options.credentialsDir) : undefined;
+  if (config && parsed.kind === 's3' && parsed.gcs) config = gcsConfig(config, env);
 
   const dest = path.resolve(destDir);
   try {
