@@ -81,6 +81,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: ModelEndpointPro
   if (timeoutSeconds !== undefined && timeoutSeconds < 1) {
     throw new Error(`'timeout' must be at least 1 second, got ${timeoutSeconds}`);
   }
+  if (serverless && timeoutSeconds !== undefined && timeoutSeconds > KNATIVE_MAX_REVISION_TIMEOUT_SECONDS) {
+    throw new Error(`'timeout' is ${timeoutSeconds} seconds, above Knative's default max-revision-timeout-seconds (${KNATIVE_MAX_REVISION_TIMEOUT_SECONDS}); raise it in the knative-serving/config-defaults ConfigMap and patch the revision's timeoutSeconds, or use 'mode: DeploymentMode.RAW'`);
+  }
   const startupSeconds = wholeSeconds('startupTimeout', props.startupTimeout ?? Duration.minutes(10))!;
   if (startupSeconds < 10) throw new Error(`'startupTimeout' must be at least 10 seconds, got ${startupSeconds}`);
   const scaleDownDelaySeconds = wholeSeconds('scaleDownDelay', props.scaleDownDelay);
@@ -205,6 +208,9 @@ function defaultAllowedNamespaces(serverless: boolean, ingress: EndpointIngress)
 }
 
 /** Seconds in a Duration, which Kubernetes and Knative take only as whole numbers. */
+/** Knative's default `max-revision-timeout-seconds` (config-defaults). */
+const KNATIVE_MAX_REVISION_TIMEOUT_SECONDS = 600;
+
 function wholeSeconds(prop: string, duration?: Duration): number | undefined {
   if (duration === undefined) return undefined;
   const millis = duration.toMilliseconds();

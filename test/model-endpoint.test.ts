@@ -477,6 +477,7 @@ describe('validation errors name the field and the fix', () => {
     ['bad label', { labels: { 'bad key!': 'x' } }, /'labels' key 'bad key!' is not a valid Kubernetes label key/],
     ['fractional timeout', { timeout: Duration.millis(1500) }, /'timeout' must be a whole number of seconds/],
     ['bad host', { host: 'Not_A_Host' }, /'host' must be a DNS-1123 subdomain/],
+    ['timeout above Knative\'s maximum', { timeout: Duration.minutes(11) }, /'timeout' is 660 seconds, above Knative's default max-revision-timeout-seconds \(600\)/],
   ])('fails: %s', (_name, props, message) => {
     expect(() => synth(props)).toThrow(message);
   });
