@@ -113,6 +113,12 @@ project.addTask('bench:server', {
   receiveArgs: true,
 });
 
+project.addTask('bench:mesh', {
+  description: 'ModelMesh throughput, hit rate and memory versus one server process per model',
+  exec: 'node bench/mesh/run.js',
+  receiveArgs: true,
+});
+
 // Synthesize every example with the real cdk8s CLI and validate the YAML offline.
 const validate = project.addTask('validate', {
   description: 'Synthesize examples/* with the cdk8s CLI and check the YAML against the vendored schemas',
