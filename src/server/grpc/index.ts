@@ -1,20 +1,32 @@
 /**
  * `inference.GRPCInferenceService` (Open Inference Protocol V2 over gRPC) on its own port.
  *
- * A thin transport over the in-process `InferenceCore` (the REST routes call the same core):
- * wire messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
+ * A thin layer over the in-process `InferenceCore` (the REST routes call the same core): wire
+ * messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
  * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
+ *
+ * Transport: `./h2`, unary gRPC directly on node:http2 (@grpc/grpc-js costs several times the
+ * CPU per call; it stays the client in tests and in the transformer). Codec: `ModelInfer`, the
+ * hot RPC, uses the hand-written `./codec`; the other RPCs use protobufjs through
+ * @grpc/proto-loader, loaded on their first call (the proto parse stays off the start-up path).
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoaderTypes from '@grpc/proto-loader';
 import { GRPC_PORT } from '../../_contract';
 import { ERRORS, GRPC_STATUS, serverError } from '../errors';
 import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
 import type { ServerMetrics } from '../metrics';
-import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply, InferReply } from './codec';
+import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply } from './codec';
+import { H2GrpcServer, UnaryCall, UnaryMethod } from './h2';
 import { decodeRaw, encodeRaw } from './tensors';
+
+/** @grpc/proto-loader (and protobufjs), required on first use: not needed before ready. */
+function protoLoader(): typeof protoLoaderTypes {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@grpc/proto-loader');
+}
 
 /** The proto file: next to the bundle (assets/server/), else in the source tree. */
 export function protoPath(): string {
@@ -29,7 +41,7 @@ export function protoPath(): string {
 }
 
 /** proto-loader options shared by the server and the clients in tests and benchmarks. */
-export const PROTO_OPTIONS: protoLoader.Options = {
+export const PROTO_OPTIONS: protoLoaderTypes.Options = {
   keepCase: true,
   longs: Number,
   enums: String,
@@ -40,10 +52,13 @@ export const PROTO_OPTIONS: protoLoader.Options = {
 
 let cachedDefinition: grpc.ServiceDefinition | undefined;
 
-/** The `GRPCInferenceService` definition from the proto. */
+/**
+ * The `GRPCInferenceService` definition from the proto, in grpc-js's shape (the transformer's
+ * predictor client uses it); `ModelInfer`'s server side uses the hand-written codec.
+ */
 export function serviceDefinition(): grpc.ServiceDefinition {
   if (!cachedDefinition) {
-    const pkg = protoLoader.loadSync(protoPath(), PROTO_OPTIONS);
+    const pkg = protoLoader().loadSync(protoPath(), PROTO_OPTIONS);
     const def = pkg['inference.GRPCInferenceService'] as grpc.ServiceDefinition;
     // ModelInfer, the hot path, uses the hand-written codec (./codec); the rest proto-loader's.
     cachedDefinition = {
@@ -51,7 +66,7 @@ export function serviceDefinition(): grpc.ServiceDefinition {
       ModelInfer: {
         ...def.ModelInfer,
         requestDeserialize: decodeInferRequest,
-        responseSerialize: (reply: InferReply) => encodeInferReply(reply),
+        responseSerialize: encodeInferReply,
       },
     };
   }
@@ -89,14 +104,12 @@ export function toInferRequest(req: DecodedInferRequest): { request: InferReques
   return { request, raw };
 }
 
-/** A gRPC error status from any thrown value (ServerError keeps its table code). */
-export function toGrpcError(err: unknown): Partial<grpc.StatusObject> {
+/** The gRPC status, message and metadata of any thrown value (ServerError keeps its table code). */
+export function toGrpcStatus(err: unknown): { code: number; details: string; metadata?: Record<string, string> } {
   if (isServerError(err)) {
-    const metadata = new grpc.Metadata();
-    metadata.set('ms-error-code', err.code);
-    return { code: err.grpcStatus as grpc.status, details: err.message, metadata };
+    return { code: err.grpcStatus, details: err.message, metadata: { 'ms-error-code': err.code } };
   }
-  return { code: GRPC_STATUS.INTERNAL as grpc.status, details: 'internal server error' };
+  return { code: GRPC_STATUS.INTERNAL, details: 'internal server error' };
 }
 
 export interface GrpcServiceOptions {
@@ -105,77 +118,100 @@ export interface GrpcServiceOptions {
   readonly onError?: (err: unknown, method: string) => void;
 }
 
-/** Handlers of `GRPCInferenceService` over `core`. */
-export function createHandlers(core: InferenceCore, options: GrpcServiceOptions = {}): grpc.UntypedServiceImplementation {
-  const metrics = options.metrics;
+const SERVICE = '/inference.GRPCInferenceService/';
 
-  function unary<Req, Res>(method: string, fn: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
-      let result: Res | Promise<Res>;
+/** The unary methods of `GRPCInferenceService` over `core`, by request path. */
+export function createMethods(core: InferenceCore, options: GrpcServiceOptions = {}): Map<string, UnaryMethod> {
+  const { metrics, onError } = options;
+
+  const fail = (call: UnaryCall, method: string, err: unknown) => {
+    if (!isServerError(err)) onError?.(err, method);
+    const status = toGrpcStatus(err);
+    call.fail(status.code, status.details, status.metadata);
+  };
+
+  /** A non-hot method: protobufjs codec, plain objects. */
+  function simple(method: string, fn: (req: { name?: string; version?: string }) => object): UnaryMethod {
+    let codec: grpc.MethodDefinition<object, object> | undefined;
+    return (call) => (message) => {
+      let reply: Buffer;
       try {
-        result = fn(call.request);
+        codec ??= serviceDefinition()[method] as grpc.MethodDefinition<object, object>;
+        let req: { name?: string; version?: string };
+        try {
+          req = codec.requestDeserialize(message) as typeof req;
+        } catch (err) {
+          call.fail(GRPC_STATUS.INTERNAL, `malformed ${method} request: ${(err as Error).message}`);
+          return;
+        }
+        reply = codec.responseSerialize(fn(req));
       } catch (err) {
-        fail(err);
+        fail(call, method, err);
         return;
       }
-      if (result instanceof Promise) result.then((r) => callback(null, r), fail);
-      else callback(null, result);
-
-      function fail(err: unknown) {
-        if (!isServerError(err)) options.onError?.(err, method);
-        callback(toGrpcError(err) as grpc.ServiceError);
-      }
+      call.ok(reply);
     };
   }
 
-  const modelInfer: grpc.handleUnaryCall<DecodedInferRequest, InferReply> = (call, callback) => {
+  const modelInfer: UnaryMethod = (call) => {
     const start = performance.now();
-    const wire = call.request;
-    const name = wire.model_name;
-    metrics?.requestsInFlight.inc({ protocol: 'grpc' });
-    const done = (code: string) => {
-      if (metrics) {
+    let name = '';
+    if (metrics) {
+      metrics.requestsInFlight.inc({ protocol: 'grpc' });
+      call.onEnd = (code) => {
         metrics.requestsInFlight.dec({ protocol: 'grpc' });
         // Unknown names would make the label set unbounded (same labels as the REST routes).
         const model = name === '' ? '' : core.repository.get(name) ? name : '_unknown';
-        metrics.recordRequest(model, 'grpc', code, (performance.now() - start) / 1000);
-      }
-    };
-    const fail = (err: unknown) => {
-      if (!isServerError(err)) options.onError?.(err, 'ModelInfer');
-      const status = toGrpcError(err);
-      done(String(status.code));
-      callback(status as grpc.ServiceError);
-    };
-    let converted: { request: InferRequest; raw: boolean };
-    try {
-      converted = toInferRequest(wire);
-    } catch (err) {
-      fail(err);
-      return;
+        metrics.recordRequest(model, 'grpc', String(code), (performance.now() - start) / 1000);
+      };
     }
-    core.infer(name, wire.model_version || undefined, converted.request).then((res) => {
-      done('0');
-      callback(null, {
-        model_name: res.model_name,
-        model_version: res.model_version,
-        id: res.id,
-        parameters: res.parameters,
-        outputs: res.outputs,
-        raw: converted.raw,
-        encodeRaw,
-      });
-    }, fail);
+    return (message) => {
+      let wire: DecodedInferRequest;
+      try {
+        wire = decodeInferRequest(message);
+      } catch (err) {
+        call.fail(GRPC_STATUS.INTERNAL, `malformed ModelInferRequest: ${(err as Error).message}`);
+        return;
+      }
+      name = wire.model_name;
+      let converted: { request: InferRequest; raw: boolean };
+      try {
+        converted = toInferRequest(wire);
+      } catch (err) {
+        fail(call, 'ModelInfer', err);
+        return;
+      }
+      core.infer(name, wire.model_version || undefined, converted.request).then((res) => {
+        if (call.finished) return;
+        let reply: Buffer;
+        try {
+          reply = encodeInferReply({
+            model_name: res.model_name,
+            model_version: res.model_version,
+            id: res.id,
+            parameters: res.parameters,
+            outputs: res.outputs,
+            raw: converted.raw,
+            encodeRaw,
+          });
+        } catch (err) {
+          fail(call, 'ModelInfer', err);
+          return;
+        }
+        call.ok(reply);
+      }, (err) => fail(call, 'ModelInfer', err));
+    };
   };
 
-  return {
-    ServerLive: unary('ServerLive', () => ({ live: core.isLive() })),
-    ServerReady: unary('ServerReady', () => ({ ready: core.isReady() })),
-    ModelReady: unary('ModelReady', (req: { name?: string; version?: string }) => ({ ready: core.modelReady(req.name ?? '', req.version || undefined) })),
-    ServerMetadata: unary('ServerMetadata', () => core.serverMetadata()),
-    ModelMetadata: unary('ModelMetadata', (req: { name?: string; version?: string }) => core.modelMetadata(req.name ?? '', req.version || undefined)),
-    ModelInfer: modelInfer,
-  };
+  const byName = (req: { name?: string; version?: string }) => [req.name ?? '', req.version || undefined] as const;
+  return new Map<string, UnaryMethod>([
+    [`${SERVICE}ServerLive`, simple('ServerLive', () => ({ live: core.isLive() }))],
+    [`${SERVICE}ServerReady`, simple('ServerReady', () => ({ ready: core.isReady() }))],
+    [`${SERVICE}ModelReady`, simple('ModelReady', (req) => ({ ready: core.modelReady(...byName(req)) }))],
+    [`${SERVICE}ServerMetadata`, simple('ServerMetadata', () => core.serverMetadata())],
+    [`${SERVICE}ModelMetadata`, simple('ModelMetadata', (req) => core.modelMetadata(...byName(req)))],
+    [`${SERVICE}ModelInfer`, modelInfer],
+  ]);
 }
 
 export interface GrpcServerOptions extends GrpcServiceOptions {
@@ -193,38 +229,23 @@ export interface GrpcServerOptions extends GrpcServiceOptions {
 export class GrpcInferenceServer {
   /** Binds and starts the service; resolves once the port is bound. */
   public static async start(core: InferenceCore, options: GrpcServerOptions = {}): Promise<GrpcInferenceServer> {
-    const server = new grpc.Server({
-      'grpc.max_receive_message_length': options.maxReceiveBytes ?? 64 * 1024 * 1024,
-      'grpc.max_send_message_length': options.maxSendBytes ?? 64 * 1024 * 1024,
-      // channelz bookkeeping costs every call; nothing here reads it.
-      'grpc.enable_channelz': 0,
+    const server = new H2GrpcServer({
+      methods: createMethods(core, options),
+      maxReceiveBytes: options.maxReceiveBytes ?? 64 * 1024 * 1024,
+      maxSendBytes: options.maxSendBytes ?? 64 * 1024 * 1024,
     });
-    server.addService(serviceDefinition(), createHandlers(core, options));
-    const host = options.host ?? '0.0.0.0';
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${options.port ?? GRPC_PORT}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-    });
+    const port = await server.listen(options.port ?? GRPC_PORT, options.host ?? '0.0.0.0');
     return new GrpcInferenceServer(server, port);
   }
 
-  private constructor(private readonly server: grpc.Server, public readonly port: number) {}
+  private constructor(private readonly server: H2GrpcServer, public readonly port: number) {}
 
   /**
-   * Stops accepting calls and waits for calls in flight (tryShutdown); after `graceMs`, cancels
-   * whatever is left (forceShutdown).
+   * Stops accepting connections, sends GOAWAY and waits for calls in flight; after `graceMs`,
+   * cancels whatever is left.
    */
   public shutdown(graceMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, Math.max(0, graceMs));
-      timer.unref();
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.server.close(graceMs);
   }
 }
 
@@ -245,7 +266,7 @@ export interface GrpcServeApp {
 /**
  * `serve`'s hook (`ServeExtensions.startGrpc`): starts `GRPCInferenceService` on
  * `config.grpcPort` (all interfaces, like HTTP) over the shared core and metrics; `close()`
- * drains calls in flight (tryShutdown) and cancels the rest after `config.shutdownGraceMs`.
+ * drains calls in flight (GOAWAY) and cancels the rest after `config.shutdownGraceMs`.
  */
 export async function startGrpc(core: InferenceCore, config: GrpcServeConfig, app?: GrpcServeApp): Promise<{ port: number; close(): Promise<void> }> {
   const server = await GrpcInferenceServer.start(core, {
