@@ -9,6 +9,7 @@ import { ApiObject, JsonPatch, Lazy, Size } from 'cdk8s';
 import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as contract from './_contract';
+import { ingressPaths } from './_ingress-paths';
 import { objectLabels, restrictedSecurityContext, selectorLabels } from './_pod-template';
 import { sizeToQuantity } from './_quantities';
 import { ResolvedEndpoint } from './_resolved-endpoint';
@@ -282,11 +283,10 @@ export function routeModelPathsTo(endpoint: Construct, resolved: ResolvedEndpoin
   }
   const ingress = endpoint.node.tryFindChild('Ingress');
   if (ingress) {
-    ApiObject.of(ingress).addJsonPatch(JsonPatch.replace('/spec/rules/0/http/paths', restMatch.map((m) => ({
-      path: m.uri.prefix,
-      pathType: 'Prefix',
+    ApiObject.of(ingress).addJsonPatch(JsonPatch.replace('/spec/rules/0/http/paths', restMatch.flatMap((m) => ingressPaths(m.uri.prefix).map((p) => ({
+      ...p,
       backend: { service: { name, port: { number: SERVICE_HTTP_PORT } } },
-    }))));
+    })))));
   }
 }
 
@@ -317,10 +317,9 @@ export function routeExplainTo(endpoint: Construct, resolved: ResolvedEndpoint, 
   }
   const ingress = endpoint.node.tryFindChild('Ingress');
   if (ingress) {
-    for (const path of prefixes) {
+    for (const p of prefixes.flatMap(ingressPaths)) {
       ApiObject.of(ingress).addJsonPatch(JsonPatch.add('/spec/rules/0/http/paths/0', {
-        path,
-        pathType: 'Prefix',
+        ...p,
         backend: { service: { name, port: { number: SERVICE_HTTP_PORT } } },
       }));
     }

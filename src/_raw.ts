@@ -7,6 +7,7 @@ import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as contract from './_contract';
+import { ingressPaths } from './_ingress-paths';
 import { endpointNetworkPolicy } from './_network-policy';
 import { objectLabels, podSpec, selectorLabels } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
@@ -164,11 +165,10 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
           rules: [{
             host: resolved.host,
             http: {
-              paths: prefixes.map(path => ({
-                path,
-                pathType: 'Prefix',
+              paths: prefixes.flatMap(prefix => ingressPaths(prefix).map(p => ({
+                ...p,
                 backend: { service: { name: resolved.name, port: { number: port } } },
-              })),
+              }))),
             },
           }],
         },

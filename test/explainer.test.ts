@@ -130,6 +130,7 @@ describe('raw mode', () => {
       ['/v2/models/iris/explain', 'iris-explainer'],
       ['/v1/models/iris:explain', 'iris-explainer'],
       ['/v1/models/iris', 'iris'],
+      ['/v1/models/iris:predict', 'iris'],
       ['/v2/models/iris', 'iris'],
     ]);
   });

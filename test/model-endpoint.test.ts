@@ -423,7 +423,12 @@ describe('raw mode', () => {
     const ingress = findOne(manifests, 'Ingress');
     expect(ingress.spec.ingressClassName).toBe('nginx');
     expect(ingress.spec.tls).toEqual([{ hosts: ['iris.example.org'], secretName: 'iris-tls' }]);
-    expect(ingress.spec.rules[0].http.paths.map((p: any) => p.path)).toEqual(['/v1/models/iris', '/v2/models/iris']);
+    // An Ingress Prefix matches whole path elements: V1's ':predict' needs an Exact path.
+    expect(ingress.spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType])).toEqual([
+      ['/v1/models/iris', 'Exact'],
+      ['/v1/models/iris:predict', 'Exact'],
+      ['/v2/models/iris', 'Prefix'],
+    ]);
   });
 
   test('a custom container gets a storage-initializer init container in front of it', () => {

@@ -196,7 +196,11 @@ describe('raw mode', () => {
     const gw = synth({ mode: DeploymentMode.RAW, ingress: EndpointIngress.gatewayApi({ gatewayName: 'gateway', gatewayNamespace: 'infra' }) }, { module: MODULE }).manifests;
     expect(findOne(gw, 'HTTPRoute').spec.rules[0].backendRefs).toEqual([{ name: 'iris-transformer', port: 80 }]);
     const ing = synth({ mode: DeploymentMode.RAW, ingress: EndpointIngress.kubernetes({ className: 'nginx' }) }, { module: MODULE }).manifests;
-    expect(findOne(ing, 'Ingress').spec.rules[0].http.paths.map((p: any) => p.backend.service.name)).toEqual(['iris-transformer', 'iris-transformer']);
+    expect(findOne(ing, 'Ingress').spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name])).toEqual([
+      ['/v1/models/iris', 'Exact', 'iris-transformer'],
+      ['/v1/models/iris:predict', 'Exact', 'iris-transformer'],
+      ['/v2/models/iris', 'Prefix', 'iris-transformer'],
+    ]);
   });
 });
 
