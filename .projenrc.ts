@@ -113,6 +113,11 @@ project.addTask('bench:server', {
   receiveArgs: true,
 });
 
+project.addTask('bench:transformer', {
+  description: 'Latency a separate transformer adds versus the in-process one',
+  exec: 'node bench/transformer/run.js',
+  receiveArgs: true,
+});
 project.addTask('bench:mesh', {
   description: 'ModelMesh throughput, hit rate and memory versus one server process per model',
   exec: 'node bench/mesh/run.js',
