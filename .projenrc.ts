@@ -90,6 +90,13 @@ const bundleServer = project.addTask('bundle:server', {
 });
 project.preCompileTask.spawn(bundleServer);
 project.addBins({ 'cdk8s-model-server': 'assets/server/cli.js' });
+
+// The transformer SDK for module authors (`cdk8s-model-serving/lib/sdk`), built after jsii.
+const buildSdk = project.addTask('build:sdk', {
+  description: 'Build the transformer SDK (src/server/sdk.ts) into lib/sdk/',
+  exec: 'node scripts/build-sdk.js',
+});
+project.postCompileTask.prependSpawn(buildSdk);
 project.gitignore.exclude('/assets/');
 project.npmignore?.include('/assets/');
 
