@@ -19,7 +19,9 @@ function typeCheck(source: string): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdk-user-'));
   const file = path.join(dir, 'module.ts');
   fs.writeFileSync(file, source.replace('SDK', sdkDir.split(path.sep).join('/')));
-  const program = ts.createProgram([file], { strict: true, noEmit: true, skipLibCheck: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, types: [] });
+  const program = ts.createProgram([file], {
+    strict: true, noEmit: true, skipLibCheck: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, types: [],
+  });
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }
 
