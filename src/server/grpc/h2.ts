@@ -120,6 +120,9 @@ class Call implements UnaryCall {
     if (!stream.destroyed && !stream.headersSent) {
       // Trailers-only response: the status travels in the only HEADERS frame.
       stream.respond({ ...RESPONSE_HEADERS, ...metadata, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
+      // Answered before the request ended (deadline, oversized message): RST_STREAM(NO_ERROR)
+      // after the status tells the client to stop sending.
+      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
     }
     this.end(stream.destroyed ? STATUS.CANCELLED : code);
   }
