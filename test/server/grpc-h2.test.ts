@@ -236,7 +236,10 @@ test('fuzz: random ModelInfer messages always get a gRPC status and never crash 
     name: fc.constantFrom('input', 'x', ''),
     datatype: fc.constantFrom(...datatypes),
     shape: fc.array(fc.integer({ min: -2, max: 6 }), { maxLength: 3 }),
-    contents: fc.option(fc.record({ fp32_contents: fc.array(fc.float({ noNaN: true }), { maxLength: 12 }), int64_contents: fc.array(fc.integer(), { maxLength: 4 }) }), { nil: undefined }),
+    contents: fc.option(fc.record({
+      fp32_contents: fc.array(fc.float({ noNaN: true }), { maxLength: 12 }),
+      int64_contents: fc.array(fc.integer(), { maxLength: 4 }),
+    }), { nil: undefined }),
   });
   const message = fc.oneof(
     fc.record({
