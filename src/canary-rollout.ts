@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { synthesizeCanaryRaw } from './_canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from './_canary-serverless';
@@ -11,14 +11,14 @@ import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1
 import { admitMetricsScrapes } from './_network-policy';
 import { resolveEndpoint } from './_resolve-endpoint';
 import { ResolvedEndpoint } from './_resolved-endpoint';
+import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
-import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { DeploymentMode, InferenceProtocol, ModelContainer } from './endpoint-options';
 import { EndpointSecurity, EndpointSecurityOptions } from './endpoint-security';
 import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
 import { ModelFormat } from './model-format';
-import { NodeAffinityRule, Toleration } from './scheduling';
 import { StorageUri } from './storage-uri';
 
 /**
@@ -128,9 +128,10 @@ export interface RouteRetries {
 }
 
 /**
- * Properties of a `CanaryRollout`.
+ * Properties of a `CanaryRollout`: the versions and their traffic split, and the
+ * endpoint-level settings of `CommonEndpointOptions`, shared by every version.
  */
-export interface CanaryRolloutProps {
+export interface CanaryRolloutProps extends CommonEndpointOptions {
   /**
    * The model name clients use in `/v1/models/<name>` and `/v2/models/<name>`, shared by
    * every version.
@@ -186,27 +187,6 @@ export interface CanaryRolloutProps {
   readonly name?: string;
 
   /**
-   * The namespace of every object.
-   *
-   * @default - the chart's namespace, or the kubectl context's
-   */
-  readonly namespace?: string;
-
-  /**
-   * How the endpoint is deployed.
-   *
-   * @default DeploymentMode.SERVERLESS
-   */
-  readonly mode?: DeploymentMode;
-
-  /**
-   * The protocol clients speak.
-   *
-   * @default InferenceProtocol.V2
-   */
-  readonly protocol?: InferenceProtocol;
-
-  /**
    * How traffic from outside the cluster reaches the endpoint. In raw mode, Istio (the
    * default) splits with a VirtualService and DestinationRule, Gateway API with a weighted
    * HTTPRoute; a Kubernetes Ingress cannot split traffic. `EndpointIngress.none()` keeps a
@@ -215,20 +195,6 @@ export interface CanaryRolloutProps {
    * @default EndpointIngress.istio()
    */
   readonly ingress?: EndpointIngress;
-
-  /**
-   * The host clients call.
-   *
-   * @default - `<name>.<namespace>.<domain>`
-   */
-  readonly host?: string;
-
-  /**
-   * The cluster's domain, used for the default host.
-   *
-   * @default 'example.com'
-   */
-  readonly domain?: string;
 
   /**
    * How long a request may take, on the routes and (serverless) the revisions.
@@ -243,34 +209,6 @@ export interface CanaryRolloutProps {
    * @default - 2 attempts on connect-failure, refused-stream, unavailable, cancelled and reset
    */
   readonly retries?: RouteRetries;
-
-  /**
-   * The most requests one replica handles at once. 0 means no limit.
-   *
-   * @default 0
-   */
-  readonly containerConcurrency?: number;
-
-  /**
-   * What the autoscaler scales on.
-   *
-   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
-   */
-  readonly scaleMetric?: ScaleMetric;
-
-  /**
-   * The autoscaler's target for `scaleMetric` per replica.
-   *
-   * @default - concurrency 100, rps 200, cpu 80, memory 80
-   */
-  readonly scaleTarget?: number;
-
-  /**
-   * How long load must stay low before replicas are removed.
-   *
-   * @default - serverless: no delay; raw: the HPA's 300 seconds
-   */
-  readonly scaleDownDelay?: Duration;
 
   /**
    * Replicas of each version when its revision starts (serverless) or its Deployment is
@@ -289,100 +227,6 @@ export interface CanaryRolloutProps {
    * @default false
    */
   readonly stopped?: boolean;
-
-  /**
-   * How long the model may take to download and load before the pod is restarted.
-   *
-   * @default Duration.minutes(10)
-   */
-  readonly startupTimeout?: Duration;
-
-  /**
-   * Node labels the pods must be scheduled on. Serverless mode needs
-   * `KnativeFeature.NODE_SELECTOR`.
-   *
-   * @default - any node
-   */
-  readonly nodeSelector?: { [key: string]: string };
-
-  /**
-   * Taints the pods tolerate. Serverless mode needs `KnativeFeature.TOLERATIONS`.
-   *
-   * @default - none
-   */
-  readonly tolerations?: Toleration[];
-
-  /**
-   * Node-affinity rules. Serverless mode needs `KnativeFeature.AFFINITY`.
-   *
-   * @default - none
-   */
-  readonly nodeAffinity?: NodeAffinityRule[];
-
-  /**
-   * The service account the pods run as.
-   *
-   * @default - the namespace's default service account
-   */
-  readonly serviceAccount?: IServiceAccount;
-
-  /**
-   * Whether the service account token is mounted into the pods.
-   *
-   * @default false
-   */
-  readonly automountServiceAccountToken?: boolean;
-
-  /**
-   * The user the containers run as (never 0).
-   *
-   * @default 1000
-   */
-  readonly runAsUser?: number;
-
-  /**
-   * Whether the containers' root filesystem is read-only. The server writes only to
-   * `/mnt/models` and `/tmp`, which are volumes.
-   *
-   * @default true
-   */
-  readonly readOnlyRootFilesystem?: boolean;
-
-  /**
-   * A secret with storage credentials, mounted read-only.
-   *
-   * @default - no credentials: public buckets and URLs only
-   */
-  readonly storageCredentials?: ISecret;
-
-  /**
-   * Labels on every object and pod.
-   *
-   * @default - none beyond the standard labels
-   */
-  readonly labels?: { [key: string]: string };
-
-  /**
-   * Annotations on every object and pod.
-   *
-   * @default - none
-   */
-  readonly annotations?: { [key: string]: string };
-
-  /**
-   * Knative feature flags your cluster enables, for settings that need one.
-   *
-   * @default - Knative's defaults
-   */
-  readonly knativeFeatures?: KnativeFeature[];
-
-  /**
-   * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the
-   * endpoint's own components.
-   *
-   * @default true
-   */
-  readonly networkPolicy?: boolean;
 
   /**
    * Namespaces allowed to reach the pods through the NetworkPolicy.

@@ -1,4 +1,5 @@
 export * from './canary-rollout';
+export * from './common-endpoint-options';
 export * from './endpoint-ingress';
 export * from './endpoint-monitoring';
 export * from './endpoint-options';

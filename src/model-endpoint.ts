@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue, IServiceAccount, ISecret } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import { registerEndpoint } from './_endpoint-registry';
 import { requireKnativeFeature } from './_knative';
@@ -11,20 +11,21 @@ import { synthesizeRaw } from './_raw';
 import { resolveEndpoint } from './_resolve-endpoint';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { synthesizeServerless } from './_serverless';
+import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress } from './endpoint-ingress';
 import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
-import { DeploymentMode, InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { DeploymentMode, InferenceProtocol, ModelContainer } from './endpoint-options';
 import { Explainer, ExplainerOptions } from './explainer';
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
-import { NodeAffinityRule, Toleration } from './scheduling';
 import { StorageUri } from './storage-uri';
 import { Transformer, TransformerOptions } from './transformer';
 
 /**
- * Properties of a `ModelEndpoint`.
+ * Properties of a `ModelEndpoint`: the model, its container and replicas, and the
+ * endpoint-level settings of `CommonEndpointOptions`.
  */
-export interface ModelEndpointProps {
+export interface ModelEndpointProps extends CommonEndpointOptions {
   /**
    * The model name clients use in `/v1/models/<name>` and `/v2/models/<name>`.
    *
@@ -52,27 +53,6 @@ export interface ModelEndpointProps {
    * @default - a name cdk8s derives from the construct path
    */
   readonly name?: string;
-
-  /**
-   * The namespace of every object.
-   *
-   * @default - the chart's namespace, or the kubectl context's
-   */
-  readonly namespace?: string;
-
-  /**
-   * How the endpoint is deployed.
-   *
-   * @default DeploymentMode.SERVERLESS
-   */
-  readonly mode?: DeploymentMode;
-
-  /**
-   * The protocol clients speak.
-   *
-   * @default InferenceProtocol.V2
-   */
-  readonly protocol?: InferenceProtocol;
 
   /**
    * A container of your own instead of our model server.
@@ -103,41 +83,12 @@ export interface ModelEndpointProps {
   readonly gpus?: number;
 
   /**
-   * Node labels the pods must be scheduled on. Serverless mode needs
-   * `KnativeFeature.NODE_SELECTOR`.
-   *
-   * @default - any node
-   */
-  readonly nodeSelector?: { [key: string]: string };
-
-  /**
-   * Taints the pods tolerate. Serverless mode needs `KnativeFeature.TOLERATIONS`.
-   *
-   * @default - none
-   */
-  readonly tolerations?: Toleration[];
-
-  /**
-   * Node-affinity rules. Serverless mode needs `KnativeFeature.AFFINITY`.
-   *
-   * @default - none
-   */
-  readonly nodeAffinity?: NodeAffinityRule[];
-
-  /**
    * How long a request may take before it fails.
    *
    * @default - serverless: Knative's cluster default, 300 seconds; raw: no route timeout
    * @see https://knative.dev/docs/serving/services/configure-requests-limits-services/
    */
   readonly timeout?: Duration;
-
-  /**
-   * The most requests one replica handles at once; Knative queues the rest. 0 means no limit.
-   *
-   * @default 0
-   */
-  readonly containerConcurrency?: number;
 
   /**
    * The fewest replicas. 0 enables scale to zero (serverless only); the default keeps one
@@ -155,33 +106,11 @@ export interface ModelEndpointProps {
   readonly maxReplicas?: number;
 
   /**
-   * What the autoscaler scales on.
-   *
-   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
-   */
-  readonly scaleMetric?: ScaleMetric;
-
-  /**
-   * The autoscaler's target for `scaleMetric` per replica: in-flight requests, requests per
-   * second, or percent utilization of the CPU or memory request.
-   *
-   * @default - concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80
-   */
-  readonly scaleTarget?: number;
-
-  /**
    * Replicas when a new revision starts (serverless) or when the Deployment is created (raw).
    *
    * @default - `minReplicas`, or 1 when scaling to zero
    */
   readonly initialScale?: number;
-
-  /**
-   * How long load must stay low before replicas are removed.
-   *
-   * @default - serverless: no delay; raw: the HPA's 300 seconds
-   */
-  readonly scaleDownDelay?: Duration;
 
   /**
    * Takes the endpoint to zero replicas without deleting it. Serverless: the route answers
@@ -193,56 +122,11 @@ export interface ModelEndpointProps {
   readonly stopped?: boolean;
 
   /**
-   * How long the model may take to download and load before the pod is restarted (the
-   * startup probe's budget).
-   *
-   * @default Duration.minutes(10)
-   */
-  readonly startupTimeout?: Duration;
-
-  /**
-   * The service account the pods run as.
-   *
-   * @default - the namespace's default service account
-   */
-  readonly serviceAccount?: IServiceAccount;
-
-  /**
-   * Whether the service account token is mounted into the pods.
-   *
-   * @default false
-   */
-  readonly automountServiceAccountToken?: boolean;
-
-  /**
-   * A secret with storage credentials, mounted read-only (never inlined). Keys are read as
-   * the environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-   * `AWS_ENDPOINT_URL`, `AWS_REGION`.
-   *
-   * @default - no credentials: public buckets and URLs only
-   */
-  readonly storageCredentials?: ISecret;
-
-  /**
    * Environment variables of the model container.
    *
    * @default - none
    */
   readonly env?: { [name: string]: EnvValue };
-
-  /**
-   * Labels on every object and pod.
-   *
-   * @default - none beyond the standard `app.kubernetes.io/*` labels
-   */
-  readonly labels?: { [key: string]: string };
-
-  /**
-   * Annotations on every object and pod.
-   *
-   * @default - none
-   */
-  readonly annotations?: { [key: string]: string };
 
   /**
    * How traffic from outside the cluster reaches the endpoint.
@@ -252,56 +136,12 @@ export interface ModelEndpointProps {
   readonly ingress?: EndpointIngress;
 
   /**
-   * The host clients call.
-   *
-   * @default - `<name>.<namespace>.<domain>`
-   */
-  readonly host?: string;
-
-  /**
-   * The cluster's domain, used for the default host.
-   *
-   * @default 'example.com' (Knative's default domain)
-   */
-  readonly domain?: string;
-
-  /**
-   * Knative feature flags your cluster enables, for settings that need one.
-   *
-   * @default - Knative's defaults: none of these
-   */
-  readonly knativeFeatures?: KnativeFeature[];
-
-  /**
-   * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the
-   * endpoint's own components.
-   *
-   * @default true
-   */
-  readonly networkPolicy?: boolean;
-
-  /**
    * Namespaces allowed to reach the pods, besides the endpoint's own components.
    *
    * @default - serverless: istio-system and knative-serving; raw: istio-system, or
    * ingress-nginx for a Kubernetes Ingress, or none without ingress
    */
   readonly allowedNamespaces?: string[];
-
-  /**
-   * The user the containers run as (never 0).
-   *
-   * @default 1000
-   */
-  readonly runAsUser?: number;
-
-  /**
-   * Whether the containers' root filesystem is read-only. The server writes only to
-   * `/mnt/models` and `/tmp`, which are volumes.
-   *
-   * @default true
-   */
-  readonly readOnlyRootFilesystem?: boolean;
 
   /**
    * Prometheus scraping (PodMonitor or ServiceMonitor), alert rules and a Grafana dashboard.

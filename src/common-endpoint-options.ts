@@ -1,0 +1,178 @@
+import { Duration } from 'cdk8s';
+import { IServiceAccount, ISecret } from 'cdk8s-plus-27';
+import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
+import { KnativeFeature } from './knative-features';
+import { NodeAffinityRule, Toleration } from './scheduling';
+
+/**
+ * Endpoint-level settings that `ModelEndpoint` and `CanaryRollout` share, with the same
+ * meaning and default in both: placement (namespace, host), autoscaling, scheduling, pod
+ * security, metadata and the NetworkPolicy.
+ *
+ * What a version of the model needs (`storageUri`, `container`, `resources`, replicas) and
+ * the settings whose default differs between the constructs (`name`, `ingress`, `timeout`,
+ * `initialScale`, `stopped`, `allowedNamespaces`, `monitoring`) are in `ModelEndpointProps`
+ * and `CanaryRolloutProps`.
+ */
+export interface CommonEndpointOptions {
+  /**
+   * The namespace of every object.
+   *
+   * @default - the chart's namespace, or the kubectl context's
+   */
+  readonly namespace?: string;
+
+  /**
+   * How the endpoint is deployed.
+   *
+   * @default DeploymentMode.SERVERLESS
+   */
+  readonly mode?: DeploymentMode;
+
+  /**
+   * The protocol clients speak.
+   *
+   * @default InferenceProtocol.V2
+   */
+  readonly protocol?: InferenceProtocol;
+
+  /**
+   * The host clients call.
+   *
+   * @default - `<name>.<namespace>.<domain>`
+   */
+  readonly host?: string;
+
+  /**
+   * The cluster's domain, used for the default host.
+   *
+   * @default 'example.com' (Knative's default domain)
+   */
+  readonly domain?: string;
+
+  /**
+   * The most requests one replica handles at once; Knative queues the rest. 0 means no limit.
+   *
+   * @default 0
+   */
+  readonly containerConcurrency?: number;
+
+  /**
+   * What the autoscaler scales on.
+   *
+   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   */
+  readonly scaleMetric?: ScaleMetric;
+
+  /**
+   * The autoscaler's target for `scaleMetric` per replica: in-flight requests, requests per
+   * second, or percent utilization of the CPU or memory request.
+   *
+   * @default - concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80
+   */
+  readonly scaleTarget?: number;
+
+  /**
+   * How long load must stay low before replicas are removed.
+   *
+   * @default - serverless: no delay; raw: the HPA's 300 seconds
+   */
+  readonly scaleDownDelay?: Duration;
+
+  /**
+   * How long the model may take to download and load before the pod is restarted (the
+   * startup probe's budget).
+   *
+   * @default Duration.minutes(10)
+   */
+  readonly startupTimeout?: Duration;
+
+  /**
+   * Node labels the pods must be scheduled on. Serverless mode needs
+   * `KnativeFeature.NODE_SELECTOR`.
+   *
+   * @default - any node
+   */
+  readonly nodeSelector?: { [key: string]: string };
+
+  /**
+   * Taints the pods tolerate. Serverless mode needs `KnativeFeature.TOLERATIONS`.
+   *
+   * @default - none
+   */
+  readonly tolerations?: Toleration[];
+
+  /**
+   * Node-affinity rules. Serverless mode needs `KnativeFeature.AFFINITY`.
+   *
+   * @default - none
+   */
+  readonly nodeAffinity?: NodeAffinityRule[];
+
+  /**
+   * The service account the pods run as.
+   *
+   * @default - the namespace's default service account
+   */
+  readonly serviceAccount?: IServiceAccount;
+
+  /**
+   * Whether the service account token is mounted into the pods.
+   *
+   * @default false
+   */
+  readonly automountServiceAccountToken?: boolean;
+
+  /**
+   * The user the containers run as (never 0).
+   *
+   * @default 1000
+   */
+  readonly runAsUser?: number;
+
+  /**
+   * Whether the containers' root filesystem is read-only. The server writes only to
+   * `/mnt/models` and `/tmp`, which are volumes.
+   *
+   * @default true
+   */
+  readonly readOnlyRootFilesystem?: boolean;
+
+  /**
+   * A secret with storage credentials, mounted read-only (never inlined). Keys are read as
+   * the environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+   * `AWS_ENDPOINT_URL`, `AWS_REGION`.
+   *
+   * @default - no credentials: public buckets and URLs only
+   */
+  readonly storageCredentials?: ISecret;
+
+  /**
+   * Labels on every object and pod.
+   *
+   * @default - none beyond the standard `app.kubernetes.io/*` labels
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Annotations on every object and pod.
+   *
+   * @default - none
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * Knative feature flags your cluster enables, for settings that need one.
+   *
+   * @default - Knative's defaults: none of these
+   */
+  readonly knativeFeatures?: KnativeFeature[];
+
+  /**
+   * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the
+   * endpoint's own components.
+   *
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
+}
