@@ -10,6 +10,8 @@ import { requireKnativeFeature } from './_knative';
 import { assertDns1123Label } from './_names';
 import { cpuMillis, sizeBytes } from './_quantities';
 import { ResolvedEndpoint, ResolvedContainer } from './_resolved-endpoint';
+import type { ModelVersion } from './canary-rollout';
+import type { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
@@ -28,6 +30,15 @@ export interface EndpointFacts extends IConstruct {
   readonly host: string;
 }
 
+/**
+ * What `resolveEndpoint` reads: the endpoint-level settings both constructs share, one model
+ * (a ModelEndpoint's own, or one CanaryRollout version's) and the settings whose default
+ * each construct decides for itself. `ModelEndpointProps` is one as it stands.
+ */
+export type EndpointInput = CommonEndpointOptions
+  & Omit<ModelVersion, 'version' | 'env'>
+  & Pick<ModelEndpointProps, 'timeout' | 'initialScale' | 'stopped' | 'ingress' | 'allowedNamespaces'>;
+
 const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
   [ScaleMetric.CONCURRENCY]: 100,
   [ScaleMetric.RPS]: 200,
@@ -36,7 +47,7 @@ const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
 };
 
 /** Validates the props and fills in every default, once, so the synthesizers only read. */
-export function resolveEndpoint(endpoint: EndpointFacts, props: ModelEndpointProps): ResolvedEndpoint {
+export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): ResolvedEndpoint {
   const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
   const features = new Set<string>(props.knativeFeatures ?? []);
   const format = props.format ?? ModelFormat.ONNX;
@@ -165,6 +176,17 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: ModelEndpointPro
   }
 
   return resolved;
+}
+
+/**
+ * Throws unless `name` is a valid environment variable name.
+ *
+ * @param of where the variable is set, for the message (` of version 'v2'`)
+ */
+export function assertEnvVarName(name: string, of = ''): void {
+  if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) {
+    throw new Error(`environment variable name '${name}'${of} is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`);
+  }
 }
 
 function resolveResources(resources?: ContainerResources): ResolvedEndpoint['resources'] {

@@ -9,7 +9,7 @@ import { VersionTarget } from './_monitoring/queries';
 import { resolveMonitoring } from './_monitoring/resolve';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
 import { admitMetricsScrapes } from './_network-policy';
-import { resolveEndpoint } from './_resolve-endpoint';
+import { assertEnvVarName, resolveEndpoint } from './_resolve-endpoint';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
@@ -353,46 +353,13 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     const timeout = props.timeout ?? Duration.seconds(300);
     const resolve = (v: ModelVersion): ResolvedEndpoint => {
       const resolved = resolveEndpoint(this, {
-        modelName: props.modelName,
-        storageUri: v.storageUri,
-        format: v.format,
-        container: v.container,
-        serverImage: v.serverImage,
-        resources: v.resources,
-        gpus: v.gpus,
-        minReplicas: v.minReplicas,
-        maxReplicas: v.maxReplicas,
-        namespace: this.namespace,
-        mode: this.mode,
-        protocol: this.protocol,
+        ...props, // the shared endpoint-level settings, timeout, initialScale and stopped
+        ...v, // the version's model, container, resources and replicas
         ingress,
-        host: this.host,
-        timeout: props.timeout,
-        containerConcurrency: props.containerConcurrency,
-        scaleMetric: props.scaleMetric,
-        scaleTarget: props.scaleTarget,
-        scaleDownDelay: props.scaleDownDelay,
-        initialScale: props.initialScale,
-        stopped: props.stopped,
-        startupTimeout: props.startupTimeout,
-        nodeSelector: props.nodeSelector,
-        tolerations: props.tolerations,
-        nodeAffinity: props.nodeAffinity,
-        serviceAccount: props.serviceAccount,
-        automountServiceAccountToken: props.automountServiceAccountToken,
-        runAsUser: props.runAsUser,
-        readOnlyRootFilesystem: props.readOnlyRootFilesystem,
-        storageCredentials: props.storageCredentials,
-        labels: props.labels,
-        annotations: props.annotations,
-        knativeFeatures: props.knativeFeatures,
-        networkPolicy: props.networkPolicy,
         allowedNamespaces: props.allowedNamespaces ?? (serverless ? undefined : ['istio-system']),
       });
       for (const [envName, value] of Object.entries(v.env ?? {})) {
-        if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(envName)) {
-          throw new Error(`environment variable name '${envName}' of version '${v.version}' is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`);
-        }
+        assertEnvVarName(envName, ` of version '${v.version}'`);
         if (value.valueFrom?.fieldRef && serverless && !resolved.features.has(KnativeFeature.FIELD_REF)) {
           throw new Error(`environment variable '${envName}' from a fieldRef needs the Knative feature flag '${KnativeFeature.FIELD_REF}'; declare it with 'knativeFeatures: [KnativeFeature.FIELD_REF]', or use 'mode: DeploymentMode.RAW'`);
         }

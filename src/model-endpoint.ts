@@ -8,7 +8,7 @@ import { resolveMonitoring } from './_monitoring/resolve';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
 import { admitMetricsScrapes } from './_network-policy';
 import { synthesizeRaw } from './_raw';
-import { resolveEndpoint } from './_resolve-endpoint';
+import { assertEnvVarName, resolveEndpoint } from './_resolve-endpoint';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { synthesizeServerless } from './_serverless';
 import { CommonEndpointOptions } from './common-endpoint-options';
@@ -256,9 +256,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
    * @throws if the variable is already set
    */
   public addEnv(name: string, value: EnvValue): void {
-    if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) {
-      throw new Error(`environment variable name '${name}' is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`);
-    }
+    assertEnvVarName(name);
     if (this.resolved.container.env.has(name)) {
       throw new Error(`environment variable '${name}' is already set on this endpoint`);
     }
