@@ -6,14 +6,24 @@
 //   (b) the model server (`node assets/server/cli.js serve`, a real process) with iris-logreg and
 //       mlp-wide: iris 1 row over V1, V2 REST and V2 gRPC (raw and typed contents); mlp-wide with
 //       1 and 64 rows over V2 REST and gRPC (raw).
-// HTTP load: wrk (Debian package `wrk`) if installed, else autocannon; gRPC load: bench/server/
-// grpc-load.js in its own process, N calls in flight on one HTTP/2 connection, with a plain
-// node:http2 gRPC client (like wrk: pre-encoded request, responses not decoded) and, for
-// comparison, @grpc/grpc-js's client (which costs about twice the CPU per call that the server spends
-// on it, so on a small machine it measures the client). 1, 8 and 32 connections.
-// Also: start -> ready time (median of several starts). Prints a table; writes
+//   (a2) for gRPC, a bare node:http2 server answering every unary call with a fixed message: the
+//        ceiling of any gRPC server on node:http2 (the HTTP/2 stack's own cost per call).
+// HTTP load: wrk if installed, else autocannon. gRPC load: h2load (nghttp2), the C load generator
+// like wrk: the framed ModelInferRequest in a data file, headers content-type: application/grpc
+// and te: trailers; N connections with one call in flight each (the same concurrency as wrk's N
+// connections), and one connection with N streams (how gRPC clients multiplex). Before timing, a
+// sample response is decoded and must have grpc-status 0 and the expected outputs. Secondary
+// rows: bench/server/grpc-load.js (Node clients: a raw node:http2 client and @grpc/grpc-js, whose
+// client costs more CPU per call than the server does, so on a small machine they measure the
+// client). 1, 8 and 32 connections. Also: start -> ready time (median of several starts) and its
+// breakdown from the server's own log (`startup` event). Prints a table; writes
 // bench/results/server.json. Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1),
 // BENCH_CONNECTIONS (default "1,8,32"), BENCH_STARTS (default 7).
+//
+// Load generators (Debian/Ubuntu; bench only, never needed by tests or CI):
+//   apt-get install -y wrk              # HTTP rows (else autocannon from node_modules)
+//   apt-get install -y nghttp2-client   # h2load, gRPC rows (else the Node gRPC clients only)
+// macOS: brew install wrk nghttp2.
 const { execFileSync, spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -43,6 +53,17 @@ function hasWrk() {
   }
 }
 const LOADGEN = hasWrk() ? 'wrk' : 'autocannon';
+
+function hasH2load() {
+  try {
+    execFileSync('h2load', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    return err.code !== 'ENOENT';
+  }
+}
+const H2LOAD = hasH2load();
+const INFER_PATH = '/inference.GRPCInferenceService/ModelInfer';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -164,6 +185,84 @@ async function httpCell(url, files, connections) {
   return autocannon(url, files.json, connections, DURATION);
 }
 
+/**
+ * One h2load cell: `connections` connections with `streams` calls in flight each, for DURATION
+ * seconds after WARMUP; latencies from its per-request log. Every response must be a 200 (the
+ * gRPC status itself is checked once per workload by `checkGrpcSample`).
+ */
+async function h2loadCell(port, dataFile, connections, streams) {
+  const log = path.join(os.tmpdir(), `h2load-${process.pid}-${Date.now()}.log`);
+  try {
+    const out = await run('h2load', [
+      '-c', String(connections), '-m', String(streams), '-t', '1',
+      '-D', String(DURATION), `--warm-up-time=${WARMUP}`, `--log-file=${log}`,
+      '-d', dataFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
+      `http://127.0.0.1:${port}${INFER_PATH}`,
+    ]);
+    const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)[1]);
+    const m = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+    const codes = /status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+    const lat = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => Number(l.split('\t')[2]) / 1000).filter(Number.isFinite).sort((a, b) => a - b);
+    const pct = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN);
+    // h2load's duration mode counts calls cut off at the end as failed: only errors and non-2xx count.
+    const errors = Number(m[5]) + Number(codes[1]) + Number(codes[2]) + Number(codes[3]);
+    return { rps, p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
+  } finally {
+    fs.rmSync(log, { force: true });
+  }
+}
+
+/** Sends the data file once over node:http2; the answer must be grpc-status 0 and decode to `outputs`. */
+async function checkGrpcSample(port, dataFile, outputs) {
+  const http2 = require('node:http2');
+  const protoLoader = require('@grpc/proto-loader');
+  const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: false, arrays: true, oneofs: true });
+  const decode = def['inference.GRPCInferenceService'].ModelInfer.responseDeserialize;
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    const res = await new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': INFER_PATH, 'content-type': 'application/grpc', 'te': 'trailers' });
+      const chunks = [];
+      let head = {};
+      let trailers = {};
+      stream.on('response', (h) => { head = h; });
+      stream.on('trailers', (t) => { trailers = t; });
+      stream.on('data', (c) => chunks.push(c));
+      stream.on('error', reject);
+      stream.on('close', () => resolve({ head, trailers, data: Buffer.concat(chunks) }));
+      stream.end(fs.readFileSync(dataFile));
+    });
+    const status = res.trailers['grpc-status'] ?? res.head['grpc-status'];
+    if (res.head[':status'] !== 200 || status !== '0') throw new Error(`sample gRPC call: HTTP ${res.head[':status']}, grpc-status ${status}: ${res.head['grpc-message'] ?? res.trailers['grpc-message']}`);
+    if (res.data[0] !== 0 || res.data.readUInt32BE(1) !== res.data.length - 5) throw new Error('sample gRPC call: not one length-prefixed message');
+    const reply = decode(res.data.subarray(5));
+    const names = reply.outputs.map((o) => o.name).sort();
+    if (JSON.stringify(names) !== JSON.stringify([...outputs].sort()) || reply.raw_output_contents.length !== outputs.length) {
+      throw new Error(`sample gRPC call: unexpected outputs ${JSON.stringify(names)}`);
+    }
+  } finally {
+    session.close();
+  }
+}
+
+/** The framed (5-byte prefix) ModelInferRequest with raw or typed FP32 contents, in a file for h2load. */
+function writeGrpcBody(dir, name, model, nRows, cols, mode) {
+  const protoLoader = require('@grpc/proto-loader');
+  const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: false, arrays: true, oneofs: true });
+  const values = rowsOf(nRows, cols).flat();
+  const input = { name: 'input', datatype: 'FP32', shape: [nRows, cols] };
+  const request = mode === 'raw'
+    ? { model_name: model, inputs: [input], raw_input_contents: [Buffer.from(Float32Array.from(values).buffer)] }
+    : { model_name: model, inputs: [{ ...input, contents: { fp32_contents: values } }] };
+  const message = def['inference.GRPCInferenceService'].ModelInfer.requestSerialize(request);
+  const framed = Buffer.alloc(5 + message.length);
+  framed.writeUInt32BE(message.length, 1);
+  message.copy(framed, 5);
+  const file = path.join(dir, `${name}.grpc`);
+  fs.writeFileSync(file, framed);
+  return file;
+}
+
 async function grpcCell(port, model, rows, cols, mode, connections, client) {
   const out = await run(process.execPath, [path.join(__dirname, 'grpc-load.js'), port, model, connections, DURATION, WARMUP, rows, cols, mode, PROTO, client], { cwd: ROOT });
   const r = JSON.parse(out);
@@ -217,37 +316,61 @@ async function main() {
     mlp64: writeBody(tmp, 'mlp64', v2Body(rowsOf(64, 256))),
   };
 
-  console.log(`model-server benchmark: ${LOADGEN} for HTTP, grpc-load.js for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
+  const grpcBodies = {
+    iris: writeGrpcBody(tmp, 'iris-raw', 'iris-logreg', 1, 4, 'raw'),
+    mlp1: writeGrpcBody(tmp, 'mlp1-raw', 'mlp-wide', 1, 256, 'raw'),
+    mlp64: writeGrpcBody(tmp, 'mlp64-raw', 'mlp-wide', 64, 256, 'raw'),
+    mlp64typed: writeGrpcBody(tmp, 'mlp64-typed', 'mlp-wide', 64, 256, 'typed'),
+  };
+
+  console.log(`model-server benchmark: ${LOADGEN} for HTTP, ${H2LOAD ? 'h2load (+ Node clients)' : 'Node clients (h2load not installed)'} for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
   process.stdout.write(`start -> ready (${STARTS} starts) ... `);
   const startup = await startToReady(modelDir);
   console.log(`median ${fmt(startup.medianMs, 1)} ms`);
 
   const server = spawnUntil(process.execPath, serverArgs(modelDir), serverMatcher);
   const baseline = spawnUntil(process.execPath, [path.join(__dirname, 'baseline.js')], (line) => (line.startsWith('{') ? JSON.parse(line) : undefined));
+  const baselineH2 = spawnUntil(process.execPath, [path.join(__dirname, 'baseline-h2.js')], (line) => (line.startsWith('{') ? JSON.parse(line) : undefined));
   const rows = [];
   try {
     const info = await server.found;
     const base = await baseline.found;
+    const baseH2 = await baselineH2.found;
+    if (H2LOAD) {
+      await checkGrpcSample(info.grpcPort, grpcBodies.iris, ['probabilities', 'label']);
+      for (const f of [grpcBodies.mlp1, grpcBodies.mlp64]) await checkGrpcSample(info.grpcPort, f, ['logits']);
+    }
+    // h2load rows: C connections x 1 call (as wrk), and 1 connection x C streams (gRPC's way).
+    const h2 = (file) => (H2LOAD ? [
+      { proto: 'V2 gRPC raw (h2load)', grpc: true, go: (c) => h2loadCell(info.grpcPort, file, c, 1) },
+      { proto: 'V2 gRPC raw (h2load, 1 conn x N streams)', grpc: true, go: (c) => h2loadCell(info.grpcPort, file, 1, c) },
+    ] : []);
     const ours = `http://127.0.0.1:${info.httpPort}`;
     const bare = `http://127.0.0.1:${base.port}/`;
 
     // Each workload: its baseline body, then our server's variants.
     const workloads = [
-      { key: 'iris', label: 'iris-logreg 1 row', base: bodies.irisV2, runs: [
+      { key: 'iris', label: 'iris-logreg 1 row', base: bodies.irisV2, baseH2: grpcBodies.iris, runs: [
         { proto: 'V1', go: (c) => httpCell(`${ours}/v1/models/iris-logreg:predict`, bodies.irisV1, c) },
         { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/iris-logreg/infer`, bodies.irisV2, c) },
-        { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'raw', c, 'h2') },
-        { proto: 'V2 gRPC raw, grpc-js client', go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'raw', c, 'grpc-js') },
-        { proto: 'V2 gRPC typed, grpc-js client', go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'typed', c, 'grpc-js') },
+        ...h2(grpcBodies.iris),
+        { proto: 'V2 gRPC raw, node:http2 client', grpc: true, go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'raw', c, 'h2') },
+        { proto: 'V2 gRPC raw, grpc-js client', grpc: true, go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'raw', c, 'grpc-js') },
+        { proto: 'V2 gRPC typed, grpc-js client', grpc: true, go: (c) => grpcCell(info.grpcPort, 'iris-logreg', 1, 4, 'typed', c, 'grpc-js') },
       ] },
       { key: 'mlp1', label: 'mlp-wide 1 row', base: bodies.mlp1, runs: [
         { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp1, c) },
-        { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 1, 256, 'raw', c, 'h2') },
+        ...(H2LOAD ? h2(grpcBodies.mlp1).slice(0, 1) : [{ proto: 'V2 gRPC raw, node:http2 client', grpc: true, go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 1, 256, 'raw', c, 'h2') }]),
       ] },
       { key: 'mlp64', label: 'mlp-wide 64 rows', base: bodies.mlp64, runs: [
         { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp64, c) },
-        { proto: 'V2 gRPC raw', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'raw', c, 'h2') },
-        { proto: 'V2 gRPC typed', go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'typed', c, 'h2') },
+        ...(H2LOAD ? [
+          h2(grpcBodies.mlp64)[0],
+          { proto: 'V2 gRPC typed (h2load)', grpc: true, go: (c) => h2loadCell(info.grpcPort, grpcBodies.mlp64typed, c, 1) },
+        ] : [
+          { proto: 'V2 gRPC raw, node:http2 client', grpc: true, go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'raw', c, 'h2') },
+          { proto: 'V2 gRPC typed, node:http2 client', grpc: true, go: (c) => grpcCell(info.grpcPort, 'mlp-wide', 64, 256, 'typed', c, 'h2') },
+        ]),
       ] },
     ];
 
@@ -255,9 +378,14 @@ async function main() {
       for (const c of CONNECTIONS) {
         const a = await httpCell(bare, w.base, c);
         rows.push({ workload: w.label, protocol: '(a) bare node:http', connections: c, ...a, ratio: 1 });
+        let a2;
+        if (w.baseH2 && H2LOAD) {
+          a2 = await h2loadCell(baseH2.port, w.baseH2, c, 1);
+          rows.push({ workload: w.label, protocol: '(a2) bare node:http2 gRPC (h2load)', connections: c, ...a2, ratio: a2.rps / a.rps, ratioH2: 1 });
+        }
         for (const r of w.runs) {
           const m = await r.go(c);
-          rows.push({ workload: w.label, protocol: r.proto, connections: c, ...m, ratio: m.rps / a.rps });
+          rows.push({ workload: w.label, protocol: r.proto, connections: c, ...m, ratio: m.rps / a.rps, ratioH2: r.grpc && a2 ? m.rps / a2.rps : undefined });
         }
         process.stdout.write('.');
       }
@@ -266,12 +394,14 @@ async function main() {
   } finally {
     await stop(server.child);
     await stop(baseline.child);
+    await stop(baselineH2.child);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
   // --- table ---
-  const header = ['workload', 'protocol', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'vs (a)', 'errors'];
-  const lines = rows.map((r) => [r.workload, r.protocol, String(r.connections), fmt(r.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), `${fmt(r.ratio * 100)}%`, String(r.errors || 0)]);
+  const header = ['workload', 'protocol', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'vs (a)', 'vs (a2)', 'errors'];
+  const lines = rows.map((r) => [r.workload, r.protocol, String(r.connections), fmt(r.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), `${fmt(r.ratio * 100)}%`,
+    r.ratioH2 === undefined ? '' : `${fmt(r.ratioH2 * 100)}%`, String(r.errors || 0)]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const row = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(row(header));
@@ -281,7 +411,7 @@ async function main() {
   const find = (workload, protocol, c) => rows.find((r) => r.workload === workload && r.protocol === protocol && r.connections === c);
   const maxC = Math.max(...CONNECTIONS);
   const rest32 = find('iris-logreg 1 row', 'V2 REST', maxC);
-  const grpc32 = find('iris-logreg 1 row', 'V2 gRPC raw', maxC);
+  const grpc32 = find('iris-logreg 1 row', H2LOAD ? 'V2 gRPC raw (h2load)' : 'V2 gRPC raw, node:http2 client', maxC);
   const checks = {
     restVsBaseline: { value: rest32 && rest32.ratio, target: TARGETS.restVsBaselineAt32, pass: !!rest32 && rest32.ratio >= TARGETS.restVsBaselineAt32 },
     grpcVsRest: { value: grpc32 && rest32 && grpc32.rps / rest32.rps, target: TARGETS.grpcVsRest, pass: !!grpc32 && !!rest32 && grpc32.rps >= rest32.rps },
@@ -299,7 +429,12 @@ async function main() {
     node: process.version,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0] && os.cpus()[0].model,
-    loadGenerator: { http: LOADGEN, grpc: 'bench/server/grpc-load.js: N calls in flight on one connection; "V2 gRPC raw" rows use its raw node:http2 client, rows marked grpc-js use @grpc/grpc-js' },
+    loadGenerator: {
+      http: LOADGEN,
+      grpc: H2LOAD ? 'h2load: framed request from a data file; "(h2load)" rows: N connections x 1 call in flight (as wrk), "1 conn x N streams": one connection, N calls in flight' : 'h2load not installed',
+      grpcSecondary: 'bench/server/grpc-load.js: N calls in flight on one connection; a raw node:http2 client or @grpc/grpc-js',
+      baselines: '(a) bare node:http JSON server (wrk); (a2) bare node:http2 gRPC server, fixed answer (h2load)',
+    },
     durationSeconds: DURATION,
     warmupSeconds: WARMUP,
     startToReady: startup,
