@@ -3,12 +3,16 @@
  * models, and shuts down gracefully.
  *
  * Startup: listen on 0.0.0.0 first (liveness answers at once), log `{"event":"listening",
- * "httpPort":N}`, load the models, log `{"event":"ready"}`.
+ * "httpPort":N}`, load the models, log `{"event":"ready"}`. With `--storage-uri`, a predictor
+ * listens before the download too (liveness 200, readiness 503 meanwhile); a failed download
+ * exits 1 with the logged error.
  * SIGTERM: readiness turns false at once; after `shutdownDelayMs` the listeners close (new
  * connections are refused, requests already accepted finish); once they are done, or after
  * `shutdownGraceMs` at the latest, the sessions are released and the command resolves.
  */
+import * as http from 'node:http';
 import { FastifyInstance } from 'fastify';
+import { PATHS } from '../_contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { InferenceCore } from './inference/core';
@@ -44,17 +48,24 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     }
     throw err;
   }
+  let interim: { server: http.Server; port: number } | undefined;
   if (config.storageUri) {
     // `--storage-uri`: fetch the model before the repository scans the model directory (so the
-    // single/multi-model detection sees it); the server is neither live nor ready meanwhile.
+    // single/multi-model detection sees it). A predictor listens meanwhile on the HTTP port
+    // (live, not ready: `startingServer`); the app takes the port over once the model is there.
     const line = (level: number, fields: object, msg: string) =>
       process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
+    if (!config.component || config.component.kind === 'predictor') {
+      interim = await startingServer(config.httpPort);
+      line(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
+    }
     try {
       const fetched = await fetchModel(config.storageUri, config.modelDir, { log: (msg) => line(30, { event: 'storage' }, msg) });
       line(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, note: fetched.note }, 'model fetched');
       config = { ...config, modelDir: fetched.dir };
     } catch (err) {
       line(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);
+      await closeServer(interim?.server);
       return 1;
     }
   }
@@ -106,11 +117,15 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     process.once('SIGINT', () => void stop('SIGINT'));
   });
 
-  await app.listen({ host: '0.0.0.0', port: config.httpPort });
+  // After a download, the app binds the port the interim server had (same number, also for 0).
+  await closeServer(interim?.server);
+  await app.listen({ host: '0.0.0.0', port: interim?.port ?? config.httpPort });
   const address = app.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
   mesh?.start(httpPort);
-  log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
+  if (!interim) {
+    log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
+  }
   if (extensions.startGrpc) {
     side = await extensions.startGrpc(app.core, config, app);
     log.info({ event: 'grpc_listening', grpcPort: side.port ?? config.grpcPort }, 'gRPC listening');
@@ -119,4 +134,37 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   const models = app.core.repository.list().map((e) => ({ name: e.name, state: e.state, reason: e.reason || undefined }));
   log.info({ event: 'ready', ready: app.core.isReady(), models }, 'models loaded');
   return stopped;
+}
+
+/**
+ * The HTTP port while `--storage-uri` downloads: liveness (`/`, `/v2/health/live`) answers 200,
+ * everything else 503 (not ready yet), in the V2 error shape.
+ */
+async function startingServer(port: number): Promise<{ server: http.Server; port: number }> {
+  const live = new Set(['/', PATHS.live, '/v2/health/live/']);
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    req.resume();
+    if (req.method === 'GET' && live.has(url)) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"live":true}');
+      return;
+    }
+    res.writeHead(503, { 'content-type': 'application/json', 'connection': 'close' })
+      .end(JSON.stringify(url === PATHS.ready ? { ready: false } : { error: 'the model is being fetched (--storage-uri); not ready yet' }));
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve());
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : port };
+}
+
+function closeServer(server: http.Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
