@@ -144,3 +144,17 @@ export function metricSamples(text: string, name: string): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * Waits until `server` has logged a line that `match` accepts, and returns it. Logs arrive
+ * through a pipe, so a line written just before a response may be read after it.
+ */
+export async function waitForLog(server: RunningServer, match: (line: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = server.logs.find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms; got ${server.logs.length} lines`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
