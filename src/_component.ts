@@ -10,9 +10,13 @@ import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import * as contract from './_contract';
 import { ingressPaths } from './_ingress-paths';
-import { objectLabels, restrictedSecurityContext, selectorLabels } from './_pod-template';
-import { sizeToQuantity } from './_quantities';
-import { ResolvedEndpoint } from './_resolved-endpoint';
+import {
+  endpointPodSecurityContext, envVar, httpProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,
+  selectorLabels, tcpProbe,
+} from './_pod-template';
+import { amountMillis } from './_quantities';
+import { defaultResources, resolveReplicas } from './_resolve-endpoint';
+import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
 import { KNATIVE } from './_serverless';
 import { IngressKind } from './endpoint-ingress';
 import { InferenceProtocol } from './endpoint-options';
@@ -20,12 +24,12 @@ import { InferenceProtocol } from './endpoint-options';
 export type ComponentKind = 'transformer' | 'explainer';
 
 const SERVICE_HTTP_PORT = 80;
+const COMPONENT_RESOURCES: ResolvedResources = {
+  cpuRequest: '100m', cpuLimit: '1', memoryRequest: Size.mebibytes(256), memoryLimit: Size.mebibytes(512),
+};
 
 /** A volume and where the component's container mounts it. */
-export interface ComponentVolume {
-  readonly volume: Record<string, unknown>;
-  readonly mount: Record<string, unknown>;
-}
+export type ComponentVolume = PodVolume;
 
 /** Everything a component's pod needs, decided by Transformer or Explainer. */
 export interface ComponentSpec {
@@ -49,21 +53,10 @@ export interface ComponentSpec {
   readonly scaleTarget?: number;
 }
 
-export interface ResolvedResources {
-  readonly cpuRequest: string;
-  readonly cpuLimit: string;
-  readonly memoryRequest: Size;
-  readonly memoryLimit: Size;
-}
-
 /** `resources` with the component defaults: 100m/256Mi requested, 1 CPU/512Mi limits. */
 export function componentResources(prop: string, resources?: ContainerResources): ResolvedResources {
-  const cpuRequest = resources?.cpu?.request?.amount ?? resources?.cpu?.limit?.amount ?? '100m';
-  const cpuLimit = resources?.cpu?.limit?.amount ?? resources?.cpu?.request?.amount ?? '1';
-  const memoryRequest = resources?.memory?.request ?? resources?.memory?.limit ?? Size.mebibytes(256);
-  const memoryLimit = resources?.memory?.limit ?? resources?.memory?.request ?? Size.mebibytes(512);
-  const millis = (a: string) => (a.endsWith('m') ? Number(a.slice(0, -1)) : Number(a) * 1000);
-  if (millis(cpuLimit) < millis(cpuRequest)) {
+  const { cpuRequest, cpuLimit, memoryRequest, memoryLimit } = defaultResources(resources, COMPONENT_RESOURCES);
+  if (amountMillis(cpuLimit) < amountMillis(cpuRequest)) {
     throw new Error(`'${prop}.cpu.limit' (${cpuLimit}) must not be below '${prop}.cpu.request' (${cpuRequest})`);
   }
   if (memoryLimit.toKibibytes() < memoryRequest.toKibibytes()) {
@@ -74,17 +67,7 @@ export function componentResources(prop: string, resources?: ContainerResources)
 
 /** Validates replica counts; returns [min, max]. */
 export function componentReplicas(resolved: ResolvedEndpoint, min?: number, max?: number): [number, number] {
-  const minReplicas = min ?? 1;
-  const maxReplicas = max ?? Math.max(3, minReplicas);
-  for (const [prop, v] of [['minReplicas', minReplicas], ['maxReplicas', maxReplicas]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new Error(`'${prop}' must be a non-negative integer, got ${v}`);
-  }
-  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
-  if (minReplicas > maxReplicas) throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
-  if (!resolved.serverless && minReplicas === 0) {
-    throw new Error("'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more");
-  }
-  return [minReplicas, maxReplicas];
+  return resolveReplicas(resolved.serverless, min, max);
 }
 
 /** The derived name, validated: the longest name we derive from it must fit in 63 characters. */
@@ -195,36 +178,26 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
 }
 
 function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string, unknown> {
-  const r = spec.resources;
   const container: Record<string, unknown> = {
     name: spec.kind,
     image: spec.image,
     ports: [{ name: resolved.serverless ? 'http1' : 'http', containerPort: spec.port, protocol: 'TCP' }],
-    resources: {
-      requests: { cpu: r.cpuRequest, memory: sizeToQuantity(r.memoryRequest) },
-      limits: { cpu: r.cpuLimit, memory: sizeToQuantity(r.memoryLimit) },
-    },
+    resources: resourceRequirements(spec.resources),
     securityContext: restrictedSecurityContext(resolved),
     volumeMounts: [{ name: 'scratch', mountPath: contract.SCRATCH_DIR }, ...spec.volumes.map((v) => v.mount)],
   };
   if (spec.command) container.command = [...spec.command];
   if (spec.args) container.args = [...spec.args];
   const env: Array<Record<string, unknown>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
-  for (const [name, value] of spec.env) {
-    env.push(value.valueFrom !== undefined ? { name, valueFrom: value.valueFrom } : { name, value: value.value });
-  }
+  for (const [name, value] of spec.env) env.push(envVar(name, value));
   container.env = env;
-  // Knative rewrites probes and requires them to target the serving port, so it is left out.
-  const port = resolved.serverless ? {} : { port: spec.port };
+  const port = resolved.serverless ? undefined : spec.port;
   if (spec.custom && !spec.readinessPath) {
-    container.readinessProbe = { tcpSocket: { ...port }, periodSeconds: 5, failureThreshold: 3 };
+    container.readinessProbe = tcpProbe(port, 5, 3);
   } else {
     // Our transformer is ready once its predictor has the model ready.
-    const readyPath = spec.readinessPath ?? contract.PATHS.ready;
-    container.readinessProbe = { httpGet: { path: readyPath, ...port }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 };
-    if (!spec.custom) {
-      container.livenessProbe = { httpGet: { path: contract.PATHS.live, ...port }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 };
-    }
+    container.readinessProbe = httpProbe(spec.readinessPath ?? contract.PATHS.ready, port, 5, 3);
+    if (!spec.custom) container.livenessProbe = httpProbe(contract.PATHS.live, port, 10, 3);
   }
   const pod: Record<string, unknown> = {
     automountServiceAccountToken: resolved.automountServiceAccountToken,
@@ -233,15 +206,8 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
     volumes: [{ name: 'scratch', emptyDir: {} }, ...spec.volumes.map((v) => v.volume)],
   };
   if (resolved.serviceAccountName) pod.serviceAccountName = resolved.serviceAccountName;
-  if (!resolved.serverless || resolved.features.has('kubernetes.podspec-securitycontext')) {
-    pod.securityContext = {
-      runAsNonRoot: true,
-      runAsUser: resolved.runAsUser,
-      runAsGroup: resolved.runAsUser,
-      fsGroup: resolved.runAsUser,
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
-  }
+  const securityContext = endpointPodSecurityContext(resolved);
+  if (securityContext) pod.securityContext = securityContext;
   return pod;
 }
 

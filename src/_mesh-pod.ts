@@ -3,14 +3,19 @@
  * restricted security defaults ModelEndpoint uses (non-root, read-only root filesystem, no
  * token, every capability dropped, limits ≥ requests).
  */
+import { Size } from 'cdk8s';
 import * as contract from './_contract';
-import { sizeToQuantity } from './_quantities';
+import {
+  httpProbe, MODEL_CONTAINER_NAME, MODEL_VOLUME, resourceRequirements, restrictedPodSecurityContext, restrictedSecurityContext,
+  storageCredentialsVolume, TMP_VOLUME,
+} from './_pod-template';
 
 /** What the pod template needs from the mesh. */
 export interface MeshPodInputs {
   readonly image: string;
   readonly memoryBudgetBytes: number;
-  readonly memoryQuantity: string;
+  /** Requested and limit: the model budget plus the server's overhead. */
+  readonly memory: Size;
   readonly cpuRequest: string;
   readonly cpuLimit: string;
   readonly peerDns: string;
@@ -22,23 +27,7 @@ export interface MeshPodInputs {
   readonly modelDirSizeLimit: string;
 }
 
-export const MESH_CONTAINER_NAME = 'model-server';
-const MODEL_VOLUME = 'model-dir';
-const TMP_VOLUME = 'scratch';
 const REGISTRY_VOLUME = 'model-registry';
-const CREDENTIALS_VOLUME = 'storage-credentials';
-
-export function meshSecurityContext(runAsUser: number): Record<string, unknown> {
-  return {
-    runAsNonRoot: true,
-    runAsUser,
-    runAsGroup: runAsUser,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
-}
 
 export function meshPodSpec(p: MeshPodInputs): Record<string, unknown> {
   const f = contract.SERVER_FLAGS;
@@ -62,24 +51,16 @@ export function meshPodSpec(p: MeshPodInputs): Record<string, unknown> {
     { name: REGISTRY_VOLUME, configMap: { name: p.registryConfigMap } },
   ];
   if (p.storageCredentialsSecret) {
-    mounts.push({ name: CREDENTIALS_VOLUME, mountPath: contract.STORAGE_CREDENTIALS_DIR, readOnly: true });
-    volumes.push({ name: CREDENTIALS_VOLUME, secret: { secretName: p.storageCredentialsSecret, defaultMode: 0o444 } });
+    const credentials = storageCredentialsVolume(p.storageCredentialsSecret);
+    mounts.push(credentials.mount);
+    volumes.push(credentials.volume);
   }
-  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-    httpGet: { path, port: contract.HTTP_PORT }, periodSeconds, timeoutSeconds: 2, failureThreshold,
-  });
   const spec: Record<string, unknown> = {
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: p.runAsUser,
-      runAsGroup: p.runAsUser,
-      fsGroup: p.runAsUser,
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: restrictedPodSecurityContext(p.runAsUser),
     containers: [{
-      name: MESH_CONTAINER_NAME,
+      name: MODEL_CONTAINER_NAME,
       image: p.image,
       args: [
         contract.SERVER_COMMANDS.serve,
@@ -97,16 +78,13 @@ export function meshPodSpec(p: MeshPodInputs): Record<string, unknown> {
         { name: 'http', containerPort: contract.HTTP_PORT, protocol: 'TCP' },
         { name: 'grpc', containerPort: contract.GRPC_PORT, protocol: 'TCP' },
       ],
-      resources: {
-        requests: { cpu: p.cpuRequest, memory: p.memoryQuantity },
-        limits: { cpu: p.cpuLimit, memory: p.memoryQuantity },
-      },
-      securityContext: meshSecurityContext(p.runAsUser),
+      resources: resourceRequirements({ cpuRequest: p.cpuRequest, cpuLimit: p.cpuLimit, memoryRequest: p.memory, memoryLimit: p.memory }),
+      securityContext: restrictedSecurityContext({ runAsUser: p.runAsUser, readOnlyRootFilesystem: true }),
       volumeMounts: mounts,
       // Models load on demand: the member is ready once it listens, not when models are loaded.
-      readinessProbe: probe(contract.PATHS.ready, 5, 3),
-      livenessProbe: probe(contract.PATHS.live, 10, 3),
-      startupProbe: probe(contract.PATHS.live, 2, 30),
+      readinessProbe: httpProbe(contract.PATHS.ready, contract.HTTP_PORT, 5, 3),
+      livenessProbe: httpProbe(contract.PATHS.live, contract.HTTP_PORT, 10, 3),
+      startupProbe: httpProbe(contract.PATHS.live, contract.HTTP_PORT, 2, 30),
     }],
     volumes,
     terminationGracePeriodSeconds: 30,
@@ -114,5 +92,3 @@ export function meshPodSpec(p: MeshPodInputs): Record<string, unknown> {
   if (p.serviceAccountName) spec.serviceAccountName = p.serviceAccountName;
   return spec;
 }
-
-export { sizeToQuantity };

@@ -1,14 +1,20 @@
 /**
  * The pod an endpoint runs, as Kubernetes JSON: shared by the Knative revision template and
  * the raw Deployment, so both modes get the same container, probes and security settings.
+ * Also the pieces every pod of ours is built from (security contexts, resources, probes,
+ * volumes), which the transformer/explainer components and the ModelMesh members use too.
  */
+import { EnvValue } from 'cdk8s-plus-27';
 import * as contract from './_contract';
 import { sizeToQuantity } from './_quantities';
-import { ResolvedEndpoint } from './_resolved-endpoint';
+import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
 import { InferenceProtocol } from './endpoint-options';
+import { StorageUri } from './storage-uri';
 
-const MODEL_VOLUME = 'model-dir';
-const TMP_VOLUME = 'scratch';
+/** The volume models are fetched into (an emptyDir) or mounted from (a PVC). */
+export const MODEL_VOLUME = 'model-dir';
+/** The writable `TMPDIR` volume. */
+export const TMP_VOLUME = 'scratch';
 const CREDENTIALS_VOLUME = 'storage-credentials';
 const STARTUP_PERIOD_SECONDS = 5;
 
@@ -37,15 +43,93 @@ export function objectLabels(resolved: ResolvedEndpoint, component = 'predictor'
 }
 
 /** The container security context of the Pod Security "restricted" profile. */
-export function restrictedSecurityContext(resolved: ResolvedEndpoint): Record<string, unknown> {
+export function restrictedSecurityContext(user: Pick<ResolvedEndpoint, 'runAsUser' | 'readOnlyRootFilesystem'>): Record<string, unknown> {
   return {
     runAsNonRoot: true,
-    runAsUser: resolved.runAsUser,
-    runAsGroup: resolved.runAsUser,
+    runAsUser: user.runAsUser,
+    runAsGroup: user.runAsUser,
     allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
+    readOnlyRootFilesystem: user.readOnlyRootFilesystem,
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** The pod security context of the Pod Security "restricted" profile. */
+export function restrictedPodSecurityContext(runAsUser: number): Record<string, unknown> {
+  return {
+    runAsNonRoot: true,
+    runAsUser,
+    runAsGroup: runAsUser,
+    fsGroup: runAsUser,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/**
+ * The pod security context of an endpoint's pods, or undefined where Knative forbids one:
+ * it disables pod-level securityContext by default; the container-level one carries every
+ * restricted setting, which the Pod Security admission accepts as well.
+ */
+export function endpointPodSecurityContext(resolved: ResolvedEndpoint): Record<string, unknown> | undefined {
+  if (resolved.serverless && !resolved.features.has('kubernetes.podspec-securitycontext')) return undefined;
+  return restrictedPodSecurityContext(resolved.runAsUser);
+}
+
+/** A container's `resources`: requests and limits, with `gpus` NVIDIA GPUs in both. */
+export function resourceRequirements(r: ResolvedResources, gpus = 0): Record<string, unknown> {
+  const requests: Record<string, string> = { cpu: r.cpuRequest, memory: sizeToQuantity(r.memoryRequest) };
+  const limits: Record<string, string> = { cpu: r.cpuLimit, memory: sizeToQuantity(r.memoryLimit) };
+  if (r.ephemeralStorageRequest) requests['ephemeral-storage'] = sizeToQuantity(r.ephemeralStorageRequest);
+  if (r.ephemeralStorageLimit) limits['ephemeral-storage'] = sizeToQuantity(r.ephemeralStorageLimit);
+  if (gpus > 0) {
+    requests['nvidia.com/gpu'] = String(gpus);
+    limits['nvidia.com/gpu'] = String(gpus);
+  }
+  return { requests, limits };
+}
+
+/**
+ * An HTTP GET probe. Leave `port` undefined under Knative, which rewrites probes and requires
+ * them to target the serving port.
+ */
+export function httpProbe(path: string, port: number | undefined, periodSeconds: number, failureThreshold: number): Record<string, unknown> {
+  return { httpGet: { path, ...(port !== undefined ? { port } : {}) }, periodSeconds, timeoutSeconds: 2, failureThreshold };
+}
+
+/** A TCP probe; `port` as for `httpProbe`. */
+export function tcpProbe(port: number | undefined, periodSeconds: number, failureThreshold: number): Record<string, unknown> {
+  return { tcpSocket: port !== undefined ? { port } : {}, periodSeconds, failureThreshold };
+}
+
+/** A container `env` entry. */
+export function envVar(name: string, value: EnvValue): Record<string, unknown> {
+  return value.valueFrom !== undefined ? { name, valueFrom: value.valueFrom } : { name, value: value.value };
+}
+
+/** A volume and where a container mounts it. */
+export interface PodVolume {
+  readonly volume: Record<string, unknown>;
+  readonly mount: Record<string, unknown>;
+}
+
+/** The storage-credentials secret, mounted read-only where our server looks for it. */
+export function storageCredentialsVolume(secretName: string): PodVolume {
+  return {
+    // World-readable inside the pod: Knative forbids the pod-level fsGroup that would let
+    // uid 1000 read group-only files, and the volume is private to this pod anyway.
+    volume: { name: CREDENTIALS_VOLUME, secret: { secretName, defaultMode: 0o444 } },
+    mount: { name: CREDENTIALS_VOLUME, mountPath: contract.STORAGE_CREDENTIALS_DIR, readOnly: true },
+  };
+}
+
+/** A `pvc://` model, mounted read-only at the model directory. */
+export function mountedModelVolume(storageUri: StorageUri): PodVolume {
+  const mount: Record<string, unknown> = { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true };
+  if (storageUri.path) mount.subPath = storageUri.path;
+  return {
+    volume: { name: MODEL_VOLUME, persistentVolumeClaim: { claimName: storageUri.authority, readOnly: true } },
+    mount,
   };
 }
 
@@ -60,17 +144,8 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   if (resolved.serviceAccountName) spec.serviceAccountName = resolved.serviceAccountName;
   const initContainers = storageInitializer(resolved);
   if (initContainers) spec.initContainers = initContainers;
-  // Knative disables pod-level securityContext by default; the container-level one carries
-  // every restricted setting, which the Pod Security admission accepts as well.
-  if (!resolved.serverless || resolved.features.has('kubernetes.podspec-securitycontext')) {
-    spec.securityContext = {
-      runAsNonRoot: true,
-      runAsUser: resolved.runAsUser,
-      runAsGroup: resolved.runAsUser,
-      fsGroup: resolved.runAsUser,
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
-  }
+  const securityContext = endpointPodSecurityContext(resolved);
+  if (securityContext) spec.securityContext = securityContext;
   if (resolved.nodeSelector && Object.keys(resolved.nodeSelector).length > 0) spec.nodeSelector = { ...resolved.nodeSelector };
   if (resolved.tolerations.length > 0) {
     spec.tolerations = resolved.tolerations.map(t => ({
@@ -92,7 +167,7 @@ function modelContainer(resolved: ResolvedEndpoint): Record<string, unknown> {
     name: MODEL_CONTAINER_NAME,
     image: resolved.container.image,
     ports: containerPorts(resolved),
-    resources: resources(resolved),
+    resources: resourceRequirements(resolved.resources, resolved.gpus),
     securityContext: restrictedSecurityContext(resolved),
     volumeMounts: volumeMounts(resolved),
   };
@@ -139,19 +214,6 @@ function containerPorts(resolved: ResolvedEndpoint): Array<Record<string, unknow
   ];
 }
 
-function resources(resolved: ResolvedEndpoint): Record<string, unknown> {
-  const r = resolved.resources;
-  const requests: Record<string, string> = { cpu: r.cpuRequest, memory: sizeToQuantity(r.memoryRequest) };
-  const limits: Record<string, string> = { cpu: r.cpuLimit, memory: sizeToQuantity(r.memoryLimit) };
-  if (r.ephemeralStorageRequest) requests['ephemeral-storage'] = sizeToQuantity(r.ephemeralStorageRequest);
-  if (r.ephemeralStorageLimit) limits['ephemeral-storage'] = sizeToQuantity(r.ephemeralStorageLimit);
-  if (resolved.gpus > 0) {
-    requests['nvidia.com/gpu'] = String(resolved.gpus);
-    limits['nvidia.com/gpu'] = String(resolved.gpus);
-  }
-  return { requests, limits };
-}
-
 function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
   const custom = resolved.container.custom;
   const startupFailures = Math.ceil(resolved.startupSeconds / STARTUP_PERIOD_SECONDS);
@@ -159,32 +221,29 @@ function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
     // A gRPC endpoint still runs our HTTP port inside the pod in raw mode; in serverless mode
     // only the h2c port exists, so the probes use gRPC's TCP port.
     if (resolved.serverless) {
-      const tcp = { tcpSocket: {} };
       return {
-        readinessProbe: { ...tcp, periodSeconds: 5, failureThreshold: 3 },
-        startupProbe: { ...tcp, periodSeconds: STARTUP_PERIOD_SECONDS, failureThreshold: startupFailures },
+        readinessProbe: tcpProbe(undefined, 5, 3),
+        startupProbe: tcpProbe(undefined, STARTUP_PERIOD_SECONDS, startupFailures),
       };
     }
   }
   if (custom && !custom.readinessPath) {
-    const tcp = { tcpSocket: resolved.serverless ? {} : { port: resolved.container.port } };
+    const port = resolved.serverless ? undefined : resolved.container.port;
     return {
-      readinessProbe: { ...tcp, periodSeconds: 5, failureThreshold: 3 },
-      startupProbe: { ...tcp, periodSeconds: STARTUP_PERIOD_SECONDS, failureThreshold: startupFailures },
+      readinessProbe: tcpProbe(port, 5, 3),
+      startupProbe: tcpProbe(port, STARTUP_PERIOD_SECONDS, startupFailures),
     };
   }
   const readyPath = custom?.readinessPath ?? contract.modelReadyPath(resolved.modelName);
-  // Knative rewrites probes and requires them to target the serving port, so it is left out.
-  const httpPort = resolved.serverless ? {} : { port: custom ? resolved.container.port : contract.HTTP_PORT };
-  const probe = (path: string) => ({ httpGet: { path, ...httpPort } });
+  const httpPort = resolved.serverless ? undefined : (custom ? resolved.container.port : contract.HTTP_PORT);
   const result: Record<string, unknown> = {
     // Readiness follows the model: a replica whose model is not loaded gets no traffic.
-    readinessProbe: { ...probe(readyPath), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 },
+    readinessProbe: httpProbe(readyPath, httpPort, 5, 3),
     // Sized for slow downloads and loads: the pod has `startupTimeout` to become ready.
-    startupProbe: { ...probe(readyPath), periodSeconds: STARTUP_PERIOD_SECONDS, timeoutSeconds: 2, failureThreshold: startupFailures },
+    startupProbe: httpProbe(readyPath, httpPort, STARTUP_PERIOD_SECONDS, startupFailures),
   };
   if (!custom) {
-    result.livenessProbe = { ...probe(contract.PATHS.live), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 };
+    result.livenessProbe = httpProbe(contract.PATHS.live, httpPort, 10, 3);
   }
   return result;
 }
@@ -194,25 +253,21 @@ function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   if (resolved.storageCredentialsSecret && !resolved.container.custom) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
-  for (const [name, value] of resolved.container.env) {
-    env.push(value.valueFrom !== undefined ? { name, valueFrom: value.valueFrom } : { name, value: value.value });
-  }
+  for (const [name, value] of resolved.container.env) env.push(envVar(name, value));
   return env;
 }
 
 function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array<Record<string, unknown>> {
   const mounts: Array<Record<string, unknown>> = [];
   if (resolved.storageUri.isMounted) {
-    const mount: Record<string, unknown> = { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true };
-    if (resolved.storageUri.path) mount.subPath = resolved.storageUri.path;
-    mounts.push(mount);
+    mounts.push(mountedModelVolume(resolved.storageUri).mount);
   } else {
     // The container that serves only reads the model; the one that downloads writes it.
     mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom && !forInitializer });
   }
   mounts.push({ name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR });
   if (resolved.storageCredentialsSecret && (forInitializer || !resolved.container.custom)) {
-    mounts.push({ name: CREDENTIALS_VOLUME, mountPath: contract.STORAGE_CREDENTIALS_DIR, readOnly: true });
+    mounts.push(storageCredentialsVolume(resolved.storageCredentialsSecret).mount);
   }
   return mounts;
 }
@@ -220,16 +275,12 @@ function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array
 function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   const result: Array<Record<string, unknown>> = [];
   if (resolved.storageUri.isMounted) {
-    result.push({ name: MODEL_VOLUME, persistentVolumeClaim: { claimName: resolved.storageUri.authority, readOnly: true } });
+    result.push(mountedModelVolume(resolved.storageUri).volume);
   } else {
     result.push({ name: MODEL_VOLUME, emptyDir: {} });
   }
   result.push({ name: TMP_VOLUME, emptyDir: {} });
-  if (resolved.storageCredentialsSecret) {
-    // World-readable inside the pod: Knative forbids the pod-level fsGroup that would let
-    // uid 1000 read group-only files, and the volume is private to this pod anyway.
-    result.push({ name: CREDENTIALS_VOLUME, secret: { secretName: resolved.storageCredentialsSecret, defaultMode: 0o444 } });
-  }
+  if (resolved.storageCredentialsSecret) result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
   return result;
 }
 

@@ -7,7 +7,11 @@ import { Cpu } from 'cdk8s-plus-27';
 
 /** CPU in millicores, from a cdk8s-plus `Cpu` ("500m", "1", "0.5"). */
 export function cpuMillis(cpu: Cpu): number {
-  const amount = cpu.amount;
+  return amountMillis(cpu.amount);
+}
+
+/** CPU in millicores, from a Kubernetes CPU quantity ("500m", "1", "0.5"). */
+export function amountMillis(amount: string): number {
   if (amount.endsWith('m')) return Number(amount.slice(0, -1));
   return Number(amount) * 1000;
 }

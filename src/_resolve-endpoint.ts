@@ -8,8 +8,8 @@ import { IConstruct } from 'constructs';
 import * as contract from './_contract';
 import { requireKnativeFeature } from './_knative';
 import { assertDns1123Label } from './_names';
-import { cpuMillis, sizeBytes } from './_quantities';
-import { ResolvedEndpoint, ResolvedContainer } from './_resolved-endpoint';
+import { amountMillis, sizeBytes } from './_quantities';
+import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './_resolved-endpoint';
 import type { ModelVersion } from './canary-rollout';
 import type { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
@@ -55,17 +55,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
   }
 
-  const minReplicas = props.minReplicas ?? 1;
-  assertCount('minReplicas', minReplicas);
-  const maxReplicas = props.maxReplicas ?? Math.max(3, minReplicas);
-  assertCount('maxReplicas', maxReplicas);
-  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
-  if (minReplicas > maxReplicas) {
-    throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
-  }
-  if (!serverless && minReplicas === 0) {
-    throw new Error("'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more, or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
-  }
+  const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
+    ", or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
   const scaleMetric = props.scaleMetric ?? (serverless ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
   if (!serverless && (scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS)) {
     throw new Error(`'scaleMetric' ${scaleMetric} needs Knative's autoscaler (serverless mode); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY`);
@@ -179,6 +170,27 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
 }
 
 /**
+ * Replica counts with their defaults (1, and the larger of 3 and the minimum), validated;
+ * returns [min, max].
+ *
+ * @param zeroFix what else fixes a raw-mode minimum of 0, for the message
+ */
+export function resolveReplicas(serverless: boolean, min: number | undefined, max: number | undefined, zeroFix = ''): [number, number] {
+  const minReplicas = min ?? 1;
+  assertCount('minReplicas', minReplicas);
+  const maxReplicas = max ?? Math.max(3, minReplicas);
+  assertCount('maxReplicas', maxReplicas);
+  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
+  if (minReplicas > maxReplicas) {
+    throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
+  }
+  if (!serverless && minReplicas === 0) {
+    throw new Error(`'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more${zeroFix}`);
+  }
+  return [minReplicas, maxReplicas];
+}
+
+/**
  * Throws unless `name` is a valid environment variable name.
  *
  * @param of where the variable is set, for the message (` of version 'v2'`)
@@ -189,13 +201,26 @@ export function assertEnvVarName(name: string, of = ''): void {
   }
 }
 
-function resolveResources(resources?: ContainerResources): ResolvedEndpoint['resources'] {
-  const cpuRequest = resources?.cpu?.request?.amount ?? (resources?.cpu?.limit ? resources.cpu.limit.amount : '500m');
-  const cpuLimit = resources?.cpu?.limit?.amount ?? (resources?.cpu?.request ? resources.cpu.request.amount : '1');
-  const memoryRequest = resources?.memory?.request ?? resources?.memory?.limit ?? Size.mebibytes(512);
-  const memoryLimit = resources?.memory?.limit ?? resources?.memory?.request ?? Size.gibibytes(1);
-  const cpuRequestMillis = resources?.cpu?.request ? cpuMillis(resources.cpu.request) : parseMillis(cpuRequest);
-  const cpuLimitMillis = resources?.cpu?.limit ? cpuMillis(resources.cpu.limit) : parseMillis(cpuLimit);
+/**
+ * `resources` with `defaults` where neither the request nor the limit is set; where one of
+ * them is, the other takes its value.
+ */
+export function defaultResources(resources: ContainerResources | undefined, defaults: ResolvedResources): ResolvedResources {
+  return {
+    cpuRequest: resources?.cpu?.request?.amount ?? resources?.cpu?.limit?.amount ?? defaults.cpuRequest,
+    cpuLimit: resources?.cpu?.limit?.amount ?? resources?.cpu?.request?.amount ?? defaults.cpuLimit,
+    memoryRequest: resources?.memory?.request ?? resources?.memory?.limit ?? defaults.memoryRequest,
+    memoryLimit: resources?.memory?.limit ?? resources?.memory?.request ?? defaults.memoryLimit,
+    ephemeralStorageRequest: resources?.ephemeralStorage?.request,
+    ephemeralStorageLimit: resources?.ephemeralStorage?.limit,
+  };
+}
+
+function resolveResources(resources?: ContainerResources): ResolvedResources {
+  const defaulted = defaultResources(resources, { cpuRequest: '500m', cpuLimit: '1', memoryRequest: Size.mebibytes(512), memoryLimit: Size.gibibytes(1) });
+  const { cpuRequest, cpuLimit, memoryRequest, memoryLimit } = defaulted;
+  const cpuRequestMillis = amountMillis(cpuRequest);
+  const cpuLimitMillis = amountMillis(cpuLimit);
   if (cpuLimitMillis < cpuRequestMillis) {
     throw new Error(`'resources.cpu.limit' (${cpuLimit}) must not be below 'resources.cpu.request' (${cpuRequest})`);
   }
@@ -205,18 +230,7 @@ function resolveResources(resources?: ContainerResources): ResolvedEndpoint['res
   if (cpuRequestMillis <= 0 || sizeBytes(memoryRequest) <= 0) {
     throw new Error("'resources' requests must be greater than zero");
   }
-  return {
-    cpuRequest,
-    cpuLimit,
-    memoryRequest,
-    memoryLimit,
-    ephemeralStorageRequest: resources?.ephemeralStorage?.request,
-    ephemeralStorageLimit: resources?.ephemeralStorage?.limit,
-  };
-}
-
-function parseMillis(amount: string): number {
-  return amount.endsWith('m') ? Number(amount.slice(0, -1)) : Number(amount) * 1000;
+  return defaulted;
 }
 
 function defaultAllowedNamespaces(serverless: boolean, ingress: EndpointIngress): string[] {

@@ -20,6 +20,16 @@ export interface ResolvedContainer {
   readonly env: Map<string, EnvValue>;
 }
 
+/** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */
+export interface ResolvedResources {
+  readonly cpuRequest: string;
+  readonly cpuLimit: string;
+  readonly memoryRequest: Size;
+  readonly memoryLimit: Size;
+  readonly ephemeralStorageRequest?: Size;
+  readonly ephemeralStorageLimit?: Size;
+}
+
 export interface ResolvedEndpoint {
   readonly endpoint: Construct;
   readonly name: string;
@@ -32,14 +42,7 @@ export interface ResolvedEndpoint {
   readonly format: ModelFormat;
   readonly features: Set<string>;
   readonly container: ResolvedContainer;
-  readonly resources: {
-    readonly cpuRequest: string;
-    readonly cpuLimit: string;
-    readonly memoryRequest: Size;
-    readonly memoryLimit: Size;
-    readonly ephemeralStorageRequest?: Size;
-    readonly ephemeralStorageLimit?: Size;
-  };
+  readonly resources: ResolvedResources;
   readonly gpus: number;
   readonly nodeSelector?: { [key: string]: string };
   readonly tolerations: Toleration[];

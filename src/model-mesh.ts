@@ -2,9 +2,9 @@ import { ApiObject, Chart, Duration, Lazy, Names, Size } from 'cdk8s';
 import { Cpu, IServiceAccount, ISecret, k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import * as contract from './_contract';
-import { meshPodSpec, sizeToQuantity } from './_mesh-pod';
+import { meshPodSpec } from './_mesh-pod';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
-import { cpuMillis, sizeBytes } from './_quantities';
+import { cpuMillis, sizeBytes, sizeToQuantity } from './_quantities';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { VirtualService } from './imports/istio-networking.istio.io';
 import { ModelFormat } from './model-format';
@@ -362,7 +362,7 @@ export class ModelMesh extends Construct implements IModelMesh {
             spec: meshPodSpec({
               image: props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
               memoryBudgetBytes: budget,
-              memoryQuantity: sizeToQuantity(Size.kibibytes((budget + overhead) / 1024)),
+              memory: Size.kibibytes((budget + overhead) / 1024),
               cpuRequest: cpuRequest.amount,
               cpuLimit: cpuLimit.amount,
               peerDns,
