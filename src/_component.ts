@@ -19,7 +19,7 @@ import { defaultResources, resolveReplicas } from './_resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
 import { KNATIVE } from './_serverless';
 import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol } from './endpoint-options';
+import { InferenceProtocol, ModelContainer } from './endpoint-options';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
@@ -27,9 +27,6 @@ const SERVICE_HTTP_PORT = 80;
 const COMPONENT_RESOURCES: ResolvedResources = {
   cpuRequest: '100m', cpuLimit: '1', memoryRequest: Size.mebibytes(256), memoryLimit: Size.mebibytes(512),
 };
-
-/** A volume and where the component's container mounts it. */
-export type ComponentVolume = PodVolume;
 
 /** Everything a component's pod needs, decided by Transformer or Explainer. */
 export interface ComponentSpec {
@@ -45,12 +42,83 @@ export interface ComponentSpec {
   /** HTTP readiness path of a custom container; a TCP check without one. */
   readonly readinessPath?: string;
   readonly env: Map<string, EnvValue>;
-  readonly volumes: ComponentVolume[];
+  readonly volumes: PodVolume[];
   readonly resources: ResolvedResources;
   readonly minReplicas: number;
   readonly maxReplicas: number;
   /** Percent CPU utilization (raw HPA) or in-flight requests (Knative KPA) per replica. */
   readonly scaleTarget?: number;
+}
+
+/** The options Transformer and Explainer share, under the same names and meanings. */
+export interface ComponentOptions {
+  readonly container?: ModelContainer;
+  readonly serverImage?: string;
+  readonly resources?: ContainerResources;
+  readonly minReplicas?: number;
+  readonly maxReplicas?: number;
+  readonly scaleTarget?: number;
+  readonly env?: { [name: string]: EnvValue };
+}
+
+/** What the Transformer or Explainer decided for its own component. */
+export interface ComponentParts {
+  readonly kind: ComponentKind;
+  readonly name: string;
+  readonly predictorHost: string;
+  readonly predictorProtocol: InferenceProtocol;
+  /** Our server's arguments after the ones every component gets (mode, model, port, predictor). */
+  readonly serverArgs: string[];
+  /** Environment variables for our server, set before the user's `env`. */
+  readonly env?: Array<{ name: string; value: string }>;
+  /** Volumes for our server; a custom container gets none. */
+  readonly volumes?: PodVolume[];
+}
+
+/**
+ * Synthesizes a Transformer's or Explainer's own component from its options: our server in
+ * the component's mode, or the user's container, which gets the predictor's host and
+ * protocol and the model name in its environment.
+ *
+ * @throws if `env` sets a variable the component sets itself
+ */
+export function synthesizeComponentFromOptions(scope: Construct, resolved: ResolvedEndpoint, options: ComponentOptions, parts: ComponentParts): void {
+  const [minReplicas, maxReplicas] = componentReplicas(resolved, options.minReplicas, options.maxReplicas);
+  const env = new Map<string, EnvValue>((parts.env ?? []).map((e) => [e.name, EnvValue.fromValue(e.value)]));
+  if (options.container) {
+    env.set(contract.SERVER_ENV.predictorHost, EnvValue.fromValue(parts.predictorHost));
+    env.set(contract.SERVER_ENV.predictorProtocol, EnvValue.fromValue(parts.predictorProtocol));
+    env.set(contract.SERVER_ENV.modelName, EnvValue.fromValue(resolved.modelName));
+  }
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (env.has(k)) throw new Error(`environment variable '${k}' is set by the ${parts.kind} itself`);
+    env.set(k, v);
+  }
+  const f = contract.SERVER_FLAGS;
+  synthesizeComponent(scope, resolved, {
+    kind: parts.kind,
+    name: parts.name,
+    image: options.container?.image ?? options.serverImage ?? serverImageOf(resolved),
+    command: options.container?.command,
+    args: options.container ? options.container.args : [
+      contract.SERVER_COMMANDS.serve,
+      f.mode, contract.SERVER_MODES[parts.kind],
+      f.modelName, resolved.modelName,
+      f.httpPort, String(contract.HTTP_PORT),
+      f.predictorHost, parts.predictorHost,
+      f.predictorProtocol, parts.predictorProtocol,
+      ...parts.serverArgs,
+    ],
+    port: options.container?.port ?? contract.HTTP_PORT,
+    custom: options.container !== undefined,
+    readinessPath: options.container?.readinessPath,
+    env,
+    volumes: options.container ? [] : parts.volumes ?? [],
+    resources: componentResources('resources', options.resources),
+    minReplicas,
+    maxReplicas,
+    scaleTarget: options.scaleTarget,
+  });
 }
 
 /** `resources` with the component defaults: 100m/256Mi requested, 1 CPU/512Mi limits. */
@@ -294,7 +362,7 @@ export function routeExplainTo(endpoint: Construct, resolved: ResolvedEndpoint, 
 
 /** Adds `args`, `env`, volumes and mounts to the predictor's model container (in-process parts). */
 export function patchPredictor(
-  endpoint: Construct, args: string[], volumes: ComponentVolume[], env: Array<{ name: string; value: string }> = [],
+  endpoint: Construct, args: string[], volumes: PodVolume[], env: Array<{ name: string; value: string }> = [],
 ): void {
   const o = ApiObject.of(endpoint);
   const c = '/spec/template/spec/containers/0';

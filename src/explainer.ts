@@ -1,11 +1,9 @@
 import { ApiObject } from 'cdk8s';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import {
-  ComponentVolume, componentName, componentReplicas, componentResources, patchPredictor, predictorHost,
-  predictorProtocols, routeExplainTo, serverImageOf, synthesizeComponent,
-} from './_component';
+import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, synthesizeComponentFromOptions } from './_component';
 import * as contract from './_contract';
+import { MODEL_VOLUME, mountedModelVolume, PodVolume, storageCredentialsVolume } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';
 import type { ModelEndpoint } from './model-endpoint';
@@ -219,7 +217,7 @@ export class Explainer extends Construct {
 
     const f = contract.SERVER_FLAGS;
     const background = props.background ?? ExplainerBackground.fromModelDir();
-    const volumes: ComponentVolume[] = [];
+    const volumes: PodVolume[] = [];
     const env: Array<{ name: string; value: string }> = [];
     const args = [
       f.explainerMethod, props.method ?? ExplainerMethod.KERNEL_SHAP,
@@ -245,18 +243,12 @@ export class Explainer extends Construct {
       if (!this.inProcess) {
         // The explainer fetches the model directory as the predictor does, for the file.
         if (resolved.storageUri.isMounted) {
-          volumes.push({
-            volume: { name: 'model-dir', persistentVolumeClaim: { claimName: resolved.storageUri.authority, readOnly: true } },
-            mount: { name: 'model-dir', mountPath: contract.MODEL_DIR, readOnly: true, ...(resolved.storageUri.path ? { subPath: resolved.storageUri.path } : {}) },
-          });
+          volumes.push(mountedModelVolume(resolved.storageUri));
         } else {
-          volumes.push({ volume: { name: 'model-dir', emptyDir: {} }, mount: { name: 'model-dir', mountPath: contract.MODEL_DIR } });
+          volumes.push({ volume: { name: MODEL_VOLUME, emptyDir: {} }, mount: { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR } });
           modelDirArgs.push(f.storageUri, resolved.storageUri.uri);
           if (resolved.storageCredentialsSecret) {
-            volumes.push({
-              volume: { name: 'storage-credentials', secret: { secretName: resolved.storageCredentialsSecret, defaultMode: 0o444 } },
-              mount: { name: 'storage-credentials', mountPath: contract.STORAGE_CREDENTIALS_DIR, readOnly: true },
-            });
+            volumes.push(storageCredentialsVolume(resolved.storageCredentialsSecret));
             env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
           }
         }
@@ -268,41 +260,14 @@ export class Explainer extends Construct {
       return;
     }
 
-    const [minReplicas, maxReplicas] = componentReplicas(resolved, props.minReplicas, props.maxReplicas);
-    const host = predictorHost(resolved, this.predictorProtocol);
-    const envMap = new Map<string, EnvValue>(env.map((e) => [e.name, EnvValue.fromValue(e.value)]));
-    if (props.container) {
-      envMap.set(contract.SERVER_ENV.predictorHost, EnvValue.fromValue(host));
-      envMap.set(contract.SERVER_ENV.predictorProtocol, EnvValue.fromValue(this.predictorProtocol));
-      envMap.set(contract.SERVER_ENV.modelName, EnvValue.fromValue(resolved.modelName));
-    }
-    for (const [k, v] of Object.entries(props.env ?? {})) {
-      if (envMap.has(k)) throw new Error(`environment variable '${k}' is set by the explainer itself`);
-      envMap.set(k, v);
-    }
-    synthesizeComponent(this, resolved, {
+    synthesizeComponentFromOptions(this, resolved, props, {
       kind: 'explainer',
       name: this.name,
-      image: props.container?.image ?? props.serverImage ?? serverImageOf(resolved),
-      command: props.container?.command,
-      args: props.container ? props.container.args : [
-        contract.SERVER_COMMANDS.serve,
-        f.mode, contract.SERVER_MODES.explainer,
-        f.modelName, resolved.modelName,
-        f.httpPort, String(contract.HTTP_PORT),
-        f.predictorHost, host,
-        f.predictorProtocol, this.predictorProtocol,
-        ...modelDirArgs,
-        ...args,
-      ],
-      port: props.container?.port ?? contract.HTTP_PORT,
-      custom: props.container !== undefined,
-      readinessPath: props.container?.readinessPath,
-      env: envMap,
-      volumes: props.container ? [] : volumes,
-      resources: componentResources('resources', props.resources),
-      minReplicas,
-      maxReplicas,
+      predictorHost: predictorHost(resolved, this.predictorProtocol),
+      predictorProtocol: this.predictorProtocol,
+      serverArgs: [...modelDirArgs, ...args],
+      env,
+      volumes,
     });
     routeExplainTo(props.endpoint, resolved, this.name);
   }

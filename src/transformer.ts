@@ -3,12 +3,9 @@ import * as path from 'path';
 import { ApiObject } from 'cdk8s';
 import { ContainerResources, EnvValue, IConfigMap, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import {
-  ComponentVolume, componentName, componentReplicas, componentResources, patchPredictor, predictorHost,
-  predictorProtocols, routeModelPathsTo, serverImageOf, synthesizeComponent,
-} from './_component';
+import { componentName, patchPredictor, predictorHost, predictorProtocols, routeModelPathsTo, synthesizeComponentFromOptions } from './_component';
 import * as contract from './_contract';
-import { objectLabels } from './_pod-template';
+import { objectLabels, PodVolume } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';
 import type { ModelEndpoint } from './model-endpoint';
@@ -222,7 +219,7 @@ export class Transformer extends Construct {
     this.name = this.inProcess ? resolved.name : componentName(resolved, 'transformer');
     this.predictorHost = this.inProcess ? 'in-process' : predictorHost(resolved, this.predictorProtocol);
 
-    const volumes: ComponentVolume[] = [];
+    const volumes: PodVolume[] = [];
     let modulePath: string | undefined;
     if (props.module) {
       const m = props.module;
@@ -254,41 +251,13 @@ export class Transformer extends Construct {
       return;
     }
 
-    const [minReplicas, maxReplicas] = componentReplicas(resolved, props.minReplicas, props.maxReplicas);
-    const env = new Map<string, EnvValue>();
-    if (props.container) {
-      env.set(contract.SERVER_ENV.predictorHost, EnvValue.fromValue(this.predictorHost));
-      env.set(contract.SERVER_ENV.predictorProtocol, EnvValue.fromValue(this.predictorProtocol));
-      env.set(contract.SERVER_ENV.modelName, EnvValue.fromValue(resolved.modelName));
-    }
-    for (const [k, v] of Object.entries(props.env ?? {})) {
-      if (env.has(k)) throw new Error(`environment variable '${k}' is set by the transformer itself`);
-      env.set(k, v);
-    }
-    synthesizeComponent(this, resolved, {
+    synthesizeComponentFromOptions(this, resolved, props, {
       kind: 'transformer',
       name: this.name,
-      image: props.container?.image ?? props.serverImage ?? serverImageOf(resolved),
-      command: props.container?.command,
-      args: props.container ? props.container.args : [
-        contract.SERVER_COMMANDS.serve,
-        f.mode, contract.SERVER_MODES.transformer,
-        f.modelName, resolved.modelName,
-        f.httpPort, String(contract.HTTP_PORT),
-        f.predictorHost, this.predictorHost,
-        f.predictorProtocol, this.predictorProtocol,
-        f.transformerModule, modulePath!,
-        ...headerArgs,
-      ],
-      port: props.container?.port ?? contract.HTTP_PORT,
-      custom: props.container !== undefined,
-      readinessPath: props.container?.readinessPath,
-      env,
+      predictorHost: this.predictorHost,
+      predictorProtocol: this.predictorProtocol,
+      serverArgs: [f.transformerModule, modulePath!, ...headerArgs],
       volumes,
-      resources: componentResources('resources', props.resources),
-      minReplicas,
-      maxReplicas,
-      scaleTarget: props.scaleTarget,
     });
     routeModelPathsTo(props.endpoint, resolved, this.name);
   }
