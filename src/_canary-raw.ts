@@ -14,11 +14,11 @@ import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './_
 import * as contract from './_contract';
 import { endpointNetworkPolicy } from './_network-policy';
 import { objectLabels, podSpec, selectorLabels } from './_pod-template';
-import { servicePorts } from './_raw';
+import { endpointAutoscaler, servicePorts } from './_raw';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { modelPathMatches } from './_serverless';
 import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol, ScaleMetric } from './endpoint-options';
+import { InferenceProtocol } from './endpoint-options';
 import { HttpRoute, HttpRouteSpecRules, HttpRouteSpecRulesFiltersType, HttpRouteSpecRulesMatchesHeadersType, HttpRouteSpecRulesMatchesPathType } from './imports/gateway-gateway.networking.k8s.io';
 import { DestinationRule, VirtualService, VirtualServiceSpecHttp } from './imports/istio-networking.istio.io';
 
@@ -100,26 +100,7 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
       }),
     }),
   });
-  if (autoscaled) {
-    new k8s.KubeHorizontalPodAutoscalerV2(scope, `${id}Autoscaler`, {
-      metadata,
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-        minReplicas: resolved.minReplicas,
-        maxReplicas: resolved.maxReplicas,
-        metrics: [{
-          type: 'Resource',
-          resource: {
-            name: resolved.scaleMetric === ScaleMetric.MEMORY ? 'memory' : 'cpu',
-            target: { type: 'Utilization', averageUtilization: resolved.scaleTarget },
-          },
-        }],
-        ...(resolved.scaleDownDelaySeconds !== undefined
-          ? { behavior: { scaleDown: { stabilizationWindowSeconds: resolved.scaleDownDelaySeconds } } }
-          : {}),
-      },
-    });
-  }
+  if (autoscaled) endpointAutoscaler(scope, `${id}Autoscaler`, resolved, metadata, name);
   if (!resolved.stopped && resolved.maxReplicas > 1) {
     new k8s.KubePodDisruptionBudget(scope, `${id}DisruptionBudget`, {
       metadata,

@@ -15,11 +15,13 @@ import {
   selectorLabels, tcpProbe,
 } from './_pod-template';
 import { amountMillis } from './_quantities';
+import { deploymentAutoscaler } from './_raw';
 import { defaultResources, resolveReplicas } from './_resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
 import { KNATIVE } from './_serverless';
 import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol, ModelContainer } from './endpoint-options';
+import { InferenceProtocol } from './endpoint-options';
+import type { TransformerOptions } from './transformer';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
@@ -51,15 +53,7 @@ export interface ComponentSpec {
 }
 
 /** The options Transformer and Explainer share, under the same names and meanings. */
-export interface ComponentOptions {
-  readonly container?: ModelContainer;
-  readonly serverImage?: string;
-  readonly resources?: ContainerResources;
-  readonly minReplicas?: number;
-  readonly maxReplicas?: number;
-  readonly scaleTarget?: number;
-  readonly env?: { [name: string]: EnvValue };
-}
+export type ComponentOptions = Pick<TransformerOptions, 'container' | 'serverImage' | 'resources' | 'minReplicas' | 'maxReplicas' | 'scaleTarget' | 'env'>;
 
 /** What the Transformer or Explainer decided for its own component. */
 export interface ComponentParts {
@@ -233,14 +227,13 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
     },
   });
   if (autoscaled) {
-    new k8s.KubeHorizontalPodAutoscalerV2(scope, 'HorizontalPodAutoscaler', {
+    deploymentAutoscaler(scope, 'HorizontalPodAutoscaler', {
       metadata: metadata(),
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: spec.name },
-        minReplicas: spec.minReplicas,
-        maxReplicas: spec.maxReplicas,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: spec.scaleTarget ?? 80 } } }],
-      },
+      deployment: spec.name,
+      minReplicas: spec.minReplicas,
+      maxReplicas: spec.maxReplicas,
+      resource: 'cpu',
+      averageUtilization: spec.scaleTarget ?? 80,
     });
   }
 }

@@ -60,7 +60,7 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
     },
   });
 
-  if (autoscaled) horizontalPodAutoscaler(scope, resolved, metadata());
+  if (autoscaled) endpointAutoscaler(scope, 'HorizontalPodAutoscaler', resolved, metadata(), resolved.name);
   if (!resolved.stopped && resolved.maxReplicas > 1) {
     new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
       metadata: metadata(),
@@ -93,22 +93,48 @@ export function servicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
   ];
 }
 
-function horizontalPodAutoscaler(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta): void {
-  const resourceName = resolved.scaleMetric === ScaleMetric.MEMORY ? 'memory' : 'cpu';
-  new k8s.KubeHorizontalPodAutoscalerV2(scope, 'HorizontalPodAutoscaler', {
-    metadata,
+/** What a Deployment's HorizontalPodAutoscaler scales on and between. */
+export interface AutoscalerSpec {
+  readonly metadata: k8s.ObjectMeta;
+  /** The Deployment's name. */
+  readonly deployment: string;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  /** Utilization of this resource's request, in percent. */
+  readonly resource: 'cpu' | 'memory';
+  readonly averageUtilization: number;
+  readonly scaleDownDelaySeconds?: number;
+}
+
+/** A HorizontalPodAutoscaler on a Deployment, scaling on CPU or memory utilization. */
+export function deploymentAutoscaler(scope: Construct, id: string, a: AutoscalerSpec): k8s.KubeHorizontalPodAutoscalerV2 {
+  return new k8s.KubeHorizontalPodAutoscalerV2(scope, id, {
+    metadata: a.metadata,
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: resolved.name },
-      minReplicas: resolved.minReplicas,
-      maxReplicas: resolved.maxReplicas,
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: a.deployment },
+      minReplicas: a.minReplicas,
+      maxReplicas: a.maxReplicas,
       metrics: [{
         type: 'Resource',
-        resource: { name: resourceName, target: { type: 'Utilization', averageUtilization: resolved.scaleTarget } },
+        resource: { name: a.resource, target: { type: 'Utilization', averageUtilization: a.averageUtilization } },
       }],
-      ...(resolved.scaleDownDelaySeconds !== undefined
-        ? { behavior: { scaleDown: { stabilizationWindowSeconds: resolved.scaleDownDelaySeconds } } }
+      ...(a.scaleDownDelaySeconds !== undefined
+        ? { behavior: { scaleDown: { stabilizationWindowSeconds: a.scaleDownDelaySeconds } } }
         : {}),
     },
+  });
+}
+
+/** The autoscaler of an endpoint's (or a CanaryRollout version's) Deployment `deployment`. */
+export function endpointAutoscaler(scope: Construct, id: string, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta, deployment: string): void {
+  deploymentAutoscaler(scope, id, {
+    metadata,
+    deployment,
+    minReplicas: resolved.minReplicas,
+    maxReplicas: resolved.maxReplicas,
+    resource: resolved.scaleMetric === ScaleMetric.MEMORY ? 'memory' : 'cpu',
+    averageUtilization: resolved.scaleTarget,
+    scaleDownDelaySeconds: resolved.scaleDownDelaySeconds,
   });
 }
 

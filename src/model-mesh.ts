@@ -5,6 +5,7 @@ import * as contract from './_contract';
 import { meshPodSpec } from './_mesh-pod';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
 import { cpuMillis, sizeBytes, sizeToQuantity } from './_quantities';
+import { deploymentAutoscaler } from './_raw';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { VirtualService } from './imports/istio-networking.istio.io';
 import { ModelFormat } from './model-format';
@@ -408,14 +409,13 @@ export class ModelMesh extends Construct implements IModelMesh {
     });
 
     if (this.maxReplicas > this.replicas) {
-      new k8s.KubeHorizontalPodAutoscalerV2(this, 'HorizontalPodAutoscaler', {
+      deploymentAutoscaler(this, 'HorizontalPodAutoscaler', {
         metadata: metadata(),
-        spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: this.name },
-          minReplicas: this.replicas,
-          maxReplicas: this.maxReplicas,
-          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }],
-        },
+        deployment: this.name,
+        minReplicas: this.replicas,
+        maxReplicas: this.maxReplicas,
+        resource: 'cpu',
+        averageUtilization: 80,
       });
     }
     if (this.replicas > 1) {
