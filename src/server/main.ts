@@ -16,6 +16,7 @@ import { PATHS } from '../_contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { InferenceCore } from './inference/core';
+import { listenOnAllInterfaces, logLine, stopOnSignal } from './lifecycle';
 import { MeshNode } from './mesh';
 import { fetchModel } from './storage';
 
@@ -53,18 +54,16 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     // `--storage-uri`: fetch the model before the repository scans the model directory (so the
     // single/multi-model detection sees it). A predictor listens meanwhile on the HTTP port
     // (live, not ready: `startingServer`); the app takes the port over once the model is there.
-    const line = (level: number, fields: object, msg: string) =>
-      process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
     if (!config.component || config.component.kind === 'predictor') {
       interim = await startingServer(config.httpPort);
-      line(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
+      logLine(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
     }
     try {
-      const fetched = await fetchModel(config.storageUri, config.modelDir, { log: (msg) => line(30, { event: 'storage' }, msg) });
-      line(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, note: fetched.note }, 'model fetched');
+      const fetched = await fetchModel(config.storageUri, config.modelDir, { log: (msg) => logLine(30, { event: 'storage' }, msg) });
+      logLine(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, note: fetched.note }, 'model fetched');
       config = { ...config, modelDir: fetched.dir };
     } catch (err) {
-      line(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);
+      logLine(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);
       await closeServer(interim?.server);
       return 1;
     }
@@ -86,42 +85,20 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   const log = app.log;
   let side: SideServer | undefined;
 
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) {
-        return;
-      }
-      stopping = true;
-      app.core.beginDrain();
-      log.info({ event: 'draining', signal }, 'readiness off, draining');
-      const grace = setTimeout(() => {
-        log.warn({ event: 'shutdown_grace_expired', graceMs: config.shutdownGraceMs }, 'grace period over, exiting');
-        resolve(1);
-      }, config.shutdownGraceMs);
-      grace.unref();
-      if (config.shutdownDelayMs > 0 && signal === 'SIGTERM') {
-        await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-      }
-      try {
-        await Promise.all([app.close(), side?.close(), mesh?.close()]);
-        await app.core.repository.close();
-      } catch (err) {
-        log.error({ event: 'shutdown_error', err }, 'error during shutdown');
-      }
-      clearTimeout(grace);
-      log.info({ event: 'stopped' }, 'stopped');
-      resolve(0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+  const stopped = stopOnSignal({
+    log,
+    shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    drain: () => app.core.beginDrain(),
+    close: async () => {
+      await Promise.all([app.close(), side?.close(), mesh?.close()]);
+      await app.core.repository.close();
+    },
   });
 
   // After a download, the app binds the port the interim server had (same number, also for 0).
   await closeServer(interim?.server);
-  await app.listen({ host: '0.0.0.0', port: interim?.port ?? config.httpPort });
-  const address = app.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  const httpPort = await listenOnAllInterfaces(app, interim?.port ?? config.httpPort);
   mesh?.start(httpPort);
   if (!interim) {
     log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');

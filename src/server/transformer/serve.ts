@@ -18,6 +18,7 @@ import { Background, BackgroundError, loadBackground } from '../explainer/backgr
 import { Explainer } from '../explainer/explainer';
 import { registerExplainRoutes } from '../explainer/routes';
 import { InferenceCore } from '../inference/core';
+import { listenOnAllInterfaces, logLine, stopOnSignal } from '../lifecycle';
 import { ServerMetrics } from '../metrics';
 import type { Transformer, TransformerLogger, V1Request } from '../sdk';
 import { buildComponentApp, ComponentState, forwardedHeaders, registerTransformerRoutes } from './app';
@@ -25,10 +26,6 @@ import { ComponentMetrics } from './metrics';
 import { loadTransformerModule, TransformerLoadError } from './module';
 import { IncomingHeaders, TransformPipeline } from './pipeline';
 import { createPredictorClient, InProcessPredictor, PredictorClient } from './predictor';
-
-function logLine(level: number, fields: object, msg: string): void {
-  process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
-}
 
 function startupFailed(err: unknown): 1 {
   const message = err instanceof Error ? err.message : String(err);
@@ -84,38 +81,20 @@ export async function serveComponent(config: ServerConfig): Promise<number> {
     registerExplainRoutes(app, explainer, (h) => forwardedHeaders(component.propagateHeaders, h));
   }
 
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
+  const stopped = stopOnSignal({
+    log,
+    shutdownDelayMs: config.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    drain: () => {
       state.draining = true;
-      log.info({ event: 'draining', signal }, 'readiness off, draining');
-      const grace = setTimeout(() => {
-        log.warn({ event: 'shutdown_grace_expired', graceMs: config.shutdownGraceMs }, 'grace period over, exiting');
-        resolve(1);
-      }, config.shutdownGraceMs);
-      grace.unref();
-      if (config.shutdownDelayMs > 0 && signal === 'SIGTERM') {
-        await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-      }
-      try {
-        await app.close();
-        await predictor.close();
-      } catch (err) {
-        log.error({ event: 'shutdown_error', err }, 'error during shutdown');
-      }
-      clearTimeout(grace);
-      log.info({ event: 'stopped' }, 'stopped');
-      resolve(0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    },
+    close: async () => {
+      await app.close();
+      await predictor.close();
+    },
   });
 
-  await app.listen({ host: '0.0.0.0', port: config.httpPort });
-  const address = app.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  const httpPort = await listenOnAllInterfaces(app, config.httpPort);
   log.info({
     event: 'listening',
     httpPort,

@@ -1,0 +1,69 @@
+/**
+ * The process side of `serve`, one implementation for every mode (predictor, mesh member,
+ * transformer, explainer): listening on all interfaces, and the graceful stop on SIGTERM/SIGINT.
+ *
+ * Stop: readiness turns false at once (`drain`); after `shutdownDelayMs` (SIGTERM only, so
+ * endpoints drop the pod before its listeners close) `close` runs (listeners refuse new
+ * connections, accepted requests finish, then the rest is released). The stop resolves 0 once
+ * `close` is done, or 1 when `shutdownGraceMs` runs out first.
+ */
+import { FastifyBaseLogger, FastifyInstance } from 'fastify';
+
+export interface GracefulStopOptions {
+  readonly log: FastifyBaseLogger;
+  /** Wait between readiness off and closing the listeners (SIGTERM only). */
+  readonly shutdownDelayMs: number;
+  /** Longest time the stop may take before the process exits with 1. */
+  readonly shutdownGraceMs: number;
+  /** Turns readiness off; called at once on the signal. */
+  drain(): void;
+  /** Closes the listeners, then whatever else runs; an error is logged as `shutdown_error`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Installs the SIGTERM/SIGINT handlers (once each) and resolves with the exit code once the
+ * server stopped: 0, or 1 when the grace period expired.
+ */
+export function stopOnSignal(options: GracefulStopOptions): Promise<number> {
+  const { log } = options;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      options.drain();
+      log.info({ event: 'draining', signal }, 'readiness off, draining');
+      const grace = setTimeout(() => {
+        log.warn({ event: 'shutdown_grace_expired', graceMs: options.shutdownGraceMs }, 'grace period over, exiting');
+        resolve(1);
+      }, options.shutdownGraceMs);
+      grace.unref();
+      if (options.shutdownDelayMs > 0 && signal === 'SIGTERM') {
+        await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
+      }
+      try {
+        await options.close();
+      } catch (err) {
+        log.error({ event: 'shutdown_error', err }, 'error during shutdown');
+      }
+      clearTimeout(grace);
+      log.info({ event: 'stopped' }, 'stopped');
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+}
+
+/** Listens on 0.0.0.0 (so probes reach the pod) and resolves with the bound port. */
+export async function listenOnAllInterfaces(app: FastifyInstance, port: number): Promise<number> {
+  await app.listen({ host: '0.0.0.0', port });
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+/** One JSON log line on stdout, in the logger's shape, for the times before the app's logger exists. */
+export function logLine(level: number, fields: object, msg: string): void {
+  process.stdout.write(`${JSON.stringify({ level, time: Date.now(), pid: process.pid, ...fields, msg })}\n`);
+}
