@@ -17,6 +17,7 @@ import { IncomingMessage, ServerResponse } from 'http';
 import { performance } from 'perf_hooks';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { inferRequestSchema, v1PredictRequestSchema } from './schemas';
+import { AJV_OPTIONS } from './server-options';
 import { ERRORS, ServerError, serverError } from '../errors';
 import { InferenceCore } from '../inference/core';
 import { InferRequest } from '../inference/types';
@@ -37,9 +38,9 @@ export interface FastPathOptions {
 
 /** Returns a handler that answers a request and returns true, or returns false to pass it on. */
 export function createFastPath(options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  // The options fastify's own validator compiler uses (see app.ts), so both paths accept and
-  // reject the same bodies.
-  const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true, useDefaults: true });
+  // The options fastify's own validator compiler uses (`useDefaults` is fastify's default), so
+  // both paths accept and reject the same bodies.
+  const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults: true });
   const validateV2 = ajv.compile(inferRequestSchema);
   const validateV1 = ajv.compile(v1PredictRequestSchema);
   const { core, metrics, maxBodyBytes } = options;

@@ -8,12 +8,15 @@
  * `:explain` (V1) and `/explain` (V2). Responses carry the request's `x-request-id`.
  */
 import { performance } from 'node:perf_hooks';
-import Fastify, { FastifyInstance, FastifyRequest, LogController } from 'fastify';
+import Fastify, { FastifyInstance, FastifyRequest } from 'fastify';
 import { PATHS } from '../../_contract';
-import { sendError, toServerError } from '../app';
 import { ServerConfig } from '../config';
-import { ERRORS, serverError } from '../errors';
+import { ERRORS } from '../errors';
+import { replyWithServerErrors } from '../http/error-replies';
+import { acceptJsonBodies } from '../http/json-body';
+import { meterRequests, serveMetrics } from '../http/request-metrics';
 import * as s from '../http/schemas';
+import { serverOptions } from '../http/server-options';
 import { SERVER_NAME, SERVER_VERSION } from '../inference/core';
 import { InferRequest } from '../inference/types';
 import { ServerMetrics } from '../metrics';
@@ -48,64 +51,16 @@ export function forwardedHeaders(names: readonly string[], headers: Record<strin
 /** Builds the component app with health routes; add the transformer or explain routes to it. */
 export function buildComponentApp(options: ComponentAppOptions): FastifyInstance {
   const { config, metrics, state, predictor } = options;
-  const app = Fastify({
-    logger: { level: config.logLevel },
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.maxBodyBytes,
-    requestTimeout: config.requestTimeoutMs,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
-  });
+  const app = Fastify(serverOptions(config));
   app.decorate('metrics', metrics);
-  app.decorateRequest('startedAt', 0);
-  app.decorateRequest('metered', false);
-
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (/^\s*$/.test(text)) {
-      done(null, undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(serverError(ERRORS.INVALID_JSON, (err as Error).message));
-    }
-  });
-
-  const modelLabel = (name: string | undefined) => (name === undefined ? '' : name === config.modelName ? name : '_other');
+  acceptJsonBodies(app);
+  meterRequests(app, metrics, (name) => (name === config.modelName ? name : '_other'));
   app.addHook('onRequest', (request, reply, done) => {
-    const protocol = request.routeOptions.config.protocol;
-    if (protocol) {
-      request.startedAt = performance.now();
-      request.metered = true;
-      metrics.requestsInFlight.inc({ protocol });
-    }
     const id = request.headers['x-request-id'];
     if (typeof id === 'string' && id !== '') reply.header('x-request-id', id);
     done();
   });
-  const finish = (request: FastifyRequest, code: number) => {
-    if (!request.metered) return;
-    request.metered = false;
-    const protocol = request.routeOptions.config.protocol!;
-    metrics.requestsInFlight.dec({ protocol });
-    const name = (request.params as { name?: string } | undefined)?.name;
-    metrics.recordRequest(modelLabel(name), protocol, code, (performance.now() - request.startedAt) / 1000);
-  };
-  app.addHook('onResponse', (request, reply, done) => {
-    finish(request, reply.statusCode);
-    done();
-  });
-  app.addHook('onRequestAbort', (request, done) => {
-    finish(request, 499);
-    done();
-  });
-  app.setErrorHandler((err, request, reply) => sendError(toServerError(err, request), request, reply));
-  app.setNotFoundHandler((request, reply) => sendError(serverError(ERRORS.ROUTE_NOT_FOUND, request.method, request.url.split('?')[0].slice(0, 200)), request, reply));
+  replyWithServerErrors(app);
 
   // Ready: started, not draining, and the predictor has the model (checked at most once a second).
   let readyCache = { at: -Infinity, value: false };
@@ -126,7 +81,7 @@ export function buildComponentApp(options: ComponentAppOptions): FastifyInstance
     }
     return { ready: true };
   });
-  app.get(PATHS.metrics, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  serveMetrics(app, metrics);
   return app;
 }
 

@@ -1,0 +1,25 @@
+/**
+ * The fastify settings every app of the model server shares (predictor, transformer,
+ * explainer), and the ajv options its schemas compile with (the fast path compiles the same
+ * schemas with them, so both paths accept and reject the same bodies).
+ */
+import { FastifyServerOptions, LogController } from 'fastify';
+import { ServerConfig } from '../config';
+
+/** Body schemas: no type coercion, no stripping, first error only. */
+export const AJV_OPTIONS = { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } as const;
+
+/** fastify options from `config`; `logger` defaults to JSON logs at `config.logLevel`. */
+export function serverOptions(config: ServerConfig, logger: FastifyServerOptions['logger'] = { level: config.logLevel }): FastifyServerOptions {
+  return {
+    logger,
+    // Per-request log lines cost throughput; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBodyBytes,
+    requestTimeout: config.requestTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { ...AJV_OPTIONS } },
+  };
+}
