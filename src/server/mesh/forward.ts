@@ -1,10 +1,10 @@
 /**
  * One HTTP hop to another member, over keep-alive connections (one pool per process).
  */
-import * as http from 'http';
+import { keepAliveAgent, RequestFailure, sendBuffered, splitHostPort } from '../http/keep-alive-client';
 
 /** The keep-alive pool for every peer. */
-export const peerAgent = new http.Agent({ keepAlive: true, maxSockets: 128, maxFreeSockets: 32, scheduling: 'lifo' });
+export const peerAgent = keepAliveAgent(128, 32);
 
 export interface PeerResponse {
   readonly status: number;
@@ -19,35 +19,31 @@ export class PeerUnavailableError extends Error {
   }
 }
 
-/** Sends one request to `peer` (`host:port`) and buffers the answer. */
-export function requestPeer(
+/**
+ * Sends one request to `peer` (`host:port`) and buffers the answer. With `retryReusedSocket`,
+ * any failure on a reused keep-alive socket (the peer may have closed it) is retried once on a
+ * new one.
+ */
+export async function requestPeer(
   peer: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, timeoutMs: number,
+  retryReusedSocket = false,
 ): Promise<PeerResponse> {
-  const sep = peer.lastIndexOf(':');
-  const host = peer.slice(0, sep);
-  const port = Number(peer.slice(sep + 1));
-  return new Promise((resolve, reject) => {
-    const h: Record<string, string | number> = { ...headers };
-    if (body) {
-      h['content-length'] = body.length;
-    }
-    const req = http.request({ host, port, method, path, headers: h, agent: peerAgent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 502, contentType: res.headers['content-type'], body: Buffer.concat(chunks) });
-      });
-      res.on('error', (err) => {
-        clearTimeout(timer);
-        reject(new PeerUnavailableError(peer, err.message, req.reusedSocket));
-      });
+  try {
+    const answer = await sendBuffered({
+      agent: peerAgent,
+      ...splitHostPort(peer),
+      method,
+      path,
+      headers,
+      body,
+      timeoutMs,
+      timeoutError: () => new Error(`no answer within ${timeoutMs} ms`),
+      retryOnReusedSocket: () => retryReusedSocket,
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new PeerUnavailableError(peer, (err as NodeJS.ErrnoException).code ?? err.message, req.reusedSocket));
-    });
-    req.end(body);
-  });
+    return { status: answer.status ?? 502, contentType: answer.headers['content-type'], body: answer.body };
+  } catch (err) {
+    if (!(err instanceof RequestFailure)) throw err;
+    const reason = err.whileReading ? err.cause.message : err.cause.code ?? err.cause.message;
+    throw new PeerUnavailableError(peer, reason, err.reusedSocket);
+  }
 }

@@ -356,21 +356,14 @@ export class MeshNode {
   }
 
   /** One forward; a reused keep-alive socket the peer had closed is retried once on a new one. */
-  private async forward(peer: string, request: IncomingMessage, body: Buffer): Promise<PeerResponse> {
+  private forward(peer: string, request: IncomingMessage, body: Buffer): Promise<PeerResponse> {
     const headers: Record<string, string> = { [MESH_FORWARDED_HEADER]: this.self };
     const type = request.headers['content-type'];
     if (type) {
       headers['content-type'] = String(type);
     }
     const timeoutMs = this.config.mesh!.loadTimeoutMs + (this.config.requestTimeoutMs || 30_000);
-    try {
-      return await requestPeer(peer, 'POST', request.url!, headers, body, timeoutMs);
-    } catch (err) {
-      if (err instanceof PeerUnavailableError && err.reusedSocket) {
-        return requestPeer(peer, 'POST', request.url!, headers, body, timeoutMs);
-      }
-      throw err;
-    }
+    return requestPeer(peer, 'POST', request.url!, headers, body, timeoutMs, true);
   }
 
   private async prepareLocal(name: string, via: string, res: ServerResponse): Promise<void> {

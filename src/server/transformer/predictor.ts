@@ -10,11 +10,11 @@
  * - the predictor cannot be reached (refused, reset, DNS): 502 `MS_ERR_PREDICTOR_UNREACHABLE`
  *   (gRPC UNAVAILABLE); no answer within the request timeout: 504 `MS_ERR_PREDICTOR_TIMEOUT`.
  */
-import * as http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorDefinition, ERRORS, GRPC_STATUS, ServerError, serverError } from '../errors';
 import { serviceDefinition } from '../grpc';
 import { decodeRaw, encodeRaw } from '../grpc/tensors';
+import { BufferedAnswer, keepAliveAgent, RequestFailure, sendBuffered, splitHostPort } from '../http/keep-alive-client';
 import { InferenceCore } from '../inference/core';
 import { fromHalf } from '../inference/datatypes';
 import { Datatype, InferOutputTensor, InferRequest, InferResponse, ModelMetadata, Parameters, TensorMetadata } from '../inference/types';
@@ -126,16 +126,14 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'E
 /** V2 REST (or V1 REST) over one keep-alive agent. */
 export class RestPredictor extends BasePredictor {
   public readonly target: string;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  private readonly agent = keepAliveAgent(256, 64);
   private readonly hostname: string;
   private readonly port: number;
 
   constructor(public readonly protocol: 'v1' | 'v2', host: string, private readonly timeoutMs: number) {
     super();
     this.target = host;
-    const colon = host.lastIndexOf(':');
-    this.hostname = host.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-    this.port = Number(host.slice(colon + 1));
+    ({ host: this.hostname, port: this.port } = splitHostPort(host));
   }
 
   public async infer(name: string, version: string | undefined, request: InferRequest, call: CallOptions): Promise<InferResponse> {
@@ -172,50 +170,43 @@ export class RestPredictor extends BasePredictor {
     this.agent.destroy();
   }
 
-  private send(method: string, path: string, body: unknown, headers: Record<string, string>, retried = false): Promise<unknown> {
+  private async send(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<unknown> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const h: Record<string, string | number> = { ...headers, accept: 'application/json' };
-      if (payload) {
-        h['content-type'] = 'application/json';
-        h['content-length'] = payload.length;
-      }
-      const req = http.request({ host: this.hostname, port: this.port, method, path, headers: h, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(unreachable(this.target, err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text.length > 0 ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300 && parsed !== undefined) {
-            resolve(parsed);
-          } else {
-            reject(fromPredictorAnswer(this.target, status, parsed, text));
-          }
-        });
+    const h: Record<string, string> = { ...headers, accept: 'application/json' };
+    if (payload) h['content-type'] = 'application/json';
+    let answer: BufferedAnswer;
+    try {
+      answer = await sendBuffered({
+        agent: this.agent,
+        host: this.hostname,
+        port: this.port,
+        method,
+        path,
+        headers: h,
+        body: payload,
+        timeoutMs: this.timeoutMs,
+        idleTimeout: true,
+        timeoutError: () => serverError(ERRORS.PREDICTOR_TIMEOUT, this.target, this.timeoutMs),
+        // The predictor closed an idle keep-alive socket as we reused it.
+        retryOnReusedSocket: (f) => !f.whileReading && f.cause.code === 'ECONNRESET',
       });
-      if (this.timeoutMs > 0) {
-        req.setTimeout(this.timeoutMs, () => req.destroy(serverError(ERRORS.PREDICTOR_TIMEOUT, this.target, this.timeoutMs)));
-      }
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err instanceof ServerError) {
-          reject(err);
-        } else if (!retried && req.reusedSocket && err.code === 'ECONNRESET') {
-          // The predictor closed an idle keep-alive socket as we reused it: retry once on a new one
-          // (https://nodejs.org/api/http.html#requestreusedsocket).
-          this.send(method, path, body, headers, true).then(resolve, reject);
-        } else {
-          reject(unreachable(this.target, err));
-        }
-      });
-      req.end(payload);
-    });
+    } catch (err) {
+      if (!(err instanceof RequestFailure)) throw err;
+      // Our timeout error is passed on; anything else is a connection failure.
+      throw err.cause instanceof ServerError && !err.whileReading ? err.cause : unreachable(this.target, err.cause);
+    }
+    const text = answer.body.toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const status = answer.status ?? 0;
+    if (status >= 200 && status < 300 && parsed !== undefined) {
+      return parsed;
+    }
+    throw fromPredictorAnswer(this.target, status, parsed, text);
   }
 }
 
