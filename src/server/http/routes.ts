@@ -49,12 +49,8 @@ export function registerRoutes(app: FastifyInstance, core: InferenceCore, _metri
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/versions/:version/ready', readyOpts(s.nameVersionParams), ready);
 
   const infer = async (req: { params: NameVersionParams; body: InferRequest }) => core.infer(req.params.name, req.params.version, req.body);
-  const inferOpts = (params: object) => ({
-    config: v2,
-    schema: { params, body: s.inferRequestSchema, response: { 200: s.inferResponseSchema, ...s.errorResponses } },
-  });
-  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/infer', inferOpts(s.nameParams), infer);
-  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/versions/:version/infer', inferOpts(s.nameVersionParams), infer);
+  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/infer', s.inferRouteOptions(s.nameParams), infer);
+  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/versions/:version/infer', s.inferRouteOptions(s.nameVersionParams), infer);
 
   // ---- V2 model repository extension ----
   app.post<{ Body: { ready?: boolean } | undefined }>('/v2/repository/index', {

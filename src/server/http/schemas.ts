@@ -127,3 +127,11 @@ export const nameVersionParams = {
   properties: { name: { type: 'string' }, version: { type: 'string' } },
   required: ['name', 'version'],
 };
+
+/** Route options of V2 `infer` (both paths, `params` picks which), for the predictor and the transformer. */
+export function inferRouteOptions(params: object) {
+  return {
+    config: { protocol: 'v2' as const },
+    schema: { params, body: inferRequestSchema, response: { 200: inferResponseSchema, ...errorResponses } },
+  };
+}

@@ -109,12 +109,8 @@ export function registerTransformerRoutes(app: FastifyInstance, pipeline: Transf
     reply.header('x-request-id', out.requestId);
     return out.body;
   };
-  const inferOpts = (params: object) => ({
-    config: v2,
-    schema: { params, body: s.inferRequestSchema, response: { 200: s.inferResponseSchema, ...s.errorResponses } },
-  });
-  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/infer', inferOpts(s.nameParams), infer);
-  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/versions/:version/infer', inferOpts(s.nameVersionParams), infer);
+  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/infer', s.inferRouteOptions(s.nameParams), infer);
+  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/versions/:version/infer', s.inferRouteOptions(s.nameVersionParams), infer);
 
   app.get('/v1/models', { config: v1, schema: { response: { 200: s.v1ModelsSchema, ...s.errorResponses } } }, async () => ({ models: [config.modelName] }));
   app.get<{ Params: NameVersionParams }>('/v1/models/:name', { config: v1, schema: { params: s.nameParams, response: { 200: s.modelReadySchema, ...s.errorResponses } } }, ready);
