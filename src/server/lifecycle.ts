@@ -8,13 +8,13 @@
  * `close` is done, or 1 when `shutdownGraceMs` runs out first.
  */
 import { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { ServerConfig } from './config';
 
-export interface GracefulStopOptions {
+/** `shutdownDelayMs`: wait between readiness off and closing (SIGTERM only); `shutdownGraceMs`: longest stop. */
+export type StopTiming = Pick<ServerConfig, 'shutdownDelayMs' | 'shutdownGraceMs'>;
+
+export interface GracefulStopSteps {
   readonly log: FastifyBaseLogger;
-  /** Wait between readiness off and closing the listeners (SIGTERM only). */
-  readonly shutdownDelayMs: number;
-  /** Longest time the stop may take before the process exits with 1. */
-  readonly shutdownGraceMs: number;
   /** Turns readiness off; called at once on the signal. */
   drain(): void;
   /** Closes the listeners, then whatever else runs; an error is logged as `shutdown_error`. */
@@ -25,25 +25,25 @@ export interface GracefulStopOptions {
  * Installs the SIGTERM/SIGINT handlers (once each) and resolves with the exit code once the
  * server stopped: 0, or 1 when the grace period expired.
  */
-export function stopOnSignal(options: GracefulStopOptions): Promise<number> {
-  const { log } = options;
+export function stopOnSignal(timing: StopTiming, steps: GracefulStopSteps): Promise<number> {
+  const { log } = steps;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      options.drain();
+      steps.drain();
       log.info({ event: 'draining', signal }, 'readiness off, draining');
       const grace = setTimeout(() => {
-        log.warn({ event: 'shutdown_grace_expired', graceMs: options.shutdownGraceMs }, 'grace period over, exiting');
+        log.warn({ event: 'shutdown_grace_expired', graceMs: timing.shutdownGraceMs }, 'grace period over, exiting');
         resolve(1);
-      }, options.shutdownGraceMs);
+      }, timing.shutdownGraceMs);
       grace.unref();
-      if (options.shutdownDelayMs > 0 && signal === 'SIGTERM') {
-        await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
+      if (timing.shutdownDelayMs > 0 && signal === 'SIGTERM') {
+        await new Promise((r) => setTimeout(r, timing.shutdownDelayMs));
       }
       try {
-        await options.close();
+        await steps.close();
       } catch (err) {
         log.error({ event: 'shutdown_error', err }, 'error during shutdown');
       }

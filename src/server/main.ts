@@ -85,10 +85,8 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   const log = app.log;
   let side: SideServer | undefined;
 
-  const stopped = stopOnSignal({
+  const stopped = stopOnSignal(config, {
     log,
-    shutdownDelayMs: config.shutdownDelayMs,
-    shutdownGraceMs: config.shutdownGraceMs,
     drain: () => app.core.beginDrain(),
     close: async () => {
       await Promise.all([app.close(), side?.close(), mesh?.close()]);

@@ -27,11 +27,10 @@ import { loadTransformerModule, TransformerLoadError } from './module';
 import { IncomingHeaders, TransformPipeline } from './pipeline';
 import { createPredictorClient, InProcessPredictor, PredictorClient } from './predictor';
 
-function startupFailed(err: unknown): 1 {
+function startupFailed(err: unknown): void {
   const message = err instanceof Error ? err.message : String(err);
   logLine(50, { event: 'startup_failed' }, message);
   process.stderr.write(`cdk8s-model-server serve: ${message}\n`);
-  return 1;
 }
 
 function moduleLogger(log: FastifyInstance['log']): TransformerLogger {
@@ -43,23 +42,27 @@ function moduleLogger(log: FastifyInstance['log']): TransformerLogger {
   };
 }
 
-async function loadParts(config: ServerConfig): Promise<{ module?: Transformer; background?: Background }> {
+/** Loads the transformer module and the explainer's background data; undefined after a (logged) startup error. */
+async function loadParts(config: ServerConfig): Promise<{ module?: Transformer; background?: Background } | undefined> {
   const c = config.component!;
-  const module = c.transformerModule !== undefined ? await loadTransformerModule(c.transformerModule) : undefined;
-  const background = c.explainer ? loadBackground(c.explainer.background, config.modelDir, c.explainer.maxBackground, c.explainer.seed) : undefined;
-  return { module, background };
+  try {
+    const module = c.transformerModule !== undefined ? await loadTransformerModule(c.transformerModule) : undefined;
+    const background = c.explainer ? loadBackground(c.explainer.background, config.modelDir, c.explainer.maxBackground, c.explainer.seed) : undefined;
+    return { module, background };
+  } catch (err) {
+    if (err instanceof TransformerLoadError || err instanceof BackgroundError) {
+      startupFailed(err);
+      return undefined;
+    }
+    throw err;
+  }
 }
 
 /** `serve --mode transformer|explainer`; resolves with the exit code once stopped. */
 export async function serveComponent(config: ServerConfig): Promise<number> {
   const component = config.component!;
-  let parts: { module?: Transformer; background?: Background };
-  try {
-    parts = await loadParts(config);
-  } catch (err) {
-    if (err instanceof TransformerLoadError || err instanceof BackgroundError) return startupFailed(err);
-    throw err;
-  }
+  const parts = await loadParts(config);
+  if (!parts) return 1;
   const metrics = new ServerMetrics();
   const componentMetrics = new ComponentMetrics(metrics);
   const predictor = createPredictorClient(component.predictorProtocol, component.predictorHost!, config.requestTimeoutMs);
@@ -81,10 +84,8 @@ export async function serveComponent(config: ServerConfig): Promise<number> {
     registerExplainRoutes(app, explainer, (h) => forwardedHeaders(component.propagateHeaders, h));
   }
 
-  const stopped = stopOnSignal({
+  const stopped = stopOnSignal(config, {
     log,
-    shutdownDelayMs: config.shutdownDelayMs,
-    shutdownGraceMs: config.shutdownGraceMs,
     drain: () => {
       state.draining = true;
     },
@@ -118,16 +119,8 @@ export async function serveComponent(config: ServerConfig): Promise<number> {
 export async function installInProcess(app: FastifyInstance, config: ServerConfig): Promise<boolean> {
   const component = config.component;
   if (!component || component.kind !== 'predictor') return true;
-  let parts: { module?: Transformer; background?: Background };
-  try {
-    parts = await loadParts(config);
-  } catch (err) {
-    if (err instanceof TransformerLoadError || err instanceof BackgroundError) {
-      startupFailed(err);
-      return false;
-    }
-    throw err;
-  }
+  const parts = await loadParts(config);
+  if (!parts) return false;
   const core: InferenceCore = app.core;
   const predictor: PredictorClient = new InProcessPredictor(core, core.infer, core.predictV1);
   const componentMetrics = new ComponentMetrics(app.metrics);
