@@ -19,15 +19,16 @@ import { FastifyInstance } from 'fastify';
 import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../_contract';
 import { ServerConfig } from '../config';
 import { ERRORS, ServerError, serverError } from '../errors';
-import { InferenceCore } from '../inference/core';
-import { InferRequest, InferResponse, ModelState } from '../inference/types';
-import { ServerMetrics } from '../metrics';
-import { LoadedModel, MODEL_MEMORY_FACTOR, ModelEntry, ModelRepository, RepositoryOptions } from '../models/repository';
-import { fetchModel } from '../storage';
 import { peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';
 import { Member, rank } from './hrw';
 import { DEFAULT_WEIGHT, Membership } from './membership';
 import { MeshMetrics } from './metrics';
+import { InferenceCore } from '../inference/core';
+import { InferRequest, InferResponse, ModelState } from '../inference/types';
+import { logLine } from '../lifecycle';
+import { ServerMetrics } from '../metrics';
+import { LoadedModel, MODEL_MEMORY_FACTOR, ModelEntry, ModelRepository, RepositoryOptions } from '../models/repository';
+import { fetchModel } from '../storage';
 import { ModelRegistryFile } from './registry';
 
 /** Members tried for one request before this member serves it itself. */
@@ -415,8 +416,9 @@ export class MeshNode {
   }
 }
 
+/** Logs until `install` hands over the app's logger. */
 function stdoutLogger(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void {
-  process.stdout.write(`${JSON.stringify({ level: level === 'info' ? 30 : level === 'warn' ? 40 : 50, time: Date.now(), ...fields, msg })}\n`);
+  logLine(level === 'info' ? 30 : level === 'warn' ? 40 : 50, fields, msg);
 }
 
 async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
