@@ -531,8 +531,8 @@ describe('monitoring: both versions scraped, compared by version', () => {
     expect(errors.annotations.summary).toBe('The canary v2 of iris fails more often than the stable version v1');
     const latency = alertRule(manifests, 'ModelEndpointCanaryLatency');
     expect(latency.expr).toBe(
-      'histogram_quantile(0.99, sum by (le) (rate(model_server_request_duration_seconds_bucket{endpoint="iris",namespace="models",version="v2"}[5m])))'
-      + ' > 1.5 * histogram_quantile(0.99, sum by (le) (rate(model_server_request_duration_seconds_bucket{endpoint="iris",namespace="models",version="v1"}[5m])))');
+      'histogram_quantile(0.99, sum by (le) (rate(model_server_request_duration_seconds_bucket{endpoint="iris",namespace="models",component="predictor",version="v2"}[5m])))'
+      + ' > 1.5 * histogram_quantile(0.99, sum by (le) (rate(model_server_request_duration_seconds_bucket{endpoint="iris",namespace="models",component="predictor",version="v1"}[5m])))');
   });
 
   test('without a canary there is no canary alert; after promotion the comparison follows the versions', () => {
@@ -545,8 +545,8 @@ describe('monitoring: both versions scraped, compared by version', () => {
 
   test('no-ready-replicas is per version: up in serverless mode, each Deployment in raw mode', () => {
     const serverless = alertExpr(synth(CANARY_STEP).manifests, 'ModelEndpointNoReadyReplicas');
-    expect(serverless).toBe('label_replace(absent(up{endpoint="iris",namespace="models",version="v1"} == 1), "version", "v1", "", "")'
-      + ' or label_replace(absent(up{endpoint="iris",namespace="models",version="v2"} == 1), "version", "v2", "", "")');
+    expect(serverless).toBe('label_replace(absent(up{endpoint="iris",namespace="models",component="predictor",version="v1"} == 1), "version", "v1", "", "")'
+      + ' or label_replace(absent(up{endpoint="iris",namespace="models",component="predictor",version="v2"} == 1), "version", "v2", "", "")');
     const raw = alertExpr(synth({ ...RAW, ...CANARY_STEP }).manifests, 'ModelEndpointNoReadyReplicas');
     expect(raw).toBe('sum by (deployment) (kube_deployment_status_replicas_available{namespace="models",deployment=~"iris-v1|iris-v2"}) < 1');
     // A version that scales to zero is left out.

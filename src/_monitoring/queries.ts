@@ -1,7 +1,7 @@
 /**
  * Every PromQL expression the dashboards and alerts use, built in one place so tests (and a
  * canary analysis) run exactly what users see. Series are selected by the `endpoint` (and
- * `namespace`) target labels our monitors write; see `docs/metrics.md`.
+ * `namespace`) target labels our monitors write, and by `component`; see `docs/metrics.md`.
  */
 import { LABELS, METRICS } from '../_contract';
 
@@ -29,6 +29,14 @@ export const TARGET_LABEL_SOURCES: Record<string, string> = {
 };
 
 export const TRACKS = { stable: 'stable', canary: 'canary' };
+
+/** `component` values (pod label `app.kubernetes.io/component`) of the pods our monitors scrape. */
+export const COMPONENTS = { predictor: 'predictor', transformer: 'transformer', explainer: 'explainer' };
+
+/** `component="<name>"`. */
+export function componentMatcher(component: string): string {
+  return `${TARGET_LABELS.component}="${component}"`;
+}
 
 /**
  * `code` values that are errors: anything but HTTP 2xx and gRPC OK (`0`).
@@ -145,12 +153,15 @@ function quantile(q: number, sel: string, by: string[] = []): string {
 }
 
 export function endpointQueries(target: QueryTarget, thresholds?: AlertThresholds): EndpointQueries {
-  const s = selector(target);
+  // The predictor's series only: a request through a transformer is counted by the transformer
+  // and again by the predictor, so summing over components would count it twice.
+  const predictor = (...extra: string[]) => selector(target, componentMatcher(COMPONENTS.predictor), ...extra);
+  const s = predictor();
   const errorMatcher = `code!~"${ERROR_CODES_NOT_REGEX}"`;
-  const errors = selector(target, errorMatcher);
-  const serverErrors = selector(target, `code=~"${SERVER_ERROR_CODES_REGEX}"`);
-  const track = (name: string, ...extra: string[]) => selector(target, `${TARGET_LABELS.track}="${name}"`, ...extra);
-  const version = (name: string, ...extra: string[]) => selector(target, `${TARGET_LABELS.version}="${name}"`, ...extra);
+  const errors = predictor(errorMatcher);
+  const serverErrors = predictor(`code=~"${SERVER_ERROR_CODES_REGEX}"`);
+  const track = (name: string, ...extra: string[]) => predictor(`${TARGET_LABELS.track}="${name}"`, ...extra);
+  const version = (name: string, ...extra: string[]) => predictor(`${TARGET_LABELS.version}="${name}"`, ...extra);
   const versions = target.versions;
   // kube-state-metrics labels the Deployment's own namespace and name; a CanaryRollout has
   // one Deployment per version, `<name>-<version>`.

@@ -69,7 +69,7 @@ describe('serverless endpoint', () => {
   test('no-ready-replicas is up-based, and left out for scale-to-zero endpoints', () => {
     const rules = (m: any[]) => findOne(m, 'PrometheusRule').spec.groups[0].rules;
     const noReady = rules(synthEndpoint().manifests).find((r: any) => r.alert === 'ModelEndpointNoReadyReplicas');
-    expect(noReady.expr).toBe('absent(up{endpoint="iris",namespace="ml"} == 1)');
+    expect(noReady.expr).toBe('absent(up{endpoint="iris",namespace="ml",component="predictor"} == 1)');
     expect(rules(synthEndpoint({ minReplicas: 0 }).manifests).map((r: any) => r.alert)).not.toContain('ModelEndpointNoReadyReplicas');
   });
 
@@ -172,6 +172,25 @@ describe('options', () => {
   ])('%s', (_name, monitoring, error) => {
     expect(() => synthEndpoint({ monitoring })).toThrow(error);
   });
+});
+
+describe('queries', () => {
+  test.each<[string, DeploymentMode]>([['serverless', DeploymentMode.SERVERLESS], ['raw', DeploymentMode.RAW]])(
+    '%s: every dashboard and alert expression on scraped series selects the predictor\'s, so requests through a transformer count once',
+    (_name, mode) => {
+      const { endpoint } = synthEndpoint({}, mode);
+      const exprs = allExpressions(endpoint.monitoring!._queries);
+      for (const [name, expr] of Object.entries(exprs)) {
+        // Every selector of a scraped series (not kube-state-metrics') names the component.
+        const selectors = expr.match(/(model_server_\w+|\bup)\{[^}]*\}/g) ?? [];
+        if (name !== 'replicasAvailable' && !(mode === DeploymentMode.RAW && name === 'alert:ModelEndpointNoReadyReplicas')) {
+          expect([name, selectors.length]).toEqual([name, expect.any(Number)]);
+          expect(selectors.length).toBeGreaterThan(0);
+        }
+        for (const sel of selectors) expect([name, sel]).toEqual([name, expect.stringContaining('component="predictor"')]);
+      }
+    },
+  );
 });
 
 describe('dashboard', () => {

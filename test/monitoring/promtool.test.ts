@@ -52,8 +52,11 @@ describeWithTools(['promtool'], 'promtool', () => {
   });
 
   // ---- promtool test rules ----
-  const base = 'endpoint="iris",namespace="ml"';
+  // Scraped predictor series carry component="predictor" (the monitors' relabelings).
+  const base = 'endpoint="iris",namespace="ml",component="predictor"';
   const R = (labels: string) => `model_server_requests_total{${base},${labels}}`;
+  /** A transformer's request counter: it sees each request the predictor sees, and its own failures. */
+  const T = (labels: string) => `model_server_requests_total{endpoint="iris",namespace="ml",component="transformer",${labels}}`;
   const D = (labels: string) => `model_server_request_duration_seconds_bucket{${base},${labels}}`;
   const F = 'model_server_model_load_failures_total';
   const alertLabels = (severity: string, extra: Record<string, string> = {}) => ({ severity, endpoint: 'iris', namespace: 'ml', ...extra });
@@ -82,6 +85,15 @@ describeWithTools(['promtool'], 'promtool', () => {
     {
       name: '1% server errors stay silent',
       series: [{ series: R('code="200",track="stable"'), values: '0+99x20' }, { series: R('code="500",track="stable"'), values: '0+1x20' }],
+      alert: 'ModelEndpointHighErrorRatio',
+      fires: false,
+    },
+    {
+      name: 'a transformer failing half its requests does not count toward the predictor\'s error ratio',
+      series: [
+        { series: R('code="200",track="stable"'), values: '0+50x20' },
+        { series: T('code="200",track="stable"'), values: '0+50x20' }, { series: T('code="500",track="stable"'), values: '0+50x20' },
+      ],
       alert: 'ModelEndpointHighErrorRatio',
       fires: false,
     },
@@ -169,6 +181,13 @@ describeWithTools(['promtool'], 'promtool', () => {
     { name: 'serverless: targets down fire no-ready-replicas', series: [{ series: `up{${base}}`, values: '0x20' }], alert: 'ModelEndpointNoReadyReplicas', fires: true, labels: alertLabels('critical') },
     { name: 'serverless: no target at all fires no-ready-replicas', series: [{ series: 'up{endpoint="other"}', values: '1x20' }], alert: 'ModelEndpointNoReadyReplicas', fires: true, labels: alertLabels('critical') },
     { name: 'serverless: a target up stays silent', series: [{ series: `up{${base}}`, values: '0 0 1x20' }], alert: 'ModelEndpointNoReadyReplicas', fires: false },
+    {
+      name: 'serverless: a transformer up does not hide a predictor down',
+      series: [{ series: `up{${base}}`, values: '0x20' }, { series: 'up{endpoint="iris",namespace="ml",component="transformer"}', values: '1x20' }],
+      alert: 'ModelEndpointNoReadyReplicas',
+      fires: true,
+      labels: alertLabels('critical'),
+    },
   ];
   const ksm = 'kube_deployment_status_replicas_available{namespace="ml",deployment="iris"}';
   const rawCases: Case[] = [
