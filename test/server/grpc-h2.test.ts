@@ -284,7 +284,13 @@ test('graceful shutdown: a call in flight finishes, the session gets GOAWAY, the
       stream.on('close', () => resolve({ status, data: Buffer.concat(chunks) }));
       stream.on('error', () => undefined);
     });
-    await new Promise((r) => sess.ping(r));
+    // A PING ack does not prove the server has the stream (nghttp2 sends PING ahead of HEADERS;
+    // a GOAWAY sent before the HEADERS arrive refuses the stream): wait until the call is counted.
+    const deadline = Date.now() + 5000;
+    while ((metricSamples((await request(s.port, 'GET', '/metrics')).text, 'model_server_requests_in_flight').get('{protocol="grpc"}') ?? 0) < 1) {
+      if (Date.now() > deadline) throw new Error('the gRPC call never reached the server');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     s.proc.kill('SIGINT');
     await goaway;
     stream.end(frame(irisRequest([5.1, 3.5, 1.4, 0.2])));
