@@ -4,11 +4,13 @@
  */
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
+import * as contract from './_contract';
 import { endpointAlertRules } from './_monitoring/alerts';
 import { endpointDashboard } from './_monitoring/dashboard';
-import { endpointMonitor } from './_monitoring/monitor';
+import { componentMonitor, endpointMonitor, metricsPort } from './_monitoring/monitor';
 import { EndpointQueries, endpointQueries, VersionTarget } from './_monitoring/queries';
 import { ResolvedMonitoring } from './_monitoring/resolve';
+import { admitMetricsScrapes } from './_network-policy';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 
 /**
@@ -134,6 +136,12 @@ export interface MonitoringOptions {
  * ConfigMap. Scraped series carry `endpoint`, `component` and `track` (stable or canary)
  * labels taken from the pod labels; a `CanaryRollout`'s series also carry `version`, and its
  * canary alerts and dashboard compare the canary version with the stable one by name.
+ *
+ * A transformer or explainer running our model server as its own component gets a monitor of
+ * its own (`transformer.monitor`, `explainer.monitor`), a dashboard row and the
+ * `ModelEndpointComponentHighErrorRatio` alert. The endpoint's other panels and alerts count
+ * the predictor's series only (`component="predictor"`), so a request through a transformer
+ * is counted once.
  */
 export class EndpointMonitoring extends Construct {
   /**
@@ -154,21 +162,54 @@ export class EndpointMonitoring extends Construct {
   /** The dashboard ConfigMap, unless the dashboard is off. */
   public readonly dashboard?: ApiObject;
 
+  /** The scraped components (transformer, explainer), in the order they were added. */
+  private readonly components: string[] = [];
+
+  private constructor(
+    scope: Construct, id: string,
+    private readonly resolved: ResolvedEndpoint,
+    private readonly settings: ResolvedMonitoring,
+    private readonly versions?: VersionTarget[],
+  ) {
+    super(scope, id);
+    this.monitor = endpointMonitor(this, resolved, settings, versions);
+    // Rules and dashboard are rendered at synth time, so components added later are in them.
+    if (settings.alerts) this.rule = endpointAlertRules(this, resolved, settings, () => this._queries, versions);
+    if (settings.dashboard) this.dashboard = endpointDashboard(this, resolved, settings, () => this._queries);
+  }
+
   /**
-   * Every PromQL expression the dashboard and the alerts use, by name.
+   * Every PromQL expression the dashboard and the alerts use, by name, with the components
+   * added so far.
    *
    * @internal
    */
-  public readonly _queries: EndpointQueries;
-
-  private constructor(scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[]) {
-    super(scope, id);
-    this._queries = endpointQueries(
-      { endpoint: resolved.name, namespace: resolved.namespace, serverless: resolved.serverless, versions },
-      { ...monitoring, expectReplicas: !resolved.stopped && resolved.minReplicas > 0 },
+  public get _queries(): EndpointQueries {
+    const r = this.resolved;
+    return endpointQueries(
+      { endpoint: r.name, namespace: r.namespace, serverless: r.serverless, versions: this.versions, components: [...this.components] },
+      { ...this.settings, expectReplicas: !r.stopped && r.minReplicas > 0 },
     );
-    this.monitor = endpointMonitor(this, resolved, monitoring, versions);
-    if (monitoring.alerts) this.rule = endpointAlertRules(this, resolved, monitoring, this._queries, versions);
-    if (monitoring.dashboard) this.dashboard = endpointDashboard(this, resolved, monitoring, this._queries);
+  }
+
+  /**
+   * Scrapes a transformer or explainer that runs our model server: creates its monitor (id
+   * `PodMonitor` or `ServiceMonitor` in `scope`) and adds its row to the dashboard and its
+   * error ratio to the alerts. `Transformer` and `Explainer` call this.
+   *
+   * @param component `transformer` or `explainer`
+   * @param name the component's name (`<endpoint>-<component>`)
+   * @internal
+   */
+  public _addComponent(scope: Construct, component: string, name: string): ApiObject {
+    if (this.components.includes(component)) throw new Error(`internal: the ${component} is already monitored`);
+    this.components.push(component);
+    // Our server serves /metrics on its HTTP port; the endpoint admits Prometheus to the
+    // predictor's metrics port, which differs only with a custom predictor container.
+    const port = contract.HTTP_PORT;
+    if (this.resolved.networkPolicy && metricsPort(this.resolved) !== port && this.components.length === 1) {
+      admitMetricsScrapes(this.node.scope!, this.settings.prometheusNamespace, port);
+    }
+    return componentMonitor(scope, this.resolved, this.settings, component, name);
   }
 }

@@ -178,7 +178,8 @@ export interface ExplainerProps extends ExplainerOptions {
  * `HorizontalPodAutoscaler` (raw), labelled `app.kubernetes.io/component: explainer`. The
  * endpoint's routes send `:explain` (V1) and `/explain` (V2) to it; it calls the predictor
  * directly (not the transformer) over V2 REST or gRPC. With `inProcess`, the predictor serves
- * the explain routes itself.
+ * the explain routes itself. With the endpoint's monitoring on, our explainer also gets a
+ * `PodMonitor` (serverless) or `ServiceMonitor` (raw) named `<endpoint>-explainer`.
  *
  * Create it with `endpoint.addExplainer()`.
  */
@@ -189,6 +190,15 @@ export class Explainer extends Construct {
   public readonly inProcess: boolean;
   /** The protocol the explainer calls the predictor with. */
   public readonly predictorProtocol: InferenceProtocol;
+  /**
+   * The `PodMonitor` (serverless) or `ServiceMonitor` (raw) that scrapes the explainer's
+   * `/metrics`, with the endpoint's `monitoring` settings; its series carry
+   * `component="explainer"`.
+   *
+   * Undefined in process (the predictor's monitor scrapes it), with a custom `container`
+   * (whose metrics we do not know), or when the endpoint's monitoring is off.
+   */
+  public readonly monitor?: ApiObject;
 
   constructor(scope: Construct, id: string, props: ExplainerProps) {
     super(scope, id);
@@ -270,6 +280,7 @@ export class Explainer extends Construct {
       volumes,
     });
     routeExplainTo(props.endpoint, resolved, this.name);
+    if (!props.container) this.monitor = props.endpoint.monitoring?._addComponent(this, 'explainer', this.name);
   }
 
   /** The Knative Service or Deployment; undefined when the explainer runs in process. */

@@ -181,7 +181,8 @@ export interface TransformerProps extends TransformerOptions {
  * `ConfigMap` holding the module when it is given as code. The endpoint's routes send the
  * model's paths (`:predict`, `infer`, metadata) to it; it calls the predictor at the host and
  * protocol derived from the endpoint. With `inProcess`, the module runs in the predictor and
- * only the ConfigMap is added.
+ * only the ConfigMap is added. With the endpoint's monitoring on, our transformer also gets a
+ * `PodMonitor` (serverless) or `ServiceMonitor` (raw) named `<endpoint>-transformer`.
  *
  * Create it with `endpoint.addTransformer()`.
  */
@@ -194,6 +195,15 @@ export class Transformer extends Construct {
   public readonly predictorProtocol: InferenceProtocol;
   /** `host:port` of the predictor the transformer calls. */
   public readonly predictorHost: string;
+  /**
+   * The `PodMonitor` (serverless) or `ServiceMonitor` (raw) that scrapes the transformer's
+   * `/metrics`, with the endpoint's `monitoring` settings; its series carry
+   * `component="transformer"`.
+   *
+   * Undefined in process (the predictor's monitor scrapes the module's metrics), with a custom
+   * `container` (whose metrics we do not know), or when the endpoint's monitoring is off.
+   */
+  public readonly monitor?: ApiObject;
 
   constructor(scope: Construct, id: string, props: TransformerProps) {
     super(scope, id);
@@ -260,6 +270,7 @@ export class Transformer extends Construct {
       volumes,
     });
     routeModelPathsTo(props.endpoint, resolved, this.name);
+    if (!props.container) this.monitor = props.endpoint.monitoring?._addComponent(this, 'transformer', this.name);
   }
 
   /** The Knative Service or Deployment; undefined when the module runs in process. */

@@ -49,6 +49,11 @@ describe('serverless mode', () => {
     ]);
     expect(container(e).volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt/models' });
     expect(explainer.predictorProtocol).toBe(InferenceProtocol.V2);
+    // Scraped by a PodMonitor of its own, which selects its pods.
+    const pm = findOne(manifests, 'PodMonitor', { name: 'iris-explainer' });
+    expect(explainer.monitor?.kind).toBe('PodMonitor');
+    expect(pm.spec.selector.matchLabels).toEqual({ 'serving.cdk8s-model-serving.io/endpoint': 'iris', 'app.kubernetes.io/component': 'explainer' });
+    expect(e.spec.template.metadata.labels).toMatchObject(pm.spec.selector.matchLabels);
   });
 
   test('the VirtualService sends :explain to the explainer, ahead of the model routes', () => {
@@ -79,6 +84,8 @@ describe('serverless mode', () => {
     expect(c.env).toContainEqual({ name: 'EXPLAINER_BACKGROUND', value: '[[5.1,3.5,1.4,0.2],[6.3,3.3,6,2.5]]' });
     expect(findOne(manifests, 'VirtualService').spec.http.map((r: any) => r.name)).toEqual(['predictor']);
     expect(explainer.apiObject).toBeUndefined();
+    expect(explainer.monitor).toBeUndefined();
+    expect(findByKind(manifests, 'PodMonitor').map((m) => m.metadata.name)).toEqual(['iris']);
   });
 
   test('a gRPC endpoint: the explainer calls the predictor over gRPC', () => {
@@ -120,6 +127,12 @@ describe('raw mode', () => {
     expect(findOne(manifests, 'HorizontalPodAutoscaler', { name: 'iris-explainer' }).spec.maxReplicas).toBe(2);
     const route = findOne(manifests, 'VirtualService').spec.http[0];
     expect(route).toMatchObject({ name: 'explainer', route: [{ destination: { host: 'iris-explainer.default.svc.cluster.local', port: { number: 80 } } }] });
+    // A ServiceMonitor of its own on its Service's http port (HTTP, although the predictor speaks gRPC).
+    const sm = findOne(manifests, 'ServiceMonitor', { name: 'iris-explainer' });
+    const service = findOne(manifests, 'Service', { apiVersion: 'v1', name: 'iris-explainer' });
+    expect(sm.spec.selector.matchLabels).toEqual(service.spec.selector);
+    expect(service.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
   });
 
   test('Gateway API and Ingress get an explain rule to the explainer Service', () => {

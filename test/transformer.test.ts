@@ -57,6 +57,12 @@ describe('serverless mode', () => {
     expect(container(t).readinessProbe.httpGet.path).toBe('/v2/health/ready');
     expect(transformer.predictorHost).toBe('iris.default.svc.cluster.local:80');
     expect(transformer.apiObject?.kind).toBe('Service');
+    // Scraped by a PodMonitor of its own, which selects its pods and no predictor pod.
+    const pm = findOne(manifests, 'PodMonitor', { name: 'iris-transformer' });
+    expect(transformer.monitor?.name).toBe('iris-transformer');
+    expect(pm.spec.selector.matchLabels).toEqual({ 'serving.cdk8s-model-serving.io/endpoint': 'iris', 'app.kubernetes.io/component': 'transformer' });
+    expect(t.spec.template.metadata.labels).toMatchObject(pm.spec.selector.matchLabels);
+    expect(pm.spec.podMetricsEndpoints[0]).toMatchObject({ port: 'user-port', path: '/metrics' });
   });
 
   test('the VirtualService sends the model routes to the transformer', () => {
@@ -94,6 +100,9 @@ describe('serverless mode', () => {
     expect(findOne(manifests, 'VirtualService').spec.http[0].name).toBe('predictor');
     expect(transformer.inProcess).toBe(true);
     expect(transformer.apiObject).toBeUndefined();
+    // The predictor's monitor scrapes the module's metrics; there is nothing else to scrape.
+    expect(transformer.monitor).toBeUndefined();
+    expect(findByKind(manifests, 'PodMonitor').map((m) => m.metadata.name)).toEqual(['iris']);
   });
 
   test('a custom container gets the predictor host and protocol in its environment', () => {
@@ -109,6 +118,8 @@ describe('serverless mode', () => {
     expect(c.ports).toEqual([{ name: 'http1', containerPort: 9000, protocol: 'TCP' }]);
     expect(c.readinessProbe.httpGet).toEqual({ path: '/ready' });
     expect(findByKind(manifests, 'ConfigMap').filter((m) => m.data?.['iris.js'])).toHaveLength(0);
+    // Its metrics, if any, are unknown: it is not scraped.
+    expect(findByKind(manifests, 'PodMonitor').map((m) => m.metadata.name)).toEqual(['iris']);
   });
 
   test('modules from a file, an existing ConfigMap, or baked into the image', () => {
@@ -190,6 +201,13 @@ describe('raw mode', () => {
     // The predictor's NetworkPolicy ports include the transformer's container port.
     const ports = findOne(manifests, 'NetworkPolicy').spec.ingress[0].ports.map((p: any) => p.port);
     expect(ports).toContain(c.ports[0].containerPort);
+    // A ServiceMonitor of its own on its Service's http port, in its namespace.
+    const sm = findOne(manifests, 'ServiceMonitor', { name: 'iris-transformer' });
+    expect(sm.metadata.namespace).toBe('ml');
+    expect(sm.spec.selector.matchLabels).toEqual(service.spec.selector);
+    expect(service.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: service.spec.ports[0].name, path: '/metrics' });
+    expect(service.spec.ports[0].targetPort).toBe(8080);
   });
 
   test('Gateway API and Ingress routes point to the transformer Service', () => {

@@ -2,6 +2,7 @@
  * The PrometheusRule of an endpoint: one group of alerts whose thresholds are
  * `MonitoringOptions` props. Expressions come from `queries.ts`.
  */
+import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { objectLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
@@ -55,12 +56,20 @@ const ALERTS: Record<string, { severity: string; for?: string; summary: string; 
     summary: 'The canary__CANARY__ of {{ $labels.endpoint }} is slower than the stable version__STABLE__',
     description: 'The canary__CANARY__ p99 latency is {{ $value | humanizeDuration }}, more than {{ "__THRESHOLD__" }} times the stable__STABLE__ p99: consider rolling back.',
   },
+  ModelEndpointComponentHighErrorRatio: {
+    severity: 'critical',
+    for: '5m',
+    summary: 'The {{ $labels.component }} of model endpoint {{ $labels.endpoint }} answers too many requests with server errors',
+    description: '{{ $value | humanizePercentage }} of the requests to the {{ $labels.component }} of {{ $labels.endpoint }} failed with a server error over 5 minutes (threshold {{ "__THRESHOLD__" }}). If ModelEndpointHighErrorRatio fires too, the predictor is failing; otherwise see the {{ $labels.component }} logs.',
+  },
 };
 
 /** The threshold each alert's text quotes. */
 function thresholdText(alert: string, monitoring: ResolvedMonitoring): string {
   switch (alert) {
-    case 'ModelEndpointHighErrorRatio': return String(monitoring.errorRatioThreshold);
+    case 'ModelEndpointHighErrorRatio':
+    case 'ModelEndpointComponentHighErrorRatio':
+      return String(monitoring.errorRatioThreshold);
     case 'ModelEndpointHighLatency': return `${monitoring.latencyObjectiveSeconds}s`;
     case 'ModelEndpointCanaryErrorRatio': return String(monitoring.canaryErrorRatioMargin);
     case 'ModelEndpointCanaryLatency': return String(monitoring.canaryLatencyRatio);
@@ -110,10 +119,14 @@ export function alertRules(
   });
 }
 
+/**
+ * @param queries the endpoint's queries when it is synthesized: a transformer or explainer
+ * added after the endpoint adds an alert
+ */
 export function endpointAlertRules(
-  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: EndpointQueries, versions?: VersionTarget[],
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: () => EndpointQueries, versions?: VersionTarget[],
 ): PrometheusRule {
-  const rules = alertRules(resolved, monitoring, queries, versions);
+  const rules = () => alertRules(resolved, monitoring, queries(), versions);
   return new PrometheusRule(scope, 'PrometheusRule', {
     metadata: {
       name: resolved.name,
@@ -123,7 +136,7 @@ export function endpointAlertRules(
     spec: {
       groups: [{
         name: ruleGroupName(resolved),
-        rules: rules.map(r => ({ ...r, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr) })),
+        rules: Lazy.any({ produce: () => rules().map(r => ({ ...r, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr) })) }),
       }],
     },
   });

@@ -3,12 +3,13 @@
  * (label `grafana_dashboard: "1"`).
  */
 import { createHash } from 'crypto';
+import { Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { objectLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
 import { DashboardBuilder } from './grafana';
-import { EndpointQueries, VersionQueries } from './queries';
+import { ComponentQueries, COMPONENTS, EndpointQueries, VersionQueries } from './queries';
 import { ResolvedMonitoring } from './resolve';
 
 /** The label the Grafana sidecar (kube-prometheus-stack, grafana chart) looks for. */
@@ -91,13 +92,54 @@ export function buildDashboard(resolved: Pick<ResolvedEndpoint, 'name' | 'namesp
       .panel({ type: 'timeseries', title: 'Error ratio by track', targets: [{ expr: q.errorRatioByTrack, legend: '{{track}}' }], unit: 'percentunit', min: 0, max: 1, width: 8, height: 8 })
       .panel({ type: 'timeseries', title: 'p99 latency by track', targets: [{ expr: q.latencyP99ByTrack, legend: '{{track}}' }], unit: 's', width: 8, height: 8 });
   }
+  for (const c of q.components) componentRow(d, c);
   return d;
 }
 
+/** A row for the transformer or the explainer: its traffic, errors, latency and own metrics. */
+function componentRow(d: DashboardBuilder, c: ComponentQueries): void {
+  const name = c.component === COMPONENTS.transformer ? 'Transformer' : 'Explainer';
+  const latencyTargets = [
+    { expr: c.latencyP99, legend: 'request' },
+    { expr: c.predictorLatencyP99, legend: 'predictor call' },
+    ...(c.stepLatencyP99 ? [{ expr: c.stepLatencyP99, legend: '{{step}}' }] : []),
+  ];
+  const width = c.explanationRate ? 6 : 8;
+  const row = d.row(name)
+    .panel({ type: 'timeseries', title: `${name} requests/s by status code`, targets: [{ expr: c.requestRateByCode, legend: '{{code}}' }], unit: 'reqps', width, height: 8 })
+    .panel({
+      type: 'timeseries',
+      title: `${name} error ratio`,
+      targets: [{ expr: c.errorRatio, legend: 'all errors' }, { expr: c.serverErrorRatio, legend: 'server errors' }],
+      unit: 'percentunit',
+      min: 0,
+      max: 1,
+      width,
+      height: 8,
+    })
+    .panel({
+      type: 'timeseries',
+      title: `${name} p99 latency`,
+      description: c.stepLatencyP99
+        ? 'Whole requests, the calls to the predictor within them, and each step of the module (preprocess, postprocess).'
+        : 'Whole requests, and the calls to the predictor within them.',
+      targets: latencyTargets,
+      unit: 's',
+      width,
+      height: 8,
+    });
+  if (c.explanationRate) {
+    row.panel({ type: 'timeseries', title: 'Explanations/s by method', targets: [{ expr: c.explanationRate, legend: '{{method}}' }], unit: 'short', width, height: 8 });
+  }
+}
+
+/**
+ * @param queries the endpoint's queries when it is synthesized: a transformer or explainer
+ * added after the endpoint adds its row
+ */
 export function endpointDashboard(
-  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: EndpointQueries,
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: () => EndpointQueries,
 ): k8s.KubeConfigMap {
-  const dashboard = buildDashboard(resolved, queries);
   return new k8s.KubeConfigMap(scope, 'Dashboard', {
     metadata: {
       name: `${resolved.name}-dashboard`,
@@ -105,6 +147,6 @@ export function endpointDashboard(
       labels: { ...objectLabels(resolved), [GRAFANA_DASHBOARD_LABEL]: '1' },
       ...(monitoring.dashboardFolder ? { annotations: { [GRAFANA_FOLDER_ANNOTATION]: monitoring.dashboardFolder } } : {}),
     },
-    data: { [`${resolved.name}.json`]: JSON.stringify(dashboard.toJson(), undefined, 2) },
+    data: { [`${resolved.name}.json`]: Lazy.any({ produce: () => JSON.stringify(buildDashboard(resolved, queries()).toJson(), undefined, 2) }) },
   });
 }

@@ -1,13 +1,13 @@
 /**
- * The Prometheus operator object that scrapes an endpoint's pods: a PodMonitor in serverless
- * mode, a ServiceMonitor in raw mode.
+ * The Prometheus operator objects that scrape an endpoint's pods and those of its transformer
+ * and explainer: a PodMonitor in serverless mode, a ServiceMonitor in raw mode.
  */
 import { Construct } from 'constructs';
 import * as contract from '../_contract';
 import { objectLabels, selectorLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
 import { InferenceProtocol } from '../endpoint-options';
-import { TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
+import { COMPONENTS, TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
 import { ResolvedMonitoring } from './resolve';
 import {
   PodMonitor,
@@ -86,15 +86,7 @@ export function targetRelabelings(resolved: ResolvedEndpoint, versions?: Version
 export function endpointMonitor(
   scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[],
 ): PodMonitor | ServiceMonitor {
-  const metadata = {
-    name: resolved.name,
-    namespace: resolved.namespace,
-    labels: { ...objectLabels(resolved), ...monitoring.prometheusLabels },
-  };
-  const interval = `${monitoring.scrapeIntervalSeconds}s`;
-  const path = contract.PATHS.metrics;
   const relabelings = targetRelabelings(resolved, versions);
-
   if (resolved.serverless) {
     const port = metricsPort(resolved);
     if (port !== resolved.container.port) {
@@ -105,35 +97,82 @@ export function endpointMonitor(
         { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: `[$1]:${port}`, targetLabel: '__address__' },
       );
     }
+  }
+  const grpcOnly = resolved.container.custom && resolved.protocol === InferenceProtocol.GRPC_V2;
+  return monitor(scope, resolved, monitoring, {
+    name: resolved.name,
+    component: COMPONENTS.predictor,
+    relabelings,
+    servicePort: grpcOnly ? 'grpc' : 'http',
+    // A CanaryRollout with Gateway API adds a Service per track in front of the same pods:
+    // selecting those too would scrape every pod twice.
+    skipTrackServices: versions !== undefined,
+  });
+}
+
+/**
+ * The monitor of a transformer or explainer running our model server: its pods (serverless)
+ * or its Service (raw), with the endpoint's relabelings, so its series carry the endpoint,
+ * `component="transformer"` or `"explainer"` and the track.
+ *
+ * @param name the component's name, `<endpoint>-transformer` or `<endpoint>-explainer`
+ */
+export function componentMonitor(
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, component: string, name: string,
+): PodMonitor | ServiceMonitor {
+  // Our server in a component listens on the HTTP port only, which its pod declares: no
+  // address rewrite, and its Service's `http` port targets it.
+  return monitor(scope, resolved, monitoring, { name, component, relabelings: targetRelabelings(resolved), servicePort: 'http', skipTrackServices: false });
+}
+
+interface MonitorSpec {
+  readonly name: string;
+  readonly component: string;
+  readonly relabelings: Relabeling[];
+  /** Raw mode: the Service port to scrape. */
+  readonly servicePort: string;
+  /** Raw mode: leave out Services that carry the track label. */
+  readonly skipTrackServices: boolean;
+}
+
+/** A PodMonitor (serverless) or ServiceMonitor (raw) with id `PodMonitor` or `ServiceMonitor` in `scope`. */
+function monitor(scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, spec: MonitorSpec): PodMonitor | ServiceMonitor {
+  const metadata = {
+    name: spec.name,
+    namespace: resolved.namespace,
+    labels: { ...objectLabels(resolved, spec.component), ...monitoring.prometheusLabels },
+  };
+  const interval = `${monitoring.scrapeIntervalSeconds}s`;
+  const path = contract.PATHS.metrics;
+  const matchLabels = selectorLabels(resolved, spec.component);
+
+  if (resolved.serverless) {
     return new PodMonitor(scope, 'PodMonitor', {
       metadata,
       spec: {
-        selector: { matchLabels: selectorLabels(resolved) },
+        selector: { matchLabels },
         podMetricsEndpoints: [{
           port: KNATIVE_USER_PORT_NAME,
           path,
           interval,
-          relabelings: relabelings.map(r => ({ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, ...r })),
+          relabelings: spec.relabelings.map(r => ({ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, ...r })),
         }],
       },
     });
   }
 
-  const grpcOnly = resolved.container.custom && resolved.protocol === InferenceProtocol.GRPC_V2;
   return new ServiceMonitor(scope, 'ServiceMonitor', {
     metadata,
     spec: {
       selector: {
-        matchLabels: selectorLabels(resolved),
-        // A CanaryRollout with Gateway API adds a Service per track in front of the same pods:
-        // selecting those too would scrape every pod twice.
-        ...(versions ? { matchExpressions: [{ key: contract.LABELS.track, operator: 'DoesNotExist' }] } : {}),
+        matchLabels,
+        ...(spec.skipTrackServices ? { matchExpressions: [{ key: contract.LABELS.track, operator: 'DoesNotExist' }] } : {}),
       },
       endpoints: [{
-        port: grpcOnly ? 'grpc' : 'http',
+        port: spec.servicePort,
         path,
         interval,
-        relabelings: relabelings.map(r => ({ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, ...r })),
+        relabelings: spec.relabelings.map(r => ({ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, ...r })),
       }],
     },
   });

@@ -75,6 +75,29 @@ export interface QueryTarget {
    * queries select `version="<v>"`. Undefined for a ModelEndpoint (one unnamed version).
    */
   readonly versions?: VersionTarget[];
+  /**
+   * The components whose pods the endpoint's monitors scrape besides the predictor's
+   * (`transformer`, `explainer`): each gets its own queries and dashboard row.
+   */
+  readonly components?: string[];
+}
+
+/** The expressions of a transformer or explainer. */
+export interface ComponentQueries {
+  /** `transformer` or `explainer`. */
+  readonly component: string;
+  readonly requestRate: string;
+  readonly requestRateByCode: string;
+  readonly errorRatio: string;
+  readonly serverErrorRatio: string;
+  readonly latencyP99: string;
+  /** p99 of its calls to the predictor. */
+  readonly predictorLatencyP99: string;
+  /** Transformer: p99 time in the module, by step (preprocess, postprocess). */
+  readonly stepLatencyP99?: string;
+  /** Explainer: explanations/s, by method. */
+  readonly explanationRate?: string;
+  readonly replicasUp: string;
 }
 
 /** The expressions of one version of a CanaryRollout. */
@@ -108,6 +131,8 @@ export interface EndpointQueries {
   readonly modelLoadFailures: string;
   /** CanaryRollout only: request rate, error ratio and p99 of each current version, stable first. */
   readonly versions?: VersionQueries[];
+  /** The scraped transformer and explainer, in the order they were added. */
+  readonly components: ComponentQueries[];
   /** The alert expressions, by alert name. */
   readonly alerts: { [alert: string]: string };
 }
@@ -133,6 +158,9 @@ const R = METRICS.requestsTotal;
 const D = `${METRICS.requestDurationSeconds}_bucket`;
 const L = METRICS.modelLoadDurationSeconds;
 const F = METRICS.modelLoadFailuresTotal;
+const P = `${METRICS.predictorRequestDurationSeconds}_bucket`;
+const S = `${METRICS.transformerStepDurationSeconds}_bucket`;
+const X = METRICS.explanationsTotal;
 
 /** `sum [by (labels)] (rate(metric{sel}[w]))`. */
 function sumRate(metric: string, sel: string, by: string[] = [], window = RATE_WINDOW): string {
@@ -200,6 +228,7 @@ export function endpointQueries(target: QueryTarget, thresholds?: AlertThreshold
       errorRatio: ratio(version(v.version, errorMatcher), version(v.version)),
       latencyP99: quantile(0.99, version(v.version)),
     })),
+    components: (target.components ?? []).map(c => componentQueries(target, c)),
   };
 
   const alerts: { [alert: string]: string } = {};
@@ -230,8 +259,34 @@ export function endpointQueries(target: QueryTarget, thresholds?: AlertThreshold
         alerts.ModelEndpointCanaryLatency = `${quantile(0.99, version(canary.version))} > ${t.canaryLatencyRatio} * ${quantile(0.99, version(stable.version))}`;
       }
     }
+    if (queries.components.length > 0) {
+      // One alert for the transformer and the explainer, by `component`, with the endpoint's
+      // server-error threshold. The predictor's errors reach clients through the transformer
+      // too: then both this alert and ModelEndpointHighErrorRatio fire.
+      const c = `${TARGET_LABELS.component}=~"${queries.components.map(q => q.component).join('|')}"`;
+      alerts.ModelEndpointComponentHighErrorRatio = `${ratio(selector(target, c, `code=~"${SERVER_ERROR_CODES_REGEX}"`), selector(target, c), [TARGET_LABELS.component])}`
+        + ` > ${t.errorRatioThreshold}`;
+    }
   }
   return { ...queries, alerts };
+}
+
+/** The expressions of one component (transformer or explainer). */
+function componentQueries(target: QueryTarget, component: string): ComponentQueries {
+  const sel = (...extra: string[]) => selector(target, componentMatcher(component), ...extra);
+  const s = sel();
+  return {
+    component,
+    requestRate: sumRate(R, s),
+    requestRateByCode: sumRate(R, s, ['code']),
+    errorRatio: ratio(sel(`code!~"${ERROR_CODES_NOT_REGEX}"`), s),
+    serverErrorRatio: ratio(sel(`code=~"${SERVER_ERROR_CODES_REGEX}"`), s),
+    latencyP99: quantile(0.99, s),
+    predictorLatencyP99: `histogram_quantile(0.99, ${sumRate(P, s, ['le'])})`,
+    ...(component === COMPONENTS.transformer ? { stepLatencyP99: `histogram_quantile(0.99, ${sumRate(S, s, ['le', 'step'])})` } : {}),
+    ...(component === COMPONENTS.explainer ? { explanationRate: sumRate(X, s, ['method']) } : {}),
+    replicasUp: `sum(up${s})`,
+  };
 }
 
 /** `sum by (labels) (increase(metric{sel}[15m]))`. */
@@ -275,6 +330,11 @@ export function allExpressions(queries: EndpointQueries): Record<string, string>
     out[`${v.track}:requestRate`] = v.requestRate;
     out[`${v.track}:errorRatio`] = v.errorRatio;
     out[`${v.track}:latencyP99`] = v.latencyP99;
+  }
+  for (const c of queries.components) {
+    for (const [name, value] of Object.entries(c)) {
+      if (name !== 'component' && typeof value === 'string') out[`${c.component}:${name}`] = value;
+    }
   }
   for (const [name, expr] of Object.entries(queries.alerts)) out[`alert:${name}`] = expr;
   return out;

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { describeWithTools, synthEndpoint, synthRollout } from './tools';
+import { describeWithTools, synthEndpoint, synthRollout, withComponents } from './tools';
 import { DeploymentMode, InferenceProtocol } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';
@@ -212,6 +212,58 @@ describeWithTools(['promtool'], 'promtool', () => {
 
   test('every alert fires on series that should trigger it and stays silent otherwise (serverless)', () => {
     const r = runUnitTests('serverless', DeploymentMode.SERVERLESS, [...cases, ...serverlessCases]);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  });
+
+  test.each([['serverless', DeploymentMode.SERVERLESS], ['raw', DeploymentMode.RAW]])(
+    '%s with a transformer and an explainer: the PrometheusRule is schema-valid and passes promtool check rules', (name, mode) => {
+      const rule = findOne(synthEndpoint({}, mode as DeploymentMode, withComponents).manifests, 'PrometheusRule');
+      expectValidManifests([rule]);
+      expect(rule.spec.groups[0].rules.map((x: any) => x.alert)).toContain('ModelEndpointComponentHighErrorRatio');
+      const r = promtool('check', 'rules', writeRuleFile(`${name}-components`, rule));
+      expect(r.output).toMatch(/SUCCESS: \d+ rules found/);
+      expect(r.status).toBe(0);
+    });
+
+  test('the component alert fires for a failing transformer or explainer, naming it, and stays silent otherwise', () => {
+    const X = (labels: string) => `model_server_requests_total{endpoint="iris",namespace="ml",component="explainer",${labels}}`;
+    const rule = findOne(synthEndpoint({}, DeploymentMode.SERVERLESS, withComponents).manifests, 'PrometheusRule');
+    const alert = 'ModelEndpointComponentHighErrorRatio';
+    const r = runUnitTests('components', DeploymentMode.SERVERLESS, [
+      {
+        name: 'a transformer answering 10% with server errors fires, naming the transformer',
+        series: [{ series: T('code="200",track="stable"'), values: '0+90x20' }, { series: T('code="500",track="stable"'), values: '0+10x20' }],
+        alert,
+        fires: true,
+        labels: alertLabels('critical', { component: 'transformer' }),
+      },
+      {
+        name: 'a failing explainer fires for the explainer only, beside a healthy transformer',
+        series: [
+          { series: T('code="200",track="stable"'), values: '0+90x20' },
+          { series: X('code="200",track="stable"'), values: '0+8x20' }, { series: X('code="503",track="stable"'), values: '0+2x20' },
+        ],
+        alert,
+        fires: true,
+        labels: alertLabels('critical', { component: 'explainer' }),
+      },
+      {
+        name: 'a transformer with 1% server errors and 50% client errors stays silent',
+        series: [
+          { series: T('code="200",track="stable"'), values: '0+49x20' }, { series: T('code="400",track="stable"'), values: '0+50x20' },
+          { series: T('code="500",track="stable"'), values: '0+1x20' },
+        ],
+        alert,
+        fires: false,
+      },
+      {
+        name: 'predictor errors alone do not fire the component alert',
+        series: [{ series: R('code="200",track="stable"'), values: '0+50x20' }, { series: R('code="500",track="stable"'), values: '0+50x20' }],
+        alert,
+        fires: false,
+      },
+    ], rule);
     expect(r.output).toContain('SUCCESS');
     expect(r.status).toBe(0);
   });

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import { Chart, Testing } from 'cdk8s';
-import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri } from '../../src';
+import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule } from '../../src';
 
 /** The absolute path of `name` on PATH, or undefined. */
 export function findTool(name: string): string | undefined {
@@ -35,8 +35,14 @@ export function describeWithTools(tools: string[], title: string, fn: () => void
   describe.skip(title, fn);
 }
 
-/** Synthesizes one endpoint named `iris` in namespace `ml`; returns the manifests and endpoint. */
-export function synthEndpoint(props: Partial<ModelEndpointProps> = {}, mode = DeploymentMode.SERVERLESS) {
+/**
+ * Synthesizes one endpoint named `iris` in namespace `ml`; returns the manifests and endpoint.
+ *
+ * @param configure runs after the endpoint's constructor, before synthesis (`addTransformer()`, ...)
+ */
+export function synthEndpoint(
+  props: Partial<ModelEndpointProps> = {}, mode = DeploymentMode.SERVERLESS, configure?: (endpoint: ModelEndpoint) => void,
+) {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
   const endpoint = new ModelEndpoint(chart, 'Endpoint', {
     name: 'iris',
@@ -45,7 +51,17 @@ export function synthEndpoint(props: Partial<ModelEndpointProps> = {}, mode = De
     mode,
     ...props,
   });
+  configure?.(endpoint);
   return { manifests: Testing.synth(chart) as any[], endpoint };
+}
+
+/** A transformer module for tests (our server runs it; its content does not matter at synth). */
+export const TEST_TRANSFORMER = { module: TransformerModule.fromCode('exports.preprocess = async (r) => r;\n', 'iris.js') };
+
+/** Adds a transformer (our server) and an explainer (our server) to `endpoint`. */
+export function withComponents(endpoint: ModelEndpoint): void {
+  endpoint.addTransformer(TEST_TRANSFORMER);
+  endpoint.addExplainer();
 }
 
 /**
