@@ -2,7 +2,9 @@
  * The real model server, scraped by a real Prometheus whose scrape jobs are translated from the
  * synthesized PodMonitor and ServiceMonitor. After known traffic (successes, 400s and 404s),
  * every PromQL expression of the dashboards and alerts runs through Prometheus's HTTP API:
- * none errors, and the request count and error ratio match what was sent.
+ * none errors, and the request count and error ratio match what was sent. A transformer in
+ * front of a predictor, each scraped by its own monitor, shows the endpoint's queries count each
+ * request once.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -11,11 +13,12 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
+import * as esbuild from 'esbuild';
 import * as YAML from 'yaml';
 import { describeWithTools } from './tools';
-import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri } from '../../src';
+import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri, TransformerModule } from '../../src';
 import { allExpressions, EndpointQueries } from '../../src/_monitoring/queries';
-import { expected, modelDir, request, RunningServer, startServer } from '../server/server-harness';
+import { expected, metricSamples, modelDir, request, RunningServer, startServer } from '../server/server-harness';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';
 
@@ -455,5 +458,207 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
     }
     const firing = Object.keys(exprs).filter(n => n.startsWith('alert:') && results[n] > 0 && n !== 'alert:ModelEndpointCanaryLatency');
     expect(firing).toEqual(['alert:ModelEndpointCanaryErrorRatio']);
+  });
+});
+
+/** A real Prometheus on a free loopback port with `scrapeConfigs`, every second; `stop()` ends it. */
+async function startPrometheus(dir: string, scrapeConfigs: unknown[]) {
+  const port = await freePort();
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify({ global: { scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: scrapeConfigs }));
+  const proc = spawn('prometheus', [
+    `--config.file=${path.join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (c: Buffer) => { log += c.toString(); });
+  proc.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
+  const exited = new Promise(resolve => proc.on('exit', resolve));
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    proc.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise(r => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  };
+  try {
+    await waitFor(`Prometheus ready on ${port}`, 20_000, async () => {
+      if (proc.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
+      return (await httpGet(port, '/-/ready')).status === 200 ? true : undefined;
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { port, stop };
+}
+
+/**
+ * A transformer in front of a predictor: two real `serve` processes, the transformer running the
+ * iris-features module (bundled with esbuild, as a module author would), each scraped by a job
+ * from its synthesized PodMonitor. A request through the transformer is counted by both; the
+ * endpoint's queries (`component="predictor"`) count it once, and the transformer's own queries
+ * see what clients sent, including requests the module rejected before calling the predictor.
+ */
+describeWithTools(['prometheus'], 'a real Prometheus scraping a transformer in front of a predictor', () => {
+  const servers: Record<'predictor' | 'transformer', RunningServer | undefined> = { predictor: undefined, transformer: undefined };
+  let prom: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+  let tmp = '';
+  let evalTime: number | undefined;
+  let q: EndpointQueries;
+
+  async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+    const at = evalTime ? `&time=${evalTime}` : '';
+    const res = await httpGet(prom!.port, `/api/v1/query?query=${encodeURIComponent(expr)}${at}`);
+    if (res.status !== 200 || res.body.status !== 'success') throw new Error(`query failed (${res.status}): ${expr}\n${JSON.stringify(res.body)}`);
+    return res.body.data.result;
+  }
+  const scalar = async (expr: string) => {
+    const r = await query(expr);
+    return r.length === 1 ? Number(r[0].value[1]) : undefined;
+  };
+  /** The series selector of a `sum (rate(model_server_requests_total{...}[5m]))` query. */
+  const selectorOf = (rateExpr: string) => /model_server_requests_total(\{[^}]*\})/.exec(rateExpr)![1];
+
+  // Per phase, sent to the transformer: V2 requests the predictor answers (ok); V2 requests the
+  // predictor rejects (a wrong shape: 400, relayed by the transformer); V1 requests the module
+  // rejects (a feature missing: 400, the predictor never sees them). Phase 2 is phase 1 times 3,
+  // so rate() extrapolates every series of a target alike and the ratios are exact.
+  const PHASES = [{ ok: 4, badShape: 1, rejected: 2 }, { ok: 12, badShape: 3, rejected: 6 }];
+  const PREDICTOR = { total: 20, errors: 4 };
+  const TRANSFORMER = { total: 28, errors: 12 };
+
+  async function send(phase: typeof PHASES[number]) {
+    const good = expected('iris-logreg').v2_request;
+    const badShape = JSON.parse(JSON.stringify(good));
+    badShape.inputs[0].shape = [5, 3];
+    const port = servers.transformer!.port;
+    const statuses: number[] = [];
+    for (let i = 0; i < phase.ok; i++) statuses.push((await request(port, 'POST', `/v2/models/${MODEL}/infer`, good)).status);
+    for (let i = 0; i < phase.badShape; i++) statuses.push((await request(port, 'POST', `/v2/models/${MODEL}/infer`, badShape)).status);
+    for (let i = 0; i < phase.rejected; i++) statuses.push((await request(port, 'POST', `/v1/models/${MODEL}:predict`, { instances: [{ sepal_length: 5.1 }] })).status);
+    expect(statuses).toEqual([...Array(phase.ok).fill(200), ...Array(phase.badShape + phase.rejected).fill(400)]);
+  }
+  const count = (component: string) => scalar(`sum(model_server_requests_total{endpoint="iris",namespace="${NAMESPACE}",component="${component}"})`);
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-transformer-'));
+    const moduleFile = path.join(tmp, 'iris-features.js');
+    await esbuild.build({
+      entryPoints: [path.join(__dirname, '..', 'fixtures', 'transformer', 'iris-features.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: moduleFile,
+      logLevel: 'warning',
+    });
+
+    // GIVEN a serverless endpoint whose transformer is added after its constructor, scraped every second.
+    const chart = new Chart(Testing.app(), 'test', { namespace: NAMESPACE });
+    const endpoint = new ModelEndpoint(chart, 'Endpoint', {
+      name: 'iris', modelName: MODEL, storageUri: StorageUri.s3('models', 'iris/model.onnx'), monitoring: { scrapeInterval: Duration.seconds(1) },
+    });
+    endpoint.addTransformer({ module: TransformerModule.fromFile(moduleFile) });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    q = endpoint.monitoring!._queries;
+    const ksvc = (name: string) => findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1', name });
+    const pods = {
+      predictor: { ...ksvc('iris').spec.template.metadata.labels, 'serving.knative.dev/revision': 'iris-00001' },
+      transformer: { ...ksvc('iris-transformer').spec.template.metadata.labels, 'serving.knative.dev/revision': 'iris-transformer-00001' },
+    };
+    const monitors = { predictor: findOne(manifests, 'PodMonitor', { name: 'iris' }), transformer: findOne(manifests, 'PodMonitor', { name: 'iris-transformer' }) };
+    // Each monitor selects its own component's pods only.
+    expect(pods.predictor).toMatchObject(monitors.predictor.spec.selector.matchLabels);
+    expect(pods.transformer).toMatchObject(monitors.transformer.spec.selector.matchLabels);
+    expect(pods.transformer).not.toMatchObject(monitors.predictor.spec.selector.matchLabels);
+
+    // The real predictor, and the real transformer calling it over V2 REST.
+    servers.predictor = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-logreg.onnx' }), '--model-name', MODEL]);
+    servers.transformer = await startServer([
+      '--mode', 'transformer', '--model-name', MODEL, '--predictor-host', `127.0.0.1:${servers.predictor.port}`, '--transformer-module', moduleFile,
+    ]);
+
+    prom = await startPrometheus(tmp, [
+      scrapeJobFromMonitor(monitors.predictor, pods.predictor, `127.0.0.1:${servers.predictor.port}`),
+      scrapeJobFromMonitor(monitors.transformer, pods.transformer, `127.0.0.1:${servers.transformer.port}`),
+    ]);
+    await waitFor('both components up', 15_000, async () => ((await scalar('count(up{endpoint="iris"} == 1)')) === 2 ? true : undefined));
+
+    // WHEN known traffic goes through the transformer in two phases, each seen by a scrape.
+    let sent = { predictor: 0, transformer: 0 };
+    for (const phase of PHASES) {
+      await send(phase);
+      sent = { predictor: sent.predictor + phase.ok + phase.badShape, transformer: sent.transformer + phase.ok + phase.badShape + phase.rejected };
+      for (const component of ['predictor', 'transformer'] as const) {
+        await waitFor(`${sent[component]} requests scraped (${component})`, 15_000, async () => ((await count(component)) === sent[component] ? true : undefined));
+      }
+    }
+    const samples = async () => scalar('min(count_over_time(up{endpoint="iris"}[5m]))');
+    const now = (await samples())!;
+    await waitFor('two more scrapes', 10_000, async () => ((await samples())! >= now + 2 ? true : undefined));
+    evalTime = Date.now() / 1000;
+  }, 90_000);
+
+  afterAll(async () => {
+    await prom?.stop();
+    for (const server of Object.values(servers)) await server?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('relabeling gave the transformer\'s series component="transformer", beside the predictor\'s', async () => {
+    const series = await query('model_server_requests_total{endpoint="iris"}');
+    const seen = series.map(s => `${s.metric.component} ${s.metric.protocol} ${s.metric.code} ${s.metric.track} ${s.metric.revision}`).sort();
+    expect(seen).toEqual([
+      'predictor v2 200 stable iris-00001', 'predictor v2 400 stable iris-00001',
+      'transformer v1 400 stable iris-transformer-00001', 'transformer v2 200 stable iris-transformer-00001', 'transformer v2 400 stable iris-transformer-00001',
+    ]);
+    // The transformer's own metrics are scraped too.
+    const steps = await query('model_server_transformer_step_duration_seconds_count{endpoint="iris",component="transformer"}');
+    expect(Object.fromEntries(steps.map(s => [s.metric.step, Number(s.value[1])]))).toEqual({ preprocess: TRANSFORMER.total, postprocess: 16 });
+    expect(await scalar('sum(model_server_predictor_request_duration_seconds_count{endpoint="iris",component="transformer"})')).toBe(PREDICTOR.total);
+  });
+
+  test('the endpoint\'s queries count each request once: exactly what the predictor answered', async () => {
+    // The predictor's own count, read from the process, is what its queries' selector sums.
+    const own = metricSamples((await httpGet(servers.predictor!.port, '/metrics')).body, 'model_server_requests_total');
+    expect([...own.values()].reduce((a, b) => a + b, 0)).toBe(PREDICTOR.total);
+    const endpointSel = selectorOf(q.requestRate);
+    expect(await scalar(`sum(model_server_requests_total${endpointSel})`)).toBe(PREDICTOR.total);
+    expect(await scalar(`sum(model_server_requests_total${endpointSel.replace('}', ',code!~"2..|0"}')})`)).toBe(PREDICTOR.errors);
+    // Without the component matcher, the requests through the transformer would count twice.
+    expect(await scalar(`sum(model_server_requests_total{endpoint="iris",namespace="${NAMESPACE}"})`)).toBe(PREDICTOR.total + TRANSFORMER.total);
+    expect(await scalar(q.errorRatio)).toBeCloseTo(PREDICTOR.errors / PREDICTOR.total, 6);
+    const byCode = Object.fromEntries((await query(q.requestRateByCode)).map(r => [r.metric.code, Number(r.value[1])]));
+    expect(byCode[400] / (byCode[200] + byCode[400])).toBeCloseTo(PREDICTOR.errors / PREDICTOR.total, 6);
+    expect(await scalar(q.serverErrorRatio)).toBe(0);
+  });
+
+  test('the transformer\'s queries see what clients sent, including what the module rejected', async () => {
+    const [t] = q.components;
+    expect(t.component).toBe('transformer');
+    expect(await scalar(`sum(model_server_requests_total${selectorOf(t.requestRate)})`)).toBe(TRANSFORMER.total);
+    expect(await scalar(t.errorRatio)).toBeCloseTo(TRANSFORMER.errors / TRANSFORMER.total, 6);
+    expect(await scalar(t.serverErrorRatio)).toBe(0);
+    expect(await scalar(t.replicasUp)).toBe(1);
+    expect((await query(t.stepLatencyP99!)).map(r => r.metric.step).sort()).toEqual(['postprocess', 'preprocess']);
+  });
+
+  test('every dashboard and alert expression runs; the transformer panels have data; no alert fires', async () => {
+    const exprs = allExpressions(q);
+    const results: Record<string, number> = {};
+    for (const [name, expr] of Object.entries(exprs)) results[name] = (await query(expr)).length;
+    const transformerPanels = Object.keys(exprs).filter(n => n.startsWith('transformer:'));
+    expect(transformerPanels.sort()).toEqual([
+      'transformer:errorRatio', 'transformer:latencyP99', 'transformer:predictorLatencyP99', 'transformer:replicasUp',
+      'transformer:requestRate', 'transformer:requestRateByCode', 'transformer:serverErrorRatio', 'transformer:stepLatencyP99',
+    ]);
+    for (const name of [...transformerPanels, 'requestRate', 'errorRatio', 'latencyP99', 'replicasUp', 'modelsLoaded']) {
+      expect([name, results[name] > 0]).toEqual([name, true]);
+    }
+    expect(Object.keys(exprs)).toContain('alert:ModelEndpointComponentHighErrorRatio');
+    for (const name of Object.keys(exprs).filter(n => n.startsWith('alert:'))) expect([name, results[name]]).toEqual([name, 0]);
   });
 });
