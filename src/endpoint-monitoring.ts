@@ -21,7 +21,8 @@ import { ResolvedEndpoint } from './_resolved-endpoint';
 export interface MonitoringOptions {
   /**
    * Whether to synthesize a `PodMonitor` (serverless) or `ServiceMonitor` (raw) for the
-   * endpoint, its `PrometheusRule` and its dashboard. Needs the Prometheus operator's CRDs.
+   * endpoint (and one for each transformer or explainer running our model server as its own
+   * component), its `PrometheusRule` and its dashboard. Needs the Prometheus operator's CRDs.
    *
    * @default - true with our model server; false with a custom `container`, whose metrics
    * we do not know
@@ -63,7 +64,9 @@ export interface MonitoringOptions {
   /**
    * `ModelEndpointHighErrorRatio` fires when the share of requests failing with a server
    * error (HTTP 5xx, gRPC UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE or DATA_LOSS)
-   * over 5 minutes stays above this for 5 minutes. A fraction between 0 and 1.
+   * over 5 minutes stays above this for 5 minutes. A fraction between 0 and 1. Also the
+   * threshold of `ModelEndpointComponentHighErrorRatio`, the same alert for a transformer or
+   * explainer.
    *
    * @default 0.05
    */

@@ -164,6 +164,14 @@ describe('options', () => {
     expect(endpoint.monitoring!.monitor.toJson().spec.podMetricsEndpoints[0].scrapeTimeout).toBe('10s');
   });
 
+  test('a transformer\'s monitor is reachable for escape-hatch patches', () => {
+    const { manifests } = synthEndpoint({}, DeploymentMode.RAW, e => {
+      e.addTransformer(TEST_TRANSFORMER).monitor!.addJsonPatch(JsonPatch.add('/spec/endpoints/0/scrapeTimeout', '10s'));
+    });
+    expect(findOne(manifests, 'ServiceMonitor', { name: 'iris-transformer' }).spec.endpoints[0].scrapeTimeout).toBe('10s');
+    expect(findOne(manifests, 'ServiceMonitor', { name: 'iris' }).spec.endpoints[0].scrapeTimeout).toBeUndefined();
+  });
+
   test.each<[string, object, RegExp]>([
     ['fails on a fractional scrape interval', { scrapeInterval: Duration.millis(1500) }, /'monitoring.scrapeInterval' must be a whole number of seconds, at least 1, got 1500 ms/],
     ['fails on an error ratio above 1', { errorRatioThreshold: 5 }, /'monitoring.errorRatioThreshold' must be a fraction between 0 and 1 \(exclusive\), got 5/],
