@@ -99,6 +99,8 @@ const buildSdk = project.addTask('build:sdk', {
 project.postCompileTask.prependSpawn(buildSdk);
 project.gitignore.exclude('/assets/');
 project.npmignore?.include('/assets/');
+// Users of the constructs need lib/, the server bundle and the docs, not the repo's tooling.
+project.npmignore?.exclude('/bench/', '/scripts/', '/.ci/', '/imports/', '/examples/', '/Dockerfile', '/.dockerignore', '/tsconfig.server.json');
 
 // The server, controller, benchmarks and examples are outside jsii; tsc checks them here.
 const typecheck = project.addTask('typecheck', {

@@ -7,6 +7,8 @@ const esbuild = require('esbuild');
 
 const root = path.join(__dirname, '..');
 const outdir = path.join(root, 'assets', 'server');
+const pkg = require(path.join(root, 'package.json'));
+const ORT_VERSION = (pkg.devDependencies || {})['onnxruntime-node'] || (pkg.dependencies || {})['onnxruntime-node'];
 
 function bundleServer() {
   esbuild.buildSync({
@@ -19,7 +21,9 @@ function bundleServer() {
     sourcemap: 'linked',
     // Native addon: shipped as a package next to the bundle, never inlined.
     external: ['onnxruntime-node'],
-    banner: { js: '#!/usr/bin/env node' },
+    // onnxruntime-node (a native addon) is not bundled: the image ships it, and an npm user
+    // installs it beside the package; say so instead of failing with MODULE_NOT_FOUND.
+    banner: { js: `#!/usr/bin/env node\ntry { require.resolve('onnxruntime-node'); } catch { process.stderr.write('cdk8s-model-server: onnxruntime-node is not installed; run npm install onnxruntime-node@${ORT_VERSION} (the container image ships it)\\n'); process.exit(2); }` },
     // Smaller code parses faster: start-to-ready is a target (the map keeps stack traces readable).
     minify: process.env.BUNDLE_MINIFY !== '0',
     logLevel: 'warning',
