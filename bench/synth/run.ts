@@ -30,7 +30,9 @@ function templates(): any[][] {
   const chart = Testing.chart();
   declareEndpoints(chart, 2);
   const all = Testing.synth(chart);
-  return [all.filter(o => o.metadata.name === 'model-0'), all.filter(o => o.metadata.name === 'model-1')];
+  // Each endpoint's objects are named after it: the endpoint's own, and `<name>-dashboard` etc.
+  const of = (name: string) => all.filter(o => o.metadata.name === name || o.metadata.name.startsWith(`${name}-`));
+  return [of('model-0'), of('model-1')];
 }
 
 function declarePlain(chart: Chart, size: number, shapes: any[][]): void {
