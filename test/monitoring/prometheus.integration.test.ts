@@ -15,7 +15,7 @@ import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as esbuild from 'esbuild';
 import * as YAML from 'yaml';
-import { describeWithTools } from './tools';
+import { describeWithTools, stopProcess } from './tools';
 import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri, TransformerModule } from '../../src';
 import { allExpressions, EndpointQueries } from '../../src/_monitoring/queries';
 import { expected, metricSamples, modelDir, request, RunningServer, startServer } from '../server/server-harness';
@@ -234,13 +234,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping the real model ser
   }, 90_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([prometheusExited, new Promise(r => { timer = setTimeout(r, 5000); })]);
-      clearTimeout(timer);
-      if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
-    }
+    await stopProcess(prometheus, prometheusExited);
     await server?.stop();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -413,13 +407,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
   }, 90_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      prometheus.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([prometheusExited, new Promise(r => { timer = setTimeout(r, 5000); })]);
-      clearTimeout(timer);
-      if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
-    }
+    await stopProcess(prometheus, prometheusExited);
     for (const server of Object.values(servers)) await server.stop();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });

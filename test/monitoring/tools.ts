@@ -81,3 +81,13 @@ export function synthRollout(props: Partial<CanaryRolloutProps> = {}, mode = Dep
   });
   return { manifests: Testing.synth(chart) as any[], rollout };
 }
+
+/** Stops a child process: SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+export async function stopProcess(child: import('child_process').ChildProcess | undefined, exited: Promise<unknown> | undefined, graceMs = 5000): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([exited, new Promise(r => { timer = setTimeout(r, graceMs); })]);
+  clearTimeout(timer);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
