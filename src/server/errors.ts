@@ -50,6 +50,7 @@ export const ERRORS = {
   INVALID_DATA: def('MS_ERR_INVALID_DATA', "input '%s': %s", 400, G.INVALID_ARGUMENT),
   BATCH_TOO_LARGE: def('MS_ERR_BATCH_TOO_LARGE', 'batch size %s is larger than the maximum of %s', 400, G.INVALID_ARGUMENT),
   INVALID_INSTANCES: def('MS_ERR_INVALID_INSTANCES', 'invalid instances: %s', 400, G.INVALID_ARGUMENT),
+  INVALID_BINARY_DATA: def('MS_ERR_INVALID_BINARY_DATA', 'invalid binary tensor data: %s', 400, G.INVALID_ARGUMENT),
   // --- transport (4xx) ---
   UNSUPPORTED_MEDIA_TYPE: def('MS_ERR_UNSUPPORTED_MEDIA_TYPE', "unsupported content-type '%s': send application/json", 415, G.INVALID_ARGUMENT),
   BODY_TOO_LARGE: def('MS_ERR_BODY_TOO_LARGE', 'request body is larger than the limit of %s bytes', 413, G.RESOURCE_EXHAUSTED),

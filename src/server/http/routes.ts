@@ -1,13 +1,16 @@
 /**
  * HTTP routes: thin adapters from KServe V1 / OIP V2 REST to `InferenceCore`.
  */
-import { FastifyInstance } from 'fastify';
+import { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { INFERENCE_HEADER_CONTENT_LENGTH, withBinaryInputs } from './binary-tensors';
+import { encodeInferReply } from './infer-reply';
+import { acceptBinaryInferBodies, binaryTensorBytes, INFERENCE_HEADER_CONSTRAINT } from './json-body';
 import { PATHS } from '../../_contract';
 import { ERRORS, serverError } from '../errors';
-import { InferenceCore } from '../inference/core';
-import { InferRequest } from '../inference/types';
-import { ServerMetrics } from '../metrics';
 import * as s from './schemas';
+import { InferenceCore } from '../inference/core';
+import { InferRequest, InferResponse } from '../inference/types';
+import { ServerMetrics } from '../metrics';
 
 interface NameParams { name: string }
 interface NameVersionParams { name: string; version?: string }
@@ -48,9 +51,29 @@ export function registerRoutes(app: FastifyInstance, core: InferenceCore, _metri
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/ready', readyOpts(s.nameParams), ready);
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/versions/:version/ready', readyOpts(s.nameVersionParams), ready);
 
-  const infer = async (req: { params: NameVersionParams; body: InferRequest }) => core.infer(req.params.name, req.params.version, req.body);
-  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/infer', s.inferRouteOptions(s.nameParams), infer);
-  app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/versions/:version/infer', s.inferRouteOptions(s.nameVersionParams), infer);
+  type InferRoute = { Params: NameVersionParams; Body: InferRequest };
+  const infer = async (req: FastifyRequest<InferRoute>, reply: FastifyReply) => {
+    const response = await core.infer(req.params.name, req.params.version, req.body);
+    return sendInferReply(reply, req.body, response);
+  };
+  app.post<InferRoute>('/v2/models/:name/infer', s.inferRouteOptions(s.nameParams), infer);
+  app.post<InferRoute>('/v2/models/:name/versions/:version/infer', s.inferRouteOptions(s.nameVersionParams), infer);
+
+  // ---- V2 binary tensor data extension ----
+  // Twins of the infer routes for requests with an Inference-Header-Content-Length header, in
+  // their own context so that their body parser (`./json-body`) reads any content type as binary.
+  const binaryInfer = async (req: FastifyRequest<InferRoute>, reply: FastifyReply) => {
+    const request = withBinaryInputs(req.body, binaryTensorBytes(req));
+    const response = await core.infer(req.params.name, req.params.version, request);
+    return sendInferReply(reply, request, response);
+  };
+  const binaryOpts = (params: object) => ({ ...s.binaryInferRouteOptions(params), constraints: { [INFERENCE_HEADER_CONSTRAINT.name]: 'present' } });
+  app.addConstraintStrategy(INFERENCE_HEADER_CONSTRAINT);
+  void app.register(async (binary) => {
+    acceptBinaryInferBodies(binary);
+    binary.post<InferRoute>('/v2/models/:name/infer', binaryOpts(s.nameParams), binaryInfer);
+    binary.post<InferRoute>('/v2/models/:name/versions/:version/infer', binaryOpts(s.nameVersionParams), binaryInfer);
+  });
 
   // ---- V2 model repository extension ----
   app.post<{ Body: { ready?: boolean } | undefined }>('/v2/repository/index', {
@@ -82,4 +105,14 @@ export function registerRoutes(app: FastifyInstance, core: InferenceCore, _metri
     config: v1,
     schema: { params: s.nameParams, body: s.v1PredictRequestSchema, response: { 200: s.v1PredictResponseSchema, ...s.errorResponses } },
   }, async (req) => core.predictV1(req.params.name, req.body));
+}
+
+/** Sends a V2 response as JSON or, if the request asks for binary outputs, as a binary body. */
+function sendInferReply(reply: FastifyReply, request: InferRequest, response: InferResponse) {
+  const encoded = encodeInferReply(request, response);
+  reply.type(encoded.contentType);
+  if (encoded.headerLength !== undefined) {
+    reply.header(INFERENCE_HEADER_CONTENT_LENGTH, encoded.headerLength);
+  }
+  return reply.send(encoded.body);
 }

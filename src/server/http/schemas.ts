@@ -5,6 +5,10 @@
  */
 
 const parameters = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
+// The binary tensor data extension's parameters (`./binary-tensors`), typed where they appear.
+const requestParameters = { ...parameters, properties: { binary_data_output: { type: 'boolean' } } };
+const outputParameters = { ...parameters, properties: { binary_data: { type: 'boolean' } } };
+const binaryInputParameters = { ...parameters, properties: { binary_data_size: { type: 'integer', minimum: 0 } } };
 
 export const errorSchema = {
   type: 'object',
@@ -20,12 +24,17 @@ const tensorMetadata = {
   properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
 };
 
+const requestedOutputs = {
+  type: 'array',
+  items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: outputParameters } },
+};
+
 export const inferRequestSchema = {
   type: 'object',
   required: ['inputs'],
   properties: {
     id: { type: 'string' },
-    parameters,
+    parameters: requestParameters,
     inputs: {
       type: 'array',
       minItems: 1,
@@ -41,10 +50,37 @@ export const inferRequestSchema = {
         },
       },
     },
-    outputs: {
+    outputs: requestedOutputs,
+  },
+};
+
+/**
+ * The JSON header of a binary tensor body: as `inferRequestSchema`, but an input may carry
+ * `parameters.binary_data_size` instead of `data` (which one, and the sizes, are checked with the
+ * bytes, in `./binary-tensors`).
+ */
+export const binaryInferHeaderSchema = {
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    id: { type: 'string' },
+    parameters: requestParameters,
+    inputs: {
       type: 'array',
-      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters } },
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['name', 'shape', 'datatype'],
+        properties: {
+          name: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+          datatype: { type: 'string' },
+          parameters: binaryInputParameters,
+          data: { type: 'array' },
+        },
+      },
     },
+    outputs: requestedOutputs,
   },
 };
 
@@ -133,5 +169,13 @@ export function inferRouteOptions(params: object) {
   return {
     config: { protocol: 'v2' as const },
     schema: { params, body: inferRequestSchema, response: { 200: inferResponseSchema, ...errorResponses } },
+  };
+}
+
+/** Route options of V2 `infer` for a binary tensor body (its JSON header is the `body` checked). */
+export function binaryInferRouteOptions(params: object) {
+  return {
+    config: { protocol: 'v2' as const },
+    schema: { params, body: binaryInferHeaderSchema, response: { 200: inferResponseSchema, ...errorResponses } },
   };
 }
