@@ -11,7 +11,9 @@ import Fastify, { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { ServerConfig } from './config';
 import { replyWithServerErrors } from './http/error-replies';
 import { createFastPath } from './http/fast-path';
+import { InferHotPath } from './http/infer-hot-path';
 import { acceptJsonBodies } from './http/json-body';
+import { attachLeanHttp1 } from './http/lean-http1';
 import { meterRequests, serveMetrics } from './http/request-metrics';
 import { registerRoutes } from './http/routes';
 import { serverOptions } from './http/server-options';
@@ -62,7 +64,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   let fastPath: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
   const app = Fastify({
     // The inference routes' hot path answers ordinary requests before fastify sees them
-    // (`http/fast-path.ts`); the server keeps the settings fastify would give its own.
+    // (`http/lean-http1.ts` on new connections, `http/fast-path.ts` on node:http's); the server
+    // keeps the settings fastify would give its own.
     serverFactory: (handler, opts) => {
       const server = http.createServer((req, res) => {
         if (!fastPath?.(req, res)) handler(req, res);
@@ -88,11 +91,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // An in-process transformer or explainer hooks into fastify's request lifecycle (headers,
   // logs): such a predictor keeps every request on fastify.
   if (!config.component) {
-    fastPath = createFastPath({
-      core,
-      metrics,
+    const hotPath = new InferHotPath({ core, metrics, logError: (fields, message) => app.log.error(fields, message) });
+    fastPath = createFastPath({ hotPath, maxBodyBytes: config.maxBodyBytes });
+    attachLeanHttp1(app.server, {
+      hotPath,
       maxBodyBytes: config.maxBodyBytes,
-      logError: (fields, message) => app.log.error(fields, message),
+      keepAliveTimeoutMs: app.server.keepAliveTimeout,
+      requestTimeoutMs: config.requestTimeoutMs,
     });
   }
   serveMetrics(app, metrics);

@@ -1,0 +1,174 @@
+/**
+ * The two REST inference routes, independent of the HTTP stack that carries them:
+ * `POST /v2/models/<name>[/versions/<v>]/infer` and `POST /v1/models/<name>:predict`.
+ *
+ * Both hot-path transports call this: the lean HTTP/1.1 front (`./lean-http1`) and the
+ * `node:http` fast path (`./fast-path`). Behaviour is fastify's, by construction: the same core
+ * calls, the same body schemas (compiled with the same ajv options), the same error table and
+ * JSON shape, the same metrics. `test/server/fast-path.test.ts` checks the paths answer alike.
+ */
+import { performance } from 'perf_hooks';
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import { inferRequestSchema, v1PredictRequestSchema } from './schemas';
+import { AJV_OPTIONS } from './server-options';
+import { ERRORS, ServerError, serverError } from '../errors';
+import { InferenceCore } from '../inference/core';
+import { InferRequest } from '../inference/types';
+import { MetricProtocol, ServerMetrics } from '../metrics';
+
+const V2_INFER = /^\/v2\/models\/([^/?:]+)(?:\/versions\/([^/?]+))?\/infer$/;
+const V1_PREDICT = /^\/v1\/models\/([^/?:]+):predict$/;
+
+/** A request target that names one of the inference routes. */
+export interface InferRoute {
+  readonly protocol: MetricProtocol;
+  readonly name: string;
+  readonly version?: string;
+}
+
+/** The inference route `url` names (no query string allowed), or undefined. */
+export function matchInferRoute(url: string): InferRoute | undefined {
+  const v2 = V2_INFER.exec(url);
+  if (v2) return { protocol: 'v2', name: decode(v2[1]), version: v2[2] === undefined ? undefined : decode(v2[2]) };
+  const v1 = V1_PREDICT.exec(url);
+  return v1 ? { protocol: 'v1', name: decode(v1[1]) } : undefined;
+}
+
+/** `decodeURIComponent`, skipped for the usual names without escapes. */
+function decode(segment: string): string {
+  return segment.includes('%') ? decodeURIComponent(segment) : segment;
+}
+
+/** Where an answer goes: status and JSON body text. */
+export type SendAnswer = (status: number, body: string) => void;
+
+export interface InferHotPathOptions {
+  readonly core: InferenceCore;
+  readonly metrics: ServerMetrics;
+  /** Logs a 5xx answer (as fastify's error handler does). */
+  readonly logError: (fields: Record<string, unknown>, message: string) => void;
+}
+
+/** Answers inference requests whose route is known and whose body has been read. */
+export class InferHotPath {
+  private readonly validateV2: ValidateFunction;
+  private readonly validateV1: ValidateFunction;
+  /** In-flight gauge children by protocol (prom-client hashes a label object on every call). */
+  private readonly inFlight: Record<string, { inc(): void; dec(): void }> = {};
+
+  constructor(private readonly options: InferHotPathOptions) {
+    // The options fastify's own validator compiler uses (`useDefaults` is fastify's default), so
+    // both paths accept and reject the same bodies.
+    const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults: true });
+    this.validateV2 = ajv.compile(inferRequestSchema);
+    this.validateV1 = ajv.compile(v1PredictRequestSchema);
+    for (const protocol of ['v1', 'v2'] as const) {
+      this.inFlight[protocol] = options.metrics.requestsInFlight.labels({ protocol });
+    }
+  }
+
+  /** Whether requests should go to fastify instead (shutdown keeps one path for every answer). */
+  public get draining(): boolean {
+    return this.options.core.isDraining;
+  }
+
+  /**
+   * Starts one request (counted in flight from now); call `answer` with the body, or `abort` if
+   * the client went away first. Whichever comes first counts; the other does nothing.
+   */
+  public begin(route: InferRoute, send: SendAnswer): InferCall {
+    return new InferCall(this, route, send);
+  }
+
+  /** @internal */
+  public started(protocol: MetricProtocol): void {
+    this.inFlight[protocol].inc();
+  }
+
+  /** @internal */
+  public finished(call: InferCall, code: number): void {
+    const { core, metrics } = this.options;
+    this.inFlight[call.route.protocol].dec();
+    const name = call.route.name;
+    metrics.recordRequest(core.repository.get(name) ? name : '_unknown', call.route.protocol, code, (performance.now() - call.startedAt) / 1000);
+  }
+
+  /** @internal Parses, validates and runs a request body; settles `call` exactly once. */
+  public run(call: InferCall, text: string): void {
+    let body: unknown;
+    try {
+      body = isBlank(text) ? undefined : JSON.parse(text);
+    } catch (err) {
+      call.fail(serverError(ERRORS.INVALID_JSON, (err as Error).message));
+      return;
+    }
+    const { route } = call;
+    const validate = route.protocol === 'v2' ? this.validateV2 : this.validateV1;
+    if (!validate(body)) {
+      call.fail(serverError(ERRORS.INVALID_REQUEST, schemaMessage(validate)));
+      return;
+    }
+    const { core } = this.options;
+    const answer = route.protocol === 'v2'
+      ? core.infer(route.name, route.version, body as unknown as InferRequest)
+      : core.predictV1(route.name, body);
+    answer.then((response) => call.send(200, JSON.stringify(response)), (err) => call.fail(err));
+  }
+
+  /** @internal */
+  public logError(fields: Record<string, unknown>, message: string): void {
+    this.options.logError(fields, message);
+  }
+}
+
+/** One request on the hot path. */
+export class InferCall {
+  public readonly startedAt = performance.now();
+  private done = false;
+
+  constructor(private readonly path: InferHotPath, public readonly route: InferRoute, private readonly sendAnswer: SendAnswer) {
+    path.started(route.protocol);
+  }
+
+  /** Runs the request with its body (UTF-8 text). */
+  public answer(body: string): void {
+    if (!this.done) this.path.run(this, body);
+  }
+
+  /** The client went away before the answer: a 499, as in fastify's onRequestAbort. */
+  public abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.path.finished(this, 499);
+  }
+
+  /** @internal */
+  public send(status: number, body: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.path.finished(this, status);
+    this.sendAnswer(status, body);
+  }
+
+  /** Answers with the error's status and JSON shape; unknown errors are a logged 500. */
+  public fail(err: unknown): void {
+    const e = err instanceof ServerError ? err : serverError(ERRORS.INTERNAL);
+    if (e.statusCode >= 500 && e.statusCode !== 503) {
+      const { route } = this;
+      this.path.logError({ event: 'request_failed', code: e.code, model: route.name, protocol: route.protocol, err: err instanceof ServerError ? undefined : err }, e.message);
+    }
+    this.send(e.statusCode, JSON.stringify(e.toJSON()));
+  }
+}
+
+/** Empty or all-whitespace: no body, as in fastify's JSON parser (`./json-body`). */
+const BLANK = /^\s*$/;
+function isBlank(text: string): boolean {
+  return BLANK.test(text);
+}
+
+/** fastify's wording of a body schema failure (`body/inputs/0 must have ...`). */
+function schemaMessage(validate: ValidateFunction): string {
+  const errors = validate.errors as ErrorObject[];
+  return errors.map((e) => `body${e.instancePath} ${e.message}`).join(', ');
+}

@@ -1,0 +1,347 @@
+/**
+ * A lean HTTP/1.1 front for the inference routes, on the sockets of the `node:http` server.
+ *
+ * `node:http` costs about 14 µs of CPU per request here before any handler runs (request and
+ * response objects, streams, header maps), as much as the model and our own code together for
+ * a small model. This front reads each new connection's bytes itself and answers the ordinary
+ * inference request (`POST` of a JSON body with a `Content-Length`, HTTP/1.1, to one of the two
+ * inference routes) straight from the buffer. The first request it does not serve hands the
+ * connection, with every unread byte, to `node:http` for good: health checks, metadata, other
+ * methods, chunked bodies, `Expect`, upgrades, the binary tensor extension, oversized or
+ * malformed requests, HTTP/1.0, and the whole shutdown are `node:http`'s and fastify's, so there
+ * is one implementation of each of those paths. A request is either wholly ours or wholly
+ * theirs, so the two parsers never disagree about where a message ends.
+ *
+ * Requests on one connection are answered one at a time, in order (pipelined bytes wait in the
+ * buffer, with reading paused past a bound).
+ */
+import * as http from 'http';
+import { Socket } from 'net';
+import { InferCall, InferHotPath, InferRoute, matchInferRoute } from './infer-hot-path';
+
+export interface LeanHttp1Options {
+  readonly hotPath: InferHotPath;
+  readonly maxBodyBytes: number;
+  /** Idle keep-alive connections are closed after this long (as `server.keepAliveTimeout`). */
+  readonly keepAliveTimeoutMs: number;
+  /** A request body still arriving after this long gets a 408 (as `server.requestTimeout`; 0: none). */
+  readonly requestTimeoutMs: number;
+}
+
+/** Larger head sections go to node:http (its default `maxHeaderSize` answers 431). */
+const MAX_HEAD_BYTES = 16 * 1024;
+const REQUEST_LINE = /^POST ([\x21-\x7e]+) HTTP\/1\.1$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DIGITS = /^\d{1,15}$/;
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
+/** Headers whose presence means the request is node:http's. */
+const NOT_OURS = new Set(['transfer-encoding', 'expect', 'upgrade', 'inference-header-content-length']);
+
+/** Puts the front on `server` (before it listens); returns it for shutdown. */
+export function attachLeanHttp1(server: http.Server, options: LeanHttp1Options): LeanHttp1 {
+  return new LeanHttp1(server, options);
+}
+
+export class LeanHttp1 {
+  /** Connections still on the front. */
+  private readonly connections = new Set<LeanConnection>();
+  /** The connection headers of a keep-alive answer, as node:http writes them. */
+  public readonly keepAliveHeaders: string;
+  private closing = false;
+  private readonly handOffToNode: (socket: Socket) => void;
+
+  constructor(server: http.Server, public readonly options: LeanHttp1Options) {
+    this.keepAliveHeaders = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeoutMs / 1000)}`;
+    const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    this.handOffToNode = (socket) => {
+      for (const listener of nodeListeners) listener.call(server, socket);
+    };
+    server.on('connection', (socket: Socket) => {
+      if (this.closing) this.handOffToNode(socket);
+      else this.connections.add(new LeanConnection(socket, this));
+    });
+    // `server.close()` calls this (and fastify's close with forceCloseConnections 'idle'): idle
+    // connections close now, busy ones after their answer.
+    const closeIdle = server.closeIdleConnections.bind(server);
+    server.closeIdleConnections = () => {
+      this.closeIdle();
+      closeIdle();
+    };
+  }
+
+  public get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** @internal */
+  public handOff(connection: LeanConnection, socket: Socket): void {
+    this.connections.delete(connection);
+    this.handOffToNode(socket);
+  }
+
+  /** @internal */
+  public forget(connection: LeanConnection): void {
+    this.connections.delete(connection);
+  }
+
+  private closeIdle(): void {
+    this.closing = true;
+    for (const connection of this.connections) connection.closeWhenIdle();
+  }
+}
+
+const enum State { Head, Body, Busy, Gone }
+
+/** One connection while it is on the front. */
+class LeanConnection {
+  private buffered: Buffer | null = null;
+  private state = State.Head;
+  private call?: InferCall;
+  private bodyStart = 0;
+  private bodyLength = 0;
+  private closeAfter = false;
+  private bodyTimer?: NodeJS.Timeout;
+  private readonly onData: (chunk: Buffer) => void;
+  private readonly onClose: () => void;
+  private readonly onTimeout: () => void;
+  private readonly onError: () => void;
+  private readonly onEnd: () => void;
+
+  constructor(private readonly socket: Socket, private readonly front: LeanHttp1) {
+    this.onData = (chunk) => this.received(chunk);
+    this.onClose = () => this.closed();
+    this.onTimeout = () => this.timedOut();
+    this.onError = () => socket.destroy();
+    this.onEnd = () => this.clientEnded();
+    socket.setNoDelay(true);
+    socket.setTimeout(front.options.keepAliveTimeoutMs);
+    socket.on('data', this.onData);
+    socket.on('close', this.onClose);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('end', this.onEnd);
+  }
+
+  /** Shutdown: an idle connection closes now, a busy one after its answer. */
+  public closeWhenIdle(): void {
+    this.closeAfter = true;
+    if (this.state === State.Head && this.buffered === null) this.end();
+  }
+
+  private received(chunk: Buffer): void {
+    this.buffered = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk]);
+    if (this.state === State.Busy) {
+      // Pipelined bytes wait for the answer in flight; stop reading past a bound.
+      if (this.buffered.length > MAX_HEAD_BYTES + this.front.options.maxBodyBytes) this.socket.pause();
+      return;
+    }
+    this.advance();
+  }
+
+  /** Serves what the buffer holds, as far as it goes. */
+  private advance(): void {
+    while (this.buffered !== null && this.state !== State.Gone) {
+      if (this.state === State.Head && !this.readHead()) return;
+      if (this.state === State.Body && !this.readBody()) return;
+      if (this.state === State.Busy) return;
+    }
+  }
+
+  /** Parses a request head; false when more bytes are needed or the connection left the front. */
+  private readHead(): boolean {
+    const buf = this.buffered!;
+    const { hotPath, maxBodyBytes } = this.front.options;
+    const headEnd = buf.indexOf('\r\n\r\n');
+    if (headEnd < 0) {
+      // A request line that is not ours needs no more bytes to decide.
+      const lineEnd = buf.indexOf('\r\n');
+      const notOurs = lineEnd >= 0 && !REQUEST_LINE.test(buf.toString('latin1', 0, lineEnd));
+      if (notOurs || buf.length > MAX_HEAD_BYTES) this.handOff();
+      return false;
+    }
+    if (headEnd > MAX_HEAD_BYTES || hotPath.draining || this.front.isClosing) {
+      this.handOff();
+      return false;
+    }
+    const lines = buf.toString('latin1', 0, headEnd).split('\r\n');
+    const requestLine = REQUEST_LINE.exec(lines[0]);
+    const route = requestLine ? matchInferRoute(requestLine[1]) : undefined;
+    const head = route && parseHeaders(lines);
+    if (!head || !head.host || !(head.contentLength > 0) || head.contentLength > maxBodyBytes || !JSON_TYPE.test(head.contentType)) {
+      this.handOff();
+      return false;
+    }
+    this.closeAfter ||= head.close;
+    this.bodyStart = headEnd + 4;
+    this.bodyLength = head.contentLength;
+    this.state = State.Body;
+    this.call = hotPath.begin(route as InferRoute, (status, body) => this.answer(status, body));
+    return true;
+  }
+
+  /** Starts the request once its body is complete. */
+  private readBody(): boolean {
+    const buf = this.buffered!;
+    const end = this.bodyStart + this.bodyLength;
+    if (buf.length < end) {
+      if (!this.bodyTimer && this.front.options.requestTimeoutMs > 0) {
+        this.bodyTimer = setTimeout(() => this.requestTimedOut(), this.front.options.requestTimeoutMs);
+      }
+      return false;
+    }
+    if (this.bodyTimer) {
+      clearTimeout(this.bodyTimer);
+      this.bodyTimer = undefined;
+    }
+    const body = buf.toString('utf8', this.bodyStart, end);
+    this.buffered = buf.length === end ? null : buf.subarray(end);
+    this.state = State.Busy;
+    this.call!.answer(body);
+    return true;
+  }
+
+  private answer(status: number, body: string): void {
+    if (this.state === State.Gone) return;
+    const close = this.closeAfter || this.front.isClosing;
+    const socket = this.socket;
+    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nDate: ${httpDate()}\r\n${close ? 'Connection: close' : this.front.keepAliveHeaders}\r\n\r\n${body}`);
+    this.call = undefined;
+    if (close) {
+      this.end();
+      return;
+    }
+    this.state = State.Head;
+    if (socket.isPaused()) socket.resume();
+    this.advance();
+  }
+
+  /** Gives the connection, and every byte not yet consumed, to node:http. */
+  private handOff(): void {
+    const socket = this.socket;
+    this.detach();
+    if (this.buffered !== null) socket.unshift(this.buffered);
+    this.buffered = null;
+    this.front.handOff(this, socket);
+    // node:http reads through its own listener; reading may have been paused here.
+    if (socket.isPaused()) socket.resume();
+  }
+
+  private detach(): void {
+    this.state = State.Gone;
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('close', this.onClose);
+    socket.off('timeout', this.onTimeout);
+    socket.off('error', this.onError);
+    socket.off('end', this.onEnd);
+    socket.setTimeout(0);
+    if (this.bodyTimer) clearTimeout(this.bodyTimer);
+  }
+
+  private end(): void {
+    this.detach();
+    this.front.forget(this);
+    // Errors after this point (a reset while flushing) have nowhere to go.
+    this.socket.on('error', ignore);
+    this.socket.end();
+  }
+
+  /** The client finished sending: answer what is in flight, then close (as node:http does). */
+  private clientEnded(): void {
+    this.closeAfter = true;
+    if (this.state === State.Busy) return;
+    this.call?.abort();
+    this.end();
+  }
+
+  private closed(): void {
+    this.detach();
+    this.front.forget(this);
+    this.call?.abort();
+  }
+
+  /** Idle past the keep-alive timeout, or a head that never completes: close. */
+  private timedOut(): void {
+    if (this.state === State.Busy) return;
+    if (this.state === State.Body) {
+      this.requestTimedOut();
+      return;
+    }
+    this.detach();
+    this.front.forget(this);
+    this.socket.destroy();
+  }
+
+  /** A body that does not arrive in time: 408 and close, as node:http does. */
+  private requestTimedOut(): void {
+    this.call?.abort();
+    this.call = undefined;
+    const socket = this.socket;
+    this.detach();
+    this.front.forget(this);
+    socket.on('error', ignore);
+    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+  }
+}
+
+interface RequestHead {
+  host: boolean;
+  contentLength: number;
+  contentType: string;
+  close: boolean;
+}
+
+/** The headers the front needs; undefined when the request must go to node:http. */
+function parseHeaders(lines: string[]): RequestHead | undefined {
+  const head: RequestHead = { host: false, contentLength: -1, contentType: '', close: false };
+  let typeSeen = false;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    // Folded lines, spaces before the colon, control characters: node:http rejects them itself.
+    if (!TOKEN.test(name)) return undefined;
+    const value = line.slice(colon + 1).trim();
+    if (BAD_VALUE.test(value)) return undefined;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'host':
+        if (head.host) return undefined;
+        head.host = true;
+        continue;
+      case 'content-length':
+        if (head.contentLength >= 0 || !DIGITS.test(value)) return undefined;
+        head.contentLength = Number(value);
+        continue;
+      case 'content-type':
+        if (typeSeen) return undefined;
+        typeSeen = true;
+        head.contentType = value;
+        continue;
+      case 'connection':
+        if (CLOSE_TOKEN.test(value)) head.close = true;
+        continue;
+      default:
+        if (NOT_OURS.has(lower)) return undefined;
+    }
+  }
+  return head;
+}
+
+let dateText = '';
+let dateExpires = 0;
+/** The `Date` header value, computed at most once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  if (now >= dateExpires) {
+    dateText = new Date(now).toUTCString();
+    dateExpires = now - (now % 1000) + 1000;
+  }
+  return dateText;
+}
+
+function ignore(): void {}
