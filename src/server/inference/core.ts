@@ -18,7 +18,7 @@ import { ModelEntry, ModelRepository, notReady } from '../models/repository';
 export const SERVER_NAME = 'cdk8s-model-server';
 export const SERVER_VERSION = '0.1.0';
 /** V2 extensions we implement. */
-export const SERVER_EXTENSIONS = ['model_repository'];
+export const SERVER_EXTENSIONS = ['model_repository', 'binary_tensor_data'];
 
 export interface InferenceCoreOptions {
   readonly repository: ModelRepository;
