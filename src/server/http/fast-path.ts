@@ -18,7 +18,6 @@ import { InferHotPath, matchInferRoute } from './infer-hot-path';
 import { ERRORS, serverError } from '../errors';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export interface FastPathOptions {
   readonly hotPath: InferHotPath;
@@ -40,10 +39,12 @@ export function createFastPath(options: FastPathOptions): (req: IncomingMessage,
       return false;
     }
 
-    const call = hotPath.begin(route, (status, body) => {
+    const call = hotPath.begin(route, (status, reply) => {
       // A Content-Length, not chunked encoding: the answer is one write.
-      res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+      const head: Record<string, string | number> = { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) };
+      if (reply.headerLength !== undefined) head['inference-header-content-length'] = reply.headerLength;
+      res.writeHead(status, head);
+      res.end(reply.body);
     });
     const chunks: Buffer[] = [];
     let received = 0;

@@ -12,6 +12,7 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { inferRequestSchema, v1PredictRequestSchema } from './schemas';
 import { AJV_OPTIONS } from './server-options';
 import { ERRORS, ServerError, serverError } from '../errors';
+import { encodeInferReply, InferReply, JSON_CONTENT_TYPE } from './infer-reply';
 import { InferenceCore } from '../inference/core';
 import { InferRequest } from '../inference/types';
 import { MetricProtocol, ServerMetrics } from '../metrics';
@@ -39,8 +40,8 @@ function decode(segment: string): string {
   return segment.includes('%') ? decodeURIComponent(segment) : segment;
 }
 
-/** Where an answer goes: status and JSON body text. */
-export type SendAnswer = (status: number, body: string) => void;
+/** Where an answer goes: status and the encoded body (JSON, or the binary tensor extension's). */
+export type SendAnswer = (status: number, reply: InferReply) => void;
 
 export interface InferHotPathOptions {
   readonly core: InferenceCore;
@@ -109,10 +110,12 @@ export class InferHotPath {
       return;
     }
     const { core } = this.options;
-    const answer = route.protocol === 'v2'
-      ? core.infer(route.name, route.version, body as unknown as InferRequest)
-      : core.predictV1(route.name, body);
-    answer.then((response) => call.send(200, JSON.stringify(response)), (err) => call.fail(err));
+    if (route.protocol === 'v2') {
+      const request = body as unknown as InferRequest;
+      core.infer(route.name, route.version, request).then((response) => call.send(200, encodeInferReply(request, response)), (err) => call.fail(err));
+    } else {
+      core.predictV1(route.name, body).then((response) => call.send(200, jsonReply(response)), (err) => call.fail(err));
+    }
   }
 
   /** @internal */
@@ -143,11 +146,11 @@ export class InferCall {
   }
 
   /** @internal */
-  public send(status: number, body: string): void {
+  public send(status: number, reply: InferReply): void {
     if (this.done) return;
     this.done = true;
     this.path.finished(this, status);
-    this.sendAnswer(status, body);
+    this.sendAnswer(status, reply);
   }
 
   /** Answers with the error's status and JSON shape; unknown errors are a logged 500. */
@@ -157,8 +160,12 @@ export class InferCall {
       const { route } = this;
       this.path.logError({ event: 'request_failed', code: e.code, model: route.name, protocol: route.protocol, err: err instanceof ServerError ? undefined : err }, e.message);
     }
-    this.send(e.statusCode, JSON.stringify(e.toJSON()));
+    this.send(e.statusCode, jsonReply(e.toJSON()));
   }
+}
+
+function jsonReply(value: unknown): InferReply {
+  return { contentType: JSON_CONTENT_TYPE, body: JSON.stringify(value) };
 }
 
 /** Empty or all-whitespace: no body, as in fastify's JSON parser (`./json-body`). */

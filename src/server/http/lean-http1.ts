@@ -18,6 +18,7 @@
 import * as http from 'http';
 import { Socket } from 'net';
 import { InferCall, InferHotPath, InferRoute, matchInferRoute } from './infer-hot-path';
+import { InferReply } from './infer-reply';
 
 export interface LeanHttp1Options {
   readonly hotPath: InferHotPath;
@@ -178,7 +179,7 @@ class LeanConnection {
     this.bodyStart = headEnd + 4;
     this.bodyLength = head.contentLength;
     this.state = State.Body;
-    this.call = hotPath.begin(route as InferRoute, (status, body) => this.answer(status, body));
+    this.call = hotPath.begin(route as InferRoute, (status, reply) => this.answer(status, reply));
     return true;
   }
 
@@ -203,11 +204,21 @@ class LeanConnection {
     return true;
   }
 
-  private answer(status: number, body: string): void {
+  private answer(status: number, reply: InferReply): void {
     if (this.state === State.Gone) return;
     const close = this.closeAfter || this.front.isClosing;
     const socket = this.socket;
-    socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nDate: ${httpDate()}\r\n${close ? 'Connection: close' : this.front.keepAliveHeaders}\r\n\r\n${body}`);
+    const { body } = reply;
+    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: ${reply.contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${
+      reply.headerLength === undefined ? '' : `Inference-Header-Content-Length: ${reply.headerLength}\r\n`}Date: ${httpDate()}\r\n${close ? 'Connection: close' : this.front.keepAliveHeaders}\r\n\r\n`;
+    if (typeof body === 'string') {
+      socket.write(head + body);
+    } else {
+      socket.cork();
+      socket.write(head, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    }
     this.call = undefined;
     if (close) {
       this.end();
