@@ -93,12 +93,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (!config.component) {
     const hotPath = new InferHotPath({ core, metrics, logError: (fields, message) => app.log.error(fields, message) });
     fastPath = createFastPath({ hotPath, maxBodyBytes: config.maxBodyBytes });
-    attachLeanHttp1(app.server, {
-      hotPath,
-      maxBodyBytes: config.maxBodyBytes,
-      keepAliveTimeoutMs: app.server.keepAliveTimeout,
-      requestTimeoutMs: config.requestTimeoutMs,
-    });
+    // A mesh member decides placement on node:http's requests (`mesh/node.ts`), so its
+    // connections stay there.
+    if (!config.mesh) {
+      attachLeanHttp1(app.server, {
+        hotPath,
+        maxBodyBytes: config.maxBodyBytes,
+        keepAliveTimeoutMs: app.server.keepAliveTimeout,
+        requestTimeoutMs: config.requestTimeoutMs,
+      });
+    }
   }
   serveMetrics(app, metrics);
   return app;
