@@ -418,12 +418,13 @@ describe('a real server', () => {
     expect([allBut.outputs.probabilities.binary, allBut.outputs.label.binary]).toEqual([false, true]);
   });
 
-  test('a JSON request can ask for binary outputs (fastify route)', async () => {
-    // The query string sends the request to fastify's route rather than the inference hot path.
-    const res = await postJson(port, '/v2/models/iris/infer?via=fastify', { ...iris.v2_request, parameters: { binary_data_output: true } });
+  // A query string sends the request to fastify's route rather than the inference hot path.
+  test.each([['the hot path', ''], ['fastify', '?via=fastify']])('a JSON request can ask for binary outputs (%s)', async (_path, query) => {
+    const res = await postJson(port, `/v2/models/iris/infer${query}`, { ...iris.v2_request, outputs: [{ name: 'probabilities' }, { name: 'label', parameters: { binary_data: true } }] });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe(OCTET);
     expect(res.outputs.label).toMatchObject({ binary: true, data: outputOf('label', iris).data });
+    expectClose(res.outputs.probabilities.data as number[], outputOf('probabilities', iris).data, iris.tolerance);
   });
 
   test('a header-only binary request (all inputs JSON) is answered', async () => {
