@@ -3,6 +3,7 @@
  * memory budgets that cannot hold them all.
  */
 import * as fs from 'fs';
+import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -161,6 +162,53 @@ test('a forwarded request is served by the member that received it (one hop at m
   expect(res.status).toBe(200);
   checkOutputs(m, res);
   expect(res.headers[SERVED_BY]).toBe(`127.0.0.1:${nonHolder}`);
+});
+
+test('a binary tensor data request is forwarded with its header length, and the binary answer comes back intact', async () => {
+  // GIVEN an iris model, asked at a member that does not hold it, with binary input and outputs
+  const m = models.find((x) => x.fixture === 'iris-logreg' && x.name !== models[20].name)!;
+  const status = await request(ports[0], 'GET', `${MESH_STATUS_PATH}?model=${m.name}`);
+  const nonHolder = ports.find((p) => !status.body.holders.includes(`127.0.0.1:${p}`))!;
+  const fixture = fixtures.get(m.fixture);
+  const input = fixture.v2_request.inputs[0];
+  const json = Buffer.from(JSON.stringify({
+    inputs: [{ name: input.name, shape: input.shape, datatype: 'FP32', parameters: { binary_data_size: input.data.length * 4 } }],
+    parameters: { binary_data_output: true },
+  }));
+  const body = Buffer.concat([json, Buffer.from(new Float32Array(input.data).buffer)]);
+
+  // WHEN it is sent
+  const answer = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: Buffer }>((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port: nonHolder,
+      method: 'POST',
+      path: `/v2/models/${m.name}/infer`,
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': json.length, 'content-length': body.length },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, raw: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+  // THEN a holder served it, and the answer is the binary extension's, with the right values
+  expect(answer.status).toBe(200);
+  expect(status.body.holders).toContain(answer.headers[SERVED_BY]);
+  const headerLength = Number(answer.headers['inference-header-content-length']);
+  expect(headerLength).toBeGreaterThan(0);
+  const head = JSON.parse(answer.raw.subarray(0, headerLength).toString('utf8'));
+  let offset = headerLength;
+  for (const out of head.outputs) {
+    const bytes = answer.raw.subarray(offset, offset + out.parameters.binary_data_size);
+    offset += bytes.length;
+    const copy = new Uint8Array(bytes).buffer;
+    const values = out.datatype === 'INT64' ? Array.from(new BigInt64Array(copy), Number) : Array.from(new Float32Array(copy));
+    expectClose(values, fixture.outputs.find((o: { name: string }) => o.name === out.name).data, fixture.tolerance);
+  }
+  expect(offset).toBe(answer.raw.length);
 });
 
 test('killing a member mid-run loses no request after bounded retries', async () => {

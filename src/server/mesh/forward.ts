@@ -9,8 +9,13 @@ export const peerAgent = keepAliveAgent(128, 32);
 export interface PeerResponse {
   readonly status: number;
   readonly contentType?: string;
+  /** `Inference-Header-Content-Length` of a binary tensor data answer. */
+  readonly inferenceHeaderLength?: string;
   readonly body: Buffer;
 }
+
+/** The binary tensor data extension's header: it travels with the body, both ways. */
+export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
 
 /** A connection-level failure: the peer is gone or did not answer in time. */
 export class PeerUnavailableError extends Error {
@@ -40,7 +45,13 @@ export async function requestPeer(
       timeoutError: () => new Error(`no answer within ${timeoutMs} ms`),
       retryOnReusedSocket: () => retryReusedSocket,
     });
-    return { status: answer.status ?? 502, contentType: answer.headers['content-type'], body: answer.body };
+    const headerLength = answer.headers[INFERENCE_HEADER_LENGTH];
+    return {
+      status: answer.status ?? 502,
+      contentType: answer.headers['content-type'],
+      inferenceHeaderLength: headerLength === undefined ? undefined : String(headerLength),
+      body: answer.body,
+    };
   } catch (err) {
     if (!(err instanceof RequestFailure)) throw err;
     const reason = err.whileReading ? err.cause.message : err.cause.code ?? err.cause.message;

@@ -19,7 +19,7 @@ import { FastifyInstance } from 'fastify';
 import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../_contract';
 import { ServerConfig } from '../config';
 import { ERRORS, ServerError, serverError } from '../errors';
-import { peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';
+import { INFERENCE_HEADER_LENGTH, peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';
 import { Member, rank } from './hrw';
 import { DEFAULT_WEIGHT, Membership } from './membership';
 import { MeshMetrics } from './metrics';
@@ -339,7 +339,9 @@ export class MeshNode {
       }
       this.meshMetrics.forwards.inc({ outcome: 'ok' });
       this.meshMetrics.requests.inc({ model: name, via: 'forwarded' });
-      res.writeHead(answer.status, { [SERVED_BY_HEADER]: member.id, 'content-type': answer.contentType ?? 'application/json', 'content-length': answer.body.length });
+      const head: Record<string, string | number> = { [SERVED_BY_HEADER]: member.id, 'content-type': answer.contentType ?? 'application/json', 'content-length': answer.body.length };
+      if (answer.inferenceHeaderLength !== undefined) head[INFERENCE_HEADER_LENGTH] = answer.inferenceHeaderLength;
+      res.writeHead(answer.status, head);
       res.end(answer.body);
       return;
     }
@@ -349,20 +351,19 @@ export class MeshNode {
     const local = await app.inject({
       method: 'POST',
       url: req.url!,
-      headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json'), [MESH_FORWARDED_HEADER]: 'fallback' },
+      headers: { ...bodyHeaders(req), [MESH_FORWARDED_HEADER]: 'fallback' },
       payload: body,
     });
-    res.writeHead(local.statusCode, { 'content-type': String(local.headers['content-type'] ?? 'application/json') });
+    const head: Record<string, string> = { 'content-type': String(local.headers['content-type'] ?? 'application/json') };
+    const headerLength = local.headers[INFERENCE_HEADER_LENGTH];
+    if (headerLength !== undefined) head[INFERENCE_HEADER_LENGTH] = String(headerLength);
+    res.writeHead(local.statusCode, head);
     res.end(local.rawPayload);
   }
 
   /** One forward; a reused keep-alive socket the peer had closed is retried once on a new one. */
   private forward(peer: string, request: IncomingMessage, body: Buffer): Promise<PeerResponse> {
-    const headers: Record<string, string> = { [MESH_FORWARDED_HEADER]: this.self };
-    const type = request.headers['content-type'];
-    if (type) {
-      headers['content-type'] = String(type);
-    }
+    const headers: Record<string, string> = { ...bodyHeaders(request), [MESH_FORWARDED_HEADER]: this.self };
     const timeoutMs = this.config.mesh!.loadTimeoutMs + (this.config.requestTimeoutMs || 30_000);
     return requestPeer(peer, 'POST', request.url!, headers, body, timeoutMs, true);
   }
@@ -432,4 +433,17 @@ async function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * The headers that describe a forwarded body: its type, and the binary tensor data extension's
+ * JSON header length (without it a binary body is not understood).
+ */
+function bodyHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const type = request.headers['content-type'];
+  if (type) headers['content-type'] = String(type);
+  const headerLength = request.headers[INFERENCE_HEADER_LENGTH];
+  if (headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH] = String(headerLength);
+  return headers;
 }
