@@ -89,6 +89,34 @@ describe.each([
     expectClose(byName.probabilities.data, probabilities, iris.tolerance);
   });
 
+  test('a client that asks for binary outputs gets them; the hop to the predictor stays JSON', async () => {
+    const body = JSON.stringify({ ...iris.v2_request, parameters: { binary_data_output: true } });
+    const answer = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: Buffer }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: server().port, method: 'POST', path: '/v2/models/iris/infer', headers: { 'content-type': 'application/json' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, raw: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('application/octet-stream');
+    const headerLength = Number(answer.headers['inference-header-content-length']);
+    const head = JSON.parse(answer.raw.subarray(0, headerLength).toString('utf8'));
+    const probs = head.outputs.find((o: { name: string }) => o.name === 'probabilities');
+    expect(probs.data).toBeUndefined();
+    // Outputs follow the JSON header in order; probabilities' bytes start where the outputs before it end.
+    let offset = headerLength;
+    for (const o of head.outputs) {
+      if (o.name === 'probabilities') break;
+      offset += o.parameters.binary_data_size;
+    }
+    const bytes = new Uint8Array(answer.raw.subarray(offset, offset + probs.parameters.binary_data_size)).buffer;
+    expectClose(Array.from(new Float32Array(bytes)), probabilities, iris.tolerance);
+    expect(head.outputs.map((o: { name: string }) => o.name)).toContain('class_name');
+  });
+
   test('a TransformerError from the module is a 400 with its message', async () => {
     const res = await request(server().port, 'POST', '/v1/models/iris:predict', { instances: [{ sepal_length: 'long' }] });
     expect(res.status).toBe(400);

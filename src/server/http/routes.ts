@@ -2,14 +2,14 @@
  * HTTP routes: thin adapters from KServe V1 / OIP V2 REST to `InferenceCore`.
  */
 import { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { INFERENCE_HEADER_CONTENT_LENGTH, withBinaryInputs } from './binary-tensors';
-import { encodeInferReply } from './infer-reply';
+import { withBinaryInputs } from './binary-tensors';
+import { sendInferReply } from './infer-reply';
 import { acceptBinaryInferBodies, binaryTensorBytes, INFERENCE_HEADER_CONSTRAINT } from './json-body';
 import { PATHS } from '../../_contract';
 import { ERRORS, serverError } from '../errors';
 import * as s from './schemas';
 import { InferenceCore } from '../inference/core';
-import { InferRequest, InferResponse } from '../inference/types';
+import { InferRequest } from '../inference/types';
 import { ServerMetrics } from '../metrics';
 
 interface NameParams { name: string }
@@ -107,12 +107,3 @@ export function registerRoutes(app: FastifyInstance, core: InferenceCore, _metri
   }, async (req) => core.predictV1(req.params.name, req.body));
 }
 
-/** Sends a V2 response as JSON or, if the request asks for binary outputs, as a binary body. */
-function sendInferReply(reply: FastifyReply, request: InferRequest, response: InferResponse) {
-  const encoded = encodeInferReply(request, response);
-  reply.type(encoded.contentType);
-  if (encoded.headerLength !== undefined) {
-    reply.header(INFERENCE_HEADER_CONTENT_LENGTH, encoded.headerLength);
-  }
-  return reply.send(encoded.body);
-}

@@ -8,11 +8,12 @@
  * `:explain` (V1) and `/explain` (V2). Responses carry the request's `x-request-id`.
  */
 import { performance } from 'node:perf_hooks';
-import Fastify, { FastifyInstance, FastifyRequest } from 'fastify';
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PATHS } from '../../_contract';
 import { ServerConfig } from '../config';
 import { ERRORS } from '../errors';
 import { replyWithServerErrors } from '../http/error-replies';
+import { sendInferReply } from '../http/infer-reply';
 import { acceptJsonBodies } from '../http/json-body';
 import { meterRequests, serveMetrics } from '../http/request-metrics';
 import * as s from '../http/schemas';
@@ -104,10 +105,11 @@ export function registerTransformerRoutes(app: FastifyInstance, pipeline: Transf
     return { name, ready: true };
   };
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/ready', { config: v2, schema: { params: s.nameParams, response: { 200: s.modelReadySchema, ...s.errorResponses } } }, ready);
-  const infer = async (req: FastifyRequest<{ Params: NameVersionParams; Body: InferRequest }>, reply: { header(k: string, v: string): unknown }) => {
+  const infer = async (req: FastifyRequest<{ Params: NameVersionParams; Body: InferRequest }>, reply: FastifyReply) => {
     const out = await pipeline.v2(req.params.name, req.params.version, req.body, req.headers);
     reply.header('x-request-id', out.requestId);
-    return out.body;
+    // Binary outputs if the client asked for them (the binary tensor data extension).
+    return sendInferReply(reply, req.body, out.body);
   };
   app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/infer', s.inferRouteOptions(s.nameParams), infer);
   app.post<{ Params: NameVersionParams; Body: InferRequest }>('/v2/models/:name/versions/:version/infer', s.inferRouteOptions(s.nameVersionParams), infer);

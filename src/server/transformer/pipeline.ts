@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ERRORS, isServerError, ServerError, serverError } from '../errors';
+import { withoutBinaryOutputs } from '../http/infer-reply';
 import { outputsToPredictions } from '../inference/v1';
 import {
   InferRequest, InferResponse, isV1Request, isV2Request, isV2Response, Transformer, TransformerContext, TransformerLogger,
@@ -80,7 +81,8 @@ export class TransformPipeline {
     const started = performance.now();
     try {
       if (isV2Request(request)) {
-        response = await predictor.infer(name, version, request, call);
+        // The predictor answers the transformer in JSON; binary outputs are for the client.
+        response = await predictor.infer(name, version, withoutBinaryOutputs(request), call);
       } else if (isV1Request(request)) {
         response = await predictor.predictV1(name, request, call);
       } else {
