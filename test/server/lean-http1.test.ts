@@ -216,6 +216,13 @@ test('a body that stops arriving gets a 408 after --request-timeout-ms, and the 
   expect(closedByServer).toBe(true);
 });
 
+test('a head that stops arriving gets a 408 after --request-timeout-ms too (no slow-loris hold)', async () => {
+  const req = inferRequest();
+  const { responses, closedByServer } = await exchange([req.slice(0, 40)], 2);
+  expect(responses.map((r) => r.status)).toEqual([408]);
+  expect(closedByServer).toBe(true);
+});
+
 test('a client that leaves mid-body is counted as 499 and the server serves on', async () => {
   const before = metricSamples((await request(server.port, 'GET', '/metrics')).text, 'model_server_requests_total');
   const key = [...before.keys()].find((k) => k.includes('code="499"') && k.includes('protocol="v2"'));

@@ -104,7 +104,8 @@ class LeanConnection {
   private bodyStart = 0;
   private bodyLength = 0;
   private closeAfter = false;
-  private bodyTimer?: NodeJS.Timeout;
+  /** Runs while a request is incomplete (a slow head or body), as node:http's `requestTimeout`. */
+  private requestTimer?: NodeJS.Timeout;
   private readonly onData: (chunk: Buffer) => void;
   private readonly onClose: () => void;
   private readonly onTimeout: () => void;
@@ -145,9 +146,23 @@ class LeanConnection {
   /** Serves what the buffer holds, as far as it goes. */
   private advance(): void {
     while (this.buffered !== null && this.state !== State.Gone) {
-      if (this.state === State.Head && !this.readHead()) return;
-      if (this.state === State.Body && !this.readBody()) return;
-      if (this.state === State.Busy) return;
+      if (this.state === State.Head && !this.readHead()) break;
+      if (this.state === State.Body && !this.readBody()) break;
+      if (this.state === State.Busy) break;
+    }
+    this.watchIncomplete();
+  }
+
+  /** Starts the request timer while part of a request waits for the rest; stops it otherwise. */
+  private watchIncomplete(): void {
+    const waiting = this.state === State.Body || (this.state === State.Head && this.buffered !== null);
+    if (!waiting) {
+      if (this.requestTimer) {
+        clearTimeout(this.requestTimer);
+        this.requestTimer = undefined;
+      }
+    } else if (!this.requestTimer && this.front.options.requestTimeoutMs > 0) {
+      this.requestTimer = setTimeout(() => this.requestTimedOut(), this.front.options.requestTimeoutMs);
     }
   }
 
@@ -187,16 +202,7 @@ class LeanConnection {
   private readBody(): boolean {
     const buf = this.buffered!;
     const end = this.bodyStart + this.bodyLength;
-    if (buf.length < end) {
-      if (!this.bodyTimer && this.front.options.requestTimeoutMs > 0) {
-        this.bodyTimer = setTimeout(() => this.requestTimedOut(), this.front.options.requestTimeoutMs);
-      }
-      return false;
-    }
-    if (this.bodyTimer) {
-      clearTimeout(this.bodyTimer);
-      this.bodyTimer = undefined;
-    }
+    if (buf.length < end) return false;
     const body = buf.toString('utf8', this.bodyStart, end);
     this.buffered = buf.length === end ? null : buf.subarray(end);
     this.state = State.Busy;
@@ -249,7 +255,8 @@ class LeanConnection {
     socket.off('error', this.onError);
     socket.off('end', this.onEnd);
     socket.setTimeout(0);
-    if (this.bodyTimer) clearTimeout(this.bodyTimer);
+    if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
   }
 
   private end(): void {
@@ -286,7 +293,7 @@ class LeanConnection {
     this.socket.destroy();
   }
 
-  /** A body that does not arrive in time: 408 and close, as node:http does. */
+  /** A request that does not arrive in time: 408 and close, as node:http does. */
   private requestTimedOut(): void {
     this.call?.abort();
     this.call = undefined;
