@@ -39,7 +39,7 @@ test('a lone request runs at once, alone', async () => {
   const out: any = await batcher.run(feeds([[1, 2]]), ['doubled', 'sums']);
   expect(Array.from(out.doubled.data)).toEqual([2, 4]);
   expect(calls).toEqual([1]);
-  expect(batcher.stats).toEqual({ runs: 1, requests: 1, largestBatch: 1 });
+  expect(batcher.stats).toEqual({ runs: 1, requests: 1, largestBatch: 1, cancelled: 0 });
 });
 
 test('requests that arrive while the model is busy are joined into one call, and each gets its own rows', async () => {
@@ -97,4 +97,34 @@ test('a model whose outputs are not one row per input row stops being joined', a
   // First round: alone, then a joined try of 2 that fails to split and runs each alone.
   // Second round: never joined again.
   expect(calls).toEqual([1, 2, 1, 1, 1, 1, 1]);
+});
+
+test('requests cancelled while they wait in the queue never reach the model; the others run', async () => {
+  const calls: number[] = [];
+  const batcher = new RunBatcher(doublingModel(calls), tensor, 64);
+  // The first request runs at once; the next four queue behind it.
+  const running = batcher.run(feeds([[1, 1]]), ['sums']);
+  const tokens = [0, 1, 2, 3].map(() => ({ cancelled: false }));
+  const queued = tokens.map((token, i) => batcher.run(feeds([[i + 2, 0]]), ['sums'], token));
+  tokens[0].cancelled = true; // would have led the next batch
+  tokens[2].cancelled = true; // in the middle of it
+  const settled = await Promise.allSettled([running, ...queued]);
+
+  expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+  expect(((settled[1] as PromiseRejectedResult).reason as Error).message).toMatch(/^cancelled before it ran/);
+  expect(Array.from((settled[2] as PromiseFulfilledResult<any>).value.sums.data)).toEqual([3]);
+  expect(Array.from((settled[4] as PromiseFulfilledResult<any>).value.sums.data)).toEqual([5]);
+  // One call for the first request, one joined call for the two that were still wanted.
+  expect(calls).toEqual([1, 2]);
+  expect(batcher.stats.cancelled).toBe(2);
+});
+
+test('a cancellation that comes after the run started changes nothing', async () => {
+  const calls: number[] = [];
+  const batcher = new RunBatcher(doublingModel(calls), tensor, 64);
+  const token = { cancelled: false };
+  const answer = batcher.run(feeds([[1, 2]]), ['sums'], token);
+  token.cancelled = true;
+  expect(Array.from(((await answer) as any).sums.data)).toEqual([3]);
+  expect(batcher.stats.cancelled).toBe(0);
 });

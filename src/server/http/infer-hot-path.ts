@@ -16,6 +16,7 @@ import { encodeInferReply, InferReply, JSON_CONTENT_TYPE } from './infer-reply';
 import { InferenceCore } from '../inference/core';
 import { InferRequest } from '../inference/types';
 import { MetricProtocol, ServerMetrics } from '../metrics';
+import { Cancellation } from '../models/batcher';
 
 const V2_INFER = /^\/v2\/models\/([^/?:]+)(?:\/versions\/([^/?]+))?\/infer$/;
 const V1_PREDICT = /^\/v1\/models\/([^/?:]+):predict$/;
@@ -112,9 +113,10 @@ export class InferHotPath {
     const { core } = this.options;
     if (route.protocol === 'v2') {
       const request = body as unknown as InferRequest;
-      core.infer(route.name, route.version, request).then((response) => call.send(200, encodeInferReply(request, response)), (err) => call.fail(err));
+      core.infer(route.name, route.version, request, call.cancellation)
+        .then((response) => call.send(200, encodeInferReply(request, response)), (err) => call.fail(err));
     } else {
-      core.predictV1(route.name, body).then((response) => call.send(200, jsonReply(response)), (err) => call.fail(err));
+      core.predictV1(route.name, body, call.cancellation).then((response) => call.send(200, jsonReply(response)), (err) => call.fail(err));
     }
   }
 
@@ -127,6 +129,8 @@ export class InferHotPath {
 /** One request on the hot path. */
 export class InferCall {
   public readonly startedAt = performance.now();
+  /** Set when the client leaves: a request still queued for the model is dropped. */
+  public readonly cancellation: Cancellation = { cancelled: false };
   private done = false;
 
   constructor(private readonly path: InferHotPath, public readonly route: InferRoute, private readonly sendAnswer: SendAnswer) {
@@ -142,6 +146,7 @@ export class InferCall {
   public abort(): void {
     if (this.done) return;
     this.done = true;
+    this.cancellation.cancelled = true;
     this.path.finished(this, 499);
   }
 

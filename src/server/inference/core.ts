@@ -11,6 +11,7 @@ import {
   InferOutputTensor, InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ModelState, ServerMetadata,
 } from './types';
 import { outputsToPredictions, v1ToInferRequest } from './v1';
+import { Cancellation } from '../models/batcher';
 import { ONNX_PLATFORM, OnnxModel } from '../models/onnx-model';
 import { ModelEntry, ModelRepository, notReady } from '../models/repository';
 
@@ -110,21 +111,26 @@ export class InferenceCore {
     return this.metadataOf(entry, current.model);
   }
 
-  /** Runs one V2 inference request. */
-  public async infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse> {
+  /**
+   * Runs one V2 inference request. Set `cancellation.cancelled` when nobody waits for the answer
+   * any more (deadline, client gone): if the request is still queued, it never runs.
+   */
+  public async infer(name: string, version: string | undefined, request: InferRequest, cancellation?: Cancellation): Promise<InferResponse> {
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
       throw serverError(ERRORS.INVALID_REQUEST, 'the body must be a JSON object');
     }
-    return this.run(name, version, () => request);
+    return this.run(name, version, () => request, cancellation);
   }
 
-  /** Runs one KServe V1 predict request (mapping documented in `./v1`). */
-  public async predictV1(name: string, body: unknown): Promise<{ predictions: unknown[] }> {
-    const response = await this.run(name, undefined, (model) => v1ToInferRequest(model, body));
+  /** Runs one KServe V1 predict request (mapping documented in `./v1`); `cancellation` as for `infer`. */
+  public async predictV1(name: string, body: unknown, cancellation?: Cancellation): Promise<{ predictions: unknown[] }> {
+    const response = await this.run(name, undefined, (model) => v1ToInferRequest(model, body), cancellation);
     return { predictions: outputsToPredictions(response.outputs) };
   }
 
-  private async run(name: string, version: string | undefined, build: (model: OnnxModel) => InferRequest): Promise<InferResponse> {
+  private async run(
+    name: string, version: string | undefined, build: (model: OnnxModel) => InferRequest, cancellation: Cancellation = { cancelled: false },
+  ): Promise<InferResponse> {
     // While draining we still serve: load balancers may route to us until readiness propagates;
     // the listener closing (after the shutdown delay) is what stops new requests.
     const entry = this.resolve(name, version);
@@ -133,7 +139,7 @@ export class InferenceCore {
       const model = loaded.model;
       const request = build(model);
       const prepared = prepareRequest(name, model, request, this.options.limits);
-      const results = await this.withTimeout(model.run(prepared.feeds, prepared.outputNames), name);
+      const results = await this.withTimeout(model.run(prepared.feeds, prepared.outputNames, cancellation), name, cancellation);
       const outputs: InferOutputTensor[] = new Array(prepared.outputNames.length);
       for (let i = 0; i < prepared.outputNames.length; i++) {
         const out = prepared.outputNames[i];
@@ -185,13 +191,17 @@ export class InferenceCore {
     return md;
   }
 
-  private withTimeout<T>(promise: Promise<T>, name: string): Promise<T> {
+  /** Bounds `promise` by the inference timeout; on expiry the request is also cancelled if still queued. */
+  private withTimeout<T>(promise: Promise<T>, name: string, cancellation: Cancellation): Promise<T> {
     const ms = this.options.inferenceTimeoutMs;
     if (!(ms > 0)) {
       return promise.catch((err) => { throw inferenceFailed(name, err); });
     }
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(serverError(ERRORS.INFERENCE_TIMEOUT, ms)), ms);
+      const timer = setTimeout(() => {
+        cancellation.cancelled = true;
+        reject(serverError(ERRORS.INFERENCE_TIMEOUT, ms));
+      }, ms);
       promise.then(
         (v) => { clearTimeout(timer); resolve(v); },
         (err) => { clearTimeout(timer); reject(inferenceFailed(name, err)); },

@@ -18,12 +18,29 @@ export type SessionRun = (feeds: Feeds, outputNames: readonly string[]) => Promi
 /** Builds a tensor of the same runtime as the session. */
 export type TensorFactory = (type: Tensor['type'], data: Tensor['data'], dims: readonly number[]) => Tensor;
 
+/**
+ * Set by the caller when nobody waits for the answer any more (the request timed out, its
+ * deadline passed, the client left): a request still queued then never reaches the model, so an
+ * overloaded server spends its CPU on requests that can still be answered.
+ */
+export interface Cancellation {
+  cancelled: boolean;
+}
+
+/** The rejection of a request cancelled while it waited in the queue. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled before it ran: the request timed out or its client left');
+  }
+}
+
 interface Pending {
   readonly feeds: Feeds;
   readonly outputNames: readonly string[];
   readonly rows: number;
   /** Requests join a batch only with others of the same key (outputs and trailing dims). */
   readonly key: string;
+  readonly cancellation?: Cancellation;
   readonly resolve: (results: Results) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -36,10 +53,12 @@ export interface BatcherStats {
   requests: number;
   /** Largest number of requests served by one call. */
   largestBatch: number;
+  /** Requests cancelled while queued, so never run. */
+  cancelled: number;
 }
 
 export class RunBatcher {
-  public readonly stats: BatcherStats = { runs: 0, requests: 0, largestBatch: 0 };
+  public readonly stats: BatcherStats = { runs: 0, requests: 0, largestBatch: 0, cancelled: 0 };
   private readonly queue: Pending[] = [];
   private busy = false;
   /** Set when the model turns out not to map rows one to one: every request runs alone. */
@@ -54,12 +73,12 @@ export class RunBatcher {
     private readonly maxRows: number,
   ) {}
 
-  /** Runs one request, alone or inside a batch. */
-  public run(feeds: Feeds, outputNames: readonly string[]): Promise<Results> {
+  /** Runs one request, alone or inside a batch; a queued request whose `cancellation` is set is dropped. */
+  public run(feeds: Feeds, outputNames: readonly string[], cancellation?: Cancellation): Promise<Results> {
     const names = Object.keys(feeds);
     const rows = feeds[names[0]].dims[0];
     return new Promise<Results>((resolve, reject) => {
-      const item: Pending = { feeds, outputNames, rows, key: batchKey(feeds, names, outputNames), resolve, reject };
+      const item: Pending = { feeds, outputNames, rows, key: batchKey(feeds, names, outputNames), cancellation, resolve, reject };
       if (this.busy || rows > this.maxRows) {
         // Too big to join others: it still waits its turn, then runs alone.
         this.queue.push(item);
@@ -73,18 +92,21 @@ export class RunBatcher {
 
   /** Starts the next batch from the queue, if any. */
   private drain(): void {
-    if (this.queue.length === 0) {
+    let first = this.queue.shift();
+    while (first && this.dropIfCancelled(first)) first = this.queue.shift();
+    if (!first) {
       this.busy = false;
       return;
     }
     this.busy = true;
-    const first = this.queue.shift()!;
     const batch = [first];
     let rows = first.rows;
     // Take every queued request with the same key that still fits, in arrival order.
     for (let i = 0; i < this.queue.length && rows < this.maxRows;) {
       const next = this.queue[i];
-      if (next.key === first.key && rows + next.rows <= this.maxRows) {
+      if (this.dropIfCancelled(next)) {
+        this.queue.splice(i, 1);
+      } else if (next.key === first.key && rows + next.rows <= this.maxRows) {
         batch.push(next);
         rows += next.rows;
         this.queue.splice(i, 1);
@@ -93,6 +115,14 @@ export class RunBatcher {
       }
     }
     void this.execute(batch);
+  }
+
+  /** Rejects a cancelled request (true) instead of running it. */
+  private dropIfCancelled(item: Pending): boolean {
+    if (!item.cancellation?.cancelled) return false;
+    this.stats.cancelled++;
+    item.reject(new CancelledError());
+    return true;
   }
 
   private async execute(batch: Pending[]): Promise<void> {

@@ -2,7 +2,7 @@
  * A loaded ONNX model: an onnxruntime-node session plus metadata read from it once.
  */
 import * as ort from 'onnxruntime-node';
-import { RunBatcher } from './batcher';
+import { Cancellation, RunBatcher } from './batcher';
 import { DatatypeInfo, datatypeOfOrt } from '../inference/datatypes';
 import { TensorMetadata } from '../inference/types';
 
@@ -50,9 +50,14 @@ export class OnnxModel {
     }
   }
 
-  /** Runs the model on `feeds` and returns the requested outputs. */
-  public async run(feeds: Record<string, ort.Tensor>, outputNames: readonly string[]): Promise<Record<string, ort.Tensor>> {
-    return this.batcher ? this.batcher.run(feeds, outputNames) : this.session.run(feeds, outputNames);
+  /**
+   * Runs the model on `feeds` and returns the requested outputs. A request that waits in the
+   * batcher's queue is dropped if `cancellation` is set before its turn (a started run finishes).
+   */
+  public async run(
+    feeds: Record<string, ort.Tensor>, outputNames: readonly string[], cancellation?: Cancellation,
+  ): Promise<Record<string, ort.Tensor>> {
+    return this.batcher ? this.batcher.run(feeds, outputNames, cancellation) : this.session.run(feeds, outputNames);
   }
 
   /** Frees the native session. */
