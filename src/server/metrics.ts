@@ -23,6 +23,7 @@ export class ServerMetrics {
   public readonly modelMemory: client.Gauge<'model'>;
   public readonly modelEvictions: client.Counter<'model'>;
   // prom-client hashes the label object on every call; cache the children per label set.
+  private readonly inFlightChildren = new Map<MetricProtocol, client.Gauge.Internal<'protocol'>>();
   private readonly requestChildren = new Map<string, { count: client.Counter.Internal; duration: client.Histogram.Internal<'model' | 'protocol'> }>();
 
   constructor(options: { collectDefault?: boolean } = {}) {
@@ -38,6 +39,16 @@ export class ServerMetrics {
     if (options.collectDefault ?? true) {
       client.collectDefaultMetrics({ register: this.registry });
     }
+  }
+
+  /** The in-flight gauge of `protocol` (a cached child: prom-client hashes label objects). */
+  public inFlight(protocol: MetricProtocol): client.Gauge.Internal<'protocol'> {
+    let child = this.inFlightChildren.get(protocol);
+    if (!child) {
+      child = this.requestsInFlight.labels({ protocol });
+      this.inFlightChildren.set(protocol, child);
+    }
+    return child;
   }
 
   /** Records one answered request (REST hooks and the gRPC service call this). */

@@ -157,9 +157,10 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
     const start = performance.now();
     let name = '';
     if (metrics) {
-      metrics.requestsInFlight.inc({ protocol: 'grpc' });
+      const inFlight = metrics.inFlight('grpc');
+      inFlight.inc();
       call.onEnd = (code) => {
-        metrics.requestsInFlight.dec({ protocol: 'grpc' });
+        inFlight.dec();
         // Unknown names would make the label set unbounded (same labels as the REST routes).
         const model = name === '' ? '' : core.repository.get(name) ? name : '_unknown';
         metrics.recordRequest(model, 'grpc', String(code), (performance.now() - start) / 1000);
@@ -181,7 +182,9 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
         fail(call, 'ModelInfer', err);
         return;
       }
-      core.infer(name, wire.model_version || undefined, converted.request).then((res) => {
+      // A call that ended (deadline, client reset) before its turn is dropped from the model's queue.
+      const cancellation = { get cancelled() { return call.finished; } };
+      core.infer(name, wire.model_version || undefined, converted.request, cancellation).then((res) => {
         if (call.finished) return;
         let reply: Buffer;
         try {

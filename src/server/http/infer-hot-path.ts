@@ -55,8 +55,6 @@ export interface InferHotPathOptions {
 export class InferHotPath {
   private readonly validateV2: ValidateFunction;
   private readonly validateV1: ValidateFunction;
-  /** In-flight gauge children by protocol (prom-client hashes a label object on every call). */
-  private readonly inFlight: Record<string, { inc(): void; dec(): void }> = {};
 
   constructor(private readonly options: InferHotPathOptions) {
     // The options fastify's own validator compiler uses (`useDefaults` is fastify's default), so
@@ -64,9 +62,6 @@ export class InferHotPath {
     const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults: true });
     this.validateV2 = ajv.compile(inferRequestSchema);
     this.validateV1 = ajv.compile(v1PredictRequestSchema);
-    for (const protocol of ['v1', 'v2'] as const) {
-      this.inFlight[protocol] = options.metrics.requestsInFlight.labels({ protocol });
-    }
   }
 
   /** Whether requests should go to fastify instead (shutdown keeps one path for every answer). */
@@ -84,13 +79,13 @@ export class InferHotPath {
 
   /** @internal */
   public started(protocol: MetricProtocol): void {
-    this.inFlight[protocol].inc();
+    this.options.metrics.inFlight(protocol).inc();
   }
 
   /** @internal */
   public finished(call: InferCall, code: number): void {
     const { core, metrics } = this.options;
-    this.inFlight[call.route.protocol].dec();
+    metrics.inFlight(call.route.protocol).dec();
     const name = call.route.name;
     metrics.recordRequest(core.repository.get(name) ? name : '_unknown', call.route.protocol, code, (performance.now() - call.startedAt) / 1000);
   }
