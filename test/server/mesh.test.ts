@@ -3,7 +3,6 @@
  * memory budgets that cannot hold them all.
  */
 import * as fs from 'fs';
-import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -178,20 +177,8 @@ test('a binary tensor data request is forwarded with its header length, and the 
   const body = Buffer.concat([json, Buffer.from(new Float32Array(input.data).buffer)]);
 
   // WHEN it is sent
-  const answer = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: Buffer }>((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1',
-      port: nonHolder,
-      method: 'POST',
-      path: `/v2/models/${m.name}/infer`,
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': json.length, 'content-length': body.length },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, raw: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end(body);
+  const answer = await request(nonHolder, 'POST', `/v2/models/${m.name}/infer`, body, {
+    'content-type': 'application/octet-stream', 'inference-header-content-length': String(json.length),
   });
 
   // THEN a holder served it, and the answer is the binary extension's, with the right values

@@ -70,7 +70,8 @@ export async function startServer(args: string[], env: Record<string, string> = 
   };
 }
 
-export interface Response { status: number; headers: http.IncomingHttpHeaders; body: any; text: string }
+/** An answer: `body` is the parsed JSON (undefined if it is not JSON), `raw` the bytes as received. */
+export interface Response { status: number; headers: http.IncomingHttpHeaders; body: any; text: string; raw: Buffer }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -89,14 +90,15 @@ export function request(port: number, method: string, urlPath: string, body?: un
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString();
         let parsed: unknown = undefined;
         try {
           parsed = text ? JSON.parse(text) : undefined;
         } catch {
           parsed = undefined;
         }
-        resolve({ status: res.statusCode!, headers: res.headers, body: parsed, text });
+        resolve({ status: res.statusCode!, headers: res.headers, body: parsed, text, raw });
       });
     });
     req.on('error', reject);

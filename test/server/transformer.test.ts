@@ -91,15 +91,7 @@ describe.each([
 
   test('a client that asks for binary outputs gets them; the hop to the predictor stays JSON', async () => {
     const body = JSON.stringify({ ...iris.v2_request, parameters: { binary_data_output: true } });
-    const answer = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: Buffer }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server().port, method: 'POST', path: '/v2/models/iris/infer', headers: { 'content-type': 'application/json' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, raw: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    const answer = await request(server().port, 'POST', '/v2/models/iris/infer', body, { 'content-type': 'application/json' });
     expect(answer.status).toBe(200);
     expect(answer.headers['content-type']).toBe('application/octet-stream');
     const headerLength = Number(answer.headers['inference-header-content-length']);
