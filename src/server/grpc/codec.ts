@@ -40,7 +40,8 @@ export interface DecodedInferRequest {
   raw_input_contents: Uint8Array[];
 }
 
-class Reader {
+/** Reads protobuf wire format from `buf[start, end)` (shared with ./client-codec). */
+export class Reader {
   public pos: number;
   constructor(public readonly buf: Buffer, start = 0, public readonly end = buf.length) {
     this.pos = start;
@@ -205,8 +206,8 @@ const FIELD_OF: Record<string, number> = {
   BOOL: 1, INT8: 2, INT16: 2, INT32: 2, INT64: 3, UINT8: 4, UINT16: 4, UINT32: 4, UINT64: 5, FP16: 6, FP32: 6, FP64: 7, BYTES: 8,
 };
 
-/** Decodes `InferTensorContents` for `datatype`. */
-function decodeContents(buf: Buffer, start: number, end: number, datatype: string): { values?: ArrayLike<unknown>; any: boolean } {
+/** Decodes `InferTensorContents` for `datatype` (shared with ./client-codec). */
+export function decodeContents(buf: Buffer, start: number, end: number, datatype: string): { values?: ArrayLike<unknown>; any: boolean } {
   const want = FIELD_OF[datatype];
   const r = new Reader(buf, start, end);
   const acc: Packed = { ranges: [] };
@@ -314,8 +315,8 @@ export function decodeInferRequest(buf: Buffer): DecodedInferRequest {
 
 // --- encoding -----------------------------------------------------------------------------
 
-/** Collects chunks and concatenates them once. */
-class Writer {
+/** Collects chunks and concatenates them once (shared with ./client-codec). */
+export class Writer {
   private readonly chunks: Uint8Array[] = [];
   private scratch = Buffer.allocUnsafe(256);
   private used = 0;

@@ -1,6 +1,6 @@
 /**
  * Clients a transformer or explainer uses to call its predictor: V2 REST or V1 REST over one
- * keep-alive HTTP agent, gRPC (`GRPCInferenceService`) over one channel, or the predictor's own
+ * keep-alive HTTP agent, gRPC (`GRPCInferenceService`) over one HTTP/2 session, or the predictor's own
  * `InferenceCore` when the module runs in process. All of them answer with the core's types and
  * throw `ServerError`s, so the routes map every failure the same way:
  *
@@ -10,18 +10,20 @@
  * - the predictor cannot be reached (refused, reset, DNS): 502 `MS_ERR_PREDICTOR_UNREACHABLE`
  *   (gRPC UNAVAILABLE); no answer within the request timeout: 504 `MS_ERR_PREDICTOR_TIMEOUT`.
  */
-import * as grpc from '@grpc/grpc-js';
 import { ErrorDefinition, ERRORS, GRPC_STATUS, ServerError, serverError } from '../errors';
-import { serviceDefinition } from '../grpc';
+import {
+  decodeModelInferResponse, decodeModelMetadataResponse, decodeModelReadyResponse, DecodedInferResponse, encodeModelInferRequest, encodeModelRequest,
+} from '../grpc/client-codec';
 import { decodeRaw, encodeRaw } from '../grpc/tensors';
 import { BufferedAnswer, keepAliveAgent, RequestFailure, sendBuffered, splitHostPort } from '../http/keep-alive-client';
 import { InferenceCore } from '../inference/core';
-import { fromHalf } from '../inference/datatypes';
-import { Datatype, InferOutputTensor, InferRequest, InferResponse, ModelMetadata, Parameters, TensorMetadata } from '../inference/types';
+import { fromHalf, toHalf } from '../inference/datatypes';
+import { Datatype, InferOutputTensor, InferRequest, InferResponse, InferTensor, ModelMetadata } from '../inference/types';
 import { outputsToPredictions, v1ToInferRequest } from '../inference/v1';
 import { OnnxModel } from '../models/onnx-model';
 import type { V1Request, V1Response } from '../sdk';
 import { PredictorProtocol } from './config';
+import { GRPC_CODE, GrpcCallError, GrpcUnaryClient } from './grpc-unary-client';
 
 /** Per-call facts: headers to forward (request id included). */
 export interface CallOptions {
@@ -235,116 +237,132 @@ function grpcStatusOfHttp(status: number): number {
 
 /** HTTP status of a gRPC status code (the inverse of the errors table). */
 const HTTP_OF_GRPC: Record<number, number> = {
-  [grpc.status.INVALID_ARGUMENT]: 400,
-  [grpc.status.NOT_FOUND]: 404,
-  [grpc.status.FAILED_PRECONDITION]: 400,
-  [grpc.status.RESOURCE_EXHAUSTED]: 503,
-  [grpc.status.UNIMPLEMENTED]: 501,
-  [grpc.status.DEADLINE_EXCEEDED]: 504,
-  [grpc.status.UNAVAILABLE]: 503,
-  [grpc.status.INTERNAL]: 500,
+  [GRPC_STATUS.INVALID_ARGUMENT]: 400,
+  [GRPC_STATUS.NOT_FOUND]: 404,
+  [GRPC_STATUS.FAILED_PRECONDITION]: 400,
+  [GRPC_STATUS.RESOURCE_EXHAUSTED]: 503,
+  [GRPC_STATUS.UNIMPLEMENTED]: 501,
+  [GRPC_STATUS.DEADLINE_EXCEEDED]: 504,
+  [GRPC_STATUS.UNAVAILABLE]: 503,
+  [GRPC_STATUS.INTERNAL]: 500,
 };
 
-type Unary = (req: unknown, meta: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: any) => void) => void;
-
 const RAW_DATATYPES = new Set(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']);
+const SERVICE = '/inference.GRPCInferenceService/';
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+const ERROR_CODE = /^[A-Z0-9_]{1,64}$/;
 
-/** OIP gRPC over one channel; tensors travel as raw little-endian contents. */
+/**
+ * OIP gRPC over one HTTP/2 session (./grpc-unary-client) with the hand-written client codec
+ * (../grpc/client-codec); tensors travel as raw little-endian contents.
+ */
 export class GrpcPredictor extends BasePredictor {
   public readonly protocol = 'grpc-v2' as const;
-  private readonly client: grpc.Client & Record<string, Unary>;
+  private readonly client: GrpcUnaryClient;
 
   constructor(public readonly target: string, private readonly timeoutMs: number) {
     super();
-    const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(), 'GRPCInferenceService');
-    this.client = new Ctor(target, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.max_send_message_length': 64 * 1024 * 1024,
-      'grpc.keepalive_time_ms': 30_000,
-    }) as unknown as grpc.Client & Record<string, Unary>;
+    this.client = new GrpcUnaryClient(target, { maxReceiveBytes: MAX_MESSAGE_BYTES, maxSendBytes: MAX_MESSAGE_BYTES });
   }
 
   public async infer(name: string, version: string | undefined, request: InferRequest, call: CallOptions): Promise<InferResponse> {
-    const inputs = request.inputs.map((t) => ({
-      name: t.name,
-      datatype: t.datatype,
-      shape: t.shape,
-      ...(t.parameters ? { parameters: toWireParameters(t.parameters) } : {}),
-    }));
-    const raw = request.inputs.map((t) => {
-      if (!RAW_DATATYPES.has(t.datatype)) {
-        throw serverError(ERRORS.UNSUPPORTED_DATATYPE, t.datatype, [...RAW_DATATYPES].join(', '));
-      }
-      const data = ArrayBuffer.isView(t.data) ? t.data : Array.isArray(t.data) ? (t.data as unknown[]).flat(Infinity) : Array.from(t.data);
-      const typed = ArrayBuffer.isView(data) ? data as ArrayLike<unknown> : undefined;
-      return encodeRaw({ name: t.name, datatype: t.datatype as Datatype, shape: [...t.shape], data: data as number[], raw: typed });
+    const message = encodeModelInferRequest({
+      model_name: name,
+      model_version: version,
+      id: request.id !== undefined ? String(request.id) : undefined,
+      parameters: request.parameters,
+      inputs: request.inputs,
+      // Only the names, as before: output parameters (binary_data, ...) are REST options.
+      outputs: request.outputs?.map((o) => ({ name: o.name })),
+      raw_input_contents: request.inputs.map(rawContents),
     });
-    const wire: Record<string, unknown> = { model_name: name, model_version: version ?? '', inputs, raw_input_contents: raw };
-    if (request.id !== undefined) wire.id = request.id;
-    if (request.parameters) wire.parameters = toWireParameters(request.parameters);
-    if (request.outputs) wire.outputs = request.outputs.map((o) => ({ name: o.name }));
-    const res = await this.unary('ModelInfer', wire, call.headers) as WireResponse;
-    const outputs: InferOutputTensor[] = (res.outputs ?? []).map((o, i) => ({
-      name: o.name,
-      datatype: o.datatype as Datatype,
-      shape: (o.shape ?? []).map(Number),
-      data: plain(o.datatype, res.raw_output_contents?.[i] ? decodeRaw(o.name, o.datatype, res.raw_output_contents[i]) : []),
-    }));
+    const reply = await this.unary('ModelInfer', message, call.headers);
+    let res: DecodedInferResponse;
+    try {
+      res = decodeModelInferResponse(reply);
+    } catch (err) {
+      throw this.malformed((err as Error).message);
+    }
+    const raws = res.raw_output_contents;
+    if (raws.length > 0 && raws.length !== res.outputs.length) {
+      throw this.malformed(`${raws.length} raw_output_contents for ${res.outputs.length} outputs`);
+    }
+    const outputs: InferOutputTensor[] = res.outputs.map((o, i) => {
+      let data: number[] | boolean[] | string[];
+      try {
+        if (raws.length > 0) data = plain(o.datatype, decodeRaw(o.name, o.datatype, raws[i]));
+        else data = o.contents ? plainContents(o.datatype, o.contents) : [];
+      } catch (err) {
+        // decodeRaw speaks of inputs (it is the server's); this is an output.
+        throw this.malformed(`output '${o.name}': ${(err as Error).message.replace(/^input '[^']*': /, '')}`);
+      }
+      const tensor = { name: o.name, datatype: o.datatype as Datatype, shape: o.shape };
+      return o.parameters ? { ...tensor, parameters: o.parameters, data } : { ...tensor, data };
+    });
     const out: { -readonly [K in keyof InferResponse]: InferResponse[K] } = { model_name: res.model_name || name, outputs };
     if (res.model_version) out.model_version = res.model_version;
     if (res.id) out.id = res.id;
+    if (res.parameters) out.parameters = res.parameters;
     return out;
   }
 
   public async modelReady(name: string): Promise<boolean> {
     try {
-      const res = await this.unary('ModelReady', { name }, {}) as { ready?: boolean };
-      return res.ready === true;
+      return decodeModelReadyResponse(await this.unary('ModelReady', encodeModelRequest(name), {}));
     } catch {
       return false;
     }
   }
 
   protected async fetchMetadata(name: string, version?: string): Promise<ModelMetadata> {
-    const res = await this.unary('ModelMetadata', { name, version: version ?? '' }, {}) as ModelMetadata;
-    const tensors = (list: TensorMetadata[] | undefined) => (list ?? []).map((t) => ({ ...t, shape: t.shape.map(Number) }));
-    return { ...res, inputs: tensors(res.inputs), outputs: tensors(res.outputs) };
+    const reply = await this.unary('ModelMetadata', encodeModelRequest(name, version), {});
+    try {
+      return decodeModelMetadataResponse(reply);
+    } catch (err) {
+      throw this.malformed((err as Error).message);
+    }
   }
 
   public async close(): Promise<void> {
     this.client.close();
   }
 
-  private unary(method: string, request: unknown, headers: Record<string, string>): Promise<unknown> {
-    const meta = new grpc.Metadata();
-    for (const [k, v] of Object.entries(headers)) meta.set(k, v);
-    const options: grpc.CallOptions = this.timeoutMs > 0 ? { deadline: Date.now() + this.timeoutMs } : {};
-    return new Promise((resolve, reject) => {
-      this.client[method](request, meta, options, (err, res) => {
-        if (!err) {
-          resolve(res);
-          return;
-        }
-        if (err.code === grpc.status.UNAVAILABLE && !err.metadata?.get('ms-error-code').length) {
-          reject(serverError(ERRORS.PREDICTOR_UNREACHABLE, this.target, err.details || 'UNAVAILABLE'));
-        } else if (err.code === grpc.status.DEADLINE_EXCEEDED && !err.metadata?.get('ms-error-code').length) {
-          reject(serverError(ERRORS.PREDICTOR_TIMEOUT, this.target, this.timeoutMs));
-        } else {
-          const code = String(err.metadata?.get('ms-error-code')[0] ?? ERRORS.PREDICTOR_ERROR.code);
-          const def: ErrorDefinition = { code, message: err.details, httpStatus: HTTP_OF_GRPC[err.code] ?? 502, grpcStatus: err.code };
-          reject(new ServerError(def, err.details || `gRPC status ${err.code}`));
-        }
-      });
-    });
+  private malformed(detail: string): ServerError {
+    return serverError(ERRORS.PREDICTOR_ERROR, this.target, 'OK', detail.startsWith('malformed') ? detail : `a malformed ModelInferResponse: ${detail}`);
+  }
+
+  /** One call; gRPC failures become the server's errors (see the top of this file). */
+  private async unary(method: string, message: Buffer, headers: Record<string, string>): Promise<Buffer> {
+    try {
+      return await this.client.call(SERVICE + method, message, headers, this.timeoutMs);
+    } catch (err) {
+      if (!(err instanceof GrpcCallError)) throw err;
+      const rawCode = err.metadata['ms-error-code'];
+      const errorCode = typeof rawCode === 'string' && ERROR_CODE.test(rawCode) ? rawCode : undefined;
+      if (err.code === GRPC_CODE.UNAVAILABLE && !errorCode) throw serverError(ERRORS.PREDICTOR_UNREACHABLE, this.target, err.details || 'UNAVAILABLE');
+      if (err.code === GRPC_CODE.DEADLINE_EXCEEDED && !errorCode) throw serverError(ERRORS.PREDICTOR_TIMEOUT, this.target, this.timeoutMs);
+      const def: ErrorDefinition = {
+        code: errorCode ?? ERRORS.PREDICTOR_ERROR.code, message: err.details, httpStatus: HTTP_OF_GRPC[err.code] ?? 502, grpcStatus: err.code,
+      };
+      throw new ServerError(def, err.details || `gRPC status ${err.code}`);
+    }
   }
 }
 
-interface WireResponse {
-  model_name: string;
-  model_version?: string;
-  id?: string;
-  outputs?: Array<{ name: string; datatype: string; shape?: Array<number | string> }>;
-  raw_output_contents?: Uint8Array[];
+/** One input's `raw_input_contents` entry (typed arrays are used as they are). */
+function rawContents(t: InferTensor): Buffer {
+  if (!RAW_DATATYPES.has(t.datatype)) {
+    throw serverError(ERRORS.UNSUPPORTED_DATATYPE, t.datatype, [...RAW_DATATYPES].join(', '));
+  }
+  const bad = t.shape.find((d) => !Number.isSafeInteger(d));
+  if (bad !== undefined) throw serverError(ERRORS.INVALID_SHAPE, t.name, `shape ${JSON.stringify(t.shape)} has a dimension that is not an integer`);
+  if (ArrayBuffer.isView(t.data)) {
+    return encodeRaw({ name: t.name, datatype: t.datatype as Datatype, shape: [...t.shape], data: [], raw: t.data as unknown as ArrayLike<unknown> });
+  }
+  let data = Array.isArray(t.data) ? (t.data as unknown[]).flat(Infinity) : Array.from(t.data);
+  // Plain FP16 values are numbers; raw FP16 contents are IEEE half bits.
+  if (t.datatype === 'FP16') data = data.map((v) => toHalf(Number(v)));
+  return encodeRaw({ name: t.name, datatype: t.datatype as Datatype, shape: [...t.shape], data: data as number[] });
 }
 
 /** A decoded raw tensor as the plain JSON-ready array the core's responses carry. */
@@ -355,12 +373,7 @@ function plain(datatype: string, data: ArrayLike<unknown>): number[] | boolean[]
   return Array.from(data, (v) => (typeof v === 'bigint' ? Number(v) : v as number));
 }
 
-function toWireParameters(p: Parameters): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(p)) {
-    if (typeof v === 'boolean') out[k] = { bool_param: v };
-    else if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = { int64_param: v };
-    else out[k] = { string_param: String(v) };
-  }
-  return out;
+/** Typed `contents` as a plain array (FP16 travels in fp32_contents, as floats). */
+function plainContents(datatype: string, data: ArrayLike<unknown>): number[] | boolean[] | string[] {
+  return datatype === 'FP16' ? Array.from(data as ArrayLike<number>) : plain(datatype, data);
 }
