@@ -1,6 +1,7 @@
-// The node:http2 gRPC transport (src/server/grpc/h2.ts) against a real `serve` process: framing
-// errors, compression, unknown methods, deadlines, metrics, concurrency and a fuzz test. Raw
-// HTTP/2 requests where grpc-js would refuse to send them; grpc-js for everything it can send.
+// The gRPC transport (src/server/grpc/h2.ts on our own HTTP/2 server, src/server/grpc/http2/)
+// against a real `serve` process: framing errors, compression, unknown methods, deadlines,
+// metrics, concurrency and a fuzz test. Raw node:http2 client requests where grpc-js would refuse
+// to send them; grpc-js for everything it can send.
 import * as http2 from 'node:http2';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';

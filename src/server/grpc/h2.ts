@@ -1,9 +1,11 @@
 /**
- * A unary-only gRPC server directly on `node:http2` (the transport of `GRPCInferenceService`).
+ * A unary-only gRPC server on our own HTTP/2 transport (`./http2`, the transport of
+ * `GRPCInferenceService`).
  *
- * @grpc/grpc-js spends about 100 µs of CPU per unary call in its own machinery (interceptors,
- * metadata objects, per-call state machines), several times what the model and the REST fast
- * path cost for a small model. A unary gRPC call is just one HTTP/2 stream:
+ * @grpc/grpc-js spends about 100 µs of CPU per unary call in its own machinery, and node:http2
+ * itself about 35 µs (sessions, stream objects and events, header objects); `./http2` parses
+ * frames from the socket's buffers and writes each response as one buffer, a few µs. A unary gRPC
+ * call is just one HTTP/2 stream:
  *
  *   request:  HEADERS (:method POST, :path /pkg.Service/Method, content-type application/grpc,
  *             optional grpc-timeout / grpc-encoding), DATA: one length-prefixed message
@@ -15,11 +17,16 @@
  * This module does that and nothing else (no streaming RPCs, no server reflection). Framing
  * errors are INTERNAL, a message over the limit RESOURCE_EXHAUSTED, an unknown method
  * UNIMPLEMENTED, a gzip-compressed message is inflated (other encodings: UNIMPLEMENTED), an
- * expired `grpc-timeout` DEADLINE_EXCEEDED. A request that is not gRPC at all (another
- * content-type) gets HTTP 415, as the gRPC spec asks.
+ * expired `grpc-timeout` DEADLINE_EXCEEDED. A request that is not gRPC at all gets HTTP 415
+ * (another content-type) or 405 (not POST), as the gRPC spec asks. An answer sent before the
+ * request ended is followed by RST_STREAM(NO_ERROR) (the transport does that). `onEnd` reports
+ * the final code once, CANCELLED when the client reset the stream or the connection dropped.
  */
-import * as http2 from 'node:http2';
 import { gunzip } from 'node:zlib';
+import { encodeHeaderBlock } from './http2/hpack';
+import { headerValue, RequestHead } from './http2/request-head';
+import { Http2Server } from './http2/server';
+import { IGNORE_STREAM, ServerStream, StreamHandler } from './http2/stream';
 
 /** gRPC status codes used by the transport (the error table has the rest). */
 export const STATUS = {
@@ -64,8 +71,19 @@ export interface H2GrpcServerOptions {
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;]|$)/;
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
-const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity,gzip' });
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
+const RESPONSE_FIELDS: ReadonlyArray<readonly [string, string]> = [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-accept-encoding', 'identity,gzip']];
+// Header blocks of every successful call, encoded once.
+const RESPONSE_HEAD = encodeHeaderBlock(RESPONSE_FIELDS);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
+const NOT_GRPC_BODY = Buffer.from('not a gRPC request: POST with content-type application/grpc expected\n');
+const NOT_GRPC_HEAD = {
+  415: encodeHeaderBlock([[':status', '415'], ['content-type', 'text/plain']]),
+  405: encodeHeaderBlock([[':status', '405'], ['content-type', 'text/plain'], ['allow', 'POST']]),
+};
+/** Metadata a handler may add to error trailers: gRPC's lowercase keys (not reserved) and printable ASCII values. */
+const METADATA_KEY = /^(?!grpc-)[0-9a-z_.-]+$/;
+const METADATA_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+const MAX_TIMER_MS = 0x7fff_ffff;
 const NEEDS_ESCAPE = /[^\x20-\x24\x26-\x7e]/;
 
 /** `grpc-message` encoding: bytes outside printable ASCII, and '%', become %XX (UTF-8). */
@@ -85,215 +103,195 @@ export function parseGrpcTimeout(value: string | string[] | undefined): number |
   return m ? Number(m[1]) * TIMEOUT_MS[m[2]] : NaN;
 }
 
-/** One stream's call state. */
-class Call implements UnaryCall {
+
+/** The trailers-only block of a failed call. */
+function errorBlock(code: number, message: string, metadata?: Record<string, string>): Buffer {
+  const fields: Array<readonly [string, string]> = [...RESPONSE_FIELDS];
+  if (metadata) {
+    for (const [key, value] of Object.entries(metadata)) {
+      if (METADATA_KEY.test(key) && METADATA_VALUE.test(value)) fields.push([key, value]);
+    }
+  }
+  fields.push(['grpc-status', String(code)], ['grpc-message', encodeGrpcMessage(message)]);
+  return encodeHeaderBlock(fields);
+}
+
+/** One stream's call: collects the request message, answers once. */
+class Call implements UnaryCall, StreamHandler {
   public finished = false;
   public onEnd?: (code: number) => void;
   public timer?: NodeJS.Timeout;
+  public handler?: (message: Buffer) => void;
+  private readonly chunks: Buffer[] = [];
+  private received = 0;
+  private prefixChecked = false;
 
-  constructor(private readonly stream: http2.ServerHttp2Stream, public readonly path: string, private readonly maxSendBytes: number) {}
+  constructor(
+    private readonly stream: ServerStream,
+    public readonly path: string,
+    private readonly encoding: string | undefined,
+    private readonly server: H2GrpcServer,
+    private readonly limits: H2GrpcServerOptions,
+  ) {}
 
   ok(message: Uint8Array): void {
     if (this.finished) return;
-    if (message.length > this.maxSendBytes) {
-      this.fail(STATUS.RESOURCE_EXHAUSTED, `response message of ${message.length} bytes is larger than the limit of ${this.maxSendBytes}`);
+    const max = this.limits.maxSendBytes;
+    if (message.length > max) {
+      this.fail(STATUS.RESOURCE_EXHAUSTED, `response message of ${message.length} bytes is larger than the limit of ${max}`);
       return;
     }
-    const stream = this.stream;
-    if (stream.destroyed) {
-      this.end(STATUS.CANCELLED);
-      return;
-    }
-    const frame = Buffer.allocUnsafe(5 + message.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(message.length, 1);
-    frame.set(message, 5);
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', sendOkTrailers);
-    stream.end(frame);
-    this.end(STATUS.OK);
+    const framed = Buffer.allocUnsafe(5 + message.length);
+    framed[0] = 0;
+    framed.writeUInt32BE(message.length, 1);
+    framed.set(message, 5);
+    this.stream.respond(RESPONSE_HEAD, framed, OK_TRAILERS);
+    this.finish(STATUS.OK);
   }
 
   fail(code: number, message: string, metadata?: Record<string, string>): void {
     if (this.finished) return;
-    const stream = this.stream;
-    if (!stream.destroyed && !stream.headersSent) {
-      // Trailers-only response: the status travels in the only HEADERS frame.
-      stream.respond({ ...RESPONSE_HEADERS, ...metadata, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
-      // Answered before the request ended (deadline, oversized message): RST_STREAM(NO_ERROR)
-      // after the status tells the client to stop sending.
-      if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    }
-    this.end(stream.destroyed ? STATUS.CANCELLED : code);
+    // Trailers-only response: the status travels in the only HEADERS frame.
+    this.stream.respond(errorBlock(code, message, metadata));
+    this.finish(code);
   }
 
   /** Marks the call finished (once) and reports its code. */
-  end(code: number): void {
+  finish(code: number): void {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.onEnd?.(code);
   }
-}
 
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
-}
+  // StreamHandler: the transport's view of the request.
 
-function ignore(): void {}
+  data(chunk: Buffer): void {
+    if (this.finished) return;
+    this.received += chunk.length;
+    this.chunks.push(chunk);
+    // Reject an oversized message as soon as its length prefix (or its data) says so.
+    const limit = this.limits.maxReceiveBytes;
+    let declared = 0;
+    if (!this.prefixChecked && this.received >= 5) {
+      this.prefixChecked = true;
+      declared = (this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks)).readUInt32BE(1);
+    }
+    if (declared > limit || this.received > limit + 5) {
+      this.fail(STATUS.RESOURCE_EXHAUSTED, `request message of ${Math.max(declared, this.received - 5)} bytes is larger than the limit of ${limit}`);
+    }
+  }
+
+  end(): void {
+    if (this.finished) return;
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.received);
+    if (body.length < 5) {
+      this.fail(STATUS.INTERNAL, body.length === 0 ? 'no request message for a unary method' : 'truncated message: incomplete length prefix');
+      return;
+    }
+    const flag = body[0];
+    const length = body.readUInt32BE(1);
+    if (body.length < 5 + length) {
+      this.fail(STATUS.INTERNAL, `truncated message: the length prefix says ${length} bytes, ${body.length - 5} arrived`);
+      return;
+    }
+    if (body.length > 5 + length) {
+      this.fail(STATUS.INTERNAL, 'more than one request message for a unary method');
+      return;
+    }
+    const message = body.subarray(5);
+    if (flag === 0) {
+      this.server.dispatch(this, message);
+      return;
+    }
+    const encoding = this.encoding;
+    if (flag !== 1 || encoding !== 'gzip') {
+      this.fail(flag !== 1 ? STATUS.INTERNAL : STATUS.UNIMPLEMENTED, flag !== 1
+        ? `invalid compressed flag ${flag}`
+        : `compressed message with grpc-encoding '${String(encoding ?? 'identity').slice(0, 40)}': only gzip is supported`);
+      return;
+    }
+    const limit = this.limits.maxReceiveBytes;
+    gunzip(message, { maxOutputLength: limit }, (err, inflated) => {
+      if (err) {
+        const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        this.fail(tooLarge ? STATUS.RESOURCE_EXHAUSTED : STATUS.INTERNAL, tooLarge ? `request message is larger than the limit of ${limit} once decompressed` : `gzip: ${err.message}`);
+        return;
+      }
+      this.server.dispatch(this, inflated);
+    });
+  }
+
+  abort(): void {
+    this.finish(STATUS.CANCELLED);
+  }
+}
 
 /** A running HTTP/2 gRPC server. */
 export class H2GrpcServer {
-  public readonly server: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private closing = false;
+  public readonly http2: Http2Server;
 
   constructor(private readonly options: H2GrpcServerOptions) {
-    const mb = 1024 * 1024;
-    this.server = http2.createServer({
-      // Session memory bounds buffered data; room for a largest message in and out.
-      maxSessionMemory: Math.max(10, Math.ceil((2 * (options.maxReceiveBytes + options.maxSendBytes)) / mb)),
-      settings: { initialWindowSize: mb },
+    this.http2 = new Http2Server({
+      onRequest: (stream, head) => this.onRequest(stream, head),
+      // Request bytes one connection may hold: room for a largest message in and out, twice.
+      maxBufferedBytes: Math.max(16 * 1024 * 1024, 2 * (options.maxReceiveBytes + options.maxSendBytes)),
     });
-    this.server.on('session', (session) => {
-      this.sessions.add(session);
-      session.on('close', () => this.sessions.delete(session));
-      // Protocol errors from a client end its session only.
-      session.on('error', ignore);
-      if (this.closing) session.close();
-    });
-    this.server.on('stream', (stream, headers) => this.onStream(stream as http2.ServerHttp2Stream, headers));
-    // A TCP-level client error (not HTTP/2, reset) ends that connection, not the server.
-    this.server.on('sessionError', ignore);
   }
 
   /** Binds; resolves with the port. */
   public listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const address = this.server.address();
-        resolve(typeof address === 'object' && address ? address.port : port);
-      });
-    });
+    return this.http2.listen(port, host);
   }
 
   /**
-   * Graceful stop: no new connections, GOAWAY on every session (streams already started finish,
-   * new ones are refused); after `graceMs` the sessions left are destroyed.
+   * Graceful stop: no new connections, GOAWAY on every connection (streams already started
+   * finish, new ones are refused); after `graceMs` the connections left are destroyed.
    */
   public close(graceMs: number): Promise<void> {
-    this.closing = true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        for (const s of this.sessions) s.destroy();
-        resolve();
-      }, Math.max(0, graceMs));
-      timer.unref();
-      this.server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      for (const s of this.sessions) s.close();
-    });
+    return this.http2.close(graceMs);
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    // A client reset must not become an uncaught 'error' event.
-    stream.on('error', ignore);
-    const contentType = headers['content-type'];
-    if (headers[':method'] !== 'POST' || typeof contentType !== 'string' || !GRPC_CONTENT_TYPE.test(contentType)) {
-      stream.respond({ ':status': headers[':method'] === 'POST' ? 415 : 405, 'content-type': 'text/plain' });
-      stream.end('not a gRPC request: POST with content-type application/grpc expected\n');
-      stream.resume();
-      return;
-    }
-    const path = headers[':path'] ?? '';
-    const call = new Call(stream, path, this.options.maxSendBytes);
-    const method = this.options.methods.get(path);
-    if (!method) {
-      stream.resume();
-      call.fail(STATUS.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
-      return;
-    }
-    const handler = method(call);
-    const timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
-    if (timeoutMs !== undefined) {
-      if (Number.isNaN(timeoutMs)) {
-        stream.resume();
-        call.fail(STATUS.INTERNAL, `invalid grpc-timeout value '${String(headers['grpc-timeout']).slice(0, 40)}'`);
-        return;
-      }
-      call.timer = setTimeout(() => call.fail(STATUS.DEADLINE_EXCEEDED, 'deadline exceeded'), timeoutMs);
-    }
-    stream.on('close', () => call.end(STATUS.CANCELLED));
-
-    const limit = this.options.maxReceiveBytes;
-    const chunks: Buffer[] = [];
-    let received = 0;
-    let prefixChecked = false;
-    stream.on('data', (chunk: Buffer) => {
-      if (call.finished) return;
-      received += chunk.length;
-      chunks.push(chunk);
-      // Reject an oversized message as soon as its length prefix (or its data) says so.
-      let declared = 0;
-      if (!prefixChecked && received >= 5) {
-        prefixChecked = true;
-        declared = (chunks.length === 1 ? chunk : Buffer.concat(chunks)).readUInt32BE(1);
-      }
-      if (declared > limit || received > limit + 5) {
-        call.fail(STATUS.RESOURCE_EXHAUSTED, `request message of ${Math.max(declared, received - 5)} bytes is larger than the limit of ${limit}`);
-      }
-    });
-    stream.on('end', () => {
-      if (call.finished) return;
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      if (body.length < 5) {
-        call.fail(STATUS.INTERNAL, body.length === 0 ? 'no request message for a unary method' : 'truncated message: incomplete length prefix');
-        return;
-      }
-      const flag = body[0];
-      const length = body.readUInt32BE(1);
-      if (body.length < 5 + length) {
-        call.fail(STATUS.INTERNAL, `truncated message: the length prefix says ${length} bytes, ${body.length - 5} arrived`);
-        return;
-      }
-      if (body.length > 5 + length) {
-        call.fail(STATUS.INTERNAL, 'more than one request message for a unary method');
-        return;
-      }
-      const message = body.subarray(5);
-      if (flag === 0) {
-        this.dispatch(handler, message, call);
-        return;
-      }
-      const encoding = headers['grpc-encoding'];
-      if (flag !== 1 || encoding !== 'gzip') {
-        call.fail(flag !== 1 ? STATUS.INTERNAL : STATUS.UNIMPLEMENTED, flag !== 1
-          ? `invalid compressed flag ${flag}`
-          : `compressed message with grpc-encoding '${String(encoding ?? 'identity').slice(0, 40)}': only gzip is supported`);
-        return;
-      }
-      gunzip(message, { maxOutputLength: limit }, (err, inflated) => {
-        if (err) {
-          const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-          call.fail(tooLarge ? STATUS.RESOURCE_EXHAUSTED : STATUS.INTERNAL, tooLarge ? `request message is larger than the limit of ${limit} once decompressed` : `gzip: ${err.message}`);
-          return;
-        }
-        this.dispatch(handler, inflated, call);
-      });
-    });
-  }
-
-  private dispatch(handler: (message: Buffer) => void, message: Buffer, call: Call): void {
+  /** Hands a complete request message to its method. */
+  public dispatch(call: Call, message: Buffer): void {
     if (call.finished) return;
     try {
-      handler(message);
+      call.handler!(message);
     } catch (err) {
       // Handlers report their own errors; this is a last resort so a bug never hangs a call.
       call.fail(STATUS.INTERNAL, 'internal server error');
     }
+  }
+
+  private onRequest(stream: ServerStream, head: RequestHead): StreamHandler {
+    const contentType = headerValue(head, 'content-type');
+    if (head.method !== 'POST' || contentType === undefined || !GRPC_CONTENT_TYPE.test(contentType)) {
+      stream.respond(NOT_GRPC_HEAD[head.method === 'POST' ? 415 : 405], NOT_GRPC_BODY);
+      return IGNORE_STREAM;
+    }
+    const path = head.path;
+    const call = new Call(stream, path, headerValue(head, 'grpc-encoding'), this, this.options);
+    const method = this.options.methods.get(path);
+    if (!method) {
+      call.fail(STATUS.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
+      return call;
+    }
+    try {
+      call.handler = method(call);
+    } catch (err) {
+      call.fail(STATUS.INTERNAL, 'internal server error');
+      return call;
+    }
+    const timeout = headerValue(head, 'grpc-timeout');
+    const timeoutMs = parseGrpcTimeout(timeout);
+    if (timeoutMs !== undefined) {
+      if (Number.isNaN(timeoutMs)) {
+        call.fail(STATUS.INTERNAL, `invalid grpc-timeout value '${String(timeout).slice(0, 40)}'`);
+        return call;
+      }
+      // Past setTimeout's range (about 24 days) a deadline never fires in practice.
+      if (timeoutMs <= MAX_TIMER_MS) call.timer = setTimeout(() => call.fail(STATUS.DEADLINE_EXCEEDED, 'deadline exceeded'), timeoutMs);
+    }
+    return call;
   }
 }

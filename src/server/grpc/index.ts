@@ -5,8 +5,8 @@
  * messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
  * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
  *
- * Transport: `./h2`, unary gRPC directly on node:http2 (@grpc/grpc-js costs several times the
- * CPU per call; it stays the client in tests and in the transformer). Codec: `ModelInfer`, the
+ * Transport: `./h2`, unary gRPC on our own HTTP/2 server (`./http2`; @grpc/grpc-js and node:http2
+ * cost several times the CPU per call; grpc-js stays the client in tests and in the transformer). Codec: `ModelInfer`, the
  * hot RPC, uses the hand-written `./codec`; the other RPCs use protobufjs through
  * @grpc/proto-loader, loaded on their first call (the proto parse stays off the start-up path).
  */
