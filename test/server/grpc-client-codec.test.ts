@@ -55,7 +55,7 @@ describe('encodeModelInferRequest', () => {
       model_name: 'iris',
       model_version: '3',
       id: 'req-é',
-      parameters: { flag: true, off: false, count: -5, big: 2 ** 53 - 1, text: 'x', ratio: 2.5, huge: 2 ** 60 },
+      parameters: { flag: true, off: false, count: -5, big: 2 ** 53 - 1, text: 'x', empty: '', ratio: 2.5, huge: 2 ** 60 },
       inputs: DATATYPES.map((datatype, i) => ({ name: `in_${datatype}`, datatype, shape: [i, -1, 0, 2 ** 40], parameters: i === 0 ? { content_type: 'np' } : undefined })),
       outputs: [{ name: 'probabilities' }, { name: 'label', parameters: { binary_data: false } }],
       raw_input_contents: raw,
@@ -63,7 +63,8 @@ describe('encodeModelInferRequest', () => {
     const d = ref.decodeInferRequest(buf);
     expect(d).toMatchObject({ model_name: 'iris', model_version: '3', id: 'req-é' });
     // Non-integers and unsafe integers go as strings (the proto has no double_param).
-    expect(flat(d.parameters)).toEqual({ flag: true, off: false, count: '-5', big: String(2 ** 53 - 1), text: 'x', ratio: '2.5', huge: String(2 ** 60) });
+    // An empty string is still a string_param (not "no value").
+    expect(flat(d.parameters)).toEqual({ flag: true, off: false, count: '-5', big: String(2 ** 53 - 1), text: 'x', empty: '', ratio: '2.5', huge: String(2 ** 60) });
     expect(d.inputs.map((t: any) => [t.name, t.datatype, t.shape])).toEqual(DATATYPES.map((dt, i) => [`in_${dt}`, dt, [String(i), '-1', '0', String(2 ** 40)]]));
     expect(flat(d.inputs[0].parameters)).toEqual({ content_type: 'np' });
     expect(d.inputs[1].parameters).toBeUndefined();

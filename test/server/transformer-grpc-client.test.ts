@@ -264,6 +264,12 @@ describe('deadlines and connections', () => {
     expect((await failure(down.modelMetadata('iris'))).code).toBe('MS_ERR_PREDICTOR_UNREACHABLE');
   });
 
+  test('a host that does not resolve is unreachable with the resolver\'s code', async () => {
+    const nowhere = new GrpcPredictor('no-such-predictor.invalid:8081', 5000);
+    closers.push(() => nowhere.close());
+    expect((await failure(nowhere.infer('iris', undefined, IRIS, noHeaders))).message).toMatch(/^predictor at no-such-predictor\.invalid:8081 is unreachable \((ENOTFOUND|EAI_AGAIN)\)$/);
+  });
+
   test('the predictor restarted on the same port: the client connects again', async () => {
     await predictor.infer('iris', undefined, IRIS, noHeaders);
     const port = stub.port;

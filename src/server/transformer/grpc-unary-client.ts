@@ -187,7 +187,9 @@ export class GrpcUnaryClient {
       // Buffered data is bounded by session memory: room for a largest message each way.
       maxSessionMemory: Math.max(10, Math.ceil((2 * (this.options.maxReceiveBytes + this.options.maxSendBytes)) / mb)),
       settings: { enablePush: false, initialWindowSize: mb },
-    });
+      // Passed on to net.connect: a small request must not wait for the previous segment's ACK.
+      noDelay: true,
+    } as http2.ClientSessionOptions);
     const connection = new Connection(session, this.options.keepaliveMs ?? 30_000, this.options.keepaliveTimeoutMs ?? 20_000);
     const drop = () => {
       if (this.connection === connection) this.connection = undefined;
@@ -262,7 +264,7 @@ function statusOfHttp(status: number): number {
 
 function errnoOf(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: unknown } | undefined;
-  if (e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return e.code;
+  if (e && typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code)) return e.code;
   return e?.cause ? errnoOf(e.cause) : undefined;
 }
 
