@@ -288,7 +288,7 @@ describe('ModelInfer codec agrees with protobufjs', () => {
       model_name: 'm',
       model_version: '1',
       id: 'r',
-      parameters: { p: 7, q: true, s: 'z' },
+      parameters: { p: 7, q: true, s: 'z', empty: '' },
       raw: false,
       encodeRaw,
       outputs: [
@@ -304,7 +304,13 @@ describe('ModelInfer codec agrees with protobufjs', () => {
     });
     const r = pbDecodeResponse(buf);
     expect(r).toMatchObject({ model_name: 'm', model_version: '1', id: 'r' });
-    expect(r.parameters).toEqual({ p: { int64_param: '7', parameter_choice: 'int64_param' }, q: { bool_param: true, parameter_choice: 'bool_param' }, s: { string_param: 'z', parameter_choice: 'string_param' } });
+    expect(r.parameters).toEqual({
+      p: { int64_param: '7', parameter_choice: 'int64_param' },
+      q: { bool_param: true, parameter_choice: 'bool_param' },
+      s: { string_param: 'z', parameter_choice: 'string_param' },
+      // An empty string is still a set oneof member.
+      empty: { string_param: '', parameter_choice: 'string_param' },
+    });
     const o = Object.fromEntries(r.outputs.map((x: any) => [x.name, x]));
     expect(o.f.shape).toEqual(['2', '1']);
     expect(o.f.contents.fp32_contents).toEqual([0.5, -3]);

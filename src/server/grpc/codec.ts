@@ -415,7 +415,8 @@ function encodeParameters(w: Writer, tag: number, p: Parameters | undefined): vo
     const pw = new Writer();
     if (typeof v === 'boolean') pw.varint(8).varint(v ? 1 : 0);
     else if (typeof v === 'number' && Number.isSafeInteger(v)) pw.varint(16).varint64(BigInt(v));
-    else stringField(pw, 26, String(v));
+    // A oneof member is written even when empty: that is how the reader knows which one is set.
+    else field(pw, 26, Buffer.from(String(v), 'utf8'));
     const value = pw.finish();
     const ew = new Writer();
     stringField(ew, 10, k);

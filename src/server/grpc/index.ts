@@ -6,9 +6,10 @@
  * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
  *
  * Transport: `./h2`, unary gRPC on our own HTTP/2 server (`./http2`; @grpc/grpc-js and node:http2
- * cost several times the CPU per call; grpc-js stays the client in tests and in the transformer). Codec: `ModelInfer`, the
- * hot RPC, uses the hand-written `./codec`; the other RPCs use protobufjs through
- * @grpc/proto-loader, loaded on their first call (the proto parse stays off the start-up path).
+ * cost several times the CPU per call). Codec: `ModelInfer`, the hot RPC, uses the hand-written
+ * `./codec`; the other RPCs use protobufjs through @grpc/proto-loader, loaded on their first call
+ * (the proto parse stays off the start-up path). The transformer's client has its own codec
+ * (`./client-codec`); grpc-js remains only as a client in tests and benchmarks.
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -53,8 +54,8 @@ export const PROTO_OPTIONS: protoLoaderTypes.Options = {
 let cachedDefinition: grpc.ServiceDefinition | undefined;
 
 /**
- * The `GRPCInferenceService` definition from the proto, in grpc-js's shape (the transformer's
- * predictor client uses it); `ModelInfer`'s server side uses the hand-written codec.
+ * The `GRPCInferenceService` definition from the proto, in grpc-js's shape: the server's codec for
+ * its less-used RPCs (`ModelInfer` uses the hand-written one).
  */
 export function serviceDefinition(): grpc.ServiceDefinition {
   if (!cachedDefinition) {
