@@ -101,7 +101,10 @@ export class Http2Connection implements StreamOwner {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
+  /** DATA is held back: the socket's write buffer is above the high-water mark. */
   private congested = false;
+  /** Reading is paused for the same reason. */
+  private readingPaused = false;
 
   /** 0: serving; 1: first GOAWAY and PING sent; 2: final GOAWAY sent. */
   private drainPhase = 0;
@@ -143,11 +146,6 @@ export class Http2Connection implements StreamOwner {
     if (this.connectionWindow > Limits.DEFAULT_WINDOW) {
       this.write(u32Frame(FrameType.WINDOW_UPDATE, 0, this.connectionWindow - Limits.DEFAULT_WINDOW));
     }
-  }
-
-  /** Number of open streams (tests and shutdown). */
-  public get activeStreams(): number {
-    return this.streams.size;
   }
 
   /**
@@ -483,7 +481,7 @@ export class Http2Connection implements StreamOwner {
     if (length < 8) throw new Http2Error(ErrorCode.FRAME_SIZE_ERROR, 'GOAWAY shorter than 8 bytes');
     // The client opens no more streams: finish the open ones, then close.
     this.peerWentAway = true;
-    if (this.streams.size === 0) this.finish();
+    if (this.streams.size === 0) this.closeIdle();
   }
 
   private onWindowUpdate(buf: Buffer, start: number, length: number, id: number): void {
@@ -613,7 +611,7 @@ export class Http2Connection implements StreamOwner {
     this.blocked.delete(stream);
     this.buffered -= stream.received;
     stream.pending = undefined;
-    if ((this.drainPhase === 2 || this.peerWentAway) && this.streams.size === 0) this.finish();
+    if ((this.drainPhase === 2 || this.peerWentAway) && this.streams.size === 0) this.closeIdle();
   }
 
   /** Stream error (§5.4.2): RST_STREAM, and the application hears of it if it had not answered. */
@@ -638,6 +636,12 @@ export class Http2Connection implements StreamOwner {
     this.drainPhase = 2;
     this.write(goawayFrame(this.lastStreamId, ErrorCode.NO_ERROR));
     if (this.streams.size === 0) this.finish();
+  }
+
+  /** No stream left after a GOAWAY (ours or the client's): close, with our GOAWAY if not sent yet. */
+  private closeIdle(): void {
+    if (this.drainPhase !== 2) this.write(goawayFrame(this.lastStreamId, ErrorCode.NO_ERROR));
+    this.finish();
   }
 
   /** Connection error (§5.4.1): GOAWAY with the code, then close. */
@@ -680,12 +684,15 @@ export class Http2Connection implements StreamOwner {
   }
 
   private onDrain(): void {
-    if (this.congested && this.state !== State.CLOSED) this.resumeOutput();
+    if ((this.congested || this.readingPaused) && this.state !== State.CLOSED) this.resumeOutput();
   }
 
   private resumeOutput(): void {
     this.congested = false;
-    this.socket.resume();
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
     this.flushBlocked();
   }
 
@@ -707,9 +714,12 @@ export class Http2Connection implements StreamOwner {
     if (this.socket.writableLength > this.highWater) {
       // Backpressure: read nothing more (no new work, no new output) and hold back DATA until
       // the peer catches up ('drain').
-      if (!this.congested) this.socket.pause();
       this.congested = true;
-    } else if (this.congested) {
+      if (!this.readingPaused) {
+        this.readingPaused = true;
+        this.socket.pause();
+      }
+    } else if (this.congested || this.readingPaused) {
       this.resumeOutput();
     }
   }
