@@ -269,6 +269,27 @@ test('fuzz: random ModelInfer messages always get a gRPC status and never crash 
   expect(server.logs.filter((l) => l.event === 'grpc_error')).toEqual([]);
 });
 
+test('calls whose inference outlives --request-timeout-ms get a status, and the server stays up', async () => {
+  // The core marks a timed-out call cancelled (a setter on the call): this once threw in a timer.
+  const s = await startServer(['--model-dir', MODELS, '--mode', 'multi', '--request-timeout-ms', '1']);
+  const port = Number(s.logs.find((l) => l.event === 'grpc_listening')!.grpcPort);
+  const sess = http2.connect(`http://127.0.0.1:${port}`);
+  const saved = session;
+  session = sess;
+  try {
+    const answers = await Promise.all(Array.from({ length: 64 }, (_, i) => raw(INFER, frame(irisRequest([1, 2, 3, i])))));
+    const codes = new Set(answers.map((a) => a.grpcStatus));
+    for (const code of codes) expect([String(grpc.status.OK), String(grpc.status.DEADLINE_EXCEEDED)]).toContain(code);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.proc.exitCode).toBeNull();
+    expect((await raw(INFER, frame(irisRequest([1, 2, 3, 4])))).grpcStatus).toMatch(/^\d+$/);
+  } finally {
+    session = saved;
+    sess.destroy();
+    await s.stop();
+  }
+});
+
 test('graceful shutdown: a call in flight finishes, the session gets GOAWAY, the process exits 0', async () => {
   const s = await startServer(['--model-dir', MODELS, '--mode', 'multi', '--shutdown-grace-ms', '5000']);
   const port = Number(s.logs.find((l) => l.event === 'grpc_listening')!.grpcPort);

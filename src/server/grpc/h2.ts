@@ -45,6 +45,12 @@ export interface UnaryCall {
   readonly path: string;
   /** True once a status was sent (or the client went away): later answers are dropped. */
   readonly finished: boolean;
+  /**
+   * True once nobody waits for the answer (the call finished, or this was set): the core's
+   * `Cancellation`, so the call itself is passed and queued work for a dead call is dropped.
+   * Setting it (the core does on its own timeout) does not answer the call.
+   */
+  cancelled: boolean;
   /** Called once with the final status code, however the call ended (metrics). */
   onEnd?: (code: number) => void;
   /** Answers with `message` (an encoded protobuf) and status OK. */
@@ -122,6 +128,7 @@ class Call implements UnaryCall, StreamHandler {
   public onEnd?: (code: number) => void;
   public timer?: NodeJS.Timeout;
   public handler?: (message: Buffer) => void;
+  private cancelRequested = false;
   private readonly chunks: Buffer[] = [];
   private received = 0;
   private prefixChecked = false;
@@ -133,6 +140,16 @@ class Call implements UnaryCall, StreamHandler {
     private readonly server: H2GrpcServer,
     private readonly limits: H2GrpcServerOptions,
   ) {}
+
+  // Accessors on the class, not per call: an object literal with a getter per call costs
+  // V8 a slow allocation that lands in old space.
+  get cancelled(): boolean {
+    return this.finished || this.cancelRequested;
+  }
+
+  set cancelled(value: boolean) {
+    this.cancelRequested = value;
+  }
 
   ok(message: Uint8Array): void {
     if (this.finished) return;

@@ -183,9 +183,9 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
         fail(call, 'ModelInfer', err);
         return;
       }
-      // A call that ended (deadline, client reset) before its turn is dropped from the model's queue.
-      const cancellation = { get cancelled() { return call.finished; } };
-      core.infer(name, wire.model_version || undefined, converted.request, cancellation).then((res) => {
+      // A call that ended (deadline, client reset) before its turn is dropped from the model's
+      // queue: the call is the Cancellation (its `cancelled` follows `finished`, and the core may set it).
+      core.infer(name, wire.model_version || undefined, converted.request, call).then((res) => {
         if (call.finished) return;
         let reply: Buffer;
         try {
