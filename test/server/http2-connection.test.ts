@@ -453,6 +453,24 @@ describe('flow control', () => {
     }
   });
 
+  test('streams released by a SETTINGS window increase share the connection window, and all finish after WINDOW_UPDATE', async () => {
+    const c = await RawClient.connect(port, { settings: [[Setting.INITIAL_WINDOW_SIZE, 0]] });
+    try {
+      for (const id of [1, 3, 5]) c.send(headers(id, requestBlock('/size/40000'), Flag.END_HEADERS | Flag.END_STREAM));
+      for (const id of [1, 3, 5]) await c.next((f) => f.type === FrameType.HEADERS && f.id === id);
+      c.send(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]]), ping());
+      await c.next((f) => f.type === FrameType.PING);
+      const sent = (id: number) => c.frames.filter((f) => f.type === FrameType.DATA && f.id === id).reduce((n, f) => n + f.payload.length, 0);
+      // 65535 bytes of connection window: stream 1 gets its 40000, stream 3 the rest, stream 5 waits.
+      expect([sent(1), sent(3), sent(5)]).toEqual([40000, Limits.DEFAULT_WINDOW - 40000, 0]);
+      c.send(u32Frame(FrameType.WINDOW_UPDATE, 0, 100000));
+      for (const id of [3, 5]) await c.next((f) => f.type === FrameType.HEADERS && f.id === id && (f.flags & Flag.END_STREAM) !== 0);
+      expect([sent(1), sent(3), sent(5)]).toEqual([40000, 40000, 40000]);
+    } finally {
+      c.close();
+    }
+  });
+
   test('DATA frames follow the client\'s SETTINGS_MAX_FRAME_SIZE', async () => {
     const c = await RawClient.connect(port, { settings: [[Setting.MAX_FRAME_SIZE, 40_000], [Setting.INITIAL_WINDOW_SIZE, 1 << 20]] });
     try {

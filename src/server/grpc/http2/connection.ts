@@ -89,7 +89,11 @@ export class Http2Connection implements StreamOwner {
   private peerMaxFrameSize: number = Limits.MIN_MAX_FRAME_SIZE;
   private peerInitialWindow: number = Limits.DEFAULT_WINDOW;
   private sendWindow: number = Limits.DEFAULT_WINDOW;
-  /** Streams with response data waiting for window or for the socket. */
+  /**
+   * Streams with response data waiting for the connection window or the socket. A stream waiting
+   * for its own window is not here: its WINDOW_UPDATE (or a SETTINGS change) resumes it, so a
+   * connection WINDOW_UPDATE costs work only for the streams that can use it.
+   */
   private readonly blocked = new Set<Stream>();
 
   // Our receive side.
@@ -432,7 +436,7 @@ export class Http2Connection implements StreamOwner {
       return;
     }
     if (length % 6 !== 0) throw new Http2Error(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length is not a multiple of 6');
-    let windowGrew = false;
+    let initialWindow = this.peerInitialWindow;
     for (let p = start; p < start + length; p += 6) {
       const setting = buf.readUInt16BE(p);
       const value = buf.readUInt32BE(p + 2);
@@ -440,18 +444,10 @@ export class Http2Connection implements StreamOwner {
         case Setting.ENABLE_PUSH:
           if (value > 1) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH must be 0 or 1');
           break;
-        case Setting.INITIAL_WINDOW_SIZE: {
+        case Setting.INITIAL_WINDOW_SIZE:
           if (value > Limits.MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1');
-          // §6.9.2: the change applies to every open stream's window, which may go negative.
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const stream of this.streams.values()) {
-            stream.sendWindow += delta;
-            if (stream.sendWindow > Limits.MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, 'stream window above 2^31-1');
-          }
-          if (delta > 0) windowGrew = true;
+          initialWindow = value;
           break;
-        }
         case Setting.MAX_FRAME_SIZE:
           if (value < Limits.MIN_MAX_FRAME_SIZE || value > Limits.MAX_MAX_FRAME_SIZE) throw new Http2Error(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE out of range');
           this.peerMaxFrameSize = value;
@@ -462,8 +458,22 @@ export class Http2Connection implements StreamOwner {
           break;
       }
     }
+    // §6.9.2: a new initial window changes every open stream's window (which may go negative).
+    // Applied once per frame, with the last value: a frame full of changes costs one pass.
+    const delta = initialWindow - this.peerInitialWindow;
+    this.peerInitialWindow = initialWindow;
+    if (delta !== 0) {
+      for (const stream of this.streams.values()) {
+        stream.sendWindow += delta;
+        if (stream.sendWindow > Limits.MAX_WINDOW) throw new Http2Error(ErrorCode.FLOW_CONTROL_ERROR, 'stream window above 2^31-1');
+      }
+    }
     this.write(frame(FrameType.SETTINGS, Flag.ACK, 0));
-    if (windowGrew) this.flushBlocked();
+    if (delta > 0) {
+      // Every stream with queued data: it sends, or waits in the right place (its own window, or
+      // `blocked` for the connection window).
+      for (const stream of this.streams.values()) if (stream.pending) this.flushStream(stream);
+    }
   }
 
   private onPing(buf: Buffer, start: number, length: number, flags: number, id: number): void {
@@ -557,7 +567,8 @@ export class Http2Connection implements StreamOwner {
     while (stream.pendingOffset < body.length) {
       const n = Math.min(body.length - stream.pendingOffset, stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
       if (n <= 0 || this.congested) {
-        this.blocked.add(stream);
+        if (!this.congested && stream.sendWindow <= 0) this.blocked.delete(stream);
+        else this.blocked.add(stream);
         return;
       }
       const last = stream.pendingOffset + n === body.length;
