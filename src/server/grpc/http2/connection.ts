@@ -2,11 +2,11 @@
  * One server-side HTTP/2 connection (RFC 9113) on a plain TCP socket ("h2c" with prior knowledge,
  * what gRPC clients speak).
  *
- * Input: frames are parsed straight from the socket's chunks (a partial frame waits, with the
- * chunks after it, until it is complete; nothing else is copied); header blocks are decoded by
- * HPACK from the frame buffer; DATA payloads reach the application as views of the chunk.
- * Output: frames are gathered and written once per tick; a response whose body fits the windows
- * goes out as one buffer (HEADERS + DATA + trailers). No timers, no events per stream.
+ * This is the protocol state machine: frames in (from `./frame-reader`, straight from the
+ * socket's chunks), frames out (through `./frame-writer`, once per tick), streams in between.
+ * Header blocks are decoded by HPACK from the frame buffer; DATA payloads reach the application
+ * as views of the chunk; a response whose body fits the windows goes out as one buffer
+ * (HEADERS + DATA + trailers). No timers, no events per stream.
  *
  * Flow control: we advertise a large stream window and raise the connection window at start, and
  * give credit back in batches (once half a window is used). On the send side we honour the
@@ -19,7 +19,9 @@
  * while the socket's write buffer is full).
  */
 import type { Socket } from 'node:net';
-import { Flag, FrameType, ErrorCode, Setting, Limits, Http2Error, FRAME_HEADER_BYTES, CLIENT_PREFACE, writeFrameHeader, settingsFrame, u32Frame, goawayFrame, frame } from './frames';
+import { FrameReader, FrameSink } from './frame-reader';
+import { FrameWriter } from './frame-writer';
+import { Flag, FrameType, ErrorCode, Setting, Limits, Http2Error, FRAME_HEADER_BYTES, writeFrameHeader, settingsFrame, u32Frame, goawayFrame, frame } from './frames';
 import { HpackDecoder } from './hpack';
 import { parseRequestHead, validTrailers } from './request-head';
 import { RequestListener, Stream, StreamOwner } from './stream';
@@ -63,16 +65,11 @@ const RESET_BURST = 1000;
 const RESETS_PER_SECOND = 100;
 /** How long a closed connection waits for the peer to close its side. */
 const LINGER_MS = 5000;
-/** Pieces of output smaller than this are copied into one buffer rather than written as a vector. */
-const COALESCE_BYTES = 16 * 1024;
 
-export class Http2Connection implements StreamOwner {
+export class Http2Connection implements StreamOwner, FrameSink {
   private state = State.PREFACE;
-  private prefaceMatched = 0;
-  // An incomplete frame: the chunks holding it, and how many bytes are needed to go on.
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
-  private needed = 0;
+  private readonly reader: FrameReader;
+  private readonly output: FrameWriter;
   // A header block spread over HEADERS + CONTINUATION.
   private blockStream = 0;
   private blockEndStream = false;
@@ -101,15 +98,6 @@ export class Http2Connection implements StreamOwner {
   private recvUnacked = 0;
   private buffered = 0;
 
-  // Output gathered during a tick.
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
-  /** DATA is held back: the socket's write buffer is above the high-water mark. */
-  private congested = false;
-  /** Reading is paused for the same reason. */
-  private readingPaused = false;
-
   /** 0: serving; 1: first GOAWAY and PING sent; 2: final GOAWAY sent. */
   private drainPhase = 0;
   private peerWentAway = false;
@@ -123,7 +111,6 @@ export class Http2Connection implements StreamOwner {
   private readonly maxHeaderListSize: number;
   private readonly maxBlockBytes: number;
   private readonly maxBuffered: number;
-  private readonly highWater: number;
 
   constructor(private readonly socket: Socket, private readonly options: ConnectionOptions, private readonly onClose: (c: Http2Connection) => void) {
     this.maxConcurrentStreams = options.maxConcurrentStreams ?? 1000;
@@ -132,11 +119,11 @@ export class Http2Connection implements StreamOwner {
     this.maxHeaderListSize = options.maxHeaderListSize ?? 64 * 1024;
     this.maxBlockBytes = 2 * this.maxHeaderListSize;
     this.maxBuffered = options.maxBufferedBytes ?? 256 * 1024 * 1024;
-    this.highWater = options.writeHighWaterMark ?? 1024 * 1024;
     this.recvWindow = this.connectionWindow;
+    this.reader = new FrameReader(this, Limits.MIN_MAX_FRAME_SIZE);
+    this.output = new FrameWriter(socket, options.writeHighWaterMark ?? 1024 * 1024, () => this.flushBlocked());
 
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.onDrain());
     // A reset or broken socket ends in 'close', handled there.
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
@@ -180,7 +167,7 @@ export class Http2Connection implements StreamOwner {
   private onData(chunk: Buffer): void {
     if (this.state === State.CLOSED) return;
     try {
-      this.consume(chunk);
+      this.reader.push(chunk);
     } catch (err) {
       if (err instanceof Http2Error) {
         this.connectionError(err.code, err.message);
@@ -191,50 +178,18 @@ export class Http2Connection implements StreamOwner {
     }
   }
 
-  private consume(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.partialBytes > 0) {
-      this.partial.push(chunk);
-      this.partialBytes += chunk.length;
-      if (this.partialBytes < this.needed) return;
-      buf = Buffer.concat(this.partial, this.partialBytes);
-      this.partial = [];
-      this.partialBytes = 0;
-    }
-    let off = 0;
-    if (this.state === State.PREFACE) {
-      while (off < buf.length && this.prefaceMatched < CLIENT_PREFACE.length) {
-        if (buf[off++] !== CLIENT_PREFACE[this.prefaceMatched++]) {
-          throw new Http2Error(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
-        }
-      }
-      if (this.prefaceMatched < CLIENT_PREFACE.length) return;
-      this.state = State.SETTINGS;
-    }
-    const n = buf.length;
-    while (this.state !== State.CLOSED) {
-      if (n - off < FRAME_HEADER_BYTES) {
-        this.needed = FRAME_HEADER_BYTES;
-        break;
-      }
-      const length = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
-      if (length > Limits.MIN_MAX_FRAME_SIZE) {
-        throw new Http2Error(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} bytes is larger than SETTINGS_MAX_FRAME_SIZE`);
-      }
-      if (n - off < FRAME_HEADER_BYTES + length) {
-        this.needed = FRAME_HEADER_BYTES + length;
-        break;
-      }
-      this.onFrame(buf, off, length);
-      off += FRAME_HEADER_BYTES + length;
-    }
-    if (off < n && this.state !== State.CLOSED) {
-      this.partial.push(off === 0 ? buf : buf.subarray(off));
-      this.partialBytes = n - off;
-    }
+  /** `FrameSink`: the client preface is in; its SETTINGS frame must come first. */
+  public onPreface(): void {
+    this.state = State.SETTINGS;
   }
 
-  private onFrame(buf: Buffer, off: number, length: number): void {
+  /** `FrameSink`: input stops after a connection error. */
+  public get stopped(): boolean {
+    return this.state === State.CLOSED;
+  }
+
+  /** `FrameSink`: one frame. */
+  public onFrame(buf: Buffer, off: number, length: number): void {
     const type = buf[off + 3];
     const flags = buf[off + 4];
     const id = buf.readUInt32BE(off + 5) & 0x7fff_ffff;
@@ -533,7 +488,7 @@ export class Http2Connection implements StreamOwner {
       return;
     }
     if (bodyLength <= maxFrame && bodyLength <= stream.sendWindow && bodyLength <= this.sendWindow && head.length <= maxFrame
-      && (!trailers || trailers.length <= maxFrame) && !this.congested) {
+      && (!trailers || trailers.length <= maxFrame) && !this.output.mustWait()) {
       // The common case: HEADERS + DATA + trailers HEADERS in one buffer.
       const total = 2 * FRAME_HEADER_BYTES + head.length + bodyLength + (trailers ? FRAME_HEADER_BYTES + trailers.length : 0);
       const out = Buffer.allocUnsafe(total);
@@ -566,8 +521,9 @@ export class Http2Connection implements StreamOwner {
     const trailers = stream.pendingTrailers;
     while (stream.pendingOffset < body.length) {
       const n = Math.min(body.length - stream.pendingOffset, stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
-      if (n <= 0 || this.congested) {
-        if (!this.congested && stream.sendWindow <= 0) this.blocked.delete(stream);
+      const wait = this.output.mustWait();
+      if (n <= 0 || wait) {
+        if (!wait && stream.sendWindow <= 0) this.blocked.delete(stream);
         else this.blocked.add(stream);
         return;
       }
@@ -579,7 +535,6 @@ export class Http2Connection implements StreamOwner {
       stream.pendingOffset += n;
       stream.sendWindow -= n;
       this.sendWindow -= n;
-      if (this.socket.writableLength + this.outBytes > this.highWater) this.congested = true;
     }
     this.blocked.delete(stream);
     stream.pending = undefined;
@@ -590,7 +545,7 @@ export class Http2Connection implements StreamOwner {
 
   private flushBlocked(): void {
     for (const stream of this.blocked) {
-      if (this.sendWindow <= 0 || this.congested) return;
+      if (this.sendWindow <= 0 || this.output.mustWait()) return;
       this.flushStream(stream);
     }
   }
@@ -665,9 +620,8 @@ export class Http2Connection implements StreamOwner {
   /** Flushes, ends the socket, aborts what is left; the peer gets `LINGER_MS` to close its side. */
   private finish(): void {
     if (this.state === State.CLOSED) return;
-    this.writeOut();
     this.state = State.CLOSED;
-    this.socket.end();
+    this.output.end();
     this.linger = setTimeout(() => this.socket.destroy(), LINGER_MS);
     this.linger.unref();
     this.abortAll();
@@ -687,72 +641,14 @@ export class Http2Connection implements StreamOwner {
   private onSocketClose(): void {
     this.state = State.CLOSED;
     if (this.linger) clearTimeout(this.linger);
-    this.partial = [];
+    this.reader.clear();
     this.blockParts = [];
-    this.out = [];
+    this.output.discard();
     this.abortAll();
     this.onClose(this);
   }
 
-  private onDrain(): void {
-    if ((this.congested || this.readingPaused) && this.state !== State.CLOSED) this.resumeOutput();
-  }
-
-  private resumeOutput(): void {
-    this.congested = false;
-    if (this.readingPaused) {
-      this.readingPaused = false;
-      this.socket.resume();
-    }
-    this.flushBlocked();
-  }
-
   private write(buf: Buffer): void {
-    if (this.state === State.CLOSED) return;
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushConnection, this);
-    }
+    this.output.write(buf);
   }
-
-  /** Writes the output gathered this tick; stops reading while the socket cannot keep up. */
-  public flush(): void {
-    this.flushScheduled = false;
-    if (this.state === State.CLOSED) return;
-    this.writeOut();
-    if (this.socket.writableLength > this.highWater) {
-      // Backpressure: read nothing more (no new work, no new output) and hold back DATA until
-      // the peer catches up ('drain').
-      this.congested = true;
-      if (!this.readingPaused) {
-        this.readingPaused = true;
-        this.socket.pause();
-      }
-    } else if (this.congested || this.readingPaused) {
-      this.resumeOutput();
-    }
-  }
-
-  private writeOut(): void {
-    const parts = this.out;
-    const bytes = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
-    if (parts.length === 0 || this.socket.destroyed) return;
-    if (parts.length === 1) {
-      this.socket.write(parts[0]);
-    } else if (bytes < COALESCE_BYTES) {
-      this.socket.write(Buffer.concat(parts, bytes));
-    } else {
-      this.socket.cork();
-      for (const part of parts) this.socket.write(part);
-      this.socket.uncork();
-    }
-  }
-}
-
-function flushConnection(connection: Http2Connection): void {
-  connection.flush();
 }
