@@ -109,7 +109,6 @@ export function parseGrpcTimeout(value: string | string[] | undefined): number |
   return m ? Number(m[1]) * TIMEOUT_MS[m[2]] : NaN;
 }
 
-
 /** The trailers-only block of a failed call. */
 function errorBlock(code: number, message: string, metadata?: Record<string, string>): Buffer {
   const fields: Array<readonly [string, string]> = [...RESPONSE_FIELDS];
@@ -269,7 +268,7 @@ export class H2GrpcServer {
     return this.http2.close(graceMs);
   }
 
-  /** Hands a complete request message to its method. */
+  /** Hands a complete request message to its method (used by `Call`). */
   public dispatch(call: Call, message: Buffer): void {
     if (call.finished) return;
     try {
