@@ -334,6 +334,45 @@ describe('ModelInfer codec agrees with protobufjs', () => {
     expect(Buffer.from(r.raw_output_contents[1])).toEqual(Buffer.from([1, 0, 0, 0, 0x61, 2, 0, 0, 0, 0x62, 0x63]));
   });
 
+  test('property: any reply the codec encodes, protobufjs decodes to the same fields', () => {
+    // Short strings, and long ones whose length needs a two-byte varint.
+    const text = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ minLength: 120, maxLength: 300 }));
+    const param = fc.oneof(fc.boolean(), fc.integer(), fc.string({ maxLength: 8 }));
+    const output = fc.record({
+      name: text,
+      shape: fc.array(fc.nat(2 ** 40), { maxLength: 4 }),
+      values: fc.array(fc.float({ noNaN: true }), { maxLength: 80 }),
+      parameters: fc.option(fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), param, { maxKeys: 3 }), { nil: undefined }),
+    });
+    fc.assert(fc.property(
+      text, fc.option(text, { nil: undefined }), fc.option(text, { nil: undefined }), fc.array(output, { maxLength: 4 }), fc.boolean(),
+      (modelName, version, id, outs, raw) => {
+        const outputs = outs.map((o) => {
+          const t: any = { name: o.name, datatype: 'FP32', shape: o.shape, data: o.values, parameters: o.parameters };
+          Object.defineProperty(t, 'raw', { value: Float32Array.from(o.values), enumerable: false });
+          return t;
+        });
+        const r = pbDecodeResponse(encodeInferReply({ model_name: modelName, model_version: version, id, outputs, raw, encodeRaw }));
+        // proto3: an empty string is the default, so it reads back as absent.
+        expect(r.model_name ?? '').toBe(modelName);
+        expect(r.model_version ?? '').toBe(version ?? '');
+        expect(r.id ?? '').toBe(id ?? '');
+        expect(r.outputs ?? []).toHaveLength(outs.length);
+        outs.forEach((o, i) => {
+          const got = r.outputs[i];
+          expect(got.name ?? '').toBe(o.name);
+          expect(got.datatype).toBe('FP32');
+          expect((got.shape ?? []).map(Number)).toEqual(o.shape);
+          const want = o.values.map((x) => Math.fround(x));
+          const values = raw ? Array.from(new Float32Array(new Uint8Array(r.raw_output_contents[i]).buffer)) : got.contents?.fp32_contents ?? [];
+          expect(values).toEqual(want);
+          expect(Object.keys(got.parameters ?? {}).sort()).toEqual(Object.keys(o.parameters ?? {}).sort());
+        });
+        if (raw) expect(r.raw_output_contents).toHaveLength(outs.length);
+      },
+    ), { numRuns: 300, seed: 7 });
+  });
+
   test('property: int64, int32 and fp32 contents survive protobufjs -> codec', () => {
     fc.assert(fc.property(
       fc.array(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 20 }),

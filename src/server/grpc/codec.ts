@@ -517,29 +517,123 @@ export interface InferReply {
   readonly encodeRaw: (o: InferOutputTensor) => Buffer;
 }
 
-/** Encodes a `ModelInferResponse`. */
+/**
+ * Encodes a `ModelInferResponse`. This runs for every gRPC answer, so it sizes every field first
+ * and writes them once into one buffer (no intermediate writers, chunk lists or concatenation);
+ * names and datatypes, the same on every answer, are encoded once (`utf8Of`).
+ */
 export function encodeInferReply(reply: InferReply): Buffer {
-  const w = new Writer();
-  stringField(w, 10, reply.model_name);
-  stringField(w, 18, reply.model_version);
-  stringField(w, 26, reply.id);
-  encodeParameters(w, 34, reply.parameters);
-  for (const o of reply.outputs) {
-    const ow = new Writer();
-    stringField(ow, 10, o.name);
-    stringField(ow, 18, o.datatype);
-    if (o.shape.length) {
-      let size = 0;
-      for (const d of o.shape) size += varintSize(d);
-      ow.varint(26).varint(size);
-      for (const d of o.shape) ow.varint(d);
+  const modelName = utf8Of(reply.model_name);
+  const version = utf8Of(reply.model_version);
+  // An id differs per request: not cached.
+  const id = reply.id ? Buffer.from(reply.id, 'utf8') : EMPTY;
+  const parameters = encodedParameters(34, reply.parameters);
+  const outputs = reply.outputs;
+  const parts: OutputParts[] = new Array(outputs.length);
+  let size = fieldSize(modelName.length) + fieldSize(version.length) + fieldSize(id.length) + parameters.length;
+  for (let i = 0; i < outputs.length; i++) {
+    const o = outputs[i];
+    const part: OutputParts = {
+      name: utf8Of(o.name),
+      datatype: utf8Of(o.datatype),
+      shapeBytes: 0,
+      parameters: encodedParameters(34, o.parameters),
+      contents: reply.raw ? undefined : encodeContents(o),
+      raw: reply.raw ? reply.encodeRaw(o) : undefined,
+      size: 0,
+    };
+    for (const d of o.shape) part.shapeBytes += varintSize(d);
+    part.size = fieldSize(part.name.length) + fieldSize(part.datatype.length)
+      + (o.shape.length ? 1 + varintSize(part.shapeBytes) + part.shapeBytes : 0)
+      + part.parameters.length
+      + (part.contents ? 1 + varintSize(part.contents.length) + part.contents.length : 0);
+    size += 1 + varintSize(part.size) + part.size;
+    // raw_output_contents entries are written even when empty: one per output, in order.
+    if (part.raw) size += 1 + varintSize(part.raw.length) + part.raw.length;
+    parts[i] = part;
+  }
+
+  const out = Buffer.allocUnsafe(size);
+  let at = putString(out, 0, 10, modelName);
+  at = putString(out, at, 18, version);
+  at = putString(out, at, 26, id);
+  at += parameters.copy(out, at);
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    at = putVarint(out, putVarint(out, at, 42), part.size);
+    at = putString(out, at, 10, part.name);
+    at = putString(out, at, 18, part.datatype);
+    const shape = outputs[i].shape;
+    if (shape.length) {
+      at = putVarint(out, putVarint(out, at, 26), part.shapeBytes);
+      for (const d of shape) at = putVarint(out, at, d);
     }
-    encodeParameters(ow, 34, o.parameters);
-    if (!reply.raw) field(ow, 42, encodeContents(o));
-    field(w, 42, ow.finish());
+    at += part.parameters.copy(out, at);
+    if (part.contents) at = putBytes(out, at, 42, part.contents);
   }
-  if (reply.raw) {
-    for (const o of reply.outputs) field(w, 50, reply.encodeRaw(o));
+  for (const part of parts) {
+    if (part.raw) at = putBytes(out, at, 50, part.raw);
   }
+  return out;
+}
+
+/** One output of a reply, encoded and sized before the reply is written. */
+interface OutputParts {
+  readonly name: Buffer;
+  readonly datatype: Buffer;
+  shapeBytes: number;
+  readonly parameters: Buffer;
+  readonly contents?: Buffer;
+  readonly raw?: Buffer;
+  size: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Encoded names and datatypes; bounded, since model and output names come from requests. */
+const utf8Cache = new Map<string, Buffer>();
+const UTF8_CACHE_ENTRIES = 4096;
+
+function utf8Of(s: string | undefined): Buffer {
+  if (!s) return EMPTY;
+  let b = utf8Cache.get(s);
+  if (!b) {
+    b = Buffer.from(s, 'utf8');
+    if (utf8Cache.size < UTF8_CACHE_ENTRIES) utf8Cache.set(s, b);
+  }
+  return b;
+}
+
+/** Bytes of a length-delimited field with a one-byte tag; 0 for an empty string (proto3 default). */
+function fieldSize(length: number): number {
+  return length === 0 ? 0 : 1 + varintSize(length) + length;
+}
+
+function putVarint(out: Buffer, at: number, v: number): number {
+  while (v > 0x7f) {
+    out[at++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** A length-delimited field, written even when empty. */
+function putBytes(out: Buffer, at: number, tag: number, b: Uint8Array): number {
+  at = putVarint(out, at, tag);
+  at = putVarint(out, at, b.length);
+  out.set(b, at);
+  return at + b.length;
+}
+
+/** A string field, skipped when empty (proto3 default). */
+function putString(out: Buffer, at: number, tag: number, b: Buffer): number {
+  return b.length === 0 ? at : putBytes(out, at, tag, b);
+}
+
+/** `parameters` map entries as they stand in the message (tags included); empty when none. */
+function encodedParameters(tag: number, p: Parameters | undefined): Buffer {
+  if (!p) return EMPTY;
+  const w = new Writer();
+  encodeParameters(w, tag, p);
   return w.finish();
 }
