@@ -6,6 +6,7 @@
  */
 import * as client from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS, METRICS } from '../_contract';
+import { CounterSeries, HistogramSeries, HotCounter, HotGauge, HotHistogram } from './hot-metrics';
 import { RepositoryEvents } from './models/repository';
 
 /** The protocols in the `protocol` label. */
@@ -14,23 +15,26 @@ export type MetricProtocol = 'v1' | 'v2' | 'grpc';
 /** The server's metrics and registry. */
 export class ServerMetrics {
   public readonly registry = new client.Registry();
-  public readonly requestsTotal: client.Counter<'model' | 'protocol' | 'code'>;
-  public readonly requestDuration: client.Histogram<'model' | 'protocol'>;
-  public readonly requestsInFlight: client.Gauge<'protocol'>;
+  /** Labels `model`, `protocol`, `code` (recorded by `recordRequest`). */
+  public readonly requestsTotal: HotCounter;
+  /** Labels `model`, `protocol` (recorded by `recordRequest`). */
+  public readonly requestDuration: HotHistogram;
+  /** Label `protocol`; on the hot paths through `inFlight(protocol)`. */
+  public readonly requestsInFlight: HotGauge;
   public readonly modelLoadDuration: client.Histogram<'model'>;
   public readonly modelLoadFailures: client.Counter<'model'>;
   public readonly modelsLoaded: client.Gauge;
   public readonly modelMemory: client.Gauge<'model'>;
   public readonly modelEvictions: client.Counter<'model'>;
-  // prom-client hashes the label object on every call; cache the children per label set.
-  private readonly inFlightChildren = new Map<MetricProtocol, client.Gauge.Internal<'protocol'>>();
-  private readonly requestChildren = new Map<string, { count: client.Counter.Internal; duration: client.Histogram.Internal<'model' | 'protocol'> }>();
+  private readonly inFlightSeries = new Map<MetricProtocol, CounterSeries>();
+  /** Series of the request metrics by protocol, code and model: resolved once per label set. */
+  private readonly requestSeries = new Map<MetricProtocol, Map<number | string, Map<string, { count: CounterSeries; duration: HistogramSeries }>>>();
 
   constructor(options: { collectDefault?: boolean } = {}) {
     const registers = [this.registry];
-    this.requestsTotal = new client.Counter({ name: METRICS.requestsTotal, help: 'Requests answered, by model, protocol and status code.', labelNames: ['model', 'protocol', 'code'], registers });
-    this.requestDuration = new client.Histogram({ name: METRICS.requestDurationSeconds, help: 'Time from request received to response sent.', labelNames: ['model', 'protocol'], buckets: LATENCY_BUCKETS_SECONDS, registers });
-    this.requestsInFlight = new client.Gauge({ name: METRICS.requestsInFlight, help: 'Requests being processed.', labelNames: ['protocol'], registers });
+    this.requestsTotal = new HotCounter(METRICS.requestsTotal, 'Requests answered, by model, protocol and status code.', this.registry);
+    this.requestDuration = new HotHistogram(METRICS.requestDurationSeconds, 'Time from request received to response sent.', LATENCY_BUCKETS_SECONDS, this.registry);
+    this.requestsInFlight = new HotGauge(METRICS.requestsInFlight, 'Requests being processed.', this.registry);
     this.modelLoadDuration = new client.Histogram({ name: METRICS.modelLoadDurationSeconds, help: 'Time to load a model.', labelNames: ['model'], buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.modelLoadFailures = new client.Counter({ name: METRICS.modelLoadFailuresTotal, help: 'Failed model loads.', labelNames: ['model'], registers });
     this.modelsLoaded = new client.Gauge({ name: METRICS.modelsLoaded, help: 'Models in state READY.', registers });
@@ -41,29 +45,32 @@ export class ServerMetrics {
     }
   }
 
-  /** The in-flight gauge of `protocol` (a cached child: prom-client hashes label objects). */
-  public inFlight(protocol: MetricProtocol): client.Gauge.Internal<'protocol'> {
-    let child = this.inFlightChildren.get(protocol);
-    if (!child) {
-      child = this.requestsInFlight.labels({ protocol });
-      this.inFlightChildren.set(protocol, child);
+  /** The in-flight series of `protocol`: add 1 when a request starts, subtract 1 when it ends. */
+  public inFlight(protocol: MetricProtocol): CounterSeries {
+    let series = this.inFlightSeries.get(protocol);
+    if (!series) {
+      series = this.requestsInFlight.child({ protocol });
+      this.inFlightSeries.set(protocol, series);
     }
-    return child;
+    return series;
   }
 
   /** Records one answered request (REST hooks and the gRPC service call this). */
   public recordRequest(model: string, protocol: MetricProtocol, code: number | string, seconds: number): void {
-    const key = `${model}\u0000${protocol}\u0000${code}`;
-    let c = this.requestChildren.get(key);
-    if (!c) {
-      c = {
-        count: this.requestsTotal.labels({ model, protocol, code: String(code) }),
-        duration: this.requestDuration.labels({ model, protocol }),
+    let byCode = this.requestSeries.get(protocol);
+    if (!byCode) this.requestSeries.set(protocol, byCode = new Map());
+    let byModel = byCode.get(code);
+    if (!byModel) byCode.set(code, byModel = new Map());
+    let series = byModel.get(model);
+    if (!series) {
+      series = {
+        count: this.requestsTotal.child({ model, protocol, code: String(code) }),
+        duration: this.requestDuration.child({ model, protocol }),
       };
-      this.requestChildren.set(key, c);
+      byModel.set(model, series);
     }
-    c.count.inc();
-    c.duration.observe(seconds);
+    series.count.value++;
+    series.duration.observe(seconds);
   }
 
   /** Repository events wired to the model metrics. */

@@ -159,9 +159,9 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
     let name = '';
     if (metrics) {
       const inFlight = metrics.inFlight('grpc');
-      inFlight.inc();
+      inFlight.value++;
       call.onEnd = (code) => {
-        inFlight.dec();
+        inFlight.value--;
         // Unknown names would make the label set unbounded (same labels as the REST routes).
         const model = name === '' ? '' : core.repository.get(name) ? name : '_unknown';
         metrics.recordRequest(model, 'grpc', String(code), (performance.now() - start) / 1000);

@@ -79,13 +79,13 @@ export class InferHotPath {
 
   /** @internal */
   public started(protocol: MetricProtocol): void {
-    this.options.metrics.inFlight(protocol).inc();
+    this.options.metrics.inFlight(protocol).value++;
   }
 
   /** @internal */
   public finished(call: InferCall, code: number): void {
     const { core, metrics } = this.options;
-    metrics.inFlight(call.route.protocol).dec();
+    metrics.inFlight(call.route.protocol).value--;
     const name = call.route.name;
     metrics.recordRequest(core.repository.get(name) ? name : '_unknown', call.route.protocol, code, (performance.now() - call.startedAt) / 1000);
   }

@@ -33,7 +33,7 @@ export function meterRequests(app: FastifyInstance, metrics: ServerMetrics, mode
     if (protocol) {
       request.startedAt = performance.now();
       request.metered = true;
-      metrics.requestsInFlight.inc({ protocol });
+      metrics.inFlight(protocol).value++;
     }
     done();
   });
@@ -43,7 +43,7 @@ export function meterRequests(app: FastifyInstance, metrics: ServerMetrics, mode
     const protocol = request.routeOptions.config.protocol!;
     const name = (request.params as { name?: string } | undefined)?.name;
     const model = name === undefined ? '' : modelLabel(name);
-    metrics.requestsInFlight.dec({ protocol });
+    metrics.inFlight(protocol).value--;
     metrics.recordRequest(model, protocol, code, (performance.now() - request.startedAt) / 1000);
   };
   app.addHook('onResponse', (request, reply, done) => {
