@@ -222,6 +222,29 @@ describe('Huffman', () => {
     expect(huffmanEncode(Buffer.from('www.example.com'))).toEqual(hex('f1e3 c2e5 f23a 6ba0 ab90 f4ff'));
   });
 
+  test('property: Huffman literals decode the same the first and every later time (decoded forms are cached)', () => {
+    fc.assert(fc.property(fc.array(fc.string({ minLength: 1, maxLength: 70 }), { minLength: 1, maxLength: 20 }), (values) => {
+      // Literal without indexing, name from the static table (user-agent, 58), value Huffman-coded.
+      const blocks = values.map((v) => {
+        const coded = huffmanEncode(Buffer.from(v, 'latin1'));
+        const length = coded.length < 127 ? [0x80 | coded.length] : [0x80 | 127, coded.length - 127];
+        return Buffer.concat([Buffer.from([0x0f, 58 - 15]), Buffer.from(length), coded]);
+      });
+      for (let round = 0; round < 2; round++) {
+        const d = new HpackDecoder();
+        blocks.forEach((block, i) => expect(decode(d, block)).toEqual([['user-agent', Buffer.from(values[i], 'latin1').toString('latin1')]]));
+      }
+    }), { numRuns: 200, seed: 5 });
+  });
+
+  test('an invalid Huffman string fails also right after a valid one of the same length', () => {
+    const d = new HpackDecoder();
+    const good = huffmanEncode(Buffer.from('abc'));
+    expect(decode(d, Buffer.concat([Buffer.from([0x0f, 58 - 15, 0x80 | good.length]), good]))).toEqual([['user-agent', 'abc']]);
+    // All ones for 4 bytes: padding longer than 7 bits, which §5.2 forbids.
+    expectCompressionError(() => d.decode(Buffer.from([0x0f, 58 - 15, 0x80 | 4, 0xff, 0xff, 0xff, 0xff]), 0, 7, []));
+  });
+
   test('a Huffman literal with indexing goes into the table', () => {
     const d = new HpackDecoder();
     const value = huffmanEncode(Buffer.from('application/grpc'));

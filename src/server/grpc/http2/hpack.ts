@@ -13,6 +13,11 @@
 import { ErrorCode, Http2Error, Limits } from './frames';
 import { maxDecodedLength, huffmanDecode } from './huffman';
 
+/** Decoded Huffman strings by their coded bytes (as latin1); short ones only, bounded. */
+const huffmanCache = new Map<string, string>();
+const HUFFMAN_CACHE_MAX_LENGTH = 64;
+const HUFFMAN_CACHE_ENTRIES = 1024;
+
 /* eslint-disable no-bitwise */
 
 /** RFC 7541 Appendix A, index 1..61 (index 0 unused). */
@@ -156,11 +161,22 @@ export class HpackDecoder {
     if (length > this.end - start) throw compressionError('string longer than the block');
     this.pos = start + length;
     if (!huffman) return this.block.toString('latin1', start, start + length);
+    // Clients send the same few short values again and again (a path, a user agent, `trailers`)
+    // where they do not index them: decode each coded form once.
+    const cacheable = length <= HUFFMAN_CACHE_MAX_LENGTH;
+    const key = cacheable ? this.block.toString('latin1', start, start + length) : '';
+    const known = cacheable ? huffmanCache.get(key) : undefined;
+    if (known !== undefined) return known;
     const need = maxDecodedLength(length);
     if (this.scratch.length < need) this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
     const n = huffmanDecode(this.block, start, start + length, this.scratch);
     if (n < 0) throw compressionError('invalid Huffman string');
-    return this.scratch.toString('latin1', 0, n);
+    const value = this.scratch.toString('latin1', 0, n);
+    if (cacheable) {
+      if (huffmanCache.size >= HUFFMAN_CACHE_ENTRIES) huffmanCache.clear();
+      huffmanCache.set(key, value);
+    }
+    return value;
   }
 
   private slot(i: number): number {
