@@ -268,36 +268,57 @@ function convertFlat(name: string, arr: readonly unknown[], size: number, info: 
   }
 }
 
-/** Converts a runtime output to a V2 output tensor (plain JSON-ready data plus `raw`). */
+/**
+ * A V2 output tensor that keeps the runtime's typed array aside as `raw`: a getter on the
+ * prototype over a private field, so `JSON.stringify` and object spread skip it (a copy a
+ * transformer module makes never carries a stale `raw`), at no cost to the JSON fast path (a
+ * non-enumerable own property, or a WeakMap, costs a third of a small answer's serialization).
+ */
+class OutputTensor implements InferOutputTensor {
+  readonly #raw: ArrayLike<unknown>;
+
+  constructor(
+    public readonly name: string,
+    public readonly datatype: InferOutputTensor['datatype'],
+    public readonly shape: number[],
+    public readonly data: number[] | boolean[] | string[],
+    raw: ArrayLike<unknown>,
+  ) {
+    this.#raw = raw;
+  }
+
+  get raw(): ArrayLike<unknown> {
+    return this.#raw;
+  }
+}
+
+/**
+ * Converts a runtime output to a V2 output tensor (plain JSON-ready data plus `raw`). The arrays
+ * are built by `push`, so they are packed: JSON.stringify takes its slow path on holey arrays.
+ */
 export function fromOrtTensor(name: string, tensor: ort.Tensor, spec: TensorSpec): InferOutputTensor {
   const raw = tensor.data as ArrayLike<unknown>;
   const n = raw.length;
   let data: number[] | boolean[] | string[];
   switch (spec.info.kind) {
     case 'bigint': {
-      const out = new Array<number>(n);
+      const out: number[] = [];
       const src = raw as BigInt64Array;
-      for (let i = 0; i < n; i++) {
-        out[i] = Number(src[i]);
-      }
+      for (let i = 0; i < n; i++) out.push(Number(src[i]));
       data = out;
       break;
     }
     case 'bool': {
-      const out = new Array<boolean>(n);
+      const out: boolean[] = [];
       const src = raw as Uint8Array;
-      for (let i = 0; i < n; i++) {
-        out[i] = src[i] !== 0;
-      }
+      for (let i = 0; i < n; i++) out.push(src[i] !== 0);
       data = out;
       break;
     }
     case 'half': {
-      const out = new Array<number>(n);
+      const out: number[] = [];
       const src = raw as Uint16Array;
-      for (let i = 0; i < n; i++) {
-        out[i] = fromHalf(src[i]);
-      }
+      for (let i = 0; i < n; i++) out.push(fromHalf(src[i]));
       data = out;
       break;
     }
@@ -305,15 +326,13 @@ export function fromOrtTensor(name: string, tensor: ort.Tensor, spec: TensorSpec
       data = Array.from(raw as string[]);
       break;
     default: {
-      const out = new Array<number>(n);
+      const out: number[] = [];
       const src = raw as Float32Array;
-      for (let i = 0; i < n; i++) {
-        out[i] = src[i];
-      }
+      for (let i = 0; i < n; i++) out.push(src[i]);
       data = out;
     }
   }
-  const result = { name, datatype: spec.info.datatype, shape: tensor.dims.slice(), data } as InferOutputTensor;
-  Object.defineProperty(result, 'raw', { value: raw, enumerable: false });
-  return result;
+  const shape: number[] = [];
+  for (const d of tensor.dims) shape.push(d);
+  return new OutputTensor(name, spec.info.datatype, shape, data, raw);
 }

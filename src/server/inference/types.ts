@@ -56,8 +56,8 @@ export interface InferRequest {
  *
  * `data` is a flat, row-major plain array ready for JSON: numbers (INT64/UINT64 converted from
  * BigInt, FP16 decoded), booleans for BOOL, strings for BYTES. `raw` is the typed array the
- * runtime returned (BYTES: string[]), for gRPC's `raw_output_contents`; it is not enumerable,
- * so `JSON.stringify` skips it.
+ * runtime returned (BYTES: string[]), for gRPC's `raw_output_contents` and binary outputs; it is
+ * not an own enumerable property, so `JSON.stringify` and object spread skip it.
  */
 export interface InferOutputTensor {
   readonly name: string;
