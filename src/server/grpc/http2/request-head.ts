@@ -36,8 +36,38 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_OCTE
 /** Fields that only make sense on an HTTP/1.1 connection (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
 
+/**
+ * Names and values already found valid. A client repeats the same fields on every request (and
+ * HPACK hands back the same string objects from its table), so each is checked once; bounded.
+ */
+const validNames = new Set<string>();
+const validValues = new Set<string>();
+const VALID_CACHE_ENTRIES = 1024;
+/** Longer strings are checked every time: the cache holds at most 1024 x 256 characters a set. */
+const VALID_CACHE_MAX_LENGTH = 256;
+
+function remember(set: Set<string>, s: string): true {
+  if (s.length > VALID_CACHE_MAX_LENGTH) return true;
+  if (set.size >= VALID_CACHE_ENTRIES) set.clear();
+  set.add(s);
+  return true;
+}
+
 /** A regular field name: a non-empty token, lowercase. */
 export function validName(name: string): boolean {
+  if (validNames.has(name)) return true;
+  if (!checkName(name)) return false;
+  return remember(validNames, name);
+}
+
+/** A field value: no NUL, CR or LF; no whitespace at either end (RFC 9113 §8.2.1). */
+export function validValue(value: string): boolean {
+  if (validValues.has(value)) return true;
+  if (!checkValue(value)) return false;
+  return remember(validValues, value);
+}
+
+function checkName(name: string): boolean {
   if (name.length === 0) return false;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
@@ -46,8 +76,7 @@ export function validName(name: string): boolean {
   return true;
 }
 
-/** A field value: no NUL, CR or LF; no whitespace at either end (RFC 9113 §8.2.1). */
-export function validValue(value: string): boolean {
+function checkValue(value: string): boolean {
   const n = value.length;
   if (n === 0) return true;
   const first = value.charCodeAt(0);
