@@ -135,7 +135,7 @@ describe('storage URIs', () => {
 
   test('bad URIs say what is accepted', () => {
     expect(() => parseStorageUri('s3://')).toThrow(/expected s3:\/\/<bucket>/);
-    expect(() => parseStorageUri('hdfs://x/y')).toThrow(/supported: s3:\/\/, https:\/\//);
+    expect(() => parseStorageUri('hdfs://x/y')).toThrow(/supported: s3:\/\/, gs:\/\/, https:\/\//);
     expect(parseStorageUri('s3://my-bucket/a/b')).toEqual({ kind: 's3', bucket: 'my-bucket', key: 'a/b' });
   });
 });

@@ -127,7 +127,7 @@ export function parseStorageUri(uri: string): ParsedUri {
     }
     default:
       throw new StorageError('UNSUPPORTED',
-        `'${uri}': scheme ${scheme}:// is not supported by this initializer; supported: s3://, https://, http://, pvc:// and local paths (file:// or plain)`);
+        `'${uri}': scheme ${scheme}:// is not supported by this initializer; supported: s3://, gs://, https://, http://, pvc:// and local paths (file:// or plain)`);
   }
 }
 
@@ -396,8 +396,9 @@ export async function fetchModel(uri: string, destDir: string, options: FetchMod
 const USAGE = `usage: cdk8s-model-server ${SERVER_COMMANDS.storageInitializer} <storageUri> [destDir]
 
 Fetches a model into destDir (default ${MODEL_DIR}).
-  storageUri  s3://bucket/key-or-prefix, https://..., http://...; pvc:// and local paths are
-              mounted, not fetched. .tar, .tar.gz/.tgz and .gz files are unpacked.
+  storageUri  s3://bucket/key-or-prefix, gs://bucket/object-or-prefix, https://..., http://...;
+              pvc:// and local paths are mounted, not fetched. .tar, .tar.gz/.tgz and .gz files
+              are unpacked.
 Environment: ${SERVER_ENV.s3Endpoint} (S3-compatible endpoint, path-style), ${SERVER_ENV.s3Region},
   ${SERVER_ENV.s3AccessKeyId}, ${SERVER_ENV.s3SecretAccessKey}, ${EXTRA_ENV.sessionToken},
   ${SERVER_ENV.storageCredentialsDir} (dir of files named like those variables; default
