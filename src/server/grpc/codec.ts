@@ -520,9 +520,10 @@ export interface InferReply {
 /**
  * Encodes a `ModelInferResponse`. This runs for every gRPC answer, so it sizes every field first
  * and writes them once into one buffer (no intermediate writers, chunk lists or concatenation);
- * names and datatypes, the same on every answer, are encoded once (`utf8Of`).
+ * names and datatypes, the same on every answer, are encoded once (`utf8Of`). `reserve` bytes
+ * are left free at the start (for the gRPC message prefix).
  */
-export function encodeInferReply(reply: InferReply): Buffer {
+export function encodeInferReply(reply: InferReply, reserve = 0): Buffer {
   const modelName = utf8Of(reply.model_name);
   const version = utf8Of(reply.model_version);
   // An id differs per request: not cached.
@@ -553,8 +554,8 @@ export function encodeInferReply(reply: InferReply): Buffer {
     parts[i] = part;
   }
 
-  const out = Buffer.allocUnsafe(size);
-  let at = putString(out, 0, 10, modelName);
+  const out = Buffer.allocUnsafe(reserve + size);
+  let at = putString(out, reserve, 10, modelName);
   at = putString(out, at, 18, version);
   at = putString(out, at, 26, id);
   at += parameters.copy(out, at);

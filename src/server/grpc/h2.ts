@@ -28,6 +28,9 @@ import { headerValue, RequestHead } from './http2/request-head';
 import { Http2Server } from './http2/server';
 import { IGNORE_STREAM, ServerStream, StreamHandler } from './http2/stream';
 
+/** The compressed flag and length in front of every gRPC message. */
+export const MESSAGE_PREFIX_BYTES = 5;
+
 /** gRPC status codes used by the transport (the error table has the rest). */
 export const STATUS = {
   OK: 0,
@@ -55,6 +58,11 @@ export interface UnaryCall {
   onEnd?: (code: number) => void;
   /** Answers with `message` (an encoded protobuf) and status OK. */
   ok(message: Uint8Array): void;
+  /**
+   * As `ok`, for a message encoded after `MESSAGE_PREFIX_BYTES` free bytes at the start of
+   * `framed` (the length prefix goes there, so the message is not copied).
+   */
+  okFramed(framed: Buffer): void;
   /** Answers with an error status; `metadata` goes into the trailers (ASCII keys and values). */
   fail(code: number, message: string, metadata?: Record<string, string>): void;
 }
@@ -152,15 +160,21 @@ class Call implements UnaryCall, StreamHandler {
 
   ok(message: Uint8Array): void {
     if (this.finished) return;
+    const framed = Buffer.allocUnsafe(MESSAGE_PREFIX_BYTES + message.length);
+    framed.set(message, MESSAGE_PREFIX_BYTES);
+    this.okFramed(framed);
+  }
+
+  okFramed(framed: Buffer): void {
+    if (this.finished) return;
+    const length = framed.length - MESSAGE_PREFIX_BYTES;
     const max = this.limits.maxSendBytes;
-    if (message.length > max) {
-      this.fail(STATUS.RESOURCE_EXHAUSTED, `response message of ${message.length} bytes is larger than the limit of ${max}`);
+    if (length > max) {
+      this.fail(STATUS.RESOURCE_EXHAUSTED, `response message of ${length} bytes is larger than the limit of ${max}`);
       return;
     }
-    const framed = Buffer.allocUnsafe(5 + message.length);
     framed[0] = 0;
-    framed.writeUInt32BE(message.length, 1);
-    framed.set(message, 5);
+    framed.writeUInt32BE(length, 1);
     this.stream.respond(RESPONSE_HEAD, framed, OK_TRAILERS);
     this.finish(STATUS.OK);
   }

@@ -20,7 +20,7 @@ import { ERRORS, GRPC_STATUS, serverError } from '../errors';
 import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
 import type { ServerMetrics } from '../metrics';
 import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply } from './codec';
-import { H2GrpcServer, UnaryCall, UnaryMethod } from './h2';
+import { H2GrpcServer, MESSAGE_PREFIX_BYTES, UnaryCall, UnaryMethod } from './h2';
 import { decodeRaw, encodeRaw } from './tensors';
 
 /** @grpc/proto-loader (and protobufjs), required on first use: not needed before ready. */
@@ -197,12 +197,12 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
             outputs: res.outputs,
             raw: converted.raw,
             encodeRaw,
-          });
+          }, MESSAGE_PREFIX_BYTES);
         } catch (err) {
           fail(call, 'ModelInfer', err);
           return;
         }
-        call.ok(reply);
+        call.okFramed(reply);
       }, (err) => fail(call, 'ModelInfer', err));
     };
   };

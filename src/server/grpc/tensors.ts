@@ -52,10 +52,12 @@ export function decodeRaw(name: string, datatype: string, raw: Uint8Array): Tens
   if (raw.byteOffset % size === 0) {
     return new ctor(raw.buffer, raw.byteOffset, raw.byteLength / size);
   }
-  // Unaligned view: copy this tensor's bytes into a fresh (aligned) buffer.
-  const copy = new Uint8Array(raw.byteLength);
+  // Unaligned view: copy this tensor's bytes. Buffer.allocUnsafe takes small sizes from Node's
+  // pool without a malloc; its slices start on 8-byte boundaries today (checked, not assumed).
+  let copy: Uint8Array = Buffer.allocUnsafe(raw.byteLength);
+  if (copy.byteOffset % size !== 0) copy = new Uint8Array(raw.byteLength);
   copy.set(raw);
-  return new ctor(copy.buffer, 0, raw.byteLength / size);
+  return new ctor(copy.buffer, copy.byteOffset, raw.byteLength / size);
 }
 
 function decodeRawBytes(name: string, raw: Uint8Array): string[] {
