@@ -34,7 +34,7 @@ afterAll(async () => {
   await server?.close(100);
 });
 
-function call(path: string): Promise<{ status: string; message?: string; body: Buffer }> {
+function send(path: string): Promise<{ status: string; message?: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', 'te': 'trailers' });
     const chunks: Buffer[] = [];
@@ -49,14 +49,14 @@ function call(path: string): Promise<{ status: string; message?: string; body: B
 }
 
 test.each([['Small', false], ['SmallFramed', true]])('an answer at the limit is sent whole (%s)', async (method) => {
-  const r = await call(`/t.S/${method}`);
+  const r = await send(`/t.S/${method}`);
   expect(r.status).toBe(String(STATUS.OK));
   expect(r.body.readUInt32BE(1)).toBe(LIMIT);
   expect(r.body.subarray(MESSAGE_PREFIX_BYTES)).toEqual(Buffer.alloc(LIMIT, 7));
 });
 
 test.each([['Big'], ['BigFramed']])('an answer over the limit is RESOURCE_EXHAUSTED with no message (%s)', async (method) => {
-  const r = await call(`/t.S/${method}`);
+  const r = await send(`/t.S/${method}`);
   expect(r.status).toBe(String(STATUS.RESOURCE_EXHAUSTED));
   expect(decodeURIComponent(r.message!)).toBe(`response message of ${LIMIT + 1} bytes is larger than the limit of ${LIMIT}`);
   expect(r.body).toHaveLength(0);
