@@ -294,6 +294,30 @@ function writeBody(dir, name, body) {
   return { json, lua };
 }
 
+/**
+ * A binary tensor data request (FP32 rows after a JSON header) as a wrk script; the body is a Lua
+ * string of decimal escapes, since a long bracket would rewrite CR LF inside the float bytes.
+ */
+function writeBinaryBody(dir, name, rows) {
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'input', shape: [rows.length, rows[0].length], datatype: 'FP32', parameters: { binary_data_size: rows.length * rows[0].length * 4 } }],
+  }));
+  const body = Buffer.concat([header, Buffer.from(Float32Array.from(rows.flat()).buffer)]);
+  const lua = path.join(dir, `${name}.lua`);
+  const escaped = Array.from(body, (b) => `\\${String(b).padStart(3, '0')}`).join('');
+  fs.writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\nwrk.headers["Inference-Header-Content-Length"] = "${header.length}"\nwrk.body = "${escaped}"\n`);
+  return { lua, body, headerLength: header.length };
+}
+
+/** Sends one binary request and checks the answer is a 200 with the model's outputs. */
+async function checkBinarySample(url, bin, outputs) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(bin.headerLength) }, body: bin.body });
+  const answer = await res.json();
+  if (res.status !== 200 || !outputs.every((o) => answer.outputs?.some((x) => x.name === o))) {
+    throw new Error(`binary sample request failed: ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
+  }
+}
+
 // --- main -------------------------------------------------------------------------------
 
 function fmt(n, digits = 0) {
@@ -314,6 +338,7 @@ async function main() {
     irisV2: writeBody(tmp, 'iris-v2', v2Body(iris)),
     mlp1: writeBody(tmp, 'mlp1', v2Body(rowsOf(1, 256))),
     mlp64: writeBody(tmp, 'mlp64', v2Body(rowsOf(64, 256))),
+    mlp64binary: writeBinaryBody(tmp, 'mlp64-binary', rowsOf(64, 256)),
   };
 
   const grpcBodies = {
@@ -340,6 +365,7 @@ async function main() {
       await checkGrpcSample(info.grpcPort, grpcBodies.iris, ['probabilities', 'label']);
       for (const f of [grpcBodies.mlp1, grpcBodies.mlp64]) await checkGrpcSample(info.grpcPort, f, ['logits']);
     }
+    await checkBinarySample(`http://127.0.0.1:${info.httpPort}/v2/models/mlp-wide/infer`, bodies.mlp64binary, ['logits']);
     // h2load rows: C connections x 1 call (as wrk), and 1 connection x C streams (gRPC's way).
     const h2 = (file) => (H2LOAD ? [
       { proto: 'V2 gRPC raw (h2load)', grpc: true, go: (c) => h2loadCell(info.grpcPort, file, c, 1) },
@@ -364,6 +390,8 @@ async function main() {
       ] },
       { key: 'mlp64', label: 'mlp-wide 64 rows', base: bodies.mlp64, runs: [
         { proto: 'V2 REST', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp64, c) },
+        // The binary tensor data extension: the same rows as raw FP32 after a JSON header (wrk only).
+        ...(LOADGEN === 'wrk' ? [{ proto: 'V2 REST binary tensor data', go: (c) => httpCell(`${ours}/v2/models/mlp-wide/infer`, bodies.mlp64binary, c) }] : []),
         ...(H2LOAD ? [
           h2(grpcBodies.mlp64)[0],
           { proto: 'V2 gRPC typed (h2load)', grpc: true, go: (c) => h2loadCell(info.grpcPort, grpcBodies.mlp64typed, c, 1) },
