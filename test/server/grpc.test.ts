@@ -334,6 +334,18 @@ describe('ModelInfer codec agrees with protobufjs', () => {
     expect(Buffer.from(r.raw_output_contents[1])).toEqual(Buffer.from([1, 0, 0, 0, 0x61, 2, 0, 0, 0, 0x62, 0x63]));
   });
 
+  test('KServe\'s double_param and uint64_param parameters are read too', () => {
+    const entry = (key: string, value: Buffer) => {
+      const body = Buffer.concat([Buffer.from([10, key.length]), Buffer.from(key), Buffer.from([18, value.length]), value]);
+      return Buffer.concat([Buffer.from([34, body.length]), body]);
+    };
+    const double = Buffer.alloc(9);
+    double[0] = 33; // field 4, wire type 1
+    double.writeDoubleLE(0.25, 1);
+    const message = Buffer.concat([Buffer.from([10, 1, 0x6d]), entry('d', double), entry('u', Buffer.from([40, 0xac, 0x02]))]);
+    expect(decodeInferRequest(message).parameters).toEqual({ d: 0.25, u: 300 });
+  });
+
   test('property: any reply the codec encodes, protobufjs decodes to the same fields', () => {
     // Short strings, and long ones whose length needs a two-byte varint.
     const text = fc.oneof(fc.string({ maxLength: 10 }), fc.string({ minLength: 120, maxLength: 300 }));

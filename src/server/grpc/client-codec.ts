@@ -9,7 +9,7 @@
  * `malformed <Message>:`. Tests check both directions against protobufjs.
  */
 import type { Datatype, ModelMetadata, Parameters, TensorMetadata } from '../inference';
-import { decodeContents, Reader, Writer } from './codec';
+import { decodeContents, Reader, readParameterEntry, Writer } from './codec';
 
 /* eslint-disable no-bitwise */
 
@@ -138,46 +138,6 @@ function decoding<T>(what: string, read: () => T): T {
   }
 }
 
-/** An `InferParameter`: the last of its oneof fields wins, as in protobuf. */
-function readParameter(r: Reader): string | number | boolean | undefined {
-  let value: string | number | boolean | undefined;
-  while (r.pos < r.end) {
-    const tag = r.varint();
-    switch (tag) {
-      case 8: value = r.varint() !== 0; break; // bool_param
-      case 16: value = Number(r.varint64(true)); break; // int64_param
-      case 26: value = r.string(); break; // string_param
-      case 33: // double_param (KServe's proto)
-        if (r.pos + 8 > r.end) throw new Error('truncated double');
-        value = r.buf.readDoubleLE(r.pos);
-        r.pos += 8;
-        break;
-      case 40: value = Number(r.varint64(false)); break; // uint64_param (KServe's proto)
-      default: r.skip(tag & 7);
-    }
-  }
-  return value;
-}
-
-/** One `map<string, InferParameter>` entry (a delimited field at `r`) into `into`. */
-function readParameterEntry(r: Reader, into: Parameters): void {
-  const [start, end] = r.delimited();
-  const entry = new Reader(r.buf, start, end);
-  let key = '';
-  let value: string | number | boolean | undefined;
-  while (entry.pos < end) {
-    const tag = entry.varint();
-    if (tag === 10) {
-      key = entry.string();
-    } else if (tag === 18) {
-      const [s, e] = entry.delimited();
-      value = readParameter(new Reader(entry.buf, s, e));
-    } else {
-      entry.skip(tag & 7);
-    }
-  }
-  if (value !== undefined) into[key] = value;
-}
 
 /** Appends one occurrence of a `repeated int64` field (packed, tag & 7 == 2, or not) to `into`. */
 function readInt64s(r: Reader, tag: number, into: number[]): void {

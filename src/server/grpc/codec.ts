@@ -113,6 +113,10 @@ export class Reader {
   }
 }
 
+/**
+ * An `InferParameter`: the last of its oneof fields wins, as in protobuf. Besides the OIP fields
+ * (bool, int64, string) it reads KServe's double_param and uint64_param, which its clients send.
+ */
 function decodeParameter(r: Reader, end: number): string | number | boolean | undefined {
   let value: string | number | boolean | undefined;
   while (r.pos < end) {
@@ -121,14 +125,23 @@ function decodeParameter(r: Reader, end: number): string | number | boolean | un
       case 8: value = r.varint() !== 0; break; // bool_param
       case 16: value = Number(r.varint64(true)); break; // int64_param
       case 26: value = r.string(); break; // string_param
+      case 33: // double_param (KServe's proto)
+        if (r.pos + 8 > end) throw new Error('truncated double');
+        value = r.buf.readDoubleLE(r.pos);
+        r.pos += 8;
+        break;
+      case 40: value = Number(r.varint64(false)); break; // uint64_param (KServe's proto)
       default: r.skip(tag & 7);
     }
   }
   return value;
 }
 
-/** Reads a map<string, InferParameter> entry at the reader's position (a delimited field). */
-function readParameterEntry(r: Reader, into: DecodedParameters): void {
+/**
+ * Reads a map<string, InferParameter> entry at the reader's position (a delimited field) into
+ * `into` (shared with ./client-codec).
+ */
+export function readParameterEntry(r: Reader, into: DecodedParameters): void {
   const [start, end] = r.delimited();
   const sub = new Reader(r.buf, start, end);
   let key = '';
