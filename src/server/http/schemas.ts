@@ -29,60 +29,42 @@ const requestedOutputs = {
   items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: outputParameters } },
 };
 
-export const inferRequestSchema = {
-  type: 'object',
-  required: ['inputs'],
-  properties: {
-    id: { type: 'string' },
-    parameters: requestParameters,
-    inputs: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['name', 'shape', 'datatype', 'data'],
-        properties: {
-          name: { type: 'string' },
-          shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
-          datatype: { type: 'string' },
-          parameters,
-          data: { type: 'array' },
+/** A V2 infer request whose inputs have `required` fields and these input `parameters`. */
+function inferRequestWith(required: string[], inputParameters: object) {
+  return {
+    type: 'object',
+    required: ['inputs'],
+    properties: {
+      id: { type: 'string' },
+      parameters: requestParameters,
+      inputs: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required,
+          properties: {
+            name: { type: 'string' },
+            shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
+            datatype: { type: 'string' },
+            parameters: inputParameters,
+            data: { type: 'array' },
+          },
         },
       },
+      outputs: requestedOutputs,
     },
-    outputs: requestedOutputs,
-  },
-};
+  };
+}
+
+export const inferRequestSchema = inferRequestWith(['name', 'shape', 'datatype', 'data'], parameters);
 
 /**
  * The JSON header of a binary tensor body: as `inferRequestSchema`, but an input may carry
  * `parameters.binary_data_size` instead of `data` (which one, and the sizes, are checked with the
  * bytes, in `./binary-tensors`).
  */
-export const binaryInferHeaderSchema = {
-  type: 'object',
-  required: ['inputs'],
-  properties: {
-    id: { type: 'string' },
-    parameters: requestParameters,
-    inputs: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['name', 'shape', 'datatype'],
-        properties: {
-          name: { type: 'string' },
-          shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
-          datatype: { type: 'string' },
-          parameters: binaryInputParameters,
-          data: { type: 'array' },
-        },
-      },
-    },
-    outputs: requestedOutputs,
-  },
-};
+export const binaryInferHeaderSchema = inferRequestWith(['name', 'shape', 'datatype'], binaryInputParameters);
 
 export const inferResponseSchema = {
   type: 'object',
