@@ -198,6 +198,33 @@ test('a binary tensor data request is forwarded with its header length, and the 
   expect(offset).toBe(answer.raw.length);
 });
 
+test('model metadata and readiness asked at any member come from a holder, which loads the model for them', async () => {
+  // GIVEN a model placed on one holder, asked at a member that does not hold it
+  const m = models[33];
+  const status = await request(ports[0], 'GET', `${MESH_STATUS_PATH}?model=${m.name}`);
+  const holder = status.body.holders[0];
+  const nonHolder = ports.find((p) => !status.body.holders.includes(`127.0.0.1:${p}`))!;
+  const fixture = fixtures.get(m.fixture);
+
+  // WHEN metadata and readiness are asked there
+  const metadata = await request(nonHolder, 'GET', `/v2/models/${m.name}`);
+  const ready = await request(nonHolder, 'GET', `/v2/models/${m.name}/ready`);
+  const v1Status = await request(nonHolder, 'GET', `/v1/models/${m.name}`);
+
+  // THEN the holder answered each, with the model's real signature, and it is loaded there only
+  expect(metadata.status).toBe(200);
+  expect(metadata.headers[SERVED_BY]).toBe(holder);
+  expect(metadata.body.name).toBe(m.name);
+  expect(metadata.body.inputs.map((i: { name: string }) => i.name)).toEqual(fixture.v2_request.inputs.map((i: { name: string }) => i.name));
+  expect(metadata.body.outputs.map((o: { name: string }) => o.name).sort()).toEqual(fixture.outputs.map((o: { name: string }) => o.name).sort());
+  expect([ready.status, ready.body, ready.headers[SERVED_BY]]).toEqual([200, { name: m.name, ready: true }, holder]);
+  expect([v1Status.status, v1Status.body.ready]).toEqual([200, true]);
+  const atNonHolder = await request(nonHolder, 'GET', MESH_STATUS_PATH);
+  expect(atNonHolder.body.loaded).not.toContain(m.name);
+  // AND an unknown model is still a 404 wherever it is asked
+  expect((await request(nonHolder, 'GET', '/v2/models/no-such-model')).status).toBe(404);
+});
+
 test('killing a member mid-run loses no request after bounded retries', async () => {
   // GIVEN a run of 300 requests over all models, sent to the members in turn
   const victim = members[2];

@@ -27,6 +27,7 @@ import { InferenceCore } from '../inference/core';
 import { InferRequest, InferResponse, ModelState } from '../inference/types';
 import { logLine } from '../lifecycle';
 import { ServerMetrics } from '../metrics';
+import { Cancellation } from '../models/batcher';
 import { LoadedModel, MODEL_MEMORY_FACTOR, ModelEntry, ModelRepository, RepositoryOptions } from '../models/repository';
 import { fetchModel } from '../storage';
 import { ModelRegistryFile } from './registry';
@@ -38,6 +39,11 @@ export const SERVED_BY_HEADER = 'x-model-mesh-served-by';
 
 /** Requests forwarded to a holder: V2 infer (any version) and V1 predict. */
 const MESH_ROUTE = /^(?:\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?\/infer|\/v1\/models\/([^/:?]+):predict)\/?(?:\?.*)?$/;
+/**
+ * Model metadata and readiness (V2, any version; V1 model status): answered by a holder, which
+ * loads the model for them as it would for a request (models load on demand in a mesh).
+ */
+const MESH_STATUS_ROUTE = /^(?:\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?(?:\/ready)?|\/v1\/models\/([^/:?]+))\/?(?:\?.*)?$/;
 
 /** Lazy repository: nothing loads at startup; tracks the peak of the memory charged. */
 export class MeshRepository extends ModelRepository {
@@ -84,12 +90,22 @@ export class MeshInferenceCore extends InferenceCore {
     super({ repository: mesh.repository, limits: mesh.limits, inferenceTimeoutMs: mesh.inferenceTimeoutMs });
   }
 
-  public infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse> {
-    return this.waitForMemory(name, () => super.infer(name, version, request));
+  public infer(name: string, version: string | undefined, request: InferRequest, cancellation?: Cancellation): Promise<InferResponse> {
+    return this.waitForMemory(name, () => super.infer(name, version, request, cancellation));
   }
 
-  public predictV1(name: string, body: unknown): Promise<{ predictions: unknown[] }> {
-    return this.waitForMemory(name, () => super.predictV1(name, body));
+  public predictV1(name: string, body: unknown, cancellation?: Cancellation): Promise<{ predictions: unknown[] }> {
+    return this.waitForMemory(name, () => super.predictV1(name, body, cancellation));
+  }
+
+  /** Loads `name` if it is not loaded (waiting for memory as requests do); for metadata and readiness. */
+  public async ensureLoaded(name: string): Promise<void> {
+    const entry = this.mesh.repository.get(name);
+    if (!entry || entry.state === ModelState.READY) return;
+    await this.waitForMemory(name, async () => {
+      const loaded = await this.mesh.repository.acquire(entry);
+      this.mesh.repository.release(entry, loaded);
+    });
   }
 
   private async waitForMemory<T>(name: string, run: () => Promise<T>): Promise<T> {
@@ -268,10 +284,10 @@ export class MeshNode {
 
   /** Mesh routes handled at the HTTP server, in front of fastify and any fast path. */
   private intercept(app: FastifyInstance, req: IncomingMessage, res: ServerResponse, next: () => void): boolean {
-    if (req.method !== 'POST' || !req.url) {
+    if ((req.method !== 'POST' && req.method !== 'GET') || !req.url) {
       return false;
     }
-    const match = MESH_ROUTE.exec(req.url);
+    const match = (req.method === 'POST' ? MESH_ROUTE : MESH_STATUS_ROUTE).exec(req.url);
     if (!match) {
       return false;
     }
@@ -284,7 +300,8 @@ export class MeshNode {
     if (!this.known(name)) {
       return false; // the route answers 404
     }
-    this.handle(app, name, req, res, next).catch((err: unknown) => {
+    const handled = req.method === 'POST' ? this.handle(app, name, req, res, next) : this.handleStatus(name, req, res, next);
+    handled.catch((err: unknown) => {
       const e = err instanceof ServerError ? err : serverError(ERRORS.INTERNAL);
       if (!(err instanceof ServerError)) {
         this.log('error', { event: 'mesh_error', model: name, err: String(err) }, 'mesh request failed');
@@ -359,6 +376,45 @@ export class MeshNode {
     if (headerLength !== undefined) head[INFERENCE_HEADER_LENGTH] = String(headerLength);
     res.writeHead(local.statusCode, head);
     res.end(local.rawPayload);
+  }
+
+  /**
+   * Metadata and readiness: a holder (or the member a peer forwarded to) loads the model and lets
+   * fastify answer; any other member asks a holder, and answers itself only when none answers.
+   */
+  private async handleStatus(name: string, req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> {
+    const self = this.self;
+    const holders = this.holders(name);
+    const local = req.headers[MESH_FORWARDED_HEADER] !== undefined || holders.length === 0
+      || holders.some((m) => m.id === self) || this.repository.get(name)?.state === ModelState.READY;
+    if (!local) {
+      for (const member of holders.slice(0, MAX_FORWARD_ATTEMPTS)) {
+        let answer: PeerResponse;
+        try {
+          answer = await this.forwardGet(member.id, req.url!);
+        } catch (err) {
+          if (!(err instanceof PeerUnavailableError)) throw err;
+          this.membership?.markDead(member.id);
+          continue;
+        }
+        res.writeHead(answer.status, { [SERVED_BY_HEADER]: member.id, 'content-type': answer.contentType ?? 'application/json', 'content-length': answer.body.length });
+        res.end(answer.body);
+        return;
+      }
+    }
+    res.setHeader(SERVED_BY_HEADER, self);
+    await this.ensureLocal(name);
+    try {
+      await this.core.ensureLoaded(name);
+    } catch {
+      // The route answers with the model's state (503 and the reason).
+    }
+    next();
+  }
+
+  private forwardGet(peer: string, url: string): Promise<PeerResponse> {
+    const timeoutMs = this.config.mesh!.loadTimeoutMs + (this.config.requestTimeoutMs || 30_000);
+    return requestPeer(peer, 'GET', url, { [MESH_FORWARDED_HEADER]: this.self }, undefined, timeoutMs, true);
   }
 
   /** One forward; a reused keep-alive socket the peer had closed is retried once on a new one. */
