@@ -242,6 +242,39 @@ test('a client that leaves mid-body is counted as 499 and the server serves on',
   expectIrisAnswer(r);
 });
 
+test('a client that pipelines without reading gets no more work done than the socket can hold, then every answer in order', async () => {
+  const N = 30000;
+  const countV2 = async () => {
+    const samples = metricSamples((await request(server.port, 'GET', '/metrics')).text, 'model_server_requests_total');
+    return [...samples].filter(([k]) => k.includes('protocol="v2"')).reduce((a, [, v]) => a + v, 0);
+  };
+  const before = await countV2();
+  const socket = net.connect(server.port, '127.0.0.1');
+  socket.pause(); // read nothing yet
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(inferRequest().repeat(N));
+  await new Promise((r) => setTimeout(r, 2500));
+  const servedWhileUnread = (await countV2()) - before;
+  // The kernel's socket buffers hold a few thousand answers (about 6,000 here); then the server stops.
+  expect(servedWhileUnread).toBeGreaterThan(0);
+  expect(servedWhileUnread).toBeLessThan(N);
+
+  const chunks: Buffer[] = [];
+  const all = new Promise<Parsed[]>((resolve) => {
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const text = Buffer.concat(chunks).toString('latin1');
+      if ((text.match(/HTTP\/1\.1 /g) ?? []).length >= N && text.endsWith(']}')) resolve(parseResponses(Buffer.concat(chunks)));
+    });
+  });
+  socket.resume();
+  const responses = await all;
+  socket.destroy();
+  expect(responses).toHaveLength(N);
+  expect(responses.every((r) => r.status === 200)).toBe(true);
+  expectIrisAnswer(responses[N - 1]);
+}, 30_000);
+
 test('fuzz: mangled requests always get a well-formed answer or a closed connection, and the server stays up', async () => {
   const valid = Buffer.from(inferRequest() + inferRequest());
   await fc.assert(fc.asyncProperty(

@@ -104,6 +104,8 @@ class LeanConnection {
   private bodyStart = 0;
   private bodyLength = 0;
   private closeAfter = false;
+  /** An answer is waiting in the socket's buffer (the client reads slowly): serve no more until it drains. */
+  private awaitingDrain = false;
   /** Runs while a request is incomplete (a slow head or body), as node:http's `requestTimeout`. */
   private requestTimer?: NodeJS.Timeout;
   private readonly onData: (chunk: Buffer) => void;
@@ -111,6 +113,7 @@ class LeanConnection {
   private readonly onTimeout: () => void;
   private readonly onError: () => void;
   private readonly onEnd: () => void;
+  private readonly onDrain: () => void;
 
   constructor(private readonly socket: Socket, private readonly front: LeanHttp1) {
     this.onData = (chunk) => this.received(chunk);
@@ -118,6 +121,7 @@ class LeanConnection {
     this.onTimeout = () => this.timedOut();
     this.onError = () => socket.destroy();
     this.onEnd = () => this.clientEnded();
+    this.onDrain = () => this.drained();
     socket.setNoDelay(true);
     socket.setTimeout(front.options.keepAliveTimeoutMs);
     socket.on('data', this.onData);
@@ -135,8 +139,9 @@ class LeanConnection {
 
   private received(chunk: Buffer): void {
     this.buffered = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk]);
-    if (this.state === State.Busy) {
-      // Pipelined bytes wait for the answer in flight; stop reading past a bound.
+    if (this.state === State.Busy || this.awaitingDrain) {
+      // Pipelined bytes wait for the answer in flight (or for the client to read it); stop
+      // reading past a bound.
       if (this.buffered.length > MAX_HEAD_BYTES + this.front.options.maxBodyBytes) this.socket.pause();
       return;
     }
@@ -231,7 +236,22 @@ class LeanConnection {
       return;
     }
     this.state = State.Head;
+    if (socket.writableNeedDrain) {
+      // A client that does not read its answers gets no more work done for it (node:http
+      // pauses the same way): memory stays bounded by one answer past the socket's mark.
+      this.awaitingDrain = true;
+      socket.pause();
+      socket.once('drain', this.onDrain);
+      return;
+    }
     if (socket.isPaused()) socket.resume();
+    this.advance();
+  }
+
+  private drained(): void {
+    if (this.state === State.Gone) return;
+    this.awaitingDrain = false;
+    this.socket.resume();
     this.advance();
   }
 
@@ -254,6 +274,7 @@ class LeanConnection {
     socket.off('timeout', this.onTimeout);
     socket.off('error', this.onError);
     socket.off('end', this.onEnd);
+    socket.off('drain', this.onDrain);
     socket.setTimeout(0);
     if (this.requestTimer) clearTimeout(this.requestTimer);
     this.requestTimer = undefined;
