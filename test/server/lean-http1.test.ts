@@ -190,6 +190,7 @@ const HANDED_OFF: Array<[string, string, number, string | undefined]> = [
   ['a space before the colon', inferRequest(BODY, 'X-A : a\r\n'), 400, undefined],
   ['GET on the inference route', `GET ${INFER} HTTP/1.1\r\nHost: t\r\n\r\n`, 404, 'MS_ERR_ROUTE_NOT_FOUND'],
   ['a garbage request line', 'HELLO\r\n\r\n', 400, undefined],
+  ['a malformed percent-escape in the model name', inferRequest().replace(INFER, '/v2/models/iris%ZZ/infer'), 400, 'MS_ERR_INVALID_REQUEST'],
 ];
 
 test.each(HANDED_OFF)('%s goes to node:http, which answers it', async (_name, raw, status, code) => {
@@ -198,6 +199,15 @@ test.each(HANDED_OFF)('%s goes to node:http, which answers it', async (_name, ra
   expect(servedByNode(r)).toBe(true);
   if (code) expect(JSON.parse(r.body).code).toBe(code);
   if (status === 200) expectIrisAnswer(r);
+});
+
+test('a malformed percent-escape on a node:http connection is a 400 as well, and the server stays up', async () => {
+  const health = 'GET /v2/health/live HTTP/1.1\r\nHost: test\r\n\r\n';
+  const bad = inferRequest().replace(INFER, '/v1/models/iris%E0%A4%A:predict');
+  const { responses } = await exchange([health + bad + inferRequest()], 3);
+  expect(responses.map((r) => r.status)).toEqual([200, 400, 200]);
+  expect(JSON.parse(responses[1].body).code).toBe('MS_ERR_INVALID_REQUEST');
+  expectIrisAnswer(responses[2]);
 });
 
 test('Expect: 100-continue goes to node:http: 100 Continue, then the answer', async () => {

@@ -28,12 +28,19 @@ export interface InferRoute {
   readonly version?: string;
 }
 
-/** The inference route `url` names (no query string allowed), or undefined. */
+/**
+ * The inference route `url` names (no query string allowed), or undefined: also for a malformed
+ * percent-escape, which fastify then answers with its 400.
+ */
 export function matchInferRoute(url: string): InferRoute | undefined {
-  const v2 = V2_INFER.exec(url);
-  if (v2) return { protocol: 'v2', name: decode(v2[1]), version: v2[2] === undefined ? undefined : decode(v2[2]) };
-  const v1 = V1_PREDICT.exec(url);
-  return v1 ? { protocol: 'v1', name: decode(v1[1]) } : undefined;
+  try {
+    const v2 = V2_INFER.exec(url);
+    if (v2) return { protocol: 'v2', name: decode(v2[1]), version: v2[2] === undefined ? undefined : decode(v2[2]) };
+    const v1 = V1_PREDICT.exec(url);
+    return v1 ? { protocol: 'v1', name: decode(v1[1]) } : undefined;
+  } catch {
+    return undefined; // URIError
+  }
 }
 
 /** `decodeURIComponent`, skipped for the usual names without escapes. */

@@ -3,8 +3,9 @@
  * explainer), and the ajv options its schemas compile with (the fast path compiles the same
  * schemas with them, so both paths accept and reject the same bodies).
  */
-import { FastifyServerOptions, LogController } from 'fastify';
+import { FastifyReply, FastifyServerOptions, LogController } from 'fastify';
 import { ServerConfig } from '../config';
+import { ERRORS, serverError } from '../errors';
 
 /** Body schemas: no type coercion, no stripping, first error only. */
 export const AJV_OPTIONS = { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } as const;
@@ -20,6 +21,12 @@ export function serverOptions(config: ServerConfig, logger: FastifyServerOptions
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors before routing (a malformed percent-escape in the URL, a bad content type): our
+    // JSON error shape too, not fastify's.
+    frameworkErrors: (error, _request, reply) => {
+      const e = serverError(ERRORS.INVALID_REQUEST, error.message);
+      void (reply as unknown as FastifyReply).code(e.statusCode).type('application/json').send(e.toJSON());
+    },
     ajv: { customOptions: { ...AJV_OPTIONS } },
   };
 }
