@@ -136,6 +136,7 @@ describe('storage URIs', () => {
   test('bad URIs say what is accepted', () => {
     expect(() => parseStorageUri('s3://')).toThrow(/expected s3:\/\/<bucket>/);
     expect(() => parseStorageUri('hdfs://x/y')).toThrow(/supported: s3:\/\/, gs:\/\/, https:\/\//);
+    expect(() => parseStorageUri('file:///models/%ZZ')).toThrow(/invalid URI 'file:\/\/\/models\/%ZZ': malformed percent-escape/);
     expect(parseStorageUri('s3://my-bucket/a/b')).toEqual({ kind: 's3', bucket: 'my-bucket', key: 'a/b' });
   });
 });

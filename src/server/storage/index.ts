@@ -114,7 +114,7 @@ export function parseStorageUri(uri: string): ParsedUri {
       return { kind: 'pvc', claim, subPath: slash < 0 ? '' : rest.slice(slash + 1) };
     }
     case 'file':
-      return { kind: 'local', path: path.resolve(decodeURIComponent(new URL(uri.trim()).pathname)) };
+      return { kind: 'local', path: path.resolve(decodeUriPart(new URL(uri.trim()).pathname, uri)) };
     case 'gs': {
       // Google Cloud Storage through its S3-compatible XML API: public objects need nothing,
       // private ones HMAC keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (as KServe documents).
@@ -236,8 +236,17 @@ async function place(file: string, name: string, out: string): Promise<void> {
   }
 }
 
+/** `decodeURIComponent`, with a malformed escape reported as an invalid storage URI. */
+function decodeUriPart(part: string, uri: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new StorageError('INVALID_URI', `invalid URI '${uri}': malformed percent-escape in '${part}'`);
+  }
+}
+
 async function fetchHttp(url: URL, stage: string, out: string, t: TransferOptions): Promise<number> {
-  const name = decodeURIComponent(url.pathname.split('/').filter(Boolean).pop() ?? '') || 'model';
+  const name = decodeUriPart(url.pathname.split('/').filter(Boolean).pop() ?? '', url.href) || 'model';
   const tmp = path.join(stage, 'download');
   const bytes = await withRetries(describe('GET', url), t, async () => {
     let current = url;
