@@ -285,6 +285,20 @@ test('a client that pipelines without reading gets no more work done than the so
   expectIrisAnswer(responses[N - 1]);
 }, 30_000);
 
+test('fuzz: any request target on the inference routes gets a JSON answer below 500, on either path', async () => {
+  const segment = fc.stringMatching(/^[A-Za-z0-9%:._~/-]{0,24}$/);
+  await fc.assert(fc.asyncProperty(segment, fc.constantFrom('/v2/models/', '/v1/models/', '/v2/models/iris/versions/'), fc.boolean(), async (tail, prefix, viaNode) => {
+    const target = `${prefix}${tail}${prefix.startsWith('/v1') ? ':predict' : '/infer'}`;
+    const health = 'GET /v2/health/live HTTP/1.1\r\nHost: test\r\n\r\n';
+    const { responses } = await exchange([(viaNode ? health : '') + inferRequest().replace(INFER, target)], viaNode ? 2 : 1);
+    const r = responses[responses.length - 1];
+    expect(r.status).toBeLessThan(500);
+    if (r.body) expect(() => JSON.parse(r.body)).not.toThrow();
+  }), { numRuns: 150, seed: 11 });
+  const { responses: [r] } = await exchange([inferRequest()], 1);
+  expectIrisAnswer(r);
+}, 60_000);
+
 test('fuzz: mangled requests always get a well-formed answer or a closed connection, and the server stays up', async () => {
   const valid = Buffer.from(inferRequest() + inferRequest());
   await fc.assert(fc.asyncProperty(
