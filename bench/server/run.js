@@ -447,8 +447,11 @@ async function main() {
   };
   console.log('');
   console.log(`targets (iris-logreg, ${maxC} connections):`);
-  console.log(`  V2 REST >= ${TARGETS.restVsBaselineAt32 * 100}% of (a): ${fmt(checks.restVsBaseline.value * 100)}%  ${checks.restVsBaseline.pass ? 'PASS' : 'MISS'}`);
-  console.log(`  gRPC >= V2 REST:        ${fmt(checks.grpcVsRest.value * 100)}%  ${checks.grpcVsRest.pass ? 'PASS' : 'MISS'}`);
+  // One decimal: a ratio a hair under 100% must not print as 100% and MISS.
+  const muxed = H2LOAD ? find('iris-logreg 1 row', 'V2 gRPC raw (h2load, 1 conn x N streams)', maxC) : undefined;
+  const muxedNote = muxed && rest32 ? ` (1 conn x ${maxC} streams: ${fmt((muxed.rps / rest32.rps) * 100, 1)}%)` : '';
+  console.log(`  V2 REST >= ${TARGETS.restVsBaselineAt32 * 100}% of (a): ${fmt(checks.restVsBaseline.value * 100, 1)}%  ${checks.restVsBaseline.pass ? 'PASS' : 'MISS'}`);
+  console.log(`  gRPC >= V2 REST:        ${fmt(checks.grpcVsRest.value * 100, 1)}%  ${checks.grpcVsRest.pass ? 'PASS' : 'MISS'}${muxedNote}`);
   console.log(`  start -> ready <= ${TARGETS.startToReadyMs} ms: ${fmt(startup.medianMs, 1)} ms (samples ${startup.samplesMs.join(', ')})  ${checks.startToReadyMs.pass ? 'PASS' : 'MISS'}`);
 
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
