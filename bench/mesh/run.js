@@ -13,7 +13,6 @@
 //     model, extrapolated to 200 models (not measured with 200 processes).
 // Prints a table and writes bench/results/mesh.json. Bounded: every phase has a request count
 // or a timeout; the whole run takes well under 3 minutes.
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -22,7 +21,7 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
-const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
+const { startServe, stop: stopProcess } = require('../processes');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'mesh.json');
 
@@ -75,39 +74,14 @@ function freePort() {
 }
 
 /** Starts `serve` and resolves once it logged `ready` (30 s at most). */
-function start(args) {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--grpc-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
-  return new Promise((resolve, reject) => {
-    let port = 0;
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`not ready in 30 s: ${args.join(' ')}`)), 30_000);
-    proc.stdout.on('data', (chunk) => {
-      buf += chunk;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const ev = JSON.parse(line);
-          if (ev.event === 'listening') port = ev.httpPort;
-          if (ev.event === 'ready') {
-            clearTimeout(timer);
-            resolve({ proc, port });
-          }
-        } catch { /* not a log line */ }
-      }
-    });
-    proc.stderr.resume();
-    proc.on('exit', (code) => reject(new Error(`exited with ${code}`)));
-  });
+async function start(args) {
+  const s = startServe(['--grpc-port', '0', ...args]);
+  const info = await s.found;
+  return { proc: s.child, port: info.httpPort };
 }
 
 function stop(server) {
-  return new Promise((resolve) => {
-    if (server.proc.exitCode !== null) return resolve();
-    server.proc.once('exit', () => resolve());
-    server.proc.kill('SIGINT');
-  });
+  return stopProcess(server.proc, 'SIGINT');
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes. */

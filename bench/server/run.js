@@ -24,14 +24,14 @@
 //   apt-get install -y wrk              # HTTP rows (else autocannon from node_modules)
 //   apt-get install -y nghttp2-client   # h2load, gRPC rows (else the Node gRPC clients only)
 // macOS: brew install wrk nghttp2.
-const { execFileSync, spawn, execFile } = require('node:child_process');
+const { execFileSync, execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
-const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
+const { spawnUntil, startServe, stop } = require('../processes');
 const PROTO = path.join(ROOT, 'assets', 'server', 'grpc_predict_v2.proto');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'server.json');
@@ -70,62 +70,13 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Spawns a process and resolves when `match(line)` returns a value for one of its stdout lines. */
-function spawnUntil(cmd, args, match, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  let buf = '';
-  let err = '';
-  child.stderr.on('data', (c) => { err += c; });
-  const found = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${cmd} ${args.join(' ')}\n${buf}${err}`)), 30_000);
-    const state = {};
-    child.stdout.on('data', (c) => {
-      buf += c;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const v = match(line, state);
-        if (v !== undefined) {
-          clearTimeout(timer);
-          resolve(v);
-        }
-      }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${cmd} exited with ${code}\n${err}`)); });
-  });
-  // Keep draining stdout so the child never blocks on a full pipe.
-  found.catch(() => undefined);
-  return { child, found };
-}
-
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', resolve);
-    child.kill('SIGKILL');
-  });
-}
-
-function serverArgs(modelDir) {
-  return [CLI, 'serve', '--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info'];
-}
-
-/** Reads the server's JSON log lines: ports, then the ready event. */
-function serverMatcher(line, state) {
-  if (!line.startsWith('{')) return undefined;
-  const e = JSON.parse(line);
-  if (e.event === 'listening') state.httpPort = e.httpPort;
-  if (e.event === 'grpc_listening') state.grpcPort = e.grpcPort;
-  if (e.event === 'ready') return { ...state, ready: e.ready, models: e.models };
-  return undefined;
-}
+const SERVE_ARGS = (modelDir) => ['--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info'];
 
 async function startToReady(modelDir) {
   const times = [];
   for (let i = 0; i < STARTS; i++) {
     const t0 = process.hrtime.bigint();
-    const { child, found } = spawnUntil(process.execPath, serverArgs(modelDir), serverMatcher);
+    const { child, found } = startServe(SERVE_ARGS(modelDir));
     const info = await found;
     // Ready means the readiness probe answers 200.
     const res = await fetch(`http://127.0.0.1:${info.httpPort}/v2/health/ready`);
@@ -353,7 +304,7 @@ async function main() {
   const startup = await startToReady(modelDir);
   console.log(`median ${fmt(startup.medianMs, 1)} ms`);
 
-  const server = spawnUntil(process.execPath, serverArgs(modelDir), serverMatcher);
+  const server = startServe(SERVE_ARGS(modelDir));
   const baseline = spawnUntil(process.execPath, [path.join(__dirname, 'baseline.js')], (line) => (line.startsWith('{') ? JSON.parse(line) : undefined));
   const baselineH2 = spawnUntil(process.execPath, [path.join(__dirname, 'baseline-h2.js')], (line) => (line.startsWith('{') ? JSON.parse(line) : undefined));
   const rows = [];

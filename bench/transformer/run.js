@@ -13,14 +13,14 @@
 // component adds over in-process; writes bench/results/transformer.json. Bounded: about
 // 4 x 2 x (warm-up + duration) seconds plus start-up, under 1 minute with the defaults.
 // Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1), BENCH_CONNECTIONS (default "1,8").
-const { spawn, execFile } = require('node:child_process');
+const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
-const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
+const { startServe } = require('../processes');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const MODULE_SRC = path.join(ROOT, 'examples', 'transformer', 'module', 'iris-transformer.ts');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'transformer.json');
@@ -28,37 +28,6 @@ const RESULTS = path.join(ROOT, 'bench', 'results', 'transformer.json');
 const DURATION = Number(process.env.BENCH_DURATION_S || 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_S || 1);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS || '1,8').split(',').map(Number);
-
-/** Starts `serve` and resolves with its HTTP (and gRPC) port once it logs `ready`. */
-function serve(args) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--http-port', '0', '--grpc-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let buf = '';
-  let err = '';
-  child.stderr.on('data', (c) => { err += c; });
-  const ports = {};
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout starting serve ${args.join(' ')}\n${err}`)), 30_000);
-    child.stdout.on('data', (c) => {
-      buf += c;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const e = JSON.parse(line);
-          if (e.event === 'listening') ports.http = e.httpPort;
-          if (e.event === 'grpc_listening') ports.grpc = e.grpcPort;
-          if (e.event === 'ready') {
-            clearTimeout(timer);
-            resolve(ports);
-          }
-        } catch { /* not a log line */ }
-      }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}\n${err}`)); });
-  });
-  return { child, ready };
-}
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))));
@@ -80,24 +49,24 @@ async function main() {
 
   const procs = [];
   const start = async (args) => {
-    const s = serve(args);
+    const s = startServe(['--http-port', '0', '--grpc-port', '0', ...args]);
     procs.push(s.child);
-    return s.ready;
+    return s.found;
   };
   try {
     const common = ['--model-dir', models, '--model-name', 'iris'];
     const [predictor, inProcess] = await Promise.all([start(common), start([...common, '--transformer-module', moduleFile])]);
     const [rest, grpc] = await Promise.all([
-      start(['--mode', 'transformer', '--model-name', 'iris', '--predictor-host', `127.0.0.1:${predictor.http}`, '--transformer-module', moduleFile]),
-      start(['--mode', 'transformer', '--model-name', 'iris', '--predictor-host', `127.0.0.1:${predictor.grpc}`, '--predictor-protocol', 'grpc-v2', '--transformer-module', moduleFile]),
+      start(['--mode', 'transformer', '--model-name', 'iris', '--predictor-host', `127.0.0.1:${predictor.httpPort}`, '--transformer-module', moduleFile]),
+      start(['--mode', 'transformer', '--model-name', 'iris', '--predictor-host', `127.0.0.1:${predictor.grpcPort}`, '--predictor-protocol', 'grpc-v2', '--transformer-module', moduleFile]),
     ]);
     const named = { instances: [{ sepal_length: 6.3, sepal_width: 3.3, petal_length: 6.0, petal_width: 2.5 }] };
     const numeric = { instances: [[6.3, 3.3, 6.0, 2.5]] };
     const scenarios = [
-      { name: 'predictor (no module)', port: predictor.http, body: numeric },
-      { name: 'in-process transformer', port: inProcess.http, body: named },
-      { name: 'separate transformer (V2 REST)', port: rest.http, body: named },
-      { name: 'separate transformer (gRPC)', port: grpc.http, body: named },
+      { name: 'predictor (no module)', port: predictor.httpPort, body: numeric },
+      { name: 'in-process transformer', port: inProcess.httpPort, body: named },
+      { name: 'separate transformer (V2 REST)', port: rest.httpPort, body: named },
+      { name: 'separate transformer (gRPC)', port: grpc.httpPort, body: named },
     ];
     const rows = [];
     for (const connections of CONNECTIONS) {
