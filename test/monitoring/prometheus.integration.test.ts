@@ -6,7 +6,7 @@
  * front of a predictor, each scraped by its own monitor, shows the endpoint's queries count each
  * request once.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -118,23 +118,13 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
 
 describeWithTools(['prometheus'], 'a real Prometheus scraping the real model server', () => {
   let server: RunningServer | undefined;
-  let prometheus: ChildProcess | undefined;
-  let prometheusExited: Promise<unknown> | undefined;
-  let prometheusLog = '';
-  let promPort = 0;
+  let prom: Prometheus | undefined;
   let tmp = '';
   let evalTime: number | undefined;
   const queries: Record<string, EndpointQueries> = {};
 
-  async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-    // Queries after setup are all evaluated at one instant, so their windows line up.
-    const at = evalTime ? `&time=${evalTime}` : '';
-    const res = await httpGet(promPort, `/api/v1/query?query=${encodeURIComponent(expr)}${at}`);
-    if (res.status !== 200 || res.body.status !== 'success') {
-      throw new Error(`query failed (${res.status}): ${expr}\n${JSON.stringify(res.body)}`);
-    }
-    return res.body.data.result;
-  }
+  // Queries after setup are all evaluated at one instant, so their windows line up.
+  const query = (expr: string) => prom!.query(expr, evalTime);
   const scalar = async (expr: string) => {
     const r = await query(expr);
     return r.length === 1 ? Number(r[0].value[1]) : undefined;
@@ -186,28 +176,11 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping the real model ser
     server = await startServer(['--model-dir', dir, '--model-name', MODEL]);
 
     // A real Prometheus on loopback, with a job per monitor pointing at that server.
-    promPort = await freePort();
     const target = `127.0.0.1:${server.port}`;
-    const config = {
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      scrape_configs: [scrapeJobFromMonitor(podMonitor, knativePodLabels, target), scrapeJobFromMonitor(serviceMonitor, deploymentPodLabels, target)],
-    };
-    fs.writeFileSync(path.join(tmp, 'prometheus.yml'), YAML.stringify(config));
-    prometheus = spawn('prometheus', [
-      `--config.file=${path.join(tmp, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(tmp, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    prometheus.stdout!.on('data', (c: Buffer) => { prometheusLog += c.toString(); });
-    prometheus.stderr!.on('data', (c: Buffer) => { prometheusLog += c.toString(); });
-    prometheusExited = new Promise(resolve => prometheus!.on('exit', resolve));
-    void prometheusExited.then((code) => { prometheusLog += `\n[prometheus exited with ${code}]`; });
-
-    await waitFor(`Prometheus ready on ${promPort}`, 20_000, async () => {
-      if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${prometheusLog}`);
-      return (await httpGet(promPort, '/-/ready')).status === 200 ? true : undefined;
-    });
+    prom = await startPrometheus(tmp, [
+      scrapeJobFromMonitor(podMonitor, knativePodLabels, target),
+      scrapeJobFromMonitor(serviceMonitor, deploymentPodLabels, target),
+    ]);
     // Both jobs scrape successfully.
     await waitFor('both targets up', 15_000, async () => ((await scalar('sum(up{endpoint=~"iris|iris-raw"})')) === 2 ? true : undefined));
 
@@ -234,7 +207,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping the real model ser
   }, 90_000);
 
   afterAll(async () => {
-    await stopProcess(prometheus, prometheusExited);
+    await prom?.stop();
     await server?.stop();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -296,20 +269,12 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping the real model ser
  */
 describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a canary server', () => {
   const servers: Record<string, RunningServer> = {};
-  let prometheus: ChildProcess | undefined;
-  let prometheusExited: Promise<unknown> | undefined;
-  let prometheusLog = '';
-  let promPort = 0;
+  let prom: Prometheus | undefined;
   let tmp = '';
   let evalTime: number | undefined;
   let q: EndpointQueries;
 
-  async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-    const at = evalTime ? `&time=${evalTime}` : '';
-    const res = await httpGet(promPort, `/api/v1/query?query=${encodeURIComponent(expr)}${at}`);
-    if (res.status !== 200 || res.body.status !== 'success') throw new Error(`query failed (${res.status}): ${expr}\n${JSON.stringify(res.body)}`);
-    return res.body.data.result;
-  }
+  const query = (expr: string) => prom!.query(expr, evalTime);
   const scalar = async (expr: string) => {
     const r = await query(expr);
     return r.length === 1 ? Number(r[0].value[1]) : undefined;
@@ -368,28 +333,10 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
     servers.v1 = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-logreg.onnx' }), '--model-name', MODEL]);
     servers.v2 = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-mlp.onnx' }), '--model-name', MODEL]);
 
-    promPort = await freePort();
-    const config = {
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      scrape_configs: [scrapeJobForPods(podMonitor, [
-        { podLabels: podLabels.v1, target: `127.0.0.1:${servers.v1.port}` },
-        { podLabels: podLabels.v2, target: `127.0.0.1:${servers.v2.port}` },
-      ])],
-    };
-    fs.writeFileSync(path.join(tmp, 'prometheus.yml'), YAML.stringify(config));
-    prometheus = spawn('prometheus', [
-      `--config.file=${path.join(tmp, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(tmp, 'data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    prometheus.stdout!.on('data', (c: Buffer) => { prometheusLog += c.toString(); });
-    prometheus.stderr!.on('data', (c: Buffer) => { prometheusLog += c.toString(); });
-    prometheusExited = new Promise(resolve => prometheus!.on('exit', resolve));
-    await waitFor(`Prometheus ready on ${promPort}`, 20_000, async () => {
-      if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${prometheusLog}`);
-      return (await httpGet(promPort, '/-/ready')).status === 200 ? true : undefined;
-    });
+    prom = await startPrometheus(tmp, [scrapeJobForPods(podMonitor, [
+      { podLabels: podLabels.v1, target: `127.0.0.1:${servers.v1.port}` },
+      { podLabels: podLabels.v2, target: `127.0.0.1:${servers.v2.port}` },
+    ])]);
     await waitFor('both versions up', 15_000, async () => ((await scalar('count(up{endpoint="iris",version=~"v1|v2"} == 1)')) === 2 ? true : undefined));
 
     // WHEN each version gets its traffic in two phases, each seen by at least one scrape.
@@ -407,7 +354,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
   }, 90_000);
 
   afterAll(async () => {
-    await stopProcess(prometheus, prometheusExited);
+    await prom?.stop();
     for (const server of Object.values(servers)) await server.stop();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -449,8 +396,16 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
   });
 });
 
+/** A running Prometheus: its port, an instant query, and `stop()`. */
+interface Prometheus {
+  readonly port: number;
+  /** The result vector of `expr`, evaluated at `time` (seconds) if given. */
+  query(expr: string, time?: number): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  stop(): Promise<void>;
+}
+
 /** A real Prometheus on a free loopback port with `scrapeConfigs`, every second; `stop()` ends it. */
-async function startPrometheus(dir: string, scrapeConfigs: unknown[]) {
+async function startPrometheus(dir: string, scrapeConfigs: unknown[]): Promise<Prometheus> {
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify({ global: { scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: scrapeConfigs }));
   const proc = spawn('prometheus', [
@@ -463,14 +418,8 @@ async function startPrometheus(dir: string, scrapeConfigs: unknown[]) {
   proc.stdout!.on('data', (c: Buffer) => { log += c.toString(); });
   proc.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
   const exited = new Promise(resolve => proc.on('exit', resolve));
-  const stop = async () => {
-    if (proc.exitCode !== null) return;
-    proc.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise(r => { timer = setTimeout(r, 5000); })]);
-    clearTimeout(timer);
-    if (proc.exitCode === null) proc.kill('SIGKILL');
-  };
+  void exited.then((code) => { log += `\n[prometheus exited with ${code}]`; });
+  const stop = () => stopProcess(proc, exited);
   try {
     await waitFor(`Prometheus ready on ${port}`, 20_000, async () => {
       if (proc.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
@@ -480,7 +429,13 @@ async function startPrometheus(dir: string, scrapeConfigs: unknown[]) {
     await stop();
     throw e;
   }
-  return { port, stop };
+  const query = async (expr: string, time?: number) => {
+    const at = time ? `&time=${time}` : '';
+    const res = await httpGet(port, `/api/v1/query?query=${encodeURIComponent(expr)}${at}`);
+    if (res.status !== 200 || res.body.status !== 'success') throw new Error(`query failed (${res.status}): ${expr}\n${JSON.stringify(res.body)}`);
+    return res.body.data.result;
+  };
+  return { port, query, stop };
 }
 
 /**
@@ -492,17 +447,12 @@ async function startPrometheus(dir: string, scrapeConfigs: unknown[]) {
  */
 describeWithTools(['prometheus'], 'a real Prometheus scraping a transformer in front of a predictor', () => {
   const servers: Record<'predictor' | 'transformer', RunningServer | undefined> = { predictor: undefined, transformer: undefined };
-  let prom: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+  let prom: Prometheus | undefined;
   let tmp = '';
   let evalTime: number | undefined;
   let q: EndpointQueries;
 
-  async function query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-    const at = evalTime ? `&time=${evalTime}` : '';
-    const res = await httpGet(prom!.port, `/api/v1/query?query=${encodeURIComponent(expr)}${at}`);
-    if (res.status !== 200 || res.body.status !== 'success') throw new Error(`query failed (${res.status}): ${expr}\n${JSON.stringify(res.body)}`);
-    return res.body.data.result;
-  }
+  const query = (expr: string) => prom!.query(expr, evalTime);
   const scalar = async (expr: string) => {
     const r = await query(expr);
     return r.length === 1 ? Number(r[0].value[1]) : undefined;
