@@ -14,10 +14,10 @@
  * not serve, such as a health check on the same keep-alive connection).
  */
 import { IncomingMessage, ServerResponse } from 'http';
-import { InferHotPath, matchInferRoute } from './infer-hot-path';
+import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary-tensors';
+import { InferHotPath, JSON_CONTENT_TYPE_PATTERN, matchInferRoute } from './infer-hot-path';
 import { ERRORS, serverError } from '../errors';
 
-const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 export interface FastPathOptions {
   readonly hotPath: InferHotPath;
@@ -34,15 +34,15 @@ export function createFastPath(options: FastPathOptions): (req: IncomingMessage,
     if (!route) return false;
     const headers = req.headers;
     const length = Number(headers['content-length']);
-    if (!(length > 0) || length > maxBodyBytes || !JSON_TYPE.test(headers['content-type'] ?? '')
-      || headers['inference-header-content-length'] !== undefined) {
+    if (!(length > 0) || length > maxBodyBytes || !JSON_CONTENT_TYPE_PATTERN.test(headers['content-type'] ?? '')
+      || headers[INFERENCE_HEADER_CONTENT_LENGTH] !== undefined) {
       return false;
     }
 
     const call = hotPath.begin(route, (status, reply) => {
       // A Content-Length, not chunked encoding: the answer is one write.
       const head: Record<string, string | number> = { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.body) };
-      if (reply.headerLength !== undefined) head['inference-header-content-length'] = reply.headerLength;
+      if (reply.headerLength !== undefined) head[INFERENCE_HEADER_CONTENT_LENGTH] = reply.headerLength;
       res.writeHead(status, head);
       res.end(reply.body);
     });

@@ -18,6 +18,9 @@ import { InferRequest } from '../inference/types';
 import { MetricProtocol, ServerMetrics } from '../metrics';
 import { Cancellation } from '../models/batcher';
 
+/** A JSON body's Content-Type (parameters such as a charset allowed), as fastify's parser takes it. */
+export const JSON_CONTENT_TYPE_PATTERN = /^application\/json\s*(;|$)/i;
+
 const V2_INFER = /^\/v2\/models\/([^/?:]+)(?:\/versions\/([^/?]+))?\/infer$/;
 const V1_PREDICT = /^\/v1\/models\/([^/?:]+):predict$/;
 

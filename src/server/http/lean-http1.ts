@@ -17,7 +17,8 @@
  */
 import * as http from 'http';
 import { Socket } from 'net';
-import { InferCall, InferHotPath, InferRoute, matchInferRoute } from './infer-hot-path';
+import { INFERENCE_HEADER_CONTENT_LENGTH } from './binary-tensors';
+import { InferCall, InferHotPath, InferRoute, JSON_CONTENT_TYPE_PATTERN, matchInferRoute } from './infer-hot-path';
 import { InferReply } from './infer-reply';
 
 export interface LeanHttp1Options {
@@ -35,10 +36,9 @@ const REQUEST_LINE = /^POST ([\x21-\x7e]+) HTTP\/1\.1$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
-const JSON_TYPE = /^application\/json\s*(;|$)/i;
 const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 /** Headers whose presence means the request is node:http's. */
-const NOT_OURS = new Set(['transfer-encoding', 'expect', 'upgrade', 'inference-header-content-length']);
+const NOT_OURS = new Set(['transfer-encoding', 'expect', 'upgrade', INFERENCE_HEADER_CONTENT_LENGTH]);
 
 /** Puts the front on `server` (before it listens); returns it for shutdown. */
 export function attachLeanHttp1(server: http.Server, options: LeanHttp1Options): LeanHttp1 {
@@ -191,7 +191,7 @@ class LeanConnection {
     const requestLine = REQUEST_LINE.exec(lines[0]);
     const route = requestLine ? matchInferRoute(requestLine[1]) : undefined;
     const head = route && parseHeaders(lines);
-    if (!head || !head.host || !(head.contentLength > 0) || head.contentLength > maxBodyBytes || !JSON_TYPE.test(head.contentType)) {
+    if (!head || !head.host || !(head.contentLength > 0) || head.contentLength > maxBodyBytes || !JSON_CONTENT_TYPE_PATTERN.test(head.contentType)) {
       this.handOff();
       return false;
     }

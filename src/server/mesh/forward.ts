@@ -1,6 +1,7 @@
 /**
  * One HTTP hop to another member, over keep-alive connections (one pool per process).
  */
+import { INFERENCE_HEADER_CONTENT_LENGTH } from '../http/binary-tensors';
 import { keepAliveAgent, RequestFailure, sendBuffered, splitHostPort } from '../http/keep-alive-client';
 
 /** The keep-alive pool for every peer. */
@@ -14,8 +15,6 @@ export interface PeerResponse {
   readonly body: Buffer;
 }
 
-/** The binary tensor data extension's header: it travels with the body, both ways. */
-export const INFERENCE_HEADER_LENGTH = 'inference-header-content-length';
 
 /** A connection-level failure: the peer is gone or did not answer in time. */
 export class PeerUnavailableError extends Error {
@@ -45,7 +44,7 @@ export async function requestPeer(
       timeoutError: () => new Error(`no answer within ${timeoutMs} ms`),
       retryOnReusedSocket: () => retryReusedSocket,
     });
-    const headerLength = answer.headers[INFERENCE_HEADER_LENGTH];
+    const headerLength = answer.headers[INFERENCE_HEADER_CONTENT_LENGTH];
     return {
       status: answer.status ?? 502,
       contentType: answer.headers['content-type'],

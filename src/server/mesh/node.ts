@@ -19,10 +19,11 @@ import { FastifyInstance } from 'fastify';
 import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../_contract';
 import { ServerConfig } from '../config';
 import { ERRORS, ServerError, serverError } from '../errors';
-import { INFERENCE_HEADER_LENGTH, peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';
+import { peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';
 import { Member, rank } from './hrw';
 import { DEFAULT_WEIGHT, Membership } from './membership';
 import { MeshMetrics } from './metrics';
+import { INFERENCE_HEADER_CONTENT_LENGTH } from '../http/binary-tensors';
 import { InferenceCore } from '../inference/core';
 import { InferRequest, InferResponse, ModelState } from '../inference/types';
 import { logLine } from '../lifecycle';
@@ -357,7 +358,7 @@ export class MeshNode {
       this.meshMetrics.forwards.inc({ outcome: 'ok' });
       this.meshMetrics.requests.inc({ model: name, via: 'forwarded' });
       const head: Record<string, string | number> = { [SERVED_BY_HEADER]: member.id, 'content-type': answer.contentType ?? 'application/json', 'content-length': answer.body.length };
-      if (answer.inferenceHeaderLength !== undefined) head[INFERENCE_HEADER_LENGTH] = answer.inferenceHeaderLength;
+      if (answer.inferenceHeaderLength !== undefined) head[INFERENCE_HEADER_CONTENT_LENGTH] = answer.inferenceHeaderLength;
       res.writeHead(answer.status, head);
       res.end(answer.body);
       return;
@@ -372,8 +373,8 @@ export class MeshNode {
       payload: body,
     });
     const head: Record<string, string> = { 'content-type': String(local.headers['content-type'] ?? 'application/json') };
-    const headerLength = local.headers[INFERENCE_HEADER_LENGTH];
-    if (headerLength !== undefined) head[INFERENCE_HEADER_LENGTH] = String(headerLength);
+    const headerLength = local.headers[INFERENCE_HEADER_CONTENT_LENGTH];
+    if (headerLength !== undefined) head[INFERENCE_HEADER_CONTENT_LENGTH] = String(headerLength);
     res.writeHead(local.statusCode, head);
     res.end(local.rawPayload);
   }
@@ -499,7 +500,7 @@ function bodyHeaders(request: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   const type = request.headers['content-type'];
   if (type) headers['content-type'] = String(type);
-  const headerLength = request.headers[INFERENCE_HEADER_LENGTH];
-  if (headerLength !== undefined) headers[INFERENCE_HEADER_LENGTH] = String(headerLength);
+  const headerLength = request.headers[INFERENCE_HEADER_CONTENT_LENGTH];
+  if (headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = String(headerLength);
   return headers;
 }
