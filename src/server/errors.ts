@@ -8,16 +8,25 @@
  * `{"error": message, "code": code}` or a gRPC status. Stack traces never leave the process.
  */
 
-/** gRPC status codes we use (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
+/** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), for the server and the clients. */
 export const GRPC_STATUS = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** One declared error. */

@@ -4,7 +4,8 @@
  * are checked: `ok` (a message) and `okFramed` (a message behind room for its prefix).
  */
 import * as http2 from 'node:http2';
-import { H2GrpcServer, MESSAGE_PREFIX_BYTES, STATUS, UnaryMethod } from '../../src/server/grpc/h2';
+import { GRPC_STATUS } from '../../src/server/errors';
+import { H2GrpcServer, MESSAGE_PREFIX_BYTES, UnaryMethod } from '../../src/server/grpc/h2';
 
 const LIMIT = 1000;
 let server: H2GrpcServer;
@@ -50,14 +51,14 @@ function send(path: string): Promise<{ status: string; message?: string; body: B
 
 test.each([['Small', false], ['SmallFramed', true]])('an answer at the limit is sent whole (%s)', async (method) => {
   const r = await send(`/t.S/${method}`);
-  expect(r.status).toBe(String(STATUS.OK));
+  expect(r.status).toBe(String(GRPC_STATUS.OK));
   expect(r.body.readUInt32BE(1)).toBe(LIMIT);
   expect(r.body.subarray(MESSAGE_PREFIX_BYTES)).toEqual(Buffer.alloc(LIMIT, 7));
 });
 
 test.each([['Big'], ['BigFramed']])('an answer over the limit is RESOURCE_EXHAUSTED with no message (%s)', async (method) => {
   const r = await send(`/t.S/${method}`);
-  expect(r.status).toBe(String(STATUS.RESOURCE_EXHAUSTED));
+  expect(r.status).toBe(String(GRPC_STATUS.RESOURCE_EXHAUSTED));
   expect(decodeURIComponent(r.message!)).toBe(`response message of ${LIMIT + 1} bytes is larger than the limit of ${LIMIT}`);
   expect(r.body).toHaveLength(0);
 });

@@ -8,7 +8,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as fc from 'fast-check';
-import { H2GrpcServer, STATUS, UnaryMethod } from '../../src/server/grpc/h2';
+import { GRPC_STATUS } from '../../src/server/errors';
+import { H2GrpcServer, UnaryMethod } from '../../src/server/grpc/h2';
 import { CLIENT_PREFACE, ErrorCode, Flag, frame, FrameType, goawayFrame, Limits, Setting, settingsFrame, u32Frame } from '../../src/server/grpc/http2/frames';
 import { encodeHeaderBlock, HpackDecoder } from '../../src/server/grpc/http2/hpack';
 import { headerValue, RequestHead } from '../../src/server/grpc/http2/request-head';
@@ -861,7 +862,7 @@ describe('H2GrpcServer with @grpc/grpc-js', () => {
   let grpcServer: H2GrpcServer;
   let grpcPort: number;
   const echo: UnaryMethod = (call) => (message) => {
-    if (message.toString() === 'fail') call.fail(STATUS.UNAVAILABLE, 'asked to fail: 100% é', { 'ms-error-code': 'X', 'Bad Key': 'dropped' });
+    if (message.toString() === 'fail') call.fail(GRPC_STATUS.UNAVAILABLE, 'asked to fail: 100% é', { 'ms-error-code': 'X', 'Bad Key': 'dropped' });
     else if (message.toString() === 'slow') setTimeout(() => call.ok(message), 300);
     else call.ok(message);
   };
@@ -933,7 +934,7 @@ describe('H2GrpcServer with @grpc/grpc-js', () => {
       call.cancel();
       while (codes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50));
-      expect(codes).toEqual([STATUS.CANCELLED]);
+      expect(codes).toEqual([GRPC_STATUS.CANCELLED]);
     } finally {
       c.close();
       await holder.close(100);

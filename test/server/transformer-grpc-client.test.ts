@@ -4,11 +4,11 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { AddressInfo } from 'node:net';
 import { fail, irisHandler, output, reply, startStubPredictor, StubPredictor } from './grpc-predictor-stub';
-import { ServerError } from '../../src/server/errors';
+import { GRPC_STATUS, ServerError } from '../../src/server/errors';
 import { decodeInferRequest, encodeInferReply } from '../../src/server/grpc/codec';
 import { decodeRaw, encodeRaw } from '../../src/server/grpc/tensors';
 import { fromHalf } from '../../src/server/inference';
-import { decodeGrpcMessage, GRPC_CODE, GrpcCallError, grpcTimeout, GrpcUnaryClient } from '../../src/server/transformer/grpc-unary-client';
+import { decodeGrpcMessage, GrpcCallError, grpcTimeout, GrpcUnaryClient } from '../../src/server/transformer/grpc-unary-client';
 import { GrpcPredictor } from '../../src/server/transformer/predictor';
 
 const IRIS = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [6.3, 3.3, 6.0, 2.5] }] };
@@ -344,9 +344,9 @@ describe('GrpcUnaryClient limits', () => {
   test('messages over the limits fail with RESOURCE_EXHAUSTED', async () => {
     const client = new GrpcUnaryClient(`127.0.0.1:${stub.port}`, { maxReceiveBytes: 16, maxSendBytes: 8 });
     closers.push(() => client.close());
-    await expect(call(client, Buffer.alloc(9))).rejects.toMatchObject({ code: GRPC_CODE.RESOURCE_EXHAUSTED, details: 'request message of 9 bytes is larger than the limit of 8' });
+    await expect(call(client, Buffer.alloc(9))).rejects.toMatchObject({ code: GRPC_STATUS.RESOURCE_EXHAUSTED, details: 'request message of 9 bytes is larger than the limit of 8' });
     stub.handler = (c) => reply(c.stream, Buffer.alloc(64));
-    await expect(call(client)).rejects.toMatchObject({ code: GRPC_CODE.RESOURCE_EXHAUSTED, details: 'response message is larger than the limit of 16 bytes' });
+    await expect(call(client)).rejects.toMatchObject({ code: GRPC_STATUS.RESOURCE_EXHAUSTED, details: 'response message is larger than the limit of 16 bytes' });
     stub.handler = (c) => reply(c.stream, Buffer.alloc(16, 7));
     expect(await call(client)).toEqual(Buffer.alloc(16, 7));
   });
@@ -363,6 +363,6 @@ describe('GrpcUnaryClient limits', () => {
     closers.push(() => client.close());
     const err = await call(client).catch((e: GrpcCallError) => e);
     expect(err).toBeInstanceOf(GrpcCallError);
-    expect(err).toMatchObject({ code: GRPC_CODE.UNAVAILABLE, details: 'ETIMEDOUT' });
+    expect(err).toMatchObject({ code: GRPC_STATUS.UNAVAILABLE, details: 'ETIMEDOUT' });
   });
 });

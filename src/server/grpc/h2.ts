@@ -23,6 +23,7 @@
  * the final code once, CANCELLED when the client reset the stream or the connection dropped.
  */
 import { gunzip } from 'node:zlib';
+import { GRPC_STATUS } from '../errors';
 import { encodeHeaderBlock } from './http2/hpack';
 import { headerValue, RequestHead } from './http2/request-head';
 import { Http2Server } from './http2/server';
@@ -30,17 +31,6 @@ import { IGNORE_STREAM, ServerStream, StreamHandler } from './http2/stream';
 
 /** The compressed flag and length in front of every gRPC message. */
 export const MESSAGE_PREFIX_BYTES = 5;
-
-/** gRPC status codes used by the transport (the error table has the rest). */
-export const STATUS = {
-  OK: 0,
-  CANCELLED: 1,
-  DEADLINE_EXCEEDED: 4,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
 
 /** One unary call, handed to a method handler with the request message. */
 export interface UnaryCall {
@@ -170,13 +160,13 @@ class Call implements UnaryCall, StreamHandler {
     const length = framed.length - MESSAGE_PREFIX_BYTES;
     const max = this.limits.maxSendBytes;
     if (length > max) {
-      this.fail(STATUS.RESOURCE_EXHAUSTED, `response message of ${length} bytes is larger than the limit of ${max}`);
+      this.fail(GRPC_STATUS.RESOURCE_EXHAUSTED, `response message of ${length} bytes is larger than the limit of ${max}`);
       return;
     }
     framed[0] = 0;
     framed.writeUInt32BE(length, 1);
     this.stream.respond(RESPONSE_HEAD, framed, OK_TRAILERS);
-    this.finish(STATUS.OK);
+    this.finish(GRPC_STATUS.OK);
   }
 
   fail(code: number, message: string, metadata?: Record<string, string>): void {
@@ -208,7 +198,7 @@ class Call implements UnaryCall, StreamHandler {
       declared = (this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks)).readUInt32BE(1);
     }
     if (declared > limit || this.received > limit + 5) {
-      this.fail(STATUS.RESOURCE_EXHAUSTED, `request message of ${Math.max(declared, this.received - 5)} bytes is larger than the limit of ${limit}`);
+      this.fail(GRPC_STATUS.RESOURCE_EXHAUSTED, `request message of ${Math.max(declared, this.received - 5)} bytes is larger than the limit of ${limit}`);
     }
   }
 
@@ -216,17 +206,17 @@ class Call implements UnaryCall, StreamHandler {
     if (this.finished) return;
     const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.received);
     if (body.length < 5) {
-      this.fail(STATUS.INTERNAL, body.length === 0 ? 'no request message for a unary method' : 'truncated message: incomplete length prefix');
+      this.fail(GRPC_STATUS.INTERNAL, body.length === 0 ? 'no request message for a unary method' : 'truncated message: incomplete length prefix');
       return;
     }
     const flag = body[0];
     const length = body.readUInt32BE(1);
     if (body.length < 5 + length) {
-      this.fail(STATUS.INTERNAL, `truncated message: the length prefix says ${length} bytes, ${body.length - 5} arrived`);
+      this.fail(GRPC_STATUS.INTERNAL, `truncated message: the length prefix says ${length} bytes, ${body.length - 5} arrived`);
       return;
     }
     if (body.length > 5 + length) {
-      this.fail(STATUS.INTERNAL, 'more than one request message for a unary method');
+      this.fail(GRPC_STATUS.INTERNAL, 'more than one request message for a unary method');
       return;
     }
     const message = body.subarray(5);
@@ -236,7 +226,7 @@ class Call implements UnaryCall, StreamHandler {
     }
     const encoding = this.encoding;
     if (flag !== 1 || encoding !== 'gzip') {
-      this.fail(flag !== 1 ? STATUS.INTERNAL : STATUS.UNIMPLEMENTED, flag !== 1
+      this.fail(flag !== 1 ? GRPC_STATUS.INTERNAL : GRPC_STATUS.UNIMPLEMENTED, flag !== 1
         ? `invalid compressed flag ${flag}`
         : `compressed message with grpc-encoding '${String(encoding ?? 'identity').slice(0, 40)}': only gzip is supported`);
       return;
@@ -245,7 +235,7 @@ class Call implements UnaryCall, StreamHandler {
     gunzip(message, { maxOutputLength: limit }, (err, inflated) => {
       if (err) {
         const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        this.fail(tooLarge ? STATUS.RESOURCE_EXHAUSTED : STATUS.INTERNAL, tooLarge ? `request message is larger than the limit of ${limit} once decompressed` : `gzip: ${err.message}`);
+        this.fail(tooLarge ? GRPC_STATUS.RESOURCE_EXHAUSTED : GRPC_STATUS.INTERNAL, tooLarge ? `request message is larger than the limit of ${limit} once decompressed` : `gzip: ${err.message}`);
         return;
       }
       this.server.dispatch(this, inflated);
@@ -253,7 +243,7 @@ class Call implements UnaryCall, StreamHandler {
   }
 
   abort(): void {
-    this.finish(STATUS.CANCELLED);
+    this.finish(GRPC_STATUS.CANCELLED);
   }
 }
 
@@ -289,7 +279,7 @@ export class H2GrpcServer {
       call.handler!(message);
     } catch (err) {
       // Handlers report their own errors; this is a last resort so a bug never hangs a call.
-      call.fail(STATUS.INTERNAL, 'internal server error');
+      call.fail(GRPC_STATUS.INTERNAL, 'internal server error');
     }
   }
 
@@ -303,24 +293,24 @@ export class H2GrpcServer {
     const call = new Call(stream, path, headerValue(head, 'grpc-encoding'), this, this.options);
     const method = this.options.methods.get(path);
     if (!method) {
-      call.fail(STATUS.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
+      call.fail(GRPC_STATUS.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
       return call;
     }
     try {
       call.handler = method(call);
     } catch (err) {
-      call.fail(STATUS.INTERNAL, 'internal server error');
+      call.fail(GRPC_STATUS.INTERNAL, 'internal server error');
       return call;
     }
     const timeout = headerValue(head, 'grpc-timeout');
     const timeoutMs = parseGrpcTimeout(timeout);
     if (timeoutMs !== undefined) {
       if (Number.isNaN(timeoutMs)) {
-        call.fail(STATUS.INTERNAL, `invalid grpc-timeout value '${String(timeout).slice(0, 40)}'`);
+        call.fail(GRPC_STATUS.INTERNAL, `invalid grpc-timeout value '${String(timeout).slice(0, 40)}'`);
         return call;
       }
       // Past setTimeout's range (about 24 days) a deadline never fires in practice.
-      if (timeoutMs <= MAX_TIMER_MS) call.timer = setTimeout(() => call.fail(STATUS.DEADLINE_EXCEEDED, 'deadline exceeded'), timeoutMs);
+      if (timeoutMs <= MAX_TIMER_MS) call.timer = setTimeout(() => call.fail(GRPC_STATUS.DEADLINE_EXCEEDED, 'deadline exceeded'), timeoutMs);
     }
     return call;
   }

@@ -20,20 +20,7 @@
  * is retried once (on a new session if that one is gone).
  */
 import * as http2 from 'node:http2';
-
-/** gRPC status codes this client produces (see grpc/doc/statuscodes.md). */
-export const GRPC_CODE = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  DEADLINE_EXCEEDED: 4,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+import { GRPC_STATUS } from '../errors';
 
 /** A failed call: its gRPC status code, message and (for server statuses) trailers. */
 export class GrpcCallError extends Error {
@@ -118,9 +105,9 @@ export class GrpcUnaryClient {
    * `timeoutMs` 0 means no deadline.
    */
   public call(path: string, message: Uint8Array, metadata: Readonly<Record<string, string>>, timeoutMs: number): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new GrpcCallError(GRPC_CODE.UNAVAILABLE, 'client closed'));
+    if (this.closed) return Promise.reject(new GrpcCallError(GRPC_STATUS.UNAVAILABLE, 'client closed'));
     if (message.length > this.options.maxSendBytes) {
-      return Promise.reject(new GrpcCallError(GRPC_CODE.RESOURCE_EXHAUSTED, `request message of ${message.length} bytes is larger than the limit of ${this.options.maxSendBytes}`));
+      return Promise.reject(new GrpcCallError(GRPC_STATUS.RESOURCE_EXHAUSTED, `request message of ${message.length} bytes is larger than the limit of ${this.options.maxSendBytes}`));
     }
     const headers = requestHeaders(path, metadata, timeoutMs);
     const prefix = Buffer.allocUnsafe(5);
@@ -140,7 +127,7 @@ export class GrpcUnaryClient {
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
           stream?.close(NGHTTP2_CANCEL);
-          finish(new GrpcCallError(GRPC_CODE.DEADLINE_EXCEEDED, 'deadline exceeded'));
+          finish(new GrpcCallError(GRPC_STATUS.DEADLINE_EXCEEDED, 'deadline exceeded'));
         }, timeoutMs);
       }
       const attempt = (mayRetry: boolean) => {
@@ -151,7 +138,7 @@ export class GrpcUnaryClient {
           reused = connection.connected;
           stream = connection.session.request(headers);
         } catch (err) {
-          finish(new GrpcCallError(GRPC_CODE.UNAVAILABLE, errnoOf(err) ?? 'connection closed'));
+          finish(new GrpcCallError(GRPC_STATUS.UNAVAILABLE, errnoOf(err) ?? 'connection closed'));
           return;
         }
         connection.active++;
@@ -253,12 +240,12 @@ export function decodeGrpcMessage(value: string | string[] | undefined): string 
 /** gRPC status of a non-200 HTTP answer (grpc/doc/http-grpc-status-mapping.md). */
 function statusOfHttp(status: number): number {
   switch (status) {
-    case 400: return GRPC_CODE.INTERNAL;
-    case 401: return GRPC_CODE.UNAUTHENTICATED;
-    case 403: return GRPC_CODE.PERMISSION_DENIED;
-    case 404: return GRPC_CODE.UNIMPLEMENTED;
-    case 429: case 502: case 503: case 504: return GRPC_CODE.UNAVAILABLE;
-    default: return GRPC_CODE.UNKNOWN;
+    case 400: return GRPC_STATUS.INTERNAL;
+    case 401: return GRPC_STATUS.UNAUTHENTICATED;
+    case 403: return GRPC_STATUS.PERMISSION_DENIED;
+    case 404: return GRPC_STATUS.UNIMPLEMENTED;
+    case 429: case 502: case 503: case 504: return GRPC_STATUS.UNAVAILABLE;
+    default: return GRPC_STATUS.UNKNOWN;
   }
 }
 
@@ -310,22 +297,22 @@ function readReply(stream: http2.ClientHttp2Stream, connection: Connection, limi
   });
   stream.on('close', () => {
     if (tooLarge) {
-      settle(new GrpcCallError(GRPC_CODE.RESOURCE_EXHAUSTED, `response message is larger than the limit of ${limit} bytes`));
+      settle(new GrpcCallError(GRPC_STATUS.RESOURCE_EXHAUSTED, `response message is larger than the limit of ${limit} bytes`));
     } else if (trailers) {
       settle(...outcome(trailers, chunks));
     } else if (headers && Number(headers[':status']) !== 200) {
       settle(new GrpcCallError(statusOfHttp(Number(headers[':status'])), `HTTP status ${headers[':status']}`));
     } else if (stream.rstCode === NGHTTP2_REFUSED_STREAM) {
-      settle(new GrpcCallError(GRPC_CODE.UNAVAILABLE, 'stream refused'), undefined, !headers);
+      settle(new GrpcCallError(GRPC_STATUS.UNAVAILABLE, 'stream refused'), undefined, !headers);
     } else if (failure && (failure as NodeJS.ErrnoException).code === 'ERR_HTTP2_STREAM_ERROR') {
       settle(resetError(stream.rstCode));
     } else if (headers && !failure && stream.readableEnded) {
-      settle(new GrpcCallError(GRPC_CODE.INTERNAL, 'the response ended without a grpc-status'));
+      settle(new GrpcCallError(GRPC_STATUS.INTERNAL, 'the response ended without a grpc-status'));
     } else {
       // The connection failed or closed. A stream still pending (no id) was never sent.
       const detail = errnoOf(failure) ?? errnoOf(connection.error) ?? 'connection closed';
       const pending = (failure as NodeJS.ErrnoException | undefined)?.code === 'ERR_HTTP2_STREAM_CANCEL' || stream.id === undefined;
-      settle(new GrpcCallError(GRPC_CODE.UNAVAILABLE, detail), undefined, pending && !headers);
+      settle(new GrpcCallError(GRPC_STATUS.UNAVAILABLE, detail), undefined, pending && !headers);
     }
   });
 }
@@ -334,19 +321,19 @@ function readReply(stream: http2.ClientHttp2Stream, connection: Connection, limi
 function outcome(trailers: http2.IncomingHttpHeaders, chunks: Buffer[]): [GrpcCallError | undefined, Buffer?] {
   const code = Number(trailers['grpc-status']);
   if (!Number.isInteger(code) || code < 0) {
-    return [new GrpcCallError(GRPC_CODE.INTERNAL, `invalid grpc-status '${String(trailers['grpc-status']).slice(0, 20)}'`)];
+    return [new GrpcCallError(GRPC_STATUS.INTERNAL, `invalid grpc-status '${String(trailers['grpc-status']).slice(0, 20)}'`)];
   }
-  if (code !== GRPC_CODE.OK) return [new GrpcCallError(code, decodeGrpcMessage(trailers['grpc-message']), trailers)];
+  if (code !== GRPC_STATUS.OK) return [new GrpcCallError(code, decodeGrpcMessage(trailers['grpc-message']), trailers)];
   const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   if (body.length < 5) {
-    return [new GrpcCallError(GRPC_CODE.INTERNAL, body.length === 0 ? 'no response message for a unary call' : 'truncated response: incomplete length prefix')];
+    return [new GrpcCallError(GRPC_STATUS.INTERNAL, body.length === 0 ? 'no response message for a unary call' : 'truncated response: incomplete length prefix')];
   }
   const length = body.readUInt32BE(1);
   if (body[0] !== 0) {
-    return [new GrpcCallError(GRPC_CODE.INTERNAL, `compressed response message (flag ${body[0]}), but the call accepts only identity`)];
+    return [new GrpcCallError(GRPC_STATUS.INTERNAL, `compressed response message (flag ${body[0]}), but the call accepts only identity`)];
   }
   if (body.length !== 5 + length) {
-    return [new GrpcCallError(GRPC_CODE.INTERNAL, body.length < 5 + length
+    return [new GrpcCallError(GRPC_STATUS.INTERNAL, body.length < 5 + length
       ? `truncated response: the length prefix says ${length} bytes, ${body.length - 5} arrived`
       : 'more than one response message for a unary call')];
   }
@@ -355,9 +342,9 @@ function outcome(trailers: http2.IncomingHttpHeaders, chunks: Buffer[]): [GrpcCa
 
 /** The status of a stream the server reset (RST_STREAM) before sending a status. */
 function resetError(rstCode: number): GrpcCallError {
-  const code = rstCode === NGHTTP2_CANCEL ? GRPC_CODE.CANCELLED
-    : rstCode === NGHTTP2_ENHANCE_YOUR_CALM ? GRPC_CODE.RESOURCE_EXHAUSTED
-      : rstCode === NGHTTP2_INADEQUATE_SECURITY ? GRPC_CODE.PERMISSION_DENIED
-        : GRPC_CODE.INTERNAL;
+  const code = rstCode === NGHTTP2_CANCEL ? GRPC_STATUS.CANCELLED
+    : rstCode === NGHTTP2_ENHANCE_YOUR_CALM ? GRPC_STATUS.RESOURCE_EXHAUSTED
+      : rstCode === NGHTTP2_INADEQUATE_SECURITY ? GRPC_STATUS.PERMISSION_DENIED
+        : GRPC_STATUS.INTERNAL;
   return new GrpcCallError(code, `stream reset by the server (HTTP/2 error code ${rstCode})`);
 }

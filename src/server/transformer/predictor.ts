@@ -23,7 +23,7 @@ import { outputsToPredictions, v1ToInferRequest } from '../inference/v1';
 import { OnnxModel } from '../models/onnx-model';
 import type { V1Request, V1Response } from '../sdk';
 import { PredictorProtocol } from './config';
-import { GRPC_CODE, GrpcCallError, GrpcUnaryClient } from './grpc-unary-client';
+import { GrpcCallError, GrpcUnaryClient } from './grpc-unary-client';
 
 /** Per-call facts: headers to forward (request id included). */
 export interface CallOptions {
@@ -339,8 +339,8 @@ export class GrpcPredictor extends BasePredictor {
       if (!(err instanceof GrpcCallError)) throw err;
       const rawCode = err.metadata['ms-error-code'];
       const errorCode = typeof rawCode === 'string' && ERROR_CODE.test(rawCode) ? rawCode : undefined;
-      if (err.code === GRPC_CODE.UNAVAILABLE && !errorCode) throw serverError(ERRORS.PREDICTOR_UNREACHABLE, this.target, err.details || 'UNAVAILABLE');
-      if (err.code === GRPC_CODE.DEADLINE_EXCEEDED && !errorCode) throw serverError(ERRORS.PREDICTOR_TIMEOUT, this.target, this.timeoutMs);
+      if (err.code === GRPC_STATUS.UNAVAILABLE && !errorCode) throw serverError(ERRORS.PREDICTOR_UNREACHABLE, this.target, err.details || 'UNAVAILABLE');
+      if (err.code === GRPC_STATUS.DEADLINE_EXCEEDED && !errorCode) throw serverError(ERRORS.PREDICTOR_TIMEOUT, this.target, this.timeoutMs);
       const def: ErrorDefinition = {
         code: errorCode ?? ERRORS.PREDICTOR_ERROR.code, message: err.details, httpStatus: HTTP_OF_GRPC[err.code] ?? 502, grpcStatus: err.code,
       };
