@@ -11,7 +11,7 @@ import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './_canary-serverless';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { endpointNetworkPolicy } from './_network-policy';
 import { objectLabels, podSpec, selectorLabels } from './_pod-template';
 import { endpointAutoscaler, servicePorts } from './_raw';

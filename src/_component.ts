@@ -8,7 +8,7 @@
 import { ApiObject, JsonPatch, Lazy, Size } from 'cdk8s';
 import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { ingressPaths } from './_ingress-paths';
 import {
   endpointPodSecurityContext, envVar, httpProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,

@@ -4,7 +4,7 @@
  * token, every capability dropped, limits ≥ requests).
  */
 import { Size } from 'cdk8s';
-import * as contract from './_contract';
+import * as contract from './contract';
 import {
   httpProbe, MODEL_CONTAINER_NAME, MODEL_VOLUME, resourceRequirements, restrictedPodSecurityContext, restrictedSecurityContext,
   storageCredentialsVolume, TMP_VOLUME,

@@ -5,7 +5,7 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { objectLabels } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 

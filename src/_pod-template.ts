@@ -5,7 +5,7 @@
  * volumes), which the transformer/explainer components and the ModelMesh members use too.
  */
 import { EnvValue } from 'cdk8s-plus-27';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { sizeToQuantity } from './_quantities';
 import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
 import { InferenceProtocol } from './endpoint-options';

@@ -6,7 +6,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { ingressPaths } from './_ingress-paths';
 import { endpointNetworkPolicy } from './_network-policy';
 import { objectLabels, podSpec, selectorLabels } from './_pod-template';

@@ -5,7 +5,7 @@
 import { Duration, Size } from 'cdk8s';
 import { ContainerResources } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { requireKnativeFeature } from './_knative';
 import { assertDns1123Label } from './_names';
 import { amountMillis, sizeBytes } from './_quantities';

@@ -4,7 +4,7 @@
  */
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { endpointAlertRules } from './_monitoring/alerts';
 import { endpointDashboard } from './_monitoring/dashboard';
 import { componentMonitor, endpointMonitor, metricsPort } from './_monitoring/monitor';

@@ -1,6 +1,6 @@
 import { ApiObject, Chart, Names } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { assertDns1123Label, assertDns1123Subdomain } from './_names';
 import { EndpointIngress } from './endpoint-ingress';
 import { DeploymentMode } from './endpoint-options';

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, synthesizeComponentFromOptions } from './_component';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { MODEL_VOLUME, mountedModelVolume, PodVolume, storageCredentialsVolume } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';

@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Duration, Lazy, Names, Size } from 'cdk8s';
 import { Cpu, IServiceAccount, ISecret, k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { meshPodSpec } from './_mesh-pod';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
 import { cpuMillis, sizeBytes, sizeToQuantity } from './_quantities';

@@ -4,7 +4,7 @@ import { ApiObject } from 'cdk8s';
 import { ContainerResources, EnvValue, IConfigMap, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeModelPathsTo, synthesizeComponentFromOptions } from './_component';
-import * as contract from './_contract';
+import * as contract from './contract';
 import { objectLabels, PodVolume } from './_pod-template';
 import { ResolvedEndpoint } from './_resolved-endpoint';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';

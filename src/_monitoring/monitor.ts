@@ -3,7 +3,7 @@
  * and explainer: a PodMonitor in serverless mode, a ServiceMonitor in raw mode.
  */
 import { Construct } from 'constructs';
-import * as contract from '../_contract';
+import * as contract from '../contract';
 import { objectLabels, selectorLabels } from '../_pod-template';
 import { ResolvedEndpoint } from '../_resolved-endpoint';
 import { InferenceProtocol } from '../endpoint-options';
