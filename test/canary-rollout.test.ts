@@ -15,7 +15,7 @@ import {
   ScaleMetric,
   StorageUri,
 } from '../src';
-import { allExpressions } from '../src/_monitoring/queries';
+import { allExpressions } from '../src/render/monitoring/queries';
 
 const V1: ModelVersion = { version: 'v1', storageUri: StorageUri.s3('models', 'iris/v1/model.onnx') };
 const V2: ModelVersion = {

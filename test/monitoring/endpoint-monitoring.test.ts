@@ -1,7 +1,7 @@
 import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import { synthEndpoint, TEST_TRANSFORMER, withComponents } from './tools';
 import { DeploymentMode, InferenceProtocol, StorageUri } from '../../src';
-import { allExpressions } from '../../src/_monitoring/queries';
+import { allExpressions } from '../../src/render/monitoring/queries';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';
 

@@ -17,7 +17,7 @@ import * as esbuild from 'esbuild';
 import * as YAML from 'yaml';
 import { describeWithTools, stopProcess } from './tools';
 import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri, TransformerModule } from '../../src';
-import { allExpressions, EndpointQueries } from '../../src/_monitoring/queries';
+import { allExpressions, EndpointQueries } from '../../src/render/monitoring/queries';
 import { expected, metricSamples, modelDir, request, RunningServer, startServer } from '../server/server-harness';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';

@@ -1,16 +1,6 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
 import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { registerEndpoint } from './_endpoint-registry';
-import { requireKnativeFeature } from './_knative';
-import { metricsPort } from './_monitoring/monitor';
-import { resolveMonitoring } from './_monitoring/resolve';
-import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
-import { admitMetricsScrapes } from './_network-policy';
-import { synthesizeRaw } from './_raw';
-import { assertEnvVarName, resolveEndpoint } from './_resolve-endpoint';
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { synthesizeServerless } from './_serverless';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress } from './endpoint-ingress';
 import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
@@ -20,6 +10,16 @@ import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { StorageUri } from './storage-uri';
 import { Transformer, TransformerOptions } from './transformer';
+import { metricsPort } from '../render/monitoring/monitor';
+import { resolveMonitoring } from '../render/monitoring/resolve';
+import { admitMetricsScrapes } from '../render/network-policy';
+import { synthesizeRaw } from '../render/raw';
+import { registerEndpoint } from '../render/resolve/endpoint-registry';
+import { requireKnativeFeature } from '../render/resolve/knative';
+import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
+import { assertEnvVarName, resolveEndpoint } from '../render/resolve/resolve-endpoint';
+import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
+import { synthesizeServerless } from '../render/serverless';
 
 /**
  * Properties of a `ModelEndpoint`: the model, its container and replicas, and the

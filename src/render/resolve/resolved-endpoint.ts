@@ -5,11 +5,11 @@
 import { Size } from 'cdk8s';
 import { EnvValue } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { EndpointIngress } from './endpoint-ingress';
-import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
-import { ModelFormat } from './model-format';
-import { NodeAffinityRule, Toleration } from './scheduling';
-import { StorageUri } from './storage-uri';
+import { EndpointIngress } from '../../constructs/endpoint-ingress';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
+import { ModelFormat } from '../../constructs/model-format';
+import { NodeAffinityRule, Toleration } from '../../constructs/scheduling';
+import { StorageUri } from '../../constructs/storage-uri';
 
 export interface ResolvedContainer {
   /** Set when the user brings their own server. */

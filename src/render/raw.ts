@@ -6,16 +6,16 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as contract from './contract';
-import { ingressPaths } from './_ingress-paths';
-import { endpointNetworkPolicy } from './_network-policy';
-import { objectLabels, podSpec, selectorLabels } from './_pod-template';
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { modelPathMatches } from './_serverless';
-import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol, ScaleMetric } from './endpoint-options';
-import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from './imports/gateway-gateway.networking.k8s.io';
-import { VirtualService } from './imports/istio-networking.istio.io';
+import * as contract from '../contract';
+import { ingressPaths } from './ingress-paths';
+import { endpointNetworkPolicy } from './network-policy';
+import { objectLabels, podSpec, selectorLabels } from './pod-template';
+import { ResolvedEndpoint } from './resolve/resolved-endpoint';
+import { modelPathMatches } from './serverless';
+import { IngressKind } from '../constructs/endpoint-ingress';
+import { InferenceProtocol, ScaleMetric } from '../constructs/endpoint-options';
+import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../imports/gateway-gateway.networking.k8s.io';
+import { VirtualService } from '../imports/istio-networking.istio.io';
 
 const SERVICE_HTTP_PORT = 80;
 const DEFAULT_ISTIO_GATEWAY = 'istio-system/ingressgateway';

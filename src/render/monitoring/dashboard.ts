@@ -6,11 +6,11 @@ import { createHash } from 'crypto';
 import { Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { objectLabels } from '../_pod-template';
-import { ResolvedEndpoint } from '../_resolved-endpoint';
+import { objectLabels } from '../pod-template';
 import { DashboardBuilder } from './grafana';
 import { ComponentQueries, COMPONENTS, EndpointQueries, VersionQueries } from './queries';
 import { ResolvedMonitoring } from './resolve';
+import { ResolvedEndpoint } from '../resolve/resolved-endpoint';
 
 /** The label the Grafana sidecar (kube-prometheus-stack, grafana chart) looks for. */
 export const GRAFANA_DASHBOARD_LABEL = 'grafana_dashboard';

@@ -9,13 +9,13 @@
  */
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { endpointNetworkPolicy } from './_network-policy';
-import { objectLabels } from './_pod-template';
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { KNATIVE, knativeServiceSpec, modelPathMatches } from './_serverless';
-import { IngressKind } from './endpoint-ingress';
-import { VirtualService, VirtualServiceSpecHttp } from './imports/istio-networking.istio.io';
-import { Service as KnativeService } from './imports/knative-serving.knative.dev';
+import { endpointNetworkPolicy } from './network-policy';
+import { objectLabels } from './pod-template';
+import { ResolvedEndpoint } from './resolve/resolved-endpoint';
+import { KNATIVE, knativeServiceSpec, modelPathMatches } from './serverless';
+import { IngressKind } from '../constructs/endpoint-ingress';
+import { VirtualService, VirtualServiceSpecHttp } from '../imports/istio-networking.istio.io';
+import { Service as KnativeService } from '../imports/knative-serving.knative.dev';
 
 export interface ResolvedRetries {
   readonly attempts: number;

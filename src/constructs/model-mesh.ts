@@ -1,15 +1,15 @@
 import { ApiObject, Chart, Duration, Lazy, Names, Size } from 'cdk8s';
 import { Cpu, IServiceAccount, ISecret, k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import * as contract from './contract';
-import { meshPodSpec } from './_mesh-pod';
-import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
-import { cpuMillis, sizeBytes, sizeToQuantity } from './_quantities';
-import { deploymentAutoscaler } from './_raw';
+import * as contract from '../contract';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
-import { VirtualService } from './imports/istio-networking.istio.io';
 import { ModelFormat } from './model-format';
 import { StorageUri } from './storage-uri';
+import { VirtualService } from '../imports/istio-networking.istio.io';
+import { meshPodSpec } from '../render/mesh-pod';
+import { deploymentAutoscaler } from '../render/raw';
+import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
+import { cpuMillis, sizeBytes, sizeToQuantity } from '../render/resolve/quantities';
 
 const PEER_SUFFIX = '-peers';
 const REGISTRY_SUFFIX = '-models';

@@ -10,17 +10,17 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './_canary-serverless';
-import * as contract from './contract';
-import { endpointNetworkPolicy } from './_network-policy';
-import { objectLabels, podSpec, selectorLabels } from './_pod-template';
-import { endpointAutoscaler, servicePorts } from './_raw';
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { modelPathMatches } from './_serverless';
-import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol } from './endpoint-options';
-import { HttpRoute, HttpRouteSpecRules, HttpRouteSpecRulesFiltersType, HttpRouteSpecRulesMatchesHeadersType, HttpRouteSpecRulesMatchesPathType } from './imports/gateway-gateway.networking.k8s.io';
-import { DestinationRule, VirtualService, VirtualServiceSpecHttp } from './imports/istio-networking.istio.io';
+import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './canary-serverless';
+import * as contract from '../contract';
+import { endpointNetworkPolicy } from './network-policy';
+import { objectLabels, podSpec, selectorLabels } from './pod-template';
+import { endpointAutoscaler, servicePorts } from './raw';
+import { ResolvedEndpoint } from './resolve/resolved-endpoint';
+import { modelPathMatches } from './serverless';
+import { IngressKind } from '../constructs/endpoint-ingress';
+import { InferenceProtocol } from '../constructs/endpoint-options';
+import { HttpRoute, HttpRouteSpecRules, HttpRouteSpecRulesFiltersType, HttpRouteSpecRulesMatchesHeadersType, HttpRouteSpecRulesMatchesPathType } from '../imports/gateway-gateway.networking.k8s.io';
+import { DestinationRule, VirtualService, VirtualServiceSpecHttp } from '../imports/istio-networking.istio.io';
 
 const DEFAULT_ISTIO_GATEWAY = 'istio-system/ingressgateway';
 

@@ -5,18 +5,18 @@
 import { Duration, Size } from 'cdk8s';
 import { ContainerResources } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import * as contract from './contract';
-import { requireKnativeFeature } from './_knative';
-import { assertDns1123Label } from './_names';
-import { amountMillis, sizeBytes } from './_quantities';
-import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './_resolved-endpoint';
-import type { ModelVersion } from './canary-rollout';
-import type { CommonEndpointOptions } from './common-endpoint-options';
-import { EndpointIngress, IngressKind } from './endpoint-ingress';
-import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
-import { KnativeFeature } from './knative-features';
-import type { ModelEndpointProps } from './model-endpoint';
-import { ModelFormat } from './model-format';
+import { requireKnativeFeature } from './knative';
+import { assertDns1123Label } from './names';
+import { amountMillis, sizeBytes } from './quantities';
+import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
+import type { ModelVersion } from '../../constructs/canary-rollout';
+import type { CommonEndpointOptions } from '../../constructs/common-endpoint-options';
+import { EndpointIngress, IngressKind } from '../../constructs/endpoint-ingress';
+import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
+import { KnativeFeature } from '../../constructs/knative-features';
+import type { ModelEndpointProps } from '../../constructs/model-endpoint';
+import { ModelFormat } from '../../constructs/model-format';
+import * as contract from '../../contract';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
 export interface EndpointFacts extends IConstruct {

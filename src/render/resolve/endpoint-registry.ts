@@ -5,8 +5,8 @@
  */
 import { Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { IngressKind } from './endpoint-ingress';
+import { ResolvedEndpoint } from './resolved-endpoint';
+import { IngressKind } from '../../constructs/endpoint-ingress';
 
 interface Entry {
   readonly path: string;

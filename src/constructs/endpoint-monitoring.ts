@@ -4,14 +4,14 @@
  */
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as contract from './contract';
-import { endpointAlertRules } from './_monitoring/alerts';
-import { endpointDashboard } from './_monitoring/dashboard';
-import { componentMonitor, endpointMonitor, metricsPort } from './_monitoring/monitor';
-import { EndpointQueries, endpointQueries, VersionTarget } from './_monitoring/queries';
-import { ResolvedMonitoring } from './_monitoring/resolve';
-import { admitMetricsScrapes } from './_network-policy';
-import { ResolvedEndpoint } from './_resolved-endpoint';
+import * as contract from '../contract';
+import { endpointAlertRules } from '../render/monitoring/alerts';
+import { endpointDashboard } from '../render/monitoring/dashboard';
+import { componentMonitor, endpointMonitor, metricsPort } from '../render/monitoring/monitor';
+import { EndpointQueries, endpointQueries, VersionTarget } from '../render/monitoring/queries';
+import { ResolvedMonitoring } from '../render/monitoring/resolve';
+import { admitMetricsScrapes } from '../render/network-policy';
+import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
 
 /**
  * How an endpoint is monitored: scraping, alerts and dashboard.

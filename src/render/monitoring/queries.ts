@@ -3,7 +3,7 @@
  * canary analysis) run exactly what users see. Series are selected by the `endpoint` (and
  * `namespace`) target labels our monitors write, and by `component`; see `docs/metrics.md`.
  */
-import { LABELS, METRICS } from '../contract';
+import { LABELS, METRICS } from '../../contract';
 
 /** Target labels our PodMonitor/ServiceMonitor relabelings write onto every scraped series. */
 export const TARGET_LABELS = {

@@ -1,10 +1,10 @@
 import { ApiObject, Chart, Names } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import * as contract from './contract';
-import { assertDns1123Label, assertDns1123Subdomain } from './_names';
+import * as contract from '../contract';
 import { EndpointIngress } from './endpoint-ingress';
 import { DeploymentMode } from './endpoint-options';
-import { Gateway, GatewaySpecServers, GatewaySpecServersTlsMode } from './imports/istio-networking.istio.io';
+import { IModelEndpoint } from './model-endpoint';
+import { Gateway, GatewaySpecServers, GatewaySpecServersTlsMode } from '../imports/istio-networking.istio.io';
 import {
   AuthorizationPolicy,
   AuthorizationPolicySpecAction,
@@ -12,8 +12,8 @@ import {
   PeerAuthentication,
   PeerAuthenticationSpecMtlsMode,
   RequestAuthentication,
-} from './imports/istio-security.istio.io';
-import { IModelEndpoint } from './model-endpoint';
+} from '../imports/istio-security.istio.io';
+import { assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 
 /**
  * An Istio `Gateway` that endpoints can be published through.

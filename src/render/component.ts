@@ -8,20 +8,20 @@
 import { ApiObject, JsonPatch, Lazy, Size } from 'cdk8s';
 import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as contract from './contract';
-import { ingressPaths } from './_ingress-paths';
+import * as contract from '../contract';
+import { ingressPaths } from './ingress-paths';
 import {
   endpointPodSecurityContext, envVar, httpProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,
   selectorLabels, tcpProbe,
-} from './_pod-template';
-import { amountMillis } from './_quantities';
-import { deploymentAutoscaler } from './_raw';
-import { defaultResources, resolveReplicas } from './_resolve-endpoint';
-import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
-import { KNATIVE } from './_serverless';
-import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol } from './endpoint-options';
-import type { TransformerOptions } from './transformer';
+} from './pod-template';
+import { deploymentAutoscaler } from './raw';
+import { amountMillis } from './resolve/quantities';
+import { defaultResources, resolveReplicas } from './resolve/resolve-endpoint';
+import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
+import { KNATIVE } from './serverless';
+import { IngressKind } from '../constructs/endpoint-ingress';
+import { InferenceProtocol } from '../constructs/endpoint-options';
+import type { TransformerOptions } from '../constructs/transformer';
 
 export type ComponentKind = 'transformer' | 'explainer';
 

@@ -4,13 +4,13 @@
  */
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { endpointNetworkPolicy } from './_network-policy';
-import { objectLabels, podSpec } from './_pod-template';
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { IngressKind } from './endpoint-ingress';
-import { InferenceProtocol, ScaleMetric } from './endpoint-options';
-import { VirtualService, VirtualServiceSpecHttp } from './imports/istio-networking.istio.io';
-import { Service as KnativeService } from './imports/knative-serving.knative.dev';
+import { endpointNetworkPolicy } from './network-policy';
+import { objectLabels, podSpec } from './pod-template';
+import { ResolvedEndpoint } from './resolve/resolved-endpoint';
+import { IngressKind } from '../constructs/endpoint-ingress';
+import { InferenceProtocol, ScaleMetric } from '../constructs/endpoint-options';
+import { VirtualService, VirtualServiceSpecHttp } from '../imports/istio-networking.istio.io';
+import { Service as KnativeService } from '../imports/knative-serving.knative.dev';
 
 const AUTOSCALING = 'autoscaling.knative.dev';
 /** Knative's gateways, as KServe's top-level VirtualService uses them. */

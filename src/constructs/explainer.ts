@@ -1,12 +1,12 @@
 import { ApiObject } from 'cdk8s';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, synthesizeComponentFromOptions } from './_component';
-import * as contract from './contract';
-import { MODEL_VOLUME, mountedModelVolume, PodVolume, storageCredentialsVolume } from './_pod-template';
-import { ResolvedEndpoint } from './_resolved-endpoint';
+import * as contract from '../contract';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';
 import type { ModelEndpoint } from './model-endpoint';
+import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, synthesizeComponentFromOptions } from '../render/component';
+import { MODEL_VOLUME, mountedModelVolume, PodVolume, storageCredentialsVolume } from '../render/pod-template';
+import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
 
 const BACKGROUND_DIR = '/etc/model-server/explainer';
 const BACKGROUND_VOLUME = 'explainer-background';

@@ -3,10 +3,9 @@
  * and explainer: a PodMonitor in serverless mode, a ServiceMonitor in raw mode.
  */
 import { Construct } from 'constructs';
-import * as contract from '../contract';
-import { objectLabels, selectorLabels } from '../_pod-template';
-import { ResolvedEndpoint } from '../_resolved-endpoint';
-import { InferenceProtocol } from '../endpoint-options';
+import { InferenceProtocol } from '../../constructs/endpoint-options';
+import * as contract from '../../contract';
+import { objectLabels, selectorLabels } from '../pod-template';
 import { COMPONENTS, TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
 import { ResolvedMonitoring } from './resolve';
 import {
@@ -14,7 +13,8 @@ import {
   PodMonitorSpecPodMetricsEndpointsRelabelingsAction,
   ServiceMonitor,
   ServiceMonitorSpecEndpointsRelabelingsAction,
-} from '../imports/monitoring-monitoring.coreos.com';
+} from '../../imports/monitoring-monitoring.coreos.com';
+import { ResolvedEndpoint } from '../resolve/resolved-endpoint';
 
 /**
  * Knative renames the user container's port to `user-port` in the pods it creates, whatever

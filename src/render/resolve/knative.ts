@@ -1,6 +1,6 @@
 /** Checks against Knative's default feature flags, shared by every serverless construct. */
-import { ResolvedEndpoint } from './_resolved-endpoint';
-import { KnativeFeature } from './knative-features';
+import { ResolvedEndpoint } from './resolved-endpoint';
+import { KnativeFeature } from '../../constructs/knative-features';
 
 /**
  * Throws unless the cluster was declared to enable `feature`, naming the flag and the fix.

@@ -3,12 +3,12 @@ import * as path from 'path';
 import { ApiObject } from 'cdk8s';
 import { ContainerResources, EnvValue, IConfigMap, k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { componentName, patchPredictor, predictorHost, predictorProtocols, routeModelPathsTo, synthesizeComponentFromOptions } from './_component';
-import * as contract from './contract';
-import { objectLabels, PodVolume } from './_pod-template';
-import { ResolvedEndpoint } from './_resolved-endpoint';
+import * as contract from '../contract';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';
 import type { ModelEndpoint } from './model-endpoint';
+import { componentName, patchPredictor, predictorHost, predictorProtocols, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
+import { objectLabels, PodVolume } from '../render/pod-template';
+import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
 
 /** Where our transformer finds the module mounted from a ConfigMap. */
 const MODULE_DIR = '/etc/model-server/transformer';

@@ -4,11 +4,11 @@
  */
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { objectLabels } from '../_pod-template';
-import { ResolvedEndpoint } from '../_resolved-endpoint';
+import { objectLabels } from '../pod-template';
 import { EndpointQueries, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
 import { ResolvedMonitoring } from './resolve';
-import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../imports/monitoring-monitoring.coreos.com';
+import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../../imports/monitoring-monitoring.coreos.com';
+import { ResolvedEndpoint } from '../resolve/resolved-endpoint';
 
 /** One alerting rule, in Prometheus rule-file terms. */
 export interface AlertRule {

@@ -5,11 +5,11 @@
  * volumes), which the transformer/explainer components and the ModelMesh members use too.
  */
 import { EnvValue } from 'cdk8s-plus-27';
-import * as contract from './contract';
-import { sizeToQuantity } from './_quantities';
-import { ResolvedEndpoint, ResolvedResources } from './_resolved-endpoint';
-import { InferenceProtocol } from './endpoint-options';
-import { StorageUri } from './storage-uri';
+import * as contract from '../contract';
+import { sizeToQuantity } from './resolve/quantities';
+import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
+import { InferenceProtocol } from '../constructs/endpoint-options';
+import { StorageUri } from '../constructs/storage-uri';
 
 /** The volume models are fetched into (an emptyDir) or mounted from (a PVC). */
 export const MODEL_VOLUME = 'model-dir';

@@ -4,11 +4,11 @@
  * token, every capability dropped, limits ≥ requests).
  */
 import { Size } from 'cdk8s';
-import * as contract from './contract';
+import * as contract from '../contract';
 import {
   httpProbe, MODEL_CONTAINER_NAME, MODEL_VOLUME, resourceRequirements, restrictedPodSecurityContext, restrictedSecurityContext,
   storageCredentialsVolume, TMP_VOLUME,
-} from './_pod-template';
+} from './pod-template';
 
 /** What the pod template needs from the mesh. */
 export interface MeshPodInputs {

@@ -2,8 +2,8 @@
  * `MonitoringOptions` after validation and defaults: what the monitoring synthesizers read.
  */
 import { Duration } from 'cdk8s';
-import { assertDns1123Label } from '../_names';
-import type { MonitoringOptions } from '../endpoint-monitoring';
+import type { MonitoringOptions } from '../../constructs/endpoint-monitoring';
+import { assertDns1123Label } from '../resolve/names';
 
 export interface ResolvedMonitoring {
   readonly enabled: boolean;

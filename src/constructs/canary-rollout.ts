@@ -1,16 +1,6 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
 import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { synthesizeCanaryRaw } from './_canary-raw';
-import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from './_canary-serverless';
-import { registerEndpoint } from './_endpoint-registry';
-import { metricsPort } from './_monitoring/monitor';
-import { VersionTarget } from './_monitoring/queries';
-import { resolveMonitoring } from './_monitoring/resolve';
-import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from './_names';
-import { admitMetricsScrapes } from './_network-policy';
-import { assertEnvVarName, resolveEndpoint } from './_resolve-endpoint';
-import { ResolvedEndpoint } from './_resolved-endpoint';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
@@ -20,6 +10,16 @@ import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
 import { ModelFormat } from './model-format';
 import { StorageUri } from './storage-uri';
+import { synthesizeCanaryRaw } from '../render/canary-raw';
+import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from '../render/canary-serverless';
+import { metricsPort } from '../render/monitoring/monitor';
+import { VersionTarget } from '../render/monitoring/queries';
+import { resolveMonitoring } from '../render/monitoring/resolve';
+import { admitMetricsScrapes } from '../render/network-policy';
+import { registerEndpoint } from '../render/resolve/endpoint-registry';
+import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
+import { assertEnvVarName, resolveEndpoint } from '../render/resolve/resolve-endpoint';
+import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
 
 /**
  * One version of a model in a `CanaryRollout`: what differs between stable and canary.

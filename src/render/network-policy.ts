@@ -5,9 +5,9 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as contract from './contract';
-import { objectLabels } from './_pod-template';
-import { ResolvedEndpoint } from './_resolved-endpoint';
+import * as contract from '../contract';
+import { objectLabels } from './pod-template';
+import { ResolvedEndpoint } from './resolve/resolved-endpoint';
 
 /**
  * @param ports the pod ports to admit; empty admits every port (Knative's queue-proxy
