@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
-import { findOne } from './util';
-import { expectValidManifests } from './validation';
-import { CanaryRollout, DeploymentMode, EndpointSecurity, ModelEndpoint, ModelGateway, StorageUri } from '../src';
+import { CanaryRollout, DeploymentMode, EndpointSecurity, ModelEndpoint, ModelGateway, StorageUri } from '../../src';
+import { findOne } from '../util';
+import { expectValidManifests } from '../validation';
 
 const IRIS = StorageUri.s3('models', 'iris/model.onnx');
 const GATEWAY_PRINCIPAL = 'cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account';

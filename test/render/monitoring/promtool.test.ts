@@ -8,9 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { describeWithTools, synthEndpoint, synthRollout, withComponents } from './tools';
-import { DeploymentMode, InferenceProtocol } from '../../src';
-import { findOne } from '../util';
-import { expectValidManifests } from '../validation';
+import { DeploymentMode, InferenceProtocol } from '../../../src';
+import { findOne } from '../../util';
+import { expectValidManifests } from '../../validation';
 
 let dir: string;
 beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promtool-')); });

@@ -1,8 +1,8 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
 import { Cpu, Secret, ServiceAccount } from 'cdk8s-plus-27';
-import { findByKind, findOne } from './util';
-import { expectValidManifests } from './validation';
-import { EndpointIngress, ModelCopies, ModelFormat, ModelMesh, ModelMeshProps, StorageUri } from '../src';
+import { EndpointIngress, ModelCopies, ModelFormat, ModelMesh, ModelMeshProps, StorageUri } from '../../src';
+import { findByKind, findOne } from '../util';
+import { expectValidManifests } from '../validation';
 
 const IRIS = StorageUri.s3('models', 'iris');
 

@@ -1,7 +1,5 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue, Secret, ServiceAccount } from 'cdk8s-plus-27';
-import { findByKind, findOne } from './util';
-import { expectValidManifests } from './validation';
 import {
   CanaryRollout,
   CanaryRolloutProps,
@@ -14,8 +12,10 @@ import {
   NodeAffinityOperator,
   ScaleMetric,
   StorageUri,
-} from '../src';
-import { allExpressions } from '../src/render/monitoring/queries';
+} from '../../src';
+import { allExpressions } from '../../src/render/monitoring/queries';
+import { findByKind, findOne } from '../util';
+import { expectValidManifests } from '../validation';
 
 const V1: ModelVersion = { version: 'v1', storageUri: StorageUri.s3('models', 'iris/v1/model.onnx') };
 const V2: ModelVersion = {

@@ -16,11 +16,11 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import * as esbuild from 'esbuild';
 import * as YAML from 'yaml';
 import { describeWithTools, stopProcess } from './tools';
-import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri, TransformerModule } from '../../src';
-import { allExpressions, EndpointQueries } from '../../src/render/monitoring/queries';
-import { expected, metricSamples, modelDir, request, RunningServer, startServer } from '../server/server-harness';
-import { findOne } from '../util';
-import { expectValidManifests } from '../validation';
+import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, StorageUri, TransformerModule } from '../../../src';
+import { allExpressions, EndpointQueries } from '../../../src/render/monitoring/queries';
+import { expected, metricSamples, modelDir, request, RunningServer, startServer } from '../../server/server-harness';
+import { findOne } from '../../util';
+import { expectValidManifests } from '../../validation';
 
 jest.setTimeout(60_000);
 
@@ -485,7 +485,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a transformer in f
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-transformer-'));
     const moduleFile = path.join(tmp, 'iris-features.js');
     await esbuild.build({
-      entryPoints: [path.join(__dirname, '..', 'fixtures', 'transformer', 'iris-features.ts')],
+      entryPoints: [path.join(__dirname, '..', '..', 'fixtures', 'transformer', 'iris-features.ts')],
       bundle: true,
       platform: 'node',
       format: 'cjs',

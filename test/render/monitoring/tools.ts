@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import { Chart, Testing } from 'cdk8s';
-import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule } from '../../src';
+import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule } from '../../../src';
 
 /** The absolute path of `name` on PATH, or undefined. */
 export function findTool(name: string): string | undefined {

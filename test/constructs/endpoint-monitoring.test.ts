@@ -1,7 +1,7 @@
 import { ApiObject, Duration, JsonPatch } from 'cdk8s';
-import { synthEndpoint, TEST_TRANSFORMER, withComponents } from './tools';
 import { DeploymentMode, InferenceProtocol, StorageUri } from '../../src';
 import { allExpressions } from '../../src/render/monitoring/queries';
+import { synthEndpoint, TEST_TRANSFORMER, withComponents } from '../render/monitoring/tools';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';
 

@@ -1,7 +1,5 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue, Secret, ServiceAccount } from 'cdk8s-plus-27';
-import { findByKind, findOne } from './util';
-import { expectValidManifests, ValidationOptions } from './validation';
 import {
   DeploymentMode,
   EndpointIngress,
@@ -15,7 +13,9 @@ import {
   StorageUri,
   TaintEffect,
   TolerationOperator,
-} from '../src';
+} from '../../src';
+import { findByKind, findOne } from '../util';
+import { expectValidManifests, ValidationOptions } from '../validation';
 
 const IRIS = StorageUri.s3('models', 'iris/model.onnx');
 

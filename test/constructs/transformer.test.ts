@@ -1,16 +1,16 @@
 import * as path from 'path';
 import { ApiObject, Chart, JsonPatch, Testing } from 'cdk8s';
 import { ConfigMap, Cpu, EnvValue } from 'cdk8s-plus-27';
-import { findByKind, findOne } from './util';
-import { expectValidManifests } from './validation';
 import {
   DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule, TransformerOptions,
-} from '../src';
-import { parseConfig } from '../src/server/config';
+} from '../../src';
+import { parseConfig } from '../../src/server/config';
+import { findByKind, findOne } from '../util';
+import { expectValidManifests } from '../validation';
 
 const IRIS = StorageUri.s3('models', 'iris/model.onnx');
 const MODULE = TransformerModule.fromCode('exports.preprocess = async (r) => r;\n', 'iris.js');
-const FIXTURE = path.join(__dirname, 'fixtures', 'transformer', 'passthrough.mjs');
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'transformer', 'passthrough.mjs');
 
 function endpoint(props: Partial<ModelEndpointProps> = {}) {
   const app = Testing.app();

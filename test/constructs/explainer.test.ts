@@ -1,11 +1,11 @@
 import { Chart, Testing } from 'cdk8s';
 import { ConfigMap, Secret } from 'cdk8s-plus-27';
-import { findByKind, findOne } from './util';
-import { expectValidManifests } from './validation';
 import {
   DeploymentMode, EndpointIngress, ExplainerBackground, ExplainerMethod, ExplainerOptions, InferenceProtocol, ModelEndpoint,
   ModelEndpointProps, StorageUri, TransformerModule,
-} from '../src';
+} from '../../src';
+import { findByKind, findOne } from '../util';
+import { expectValidManifests } from '../validation';
 
 const IRIS = StorageUri.s3('models', 'iris');
 
