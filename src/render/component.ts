@@ -21,7 +21,7 @@ import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint
 import { KNATIVE } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
 import { InferenceProtocol } from '../constructs/endpoint-options';
-import type { TransformerOptions } from '../constructs/transformer';
+import type { TransformerOptions } from '../constructs/transformer-options';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
