@@ -1,15 +1,14 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
-import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
-import { DeploymentMode, InferenceProtocol, ModelContainer } from './endpoint-options';
+import { EndpointMonitoring } from './endpoint-monitoring';
+import { DeploymentMode, InferenceProtocol } from './endpoint-options';
 import { EndpointSecurity, EndpointSecurityOptions } from './endpoint-security';
 import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
-import { ModelFormat } from './model-format';
-import { StorageUri } from './storage-uri';
+import { ModelVersion } from './model-version';
+import { MonitoringOptions } from './monitoring-options';
 import { synthesizeCanaryRaw } from '../render/canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from '../render/canary-serverless';
 import { metricsPort } from '../render/monitoring/monitor';
@@ -20,83 +19,6 @@ import { registerEndpoint } from '../render/resolve/endpoint-registry';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 import { assertEnvVarName, resolveEndpoint } from '../render/resolve/resolve-endpoint';
 import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
-
-/**
- * One version of a model in a `CanaryRollout`: what differs between stable and canary.
- *
- * Move the whole object from `canary` to `stable` to promote it: in serverless mode the
- * Knative revision template must stay byte-identical for the revision name to stay valid.
- */
-export interface ModelVersion {
-  /**
-   * The version, a DNS-1123 label such as `v2` or `2024-06-01`. It names the Knative revision
-   * (`<name>-<version>`) or the Deployment (`<name>-<version>`), and labels the pods.
-   */
-  readonly version: string;
-
-  /**
-   * Where this version of the model is stored.
-   *
-   * @see https://kserve.github.io/website/latest/modelserving/storage/
-   */
-  readonly storageUri: StorageUri;
-
-  /**
-   * The model format.
-   *
-   * @default ModelFormat.ONNX
-   */
-  readonly format?: ModelFormat;
-
-  /**
-   * A container of your own instead of our model server.
-   *
-   * @default - our model server, which serves ONNX models
-   */
-  readonly container?: ModelContainer;
-
-  /**
-   * The model-server image of this version.
-   *
-   * @default - the model-server image released with this library
-   */
-  readonly serverImage?: string;
-
-  /**
-   * CPU and memory requests and limits of this version's model container.
-   *
-   * @default - requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory
-   */
-  readonly resources?: ContainerResources;
-
-  /**
-   * NVIDIA GPUs per replica.
-   *
-   * @default 0
-   */
-  readonly gpus?: number;
-
-  /**
-   * Environment variables of this version's model container.
-   *
-   * @default - none
-   */
-  readonly env?: { [name: string]: EnvValue };
-
-  /**
-   * The fewest replicas of this version.
-   *
-   * @default 1
-   */
-  readonly minReplicas?: number;
-
-  /**
-   * The most replicas of this version.
-   *
-   * @default - the larger of 3 and `minReplicas`
-   */
-  readonly maxReplicas?: number;
-}
 
 /**
  * Retries of the routes in front of a `CanaryRollout`, as Istio's `HTTPRetry`.

@@ -1,18 +1,22 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress } from './endpoint-ingress';
-import { EndpointMonitoring, MonitoringOptions } from './endpoint-monitoring';
+import { EndpointMonitoring } from './endpoint-monitoring';
 import { DeploymentMode, InferenceProtocol, ModelContainer } from './endpoint-options';
-import { Explainer, ExplainerOptions } from './explainer-options';
+import { ExplainerBackground, ExplainerMethod, ExplainerOptions } from './explainer-options';
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
+import { MonitoringOptions } from './monitoring-options';
 import { StorageUri } from './storage-uri';
-import { Transformer, TransformerOptions } from './transformer-options';
+import { TransformerOptions } from './transformer-options';
+import * as contract from '../contract';
+import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
 import { metricsPort } from '../render/monitoring/monitor';
 import { resolveMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
+import { MODEL_VOLUME, mountedModelVolume, objectLabels, PodVolume, storageCredentialsVolume } from '../render/pod-template';
 import { synthesizeRaw } from '../render/raw';
 import { registerEndpoint } from '../render/resolve/endpoint-registry';
 import { requireKnativeFeature } from '../render/resolve/knative';
@@ -322,5 +326,260 @@ class ImportedModelEndpoint extends Construct implements IModelEndpoint {
 
   public get url(): string {
     return `http://${this.host}`;
+  }
+}
+
+// The components an endpoint adds live beside ModelEndpoint because the two refer to each other:
+// `addTransformer()` returns a Transformer, and `TransformerProps.endpoint` is a ModelEndpoint
+// (the same for the explainer). Their options are in transformer-options.ts and explainer-options.ts.
+
+/** Where our transformer finds the module mounted from a ConfigMap. */
+const MODULE_DIR = '/etc/model-server/transformer';
+const MODULE_VOLUME = 'transformer-module';
+
+/**
+ * Properties of a `Transformer`.
+ */
+export interface TransformerProps extends TransformerOptions {
+  /** The endpoint whose predictor the transformer calls. */
+  readonly endpoint: ModelEndpoint;
+}
+
+/**
+ * Pre- and post-processing in front of an endpoint's predictor, as KServe's transformer.
+ *
+ * Synthesizes a separate component: a Knative `Service` named `<endpoint>-transformer`
+ * (serverless, id `Resource`) or a `Deployment` (id `Resource`), `Service` and
+ * `HorizontalPodAutoscaler` (raw), labelled `app.kubernetes.io/component: transformer`, plus a
+ * `ConfigMap` holding the module when it is given as code. The endpoint's routes send the
+ * model's paths (`:predict`, `infer`, metadata) to it; it calls the predictor at the host and
+ * protocol derived from the endpoint. With `inProcess`, the module runs in the predictor and
+ * only the ConfigMap is added. With the endpoint's monitoring on, our transformer also gets a
+ * `PodMonitor` (serverless) or `ServiceMonitor` (raw) named `<endpoint>-transformer`.
+ *
+ * Create it with `endpoint.addTransformer()`.
+ */
+export class Transformer extends Construct {
+  /** `<endpoint>-transformer`, the name of its Knative Service or Deployment and Service. */
+  public readonly name: string;
+  /** Whether the module runs inside the predictor. */
+  public readonly inProcess: boolean;
+  /** The protocol the transformer uses to call the predictor. */
+  public readonly predictorProtocol: InferenceProtocol;
+  /** `host:port` of the predictor the transformer calls. */
+  public readonly predictorHost: string;
+  /**
+   * The `PodMonitor` (serverless) or `ServiceMonitor` (raw) that scrapes the transformer's
+   * `/metrics`, with the endpoint's `monitoring` settings; its series carry
+   * `component="transformer"`.
+   *
+   * Undefined in process (the predictor's monitor scrapes the module's metrics), with a custom
+   * `container` (whose metrics we do not know), or when the endpoint's monitoring is off.
+   */
+  public readonly monitor?: ApiObject;
+
+  constructor(scope: Construct, id: string, props: TransformerProps) {
+    super(scope, id);
+    const resolved: ResolvedEndpoint = props.endpoint._resolved;
+    if ((props.module === undefined) === (props.container === undefined)) {
+      throw new Error("set exactly one of 'module' (our model server runs it) and 'container' (your own transformer image)");
+    }
+    this.inProcess = props.inProcess ?? false;
+    if (this.inProcess && props.container) {
+      throw new Error("'inProcess' runs 'module' in our model server; it cannot be combined with 'container'");
+    }
+    if (this.inProcess && resolved.container.custom) {
+      throw new Error("'inProcess' needs our model server as the predictor, but the endpoint has a custom 'container'; drop 'inProcess' to run the transformer as its own component");
+    }
+    const served = predictorProtocols(resolved);
+    this.predictorProtocol = props.predictorProtocol ?? resolved.protocol;
+    if (!served.includes(this.predictorProtocol)) {
+      throw new Error(`'predictorProtocol' is ${this.predictorProtocol}, but the predictor serves ${served.join(' and ')} (${resolved.container.custom ? "a custom 'container' speaks the endpoint's 'protocol'" : "in serverless mode the predictor exposes only the port of the endpoint's 'protocol'"}); use one of these, or change the endpoint's 'protocol'`);
+    }
+    for (const h of props.propagateHeaders ?? []) {
+      if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h)) throw new Error(`'propagateHeaders' must hold header names, got '${h}'`);
+    }
+    this.name = this.inProcess ? resolved.name : componentName(resolved, 'transformer');
+    this.predictorHost = this.inProcess ? 'in-process' : predictorHost(resolved, this.predictorProtocol);
+
+    const volumes: PodVolume[] = [];
+    let modulePath: string | undefined;
+    if (props.module) {
+      const m = props.module;
+      if (m._imagePath) {
+        modulePath = m._imagePath;
+      } else {
+        let configMapName: string;
+        if (m._configMap) {
+          configMapName = m._configMap.name;
+        } else {
+          // Named by cdk8s from the construct path.
+          const cm = new k8s.KubeConfigMap(this, 'Module', {
+            metadata: { namespace: resolved.namespace, labels: objectLabels(resolved, 'transformer') },
+            data: { [m._fileName!]: m._code! },
+          });
+          configMapName = cm.name;
+        }
+        volumes.push({
+          volume: { name: MODULE_VOLUME, configMap: { name: configMapName, items: [{ key: m._fileName!, path: m._fileName! }] } },
+          mount: { name: MODULE_VOLUME, mountPath: MODULE_DIR, readOnly: true },
+        });
+        modulePath = `${MODULE_DIR}/${m._fileName}`;
+      }
+    }
+    const f = contract.SERVER_FLAGS;
+    const headerArgs = props.propagateHeaders ? [f.propagateHeaders, props.propagateHeaders.join(',')] : [];
+    if (this.inProcess) {
+      patchPredictor(props.endpoint, [f.transformerModule, modulePath!, ...headerArgs], volumes);
+      return;
+    }
+
+    synthesizeComponentFromOptions(this, resolved, props, {
+      kind: 'transformer',
+      name: this.name,
+      predictorHost: this.predictorHost,
+      predictorProtocol: this.predictorProtocol,
+      serverArgs: [f.transformerModule, modulePath!, ...headerArgs],
+      volumes,
+    });
+    routeModelPathsTo(props.endpoint, resolved, this.name);
+    if (!props.container) this.monitor = props.endpoint.monitoring?._addComponent(this, 'transformer', this.name);
+  }
+
+  /** The Knative Service or Deployment; undefined when the module runs in process. */
+  public get apiObject(): ApiObject | undefined {
+    const child = this.node.tryFindChild('Resource');
+    return child ? ApiObject.of(child) : undefined;
+  }
+}
+
+const BACKGROUND_DIR = '/etc/model-server/explainer';
+const BACKGROUND_VOLUME = 'explainer-background';
+
+/**
+ * Properties of an `Explainer`.
+ */
+export interface ExplainerProps extends ExplainerOptions {
+  /** The endpoint whose predictions are explained. */
+  readonly endpoint: ModelEndpoint;
+}
+
+/**
+ * Feature attributions for an endpoint's predictions, as KServe's explainer.
+ *
+ * Synthesizes a separate component: a Knative `Service` named `<endpoint>-explainer`
+ * (serverless, id `Resource`) or a `Deployment` (id `Resource`), `Service` and
+ * `HorizontalPodAutoscaler` (raw), labelled `app.kubernetes.io/component: explainer`. The
+ * endpoint's routes send `:explain` (V1) and `/explain` (V2) to it; it calls the predictor
+ * directly (not the transformer) over V2 REST or gRPC. With `inProcess`, the predictor serves
+ * the explain routes itself. With the endpoint's monitoring on, our explainer also gets a
+ * `PodMonitor` (serverless) or `ServiceMonitor` (raw) named `<endpoint>-explainer`.
+ *
+ * Create it with `endpoint.addExplainer()`.
+ */
+export class Explainer extends Construct {
+  /** `<endpoint>-explainer`, or the endpoint's name in process. */
+  public readonly name: string;
+  /** Whether the explainer runs inside the predictor. */
+  public readonly inProcess: boolean;
+  /** The protocol the explainer calls the predictor with. */
+  public readonly predictorProtocol: InferenceProtocol;
+  /**
+   * The `PodMonitor` (serverless) or `ServiceMonitor` (raw) that scrapes the explainer's
+   * `/metrics`, with the endpoint's `monitoring` settings; its series carry
+   * `component="explainer"`.
+   *
+   * Undefined in process (the predictor's monitor scrapes it), with a custom `container`
+   * (whose metrics we do not know), or when the endpoint's monitoring is off.
+   */
+  public readonly monitor?: ApiObject;
+
+  constructor(scope: Construct, id: string, props: ExplainerProps) {
+    super(scope, id);
+    const resolved: ResolvedEndpoint = props.endpoint._resolved;
+    this.inProcess = props.inProcess ?? false;
+    if (this.inProcess && props.container) {
+      throw new Error("'inProcess' runs our explainer in the predictor; it cannot be combined with 'container'");
+    }
+    if (this.inProcess && resolved.container.custom) {
+      throw new Error("'inProcess' needs our model server as the predictor, but the endpoint has a custom 'container'");
+    }
+    const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p !== InferenceProtocol.V1);
+    if (served.length === 0) {
+      throw new Error("the explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2");
+    }
+    // The endpoint's protocol when it is V2 (REST or gRPC), else V2 REST, which our server always serves.
+    this.predictorProtocol = served.includes(resolved.protocol) ? resolved.protocol : served[0];
+    const samples = props.samples ?? 0;
+    const seed = props.seed ?? 0;
+    const batchSize = props.batchSize ?? 1024;
+    if (!Number.isInteger(samples) || samples < 0 || samples > 1_000_000) throw new Error(`'samples' must be an integer from 0 to 1000000, got ${samples}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) throw new Error(`'seed' must be an integer from 0 to 2147483647, got ${seed}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`'batchSize' must be a positive integer, got ${batchSize}`);
+    if (props.output !== undefined && !/^[A-Za-z0-9_.:/-]+$/.test(props.output)) throw new Error(`'output' must be an output name, got '${props.output}'`);
+    this.name = this.inProcess ? resolved.name : componentName(resolved, 'explainer');
+
+    const f = contract.SERVER_FLAGS;
+    const background = props.background ?? ExplainerBackground.fromModelDir();
+    const volumes: PodVolume[] = [];
+    const env: Array<{ name: string; value: string }> = [];
+    const args = [
+      f.explainerMethod, props.method ?? ExplainerMethod.KERNEL_SHAP,
+      f.explainerSamples, String(samples),
+      f.explainerSeed, String(seed),
+      f.explainerBatchSize, String(batchSize),
+      ...(props.output !== undefined ? [f.explainerOutput, props.output] : []),
+    ];
+    const modelDirArgs: string[] = [];
+    if (background._inline !== undefined) {
+      env.push({ name: contract.SERVER_ENV.explainerBackground, value: background._inline });
+    } else if (background._configMap) {
+      volumes.push({
+        volume: {
+          name: BACKGROUND_VOLUME,
+          configMap: { name: background._configMap.name, items: [{ key: background._file!, path: background._file! }] },
+        },
+        mount: { name: BACKGROUND_VOLUME, mountPath: BACKGROUND_DIR, readOnly: true },
+      });
+      args.push(f.explainerBackground, `${BACKGROUND_DIR}/${background._file}`);
+    } else {
+      args.push(f.explainerBackground, background._file!);
+      if (!this.inProcess) {
+        // The explainer fetches the model directory as the predictor does, for the file.
+        if (resolved.storageUri.isMounted) {
+          volumes.push(mountedModelVolume(resolved.storageUri));
+        } else {
+          volumes.push({ volume: { name: MODEL_VOLUME, emptyDir: {} }, mount: { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR } });
+          modelDirArgs.push(f.storageUri, resolved.storageUri.uri);
+          if (resolved.storageCredentialsSecret) {
+            volumes.push(storageCredentialsVolume(resolved.storageCredentialsSecret));
+            env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
+          }
+        }
+        modelDirArgs.push(f.modelDir, contract.MODEL_DIR);
+      }
+    }
+    if (this.inProcess) {
+      patchPredictor(props.endpoint, args, volumes, env);
+      return;
+    }
+
+    synthesizeComponentFromOptions(this, resolved, props, {
+      kind: 'explainer',
+      name: this.name,
+      predictorHost: predictorHost(resolved, this.predictorProtocol),
+      predictorProtocol: this.predictorProtocol,
+      serverArgs: [...modelDirArgs, ...args],
+      env,
+      volumes,
+    });
+    routeExplainTo(props.endpoint, resolved, this.name);
+    if (!props.container) this.monitor = props.endpoint.monitoring?._addComponent(this, 'explainer', this.name);
+  }
+
+  /** The Knative Service or Deployment; undefined when the explainer runs in process. */
+  public get apiObject(): ApiObject | undefined {
+    const child = this.node.tryFindChild('Resource');
+    return child ? ApiObject.of(child) : undefined;
   }
 }

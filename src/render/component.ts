@@ -20,8 +20,7 @@ import { defaultResources, resolveReplicas } from './resolve/resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { KNATIVE } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
-import { InferenceProtocol } from '../constructs/endpoint-options';
-import type { TransformerOptions } from '../constructs/transformer-options';
+import { InferenceProtocol, ModelContainer } from '../constructs/endpoint-options';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
@@ -52,8 +51,19 @@ export interface ComponentSpec {
   readonly scaleTarget?: number;
 }
 
-/** The options Transformer and Explainer share, under the same names and meanings. */
-export type ComponentOptions = Pick<TransformerOptions, 'container' | 'serverImage' | 'resources' | 'minReplicas' | 'maxReplicas' | 'scaleTarget' | 'env'>;
+/**
+ * The options Transformer and Explainer share, under the same names and meanings
+ * (`TransformerOptions` and `ExplainerOptions` both have them).
+ */
+export interface ComponentOptions {
+  readonly container?: ModelContainer;
+  readonly serverImage?: string;
+  readonly resources?: ContainerResources;
+  readonly minReplicas?: number;
+  readonly maxReplicas?: number;
+  readonly scaleTarget?: number;
+  readonly env?: { [name: string]: EnvValue };
+}
 
 /** What the Transformer or Explainer decided for its own component. */
 export interface ComponentParts {

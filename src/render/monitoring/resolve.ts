@@ -2,7 +2,7 @@
  * `MonitoringOptions` after validation and defaults: what the monitoring synthesizers read.
  */
 import { Duration } from 'cdk8s';
-import type { MonitoringOptions } from '../../constructs/endpoint-monitoring';
+import { MonitoringOptions } from '../../constructs/monitoring-options';
 import { assertDns1123Label } from '../resolve/names';
 
 export interface ResolvedMonitoring {

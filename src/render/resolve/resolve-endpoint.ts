@@ -9,13 +9,12 @@ import { requireKnativeFeature } from './knative';
 import { assertDns1123Label } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
-import type { ModelVersion } from '../../constructs/canary-rollout';
 import type { CommonEndpointOptions } from '../../constructs/common-endpoint-options';
 import { EndpointIngress, IngressKind } from '../../constructs/endpoint-ingress';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
 import { KnativeFeature } from '../../constructs/knative-features';
-import type { ModelEndpointProps } from '../../constructs/model-endpoint';
 import { ModelFormat } from '../../constructs/model-format';
+import type { ModelVersion } from '../../constructs/model-version';
 import * as contract from '../../contract';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
@@ -31,13 +30,25 @@ export interface EndpointFacts extends IConstruct {
 }
 
 /**
+ * The settings whose default each construct decides for itself, as `ModelEndpointProps` names
+ * them (a CanaryRollout passes its own).
+ */
+export interface EndpointOwnSettings {
+  readonly timeout?: Duration;
+  readonly initialScale?: number;
+  readonly stopped?: boolean;
+  readonly ingress?: EndpointIngress;
+  readonly allowedNamespaces?: string[];
+}
+
+/**
  * What `resolveEndpoint` reads: the endpoint-level settings both constructs share, one model
  * (a ModelEndpoint's own, or one CanaryRollout version's) and the settings whose default
  * each construct decides for itself. `ModelEndpointProps` is one as it stands.
  */
 export type EndpointInput = CommonEndpointOptions
   & Omit<ModelVersion, 'version' | 'env'>
-  & Pick<ModelEndpointProps, 'timeout' | 'initialScale' | 'stopped' | 'ingress' | 'allowedNamespaces'>;
+  & EndpointOwnSettings;
 
 const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
   [ScaleMetric.CONCURRENCY]: 100,
