@@ -147,4 +147,22 @@ project.eslint?.addOverride({
   rules: { 'import/no-extraneous-dependencies': 'off' },
 });
 
+// --- Layout (issue 12): one folder per part. No import cycle in src/, and the model server and
+// the constructs share only src/contract.ts. test/architecture/layout.test.ts checks the same
+// rules and also counts type-only imports, which import/no-cycle skips.
+const SERVER_SHARES_ONLY_THE_CONTRACT = 'the model server and the constructs share only src/contract.ts';
+project.eslint?.addOverride({
+  files: ['src/**/*.ts'],
+  rules: {
+    'import/no-cycle': ['error', { ignoreExternal: true }],
+    'import/no-restricted-paths': ['error', {
+      zones: [
+        { target: './src/server', from: ['./src/constructs', './src/render', './src/index.ts'], message: SERVER_SHARES_ONLY_THE_CONTRACT },
+        { target: ['./src/constructs', './src/render', './src/index.ts', './src/contract.ts'], from: './src/server', message: SERVER_SHARES_ONLY_THE_CONTRACT },
+      ],
+    }],
+  },
+});
+// --- end layout
+
 project.synth();

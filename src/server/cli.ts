@@ -1,7 +1,7 @@
 // Entry point of the `cdk8s-model-server` binary: dispatches to a subcommand.
 // Each command takes its own argv (after the command name) and resolves with an exit code.
 // Add commands to `commands`; `serve` is the default when none is given.
-import { SERVER_COMMANDS } from '../_contract';
+import { SERVER_COMMANDS } from '../contract';
 import { startGrpc } from './grpc';
 import { serveMain } from './main';
 import { storageInitializerMain } from './storage';

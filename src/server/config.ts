@@ -26,7 +26,7 @@
  * | `--model-registry` | `MODEL_REGISTRY` | none (JSON registry file; without it, the models in `--model-dir`) |
  * | `--load-timeout-ms` | `MODEL_LOAD_TIMEOUT_MS` | `120000` |
  */
-import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../_contract';
+import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
 import { RepositoryMode } from './models/repository';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
 

@@ -12,7 +12,7 @@
  */
 import * as http from 'node:http';
 import { FastifyInstance } from 'fastify';
-import { PATHS } from '../_contract';
+import { PATHS } from '../contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { InferenceCore } from './inference/core';

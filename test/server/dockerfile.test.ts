@@ -1,7 +1,7 @@
 // Static checks of the model-server Dockerfile (no Docker engine needed).
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { GRPC_PORT, HTTP_PORT, MODEL_DIR } from '../../src/_contract';
+import { GRPC_PORT, HTTP_PORT, MODEL_DIR } from '../../src/contract';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DOCKERFILE = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');

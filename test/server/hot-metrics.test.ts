@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import * as client from 'prom-client';
-import { LATENCY_BUCKETS_SECONDS } from '../../src/_contract';
+import { LATENCY_BUCKETS_SECONDS } from '../../src/contract';
 import { HotCounter, HotGauge, HotHistogram } from '../../src/server/hot-metrics';
 
 const LABELS = fc.record({ model: fc.constantFrom('iris', 'mlp', 'a"b\\c\nd'), protocol: fc.constantFrom('v1', 'v2', 'grpc') });

@@ -7,7 +7,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { expectClose, expected, metricSamples, MODELS, request, Response, RunningServer, startServer } from './server-harness';
-import { METRICS, MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../src/_contract';
+import { METRICS, MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../src/contract';
 
 const FIXTURES = ['iris-logreg', 'iris-mlp', 'diabetes-linreg'];
 const MODEL_COUNT = 50;

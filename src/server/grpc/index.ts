@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type * as protoLoaderTypes from '@grpc/proto-loader';
-import { GRPC_PORT } from '../../_contract';
+import { GRPC_PORT } from '../../contract';
 import { ERRORS, GRPC_STATUS, serverError } from '../errors';
 import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
 import type { ServerMetrics } from '../metrics';

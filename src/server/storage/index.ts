@@ -19,7 +19,7 @@ import { StorageError } from './errors';
 import { S3Client, S3Config, S3Object } from './s3';
 import { TransferOptions, describe, readBody, retryableStatus, saveBody, send, withRetries } from './transfer';
 import { archiveKind, unpack } from './unpack';
-import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, STORAGE_CREDENTIALS_DIR } from '../../_contract';
+import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, STORAGE_CREDENTIALS_DIR } from '../../contract';
 
 export { StorageError } from './errors';
 export type { StorageErrorCode } from './errors';
