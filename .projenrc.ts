@@ -50,6 +50,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     jestConfig: {
       testTimeout: 60_000,
       globalSetup: '<rootDir>/test/global-setup.js',
+      // Seeded property tests: fast-check gets a fixed seed in every file (test/seeded.ts).
+      setupFiles: ['<rootDir>/test/fast-check-setup.js'],
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
     },
   },

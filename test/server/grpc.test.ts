@@ -7,6 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import * as fc from 'fast-check';
 import { decodeInferRequest, encodeInferReply } from '../../src/server/grpc/codec';
 import { encodeRaw } from '../../src/server/grpc/tensors';
+import { seeded } from '../seeded';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
@@ -382,7 +383,7 @@ describe('ModelInfer codec agrees with protobufjs', () => {
         });
         if (raw) expect(r.raw_output_contents).toHaveLength(outs.length);
       },
-    ), { numRuns: 300, seed: 7 });
+    ), seeded({ numRuns: 300, seed: 7 }));
   });
 
   test('property: int64, int32 and fp32 contents survive protobufjs -> codec', () => {
@@ -403,6 +404,6 @@ describe('ModelInfer codec agrees with protobufjs', () => {
         expect(Array.from((d.inputs[1].contents ?? []) as Int32Array)).toEqual(i32);
         expect(Array.from((d.inputs[2].contents ?? []) as Float32Array)).toEqual(f32.map((x) => Math.fround(x)));
       },
-    ), { numRuns: 100, seed: 42 });
+    ), seeded({ numRuns: 100, seed: 42 }));
   });
 });
