@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as fc from 'fast-check';
+import { SERVER_NODE } from './server-harness';
 import { decodeInferRequest, encodeInferReply } from '../../src/server/grpc/codec';
 import { encodeRaw } from '../../src/server/grpc/tensors';
 import { seeded } from '../seeded';
@@ -80,7 +81,7 @@ function contentsOf(datatype: string, contents: Record<string, number[]>): numbe
 }
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [CLI, 'serve', '--model-dir', MODELS, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--shutdown-grace-ms', '5000'], {
+  server = spawn(SERVER_NODE, [CLI, 'serve', '--model-dir', MODELS, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--shutdown-grace-ms', '5000'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout!.on('data', (c: Buffer) => { logs += c.toString(); });
