@@ -5,8 +5,8 @@
  * messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
  * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
  *
- * Transport: `./h2`, unary gRPC on our own HTTP/2 server (`./http2`; @grpc/grpc-js and node:http2
- * cost several times the CPU per call). Codec: `ModelInfer`, the hot RPC, uses the hand-written
+ * Transport: `./h2`, unary gRPC on node:http2 (nghttp2) with the limits of `./limits` (@grpc/grpc-js
+ * costs several times the CPU per call in its own machinery). Codec: `ModelInfer`, the hot RPC, uses the hand-written
  * `./codec`; the other RPCs use protobufjs through @grpc/proto-loader, loaded on their first call
  * (the proto parse stays off the start-up path). The transformer's client has its own codec
  * (`./client-codec`); grpc-js remains only as a client in tests and benchmarks.
@@ -21,6 +21,7 @@ import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } f
 import type { ServerMetrics } from '../metrics';
 import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply } from './codec';
 import { H2GrpcServer, MESSAGE_PREFIX_BYTES, UnaryCall, UnaryMethod } from './h2';
+import type { GrpcTransportLimits } from './limits';
 import { decodeRaw, encodeRaw } from './tensors';
 
 /** @grpc/proto-loader (and protobufjs), required on first use: not needed before ready. */
@@ -227,6 +228,8 @@ export interface GrpcServerOptions extends GrpcServiceOptions {
   readonly maxReceiveBytes?: number;
   /** Largest response message. @default 64 MiB */
   readonly maxSendBytes?: number;
+  /** HTTP/2 limits per client. @default DEFAULT_GRPC_LIMITS (./limits) */
+  readonly limits?: Partial<GrpcTransportLimits>;
 }
 
 /** A running gRPC server. */
@@ -237,6 +240,7 @@ export class GrpcInferenceServer {
       methods: createMethods(core, options),
       maxReceiveBytes: options.maxReceiveBytes ?? 64 * 1024 * 1024,
       maxSendBytes: options.maxSendBytes ?? 64 * 1024 * 1024,
+      limits: options.limits,
     });
     const port = await server.listen(options.port ?? GRPC_PORT, options.host ?? '0.0.0.0');
     return new GrpcInferenceServer(server, port);
@@ -259,6 +263,8 @@ export interface GrpcServeConfig {
   readonly shutdownGraceMs: number;
   /** Also the gRPC receive limit (larger messages fail with RESOURCE_EXHAUSTED). */
   readonly maxBodyBytes?: number;
+  /** HTTP/2 limits per client (the `--grpc-*` flags). @default DEFAULT_GRPC_LIMITS (./limits) */
+  readonly grpcLimits?: Partial<GrpcTransportLimits>;
 }
 
 /** The parts of the HTTP app `startGrpc` shares: metrics registry and logger. */
@@ -277,6 +283,7 @@ export async function startGrpc(core: InferenceCore, config: GrpcServeConfig, ap
     host: '0.0.0.0',
     port: config.grpcPort,
     maxReceiveBytes: config.maxBodyBytes,
+    limits: config.grpcLimits,
     metrics: app?.metrics,
     onError: (err, method) => app?.log?.error({ event: 'grpc_error', method, err }, 'unexpected gRPC error'),
   });
