@@ -19,7 +19,7 @@ import { GRPC_PORT } from '../../_contract';
 import { ERRORS, GRPC_STATUS, serverError } from '../errors';
 import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
 import type { ServerMetrics } from '../metrics';
-import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply } from './codec';
+import { DecodedInferRequest, DecodedModelRequest, DecodedParameters, decodeInferRequest, decodeModelRequest, encodeInferReply, WireTypeError } from './codec';
 import { H2GrpcServer, MESSAGE_PREFIX_BYTES, UnaryCall, UnaryMethod } from './h2';
 import type { GrpcTransportLimits } from './limits';
 import { decodeRaw, encodeRaw } from './tensors';
@@ -132,18 +132,32 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
     call.fail(status.code, status.details, status.metadata);
   };
 
-  /** A non-hot method: protobufjs codec, plain objects. */
-  function simple(method: string, fn: (req: { name?: string; version?: string }) => object): UnaryMethod {
+  /**
+   * A request that cannot be decoded: a field of the wrong wire type is the client's mistake
+   * (INVALID_ARGUMENT, naming the field); bytes that are not protobuf at all are INTERNAL, as
+   * grpc-js and the gRPC status code guide answer for a message that does not parse.
+   */
+  const malformed = (call: UnaryCall, method: string, err: unknown) => {
+    if (err instanceof WireTypeError) fail(call, method, serverError(ERRORS.INVALID_REQUEST, err.message));
+    else call.fail(GRPC_STATUS.INTERNAL, `malformed ${method}Request: ${(err as Error).message}`);
+  };
+
+  /**
+   * A non-hot method: protobufjs encodes the reply. Requests with fields (ModelReady,
+   * ModelMetadata: name and version) are decoded by `./codec`, which checks wire types; the
+   * others are empty messages, whose unknown fields are skipped.
+   */
+  function simple(method: string, fn: (req: Partial<DecodedModelRequest>) => object, hasFields = false): UnaryMethod {
     let codec: grpc.MethodDefinition<object, object> | undefined;
     return (call) => (message) => {
       let reply: Buffer;
       try {
         codec ??= serviceDefinition()[method] as grpc.MethodDefinition<object, object>;
-        let req: { name?: string; version?: string };
+        let req: Partial<DecodedModelRequest>;
         try {
-          req = codec.requestDeserialize(message) as typeof req;
+          req = hasFields ? decodeModelRequest(message, `${method}Request`) : codec.requestDeserialize(message) as typeof req;
         } catch (err) {
-          call.fail(GRPC_STATUS.INTERNAL, `malformed ${method} request: ${(err as Error).message}`);
+          malformed(call, method, err);
           return;
         }
         reply = codec.responseSerialize(fn(req));
@@ -173,7 +187,7 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
       try {
         wire = decodeInferRequest(message);
       } catch (err) {
-        call.fail(GRPC_STATUS.INTERNAL, `malformed ModelInferRequest: ${(err as Error).message}`);
+        malformed(call, 'ModelInfer', err);
         return;
       }
       name = wire.model_name;
@@ -212,9 +226,9 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
   return new Map<string, UnaryMethod>([
     [`${SERVICE}ServerLive`, simple('ServerLive', () => ({ live: core.isLive() }))],
     [`${SERVICE}ServerReady`, simple('ServerReady', () => ({ ready: core.isReady() }))],
-    [`${SERVICE}ModelReady`, simple('ModelReady', (req) => ({ ready: core.modelReady(...byName(req)) }))],
+    [`${SERVICE}ModelReady`, simple('ModelReady', (req) => ({ ready: core.modelReady(...byName(req)) }), true)],
     [`${SERVICE}ServerMetadata`, simple('ServerMetadata', () => core.serverMetadata())],
-    [`${SERVICE}ModelMetadata`, simple('ModelMetadata', (req) => core.modelMetadata(...byName(req)))],
+    [`${SERVICE}ModelMetadata`, simple('ModelMetadata', (req) => core.modelMetadata(...byName(req)), true)],
     [`${SERVICE}ModelInfer`, modelInfer],
   ]);
 }
