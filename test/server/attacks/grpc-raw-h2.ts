@@ -120,7 +120,7 @@ export async function expectStillServing(httpPort: number, grpcPort: number): Pr
     const res: any = await new Promise((resolve, reject) => client.ModelInfer({
       model_name: 'iris-logreg',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [6.3, 3.3, 6.0, 2.5] } }],
-    }, { deadline: Date.now() + 20_000 }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+    }, { deadline: Date.now() + 20_000, waitForReady: true }, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
     expect(res.outputs.find((o: any) => o.name === 'label').contents.int64_contents).toEqual([2]);
   } finally {
     client.close();
