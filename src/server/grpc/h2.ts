@@ -129,7 +129,8 @@ function errorHeaders(code: number, message: string, metadata?: Record<string, s
 
 /** Where a stream's events find their call (module-level listeners, no closure per call). */
 const CALL = Symbol('grpcCall');
-type CallStream = http2.ServerHttp2Stream & { [CALL]?: Call };
+const STATE = Symbol('grpcSession');
+type CallStream = http2.ServerHttp2Stream & { [CALL]?: Call; [STATE]?: SessionState };
 
 function onStreamData(this: CallStream, chunk: Buffer): void {
   this[CALL]!.data(chunk);
@@ -321,7 +322,6 @@ interface SessionState {
   streams: number;
   prefaceTimer?: NodeJS.Timeout;
 }
-const STATE = Symbol('grpcSession');
 type StatefulSession = http2.ServerHttp2Session & { [STATE]: SessionState };
 
 function onSessionIdle(this: StatefulSession): void {
@@ -334,8 +334,8 @@ function onRemoteSettings(this: StatefulSession): void {
   state.prefaceTimer = undefined;
 }
 function onStreamClosedCount(this: CallStream): void {
-  const session = this.session as StatefulSession | undefined;
-  if (session) session[STATE].streams--;
+  // Not `this.session`: node:http2 clears it before 'close'.
+  this[STATE]!.streams--;
 }
 
 /** A running HTTP/2 gRPC server. */
@@ -437,8 +437,9 @@ export class H2GrpcServer {
 
   private onStream(stream: CallStream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', ignore);
-    const session = stream.session as StatefulSession;
-    session[STATE].streams++;
+    const state = (stream.session as StatefulSession)[STATE];
+    state.streams++;
+    stream[STATE] = state;
     stream.once('close', onStreamClosedCount);
     const method = headers[':method'];
     const contentType = headers['content-type'];

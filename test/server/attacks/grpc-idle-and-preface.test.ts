@@ -78,3 +78,20 @@ test('a call that stays open longer than the idle timeout keeps its connection, 
     session.destroy();
   }
 });
+
+test('a connection whose calls all ended (answered, or cancelled by the client) is closed once idle', async () => {
+  const session = http2.connect(`http://127.0.0.1:${grpcPort}`);
+  session.on('error', () => undefined);
+  const goaway = new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
+  const call = (cancel: boolean) => new Promise<void>((resolve) => {
+    const stream = session.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', 'te': 'trailers' });
+    stream.on('data', () => undefined);
+    stream.on('error', () => undefined);
+    stream.on('close', () => resolve());
+    if (cancel) stream.close(http2.constants.NGHTTP2_CANCEL);
+    else stream.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+  await Promise.all([call(false), call(true), call(false), call(true)]);
+  expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
+  session.destroy();
+});
