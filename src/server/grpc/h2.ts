@@ -138,8 +138,10 @@ function onStreamData(this: CallStream, chunk: Buffer): void {
 function onStreamEnd(this: CallStream): void {
   this[CALL]!.end();
 }
+/** A call's stream closed: one open stream less on its connection, and the call ends if unanswered. */
 function onStreamClose(this: CallStream): void {
-  this[CALL]!.closed();
+  this[STATE]!.streams--;
+  this[CALL]?.closed();
 }
 function sendOkTrailers(this: http2.ServerHttp2Stream): void {
   if (!this.destroyed) this.sendTrailers(OK_TRAILERS);
@@ -198,7 +200,8 @@ class Call implements UnaryCall {
     const stream = this.stream;
     if (!stream.destroyed && !stream.closed) {
       stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-      stream.once('wantTrailers', sendOkTrailers);
+      // `on`, not `once`: each fires at most once, and `once` wraps the listener per call.
+      stream.on('wantTrailers', sendOkTrailers);
       stream.end(framed);
       this.resetIfRequestOpen();
     }
@@ -333,10 +336,6 @@ function onRemoteSettings(this: StatefulSession): void {
   if (state.prefaceTimer) clearTimeout(state.prefaceTimer);
   state.prefaceTimer = undefined;
 }
-function onStreamClosedCount(this: CallStream): void {
-  // Not `this.session`: node:http2 clears it before 'close'.
-  this[STATE]!.streams--;
-}
 
 /** A running HTTP/2 gRPC server. */
 export class H2GrpcServer {
@@ -437,10 +436,11 @@ export class H2GrpcServer {
 
   private onStream(stream: CallStream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', ignore);
+    // The connection's state on the stream itself: node:http2 clears `stream.session` before 'close'.
     const state = (stream.session as StatefulSession)[STATE];
     state.streams++;
     stream[STATE] = state;
-    stream.once('close', onStreamClosedCount);
+    stream.on('close', onStreamClose);
     const method = headers[':method'];
     const contentType = headers['content-type'];
     if (method !== 'POST' || contentType === undefined || !GRPC_CONTENT_TYPE.test(contentType)) {
@@ -451,8 +451,7 @@ export class H2GrpcServer {
     const call = new Call(stream, path, headers['grpc-encoding'] as string | undefined, this);
     stream[CALL] = call;
     stream.on('data', onStreamData);
-    stream.once('end', onStreamEnd);
-    stream.once('close', onStreamClose);
+    stream.on('end', onStreamEnd);
     const handlerOf = this.methods.get(path);
     if (!handlerOf) {
       call.fail(GRPC_STATUS.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
