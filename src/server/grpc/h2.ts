@@ -96,6 +96,9 @@ const METADATA_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 const MAX_TIMER_MS = 0x7fff_ffff;
 const NEEDS_ESCAPE = /[^\x20-\x24\x26-\x7e]/;
 const MIB = 1024 * 1024;
+/** Flow-control windows we give clients: per stream, and per connection. */
+const RECEIVE_WINDOW_BYTES = MIB;
+const CONNECTION_WINDOW_BYTES = 4 * MIB;
 
 /** `grpc-message` encoding: bytes outside printable ASCII, and '%', become %XX (UTF-8). */
 export function encodeGrpcMessage(message: string): string {
@@ -364,6 +367,10 @@ export class H2GrpcServer {
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: limits.maxHeaderListBytes,
         enablePush: false,
+        // A request message of 64 KiB or more (mlp-wide, 64 rows) would otherwise wait a round
+        // trip for a WINDOW_UPDATE. Received bytes are read at once and count against
+        // `maxBufferedBytes`, so a larger window does not let a client hold more memory.
+        initialWindowSize: RECEIVE_WINDOW_BYTES,
       },
     });
     this.http2.maxConnections = limits.maxConnections;
@@ -423,6 +430,8 @@ export class H2GrpcServer {
       this.sessions.delete(session);
     });
     session.on('error', ignore);
+    // The connection-level window, for several large messages arriving at once (see initialWindowSize).
+    session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     const { prefaceTimeoutMs, idleTimeoutMs } = this.limits;
     // A client that never sends the preface holds a connection slot: close it.
     state.prefaceTimer = setTimeout(() => {
