@@ -202,11 +202,17 @@ class Call implements UnaryCall {
     framed.writeUInt32BE(length, 1);
     const stream = this.stream;
     if (!stream.destroyed && !stream.closed) {
-      stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-      // `on`, not `once`: each fires at most once, and `once` wraps the listener per call.
-      stream.on('wantTrailers', sendOkTrailers);
-      stream.end(framed);
-      this.resetIfRequestOpen();
+      try {
+        stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
+        // `on`, not `once`: each fires at most once, and `once` wraps the listener per call.
+        stream.on('wantTrailers', sendOkTrailers);
+        stream.end(framed);
+        this.resetIfRequestOpen();
+      } catch {
+        // The connection went away under us (node:http2 throws on a dead session): nobody to answer.
+        this.finish(GRPC_STATUS.CANCELLED);
+        return;
+      }
     }
     this.finish(GRPC_STATUS.OK);
   }
@@ -215,9 +221,13 @@ class Call implements UnaryCall {
     if (this.finished) return;
     const stream = this.stream;
     if (!stream.destroyed && !stream.closed && !stream.headersSent) {
-      // Trailers-only response: the status travels in the only HEADERS frame.
-      stream.respond(errorHeaders(code, message, metadata), RESPOND_END);
-      this.resetIfRequestOpen();
+      try {
+        // Trailers-only response: the status travels in the only HEADERS frame.
+        stream.respond(errorHeaders(code, message, metadata), RESPOND_END);
+        this.resetIfRequestOpen();
+      } catch {
+        // As in okFramed: the connection is gone.
+      }
     }
     this.finish(code);
   }
@@ -445,8 +455,11 @@ export class H2GrpcServer {
 
   private onStream(stream: CallStream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', ignore);
+    // A stream reset before its 'stream' event has nothing left to answer.
+    const session = stream.session as StatefulSession | undefined;
+    if (!session || stream.destroyed) return;
     // The connection's state on the stream itself: node:http2 clears `stream.session` before 'close'.
-    const state = (stream.session as StatefulSession)[STATE];
+    const state = session[STATE];
     state.streams++;
     stream[STATE] = state;
     stream.on('close', onStreamClose);
@@ -487,6 +500,7 @@ export class H2GrpcServer {
   /** HTTP 415 or 405 for a request that is not gRPC; its body is read and dropped. */
   private notGrpc(stream: CallStream, status: 415 | 405): void {
     stream.resume();
+    if (stream.destroyed || stream.closed) return;
     if (status === 405) {
       stream.respond(NOT_GRPC_HEADERS[405], RESPOND_END);
     } else {
