@@ -95,3 +95,13 @@ test('a connection whose calls all ended (answered, or cancelled by the client) 
   expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
   session.destroy();
 });
+
+test('an HTTP/1.1 request or garbage instead of the preface gets the connection closed; the server keeps serving', async () => {
+  for (const bytes of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n\0\0\0\0\0\0\0\0\0']) {
+    const conn = await connectRaw(grpcPort, false);
+    await conn.write(Buffer.from(bytes));
+    await conn.closed;
+    expect(conn.frames.some((f) => f.type === FRAME.HEADERS)).toBe(false);
+  }
+  await expectStillServing(server.port, grpcPort);
+});
