@@ -30,12 +30,18 @@ test('each gRPC limit is read from its flag, else from its environment variable'
   const flags = ['--grpc-max-concurrent-streams', '9', '--grpc-max-header-list-bytes=2048', '--grpc-max-session-memory-bytes', '2Mi',
     '--grpc-idle-timeout-ms', '1000', '--grpc-preface-timeout-ms', '500', '--grpc-max-connections', '10'];
   expect(parseConfig(flags, env).grpcLimits).toEqual({
-    maxConcurrentStreams: 9, maxHeaderListBytes: 2048, maxSessionMemoryBytes: 2 * 2 ** 20, idleTimeoutMs: 1000, prefaceTimeoutMs: 500, maxConnections: 10,
+    maxConcurrentStreams: 9,
+    maxHeaderListBytes: 2048,
+    maxSessionMemoryBytes: 2 * 2 ** 20,
+    idleTimeoutMs: 1000,
+    prefaceTimeoutMs: 500,
+    maxConnections: 10,
   });
 });
 
 test('fails on gRPC limits out of range, naming the flag and the variable', () => {
-  expect(() => parseConfig(['--grpc-max-concurrent-streams', '0'], {})).toThrow(/'--grpc-max-concurrent-streams' \(GRPC_MAX_CONCURRENT_STREAMS\) must be an integer between 1 and/);
+  expect(() => parseConfig(['--grpc-max-concurrent-streams', '0'], {}))
+    .toThrow(/'--grpc-max-concurrent-streams' \(GRPC_MAX_CONCURRENT_STREAMS\) must be an integer between 1 and/);
   expect(() => parseConfig(['--grpc-max-connections', '-1'], {})).toThrow(/'--grpc-max-connections' \(GRPC_MAX_CONNECTIONS\)/);
   expect(() => parseConfig([], { GRPC_PREFACE_TIMEOUT_MS: '0' })).toThrow(/'--grpc-preface-timeout-ms' \(GRPC_PREFACE_TIMEOUT_MS\) must be an integer between 1/);
   expect(() => parseConfig([], { GRPC_MAX_HEADER_LIST_BYTES: '100' })).toThrow(/'--grpc-max-header-list-bytes' \(GRPC_MAX_HEADER_LIST_BYTES\) must be between 1024 and 4294967295 bytes, got 100/);

@@ -2,13 +2,13 @@
 // in-process server with small limits: what it advertises, streams past the concurrency limit,
 // header sections past their limit, and the server-wide budget of request bytes in flight.
 import * as http2 from 'node:http2';
+import { connectRaw, errorName, FLAG, FRAME, frame, grpcRequestBlock } from './attacks/grpc-raw-h2';
 import { GRPC_STATUS } from '../../src/server/errors';
 import { H2GrpcServer, UnaryMethod } from '../../src/server/grpc/h2';
-import { connectRaw, errorName, FLAG, FRAME, frame, grpcRequestBlock } from './attacks/grpc-raw-h2';
 
 let server: H2GrpcServer;
 let port: number;
-const echoLength: UnaryMethod = (call) => (message) => call.ok(Buffer.from(String(message.length)));
+const echoLength: UnaryMethod = (unary) => (message) => unary.ok(Buffer.from(String(message.length)));
 
 beforeAll(async () => {
   server = new H2GrpcServer({
@@ -33,9 +33,10 @@ function connect(): Promise<http2.ClientHttp2Session> {
 }
 
 interface Answer { status?: string; message?: string; body: Buffer; rstCode?: number }
+interface Started { stream: http2.ClientHttp2Stream; answer: Promise<Answer> }
 
 /** A call to /t.S/Len; `body` undefined leaves the request open and returns its stream too. */
-function call(s: http2.ClientHttp2Session, body?: Buffer, headers: Record<string, string> = {}): { stream: http2.ClientHttp2Stream; answer: Promise<Answer> } {
+function call(s: http2.ClientHttp2Session, body?: Buffer, headers: Record<string, string> = {}): Started {
   const stream = s.request({ ':method': 'POST', ':path': '/t.S/Len', 'content-type': 'application/grpc', 'te': 'trailers', ...headers });
   const answer = new Promise<Answer>((resolve) => {
     const chunks: Buffer[] = [];

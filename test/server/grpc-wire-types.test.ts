@@ -2,6 +2,7 @@
 // refused (INVALID_ARGUMENT, naming the field), never decoded into garbage (issue 11, section 6).
 // Every field of every request message is covered: one table of fields, a seeded property over
 // it in the codec, and real calls through grpc-js to a running server.
+/* eslint-disable no-bitwise */
 import * as grpc from '@grpc/grpc-js';
 import * as fc from 'fast-check';
 import { MODELS, RunningServer, startServer } from './server-harness';
@@ -112,7 +113,8 @@ describe('codec: every request field with a wrong wire type is a WireTypeError n
 
   test('property (seed 1101): a wrong wire type anywhere, after valid fields, always throws for that field', () => {
     const spec = fc.constantFrom(...INFER_FIELDS);
-    fc.assert(fc.property(spec, fc.constantFrom(...WIRE_TYPES), fc.nat(1000), fc.boolean(), (s, wt, seed, after) => {
+    const wireType = fc.constantFrom(...WIRE_TYPES);
+    fc.assert(fc.property(spec, wireType, fc.nat(1000), fc.boolean(), (s, wt, seed, after) => {
       fc.pre(!s.allowed.includes(wt));
       const wrong = wrongField(s, wt, seed);
       const message = after ? Buffer.concat([VALID_PREFIX, wrong]) : Buffer.concat([wrong, VALID_PREFIX]);
@@ -132,7 +134,14 @@ describe('over gRPC (grpc-js client, real server)', () => {
   let server: RunningServer;
   let client: grpc.Client & Record<string, Function>;
   const identity = (b: Buffer) => b;
-  const raw = { requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity };
+  const raw = {
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
 
   beforeAll(async () => {
     server = await startServer(['--model-dir', MODELS, '--mode', 'multi']);
@@ -149,9 +158,12 @@ describe('over gRPC (grpc-js client, real server)', () => {
     await server?.stop();
   });
 
-  const send = (method: string, message: Buffer) => new Promise<grpc.ServiceError | null>((resolve) => client[method](message, (err: grpc.ServiceError | null) => resolve(err)));
+  const send = (method: string, message: Buffer) => new Promise<grpc.ServiceError | null>((resolve) => {
+    client[method](message, (err: grpc.ServiceError | null) => resolve(err));
+  });
 
-  test.each(INFER_FIELDS.map((f) => [f.name, f.path.join('.') || 'top', f]))('ModelInfer: %s (in %s) of the wrong wire type is INVALID_ARGUMENT', async (_name, _where, spec) => {
+  const cases = INFER_FIELDS.map((f) => [f.name, f.path.join('.') || 'top', f] as const);
+  test.each(cases)('ModelInfer: %s (in %s) of the wrong wire type is INVALID_ARGUMENT', async (_name, _where, spec) => {
     const wt = WIRE_TYPES.find((w) => !spec.allowed.includes(w))!;
     const err = await send('ModelInfer', Buffer.concat([VALID_PREFIX, wrongField(spec, wt, 3)]));
     expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);

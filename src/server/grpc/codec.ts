@@ -123,6 +123,7 @@ const WIRE_NAMES = ['VARINT', 'I64', 'LEN', 'SGROUP', 'EGROUP', 'I32', '6', '7']
  * the request is refused: the server answers INVALID_ARGUMENT with this message.
  */
 export class WireTypeError extends Error {
+  // eslint-disable-next-line @typescript-eslint/no-shadow
   constructor(public readonly field: string, got: number, expected: readonly number[]) {
     super(`field ${field} has wire type ${WIRE_NAMES[got]} (${got}), but the .proto declares ${expected.map((w) => `${WIRE_NAMES[w]} (${w})`).join(' or ')}: encode it as grpc_predict_v2.proto says`);
     this.name = 'WireTypeError';
@@ -130,13 +131,13 @@ export class WireTypeError extends Error {
 }
 
 /** Checks a singular or message field's wire type. */
-function expectWire(field: string, got: number, want: number): void {
-  if (got !== want) throw new WireTypeError(field, got, [want]);
+function expectWire(name: string, got: number, want: number): void {
+  if (got !== want) throw new WireTypeError(name, got, [want]);
 }
 
 /** Checks a repeated scalar field's wire type: packed (LEN) or one element (`element`). */
-function expectRepeated(field: string, got: number, element: number): void {
-  if (got !== WIRE.LEN && got !== element) throw new WireTypeError(field, got, [WIRE.LEN, element]);
+function expectRepeated(name: string, got: number, element: number): void {
+  if (got !== WIRE.LEN && got !== element) throw new WireTypeError(name, got, [WIRE.LEN, element]);
 }
 
 /**

@@ -3,6 +3,7 @@
 // thousands of times). nghttp2 stops each (GOAWAY, or a reset per stream); the server's RSS stays
 // bounded and it keeps serving REST and gRPC. node:http2 leaves a connection open after nghttp2's
 // own GOAWAY (rapid reset): the idle timeout (short here, through its flag) closes it.
+/* eslint-disable no-bitwise */
 import { metricSamples, MODELS, request, RunningServer, startServer } from '../server-harness';
 import { connectRaw, errorName, expectStillServing, FLAG, FRAME, frame, grpcRequestBlock, rssBytes } from './grpc-raw-h2';
 

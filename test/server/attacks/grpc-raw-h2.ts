@@ -1,6 +1,7 @@
 // Raw HTTP/2 for the gRPC attack tests: frames written byte by byte over a net.Socket (what an
 // attacker sends, which node:http2's client would refuse to), the frames the server answers,
 // and the server process's resident memory from /proc.
+/* eslint-disable no-bitwise */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
