@@ -1,5 +1,8 @@
-// The gRPC port's limit flags (`--grpc-*`): defaults, flags over environment, and bad values
-// rejected with a message naming the flag, the variable and the rule.
+// The gRPC port's limit flags (`--grpc-*`): defaults, flags over environment, bad values
+// rejected with a message naming the flag, the variable and the rule, and a real `serve` that
+// advertises what its environment says.
+import * as http2 from 'node:http2';
+import { MODELS, startServer } from './server-harness';
 import { ConfigError, parseConfig } from '../../src/server/config';
 import { DEFAULT_GRPC_LIMITS } from '../../src/server/grpc/limits';
 
@@ -47,4 +50,20 @@ test('fails on gRPC limits out of range, naming the flag and the variable', () =
   expect(() => parseConfig([], { GRPC_MAX_HEADER_LIST_BYTES: '100' })).toThrow(/'--grpc-max-header-list-bytes' \(GRPC_MAX_HEADER_LIST_BYTES\) must be between 1024 and 4294967295 bytes, got 100/);
   expect(() => parseConfig(['--grpc-max-session-memory-bytes', '1Ki'], {})).toThrow(/'--grpc-max-session-memory-bytes' \(GRPC_MAX_SESSION_MEMORY_BYTES\) must be between 1048576/);
   expect(() => parseConfig(['--grpc-idle-timeout-ms', 'soon'], {})).toThrow(ConfigError);
+});
+
+test('serve advertises the limits its environment sets (GRPC_MAX_CONCURRENT_STREAMS, GRPC_MAX_HEADER_LIST_BYTES)', async () => {
+  const server = await startServer(['--model-dir', MODELS, '--mode', 'multi'], { GRPC_MAX_CONCURRENT_STREAMS: '7', GRPC_MAX_HEADER_LIST_BYTES: '4Ki' });
+  const port = Number(server.logs.find((l) => l.event === 'grpc_listening')!.grpcPort);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    const settings = await new Promise<http2.Settings>((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', reject);
+    });
+    expect(settings).toMatchObject({ maxConcurrentStreams: 7, maxHeaderListSize: 4096 });
+  } finally {
+    session.destroy();
+    await server.stop();
+  }
 });
