@@ -145,3 +145,38 @@ test('request bytes held by unfinished calls are bounded server-wide: the call t
     b.destroy();
   }
 });
+
+test('--grpc-max-session-memory-bytes: while a large answer waits for a slow reader, new calls on that connection are reset; once read, calls work again', async () => {
+  const big = new H2GrpcServer({
+    methods: new Map<string, UnaryMethod>([
+      ['/t.S/Big', (unary) => () => unary.ok(Buffer.alloc(4 * 1024 * 1024, 7))],
+      ['/t.S/Len', echoLength],
+    ]),
+    maxReceiveBytes: 1000,
+    maxSendBytes: 8 * 1024 * 1024,
+    limits: { maxSessionMemoryBytes: 1024 * 1024, idleTimeoutMs: 0 },
+  });
+  const bigPort = await big.listen(0, '127.0.0.1');
+  const s = http2.connect(`http://127.0.0.1:${bigPort}`);
+  s.on('error', () => undefined);
+  try {
+    // The first call's 4 MiB answer is not read: it stays queued in the server's session.
+    const slow = s.request({ ':method': 'POST', ':path': '/t.S/Big', 'content-type': 'application/grpc', 'te': 'trailers' });
+    slow.pause();
+    slow.on('error', () => undefined);
+    const answered = new Promise<void>((resolve) => slow.once('response', () => resolve()));
+    slow.end(framed(0));
+    await answered;
+    const refused = await call(s, framed(3)).answer;
+    expect(refused.status).toBeUndefined();
+    expect(refused.rstCode).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    // Reading the large answer frees the session's memory.
+    const done = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+    slow.resume();
+    await done;
+    expect((await call(s, framed(3)).answer).status).toBe('0');
+  } finally {
+    s.destroy();
+    await big.close(100);
+  }
+});
