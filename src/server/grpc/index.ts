@@ -5,9 +5,11 @@
  * messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
  * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
  *
- * Transport: `./h2`, unary gRPC on node:http2 (nghttp2) with the limits of `./limits` (@grpc/grpc-js
- * costs several times the CPU per call in its own machinery). Codec: `ModelInfer`, the hot RPC, uses the hand-written
- * `./codec`; the other RPCs use protobufjs through @grpc/proto-loader, loaded on their first call
+ * Transport: `./h2`, unary gRPC on node:http2 (nghttp2) with the limits of `./limits`
+ * (@grpc/grpc-js costs several times the CPU per call in its own machinery). Codec: `ModelInfer`,
+ * the hot RPC, uses the hand-written `./codec` (which checks every request field's wire type,
+ * as does `ModelReady`/`ModelMetadata`'s decoder); the other RPCs use protobufjs through
+ * @grpc/proto-loader, loaded on their first call
  * (the proto parse stays off the start-up path). The transformer's client has its own codec
  * (`./client-codec`); grpc-js remains only as a client in tests and benchmarks.
  */
