@@ -74,6 +74,14 @@ export const SERVER_FLAGS = {
   explainerOutput: '--explainer-output',
   explainerBatchSize: '--explainer-batch-size',
   explainerMaxBackground: '--explainer-max-background',
+  // ---- gRPC port limits per client (node:http2; see src/server/grpc/limits.ts, README "gRPC limits") ----
+  grpcMaxConcurrentStreams: '--grpc-max-concurrent-streams',
+  grpcMaxHeaderListBytes: '--grpc-max-header-list-bytes',
+  grpcMaxSessionMemoryBytes: '--grpc-max-session-memory-bytes',
+  grpcIdleTimeoutMs: '--grpc-idle-timeout-ms',
+  grpcPrefaceTimeoutMs: '--grpc-preface-timeout-ms',
+  grpcMaxConnections: '--grpc-max-connections',
+  // ---- end of gRPC port limits ----
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -135,6 +143,14 @@ export const SERVER_ENV = {
   explainerOutput: 'EXPLAINER_OUTPUT',
   explainerBatchSize: 'EXPLAINER_BATCH_SIZE',
   explainerMaxBackground: 'EXPLAINER_MAX_BACKGROUND',
+  // ---- gRPC port limits per client (see SERVER_FLAGS) ----
+  grpcMaxConcurrentStreams: 'GRPC_MAX_CONCURRENT_STREAMS',
+  grpcMaxHeaderListBytes: 'GRPC_MAX_HEADER_LIST_BYTES',
+  grpcMaxSessionMemoryBytes: 'GRPC_MAX_SESSION_MEMORY_BYTES',
+  grpcIdleTimeoutMs: 'GRPC_IDLE_TIMEOUT_MS',
+  grpcPrefaceTimeoutMs: 'GRPC_PREFACE_TIMEOUT_MS',
+  grpcMaxConnections: 'GRPC_MAX_CONNECTIONS',
+  // ---- end of gRPC port limits ----
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */

@@ -17,11 +17,13 @@
 // client costs more CPU per call than the server does, so on a small machine they measure the
 // client). 1, 8 and 32 connections. Also: the cold start as a readiness probe sees it
 // (bench/server/cold-start.js: spawn, poll GET /v2/health/ready every 10 ms until the first 200,
-// iris-logreg, median of BENCH_STARTS), on this Node and on the Node 24 binary when installed,
+// iris-logreg, median of --starts), on this Node and on the Node 24 binary when installed,
 // side by side, with the server's own phase marks (`startup` log event). Prints tables; writes
-// bench/results/server.json. Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1),
-// BENCH_CONNECTIONS (default "1,8,32"), BENCH_STARTS (default 5), BENCH_COLD_START_ONLY=1 (only
-// the cold start).
+// bench/results/server.json. Options (flag, else env, else default): --duration / BENCH_DURATION_S
+// (3 s per cell), --warmup / BENCH_WARMUP_S (1 s), --connections / BENCH_CONNECTIONS ("1,8,32"),
+// --starts / BENCH_STARTS (5); BENCH_COLD_START_ONLY=1 runs only the cold start. A smoke run:
+// `npx projen bench:server --duration 1 --warmup 0.5 --connections 32 --starts 1` (figures from
+// such a run are indicative only).
 //
 // Load generators (Debian/Ubuntu; bench only, never needed by tests or CI):
 //   apt-get install -y wrk              # HTTP rows (else autocannon from node_modules)
@@ -40,10 +42,27 @@ const PROTO = path.join(ROOT, 'assets', 'server', 'grpc_predict_v2.proto');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'server.json');
 
-const DURATION = Number(process.env.BENCH_DURATION_S || 3);
-const WARMUP = Number(process.env.BENCH_WARMUP_S || 1);
-const CONNECTIONS = (process.env.BENCH_CONNECTIONS || '1,8,32').split(',').map(Number);
-const STARTS = Number(process.env.BENCH_STARTS || 5);
+/** `--name value` or `--name=value` from the command line, else the environment variable. */
+function option(name, env, fallback) {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return process.env[env] || fallback;
+}
+function positive(name, value) {
+  const n = Number(value);
+  if (!(n > 0)) {
+    console.error(`bench:server: --${name} must be a positive number, got '${value}'`);
+    process.exit(2);
+  }
+  return n;
+}
+const DURATION = positive('duration', option('duration', 'BENCH_DURATION_S', '3'));
+const WARMUP = positive('warmup', option('warmup', 'BENCH_WARMUP_S', '1'));
+const CONNECTIONS = option('connections', 'BENCH_CONNECTIONS', '1,8,32').split(',').map((c) => positive('connections', c));
+const STARTS = positive('starts', option('starts', 'BENCH_STARTS', '5'));
 
 const TARGETS = { restVsBaselineAt32: 0.7, grpcVsRest: 1, startToReadyMs: 300 };
 
@@ -160,7 +179,8 @@ async function h2loadCell(port, dataFile, connections, streams) {
   try {
     const out = await run('h2load', [
       '-c', String(connections), '-m', String(streams), '-t', '1',
-      '-D', String(DURATION), `--warm-up-time=${WARMUP}`, `--log-file=${log}`,
+      // h2load takes whole seconds, or a unit: milliseconds allow a fractional --duration/--warmup.
+      '-D', `${Math.round(DURATION * 1000)}ms`, `--warm-up-time=${Math.round(WARMUP * 1000)}ms`, `--log-file=${log}`,
       '-d', dataFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers',
       `http://127.0.0.1:${port}${INFER_PATH}`,
     ]);
@@ -410,7 +430,11 @@ async function main() {
   const maxC = Math.max(...CONNECTIONS);
   const rest32 = find('iris-logreg 1 row', 'V2 REST', maxC);
   const grpc32 = find('iris-logreg 1 row', H2LOAD ? 'V2 gRPC raw (h2load)' : 'V2 gRPC raw, node:http2 client', maxC);
+  // mlp-wide 64 rows, where the payload dominates: gRPC (raw contents) against JSON REST.
+  const rest64 = find('mlp-wide 64 rows', 'V2 REST', maxC);
+  const grpc64 = find('mlp-wide 64 rows', H2LOAD ? 'V2 gRPC raw (h2load)' : 'V2 gRPC raw, node:http2 client', maxC);
   const checks = {
+    grpcVsRestMlp64: { value: grpc64 && rest64 && grpc64.rps / rest64.rps, target: TARGETS.grpcVsRest, pass: !!grpc64 && !!rest64 && grpc64.rps >= rest64.rps },
     restVsBaseline: { value: rest32 && rest32.ratio, target: TARGETS.restVsBaselineAt32, pass: !!rest32 && rest32.ratio >= TARGETS.restVsBaselineAt32 },
     grpcVsRest: { value: grpc32 && rest32 && grpc32.rps / rest32.rps, target: TARGETS.grpcVsRest, pass: !!grpc32 && !!rest32 && grpc32.rps >= rest32.rps },
     // The image's Node (24) when its binary is installed, else this Node.
@@ -423,6 +447,7 @@ async function main() {
   const muxedNote = muxed && rest32 ? ` (1 conn x ${maxC} streams: ${fmt((muxed.rps / rest32.rps) * 100, 1)}%)` : '';
   console.log(`  V2 REST >= ${TARGETS.restVsBaselineAt32 * 100}% of (a): ${fmt(checks.restVsBaseline.value * 100, 1)}%  ${checks.restVsBaseline.pass ? 'PASS' : 'MISS'}`);
   console.log(`  gRPC >= V2 REST:        ${fmt(checks.grpcVsRest.value * 100, 1)}%  ${checks.grpcVsRest.pass ? 'PASS' : 'MISS'}${muxedNote}`);
+  console.log(`  mlp-wide 64 rows, gRPC >= JSON REST: ${fmt(checks.grpcVsRestMlp64.value * 100, 1)}%  ${checks.grpcVsRestMlp64.pass ? 'PASS' : 'MISS'}`);
   console.log(`  cold start <= ${TARGETS.startToReadyMs} ms (${checks.startToReadyMs.node}): ${fmt(checks.startToReadyMs.value, 1)} ms  ${checks.startToReadyMs.pass ? 'PASS' : 'MISS'}`);
 
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });

@@ -17,10 +17,11 @@ export interface FlagDoc {
   readonly default: string;
   readonly description: string;
   /** Heading the flag is listed under. */
-  readonly group: 'server' | 'mesh (--mode mesh)' | 'transformer and explainer';
+  readonly group: 'server' | 'gRPC port limits' | 'mesh (--mode mesh)' | 'transformer and explainer';
 }
 
 const S = 'server' as const;
+const GRPC = 'gRPC port limits' as const;
 const MESH = 'mesh (--mode mesh)' as const;
 const COMPONENT = 'transformer and explainer' as const;
 
@@ -40,6 +41,12 @@ export const SERVE_FLAG_DOCS: Record<FlagKey, FlagDoc> = {
   shutdownGraceMs: { group: S, default: String(DEFAULTS.shutdownGraceMs), description: 'on SIGTERM, longest wait in ms for requests in flight' },
   shutdownDelayMs: { group: S, default: String(DEFAULTS.shutdownDelayMs), description: 'on SIGTERM, ms between readiness off and closing the listener (about 5000 behind a Service)' },
   logLevel: { group: S, default: DEFAULTS.logLevel, description: 'fatal, error, warn, info, debug, trace or silent' },
+  grpcMaxConcurrentStreams: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxConcurrentStreams), description: 'calls one gRPC connection may have open at once' },
+  grpcMaxHeaderListBytes: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxHeaderListBytes), description: "largest decoded header section of a gRPC request; larger: the call is reset" },
+  grpcMaxSessionMemoryBytes: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxSessionMemoryBytes), description: 'HTTP/2 memory one gRPC connection may use (whole MiB); past it new calls are refused' },
+  grpcIdleTimeoutMs: { group: GRPC, default: String(DEFAULTS.grpcLimits.idleTimeoutMs), description: 'a gRPC connection with no call and no traffic this long is closed; 0 means never' },
+  grpcPrefaceTimeoutMs: { group: GRPC, default: String(DEFAULTS.grpcLimits.prefaceTimeoutMs), description: 'a gRPC connection that has not sent the HTTP/2 preface by then is closed' },
+  grpcMaxConnections: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxConnections), description: 'open gRPC connections; more are closed on accept' },
   peers: { group: MESH, default: 'none', description: 'comma-separated host:port of every member' },
   peerDns: { group: MESH, default: 'none', description: 'headless Service name whose addresses are the members (port: --http-port)' },
   self: { group: MESH, default: '127.0.0.1:<http port>', description: 'this member as the others see it (host:port)' },

@@ -1,4 +1,4 @@
-// The gRPC transport (src/server/grpc/h2.ts on our own HTTP/2 server, src/server/grpc/http2/)
+// The gRPC transport (src/server/grpc/h2.ts on node:http2)
 // against a real `serve` process: framing errors, compression, unknown methods, deadlines,
 // metrics, concurrency and a fuzz test. Raw node:http2 client requests where grpc-js would refuse
 // to send them; grpc-js for everything it can send.
