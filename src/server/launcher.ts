@@ -34,5 +34,7 @@ if (enable && !process.env.NODE_COMPILE_CACHE && !process.env.NODE_DISABLE_COMPI
   }
 }
 
+// The bundle beside this file at run time (not a source module): a computed path, so neither
+// esbuild nor the layout test's import graph takes it for a source import.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-(require('./server.js') as typeof import('./cli')).runFromProcess();
+(require(path.join(__dirname, 'server.js')) as typeof import('./cli')).runFromProcess();
