@@ -74,6 +74,15 @@ export const SERVER_FLAGS = {
   explainerOutput: '--explainer-output',
   explainerBatchSize: '--explainer-batch-size',
   explainerMaxBackground: '--explainer-max-background',
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11: src/server/http) ----
+  /** Address the REST and gRPC listeners bind (`0.0.0.0` in a pod; `127.0.0.1` for a local-only server). */
+  host: '--host',
+  /** `lean`: the lean HTTP/1.1 front answers plain inference requests; `node`: node:http serves everything. */
+  httpFront: '--http-front',
+  /** Most open REST connections; more are refused (closed at once). */
+  httpMaxConnections: '--http-max-connections',
+  /** Unread answer bytes per REST connection past which the server stops reading from that client. */
+  maxUnreadResponseBytes: '--max-unread-response-bytes',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -135,6 +144,11 @@ export const SERVER_ENV = {
   explainerOutput: 'EXPLAINER_OUTPUT',
   explainerBatchSize: 'EXPLAINER_BATCH_SIZE',
   explainerMaxBackground: 'EXPLAINER_MAX_BACKGROUND',
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11: src/server/http) ----
+  host: 'SERVER_HOST',
+  httpFront: 'HTTP_FRONT',
+  httpMaxConnections: 'HTTP_MAX_CONNECTIONS',
+  maxUnreadResponseBytes: 'MAX_UNREAD_RESPONSE_BYTES',
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */
