@@ -17,6 +17,7 @@ import { GracefulClose, installGracefulClose } from './http/graceful-close';
 import { attachLeanHttp1, LeanHttp1 } from './http/lean-http1';
 import { meterRequests, serveMetrics } from './http/request-metrics';
 import { answerExpectContinue, refuseUnsafeHead } from './http/request-guards';
+import { createPipeliningBound } from './http/pipelining-bound';
 import { registerRoutes } from './http/routes';
 import { serverOptions } from './http/server-options';
 import { InferenceCore } from './inference/core';
@@ -73,8 +74,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // (`http/lean-http1.ts` on new connections, `http/fast-path.ts` on node:http's); the server
     // keeps the settings fastify would give its own.
     serverFactory: (handler, opts) => {
+      const boundPipelining = createPipeliningBound(config.maxUnreadResponseBytes);
       const server = http.createServer((req, res) => {
         if (refuseUnsafeHead(req, res)) return;
+        boundPipelining(req, res);
         if (!fastPath?.(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = (opts as { keepAliveTimeout?: number }).keepAliveTimeout ?? 72_000;

@@ -185,7 +185,23 @@ class LeanConnection {
       if (this.state === State.Body && !this.readBody()) break;
       if (this.state === State.Busy) break;
     }
+    if (this.state === State.Gone) return;
     this.watchIncomplete();
+    this.updateReading();
+  }
+
+  /**
+   * Reads on while the request being parsed needs more bytes; with an answer in flight, reads
+   * ahead at most `READ_AHEAD_BYTES` of what follows (so a pipelining client that never reads
+   * its answers holds little here).
+   */
+  private updateReading(): void {
+    const waitingForBytes = this.state === State.Head || this.state === State.Body;
+    if (waitingForBytes || this.pendingBytes <= READ_AHEAD_BYTES) {
+      if (this.socket.isPaused()) this.socket.resume();
+    } else if (!this.socket.isPaused()) {
+      this.socket.pause();
+    }
   }
 
   /** Starts the request timer while part of a request waits for the rest; stops it otherwise. */
@@ -304,14 +320,12 @@ class LeanConnection {
       socket.once('drain', this.onDrain);
       return;
     }
-    if (socket.isPaused()) socket.resume();
     this.advance();
   }
 
   private drained(): void {
     if (this.state === State.Gone) return;
     this.awaitingDrain = false;
-    this.socket.resume();
     this.advance();
   }
 
