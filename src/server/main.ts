@@ -2,10 +2,10 @@
  * `cdk8s-model-server serve`: starts the HTTP server (and gRPC, when registered), loads the
  * models, and shuts down gracefully.
  *
- * Startup: listen on `--host` (0.0.0.0 by default) first (liveness answers at once), log `{"event":"listening",
- * "httpPort":N}`, load the models, log `{"event":"ready"}`. With `--storage-uri`, a predictor
- * listens before the download too (liveness 200, readiness 503 meanwhile); a failed download
- * exits 1 with the logged error.
+ * Startup: listen on `--host` (0.0.0.0 by default) first (liveness answers at once), log
+ * `{"event":"listening","httpPort":N}`, load the models, log `{"event":"ready"}`. With
+ * `--storage-uri`, a predictor listens before the download too (liveness 200, readiness 503
+ * meanwhile); a failed download exits 1 with the logged error.
  * SIGTERM: readiness turns false at once; after `shutdownDelayMs` the listeners close (new
  * connections are refused, requests already accepted finish, and every request that reached
  * the server before its listener closed is answered with `Connection: close`, see

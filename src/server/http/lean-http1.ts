@@ -10,7 +10,9 @@
  * methods, chunked bodies, `Expect`, upgrades, the binary tensor extension, oversized or
  * malformed requests, HTTP/1.0, and the whole shutdown are `node:http`'s and fastify's, so there
  * is one implementation of each of those paths. A request is either wholly ours or wholly
- * theirs, so the two parsers never disagree about where a message ends.
+ * theirs, so the two parsers never disagree about where a message ends (checked by a differential
+ * test against node:http, `test/server/attacks/http1-smuggling-differential.test.ts`).
+ * `--http-front node` leaves it off (`../app.ts`).
  *
  * Requests on one connection are answered one at a time, in order. Memory per connection is
  * bounded (README "Limits"): a request head (16 KiB), one body (`maxBodyBytes`), pipelined bytes

@@ -35,7 +35,7 @@ async function client(port: number, tally: Tally, stop: () => boolean): Promise<
     /** The last answer said `Connection: close`: send nothing more on this connection. */
     let closing = false;
     let outstanding = false;
-    let received = Buffer.alloc(0);
+    let received: Buffer = Buffer.alloc(0);
     let onAnswer: (() => void) | undefined;
     socket.on('data', (c: Buffer) => {
       received = Buffer.concat([received, c]);
@@ -114,7 +114,7 @@ test('a request on an idle keep-alive connection after the listener closed is st
   const server = await startServer(['--model-dir', dir, '--mode', 'multi'], { SHUTDOWN_GRACE_MS: '15000' });
   const socket = net.connect(server.port, '127.0.0.1');
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  let received = Buffer.alloc(0);
+  let received: Buffer = Buffer.alloc(0);
   socket.on('data', (c: Buffer) => { received = Buffer.concat([received, c]); });
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.write(REQUEST);
