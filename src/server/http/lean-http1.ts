@@ -227,13 +227,14 @@ class LeanConnection {
 
   /** Consumes the pending bytes up to `end` of `buf` (the joined pending bytes). */
   private consume(buf: Buffer, end: number): void {
+    // The array is reused: this runs once per request.
+    this.pending.length = 0;
     if (buf.length === end) {
-      this.pending = [];
       this.pendingBytes = 0;
     } else {
       // A copy when the rest is small next to what it would keep alive (a large joined body).
       const rest = buf.subarray(end);
-      this.pending = [rest.length * 4 < buf.length ? Buffer.from(rest) : rest];
+      this.pending.push(rest.length * 4 < buf.length ? Buffer.from(rest) : rest);
       this.pendingBytes = rest.length;
     }
   }
@@ -336,7 +337,7 @@ class LeanConnection {
     const socket = this.socket;
     this.detach();
     if (this.pendingBytes > 0) socket.unshift(this.joined());
-    this.pending = [];
+    this.pending.length = 0;
     this.pendingBytes = 0;
     this.front.handOff(this, socket);
     // node:http reads through its own listener; reading may have been paused here.
