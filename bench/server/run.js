@@ -18,7 +18,8 @@
 // client). 1, 8 and 32 connections. Also: start -> ready time (median of several starts) and its
 // breakdown from the server's own log (`startup` event). Prints a table; writes
 // bench/results/server.json. Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1),
-// BENCH_CONNECTIONS (default "1,8,32"), BENCH_STARTS (default 7).
+// BENCH_CONNECTIONS (default "1,8,32"), BENCH_STARTS (default 7), BENCH_HTTP_FRONT (`lean`, the
+// server's default, or `node`: the server's `--http-front`, to measure what the lean front is worth).
 //
 // Load generators (Debian/Ubuntu; bench only, never needed by tests or CI):
 //   apt-get install -y wrk              # HTTP rows (else autocannon from node_modules)
@@ -70,7 +71,8 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const SERVE_ARGS = (modelDir) => ['--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info'];
+const HTTP_FRONT = process.env.BENCH_HTTP_FRONT || 'lean';
+const SERVE_ARGS = (modelDir) => ['--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info', '--http-front', HTTP_FRONT];
 
 async function startToReady(modelDir) {
   const times = [];
@@ -299,7 +301,7 @@ async function main() {
     mlp64typed: writeGrpcBody(tmp, 'mlp64-typed', 'mlp-wide', 64, 256, 'typed'),
   };
 
-  console.log(`model-server benchmark: ${LOADGEN} for HTTP, ${H2LOAD ? 'h2load (+ Node clients)' : 'Node clients (h2load not installed)'} for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
+  console.log(`model-server benchmark (--http-front ${HTTP_FRONT}): ${LOADGEN} for HTTP, ${H2LOAD ? 'h2load (+ Node clients)' : 'Node clients (h2load not installed)'} for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
   process.stdout.write(`start -> ready (${STARTS} starts) ... `);
   const startup = await startToReady(modelDir);
   console.log(`median ${fmt(startup.medianMs, 1)} ms`);
@@ -417,6 +419,7 @@ async function main() {
       grpcSecondary: 'bench/server/grpc-load.js: N calls in flight on one connection; a raw node:http2 client or @grpc/grpc-js',
       baselines: '(a) bare node:http JSON server (wrk); (a2) bare node:http2 gRPC server, fixed answer (h2load)',
     },
+    httpFront: HTTP_FRONT,
     durationSeconds: DURATION,
     warmupSeconds: WARMUP,
     startToReady: startup,
