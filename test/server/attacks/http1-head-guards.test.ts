@@ -12,12 +12,12 @@ const MAX_BODY = 4096;
 const BODY = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
 const INFER = '/v2/models/iris/infer';
 
-/** Sends `bytes`, then collects answers until the server closes (or `expect` answers and a quiet moment). */
-async function send(port: number, bytes: string, expect = 10): Promise<{ all: WireResponse[]; closed: boolean }> {
+/** Sends `bytes`, then collects answers until the server closes (or `most` answers came, or 500 ms pass quietly). */
+async function send(port: number, bytes: string, most = 10): Promise<{ all: WireResponse[]; closed: boolean }> {
   const client = new RawClient(port);
   await client.ready();
   client.socket.write(bytes);
-  await client.waitFor(expect, 500);
+  await client.waitFor(most, 500);
   const all = parseResponses(Buffer.concat(client.received), client.closed).responses;
   const closed = client.closed;
   client.socket.destroy();
