@@ -44,9 +44,13 @@ const JSON_TYPE = 'Content-Type: application/json';
 const HOST = 'Host: t';
 
 /**
- * Message shapes, each built around a request id. `clean`: node:http answers it without a parse
- * error, so it may be pipelined behind other requests (a parse error makes node:http drop the
- * answers still in flight on that connection, a timing matter, not a framing one).
+ * Message shapes, each built around a request id. `clean`: both servers answer it and keep the
+ * connection, so it may be pipelined behind other requests and written in pieces. The others
+ * (parse errors, refusals that close the connection) are written whole and never followed by
+ * pipelined bytes: a server that closes a connection with unread bytes in it makes the kernel
+ * send a reset, which may destroy the answer before the client reads it, on both paths alike (a
+ * matter of timing, not of framing); and node:http drops the answers still in flight when it
+ * meets a parse error.
  */
 const SHAPES: Record<string, { clean: boolean; build(id: string): string }> = {
   plain: { clean: true, build: (id) => head([HOST, JSON_TYPE, `Content-Length: ${body(id).length}`]) + body(id) },
@@ -60,11 +64,11 @@ const SHAPES: Record<string, { clean: boolean; build(id: string): string }> = {
   // HTTP/1.0 without keep-alive closes the connection too.
   http10: { clean: false, build: (id) => head([HOST, JSON_TYPE, `Content-Length: ${body(id).length}`], `POST ${INFER} HTTP/1.0`) + body(id) },
   http10WithTe: { clean: false, build: (id) => head([HOST, JSON_TYPE, 'Transfer-Encoding: chunked'], `POST ${INFER} HTTP/1.0`) + chunked(body(id)) },
-  duplicateHost: { clean: true, build: (id) => head([HOST, 'Host: u', JSON_TYPE, `Content-Length: ${body(id).length}`]) + body(id) },
+  duplicateHost: { clean: false, build: (id) => head([HOST, 'Host: u', JSON_TYPE, `Content-Length: ${body(id).length}`]) + body(id) },
   missingHost: { clean: true, build: (id) => head([JSON_TYPE, `Content-Length: ${body(id).length}`]) + body(id) },
   expectContinue: { clean: true, build: (id) => head([HOST, JSON_TYPE, `Content-Length: ${body(id).length}`, 'Expect: 100-continue']) + body(id) },
-  expectOversized: { clean: true, build: () => head([HOST, JSON_TYPE, `Content-Length: ${MAX_BODY * 100}`, 'Expect: 100-continue']) },
-  oversized: { clean: true, build: (id) => head([HOST, JSON_TYPE, `Content-Length: ${MAX_BODY + 1}`]) + body(id).padEnd(MAX_BODY + 1, ' ') },
+  expectOversized: { clean: false, build: () => head([HOST, JSON_TYPE, `Content-Length: ${MAX_BODY * 100}`, 'Expect: 100-continue']) },
+  oversized: { clean: false, build: (id) => head([HOST, JSON_TYPE, `Content-Length: ${MAX_BODY + 1}`]) + body(id).padEnd(MAX_BODY + 1, ' ') },
   absoluteForm: { clean: true, build: (id) => head([HOST, JSON_TYPE, `Content-Length: ${body(id).length}`], `POST http://t${INFER} HTTP/1.1`) + body(id) },
   health: { clean: true, build: () => head([HOST], 'GET /v2/health/live HTTP/1.1') },
   root: { clean: true, build: () => head([HOST], 'GET / HTTP/1.1') },
@@ -159,7 +163,7 @@ async function compare(c: Case): Promise<void> {
 test.each(SHAPE_NAMES)('shape %s alone, and behind an ordinary request, gets the same answers from the lean front and node:http', async (name) => {
   const shape = SHAPES[name];
   await compare({ messages: [shape.build('a')], pipelined: false, cuts: [[]] });
-  await compare({ messages: [SHAPES.plain.build('p'), shape.build('a')], pipelined: false, cuts: [[], [0.5]] });
+  await compare({ messages: [SHAPES.plain.build('p'), shape.build('a')], pipelined: false, cuts: [[0.5], shape.clean ? [0.5] : []] });
   if (shape.clean) {
     await compare({ messages: [SHAPES.plain.build('p'), shape.build('a'), SHAPES.plain.build('q')], pipelined: true, cuts: [[], [], []] });
   }
@@ -175,7 +179,7 @@ test(`fuzz: random streams of these shapes get the same answers from the lean fr
   }));
   await fc.assert(fc.asyncProperty(arbitrary, async ({ pipelined, names, truncateLast, cuts }) => {
     const all = truncateLast ? [...names, 'truncatedBody'] : names;
-    await compare({ messages: all.map((n, i) => SHAPES[n].build(`r${i}`)), pipelined, cuts });
+    await compare({ messages: all.map((n, i) => SHAPES[n].build(`r${i}`)), pipelined, cuts: all.map((n, i) => (SHAPES[n].clean ? cuts[i] : [])) });
   }), { seed: SEED, numRuns: RUNS });
 }, 300_000);
 
