@@ -11,7 +11,7 @@
  * connection means the listener is closed, and that client stops (nothing was sent).
  */
 import * as net from 'net';
-import { expected, modelDir, request, RunningServer, startServer } from '../server-harness';
+import { expected, modelDir, request, RunningServer, startServer, waitForLog } from '../server-harness';
 import { header, parseResponses } from './http1-wire';
 
 const iris = expected('iris-logreg');
@@ -104,6 +104,8 @@ describe.each(['lean', 'node'])('--http-front %s', (front) => {
     // Busy clients get their last answer with Connection: close (a client idle for the whole
     // linger is closed without one, which loses nothing).
     expect(tally.closeAnswers).toBeGreaterThan(0);
+    // Log lines come through a pipe and may arrive after the exit.
+    await waitForLog(server, (l) => l.event === 'stopped');
     const events = server.logs.map((l) => l.event);
     expect(events.indexOf('stopped')).toBeGreaterThan(events.indexOf('draining'));
   }, 30_000);
