@@ -152,6 +152,12 @@ project.addTask('bench:mesh', {
   exec: 'node bench/mesh/run.js',
   receiveArgs: true,
 });
+// ---- issue 11, HTTP/1.1 front: large uploads through the lean front and node:http side by side ----
+project.addTask('bench:upload', {
+  description: '15 MiB uploads through the lean HTTP/1.1 front and through node:http; time per upload and ratio',
+  exec: 'node bench/server/upload.js',
+  receiveArgs: true,
+});
 
 // Synthesize every example with the real cdk8s CLI and validate the YAML offline.
 const validate = project.addTask('validate', {

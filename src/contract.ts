@@ -82,6 +82,15 @@ export const SERVER_FLAGS = {
   grpcPrefaceTimeoutMs: '--grpc-preface-timeout-ms',
   grpcMaxConnections: '--grpc-max-connections',
   // ---- end of gRPC port limits ----
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11: src/server/http) ----
+  /** Address the REST and gRPC listeners bind (`0.0.0.0` in a pod; `127.0.0.1` for a local-only server). */
+  host: '--host',
+  /** `lean`: the lean HTTP/1.1 front answers plain inference requests; `node`: node:http serves everything. */
+  httpFront: '--http-front',
+  /** Most open REST connections; more are refused (closed at once). */
+  httpMaxConnections: '--http-max-connections',
+  /** Unread answer bytes per REST connection past which the server stops reading from that client. */
+  maxUnreadResponseBytes: '--max-unread-response-bytes',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -151,6 +160,11 @@ export const SERVER_ENV = {
   grpcPrefaceTimeoutMs: 'GRPC_PREFACE_TIMEOUT_MS',
   grpcMaxConnections: 'GRPC_MAX_CONNECTIONS',
   // ---- end of gRPC port limits ----
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11: src/server/http) ----
+  host: 'SERVER_HOST',
+  httpFront: 'HTTP_FRONT',
+  httpMaxConnections: 'HTTP_MAX_CONNECTIONS',
+  maxUnreadResponseBytes: 'MAX_UNREAD_RESPONSE_BYTES',
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */
