@@ -141,6 +141,22 @@ validate.exec('bash -c \'for d in examples/*/; do (cd "$d" && cdk8s synth --no-c
 validate.exec(`${tsNode} scripts/validate-examples.ts`);
 project.gitignore.exclude('/examples/*/dist/', '/bench/results/');
 
+// ---- test cluster (test/cluster): a real etcd + kube-apiserver + kube-controller-manager, built from the
+// Go modules pinned in test/cluster/go.mod into ~/.cache/cdk8s-model-serving/cluster/<hash of the pins> ----
+project.addTask('cluster:build', {
+  description: 'Build etcd, kube-apiserver and kube-controller-manager for the test cluster (once per pin change)',
+  exec: 'node test/cluster/cli.js build',
+});
+project.addTask('cluster:up', {
+  description: 'Start the test cluster (every CRD in imports/ installed) and print the path of its kubeconfig',
+  exec: 'node test/cluster/cli.js up',
+});
+project.addTask('cluster:down', {
+  description: 'Stop the test cluster and remove its data',
+  exec: 'node test/cluster/cli.js down',
+});
+// ---- end test cluster ----
+
 project.eslint?.addIgnorePattern('src/imports/');
 project.eslint?.addOverride({
   files: ['src/server/**', 'src/controller/**', 'bench/**', 'test/**', 'examples/**'],
