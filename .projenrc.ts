@@ -50,6 +50,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     jestConfig: {
       testTimeout: 60_000,
       globalSetup: '<rootDir>/test/global-setup.js',
+      // ---- test cluster (test/cluster): stopped after the run; every test file's objects go to its API server ----
+      globalTeardown: '<rootDir>/test/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/cluster/jest-setup.ts'],
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
     },
   },

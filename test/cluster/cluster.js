@@ -150,7 +150,7 @@ async function installCrds(client) {
  * @param {{ log?: (line: string) => void, controllerManager?: boolean }} [options]
  * @returns {Promise<ClusterState>}
  *
- * @typedef {{ dir: string, kubeconfig: string, kubernetesVersion: string, crds: number,
+ * @typedef {{ dir: string, kubeconfig: string, kubernetesVersion: string, crds: number, ready: boolean,
  *   connection: { server: string, token: string, caFile: string },
  *   pids: Record<string, number> }} ClusterState
  */
@@ -169,7 +169,7 @@ async function startCluster(dir, options = {}) {
   fs.writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, token), { mode: 0o600 });
 
   /** @type {ClusterState} */
-  const state = { dir, kubeconfig, kubernetesVersion: kubernetesVersion(), crds: 0, connection: { server, token, caFile }, pids: {} };
+  const state = { dir, kubeconfig, kubernetesVersion: kubernetesVersion(), crds: 0, ready: false, connection: { server, token, caFile }, pids: {} };
   const save = () => fs.writeFileSync(path.join(dir, STATE_FILE), JSON.stringify(state, null, 2));
   try {
     state.pids.etcd = startProcess(dir, 'etcd', bins.etcd, [
@@ -223,6 +223,7 @@ async function startCluster(dir, options = {}) {
     } finally {
       client.close();
     }
+    state.ready = true;
     save();
     return state;
   } catch (e) {

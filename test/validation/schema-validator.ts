@@ -32,6 +32,8 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import * as YAML from 'yaml';
 import { arr, describe, groupOf, isObject, Manifest, pointerToPath, QUANTITY_PATTERN } from './_util';
+// ---- real API server check (test/cluster): every object validated here is also sent to kube-apiserver ----
+import { recordForApiServer } from '../cluster/api-server-queue';
 
 /** The folder with the vendored upstream schemas. */
 export const IMPORTS_DIR = path.join(__dirname, '..', '..', 'imports');
@@ -512,6 +514,13 @@ export function schemaRegistry(): SchemaRegistry {
  * @returns the errors (`field.path: message`), empty when the object is valid
  */
 export function validateManifest(obj: unknown): string[] {
+  // ---- real API server check: queued here, checked after the test file (test/cluster/jest-setup.ts) ----
+  recordForApiServer([obj]);
+  return offlineManifestErrors(obj);
+}
+
+/** `validateManifest` without queuing the object for the real API server check (which uses this). */
+export function offlineManifestErrors(obj: unknown): string[] {
   if (!isObject(obj)) return ['object: must be a JSON object'];
   const { apiVersion, kind } = obj;
   if (typeof apiVersion !== 'string' || !apiVersion) return ['apiVersion: required'];
