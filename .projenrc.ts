@@ -23,12 +23,13 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   depsUpgrade: false,
   pullRequestTemplate: false,
 
-  peerDeps: ['cdk8s-plus-27@^2.9.5'],
+  // The Kubernetes API version the constructs target (cdk8s-plus-33: Kubernetes 1.33); README states the range.
+  peerDeps: ['cdk8s-plus-33@^2.5.57'],
   // The server's and controller's libraries are not jsii packages and must not burden users of
   // the constructs: they are devDeps, bundled into the image from the repo.
   devDeps: [
     'cdk8s-cli@2.207.60',
-    'cdk8s-plus-27@2.9.5',
+    'cdk8s-plus-33@2.5.57',
     'fastify@^5.12.0',
     '@grpc/grpc-js@^1.14.0',
     '@grpc/proto-loader@^0.8.0',
@@ -71,7 +72,7 @@ project.package.addField('allowScripts', { 'onnxruntime-node': false });
 project.package.addField('overrides', { 'light-my-request': '~6.6.0' });
 
 // Generated L1 classes from the vendored CRDs in imports/. Works offline. The Kubernetes core
-// classes come from cdk8s-plus-27 (`k8s`), since `cdk8s import k8s` downloads its schema.
+// classes come from cdk8s-plus-33 (`k8s`), since `cdk8s import k8s` downloads its schema.
 const importTask = project.addTask('import', {
   description: 'Generate typed classes in src/imports/ from the upstream CRDs vendored in imports/',
 });

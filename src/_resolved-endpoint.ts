@@ -3,7 +3,7 @@
  * Internal; the public face is `ModelEndpointProps`.
  */
 import { Size } from 'cdk8s';
-import { EnvValue } from 'cdk8s-plus-27';
+import { EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { EndpointIngress } from './endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';

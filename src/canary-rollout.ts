@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { synthesizeCanaryRaw } from './_canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from './_canary-serverless';

@@ -1,5 +1,5 @@
 import { ApiObject } from 'cdk8s';
-import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, synthesizeComponentFromOptions } from './_component';
 import * as contract from './_contract';

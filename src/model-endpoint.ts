@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue } from 'cdk8s-plus-33';
 import { Construct, IConstruct } from 'constructs';
 import { registerEndpoint } from './_endpoint-registry';
 import { requireKnativeFeature } from './_knative';

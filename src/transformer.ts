@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ApiObject } from 'cdk8s';
-import { ContainerResources, EnvValue, IConfigMap, k8s } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, IConfigMap, k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeModelPathsTo, synthesizeComponentFromOptions } from './_component';
 import * as contract from './_contract';

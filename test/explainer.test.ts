@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { ConfigMap, Secret } from 'cdk8s-plus-27';
+import { ConfigMap, Secret } from 'cdk8s-plus-33';
 import { findByKind, findOne } from './util';
 import { expectValidManifests } from './validation';
 import {
