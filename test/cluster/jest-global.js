@@ -41,6 +41,8 @@ async function setupTestCluster() {
       fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ error: e instanceof Error ? e.message : String(e) }));
     });
   /** @type {any} */ (globalThis)[RUNNING] = running;
+  // If jest exits without its global teardown (a crash, an exit in a test), do not leave the cluster running.
+  process.once('exit', () => stopCluster(dir));
 }
 
 /** Sums up the per-file reports, writes test-reports/api-server-check.json, and stops the cluster. */
