@@ -60,7 +60,7 @@ function cachedBinaries() {
 
 /** `true` when a `go` command is on PATH. */
 function hasGo() {
-  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+  return spawnSync('go', ['version'], { stdio: 'ignore', env: process.env }).status === 0;
 }
 
 /**
