@@ -33,10 +33,12 @@ async function setupTestCluster() {
   process.env[STATE_ENV] = path.join(dir, 'cluster.json');
   // Not awaited: the cluster starts while the first test files run; their checks wait for `ready` in the
   // state file (server-check.ts), and a failure is written there for them to report.
-  const running = { dir, startMs: 0, starting: Promise.resolve() };
+  const running = { dir, startMs: 0, settled: false, stopped: false, starting: Promise.resolve() };
   running.starting = startCluster(dir, { log: (line) => console.log(line) }).then(
-    () => { running.startMs = Date.now() - started; },
+    () => { running.startMs = Date.now() - started; running.settled = true; },
     (e) => {
+      running.settled = true;
+      if (running.stopped) return; // the teardown stopped it on purpose
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'cluster.json'), JSON.stringify({ error: e instanceof Error ? e.message : String(e) }));
     });
@@ -47,10 +49,18 @@ async function setupTestCluster() {
 
 /** Sums up the per-file reports, writes test-reports/api-server-check.json, and stops the cluster. */
 async function teardownTestCluster() {
-  /** @type {{ dir: string, startMs: number, starting: Promise<void> } | undefined} */
+  /** @type {{ dir: string, startMs: number, settled: boolean, stopped: boolean, starting: Promise<void> } | undefined} */
   const running = /** @type {any} */ (globalThis)[RUNNING];
   if (!running) return;
-  await running.starting;
+  if (!running.settled) {
+    // Every test file is done and none waited for the cluster (e.g. a run of server tests only): stop now.
+    running.stopped = true;
+    stopCluster(running.dir);
+    await running.starting;
+    delete /** @type {any} */ (globalThis)[RUNNING];
+    console.log('\ncluster: stopped before it was ready; no test file needed it');
+    return;
+  }
   const reportsDir = path.join(running.dir, 'reports');
   const reports = fs.existsSync(reportsDir)
     ? fs.readdirSync(reportsDir).map((f) => JSON.parse(fs.readFileSync(path.join(reportsDir, f), 'utf8')))
