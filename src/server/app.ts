@@ -38,10 +38,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     core: InferenceCore;
     metrics: ServerMetrics;
-    /** Compiles the route schemas not compiled yet (they compile on first use); `serve` calls it once ready. */
-    warmSchemas(): Promise<void>;
     /** The REST server's close (`http/graceful-close.ts`); `main.ts` sets its linger on SIGTERM. */
     gracefulClose: GracefulClose;
+    /** Compiles the route schemas not compiled yet (they compile on first use); `serve` calls it once ready. */
+    warmSchemas(): Promise<void>;
   }
 }
 

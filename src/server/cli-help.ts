@@ -46,7 +46,7 @@ export const SERVE_FLAG_DOCS: Record<FlagKey, FlagDoc> = {
   httpMaxConnections: { group: S, default: String(DEFAULTS.httpMaxConnections), description: 'open REST connections; more are closed at once' },
   maxUnreadResponseBytes: { group: S, default: `${DEFAULTS.maxUnreadResponseBytes} (256 KiB)`, description: 'unread answer bytes per REST connection past which the server stops reading that client; at least 16Ki' },
   grpcMaxConcurrentStreams: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxConcurrentStreams), description: 'calls one gRPC connection may have open at once' },
-  grpcMaxHeaderListBytes: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxHeaderListBytes), description: "largest decoded header section of a gRPC request; larger: the call is reset" },
+  grpcMaxHeaderListBytes: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxHeaderListBytes), description: 'largest decoded header section of a gRPC request; larger: the call is reset' },
   grpcMaxSessionMemoryBytes: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxSessionMemoryBytes), description: 'HTTP/2 memory one gRPC connection may use (whole MiB); past it new calls are refused' },
   grpcIdleTimeoutMs: { group: GRPC, default: String(DEFAULTS.grpcLimits.idleTimeoutMs), description: 'a gRPC connection with no call and no traffic this long is closed; 0 means never' },
   grpcPrefaceTimeoutMs: { group: GRPC, default: String(DEFAULTS.grpcLimits.prefaceTimeoutMs), description: 'a gRPC connection that has not sent the HTTP/2 preface by then is closed' },
