@@ -74,6 +74,17 @@ export const SERVER_FLAGS = {
   explainerOutput: '--explainer-output',
   explainerBatchSize: '--explainer-batch-size',
   explainerMaxBackground: '--explainer-max-background',
+  // ---- storage initializer (`serve --storage-uri` and `storage-initializer`, see src/server/storage) ----
+  /** Most bytes a fetch may write: downloads plus what archives unpack to. */
+  storageMaxBytes: '--storage-max-bytes',
+  /** Longest wait for the next byte (connect, headers, body) before an attempt times out. */
+  storageIdleTimeoutMs: '--storage-idle-timeout-ms',
+  /** Longest time the whole fetch may take, retries included. */
+  storageDeadlineMs: '--storage-deadline-ms',
+  /** Attempts per request (first try included) for network errors, timeouts, 429 and 5xx. */
+  storageMaxAttempts: '--storage-max-attempts',
+  /** How requests are authenticated: one of `STORAGE_AUTH_MODES`. */
+  storageAuth: '--storage-auth',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -135,6 +146,12 @@ export const SERVER_ENV = {
   explainerOutput: 'EXPLAINER_OUTPUT',
   explainerBatchSize: 'EXPLAINER_BATCH_SIZE',
   explainerMaxBackground: 'EXPLAINER_MAX_BACKGROUND',
+  // ---- storage initializer (see SERVER_FLAGS) ----
+  storageMaxBytes: 'STORAGE_MAX_BYTES',
+  storageIdleTimeoutMs: 'STORAGE_IDLE_TIMEOUT_MS',
+  storageDeadlineMs: 'STORAGE_DEADLINE_MS',
+  storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
+  storageAuth: 'STORAGE_AUTH',
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */
@@ -147,6 +164,18 @@ export const MESH_REGISTRY_KEY = 'models.json';
 
 /** Where a storage-credentials secret is mounted read-only (files named like the env vars). */
 export const STORAGE_CREDENTIALS_DIR = '/var/run/secrets/model-storage';
+
+/** Values of `--storage-auth` / `STORAGE_AUTH`: how the storage initializer authenticates. */
+export const STORAGE_AUTH_MODES = {
+  /** Static keys when given (env or the credentials dir), else the cloud's default chain, else anonymous. */
+  auto: 'auto',
+  /** Static keys from env or the credentials dir (a mounted Secret); missing keys are an error. */
+  secret: 'secret',
+  /** The cloud's default chain (IRSA, EKS Pod Identity, GKE Workload Identity, ...); no anonymous fallback. */
+  workloadIdentity: 'workload-identity',
+  /** Unsigned requests (public buckets and URLs); no credential lookup at all. */
+  anonymous: 'anonymous',
+};
 
 /** The default model-server image. */
 export const DEFAULT_SERVER_IMAGE = 'ghcr.io/cdk8s-model-serving/model-server:0.1.0';

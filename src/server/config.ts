@@ -25,9 +25,17 @@
  * | `--self` | `MESH_SELF` | `127.0.0.1:<http port>` (this member as the others see it) |
  * | `--model-registry` | `MODEL_REGISTRY` | none (JSON registry file; without it, the models in `--model-dir`) |
  * | `--load-timeout-ms` | `MODEL_LOAD_TIMEOUT_MS` | `120000` |
+ *
+ * Storage initializer (`--storage-uri`, and the `storage-initializer` subcommand; see `./storage/settings`):
+ * | `--storage-max-bytes` | `STORAGE_MAX_BYTES` | `16Gi` (downloads plus unpacked archives) |
+ * | `--storage-idle-timeout-ms` | `STORAGE_IDLE_TIMEOUT_MS` | `30000` |
+ * | `--storage-deadline-ms` | `STORAGE_DEADLINE_MS` | `3600000` |
+ * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
+ * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
 import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../_contract';
 import { RepositoryMode } from './models/repository';
+import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
 
 /** Validated server configuration. */
@@ -46,6 +54,8 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownDelayMs: number;
   readonly logLevel: string;
+  /** Limits and authentication of `--storage-uri` fetches (`./storage/settings`). */
+  readonly storage: StorageSettings;
   /** Set in mesh mode (`--mode mesh`); `mode` is then `multi`. */
   readonly mesh?: MeshConfig;
   /**
@@ -79,6 +89,7 @@ export const DEFAULTS: ServerConfig = {
   shutdownGraceMs: 25_000,
   shutdownDelayMs: 0,
   logLevel: 'info',
+  storage: STORAGE_DEFAULTS,
 };
 
 /** A configuration error: the message names the flag, the variable, the value and the rule. */
@@ -177,6 +188,14 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     shutdownGraceMs: int('shutdownGraceMs', 0, 3_600_000) ?? DEFAULTS.shutdownGraceMs,
     shutdownDelayMs: int('shutdownDelayMs', 0, 3_600_000) ?? DEFAULTS.shutdownDelayMs,
     logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
+    // ---- storage initializer ----
+    storage: parseStorageSettings({
+      int, bytes, oneOf,
+      legacyEnv: (name) => env[name],
+      fail: (message) => {
+        throw new ConfigError(message);
+      },
+    }),
     ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
   };

@@ -59,8 +59,8 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       logLine(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
     }
     try {
-      const fetched = await fetchModel(config.storageUri, config.modelDir, { log: (msg) => logLine(30, { event: 'storage' }, msg) });
-      logLine(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, note: fetched.note }, 'model fetched');
+      const fetched = await fetchModel(config.storageUri, config.modelDir, { settings: config.storage, log: (msg) => logLine(30, { event: 'storage' }, msg) });
+      logLine(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, bytesWritten: fetched.bytesWritten, note: fetched.note }, 'model fetched');
       config = { ...config, modelDir: fetched.dir };
     } catch (err) {
       logLine(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);

@@ -13,25 +13,29 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
-import { StorageError } from './errors';
-import { S3Client, S3Config, S3Object } from './s3';
-import { TransferOptions, describe, readBody, retryableStatus, saveBody, send, withRetries } from './transfer';
+import { isStorageError, StorageError } from './errors';
+import { Deadline, formatBytes, WriteBudget } from './limits';
+import { retryableStatus, parseRetryAfter, RetryPolicy, withRetries } from './retry';
+import type { S3Config, StaticKeys } from './s3';
+import { STORAGE_DEFAULTS, StorageSettings } from './settings';
+import type { ObjectStore } from './store';
+import { contentLength, describe, readBody, saveBody, send, Transfer } from './transfer';
+import { offeredChecksums } from './checksum';
 import { archiveKind, unpack } from './unpack';
-import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, STORAGE_CREDENTIALS_DIR } from '../../_contract';
+import { ConfigError, parseConfig } from '../config';
+import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, SERVER_FLAGS, STORAGE_CREDENTIALS_DIR } from '../../_contract';
 
-export { StorageError } from './errors';
+export { StorageError, isStorageError } from './errors';
 export type { StorageErrorCode } from './errors';
-export { signRequest } from './sigv4';
+export { STORAGE_DEFAULTS } from './settings';
+export type { StorageSettings } from './settings';
 
 /** Environment variables read besides the contract's (standard AWS names). */
 const EXTRA_ENV = {
   sessionToken: 'AWS_SESSION_TOKEN',
   defaultRegion: 'AWS_DEFAULT_REGION',
   s3EndpointOverride: 'AWS_ENDPOINT_URL_S3',
-  timeoutMs: 'STORAGE_TIMEOUT_MS',
-  retries: 'STORAGE_RETRIES',
 };
 
 /** Prefix of the staging directories inside the destination. */
@@ -45,15 +49,17 @@ export interface FetchModelOptions {
    * @default - `$STORAGE_CREDENTIALS_DIR`, else /var/run/secrets/model-storage when it exists
    */
   readonly credentialsDir?: string;
-  /** Idle timeout per request (connect, headers, between chunks). @default 30000, or `$STORAGE_TIMEOUT_MS` */
-  readonly timeoutMs?: number;
-  /** Retries for 5xx, 429, network errors and timeouts. @default 4, or `$STORAGE_RETRIES` */
-  readonly retries?: number;
+  /** Limits and authentication (`--storage-*` flags, parsed by `parseConfig`). @default STORAGE_DEFAULTS */
+  readonly settings?: Partial<StorageSettings>;
   /** First backoff delay, doubled per retry. @default 250 */
   readonly retryBaseMs?: number;
+  /** Longest backoff between two attempts. @default 10000 */
+  readonly retryMaxMs?: number;
+  /** Jitter source in [0, 1); tests pass a seeded one. @default Math.random */
+  readonly random?: () => number;
   /** ListObjectsV2 page size. @default 1000 */
   readonly listPageSize?: number;
-  /** Parallel object downloads for an S3 prefix. @default 4 */
+  /** Parallel object downloads for a prefix. @default 4 */
   readonly concurrency?: number;
   /** Progress messages. @default - none */
   readonly log?: (msg: string) => void;
@@ -66,8 +72,10 @@ export interface FetchModelResult {
   readonly fetched: boolean;
   /** Files written, relative to `dir`, sorted. */
   readonly files: string[];
-  /** Bytes downloaded (before unpacking). */
+  /** Bytes downloaded (archives as they came). */
   readonly bytes: number;
+  /** Bytes written in all: downloads plus what archives unpacked to (what `--storage-max-bytes` caps). */
+  readonly bytesWritten: number;
   /** Why nothing was fetched, for logs. */
   readonly note?: string;
 }
@@ -138,9 +146,12 @@ export const GCS_XML_API = 'https://storage.googleapis.com';
  * The S3 settings for a gs:// URI: GCS's XML API unless an endpoint is set explicitly (an
  * emulator, a proxy), and the region `auto` unless one is set.
  */
-export function gcsConfig(config: S3Config, env: NodeJS.ProcessEnv): S3Config {
+export function gcsConfig(config: S3Location, env: NodeJS.ProcessEnv): S3Location {
   return { ...config, endpoint: config.endpoint ?? new URL(GCS_XML_API), region: env[SERVER_ENV.s3Region] ? config.region : 'auto' };
 }
+
+/** Where an S3 store is and the static keys for it, when given (before the auth mode is applied). */
+export type S3Location = Omit<S3Config, 'auth' | 'scheme'>;
 
 /** Reads a setting from the environment, else from a file of the same name in the credentials dir. */
 function setting(env: NodeJS.ProcessEnv, dir: string | undefined, name: string): { value?: string; source?: string } {
@@ -157,13 +168,13 @@ function setting(env: NodeJS.ProcessEnv, dir: string | undefined, name: string):
 }
 
 /** The S3 endpoint, region and credentials from env and the credentials dir. */
-export function resolveS3Config(env: NodeJS.ProcessEnv, credentialsDir?: string): S3Config {
+export function resolveS3Config(env: NodeJS.ProcessEnv, credentialsDir?: string): S3Location {
   const dir = credentialsDir ?? env[SERVER_ENV.storageCredentialsDir]
     ?? (existsSync(STORAGE_CREDENTIALS_DIR) ? STORAGE_CREDENTIALS_DIR : undefined);
   const get = (name: string) => setting(env, dir, name);
 
   // Key id and secret come as a pair from one source: env first, then files.
-  let credentials: S3Config['credentials'];
+  let credentials: StaticKeys | undefined;
   let credentialsSource: string | undefined;
   const envId = env[SERVER_ENV.s3AccessKeyId]?.trim();
   const envSecret = env[SERVER_ENV.s3SecretAccessKey]?.trim();
@@ -198,16 +209,6 @@ export function resolveS3Config(env: NodeJS.ProcessEnv, credentialsDir?: string)
   return { endpoint, region, credentials, credentialsSource };
 }
 
-function transferOptions(options: FetchModelOptions, env: NodeJS.ProcessEnv): TransferOptions {
-  const num = (v: string | undefined) => (v !== undefined && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
-  return {
-    timeoutMs: options.timeoutMs ?? num(env[EXTRA_ENV.timeoutMs]) ?? 30_000,
-    retries: options.retries ?? num(env[EXTRA_ENV.retries]) ?? 4,
-    retryBaseMs: options.retryBaseMs ?? 250,
-    log: options.log ?? (() => undefined),
-  };
-}
-
 /** A relative path from an object key, refusing anything that would leave the directory. */
 function safeRelative(rel: string, source: string): string {
   const parts = rel.split('/').filter((p) => p !== '');
@@ -228,9 +229,9 @@ async function listFiles(root: string, rel = ''): Promise<string[]> {
 }
 
 /** Places one downloaded file (unpacking archives) under `out`. */
-async function place(file: string, name: string, out: string): Promise<void> {
+async function place(file: string, name: string, out: string, t: Transfer): Promise<void> {
   if (archiveKind(name)) {
-    await unpack(file, name, out);
+    await unpack(file, name, out, t.budget);
   } else {
     await fs.rename(file, path.join(out, path.basename(name)));
   }
@@ -245,52 +246,104 @@ function decodeUriPart(part: string, uri: string): string {
   }
 }
 
-async function fetchHttp(url: URL, stage: string, out: string, t: TransferOptions): Promise<number> {
+const MAX_REDIRECTS = 5;
+
+/** The next URL of a redirect, or a REDIRECT error for a downgrade, another scheme or too many hops. */
+function redirectTarget(from: URL, location: string, hops: number): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new StorageError('REDIRECT', `${describe('GET', from)}: redirect to an invalid Location '${location.slice(0, 200)}'`);
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:') {
+    throw new StorageError('REDIRECT', `${describe('GET', from)}: refusing the redirect to ${describe('GET', next)}: it downgrades https to http`);
+  }
+  if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+    throw new StorageError('REDIRECT', `${describe('GET', from)}: refusing the redirect to a ${next.protocol} URL`);
+  }
+  if (hops >= MAX_REDIRECTS) {
+    throw new StorageError('REDIRECT', `${describe('GET', from)}: more than ${MAX_REDIRECTS} redirects`);
+  }
+  return next;
+}
+
+async function fetchHttp(url: URL, stage: string, out: string, t: Transfer): Promise<number> {
   const name = decodeUriPart(url.pathname.split('/').filter(Boolean).pop() ?? '', url.href) || 'model';
   const tmp = path.join(stage, 'download');
-  const bytes = await withRetries(describe('GET', url), t, async () => {
+  const bytes = await withRetries(describe('GET', url), t.retry, async () => {
     let current = url;
-    let res: IncomingMessage;
     for (let hops = 0; ; hops++) {
-      res = await send('GET', current, { 'user-agent': 'cdk8s-model-server-storage-initializer' }, t.timeoutMs);
+      const { res, timers } = await send('GET', current, { 'user-agent': 'cdk8s-model-server-storage-initializer' }, t);
       const status = res.statusCode ?? 0;
-      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location && hops < 5) {
+      if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
+        timers.stop();
         res.resume();
-        current = new URL(res.headers.location, current);
+        current = redirectTarget(current, res.headers.location, hops);
         continue;
       }
-      break;
+      if (status < 200 || status >= 300) {
+        const body = (await readBody(res, timers, 4096).catch(() => Buffer.alloc(0))).toString('utf8').trim().slice(0, 200);
+        const what = `${describe('GET', current)}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + (body ? ` (${body})` : '');
+        if (status === 404 || status === 410) throw new StorageError('NOT_FOUND', `${what}: model not found`, { status });
+        if (status === 401 || status === 403) throw new StorageError('AUTH', `${what}: access denied`, { status });
+        throw new StorageError('HTTP', what, { status, retryable: retryableStatus(status), retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+      }
+      return saveBody(res, tmp, describe('GET', current), t, timers,
+        { length: contentLength(res.headers['content-length']), checksums: offeredChecksums(res.headers) });
     }
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      const body = (await readBody(res, 4096).catch(() => Buffer.alloc(0))).toString('utf8').trim().slice(0, 200);
-      const what = `${describe('GET', current)}: HTTP ${status} ${res.statusMessage ?? ''}`.trim() + (body ? ` (${body})` : '');
-      if (status === 404 || status === 410) throw new StorageError('NOT_FOUND', `${what}: model not found`, { status });
-      if (status === 401 || status === 403) throw new StorageError('AUTH', `${what}: access denied`, { status });
-      throw new StorageError('HTTP', what, { status, retryable: retryableStatus(status) });
-    }
-    return saveBody(res, tmp, describe('GET', current), t.timeoutMs);
   });
-  await place(tmp, name, out);
+  await place(tmp, name, out, t);
   return bytes;
 }
 
-async function fetchS3(bucket: string, key: string, stage: string, out: string, t: TransferOptions,
-  config: S3Config, options: FetchModelOptions): Promise<number> {
-  const client = new S3Client(config, t);
+/**
+ * Set (to true) by scripts/bundle-server.js in cli.js, where the cloud clients are chunks of their
+ * own beside it (storage-s3.js, storage-gcs.js); the other branch is then dropped from the bundle.
+ */
+declare const STORAGE_CHUNKS: boolean | undefined;
+
+/** The cloud clients, loaded on first use only: `serve` for other schemes never reads the SDKs. */
+function loadS3(): typeof import('./s3') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return typeof STORAGE_CHUNKS !== 'undefined' && STORAGE_CHUNKS ? require(path.join(__dirname, 'storage-s3.js')) : require('./s3');
+}
+function loadGcs(): typeof import('./gcs') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return typeof STORAGE_CHUNKS !== 'undefined' && STORAGE_CHUNKS ? require(path.join(__dirname, 'storage-gcs.js')) : require('./gcs');
+}
+
+/** The store for an s3:// or gs:// URI, with credentials chosen by `--storage-auth`. */
+async function openStore(parsed: { bucket: string; gcs?: boolean }, env: NodeJS.ProcessEnv, options: FetchModelOptions, t: Transfer): Promise<ObjectStore> {
+  const location = resolveS3Config(env, options.credentialsDir);
+  if (parsed.gcs) {
+    // HMAC keys: GCS's S3-compatible XML API. Otherwise a bearer token from ADC on the JSON API.
+    if (location.credentials && t.settings.auth !== 'anonymous') {
+      return loadS3().createS3Store({ ...gcsConfig(location, env), auth: t.settings.auth, scheme: 'gs' }, t);
+    }
+    return loadGcs().createGcsStore(t.settings.auth, env, t);
+  }
+  return loadS3().createS3Store({ ...location, auth: t.settings.auth, scheme: 's3' }, t);
+}
+
+async function fetchObjects(parsed: { bucket: string; key: string; gcs?: boolean }, stage: string, out: string, t: Transfer,
+  env: NodeJS.ProcessEnv, options: FetchModelOptions): Promise<number> {
+  const { bucket, key } = parsed;
+  const scheme = parsed.gcs ? 'gs' : 's3';
+  const store = await openStore(parsed, env, options, t);
   const single = async (): Promise<number> => {
     const tmp = path.join(stage, 'download');
-    const bytes = await client.download(bucket, key, tmp);
-    await place(tmp, key, out);
+    const bytes = await store.download(bucket, key, tmp);
+    await place(tmp, key, out, t);
     return bytes;
   };
 
-  let objects: S3Object[];
+  let objects;
   try {
-    objects = await client.list(bucket, key, options.listPageSize ?? 1000);
+    objects = await store.list(bucket, key, options.listPageSize ?? 1000);
   } catch (err) {
     // Credentials limited to s3:GetObject cannot list: try the key as one object.
-    if (err instanceof StorageError && err.code === 'AUTH' && key !== '' && !key.endsWith('/')) {
+    if (isStorageError(err) && err.code === 'AUTH' && key !== '' && !key.endsWith('/')) {
       try {
         return await single();
       } catch {
@@ -300,16 +353,19 @@ async function fetchS3(bucket: string, key: string, stage: string, out: string, 
     throw err;
   }
   if (key !== '' && !key.endsWith('/') && objects.some((o) => o.key === key)) {
-    t.log(`s3://${bucket}/${key} is one object`);
+    t.log(`${scheme}://${bucket}/${key} is one object`);
     return single();
   }
   const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
   const wanted = objects.filter((o) => o.key.startsWith(prefix) && !o.key.endsWith('/'));
   if (wanted.length === 0) {
-    throw new StorageError('NOT_FOUND', `s3://${bucket}/${key}: no objects found under this prefix in bucket '${bucket}' (${describe('GET', client.url(bucket, ''))})`);
+    throw new StorageError('NOT_FOUND', `${scheme}://${bucket}/${key}: no objects found under this prefix in bucket '${bucket}' (${store.endpoint})`);
   }
-  t.log(`s3://${bucket}/${key}: ${wanted.length} objects`);
-  const targets = wanted.map((o) => ({ key: o.key, rel: safeRelative(o.key.slice(prefix.length), `s3://${bucket}/${o.key}`) }));
+  // A listing that already passes the cap fails before the first byte is fetched.
+  const listed = wanted.reduce((n, o) => n + o.size, 0);
+  if (listed > t.budget.maxBytes) t.budget.take(listed, `${scheme}://${bucket}/${key} (${wanted.length} objects, ${formatBytes(listed)} listed)`);
+  t.log(`${scheme}://${bucket}/${key}: ${wanted.length} objects`);
+  const targets = wanted.map((o) => ({ key: o.key, rel: safeRelative(o.key.slice(prefix.length), `${scheme}://${bucket}/${o.key}`) }));
   let bytes = 0;
   let next = 0;
   let failed = false;
@@ -319,8 +375,7 @@ async function fetchS3(bucket: string, key: string, stage: string, out: string, 
       const file = path.join(out, o.rel);
       try {
         await fs.mkdir(path.dirname(file), { recursive: true });
-        const n = await client.download(bucket, o.key, file);
-        bytes += n;
+        bytes += await store.download(bucket, o.key, file);
       } catch (err) {
         failed = true;
         throw err;
@@ -334,27 +389,46 @@ async function fetchS3(bucket: string, key: string, stage: string, out: string, 
   return bytes;
 }
 
+/** The shared state of one fetch: settings, deadline, write budget and retry policy. */
+function newTransfer(options: FetchModelOptions): Transfer {
+  const settings: StorageSettings = { ...STORAGE_DEFAULTS, ...options.settings };
+  const log = options.log ?? (() => undefined);
+  const deadline = new Deadline(settings.deadlineMs);
+  const retry: RetryPolicy = {
+    maxAttempts: settings.maxAttempts,
+    baseMs: options.retryBaseMs ?? 250,
+    maxMs: options.retryMaxMs ?? 10_000,
+    random: options.random ?? Math.random,
+    deadline,
+    log,
+  };
+  return { settings, deadline, budget: new WriteBudget(settings.maxBytes), retry, log };
+}
+
 /**
  * Fetches the model at `uri` into `destDir`.
  *
- * - `s3://bucket/key` downloads one object; `s3://bucket/prefix` every object under `prefix/`.
- * - `https://` and `http://` download one file (redirects followed).
+ * - `s3://bucket/key` downloads one object; `s3://bucket/prefix` every object under `prefix/`
+ *   (the same for `gs://`).
+ * - `https://` and `http://` download one file (redirects followed, never from https to http).
  * - `.tar`, `.tar.gz`/`.tgz` and `.gz` single files are unpacked.
  * - `pvc://` and local paths are not fetched: the platform mounts them.
  *
- * Existing entries of `destDir` with the same names are replaced; others are kept.
+ * Bounded by `settings`: at most `maxBytes` written, `idleTimeoutMs` without a byte per attempt,
+ * `deadlineMs` for everything, `maxAttempts` per request. Existing entries of `destDir` with the
+ * same names are replaced; others are kept. On failure nothing of this fetch is left behind.
  * @throws StorageError with a message that names the URI, the HTTP status and the cause
  */
 export async function fetchModel(uri: string, destDir: string, options: FetchModelOptions = {}): Promise<FetchModelResult> {
   const parsed = parseStorageUri(uri);
   const env = options.env ?? process.env;
-  const t = transferOptions(options, env);
   if (parsed.kind === 'pvc') {
     return {
       dir: destDir,
       fetched: false,
       files: [],
       bytes: 0,
+      bytesWritten: 0,
       note: `${uri}: PVC storage is mounted into the pod by the platform (claim '${parsed.claim}' at ${destDir}); nothing to fetch`,
     };
   }
@@ -364,11 +438,11 @@ export async function fetchModel(uri: string, destDir: string, options: FetchMod
       fetched: false,
       files: [],
       bytes: 0,
+      bytesWritten: 0,
       note: `${uri}: local path, read in place (mount it as a volume); nothing to fetch`,
     };
   }
-  let config = parsed.kind === 's3' ? resolveS3Config(env, options.credentialsDir) : undefined;
-  if (config && parsed.kind === 's3' && parsed.gcs) config = gcsConfig(config, env);
+  const t = newTransfer(options);
 
   const dest = path.resolve(destDir);
   try {
@@ -384,9 +458,9 @@ export async function fetchModel(uri: string, destDir: string, options: FetchMod
   const out = path.join(stage, 'model');
   await fs.mkdir(out, { recursive: true });
   try {
-    t.log(`fetching ${uri} into ${dest}`);
+    t.log(`fetching ${uri} into ${dest} (cap ${formatBytes(t.settings.maxBytes)}, deadline ${t.settings.deadlineMs} ms)`);
     const bytes = parsed.kind === 's3'
-      ? await fetchS3(parsed.bucket, parsed.key, stage, out, t, config!, options)
+      ? await fetchObjects(parsed, stage, out, t, env, options)
       : await fetchHttp(parsed.url, stage, out, t);
     const files = await listFiles(out);
     if (files.length === 0) throw new StorageError('UNPACK', `${uri}: the download holds no files`);
@@ -395,45 +469,77 @@ export async function fetchModel(uri: string, destDir: string, options: FetchMod
       await fs.rm(target, { recursive: true, force: true });
       await fs.rename(path.join(out, e), target);
     }
-    t.log(`fetched ${uri}: ${files.length} files, ${bytes} bytes`);
-    return { dir: dest, fetched: true, files, bytes };
+    t.log(`fetched ${uri}: ${files.length} files, ${formatBytes(bytes)} downloaded, ${formatBytes(t.budget.written)} written`);
+    return { dir: dest, fetched: true, files, bytes, bytesWritten: t.budget.written };
   } finally {
+    // The staging directory holds everything this fetch wrote: a failure leaves nothing behind.
     await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-const USAGE = `usage: cdk8s-model-server ${SERVER_COMMANDS.storageInitializer} <storageUri> [destDir]
+const F = SERVER_FLAGS;
+const USAGE = `usage: cdk8s-model-server ${SERVER_COMMANDS.storageInitializer} <storageUri> [destDir] [flags]
 
 Fetches a model into destDir (default ${MODEL_DIR}).
   storageUri  s3://bucket/key-or-prefix, gs://bucket/object-or-prefix, https://..., http://...;
               pvc:// and local paths are mounted, not fetched. .tar, .tar.gz/.tgz and .gz files
               are unpacked.
+Flags (each also read from its environment variable):
+  ${F.storageMaxBytes} (${SERVER_ENV.storageMaxBytes})  most bytes written, downloads plus unpacked archives (default 16Gi)
+  ${F.storageIdleTimeoutMs} (${SERVER_ENV.storageIdleTimeoutMs})  no byte for this long times an attempt out (default ${STORAGE_DEFAULTS.idleTimeoutMs})
+  ${F.storageDeadlineMs} (${SERVER_ENV.storageDeadlineMs})  the whole fetch, retries included (default ${STORAGE_DEFAULTS.deadlineMs})
+  ${F.storageMaxAttempts} (${SERVER_ENV.storageMaxAttempts})  attempts per request for network errors, timeouts, 429, 5xx (default ${STORAGE_DEFAULTS.maxAttempts})
+  ${F.storageAuth} (${SERVER_ENV.storageAuth})  auto, secret, workload-identity or anonymous (default ${STORAGE_DEFAULTS.auth})
 Environment: ${SERVER_ENV.s3Endpoint} (S3-compatible endpoint, path-style), ${SERVER_ENV.s3Region},
   ${SERVER_ENV.s3AccessKeyId}, ${SERVER_ENV.s3SecretAccessKey}, ${EXTRA_ENV.sessionToken},
   ${SERVER_ENV.storageCredentialsDir} (dir of files named like those variables; default
-  ${STORAGE_CREDENTIALS_DIR} when present), ${EXTRA_ENV.timeoutMs}, ${EXTRA_ENV.retries}.
+  ${STORAGE_CREDENTIALS_DIR} when present); the AWS default credential chain (AWS_ROLE_ARN and
+  AWS_WEB_IDENTITY_TOKEN_FILE, EKS Pod Identity, ...) for s3://; Google Application Default
+  Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server) and STORAGE_EMULATOR_HOST for gs://.
 `;
 
-/** `storage-initializer <storageUri> [destDir]`: exit code 0 on success, 1 on failure, 2 on usage errors. */
+/** `storage-initializer <storageUri> [destDir] [flags]`: exit code 0 on success, 1 on failure, 2 on usage errors. */
 export async function storageInitializerMain(args: string[]): Promise<number> {
-  const positional = args.filter((a) => !a.startsWith('-'));
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (positional.length < 1 || positional.length > 2 || positional.length !== args.length) {
+  const positional: string[] = [];
+  const flags: string[] = [];
+  const known = new Set<string>([F.storageMaxBytes, F.storageIdleTimeoutMs, F.storageDeadlineMs, F.storageMaxAttempts, F.storageAuth]);
+  let settings: StorageSettings;
+  try {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (!arg.startsWith('-')) {
+        positional.push(arg);
+        continue;
+      }
+      const name = arg.split('=')[0];
+      if (!known.has(name)) throw new ConfigError(`unknown argument '${arg}' (flags: ${[...known].join(', ')})`);
+      flags.push(arg);
+      if (!arg.includes('=')) flags.push(args[++i] ?? '');
+    }
+    // The same parser and messages as `serve`.
+    settings = parseConfig(flags).storage;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`cdk8s-model-server ${SERVER_COMMANDS.storageInitializer}: ${err.message}\n`);
+    return 2;
+  }
+  if (positional.length < 1 || positional.length > 2) {
     process.stderr.write(USAGE);
     return 2;
   }
   const [uri, dest = MODEL_DIR] = positional;
   const log = (msg: string) => process.stderr.write(`storage-initializer: ${msg}\n`);
   try {
-    const result = await fetchModel(uri, dest, { log });
+    const result = await fetchModel(uri, dest, { log, settings });
     if (result.note) log(result.note);
-    else process.stdout.write(`${JSON.stringify({ uri, dir: result.dir, files: result.files, bytes: result.bytes })}\n`);
+    else process.stdout.write(`${JSON.stringify({ uri, dir: result.dir, files: result.files, bytes: result.bytes, bytesWritten: result.bytesWritten })}\n`);
     return 0;
   } catch (err) {
-    const code = err instanceof StorageError ? ` [${err.code}]` : '';
+    const code = isStorageError(err) ? ` [${err.code}]` : '';
     log(`error${code}: ${(err as Error).message}`);
     return 1;
   }
