@@ -32,6 +32,10 @@ export function describe(method: string, url: URL): string {
 export function networkError(what: string, err: unknown): StorageError {
   if (isStorageError(err)) return err;
   const e = err as NodeJS.ErrnoException;
+  // The AWS SDK verifies x-amz-checksum-* itself, failing the body stream at its end.
+  if (/checksum mismatch/i.test(e.message)) {
+    return new StorageError('CHECKSUM', `${what}: ${e.message}; the download is corrupt`, { retryable: true, cause: err });
+  }
   return new StorageError('NETWORK', `${what}: ${e.code ?? 'network error'}: ${e.message}`, { retryable: true, cause: err });
 }
 
