@@ -10,6 +10,7 @@ import { requireKnativeFeature } from './_knative';
 import { assertDns1123Label } from './_names';
 import { amountMillis, sizeBytes } from './_quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './_resolved-endpoint';
+import { resolveStorageAuth } from './_storage-auth';
 import type { ModelVersion } from './canary-rollout';
 import type { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
@@ -109,6 +110,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
   }
 
+  const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
   const resolved: ResolvedEndpoint = {
     endpoint: endpoint.construct ?? endpoint,
     name: endpoint.name,
@@ -136,9 +138,10 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     scaleDownDelaySeconds,
     stopped: props.stopped ?? false,
     startupSeconds,
-    serviceAccountName: props.serviceAccount?.name,
+    serviceAccountName: storage.serviceAccountName,
     automountServiceAccountToken: props.automountServiceAccountToken ?? false,
-    storageCredentialsSecret: props.storageCredentials?.name,
+    storageCredentialsSecret: storage.storageCredentialsSecret,
+    storageEnv: storage.storageEnv,
     labels: props.labels ?? {},
     annotations: props.annotations ?? {},
     ingress,

@@ -10,5 +10,6 @@ export * from './model-endpoint';
 export * from './model-format';
 export * from './model-mesh';
 export * from './scheduling';
+export * from './storage-auth';
 export * from './storage-uri';
 export * from './transformer';

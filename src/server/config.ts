@@ -190,7 +190,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
     // ---- storage initializer ----
     storage: parseStorageSettings({
-      int, bytes, oneOf,
+      int,
+      bytes,
+      oneOf,
       legacyEnv: (name) => env[name],
       fail: (message) => {
         throw new ConfigError(message);

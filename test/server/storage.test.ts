@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
 import { fetchModel, gcsConfig, parseStorageUri, resolveS3Config, StorageError } from '../../src/server/storage';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
 const CLI = path.join(__dirname, '..', '..', 'assets', 'server', 'cli.js');
@@ -320,8 +320,12 @@ describe('s3 storage (s3rver)', () => {
   const env = () => ({ AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', ...creds });
 
   async function put(key: string, body: Buffer): Promise<void> {
-    const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1',
-      credentials: { accessKeyId: creds.AWS_ACCESS_KEY_ID, secretAccessKey: creds.AWS_SECRET_ACCESS_KEY } });
+    const client = new S3Client({
+      endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: creds.AWS_ACCESS_KEY_ID, secretAccessKey: creds.AWS_SECRET_ACCESS_KEY },
+    });
     await client.send(new PutObjectCommand({ Bucket: 'models', Key: key, Body: body }));
     client.destroy();
   }

@@ -4,10 +4,10 @@
  * recomputed from the bytes) and GCS's `x-goog-hash: crc32c=...,md5=...`. Every value offered is
  * verified; a body without any is accepted as it is (there is nothing to compare).
  */
-import { Crc32c } from '@aws-crypto/crc32c';
 import { createHash, Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { crc32 } from 'node:zlib';
+import { Crc32c } from '@aws-crypto/crc32c';
 import { StorageError } from './errors';
 
 type Algorithm = 'crc32' | 'crc32c' | 'sha1' | 'sha256' | 'md5';
@@ -46,7 +46,7 @@ export function offeredChecksums(headers: IncomingHttpHeaders): OfferedChecksum[
 
 function uint32Base64(n: number): string {
   const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
+  b.writeUInt32BE(n); // both CRCs are unsigned 32-bit values
   return b.toString('base64');
 }
 

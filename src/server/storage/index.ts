@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { offeredChecksums } from './checksum';
 import { isStorageError, StorageError } from './errors';
 import { Deadline, formatBytes, WriteBudget } from './limits';
 import { retryableStatus, parseRetryAfter, RetryPolicy, withRetries } from './retry';
@@ -21,10 +22,9 @@ import type { S3Config, StaticKeys } from './s3';
 import { STORAGE_DEFAULTS, StorageSettings } from './settings';
 import type { ObjectStore } from './store';
 import { contentLength, describe, readBody, saveBody, send, Transfer } from './transfer';
-import { offeredChecksums } from './checksum';
 import { archiveKind, unpack } from './unpack';
-import { ConfigError, parseConfig } from '../config';
 import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, SERVER_FLAGS, STORAGE_CREDENTIALS_DIR } from '../../_contract';
+import { ConfigError, parseConfig } from '../config';
 
 export { StorageError, isStorageError } from './errors';
 export type { StorageErrorCode } from './errors';
@@ -314,7 +314,8 @@ function loadGcs(): typeof import('./gcs') {
 }
 
 /** The store for an s3:// or gs:// URI, with credentials chosen by `--storage-auth`. */
-async function openStore(parsed: { bucket: string; gcs?: boolean }, env: NodeJS.ProcessEnv, options: FetchModelOptions, t: Transfer): Promise<ObjectStore> {
+async function openStore(parsed: { bucket: string; gcs?: boolean }, env: NodeJS.ProcessEnv, options: FetchModelOptions,
+  t: Transfer): Promise<ObjectStore> {
   const location = resolveS3Config(env, options.credentialsDir);
   if (parsed.gcs) {
     // HMAC keys: GCS's S3-compatible XML API. Otherwise a bearer token from ADC on the JSON API.

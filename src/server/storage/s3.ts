@@ -5,9 +5,9 @@
  * config). Bundled into a chunk of its own (`storage-s3.js`) that `./index` loads only for these
  * schemes, so a server without them never pays for the SDK.
  */
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import type { Readable } from 'node:stream';
 import { isStorageError, StorageError } from './errors';
 import { parseRetryAfter, retryableStatus, withRetries } from './retry';
 import { StorageAuthMode } from './settings';
@@ -83,7 +83,8 @@ export async function createS3Store(config: S3Config, t: Transfer): Promise<Obje
   /** Maps an SDK error to a StorageError that names the object, the status and the credentials. */
   const mapError = (err: unknown, bucket: string, key: string): StorageError => {
     if (isStorageError(err)) return err;
-    const e = err as Error & { $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> }; code?: string; Code?: string };
+    type SdkError = Error & { $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> }; code?: string };
+    const e = err as SdkError;
     const target = `${config.scheme}://${bucket}/${key}`;
     const status = e.$metadata?.httpStatusCode;
     if (/checksum mismatch/i.test(e.message)) {
@@ -132,7 +133,8 @@ export async function createS3Store(config: S3Config, t: Transfer): Promise<Obje
         const page = await withRetries(`list ${config.scheme}://${bucket}/${prefix}`, t.retry, async () => {
           try {
             const { out, timers } = await call(`list ${config.scheme}://${bucket}/${prefix}`, (abortSignal) =>
-              client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: pageSize, ContinuationToken: token }), { abortSignal }));
+              client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: pageSize, ContinuationToken: token }),
+                { abortSignal }));
             timers.stop();
             return out;
           } catch (err) {

@@ -8,10 +8,10 @@ export interface StoreObject {
 
 /** A bucket-and-key store, with its credentials already chosen. */
 export interface ObjectStore {
+  /** Where requests go, for messages (`http://minio:9000`, `https://storage.googleapis.com`). */
+  readonly endpoint: string;
   /** Every object whose key starts with `prefix`. */
   list(bucket: string, prefix: string, pageSize: number): Promise<StoreObject[]>;
   /** Downloads one object into `file` (through the write cap, verified); returns its size. */
   download(bucket: string, key: string, file: string): Promise<number>;
-  /** Where requests go, for messages (`http://minio:9000`, `https://storage.googleapis.com`). */
-  readonly endpoint: string;
 }

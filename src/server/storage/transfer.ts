@@ -44,11 +44,17 @@ export function attemptTimers(what: string, t: Transfer, abort: (err: StorageErr
   return new AttemptTimers(what, t.settings.idleTimeoutMs, t.deadline, abort);
 }
 
+/** A response whose headers arrived, and the timers still watching its body. */
+export interface Sent {
+  readonly res: http.IncomingMessage;
+  readonly timers: AttemptTimers;
+}
+
 /**
  * Sends one request and resolves with the response once its headers arrive, its timers still
  * armed: the caller consumes the body (kicking the timers) and stops them.
  */
-export function send(method: string, url: URL, headers: Record<string, string>, t: Transfer): Promise<{ res: http.IncomingMessage; timers: AttemptTimers }> {
+export function send(method: string, url: URL, headers: Record<string, string>, t: Transfer): Promise<Sent> {
   const what = describe(method, url);
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

@@ -2,8 +2,8 @@
 // the initializer waited forever; a stalled body was reported as ECONNRESET. Now the whole fetch
 // has a deadline (--storage-deadline-ms) and a stall trips the idle timeout, both as TIMEOUT.
 import type { ServerResponse } from 'node:http';
-import { fetchModel } from '../../../src/server/storage';
 import { LoopbackServer, runCli, startServer, tempDir, tree } from './storage-helpers';
+import { fetchModel } from '../../../src/server/storage';
 
 let server: LoopbackServer;
 const open = new Set<ServerResponse>();

@@ -3,8 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { fetchModel } from '../../../src/server/storage';
 import { LoopbackServer, runCli, startServer, tempDir, tree } from './storage-helpers';
+import { fetchModel } from '../../../src/server/storage';
 
 const INFLATED = 32 * 1024 * 1024;
 const CAP = 4 * 1024 * 1024;

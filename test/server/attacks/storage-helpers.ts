@@ -28,7 +28,8 @@ export function tree(dir: string, rel = ''): string[] {
 /** Runs `cdk8s-model-server` with `args`; resolves with its exit code and output. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const options = { env: { PATH: process.env.PATH, ...env }, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 };
+    execFile(process.execPath, [CLI, ...args], options, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -6,12 +6,16 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Crc32c } from '@aws-crypto/crc32c';
-import { fetchModel } from '../../../src/server/storage';
 import { LoopbackServer, startServer, tempDir, tree } from './storage-helpers';
+import { fetchModel } from '../../../src/server/storage';
 
 const MODEL = Buffer.from('model bytes '.repeat(1000));
 const b64 = (alg: string) => createHash(alg).update(MODEL).digest('base64');
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b.toString('base64'); };
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b.toString('base64');
+};
 const CRC32 = u32(crc32(MODEL));
 const CRC32C = u32(new Crc32c().update(MODEL).digest());
 const WRONG = u32(12345);

@@ -4,8 +4,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar';
-import { fetchModel } from '../../../src/server/storage';
 import { LoopbackServer, runCli, startServer, tempDir, tree } from './storage-helpers';
+import { fetchModel } from '../../../src/server/storage';
 
 const MiB = 1024 * 1024;
 const archives: Record<string, Buffer> = {};

@@ -4,9 +4,9 @@
 // signatures made with them; a recording proxy in front of it sees the session tokens.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { runCli, tempDir, tree } from '../attacks/storage-helpers';
 import { FakeCredentialServer, startFakePodIdentityAgent, startFakeSts } from './fake-sts';
 import { S3rver, S3RVER_KEYS, SeenRequest, startRecordingProxy, startS3rver } from './s3rver';
+import { runCli, tempDir, tree } from '../attacks/storage-helpers';
 
 const MODELS = path.join(__dirname, '..', '..', 'fixtures', 'models');
 const IRIS = readFileSync(path.join(MODELS, 'iris-logreg.onnx'));

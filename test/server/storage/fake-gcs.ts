@@ -1,10 +1,10 @@
 // A fake Google Cloud Storage JSON API on loopback (what STORAGE_EMULATOR_HOST points Google's
 // clients at): objects.list with prefix and pages, objects.get with alt=media and x-goog-hash.
 // Private buckets need a bearer token the given check accepts; public ones take anonymous reads.
-import { Crc32c } from '@aws-crypto/crc32c';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Crc32c } from '@aws-crypto/crc32c';
 
 export interface FakeGcs {
   readonly url: string;
@@ -24,7 +24,7 @@ export interface FakeGcsOptions {
 
 function googHash(body: Buffer): string {
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(new Crc32c().update(body).digest() >>> 0);
+  crc.writeUInt32BE(new Crc32c().update(body).digest());
   return `crc32c=${crc.toString('base64')},md5=${createHash('md5').update(body).digest('base64')}`;
 }
 

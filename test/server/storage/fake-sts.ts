@@ -94,7 +94,15 @@ export async function startFakeSts(o: FakeStsOptions): Promise<FakeCredentialSer
 }
 
 /** Starts a fake EKS Pod Identity agent: GET with the pod's token in `Authorization`. */
-export async function startFakePodIdentityAgent(o: { authorizationToken: string; accessKeyId: string; secretAccessKey: string; lifetimeMs: number }): Promise<FakeCredentialServer> {
+export interface FakePodIdentityOptions {
+  /** The pod's token, which the agent expects in `Authorization`. */
+  readonly authorizationToken: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly lifetimeMs: number;
+}
+
+export async function startFakePodIdentityAgent(o: FakePodIdentityOptions): Promise<FakeCredentialServer> {
   const issued: IssuedCredentials[] = [];
   const refused: string[] = [];
   const server = http.createServer((req, res) => {
@@ -105,14 +113,19 @@ export async function startFakePodIdentityAgent(o: { authorizationToken: string;
       return;
     }
     const creds: IssuedCredentials = {
-      accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey,
-      sessionToken: `fake-pod-identity-session-${issued.length + 1}`, expiresAt: Date.now() + o.lifetimeMs,
+      accessKeyId: o.accessKeyId,
+      secretAccessKey: o.secretAccessKey,
+      sessionToken: `fake-pod-identity-session-${issued.length + 1}`,
+      expiresAt: Date.now() + o.lifetimeMs,
     };
     issued.push(creds);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({
-      AccessKeyId: creds.accessKeyId, SecretAccessKey: creds.secretAccessKey, Token: creds.sessionToken,
-      Expiration: new Date(creds.expiresAt).toISOString(), AccountId: '123456789012',
+      AccessKeyId: creds.accessKeyId,
+      SecretAccessKey: creds.secretAccessKey,
+      Token: creds.sessionToken,
+      Expiration: new Date(creds.expiresAt).toISOString(),
+      AccountId: '123456789012',
     }));
   });
   return { url: await listen(server), issued, refused, close: closer(server) };

@@ -4,9 +4,9 @@
 // fake GCS checks each request's token is one it handed out and still valid.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { runCli, tempDir, tree } from '../attacks/storage-helpers';
-import { FakeGcs, startFakeGcs } from './fake-gcs';
 import { FakeMetadataServer, startFakeGceMetadata } from './fake-gce-metadata';
+import { FakeGcs, startFakeGcs } from './fake-gcs';
+import { runCli, tempDir, tree } from '../attacks/storage-helpers';
 
 const MODELS = path.join(__dirname, '..', '..', 'fixtures', 'models');
 const IRIS = readFileSync(path.join(MODELS, 'iris-logreg.onnx'));

@@ -66,8 +66,11 @@ Promise<{ endpoint: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const to = new URL(target);
   const server = http.createServer((req, res) => {
     const s: SeenRequest = {
-      method: req.method ?? '', url: req.url ?? '', at: Date.now(),
-      authorization: req.headers.authorization, securityToken: req.headers['x-amz-security-token'] as string | undefined,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      at: Date.now(),
+      authorization: req.headers.authorization,
+      securityToken: req.headers['x-amz-security-token'] as string | undefined,
     };
     seen.push(s);
     const refusal = reject?.(s);
