@@ -1,4 +1,5 @@
-// Storage initializer against real servers on loopback: node:http for http(s) URIs, s3rver for s3://.
+// Storage initializer against real servers on loopback: node:http for http(s) URIs, s3rver for s3://
+// (the attack suites are in test/server/attacks/storage-*, credentials in test/server/storage/).
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, promises as fs, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
@@ -7,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
+import { S3rver, S3RVER_KEYS, startS3rver } from './storage/s3rver';
 import { fetchModel, gcsConfig, parseStorageUri, resolveS3Config, StorageError } from '../../src/server/storage';
 
 const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
@@ -313,41 +314,16 @@ describe('serve --storage-uri (http)', () => {
 });
 
 describe('s3 storage (s3rver)', () => {
-  let s3: ChildProcess;
+  let s3: S3rver;
   let endpoint: string;
   // s3rver's built-in account.
-  const creds = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+  const creds = { AWS_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey };
   const env = () => ({ AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', ...creds });
-
-  async function put(key: string, body: Buffer): Promise<void> {
-    const client = new S3Client({
-      endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: { accessKeyId: creds.AWS_ACCESS_KEY_ID, secretAccessKey: creds.AWS_SECRET_ACCESS_KEY },
-    });
-    await client.send(new PutObjectCommand({ Bucket: 'models', Key: key, Body: body }));
-    client.destroy();
-  }
+  const put = (key: string, body: Buffer) => s3.put('models', key, body);
 
   beforeAll(async () => {
-    // s3rver encrypts ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 only
-    // offers through the legacy provider: run it as its own process with that flag.
-    const script = `
-      const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
-      new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ${JSON.stringify(newDir('s3rver'))},
-        configureBuckets: [{ name: 'models' }] }).run().then((a) => console.log(JSON.stringify(a)));`;
-    s3 = spawn(process.execPath, ['--openssl-legacy-provider', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      s3.stdout!.on('data', (c: Buffer) => {
-        buf += c.toString();
-        const line = buf.split('\n')[0];
-        if (buf.includes('\n')) resolve(JSON.parse(line).port);
-      });
-      s3.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-    });
-    endpoint = `http://127.0.0.1:${port}`;
+    s3 = await startS3rver(['models']);
+    endpoint = s3.endpoint;
     await put('iris/v1/model.onnx', IRIS);
     await put('iris/v1/config/labels.txt', Buffer.from('setosa\nversicolor\nvirginica\n'));
     for (let i = 0; i < 5; i++) await put(`many/part-${i}.bin`, Buffer.from(`part ${i}`));
@@ -355,13 +331,7 @@ describe('s3 storage (s3rver)', () => {
     await put('iris/v1-other/decoy.onnx', Buffer.from('not me'));
   });
 
-  afterAll(async () => {
-    if (s3.exitCode === null) {
-      const exited = new Promise((r) => s3.once('exit', r));
-      s3.kill();
-      await exited;
-    }
-  });
+  afterAll(() => s3.stop());
 
   test('downloads one object with a signed GET', async () => {
     const dir = newDir('s3-one');
