@@ -31,12 +31,14 @@ export function gcsEndpoint(env: NodeJS.ProcessEnv): URL {
 /** The `Authorization` header value, or undefined for anonymous requests. */
 type TokenSource = () => Promise<string | undefined>;
 
-async function chooseToken(auth: StorageAuthMode, t: Transfer): Promise<{ token: TokenSource; source: string }> {
+async function chooseToken(auth: StorageAuthMode, env: NodeJS.ProcessEnv, t: Transfer): Promise<{ token: TokenSource; source: string }> {
   if (auth === 'anonymous') return { token: async () => undefined, source: 'no credentials (--storage-auth anonymous)' };
   if (auth === 'secret') {
     throw new StorageError('AUTH', '--storage-auth secret for gs://, but no HMAC keys (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) in the environment or STORAGE_CREDENTIALS_DIR');
   }
-  const google = new GoogleAuth({ scopes: [READ_ONLY_SCOPE] });
+  // Reading objects needs no project; naming one skips the library's project discovery (for an
+  // external_account, a call to Cloud Resource Manager that egress rules may well block).
+  const google = new GoogleAuth({ scopes: [READ_ONLY_SCOPE], projectId: env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT ?? 'unused' });
   // The client caches its token and refreshes it before it expires; ask it before every request.
   const headerOf = async (): Promise<string | undefined> => {
     const client = await google.getClient();
@@ -59,7 +61,7 @@ async function chooseToken(auth: StorageAuthMode, t: Transfer): Promise<{ token:
 /** The object store for one gs:// fetch through the JSON API. */
 export async function createGcsStore(auth: StorageAuthMode, env: NodeJS.ProcessEnv, t: Transfer): Promise<ObjectStore> {
   const base = gcsEndpoint(env);
-  const { token, source } = await chooseToken(auth, t);
+  const { token, source } = await chooseToken(auth, env, t);
   const url = (path: string, query: Record<string, string>) => {
     const u = new URL(base.href);
     u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;

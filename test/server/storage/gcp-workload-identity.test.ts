@@ -2,33 +2,39 @@
 // through google-auth-library's Application Default Credentials and a bearer token on GCS's JSON
 // API. Real protocol peers on loopback: a fake GKE metadata server hands out short-lived tokens, a
 // fake GCS checks each request's token is one it handed out and still valid.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FakeMetadataServer, startFakeGceMetadata } from './fake-gce-metadata';
 import { FakeGcs, startFakeGcs } from './fake-gcs';
+import { FakeGoogleSts, startFakeGoogleSts } from './fake-google-sts';
 import { runCli, tempDir, tree } from '../attacks/storage-helpers';
 
 const MODELS = path.join(__dirname, '..', '..', 'fixtures', 'models');
 const IRIS = readFileSync(path.join(MODELS, 'iris-logreg.onnx'));
 
 let metadata: FakeMetadataServer;
+let sts: FakeGoogleSts;
+const AUDIENCE = '//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/k8s/providers/cluster';
+const SUBJECT_TOKEN = 'eyJhbGciOiJSUzI1NiJ9.fake-kubernetes-service-account-token.sig';
 let gcs: FakeGcs;
 let home: string;
 
 beforeAll(async () => {
   // 60-second tokens: inside the client's eager-refresh window, so it fetches a new one per request.
   metadata = await startFakeGceMetadata({ lifetimeSeconds: 60, serviceAccount: 'model-reader@fake-project.iam.gserviceaccount.com' });
+  sts = await startFakeGoogleSts({ audience: AUDIENCE, subjectToken: SUBJECT_TOKEN, lifetimeSeconds: 60 });
   const objects: Record<string, Buffer> = { 'iris/v1/model.onnx': IRIS };
   for (let i = 0; i < 4; i++) objects[`iris/v1/extra/part-${i}.bin`] = Buffer.from(`part ${i}`);
   gcs = await startFakeGcs({
     buckets: { 'private-models': objects, 'public-models': { 'iris/model.onnx': IRIS } },
     publicBuckets: ['public-models'],
-    tokenValid: (t) => metadata.valid(t),
+    tokenValid: (t) => metadata.valid(t) || sts.valid(t),
   });
   home = tempDir('gcp-home'); // no gcloud user credentials
 });
 
 afterAll(async () => {
+  await sts.close();
   await gcs.close();
   await metadata.close();
 });
@@ -62,6 +68,29 @@ test('GKE Workload Identity: short-lived tokens are refreshed, and every request
   expect(tree(dir)).toEqual(['extra/', 'extra/part-0.bin', 'extra/part-1.bin', 'extra/part-2.bin', 'extra/part-3.bin', 'model.onnx']);
   expect(metadata.issued.length).toBeGreaterThan(1);
   expect(new Set(gcs.authorizations).size).toBeGreaterThan(1);
+});
+
+test('GOOGLE_APPLICATION_CREDENTIALS: an external_account file (Workload Identity Federation) is exchanged at STS for a bearer token (fake Google STS and fake GCS on loopback)', async () => {
+  const dir = tempDir('wif');
+  const subjectFile = path.join(tempDir('wif-token'), 'token');
+  writeFileSync(subjectFile, SUBJECT_TOKEN);
+  const credentialsFile = path.join(tempDir('wif-config'), 'credentials.json');
+  writeFileSync(credentialsFile, JSON.stringify({
+    type: 'external_account',
+    audience: AUDIENCE,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    token_url: sts.url,
+    credential_source: { file: subjectFile },
+  }));
+  const r = await runCli(['storage-initializer', 'gs://private-models/iris/v1/model.onnx', dir, '--storage-auth', 'workload-identity'],
+    podEnv({ GOOGLE_APPLICATION_CREDENTIALS: credentialsFile, METADATA_SERVER_DETECTION: 'none' }));
+  expect(r.stderr).not.toContain('error');
+  expect(r.code).toBe(0);
+  expect(readFileSync(path.join(dir, 'model.onnx')).equals(IRIS)).toBe(true);
+  expect(sts.refused).toEqual([]);
+  expect(sts.issued.length).toBeGreaterThan(0);
+  expect(sts.issued[0].scopes).toContain('https://www.googleapis.com/auth/devstorage.read_only');
+  for (const a of gcs.authorizations) expect(sts.issued.map((t) => `Bearer ${t.token}`)).toContain(a);
 });
 
 test('without any Google credentials, workload-identity fails with AUTH naming the annotation to check', async () => {
