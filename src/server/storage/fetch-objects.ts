@@ -48,12 +48,23 @@ async function openStore(parsed: { bucket: string; gcs?: boolean }, env: NodeJS.
   return loadS3().createS3Store({ ...location, auth: t.settings.auth, scheme: 's3' }, t);
 }
 
+type ObjectUri = { bucket: string; key: string; gcs?: boolean };
+
 /** Downloads the object or prefix into `out` (single archives via the staging dir); returns the bytes downloaded. */
-export async function fetchObjects(parsed: { bucket: string; key: string; gcs?: boolean }, stage: string, out: string, t: Transfer,
+export async function fetchObjects(parsed: ObjectUri, stage: string, out: string, t: Transfer,
   env: NodeJS.ProcessEnv, options: ObjectFetchOptions): Promise<number> {
+  const store = await openStore(parsed, env, options, t);
+  try {
+    return await fetchFrom(store, parsed, stage, out, t, options);
+  } finally {
+    store.close();
+  }
+}
+
+async function fetchFrom(store: ObjectStore, parsed: ObjectUri, stage: string, out: string, t: Transfer,
+  options: ObjectFetchOptions): Promise<number> {
   const { bucket, key } = parsed;
   const scheme = parsed.gcs ? 'gs' : 's3';
-  const store = await openStore(parsed, env, options, t);
   const single = async (): Promise<number> => {
     const tmp = path.join(stage, 'download');
     const bytes = await store.download(bucket, key, tmp);

@@ -89,6 +89,8 @@ export async function createGcsStore(auth: StorageAuthMode, env: NodeJS.ProcessE
   };
   return {
     endpoint: base.origin,
+    // One connection per request (agent: false in ./transfer): nothing is kept open.
+    close: () => undefined,
     async list(bucket: string, prefix: string, pageSize: number): Promise<StoreObject[]> {
       const all: StoreObject[] = [];
       let pageToken: string | undefined;

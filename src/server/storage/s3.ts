@@ -126,6 +126,7 @@ export async function createS3Store(config: S3Config, t: Transfer): Promise<Obje
 
   return {
     endpoint,
+    close: () => client.destroy(),
     async list(bucket: string, prefix: string, pageSize: number): Promise<StoreObject[]> {
       const all: StoreObject[] = [];
       let token: string | undefined;
@@ -152,7 +153,9 @@ export async function createS3Store(config: S3Config, t: Transfer): Promise<Obje
       return withRetries(`get ${what}`, t.retry, async () => {
         try {
           const { out, timers } = await call(what, (abortSignal) =>
-            client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal }));
+            // GCS's XML API has no x-amz checksums (and may refuse the header): gs:// asks only S3.
+            client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(config.scheme === 's3' ? { ChecksumMode: 'ENABLED' } : {}) }),
+              { abortSignal }));
           const body = out.Body as Readable;
           // The checksum is verified by the SDK as the body streams (a mismatch fails the pipeline).
           return await saveBody(body, file, what, t, timers, { length: out.ContentLength, checksums: [] });

@@ -14,4 +14,6 @@ export interface ObjectStore {
   list(bucket: string, prefix: string, pageSize: number): Promise<StoreObject[]>;
   /** Downloads one object into `file` (through the write cap, verified); returns its size. */
   download(bucket: string, key: string, file: string): Promise<number>;
+  /** Closes kept-alive connections. */
+  close(): void;
 }
