@@ -93,7 +93,7 @@ test('GOOGLE_APPLICATION_CREDENTIALS: an external_account file (Workload Identit
   for (const a of gcs.authorizations) expect(sts.issued.map((t) => `Bearer ${t.token}`)).toContain(a);
 });
 
-test('without any Google credentials, workload-identity fails with AUTH naming the annotation to check', async () => {
+test('without any Google credentials, workload-identity fails with AUTH naming the annotation to check (fake GCS on loopback, never reached)', async () => {
   const dir = tempDir('gke-none');
   const r = await runCli(['storage-initializer', 'gs://private-models/iris/v1/model.onnx', dir, '--storage-auth', 'workload-identity'],
     podEnv({ METADATA_SERVER_DETECTION: 'none' }));
@@ -114,7 +114,7 @@ test('without credentials, auto reads a public bucket anonymously, and a private
   expect(gcs.authorizations.every((a) => a === undefined)).toBe(true);
 });
 
-test('--storage-auth anonymous never asks the metadata server', async () => {
+test('--storage-auth anonymous never asks the metadata server (fake metadata server and fake GCS on loopback)', async () => {
   const r = await runCli(['storage-initializer', 'gs://public-models/iris/model.onnx', tempDir('gcs-anon'), '--storage-auth', 'anonymous'],
     podEnv({ GCE_METADATA_HOST: metadata.host }));
   expect(r.code).toBe(0);
