@@ -23,7 +23,10 @@ import { parseStorageUri } from './uri';
 export const STAGING_PREFIX = '.storage-initializer-';
 
 export interface FetchModelOptions {
-  /** Environment to read S3 settings from. @default process.env */
+  /**
+   * Environment to read the endpoint, region, static keys and STORAGE_EMULATOR_HOST from (the AWS
+   * SDK's and Google's credential chains always read `process.env`). @default process.env
+   */
   readonly env?: NodeJS.ProcessEnv;
   /**
    * Directory with files named like the env vars (`AWS_ACCESS_KEY_ID`, ...), e.g. a mounted Secret.
