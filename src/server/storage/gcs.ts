@@ -7,11 +7,11 @@
  */
 import { GoogleAuth } from 'google-auth-library';
 import { offeredChecksums } from './checksum';
-import { StorageError } from './errors';
+import { isStorageError, StorageError } from './errors';
 import { parseRetryAfter, retryableStatus, withRetries } from './retry';
 import { StorageAuthMode } from './settings';
 import { ObjectStore, StoreObject } from './store';
-import { contentLength, describe, readBody, saveBody, send, Transfer } from './transfer';
+import { bounded, contentLength, describe, readBody, saveBody, send, Transfer } from './transfer';
 
 /** GCS's public endpoint; `STORAGE_EMULATOR_HOST` (the variable Google's own clients read) overrides it. */
 export const GCS_JSON_API = 'https://storage.googleapis.com';
@@ -45,10 +45,17 @@ async function chooseToken(auth: StorageAuthMode, env: NodeJS.ProcessEnv, t: Tra
     const headers = await client.getRequestHeaders() as unknown as { get?: (n: string) => string | null } & Record<string, string>;
     return (typeof headers.get === 'function' ? headers.get('authorization') : headers.Authorization ?? headers.authorization) ?? undefined;
   };
+  // Token endpoints (the metadata server, STS) are waited for under the same timers as a request.
+  const boundedHeader = async () => {
+    const { out, timers } = await bounded('Google Application Default Credentials', t, () => headerOf());
+    timers.stop();
+    return out;
+  };
   try {
-    await headerOf();
-    return { token: headerOf, source: 'Google Application Default Credentials' };
+    await boundedHeader();
+    return { token: boundedHeader, source: 'Google Application Default Credentials' };
   } catch (err) {
+    if (isStorageError(err) && err.code === 'TIMEOUT') throw err;
     if (auth === 'workload-identity') {
       throw new StorageError('AUTH', `--storage-auth workload-identity: Google Application Default Credentials found no credentials (${(err as Error).message}); ` +
         'check the ServiceAccount\'s iam.gke.io/gcp-service-account annotation and the IAM binding of GKE Workload Identity', { cause: err });

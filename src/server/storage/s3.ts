@@ -12,7 +12,7 @@ import { isStorageError, StorageError } from './errors';
 import { parseRetryAfter, retryableStatus, withRetries } from './retry';
 import { StorageAuthMode } from './settings';
 import { ObjectStore, StoreObject } from './store';
-import { attemptTimers, saveBody, Transfer } from './transfer';
+import { bounded, saveBody, Transfer } from './transfer';
 
 /** Static keys from env or the credentials dir. */
 export interface StaticKeys {
@@ -50,9 +50,11 @@ async function chooseCredentials(config: S3Config, t: Transfer): Promise<{ provi
   // The default chain, memoized by the SDK and refreshed before its credentials expire.
   const chain = fromNodeProviderChain();
   try {
-    const first = await chain();
+    const { out: first, timers } = await bounded('the AWS default credential chain', t, () => chain());
+    timers.stop();
     return { provider: chain, source: `access key id ${first.accessKeyId} from the AWS default credential chain` };
   } catch (err) {
+    if (isStorageError(err) && err.code === 'TIMEOUT') throw err;
     if (config.auth === 'workload-identity') {
       throw new StorageError('AUTH', `--storage-auth workload-identity: the AWS default credential chain found no credentials (${(err as Error).message}); ` +
         'check the ServiceAccount\'s eks.amazonaws.com/role-arn annotation (IRSA) or the EKS Pod Identity association', { cause: err });
@@ -112,17 +114,9 @@ export async function createS3Store(config: S3Config, t: Transfer): Promise<Obje
     });
   };
 
-  /** One SDK call under the attempt's timers; the timers stay armed for a body the caller reads. */
-  const call = async <T>(what: string, run: (signal: AbortSignal) => Promise<T>) => {
-    const abort = new AbortController();
-    const timers = attemptTimers(what, t, (err) => abort.abort(err));
-    try {
-      return { out: await run(abort.signal), timers };
-    } catch (err) {
-      timers.stop();
-      throw timers.explain(err);
-    }
-  };
+  /** One SDK call under the attempt's timers (credential refreshes included); they stay armed for a body the caller reads. */
+  const call = <T>(what: string, run: (signal: AbortSignal) => Promise<T>) =>
+    bounded(what, t, run, (late) => ((late as { Body?: Readable }).Body)?.destroy());
 
   return {
     endpoint,

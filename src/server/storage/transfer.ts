@@ -44,6 +44,29 @@ export function attemptTimers(what: string, t: Transfer, abort: (err: StorageErr
   return new AttemptTimers(what, t.settings.idleTimeoutMs, t.deadline, abort);
 }
 
+/**
+ * Runs `work` (a credential lookup, an SDK call) under an attempt's timers: it rejects with the
+ * TIMEOUT error when one fires, even if `work` itself never settles (a token endpoint that hangs).
+ * `onLate` receives a result that arrives after that, to release it.
+ */
+export function bounded<T>(what: string, t: Transfer, work: (signal: AbortSignal) => Promise<T>, onLate?: (late: T) => void):
+Promise<{ out: T; timers: AttemptTimers }> {
+  return new Promise((resolve, reject) => {
+    const abort = new AbortController();
+    const timers = attemptTimers(what, t, (err) => {
+      abort.abort(err);
+      reject(err);
+    });
+    work(abort.signal).then((out) => {
+      if (timers.fired) onLate?.(out);
+      else resolve({ out, timers });
+    }, (err) => {
+      timers.stop();
+      reject(timers.explain(err));
+    });
+  });
+}
+
 /** A response whose headers arrived, and the timers still watching its body. */
 export interface Sent {
   readonly res: http.IncomingMessage;

@@ -1,7 +1,9 @@
 // Attack: a server that drips one byte at a time never trips an idle timeout, and before the fix
 // the initializer waited forever; a stalled body was reported as ECONNRESET. Now the whole fetch
 // has a deadline (--storage-deadline-ms) and a stall trips the idle timeout, both as TIMEOUT.
+import { writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import * as path from 'node:path';
 import { LoopbackServer, runCli, startServer, tempDir, tree } from './storage-helpers';
 import { fetchModel } from '../../../src/server/storage';
 
@@ -23,6 +25,18 @@ beforeAll(async () => {
       res.write(Buffer.alloc(1000));
     } else if (req.url === '/slow-headers/model.onnx') {
       // Never sends headers at all.
+    } else if (req.url?.startsWith('/fake-s3/')) {
+      // A fake S3 (on loopback): lists one object, then drips its body like /drip.
+      if (req.url.includes('list-type=2')) {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>model.onnx</Key><Size>100000</Size></Contents></ListBucketResult>');
+        return;
+      }
+      res.writeHead(200, { 'content-length': 100_000 });
+      const timer = setInterval(() => res.write(Buffer.from([1])), 50);
+      res.on('close', () => clearInterval(timer));
+    } else if (req.url?.startsWith('/fake-sts')) {
+      // A fake STS (on loopback) that never answers.
     }
   });
 });
@@ -39,6 +53,34 @@ test('a drip times out at the deadline with TIMEOUT naming the flag, not retried
   expect(r.stderr).toMatch(/error \[TIMEOUT\]: GET http:\/\/127\.0\.0\.1:\d+\/drip\/model\.onnx: the fetch did not finish within its deadline of 1500 ms; raise --storage-deadline-ms \(STORAGE_DEADLINE_MS\)/);
   expect(r.stderr).not.toContain('ECONNRESET');
   expect(server.hits['/drip/model.onnx']).toBe(1);
+  expect(tree(dir)).toEqual([]);
+});
+
+test('s3://: a dripping object times out at the deadline too, through the AWS SDK (fake S3 on loopback)', async () => {
+  const dir = tempDir('s3-drip');
+  const err = await fetchModel('s3://fake-s3/model.onnx', dir, {
+    settings: { deadlineMs: 1500, idleTimeoutMs: 1000, auth: 'anonymous' }, env: { AWS_ENDPOINT_URL: server.base },
+  }).catch((e) => e);
+  expect(err).toMatchObject({ name: 'StorageError', code: 'TIMEOUT' });
+  expect(err.message).toMatch(/^s3:\/\/fake-s3\/model\.onnx: the fetch did not finish within its deadline of 1500 ms/);
+  expect(tree(dir)).toEqual([]);
+});
+
+test('a token endpoint that never answers times out as TIMEOUT instead of hanging the fetch (fake STS on loopback)', async () => {
+  const dir = tempDir('sts-hang');
+  const tokenFile = path.join(tempDir('sts-hang-token'), 'token');
+  writeFileSync(tokenFile, 'token');
+  const r = await runCli(['storage-initializer', 's3://models/model.onnx', dir, '--storage-idle-timeout-ms', '500', '--storage-auth', 'workload-identity'], {
+    HOME: tempDir('sts-hang-home'),
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ENDPOINT_URL: server.base,
+    AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/r',
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+    AWS_ENDPOINT_URL_STS: `${server.base}/fake-sts`,
+  });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/error \[TIMEOUT\]: the AWS default credential chain: no data for 500 ms; raise --storage-idle-timeout-ms/);
   expect(tree(dir)).toEqual([]);
 });
 
