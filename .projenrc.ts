@@ -58,6 +58,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     jestConfig: {
       testTimeout: 60_000,
       globalSetup: '<rootDir>/test/global-setup.js',
+      // Seeded property tests: fast-check gets a fixed seed in every file (test/seeded.ts).
+      setupFiles: ['<rootDir>/test/fast-check-setup.js'],
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
     },
   },
@@ -130,6 +132,24 @@ project.addTask('bench:server', {
   receiveArgs: true,
 });
 
+// ---- Node 24 LTS (issue 11 section 7) ----
+// The image runs Node 24 LTS and the server bundle targets it (Dockerfile, scripts/bundle-server.js).
+// `engines`, though, is read by npm for everyone who installs this package, and most install it
+// for the constructs alone, which run on any Node that jsii and cdk8s support (20 and 22 too).
+// `>= 24` there would warn them, or fail their install under engine-strict, for a requirement
+// that only the image has. So `engines.node` is the floor this package is tested on (CI runs
+// every suite, the bundled server included, on Node 20, and the server suites again on Node 24),
+// and the README says that the server is built for and tested on Node 24.
+project.package.addEngine('node', '>= 20.0.0');
+// CI runs jest on the machine's Node and, with this task, the server suites that start real
+// server processes again on the image's Node 24 (the pinned binary from the npm registry).
+project.addTask('test:server:node24', {
+  description: 'Run the server suites that start server processes on the image\'s Node 24 (jest on this Node; MODEL_SERVER_NODE)',
+  exec: 'node scripts/node24.js test',
+  receiveArgs: true,
+});
+// ---- end of Node 24 LTS ----
+
 project.addTask('bench:transformer', {
   description: 'Latency a separate transformer adds versus the in-process one',
   exec: 'node bench/transformer/run.js',
@@ -154,5 +174,23 @@ project.eslint?.addOverride({
   files: ['src/server/**', 'src/controller/**', 'bench/**', 'test/**', 'examples/**'],
   rules: { 'import/no-extraneous-dependencies': 'off' },
 });
+
+// --- Layout (issue 12): one folder per part. No import cycle in src/, and the model server and
+// the constructs share only src/contract.ts. test/architecture/layout.test.ts checks the same
+// rules and also counts type-only imports, which import/no-cycle skips.
+const SERVER_SHARES_ONLY_THE_CONTRACT = 'the model server and the constructs share only src/contract.ts';
+project.eslint?.addOverride({
+  files: ['src/**/*.ts'],
+  rules: {
+    'import/no-cycle': ['error', { ignoreExternal: true }],
+    'import/no-restricted-paths': ['error', {
+      zones: [
+        { target: './src/server', from: ['./src/constructs', './src/render', './src/index.ts'], message: SERVER_SHARES_ONLY_THE_CONTRACT },
+        { target: ['./src/constructs', './src/render', './src/index.ts', './src/contract.ts'], from: './src/server', message: SERVER_SHARES_ONLY_THE_CONTRACT },
+      ],
+    }],
+  },
+});
+// --- end layout
 
 project.synth();

@@ -7,9 +7,10 @@
 #
 # Runs as 1000:1000 (the constructs' runAsUser) with a read-only root filesystem: the only
 # writable paths it needs are /tmp (HOME, TMPDIR) and /mnt/models (storage-initializer target).
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS, pinned to the release CI also runs the server test suites on (scripts/node24.js).
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
-# --- build: bundle src/server/cli.ts (and the gRPC proto) into assets/server/ ---
+# --- build: bundle the launcher and src/server/cli.ts (and the gRPC proto) into assets/server/ ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 # onnxruntime-node's postinstall downloads CUDA providers; the CPU runtime is in the package.
@@ -40,8 +41,11 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /deps/node_modules/ /app/node_modules/
 COPY --from=build /src/assets/server/ /app/
-RUN mkdir -p /mnt/models && chown 1000:1000 /mnt/models
+RUN mkdir -p /mnt/models /app/compile-cache && chown 1000:1000 /mnt/models /app/compile-cache
 USER 1000:1000
+# Node's compile cache for the bundle, made by the user that runs it (Node keeps one per uid), so
+# that a pod's first start reads it from the image (src/server/launcher.ts).
+RUN node /app/cli.js --version
 EXPOSE 8080 8081
 ENTRYPOINT ["node", "/app/cli.js"]
 CMD ["serve"]

@@ -10,10 +10,18 @@ const outdir = path.join(root, 'assets', 'server');
 const pkg = require(path.join(root, 'package.json'));
 const ORT_VERSION = (pkg.devDependencies || {})['onnxruntime-node'] || (pkg.dependencies || {})['onnxruntime-node'];
 
-// ---- storage clients (issue 11 §4): the AWS SDK and google-auth-library are bundled into chunks of
-// their own beside cli.js, which src/server/storage/index.ts require()s only for s3:// and gs://, so
-// `serve` without those schemes never reads them. buildSync takes no plugins: the chunks' files are
-// loaded by path (STORAGE_CHUNKS below drops the in-source require() branch from cli.js).
+// ---- Node 24 LTS target and the launcher (issue 11 section 7) ----
+// The image runs Node 24 LTS (Dockerfile). The bin also works on the Node 20 floor of `engines`:
+// CI runs every server suite on Node 20 and again on Node 24 (`test:server:node24`), so syntax
+// that Node 20 cannot parse would fail there.
+const TARGET = 'node24';
+/** Version strings the CLI prints for `--version` (replaced at bundle time). */
+const DEFINE = { MODEL_SERVER_VERSION: JSON.stringify(pkg.version), MODEL_SERVER_ORT_VERSION: JSON.stringify(ORT_VERSION) };
+
+// ---- storage clients (issue 11 §4): the AWS SDK and google-auth-library are bundled into chunks
+// of their own beside server.js, which src/server/storage/fetch-objects.ts require()s only for
+// s3:// and gs://, so `serve` without those schemes never reads them. buildSync takes no plugins:
+// the chunks are loaded by path (the STORAGE_CHUNKS define drops the in-source require() branch).
 const STORAGE_CHUNKS = { 's3': 'storage-s3.js', 'gcs': 'storage-gcs.js' };
 function bundleStorageChunks() {
   for (const [name, file] of Object.entries(STORAGE_CHUNKS)) {
@@ -22,7 +30,7 @@ function bundleStorageChunks() {
       outfile: path.join(outdir, file),
       bundle: true,
       platform: 'node',
-      target: 'node20',
+      target: TARGET,
       format: 'cjs',
       sourcemap: 'linked',
       minify: process.env.BUNDLE_MINIFY !== '0',
@@ -33,26 +41,40 @@ function bundleStorageChunks() {
 // ---- end storage clients ----
 
 function bundleServer() {
-  bundleStorageChunks();
+  bundleStorageChunks(); // storage clients
+  // cli.js: the launcher (bin and image entry point): turns on Node's compile cache, then loads
+  // server.js, so that the big bundle is compiled with the cache on (src/server/launcher.ts).
   esbuild.buildSync({
-    entryPoints: [path.join(root, 'src', 'server', 'cli.ts')],
+    entryPoints: [path.join(root, 'src', 'server', 'launcher.ts')],
     outfile: path.join(outdir, 'cli.js'),
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: TARGET,
+    external: ['./server.js'],
+    banner: { js: '#!/usr/bin/env node' },
+    minify: process.env.BUNDLE_MINIFY !== '0',
+    logLevel: 'warning',
+  });
+  // server.js: the CLI and the server (src/server/cli.ts).
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'src', 'server', 'cli.ts')],
+    outfile: path.join(outdir, 'server.js'),
+    bundle: true,
+    platform: 'node',
+    target: TARGET,
+    // storage clients: src/server/storage/fetch-objects.ts loads storage-<name>.js beside server.js.
+    define: { ...DEFINE, STORAGE_CHUNKS: 'true' },
     // A linked map keeps the bundle small, so the server parses it faster at start-up.
     sourcemap: 'linked',
-    // Native addon: shipped as a package next to the bundle, never inlined.
+    // Native addon: shipped as a package next to the bundle (the image), or installed beside the
+    // package by npm users; never inlined. The CLI says how to install it when it is missing.
     external: ['onnxruntime-node'],
-    // storage clients: src/server/storage/index.ts loads storage-<name>.js beside cli.js.
-    define: { STORAGE_CHUNKS: 'true' },
-    // onnxruntime-node (a native addon) is not bundled: the image ships it, and an npm user
-    // installs it beside the package; say so instead of failing with MODULE_NOT_FOUND.
-    banner: { js: `#!/usr/bin/env node\ntry { require.resolve('onnxruntime-node'); } catch { process.stderr.write('cdk8s-model-server: onnxruntime-node is not installed; run npm install onnxruntime-node@${ORT_VERSION} (the container image ships it)\\n'); process.exit(2); }` },
     // Smaller code parses faster: start-to-ready is a target (the map keeps stack traces readable).
     minify: process.env.BUNDLE_MINIFY !== '0',
     logLevel: 'warning',
   });
+  fs.rmSync(path.join(outdir, 'cli.js.map'), { force: true }); // from before the launcher
+  // ---- end of Node 24 target and launcher ----
   // The gRPC service definition is read at run time.
   fs.copyFileSync(path.join(root, 'src', 'server', 'protocol', 'grpc_predict_v2.proto'), path.join(outdir, 'grpc_predict_v2.proto'));
   fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);

@@ -13,6 +13,7 @@ import { replyWithServerErrors } from './http/error-replies';
 import { createFastPath } from './http/fast-path';
 import { InferHotPath } from './http/infer-hot-path';
 import { acceptJsonBodies } from './http/json-body';
+import { LazySchemaCompilers } from './http/lazy-schema-compilers';
 import { attachLeanHttp1 } from './http/lean-http1';
 import { meterRequests, serveMetrics } from './http/request-metrics';
 import { registerRoutes } from './http/routes';
@@ -34,6 +35,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     core: InferenceCore;
     metrics: ServerMetrics;
+    /** Compiles the route schemas not compiled yet (they compile on first use); `serve` calls it once ready. */
+    warmSchemas(): Promise<void>;
   }
 }
 
@@ -62,6 +65,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { config } = options;
   // Set once the core exists (below): the server is created first, inside Fastify().
   let fastPath: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
+  const schemas = new LazySchemaCompilers();
   const app = Fastify({
     // The inference routes' hot path answers ordinary requests before fastify sees them
     // (`http/lean-http1.ts` on new connections, `http/fast-path.ts` on node:http's); the server
@@ -75,6 +79,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
       return server;
     },
     ...serverOptions(config, options.logger),
+    schemaController: { compilersFactory: schemas.compilersFactory },
+  });
+  let hotPath: InferHotPath | undefined;
+  app.decorate('warmSchemas', async () => {
+    await schemas.warm();
+    hotPath?.warm();
   });
   const metrics = options.metrics ?? new ServerMetrics();
   const core = options.core ?? createCore(config, metrics, (event, fields) => {
@@ -91,7 +101,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // An in-process transformer or explainer hooks into fastify's request lifecycle (headers,
   // logs): such a predictor keeps every request on fastify.
   if (!config.component) {
-    const hotPath = new InferHotPath({ core, metrics, logError: (fields, message) => app.log.error(fields, message) });
+    hotPath = new InferHotPath({ core, metrics, logError: (fields, message) => app.log.error(fields, message) });
     fastPath = createFastPath({ hotPath, maxBodyBytes: config.maxBodyBytes });
     // A mesh member decides placement on node:http's requests (`mesh/node.ts`), so its
     // connections stay there.

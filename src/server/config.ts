@@ -26,6 +26,14 @@
  * | `--model-registry` | `MODEL_REGISTRY` | none (JSON registry file; without it, the models in `--model-dir`) |
  * | `--load-timeout-ms` | `MODEL_LOAD_TIMEOUT_MS` | `120000` |
  *
+ * gRPC port limits per client (node:http2; see `./grpc/limits` and the README, "gRPC limits"):
+ * | `--grpc-max-concurrent-streams` | `GRPC_MAX_CONCURRENT_STREAMS` | `100` (calls open at once on one connection) |
+ * | `--grpc-max-header-list-bytes` | `GRPC_MAX_HEADER_LIST_BYTES` | `16Ki` (a request's decoded header section) |
+ * | `--grpc-max-session-memory-bytes` | `GRPC_MAX_SESSION_MEMORY_BYTES` | `32Mi` (HTTP/2 memory of one connection, whole MiB) |
+ * | `--grpc-idle-timeout-ms` | `GRPC_IDLE_TIMEOUT_MS` | `300000` (a connection with no call and no traffic is closed; `0` = never) |
+ * | `--grpc-preface-timeout-ms` | `GRPC_PREFACE_TIMEOUT_MS` | `10000` (a connection that has not sent the HTTP/2 preface is closed) |
+ * | `--grpc-max-connections` | `GRPC_MAX_CONNECTIONS` | `1000` (more are closed on accept) |
+ *
  * Storage initializer (`--storage-uri`, and the `storage-initializer` subcommand; see `./storage/settings`):
  * | `--storage-max-bytes` | `STORAGE_MAX_BYTES` | `16Gi` (downloads plus unpacked archives) |
  * | `--storage-idle-timeout-ms` | `STORAGE_IDLE_TIMEOUT_MS` | `30000` |
@@ -33,7 +41,8 @@
  * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
-import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../_contract';
+import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
@@ -63,6 +72,8 @@ export interface ServerConfig {
    * `--explainer-method` in a predictor for the in-process variants; table in `./transformer/config`).
    */
   readonly component?: ComponentConfig;
+  /** gRPC port limits per client (the `--grpc-*` limit flags). */
+  readonly grpcLimits: GrpcTransportLimits;
 }
 
 /** Settings of a mesh member (`--mode mesh`). */
@@ -89,6 +100,7 @@ export const DEFAULTS: ServerConfig = {
   shutdownGraceMs: 25_000,
   shutdownDelayMs: 0,
   logLevel: 'info',
+  grpcLimits: DEFAULT_GRPC_LIMITS,
   storage: STORAGE_DEFAULTS,
 };
 
@@ -173,6 +185,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (maxBodyBytes < 1) {
     throw new ConfigError(`${where('maxBodyBytes')} must be at least 1, got '${raw('maxBodyBytes')}'`);
   }
+  const grpcLimits = parseGrpcLimits(int, bytes, where);
   return {
     modelName,
     modelDir: raw('modelDir') ?? DEFAULTS.modelDir,
@@ -200,8 +213,37 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     }),
     ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
+    grpcLimits,
   };
 }
+
+// ---- gRPC port limits per client ----
+/** The `--grpc-*` limit flags; bounds keep each limit meaningful (a 0 would refuse every client). */
+function parseGrpcLimits(
+  int: (key: Key, min: number, max: number) => number | undefined,
+  bytes: (key: Key) => number | undefined,
+  where: (key: Key) => string,
+): GrpcTransportLimits {
+  const byteCount = (key: Key, min: number, max: number): number | undefined => {
+    const n = bytes(key);
+    if (n !== undefined && (n < min || n > max)) {
+      throw new ConfigError(`${where(key)} must be between ${min} and ${max} bytes, got ${n}`);
+    }
+    return n;
+  };
+  const d = DEFAULT_GRPC_LIMITS;
+  return {
+    maxConcurrentStreams: int('grpcMaxConcurrentStreams', 1, 2 ** 31 - 1) ?? d.maxConcurrentStreams,
+    // RFC 9113 leaves the size open; node:http2 takes up to 2^32 - 1.
+    maxHeaderListBytes: byteCount('grpcMaxHeaderListBytes', 1024, 2 ** 32 - 1) ?? d.maxHeaderListBytes,
+    // node:http2 counts session memory in whole MiB.
+    maxSessionMemoryBytes: byteCount('grpcMaxSessionMemoryBytes', 2 ** 20, 2 ** 40) ?? d.maxSessionMemoryBytes,
+    idleTimeoutMs: int('grpcIdleTimeoutMs', 0, 86_400_000) ?? d.idleTimeoutMs,
+    prefaceTimeoutMs: int('grpcPrefaceTimeoutMs', 1, 3_600_000) ?? d.prefaceTimeoutMs,
+    maxConnections: int('grpcMaxConnections', 1, 1_000_000) ?? d.maxConnections,
+  };
+}
+// ---- end of gRPC port limits ----
 
 function parseFlags(argv: readonly string[]): Map<string, string> {
   const known = new Set<string>(Object.values(SERVER_FLAGS));

@@ -12,13 +12,13 @@
  */
 import * as http from 'node:http';
 import { FastifyInstance } from 'fastify';
-import { PATHS } from '../_contract';
+import { PATHS } from '../contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { InferenceCore } from './inference/core';
 import { listenOnAllInterfaces, logLine, stopOnSignal } from './lifecycle';
-import { MeshNode } from './mesh';
-import { fetchModel } from './storage';
+import type { MeshNode } from './mesh';
+import { cpuMs, markStartup, startupMarks } from './startup-marks';
 
 /** Something started next to the HTTP server (the gRPC service) that must stop with it. */
 export interface SideServer {
@@ -39,6 +39,7 @@ export interface ServeExtensions {
 
 /** Runs `serve` with its flags; resolves with the process exit code once the server stopped. */
 export async function serveMain(args: string[], extensions: ServeExtensions = {}): Promise<number> {
+  markStartup('serve');
   let config: ServerConfig;
   try {
     config = parseConfig(args);
@@ -59,6 +60,9 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       logLine(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
     }
     try {
+      // Loaded only here: the storage clients (and tar) cost start-up time for nothing otherwise.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { fetchModel } = require('./storage') as typeof import('./storage');
       const fetched = await fetchModel(config.storageUri, config.modelDir, { settings: config.storage, log: (msg) => logLine(30, { event: 'storage' }, msg) });
       logLine(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, bytesWritten: fetched.bytesWritten, note: fetched.note }, 'model fetched');
       config = { ...config, modelDir: fetched.dir };
@@ -76,8 +80,10 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     return extensions.serveComponent(config);
   }
   // Mesh mode: the mesh member brings its own core (lazy loads, placement, forwarding).
-  const mesh = config.mesh ? new MeshNode(config) : undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mesh: MeshNode | undefined = config.mesh ? new (require('./mesh') as typeof import('./mesh')).MeshNode(config) : undefined;
   const app = buildApp({ config, core: mesh?.core, metrics: mesh?.metrics });
+  markStartup('appBuilt');
   mesh?.install(app);
   if (config.component && extensions.installInProcess && !(await extensions.installInProcess(app, config))) {
     return 1;
@@ -97,17 +103,27 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   // After a download, the app binds the port the interim server had (same number, also for 0).
   await closeServer(interim?.server);
   const httpPort = await listenOnAllInterfaces(app, interim?.port ?? config.httpPort);
+  markStartup('httpListening');
   mesh?.start(httpPort);
   if (!interim) {
     log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
   }
-  if (extensions.startGrpc) {
-    side = await extensions.startGrpc(app.core, config, app);
-    log.info({ event: 'grpc_listening', grpcPort: side.port ?? config.grpcPort }, 'gRPC listening');
-  }
-  await app.core.start();
+  // ---- start-up order (cold start, issue 11 section 7) ----
+  // gRPC loads and binds while the models load; ready waits for both, so a ready server serves
+  // gRPC too.
+  const grpcStarted = extensions.startGrpc?.(app.core, config, app).then((server) => {
+    side = server;
+    markStartup('grpcListening');
+    log.info({ event: 'grpc_listening', grpcPort: server.port ?? config.grpcPort }, 'gRPC listening');
+  });
+  await app.core.start(grpcStarted);
+  // ---- end of start-up order ----
   const models = app.core.repository.list().map((e) => ({ name: e.name, state: e.state, reason: e.reason || undefined }));
+  markStartup('ready');
   log.info({ event: 'ready', ready: app.core.isReady(), models }, 'models loaded');
+  log.info({ event: 'startup', marks: startupMarks(), cpuMs: cpuMs() }, 'start-up phases (ms since process start)');
+  // Route schemas compile on first use (start-up skips them); compile the rest now.
+  void app.warmSchemas();
   return stopped;
 }
 

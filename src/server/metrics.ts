@@ -5,7 +5,7 @@
  * service records its requests here too, with `protocol="grpc"`.
  */
 import * as client from 'prom-client';
-import { LATENCY_BUCKETS_SECONDS, METRICS } from '../_contract';
+import { LATENCY_BUCKETS_SECONDS, METRICS } from '../contract';
 import { CounterSeries, HistogramSeries, HotCounter, HotGauge, HotHistogram } from './hot-metrics';
 import { RepositoryEvents } from './models/repository';
 

@@ -1,7 +1,7 @@
 // Static checks of the model-server Dockerfile (no Docker engine needed).
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { GRPC_PORT, HTTP_PORT, MODEL_DIR } from '../../src/_contract';
+import { GRPC_PORT, HTTP_PORT, MODEL_DIR } from '../../src/contract';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DOCKERFILE = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
@@ -29,14 +29,20 @@ const FINAL = ALL.slice(ALL.map((i) => i.op).lastIndexOf('FROM'));
 const expand = (s: string) => s.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => ARGS[a ?? b] ?? `\${${a ?? b}}`);
 
 describe('Dockerfile', () => {
-  test('is multi-stage on a pinned node:20-bookworm-slim, never latest', () => {
+  test('is multi-stage on a pinned Node 24 LTS release (node:24.x.y-bookworm-slim), never latest', () => {
     const froms = ALL.filter((i) => i.op === 'FROM').map((i) => expand(i.args.split(/\s+/)[0]));
     expect(froms.length).toBeGreaterThanOrEqual(2);
     for (const image of froms) {
       expect(image).toMatch(/^[\w./-]+:[\w.-]+$/); // has a tag
       expect(image).not.toMatch(/:latest$/);
-      expect(image).toBe('node:20-bookworm-slim');
+      expect(image).toMatch(/^node:24\.\d+\.\d+-bookworm-slim$/);
     }
+  });
+
+  test('runs the Node release the server test suites run on in CI (scripts/node24.js)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { NODE24_VERSION } = require('../../scripts/node24');
+    expect(expand(ALL.find((i) => i.op === 'FROM')!.args.split(/\s+/)[0])).toBe(`node:${NODE24_VERSION}-bookworm-slim`);
   });
 
   test('the final stage runs as a numeric non-root user matching the constructs (1000)', () => {
@@ -46,8 +52,8 @@ describe('Dockerfile', () => {
     expect(uid).toMatch(/^\d+$/);
     expect(Number(uid)).toBe(1000);
     expect(gid).toBe('1000');
-    // Nothing runs as root after USER.
-    expect(FINAL.slice(FINAL.indexOf(users[0])).some((i) => i.op === 'RUN')).toBe(false);
+    // After USER, only the compile-cache priming runs (as that user, so Node files it under uid 1000).
+    expect(FINAL.slice(FINAL.indexOf(users[0])).filter((i) => i.op === 'RUN').map((i) => i.args)).toEqual(['node /app/cli.js --version']);
   });
 
   test('entrypoint runs the bundle where the bundle script writes it', () => {
@@ -62,6 +68,13 @@ describe('Dockerfile', () => {
     expect(JSON.parse(FINAL.find((i) => i.op === 'CMD')!.args)).toEqual(['serve']);
     // The build stage actually runs the bundle script.
     expect(ALL.some((i) => i.op === 'RUN' && i.args.includes('node scripts/bundle-server.js'))).toBe(true);
+  });
+
+  test('ships a compile cache primed by uid 1000 in the folder the launcher reads', () => {
+    const runs = FINAL.filter((i) => i.op === 'RUN').map((i) => i.args);
+    expect(runs.some((r) => /mkdir -p .*\/app\/compile-cache/.test(r) && /chown 1000:1000 .*\/app\/compile-cache/.test(r))).toBe(true);
+    const launcher = readFileSync(path.join(ROOT, 'src', 'server', 'launcher.ts'), 'utf8');
+    expect(launcher).toContain("path.join(__dirname, 'compile-cache')");
   });
 
   test('exposes the ports of the serving contract', () => {

@@ -15,7 +15,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, expectClose, expected, metricSamples, modelDir, request, RunningServer, startServer } from './server-harness';
+import { CLI, expectClose, expected, metricSamples, modelDir, request, RunningServer, SERVER_NODE, startServer } from './server-harness';
 
 const TOL = 1e-3;
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'transformer');
@@ -250,7 +250,7 @@ describe('explainer errors', () => {
 
   test('fails to start without a background data set', async () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const proc = spawn(process.execPath, [CLI, 'serve', '--mode', 'explainer', '--predictor-host', '127.0.0.1:1', '--model-dir', path.join(tmp, 'empty'), '--http-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const proc = spawn(SERVER_NODE, [CLI, 'serve', '--mode', 'explainer', '--predictor-host', '127.0.0.1:1', '--model-dir', path.join(tmp, 'empty'), '--http-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       proc.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
       proc.on('exit', (code) => resolve({ code, stderr }));

@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { expected, expectClose, metricSamples, modelDir, request, RunningServer, startServer } from './server-harness';
+import { seeded } from '../seeded';
 
 let server: RunningServer;
 
@@ -107,5 +108,5 @@ test('generated bodies get the same answer on both paths', async () => {
     expect(fast.status).toBe(slow.status);
     expect(fast.body).toEqual(slow.body);
     expect(fast.status).toBeLessThan(500);
-  }), { numRuns: 300, seed: 20261125 });
+  }), seeded({ numRuns: 300, seed: 20261125 }));
 });

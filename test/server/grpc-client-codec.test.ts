@@ -8,6 +8,7 @@ import * as fc from 'fast-check';
 import {
   decodeModelInferResponse, decodeModelMetadataResponse, decodeModelReadyResponse, encodeModelInferRequest, encodeModelRequest, InferRequestMessage,
 } from '../../src/server/grpc/client-codec';
+import { seeded } from '../seeded';
 
 const PROTO = path.join(__dirname, '..', '..', 'src', 'server', 'protocol', 'grpc_predict_v2.proto');
 
@@ -296,7 +297,7 @@ describe('properties', () => {
         return out;
       }));
       expect(d.raw_output_contents.map((b) => Array.from(b))).toEqual(outputs.map((o) => Array.from(o.raw)));
-    }), { numRuns: 200, seed: 7 });
+    }), seeded({ numRuns: 200, seed: 7 }));
   });
 
   test('encoded requests decode in protobufjs to the same values', () => {
@@ -317,7 +318,7 @@ describe('properties', () => {
       expect(flat(d.parameters) ?? {}).toEqual(wantParams);
       expect(d.inputs.map((t: any) => [t.name ?? '', t.datatype, t.shape])).toEqual(inputs.map((t, i) => [t.name, t.datatype, shapes[i].map(String)]));
       expect(d.raw_input_contents.map((b: Uint8Array) => Array.from(b))).toEqual(inputs.map((t) => Array.from(t.raw)));
-    }), { numRuns: 200, seed: 11 });
+    }), seeded({ numRuns: 200, seed: 11 }));
   });
 
   test('arbitrary bytes decode or fail with a malformed error, never anything else', () => {
@@ -330,6 +331,6 @@ describe('properties', () => {
           expect((err as Error).message).toMatch(/^malformed Model(Infer|Ready|Metadata)Response: /);
         }
       }
-    }), { numRuns: 2000, seed: 3 });
+    }), seeded({ numRuns: 2000, seed: 3 }));
   });
 });

@@ -1,4 +1,4 @@
-// The gRPC transport (src/server/grpc/h2.ts on our own HTTP/2 server, src/server/grpc/http2/)
+// The gRPC transport (src/server/grpc/h2.ts on node:http2)
 // against a real `serve` process: framing errors, compression, unknown methods, deadlines,
 // metrics, concurrency and a fuzz test. Raw node:http2 client requests where grpc-js would refuse
 // to send them; grpc-js for everything it can send.
@@ -9,6 +9,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import * as fc from 'fast-check';
 import { expected, metricSamples, MODELS, request, RunningServer, startServer, ROOT } from './server-harness';
 import { encodeGrpcMessage, parseGrpcTimeout } from '../../src/server/grpc/h2';
+import { seeded } from '../seeded';
 
 const PROTO = `${ROOT}/src/server/protocol/grpc_predict_v2.proto`;
 const INFER = '/inference.GRPCInferenceService/ModelInfer';
@@ -261,7 +262,7 @@ test('fuzz: random ModelInfer messages always get a gRPC status and never crash 
     expect(res.grpcStatus).toMatch(/^\d+$/);
     codes.add(res.grpcStatus!);
     if (res.grpcStatus === '0') expect(() => decodeResponse(res.data.subarray(5))).not.toThrow();
-  }), { numRuns: 300, seed: 7 });
+  }), seeded({ numRuns: 300, seed: 7 }));
   expect(codes.size).toBeGreaterThan(1);
   // Still serving, and no unexpected-error log lines.
   expect((await raw(INFER, frame(irisRequest([1, 2, 3, 4])))).grpcStatus).toBe('0');

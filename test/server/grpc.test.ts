@@ -5,8 +5,10 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as fc from 'fast-check';
+import { SERVER_NODE } from './server-harness';
 import { decodeInferRequest, encodeInferReply } from '../../src/server/grpc/codec';
 import { encodeRaw } from '../../src/server/grpc/tensors';
+import { seeded } from '../seeded';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
@@ -79,7 +81,7 @@ function contentsOf(datatype: string, contents: Record<string, number[]>): numbe
 }
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [CLI, 'serve', '--model-dir', MODELS, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--shutdown-grace-ms', '5000'], {
+  server = spawn(SERVER_NODE, [CLI, 'serve', '--model-dir', MODELS, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--shutdown-grace-ms', '5000'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout!.on('data', (c: Buffer) => { logs += c.toString(); });
@@ -382,7 +384,7 @@ describe('ModelInfer codec agrees with protobufjs', () => {
         });
         if (raw) expect(r.raw_output_contents).toHaveLength(outs.length);
       },
-    ), { numRuns: 300, seed: 7 });
+    ), seeded({ numRuns: 300, seed: 7 }));
   });
 
   test('property: int64, int32 and fp32 contents survive protobufjs -> codec', () => {
@@ -403,6 +405,6 @@ describe('ModelInfer codec agrees with protobufjs', () => {
         expect(Array.from((d.inputs[1].contents ?? []) as Int32Array)).toEqual(i32);
         expect(Array.from((d.inputs[2].contents ?? []) as Float32Array)).toEqual(f32.map((x) => Math.fround(x)));
       },
-    ), { numRuns: 100, seed: 42 });
+    ), seeded({ numRuns: 100, seed: 42 }));
   });
 });

@@ -9,6 +9,12 @@ import * as path from 'path';
 export const ROOT = path.join(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'assets', 'server', 'cli.js');
 export const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
+/**
+ * The Node binary that runs the server under test: `MODEL_SERVER_NODE` when set (the
+ * `test:server:node24` task points it at the image's Node 24, see scripts/node24.js), else the
+ * Node running jest.
+ */
+export const SERVER_NODE = process.env.MODEL_SERVER_NODE || process.execPath;
 
 export interface LogLine { event?: string; [key: string]: unknown }
 
@@ -22,7 +28,7 @@ export interface RunningServer {
 
 /** Starts `serve` with `args` (`--http-port 0` is added) and waits for the `ready` log line. */
 export async function startServer(args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--http-port', '0', '--grpc-port', '0', ...args], {
+  const proc = spawn(SERVER_NODE, [CLI, 'serve', '--http-port', '0', '--grpc-port', '0', ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

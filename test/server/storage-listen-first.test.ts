@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, MODELS, request } from './server-harness';
+import { CLI, MODELS, request, SERVER_NODE } from './server-harness';
 
 test('live during the download, ready after it', async () => {
   let release: (() => void) | undefined;
@@ -25,7 +25,7 @@ test('live during the download, ready after it', async () => {
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'listen-first-'));
   const uri = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/models/iris.onnx`;
-  const child = spawn(process.execPath, [CLI, 'serve', '--storage-uri', uri, '--model-dir', dir, '--model-name', 'iris', '--http-port', '0', '--grpc-port', '0'], {
+  const child = spawn(SERVER_NODE, [CLI, 'serve', '--storage-uri', uri, '--model-dir', dir, '--model-name', 'iris', '--http-port', '0', '--grpc-port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logs = '';

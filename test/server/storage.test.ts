@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
+import { SERVER_NODE } from './server-harness';
 import { S3rver, S3RVER_KEYS, startS3rver } from './storage/s3rver';
 import { fetchModel, gcsConfig, parseStorageUri, resolveS3Config, StorageError } from '../../src/server/storage';
 
@@ -37,7 +38,7 @@ function tree(dir: string, rel = ''): string[] {
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(SERVER_NODE, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -48,7 +49,7 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 interface Served { child: ChildProcess; httpPort?: number; code?: number | null; logs: string }
 
 async function serveFrom(uri: string, modelDir: string, env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--storage-uri', uri, '--model-dir', modelDir, '--model-name', 'iris', '--http-port', '0', '--grpc-port', '0'], {
+  const child = spawn(SERVER_NODE, [CLI, 'serve', '--storage-uri', uri, '--model-dir', modelDir, '--model-name', 'iris', '--http-port', '0', '--grpc-port', '0'], {
     env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logs = '';

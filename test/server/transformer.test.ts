@@ -8,7 +8,7 @@ import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
-import { CLI, expectClose, expected, metricSamples, modelDir, request, RunningServer, startServer, waitForLog } from './server-harness';
+import { CLI, expectClose, expected, metricSamples, modelDir, request, RunningServer, SERVER_NODE, startServer, waitForLog } from './server-harness';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'transformer');
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
@@ -35,7 +35,7 @@ async function start(args: string[], env: Record<string, string> = {}): Promise<
 /** Runs `serve` expecting it to fail at startup; bounded by jest's timeout. */
 function failingServe(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, 'serve', '--http-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(SERVER_NODE, [CLI, 'serve', '--http-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });

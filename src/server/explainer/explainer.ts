@@ -14,7 +14,7 @@
  * (for a classifier's probabilities: one row per class).
  */
 import { performance } from 'node:perf_hooks';
-import { EXPLAINER_METHODS } from '../../_contract';
+import { EXPLAINER_METHODS } from '../../contract';
 import { ERRORS, serverError } from '../errors';
 import { Background } from './background';
 import { KernelShapResult, Plan, planKernelShap } from './kernel-shap';

@@ -113,6 +113,33 @@ export class Reader {
   }
 }
 
+/** Protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure). */
+const WIRE = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
+const WIRE_NAMES = ['VARINT', 'I64', 'LEN', 'SGROUP', 'EGROUP', 'I32', '6', '7'];
+
+/**
+ * A known field sent with another wire type than the .proto declares. Reading it anyway would
+ * decode garbage (a varint taken for a string length, a model name made of tensor bytes), so
+ * the request is refused: the server answers INVALID_ARGUMENT with this message.
+ */
+export class WireTypeError extends Error {
+  // eslint-disable-next-line @typescript-eslint/no-shadow
+  constructor(public readonly field: string, got: number, expected: readonly number[]) {
+    super(`field ${field} has wire type ${WIRE_NAMES[got]} (${got}), but the .proto declares ${expected.map((w) => `${WIRE_NAMES[w]} (${w})`).join(' or ')}: encode it as grpc_predict_v2.proto says`);
+    this.name = 'WireTypeError';
+  }
+}
+
+/** Checks a singular or message field's wire type. */
+function expectWire(name: string, got: number, want: number): void {
+  if (got !== want) throw new WireTypeError(name, got, [want]);
+}
+
+/** Checks a repeated scalar field's wire type: packed (LEN) or one element (`element`). */
+function expectRepeated(name: string, got: number, element: number): void {
+  if (got !== WIRE.LEN && got !== element) throw new WireTypeError(name, got, [WIRE.LEN, element]);
+}
+
 /**
  * An `InferParameter`: the last of its oneof fields wins, as in protobuf. Besides the OIP fields
  * (bool, int64, string) it reads KServe's double_param and uint64_param, which its clients send.
@@ -121,17 +148,19 @@ function decodeParameter(r: Reader, end: number): string | number | boolean | un
   let value: string | number | boolean | undefined;
   while (r.pos < end) {
     const tag = r.varint();
-    switch (tag) {
-      case 8: value = r.varint() !== 0; break; // bool_param
-      case 16: value = Number(r.varint64(true)); break; // int64_param
-      case 26: value = r.string(); break; // string_param
-      case 33: // double_param (KServe's proto)
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1: expectWire('InferParameter.bool_param', wt, WIRE.VARINT); value = r.varint() !== 0; break;
+      case 2: expectWire('InferParameter.int64_param', wt, WIRE.VARINT); value = Number(r.varint64(true)); break;
+      case 3: expectWire('InferParameter.string_param', wt, WIRE.LEN); value = r.string(); break;
+      case 4: // double_param (KServe's proto)
+        expectWire('InferParameter.double_param', wt, WIRE.I64);
         if (r.pos + 8 > end) throw new Error('truncated double');
         value = r.buf.readDoubleLE(r.pos);
         r.pos += 8;
         break;
-      case 40: value = Number(r.varint64(false)); break; // uint64_param (KServe's proto)
-      default: r.skip(tag & 7);
+      case 5: expectWire('InferParameter.uint64_param', wt, WIRE.VARINT); value = Number(r.varint64(false)); break; // KServe's proto
+      default: r.skip(wt);
     }
   }
   return value;
@@ -148,9 +177,12 @@ export function readParameterEntry(r: Reader, into: DecodedParameters): void {
   let value: string | number | boolean | undefined;
   while (sub.pos < end) {
     const tag = sub.varint();
-    if (tag === 10) {
+    const num = tag >>> 3;
+    if (num === 1) {
+      expectWire('parameters (map entry key)', tag & 7, WIRE.LEN);
       key = sub.string();
-    } else if (tag === 18) {
+    } else if (num === 2) {
+      expectWire('parameters (map entry value)', tag & 7, WIRE.LEN);
       const [ps, pe] = sub.delimited();
       value = decodeParameter(new Reader(sub.buf, ps, pe), pe);
     } else {
@@ -219,6 +251,11 @@ const FIELD_OF: Record<string, number> = {
   BOOL: 1, INT8: 2, INT16: 2, INT32: 2, INT64: 3, UINT8: 4, UINT16: 4, UINT32: 4, UINT64: 5, FP16: 6, FP32: 6, FP64: 7, BYTES: 8,
 };
 
+/** `InferTensorContents` field names and element wire types, by field number. */
+const CONTENTS_FIELDS = ['', 'bool_contents', 'int_contents', 'int64_contents', 'uint_contents', 'uint64_contents', 'fp32_contents', 'fp64_contents', 'bytes_contents']
+  .map((name) => `InferTensorContents.${name}`);
+const CONTENTS_ELEMENT_WIRE = [-1, WIRE.VARINT, WIRE.VARINT, WIRE.VARINT, WIRE.VARINT, WIRE.VARINT, WIRE.I32, WIRE.I64, WIRE.LEN];
+
 /** Decodes `InferTensorContents` for `datatype` (shared with ./client-codec). */
 export function decodeContents(buf: Buffer, start: number, end: number, datatype: string): { values?: ArrayLike<unknown>; any: boolean } {
   const want = FIELD_OF[datatype];
@@ -230,7 +267,10 @@ export function decodeContents(buf: Buffer, start: number, end: number, datatype
     const tag = r.varint();
     const num = tag >>> 3;
     const wt = tag & 7;
-    if (num >= 1 && num <= 8) any = true;
+    if (num >= 1 && num <= 8) {
+      any = true;
+      expectRepeated(CONTENTS_FIELDS[num], wt, CONTENTS_ELEMENT_WIRE[num]);
+    }
     if (num !== want) {
       r.skip(wt);
       continue;
@@ -268,13 +308,14 @@ function decodeInput(buf: Buffer, start: number, end: number): DecodedInput {
   const shape: Packed = { ranges: [] };
   while (r.pos < end) {
     const tag = r.varint();
+    const wt = tag & 7;
     switch (tag >>> 3) {
-      case 1: input.name = r.string(); break;
-      case 2: input.datatype = r.string(); break;
-      case 3: collect(shape, r, tag & 7); break;
-      case 4: readParameterEntry(r, input.parameters ??= {}); break;
-      case 5: contents = r.delimited(); break;
-      default: r.skip(tag & 7);
+      case 1: expectWire('ModelInferRequest.inputs.name', wt, WIRE.LEN); input.name = r.string(); break;
+      case 2: expectWire('ModelInferRequest.inputs.datatype', wt, WIRE.LEN); input.datatype = r.string(); break;
+      case 3: expectRepeated('ModelInferRequest.inputs.shape', wt, WIRE.VARINT); collect(shape, r, wt); break;
+      case 4: expectWire('ModelInferRequest.inputs.parameters', wt, WIRE.LEN); readParameterEntry(r, input.parameters ??= {}); break;
+      case 5: expectWire('ModelInferRequest.inputs.contents', wt, WIRE.LEN); contents = r.delimited(); break;
+      default: r.skip(wt);
     }
   }
   input.shape = varintValues(buf, shape.ranges, (x) => Number(x.varint64(true))) as number[];
@@ -286,41 +327,77 @@ function decodeInput(buf: Buffer, start: number, end: number): DecodedInput {
   return input;
 }
 
-/** Decodes a `ModelInferRequest`. Throws on malformed input (grpc-js answers INTERNAL). */
+/**
+ * Decodes a `ModelInferRequest`. Throws `WireTypeError` for a known field of the wrong wire type
+ * (INVALID_ARGUMENT), another Error for bytes that are not protobuf (INTERNAL, as grpc-js answers).
+ */
 export function decodeInferRequest(buf: Buffer): DecodedInferRequest {
   const r = new Reader(buf);
   const req: DecodedInferRequest = { model_name: '', model_version: '', id: '', inputs: [], outputs: [], raw_input_contents: [] };
   while (r.pos < r.end) {
     const tag = r.varint();
+    const wt = tag & 7;
     switch (tag >>> 3) {
-      case 1: req.model_name = r.string(); break;
-      case 2: req.model_version = r.string(); break;
-      case 3: req.id = r.string(); break;
-      case 4: readParameterEntry(r, req.parameters ??= {}); break;
+      case 1: expectWire('ModelInferRequest.model_name', wt, WIRE.LEN); req.model_name = r.string(); break;
+      case 2: expectWire('ModelInferRequest.model_version', wt, WIRE.LEN); req.model_version = r.string(); break;
+      case 3: expectWire('ModelInferRequest.id', wt, WIRE.LEN); req.id = r.string(); break;
+      case 4: expectWire('ModelInferRequest.parameters', wt, WIRE.LEN); readParameterEntry(r, req.parameters ??= {}); break;
       case 5: {
+        expectWire('ModelInferRequest.inputs', wt, WIRE.LEN);
         const [s, e] = r.delimited();
         req.inputs.push(decodeInput(buf, s, e));
         break;
       }
       case 6: {
+        expectWire('ModelInferRequest.outputs', wt, WIRE.LEN);
         const [s, e] = r.delimited();
         const sub = new Reader(buf, s, e);
         const out: { name: string; parameters?: DecodedParameters } = { name: '' };
         while (sub.pos < e) {
           const t = sub.varint();
-          if (t === 10) out.name = sub.string();
-          else if (t === 18) readParameterEntry(sub, out.parameters ??= {});
-          else sub.skip(t & 7);
+          const num = t >>> 3;
+          if (num === 1) {
+            expectWire('ModelInferRequest.outputs.name', t & 7, WIRE.LEN);
+            out.name = sub.string();
+          } else if (num === 2) {
+            expectWire('ModelInferRequest.outputs.parameters', t & 7, WIRE.LEN);
+            readParameterEntry(sub, out.parameters ??= {});
+          } else {
+            sub.skip(t & 7);
+          }
         }
         req.outputs.push(out);
         break;
       }
       case 7: {
+        expectWire('ModelInferRequest.raw_input_contents', wt, WIRE.LEN);
         const [s, e] = r.delimited();
         req.raw_input_contents.push(buf.subarray(s, e));
         break;
       }
-      default: r.skip(tag & 7);
+      default: r.skip(wt);
+    }
+  }
+  return req;
+}
+
+/** A decoded `ModelReadyRequest` or `ModelMetadataRequest` (the same two fields). */
+export interface DecodedModelRequest {
+  name: string;
+  version: string;
+}
+
+/** Decodes a `ModelReadyRequest` / `ModelMetadataRequest` (`what` names it in errors). */
+export function decodeModelRequest(buf: Buffer, what: string): DecodedModelRequest {
+  const r = new Reader(buf);
+  const req: DecodedModelRequest = { name: '', version: '' };
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    const wt = tag & 7;
+    switch (tag >>> 3) {
+      case 1: expectWire(`${what}.name`, wt, WIRE.LEN); req.name = r.string(); break;
+      case 2: expectWire(`${what}.version`, wt, WIRE.LEN); req.version = r.string(); break;
+      default: r.skip(wt);
     }
   }
   return req;

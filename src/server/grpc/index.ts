@@ -5,9 +5,11 @@
  * messages are converted to `InferRequest`, core errors (`ServerError`) become gRPC status
  * codes from the errors table. Requests with `raw_input_contents` get `raw_output_contents`.
  *
- * Transport: `./h2`, unary gRPC on our own HTTP/2 server (`./http2`; @grpc/grpc-js and node:http2
- * cost several times the CPU per call). Codec: `ModelInfer`, the hot RPC, uses the hand-written
- * `./codec`; the other RPCs use protobufjs through @grpc/proto-loader, loaded on their first call
+ * Transport: `./h2`, unary gRPC on node:http2 (nghttp2) with the limits of `./limits`
+ * (@grpc/grpc-js costs several times the CPU per call in its own machinery). Codec: `ModelInfer`,
+ * the hot RPC, uses the hand-written `./codec` (which checks every request field's wire type,
+ * as does `ModelReady`/`ModelMetadata`'s decoder); the other RPCs use protobufjs through
+ * @grpc/proto-loader, loaded on their first call
  * (the proto parse stays off the start-up path). The transformer's client has its own codec
  * (`./client-codec`); grpc-js remains only as a client in tests and benchmarks.
  */
@@ -15,12 +17,13 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type * as protoLoaderTypes from '@grpc/proto-loader';
-import { GRPC_PORT } from '../../_contract';
+import { GRPC_PORT } from '../../contract';
 import { ERRORS, GRPC_STATUS, serverError } from '../errors';
 import { InferenceCore, InferRequest, InferTensor, isServerError, Parameters } from '../inference';
 import type { ServerMetrics } from '../metrics';
-import { DecodedInferRequest, DecodedParameters, decodeInferRequest, encodeInferReply } from './codec';
+import { DecodedInferRequest, DecodedModelRequest, DecodedParameters, decodeInferRequest, decodeModelRequest, encodeInferReply, WireTypeError } from './codec';
 import { H2GrpcServer, MESSAGE_PREFIX_BYTES, UnaryCall, UnaryMethod } from './h2';
+import type { GrpcTransportLimits } from './limits';
 import { decodeRaw, encodeRaw } from './tensors';
 
 /** @grpc/proto-loader (and protobufjs), required on first use: not needed before ready. */
@@ -131,18 +134,32 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
     call.fail(status.code, status.details, status.metadata);
   };
 
-  /** A non-hot method: protobufjs codec, plain objects. */
-  function simple(method: string, fn: (req: { name?: string; version?: string }) => object): UnaryMethod {
+  /**
+   * A request that cannot be decoded: a field of the wrong wire type is the client's mistake
+   * (INVALID_ARGUMENT, naming the field); bytes that are not protobuf at all are INTERNAL, as
+   * grpc-js and the gRPC status code guide answer for a message that does not parse.
+   */
+  const malformed = (call: UnaryCall, method: string, err: unknown) => {
+    if (err instanceof WireTypeError) fail(call, method, serverError(ERRORS.INVALID_REQUEST, err.message));
+    else call.fail(GRPC_STATUS.INTERNAL, `malformed ${method}Request: ${(err as Error).message}`);
+  };
+
+  /**
+   * A non-hot method: protobufjs encodes the reply. Requests with fields (ModelReady,
+   * ModelMetadata: name and version) are decoded by `./codec`, which checks wire types; the
+   * others are empty messages, whose unknown fields are skipped.
+   */
+  function simple(method: string, fn: (req: Partial<DecodedModelRequest>) => object, hasFields = false): UnaryMethod {
     let codec: grpc.MethodDefinition<object, object> | undefined;
     return (call) => (message) => {
       let reply: Buffer;
       try {
         codec ??= serviceDefinition()[method] as grpc.MethodDefinition<object, object>;
-        let req: { name?: string; version?: string };
+        let req: Partial<DecodedModelRequest>;
         try {
-          req = codec.requestDeserialize(message) as typeof req;
+          req = hasFields ? decodeModelRequest(message, `${method}Request`) : codec.requestDeserialize(message) as typeof req;
         } catch (err) {
-          call.fail(GRPC_STATUS.INTERNAL, `malformed ${method} request: ${(err as Error).message}`);
+          malformed(call, method, err);
           return;
         }
         reply = codec.responseSerialize(fn(req));
@@ -172,7 +189,7 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
       try {
         wire = decodeInferRequest(message);
       } catch (err) {
-        call.fail(GRPC_STATUS.INTERNAL, `malformed ModelInferRequest: ${(err as Error).message}`);
+        malformed(call, 'ModelInfer', err);
         return;
       }
       name = wire.model_name;
@@ -211,9 +228,9 @@ export function createMethods(core: InferenceCore, options: GrpcServiceOptions =
   return new Map<string, UnaryMethod>([
     [`${SERVICE}ServerLive`, simple('ServerLive', () => ({ live: core.isLive() }))],
     [`${SERVICE}ServerReady`, simple('ServerReady', () => ({ ready: core.isReady() }))],
-    [`${SERVICE}ModelReady`, simple('ModelReady', (req) => ({ ready: core.modelReady(...byName(req)) }))],
+    [`${SERVICE}ModelReady`, simple('ModelReady', (req) => ({ ready: core.modelReady(...byName(req)) }), true)],
     [`${SERVICE}ServerMetadata`, simple('ServerMetadata', () => core.serverMetadata())],
-    [`${SERVICE}ModelMetadata`, simple('ModelMetadata', (req) => core.modelMetadata(...byName(req)))],
+    [`${SERVICE}ModelMetadata`, simple('ModelMetadata', (req) => core.modelMetadata(...byName(req)), true)],
     [`${SERVICE}ModelInfer`, modelInfer],
   ]);
 }
@@ -227,6 +244,8 @@ export interface GrpcServerOptions extends GrpcServiceOptions {
   readonly maxReceiveBytes?: number;
   /** Largest response message. @default 64 MiB */
   readonly maxSendBytes?: number;
+  /** HTTP/2 limits per client. @default DEFAULT_GRPC_LIMITS (./limits) */
+  readonly limits?: Partial<GrpcTransportLimits>;
 }
 
 /** A running gRPC server. */
@@ -237,6 +256,7 @@ export class GrpcInferenceServer {
       methods: createMethods(core, options),
       maxReceiveBytes: options.maxReceiveBytes ?? 64 * 1024 * 1024,
       maxSendBytes: options.maxSendBytes ?? 64 * 1024 * 1024,
+      limits: options.limits,
     });
     const port = await server.listen(options.port ?? GRPC_PORT, options.host ?? '0.0.0.0');
     return new GrpcInferenceServer(server, port);
@@ -259,6 +279,8 @@ export interface GrpcServeConfig {
   readonly shutdownGraceMs: number;
   /** Also the gRPC receive limit (larger messages fail with RESOURCE_EXHAUSTED). */
   readonly maxBodyBytes?: number;
+  /** HTTP/2 limits per client (the `--grpc-*` flags). @default DEFAULT_GRPC_LIMITS (./limits) */
+  readonly grpcLimits?: Partial<GrpcTransportLimits>;
 }
 
 /** The parts of the HTTP app `startGrpc` shares: metrics registry and logger. */
@@ -277,6 +299,7 @@ export async function startGrpc(core: InferenceCore, config: GrpcServeConfig, ap
     host: '0.0.0.0',
     port: config.grpcPort,
     maxReceiveBytes: config.maxBodyBytes,
+    limits: config.grpcLimits,
     metrics: app?.metrics,
     onError: (err, method) => app?.log?.error({ event: 'grpc_error', method, err }, 'unexpected gRPC error'),
   });

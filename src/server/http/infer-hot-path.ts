@@ -8,7 +8,7 @@
  * JSON shape, the same metrics. `test/server/fast-path.test.ts` checks the paths answer alike.
  */
 import { performance } from 'perf_hooks';
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { inferRequestSchema, v1PredictRequestSchema } from './schemas';
 import { AJV_OPTIONS } from './server-options';
 import { ERRORS, ServerError, serverError } from '../errors';
@@ -63,15 +63,23 @@ export interface InferHotPathOptions {
 
 /** Answers inference requests whose route is known and whose body has been read. */
 export class InferHotPath {
-  private readonly validateV2: ValidateFunction;
-  private readonly validateV1: ValidateFunction;
+  private validators?: { readonly v2: ValidateFunction; readonly v1: ValidateFunction };
 
-  constructor(private readonly options: InferHotPathOptions) {
-    // The options fastify's own validator compiler uses (`useDefaults` is fastify's default), so
-    // both paths accept and reject the same bodies.
-    const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults: true });
-    this.validateV2 = ajv.compile(inferRequestSchema);
-    this.validateV1 = ajv.compile(v1PredictRequestSchema);
+  constructor(private readonly options: InferHotPathOptions) {}
+
+  /**
+   * The body validators, compiled on first use (or by `warm`), not at start-up: compiling is a
+   * noticeable part of the cold start. The options are the ones fastify's own validator compiler
+   * uses (`useDefaults` is fastify's default), so both paths accept and reject the same bodies.
+   */
+  public warm(): { readonly v2: ValidateFunction; readonly v1: ValidateFunction } {
+    if (!this.validators) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { default: Ajv } = require('ajv') as typeof import('ajv');
+      const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults: true });
+      this.validators = { v2: ajv.compile(inferRequestSchema), v1: ajv.compile(v1PredictRequestSchema) };
+    }
+    return this.validators;
   }
 
   /** Whether requests should go to fastify instead (shutdown keeps one path for every answer). */
@@ -110,7 +118,7 @@ export class InferHotPath {
       return;
     }
     const { route } = call;
-    const validate = route.protocol === 'v2' ? this.validateV2 : this.validateV1;
+    const validate = route.protocol === 'v2' ? this.warm().v2 : this.warm().v1;
     if (!validate(body)) {
       call.fail(serverError(ERRORS.INVALID_REQUEST, schemaMessage(validate)));
       return;

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { FastifyInstance, FastifyRequest } from 'fastify';
-import { PATHS } from '../../_contract';
+import { PATHS } from '../../contract';
 import { MetricProtocol, ServerMetrics } from '../metrics';
 
 declare module 'fastify' {

@@ -5,7 +5,7 @@ import { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { withBinaryInputs } from './binary-tensors';
 import { sendInferReply } from './infer-reply';
 import { acceptBinaryInferBodies, binaryTensorBytes, INFERENCE_HEADER_CONSTRAINT } from './json-body';
-import { PATHS } from '../../_contract';
+import { PATHS } from '../../contract';
 import { ERRORS, serverError } from '../errors';
 import * as s from './schemas';
 import { InferenceCore } from '../inference/core';

@@ -39,9 +39,12 @@ export class InferenceCore {
     this.repository = options.repository;
   }
 
-  /** Loads the models found at startup; the server is ready when this is done. */
-  public async start(): Promise<void> {
-    await this.repository.loadAll();
+  /**
+   * Loads the models found at startup; the server is ready when this is done, and `alsoWaitFor`
+   * (the gRPC listener, started meanwhile) too.
+   */
+  public async start(alsoWaitFor?: Promise<unknown>): Promise<void> {
+    await Promise.all([this.repository.loadAll(), alsoWaitFor]);
     this.started = true;
   }
 

@@ -65,7 +65,8 @@ export function datatypeInfo(name: string): DatatypeInfo | undefined {
 }
 
 /* eslint-disable no-bitwise */
-// IEEE 754 half precision <-> number. No Float16Array in Node 20, so we convert by hand.
+// IEEE 754 half precision <-> number, by hand: Node 20 has no Float16Array, and onnxruntime-node
+// cannot read the one Node 24 has (see models/onnx-model.ts), so FP16 data is a Uint16Array.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

@@ -11,7 +11,7 @@
 import { promises as dns } from 'dns';
 import { requestPeer } from './forward';
 import { Member } from './hrw';
-import { MESH_STATUS_PATH } from '../../_contract';
+import { MESH_STATUS_PATH } from '../../contract';
 
 /** Weight of a member with no memory budget (unlimited) or not heard from yet. */
 export const DEFAULT_WEIGHT = 2 ** 30;

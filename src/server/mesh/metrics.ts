@@ -2,7 +2,7 @@
  * Mesh metrics, registered on the server's registry (names from `METRICS` in `_contract.ts`).
  */
 import * as client from 'prom-client';
-import { METRICS } from '../../_contract';
+import { METRICS } from '../../contract';
 
 export class MeshMetrics {
   public readonly cacheHits: client.Counter<'model'>;

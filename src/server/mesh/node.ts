@@ -16,7 +16,7 @@
 import { IncomingMessage, ServerResponse } from 'http';
 import * as path from 'path';
 import { FastifyInstance } from 'fastify';
-import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../_contract';
+import { MESH_FORWARDED_HEADER, MESH_STATUS_PATH } from '../../contract';
 import { ServerConfig } from '../config';
 import { ERRORS, ServerError, serverError } from '../errors';
 import { peerAgent, PeerResponse, PeerUnavailableError, requestPeer } from './forward';

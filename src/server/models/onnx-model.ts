@@ -6,6 +6,28 @@ import { Cancellation, RunBatcher } from './batcher';
 import { DatatypeInfo, datatypeOfOrt } from '../inference/datatypes';
 import { TensorMetadata } from '../inference/types';
 
+/**
+ * Node 24 has a global `Float16Array`, and onnxruntime-common then turns FP16 data into one, which
+ * onnxruntime-node 1.30's binding cannot read (N-API has no type for it: "not enough space:
+ * expected 8, got 0"). onnxruntime-common picks its FP16 array type once, at the first `Tensor`:
+ * make that first tensor here, with `Float16Array` hidden, so FP16 stays a Uint16Array of IEEE
+ * halves, as on Node 20 (test/server/binary-tensors.test.ts runs on both in CI).
+ */
+function keepFp16AsUint16(): void {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'Float16Array');
+  if (!descriptor?.configurable) {
+    new ort.Tensor('float32', new Float32Array(1), [1]);
+    return;
+  }
+  delete (globalThis as { Float16Array?: unknown }).Float16Array;
+  try {
+    new ort.Tensor('float32', new Float32Array(1), [1]);
+  } finally {
+    Object.defineProperty(globalThis, 'Float16Array', descriptor);
+  }
+}
+keepFp16AsUint16();
+
 /** Input or output of a model, with everything the hot path needs precomputed. */
 export interface TensorSpec extends TensorMetadata {
   readonly info: DatatypeInfo;

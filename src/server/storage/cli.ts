@@ -3,7 +3,7 @@ import { isStorageError } from './errors';
 import { fetchModel } from './fetch';
 import { EXTRA_ENV } from './s3-config';
 import { STORAGE_DEFAULTS, StorageSettings } from './settings';
-import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, SERVER_FLAGS, STORAGE_CREDENTIALS_DIR } from '../../_contract';
+import { MODEL_DIR, SERVER_COMMANDS, SERVER_ENV, SERVER_FLAGS, STORAGE_CREDENTIALS_DIR } from '../../contract';
 import { ConfigError, parseConfig } from '../config';
 
 const F = SERVER_FLAGS;

@@ -19,7 +19,7 @@ export interface ObjectFetchOptions {
 }
 
 /**
- * Set (to true) by scripts/bundle-server.js in cli.js, where the cloud clients are chunks of their
+ * Set (to true) by scripts/bundle-server.js in server.js, where the cloud clients are chunks of their
  * own beside it (storage-s3.js, storage-gcs.js); the other branch is then dropped from the bundle.
  */
 declare const STORAGE_CHUNKS: boolean | undefined;

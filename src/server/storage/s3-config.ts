@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { StorageError } from './errors';
 import type { S3Config, StaticKeys } from './s3';
-import { SERVER_ENV, STORAGE_CREDENTIALS_DIR } from '../../_contract';
+import { SERVER_ENV, STORAGE_CREDENTIALS_DIR } from '../../contract';
 
 /** Environment variables read besides the contract's (standard AWS names). */
 export const EXTRA_ENV = {

@@ -11,7 +11,7 @@
  * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` (per request; `1` = no retries) |
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
-import { STORAGE_AUTH_MODES } from '../../_contract';
+import { STORAGE_AUTH_MODES } from '../../contract';
 
 /** One of the values of `STORAGE_AUTH_MODES`. */
 export type StorageAuthMode = 'auto' | 'secret' | 'workload-identity' | 'anonymous';

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PATHS } from '../../_contract';
+import { PATHS } from '../../contract';
 import { ServerConfig } from '../config';
 import { ERRORS } from '../errors';
 import { replyWithServerErrors } from '../http/error-replies';

@@ -16,7 +16,7 @@
  * | `--explainer-batch-size` | `EXPLAINER_BATCH_SIZE` | `1024` rows per predictor request (match the predictor's `--max-batch-size`) |
  * | `--explainer-max-background` | `EXPLAINER_MAX_BACKGROUND` | `50` rows (larger sets are subsampled with the seed) |
  */
-import { DEFAULT_PROPAGATED_HEADERS, EXPLAINER_METHODS, SERVER_MODES } from '../../_contract';
+import { DEFAULT_PROPAGATED_HEADERS, EXPLAINER_METHODS, SERVER_MODES } from '../../contract';
 
 /** Protocols a transformer or explainer can speak to its predictor. */
 export type PredictorProtocol = 'v1' | 'v2' | 'grpc-v2';

@@ -3,7 +3,7 @@
  * registered on the server's registry next to the request metrics.
  */
 import * as client from 'prom-client';
-import { LATENCY_BUCKETS_SECONDS, METRICS } from '../../_contract';
+import { LATENCY_BUCKETS_SECONDS, METRICS } from '../../contract';
 import { ServerMetrics } from '../metrics';
 
 /** Step, predictor-call and explanation metrics. */

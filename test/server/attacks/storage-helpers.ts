@@ -6,8 +6,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CLI, SERVER_NODE } from '../server-harness';
 
-export const CLI = path.join(__dirname, '..', '..', '..', 'assets', 'server', 'cli.js');
+export { CLI, SERVER_NODE } from '../server-harness';
 
 /** A fresh directory under the OS temp dir. */
 export function tempDir(name: string): string {
@@ -29,7 +30,7 @@ export function tree(dir: string, rel = ''): string[] {
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const options = { env: { PATH: process.env.PATH, ...env }, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 };
-    execFile(process.execPath, [CLI, ...args], options, (err, stdout, stderr) => {
+    execFile(SERVER_NODE, [CLI, ...args], options, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -1,0 +1,102 @@
+/**
+ * Observability of a `ModelEndpoint` or `CanaryRollout`: the Prometheus operator monitor that
+ * scrapes it, its alert rules and its Grafana dashboard.
+ */
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as contract from '../contract';
+import { endpointAlertRules } from '../render/monitoring/alerts';
+import { endpointDashboard } from '../render/monitoring/dashboard';
+import { componentMonitor, endpointMonitor, metricsPort } from '../render/monitoring/monitor';
+import { EndpointQueries, endpointQueries, VersionTarget } from '../render/monitoring/queries';
+import { ResolvedMonitoring } from '../render/monitoring/resolve';
+import { admitMetricsScrapes } from '../render/network-policy';
+import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
+
+/**
+ * The monitoring objects of a `ModelEndpoint` or `CanaryRollout`, created by the endpoint
+ * (`endpoint.monitoring`).
+ *
+ * Synthesizes a `PodMonitor` (serverless: Knative's Service does not expose the model
+ * container, so pods are selected by our labels) or a `ServiceMonitor` (raw: the Service's
+ * `http` port), a `PrometheusRule` with the endpoint's alerts, and a Grafana dashboard
+ * ConfigMap. Scraped series carry `endpoint`, `component` and `track` (stable or canary)
+ * labels taken from the pod labels; a `CanaryRollout`'s series also carry `version`, and its
+ * canary alerts and dashboard compare the canary version with the stable one by name.
+ *
+ * A transformer or explainer running our model server as its own component gets a monitor of
+ * its own (`transformer.monitor`, `explainer.monitor`), a dashboard row and the
+ * `ModelEndpointComponentHighErrorRatio` alert. The endpoint's other panels and alerts count
+ * the predictor's series only (`component="predictor"`), so a request through a transformer
+ * is counted once.
+ */
+export class EndpointMonitoring extends Construct {
+  /**
+   * Creates the monitoring of an endpoint; `ModelEndpoint` calls this.
+   *
+   * @internal
+   */
+  public static _create(
+    scope: Construct, id: string, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[],
+  ): EndpointMonitoring {
+    return new EndpointMonitoring(scope, id, resolved, monitoring, versions);
+  }
+
+  /** The `PodMonitor` (serverless) or `ServiceMonitor` (raw). */
+  public readonly monitor: ApiObject;
+  /** The `PrometheusRule`, unless alerts are off. */
+  public readonly rule?: ApiObject;
+  /** The dashboard ConfigMap, unless the dashboard is off. */
+  public readonly dashboard?: ApiObject;
+
+  /** The scraped components (transformer, explainer), in the order they were added. */
+  private readonly components: string[] = [];
+
+  private constructor(
+    scope: Construct, id: string,
+    private readonly resolved: ResolvedEndpoint,
+    private readonly settings: ResolvedMonitoring,
+    private readonly versions?: VersionTarget[],
+  ) {
+    super(scope, id);
+    this.monitor = endpointMonitor(this, resolved, settings, versions);
+    // Rules and dashboard are rendered at synth time, so components added later are in them.
+    if (settings.alerts) this.rule = endpointAlertRules(this, resolved, settings, () => this._queries, versions);
+    if (settings.dashboard) this.dashboard = endpointDashboard(this, resolved, settings, () => this._queries);
+  }
+
+  /**
+   * Every PromQL expression the dashboard and the alerts use, by name, with the components
+   * added so far.
+   *
+   * @internal
+   */
+  public get _queries(): EndpointQueries {
+    const r = this.resolved;
+    return endpointQueries(
+      { endpoint: r.name, namespace: r.namespace, serverless: r.serverless, versions: this.versions, components: [...this.components] },
+      { ...this.settings, expectReplicas: !r.stopped && r.minReplicas > 0 },
+    );
+  }
+
+  /**
+   * Scrapes a transformer or explainer that runs our model server: creates its monitor (id
+   * `PodMonitor` or `ServiceMonitor` in `scope`) and adds its row to the dashboard and its
+   * error ratio to the alerts. `Transformer` and `Explainer` call this.
+   *
+   * @param component `transformer` or `explainer`
+   * @param name the component's name (`<endpoint>-<component>`)
+   * @internal
+   */
+  public _addComponent(scope: Construct, component: string, name: string): ApiObject {
+    if (this.components.includes(component)) throw new Error(`internal: the ${component} is already monitored`);
+    this.components.push(component);
+    // Our server serves /metrics on its HTTP port; the endpoint admits Prometheus to the
+    // predictor's metrics port, which differs only with a custom predictor container.
+    const port = contract.HTTP_PORT;
+    if (this.resolved.networkPolicy && metricsPort(this.resolved) !== port && this.components.length === 1) {
+      admitMetricsScrapes(this.node.scope!, this.settings.prometheusNamespace, port);
+    }
+    return componentMonitor(scope, this.resolved, this.settings, component, name);
+  }
+}

@@ -1,0 +1,153 @@
+import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
+import { ModelContainer } from './endpoint-options';
+
+/** How the explainer attributes a prediction to the features. */
+export enum ExplainerMethod {
+  /** KernelSHAP: Shapley values estimated by a weighted regression over feature coalitions. */
+  KERNEL_SHAP = 'kernel_shap',
+  /** LIME: a local linear model fitted to perturbations around the instance. */
+  LIME = 'lime',
+}
+
+/**
+ * The explainer's background data set: rows of feature values that stand for "feature
+ * absent"; the base value is the model's mean prediction over them.
+ */
+export class ExplainerBackground {
+  /**
+   * A file in the model's storage (`storageUri`), which the explainer fetches as the
+   * predictor does: JSON rows (`[[...], ...]` or `{"instances": [...], "feature_names": [...]}`)
+   * or CSV with an optional header of feature names.
+   *
+   * @param fileName path relative to the model directory
+   */
+  public static fromModelDir(fileName: string = 'background.json'): ExplainerBackground {
+    if (fileName.startsWith('/') || fileName.split('/').includes('..')) {
+      throw new Error(`'fileName' must be a path inside the model directory, got '${fileName}'`);
+    }
+    return new ExplainerBackground(fileName);
+  }
+
+  /**
+   * Rows given inline (passed to the explainer in an environment variable).
+   */
+  public static fromRows(rows: number[][]): ExplainerBackground {
+    if (rows.length === 0 || rows.some((r) => r.length !== rows[0].length || r.length === 0 || r.some((v) => !Number.isFinite(v)))) {
+      throw new Error("'rows' must be a non-empty list of rows of finite numbers, all of the same length");
+    }
+    return new ExplainerBackground(undefined, JSON.stringify(rows));
+  }
+
+  /**
+   * A key of an existing ConfigMap holding the data set (JSON or CSV, by the key's extension).
+   */
+  public static fromConfigMap(configMap: IConfigMap, key: string): ExplainerBackground {
+    if (!/^[-._a-zA-Z0-9]+\.(json|csv)$/.test(key)) throw new Error(`'key' must be a ConfigMap key ending in .json or .csv, got '${key}'`);
+    return new ExplainerBackground(key, undefined, configMap);
+  }
+
+  private constructor(
+    /** @internal */ public readonly _file?: string,
+    /** @internal */ public readonly _inline?: string,
+    /** @internal */ public readonly _configMap?: IConfigMap,
+  ) {}
+}
+
+/**
+ * Options of `ModelEndpoint.addExplainer()`.
+ */
+export interface ExplainerOptions {
+  /**
+   * The attribution method of our explainer.
+   *
+   * @default ExplainerMethod.KERNEL_SHAP
+   */
+  readonly method?: ExplainerMethod;
+
+  /**
+   * The background data set of our explainer.
+   *
+   * @default ExplainerBackground.fromModelDir('background.json')
+   */
+  readonly background?: ExplainerBackground;
+
+  /**
+   * Coalitions (KernelSHAP) or perturbations (LIME) per explanation; 0 picks automatically
+   * (every coalition when there are few features).
+   *
+   * @default 0
+   */
+  readonly samples?: number;
+
+  /**
+   * Seed of the sampling, for reproducible explanations.
+   *
+   * @default 0
+   */
+  readonly seed?: number;
+
+  /**
+   * The model output to explain.
+   *
+   * @default - the model's first floating-point output
+   */
+  readonly output?: string;
+
+  /**
+   * Rows per predictor request; match the predictor's `--max-batch-size` (1024 by default).
+   *
+   * @default 1024
+   */
+  readonly batchSize?: number;
+
+  /**
+   * Runs the explainer inside the predictor's process (it serves `:explain` itself); needs
+   * our model server as the predictor.
+   *
+   * @default false
+   */
+  readonly inProcess?: boolean;
+
+  /**
+   * An explainer image of your own, serving `POST /v1/models/<name>:explain`. It gets the
+   * predictor's `host:port` in `PREDICTOR_HOST` and the protocol in `PREDICTOR_PROTOCOL`.
+   *
+   * @default - our model server in explainer mode
+   */
+  readonly container?: ModelContainer;
+
+  /**
+   * The model-server image of the explainer.
+   *
+   * @default - the endpoint's server image
+   */
+  readonly serverImage?: string;
+
+  /**
+   * CPU and memory of the explainer container.
+   *
+   * @default - requests 100m CPU and 256Mi memory; limits 1 CPU and 512Mi memory
+   */
+  readonly resources?: ContainerResources;
+
+  /**
+   * The fewest explainer replicas (0 scales to zero, serverless only).
+   *
+   * @default 1
+   */
+  readonly minReplicas?: number;
+
+  /**
+   * The most explainer replicas.
+   *
+   * @default - the larger of 3 and `minReplicas`
+   */
+  readonly maxReplicas?: number;
+
+  /**
+   * Environment variables of the explainer container.
+   *
+   * @default - none
+   */
+  readonly env?: { [name: string]: EnvValue };
+}

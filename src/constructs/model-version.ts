@@ -1,0 +1,81 @@
+import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
+import { ModelContainer } from './endpoint-options';
+import { ModelFormat } from './model-format';
+import { StorageUri } from './storage-uri';
+
+/**
+ * One version of a model in a `CanaryRollout`: what differs between stable and canary.
+ *
+ * Move the whole object from `canary` to `stable` to promote it: in serverless mode the
+ * Knative revision template must stay byte-identical for the revision name to stay valid.
+ */
+export interface ModelVersion {
+  /**
+   * The version, a DNS-1123 label such as `v2` or `2024-06-01`. It names the Knative revision
+   * (`<name>-<version>`) or the Deployment (`<name>-<version>`), and labels the pods.
+   */
+  readonly version: string;
+
+  /**
+   * Where this version of the model is stored.
+   *
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri: StorageUri;
+
+  /**
+   * The model format.
+   *
+   * @default ModelFormat.ONNX
+   */
+  readonly format?: ModelFormat;
+
+  /**
+   * A container of your own instead of our model server.
+   *
+   * @default - our model server, which serves ONNX models
+   */
+  readonly container?: ModelContainer;
+
+  /**
+   * The model-server image of this version.
+   *
+   * @default - the model-server image released with this library
+   */
+  readonly serverImage?: string;
+
+  /**
+   * CPU and memory requests and limits of this version's model container.
+   *
+   * @default - requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory
+   */
+  readonly resources?: ContainerResources;
+
+  /**
+   * NVIDIA GPUs per replica.
+   *
+   * @default 0
+   */
+  readonly gpus?: number;
+
+  /**
+   * Environment variables of this version's model container.
+   *
+   * @default - none
+   */
+  readonly env?: { [name: string]: EnvValue };
+
+  /**
+   * The fewest replicas of this version.
+   *
+   * @default 1
+   */
+  readonly minReplicas?: number;
+
+  /**
+   * The most replicas of this version.
+   *
+   * @default - the larger of 3 and `minReplicas`
+   */
+  readonly maxReplicas?: number;
+}

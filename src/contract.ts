@@ -1,0 +1,280 @@
+/**
+ * The serving contract shared by the constructs, the model server and the controller.
+ *
+ * Ports, probe paths, command-line flags, label keys and metric names live here once, so the
+ * manifests we synthesize and the server they run cannot drift apart. Internal: not exported
+ * from `src/index.ts`, and it holds plain values only, so both jsii and esbuild can use it.
+ */
+
+/** Port of the HTTP server (KServe V1, Open Inference Protocol V2 REST, `/metrics`). */
+export const HTTP_PORT = 8080;
+/** Port of the gRPC server (`inference.GRPCInferenceService`). */
+export const GRPC_PORT = 8081;
+/** Where models are mounted or downloaded to in the pod, as in KServe. */
+export const MODEL_DIR = '/mnt/models';
+
+/**
+ * A writable scratch directory (an emptyDir) for a read-only root filesystem. Not `/tmp`
+ * itself: Knative rejects volume mounts on `/tmp`. The pod sets `TMPDIR` to it.
+ */
+export const SCRATCH_DIR = '/tmp/scratch';
+
+/** HTTP paths the probes and scrapers use. */
+export const PATHS = {
+  live: '/v2/health/live',
+  ready: '/v2/health/ready',
+  metrics: '/metrics',
+  modelReadyPrefix: '/v2/models/',
+};
+
+/** The V2 readiness path of one model: probes follow the model, not just the process. */
+export function modelReadyPath(modelName: string): string {
+  return `${PATHS.modelReadyPrefix}${modelName}/ready`;
+}
+
+/**
+ * Command-line flags of `cdk8s-model-server serve`. Every flag also reads an environment
+ * variable (see README, "Model server configuration").
+ */
+export const SERVER_FLAGS = {
+  modelName: '--model-name',
+  modelDir: '--model-dir',
+  storageUri: '--storage-uri',
+  protocol: '--protocol',
+  httpPort: '--http-port',
+  grpcPort: '--grpc-port',
+  mode: '--mode',
+  memoryBudgetBytes: '--memory-budget-bytes',
+  maxBodyBytes: '--max-body-bytes',
+  requestTimeoutMs: '--request-timeout-ms',
+  maxBatchSize: '--max-batch-size',
+  shutdownGraceMs: '--shutdown-grace-ms',
+  shutdownDelayMs: '--shutdown-delay-ms',
+  logLevel: '--log-level',
+  // ---- mesh mode (`--mode mesh`, see src/server/mesh) ----
+  /** Static peer list: comma-separated `host:port` of every member (this one included). */
+  peers: '--peers',
+  /** DNS name (a headless Service) whose A records are the members, re-resolved periodically. */
+  peerDns: '--peer-dns',
+  /** This member's own `host:port` as peers see it. */
+  self: '--self',
+  /** The model registry file (JSON, a mounted ConfigMap key), re-read when it changes. */
+  modelRegistry: '--model-registry',
+  /** Longest time a member waits for a model to be fetched and loaded. */
+  loadTimeoutMs: '--load-timeout-ms',
+  // ---- transformer and explainer components (`--mode transformer|explainer`, see src/server/transformer) ----
+  predictorHost: '--predictor-host',
+  predictorProtocol: '--predictor-protocol',
+  transformerModule: '--transformer-module',
+  propagateHeaders: '--propagate-headers',
+  explainerMethod: '--explainer-method',
+  explainerBackground: '--explainer-background',
+  explainerSamples: '--explainer-samples',
+  explainerSeed: '--explainer-seed',
+  explainerOutput: '--explainer-output',
+  explainerBatchSize: '--explainer-batch-size',
+  explainerMaxBackground: '--explainer-max-background',
+  // ---- gRPC port limits per client (node:http2; see src/server/grpc/limits.ts, README "gRPC limits") ----
+  grpcMaxConcurrentStreams: '--grpc-max-concurrent-streams',
+  grpcMaxHeaderListBytes: '--grpc-max-header-list-bytes',
+  grpcMaxSessionMemoryBytes: '--grpc-max-session-memory-bytes',
+  grpcIdleTimeoutMs: '--grpc-idle-timeout-ms',
+  grpcPrefaceTimeoutMs: '--grpc-preface-timeout-ms',
+  grpcMaxConnections: '--grpc-max-connections',
+  // ---- end of gRPC port limits ----
+  // ---- storage initializer (`serve --storage-uri` and `storage-initializer`, see src/server/storage) ----
+  /** Most bytes a fetch may write: downloads plus what archives unpack to. */
+  storageMaxBytes: '--storage-max-bytes',
+  /** Longest wait for the next byte (connect, headers, body) before an attempt times out. */
+  storageIdleTimeoutMs: '--storage-idle-timeout-ms',
+  /** Longest time the whole fetch may take, retries included. */
+  storageDeadlineMs: '--storage-deadline-ms',
+  /** Attempts per request (first try included) for network errors, timeouts, 429 and 5xx. */
+  storageMaxAttempts: '--storage-max-attempts',
+  /** How requests are authenticated: one of `STORAGE_AUTH_MODES`. */
+  storageAuth: '--storage-auth',
+};
+
+/** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
+export const SERVER_MODES = {
+  /** single-model if the model directory holds a `.onnx` file itself, else multi-model. */
+  auto: 'auto',
+  /** one model, served under `--model-name`. */
+  single: 'single',
+  /** one model per folder (or top-level `<name>.onnx`), loaded and unloaded at run time. */
+  multi: 'multi',
+  /** multi-model, one member of a ModelMesh: models placed on members by rendezvous hashing. */
+  mesh: 'mesh',
+  /** a transformer component: runs `--transformer-module` around calls to `--predictor-host`. */
+  transformer: 'transformer',
+  /** an explainer component: answers `:explain` by calling `--predictor-host`. */
+  explainer: 'explainer',
+};
+
+/** Subcommands of the `cdk8s-model-server` binary. */
+export const SERVER_COMMANDS = {
+  serve: 'serve',
+  storageInitializer: 'storage-initializer',
+};
+
+/** Environment variables the server reads (the same settings as the flags). */
+export const SERVER_ENV = {
+  modelName: 'MODEL_NAME',
+  modelDir: 'MODEL_DIR',
+  storageUri: 'STORAGE_URI',
+  protocol: 'PROTOCOL',
+  httpPort: 'HTTP_PORT',
+  grpcPort: 'GRPC_PORT',
+  mode: 'SERVER_MODE',
+  memoryBudgetBytes: 'MEMORY_BUDGET_BYTES',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
+  maxBatchSize: 'MAX_BATCH_SIZE',
+  shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
+  logLevel: 'LOG_LEVEL',
+  shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
+  s3Endpoint: 'AWS_ENDPOINT_URL',
+  s3Region: 'AWS_REGION',
+  s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  storageCredentialsDir: 'STORAGE_CREDENTIALS_DIR',
+  peers: 'MESH_PEERS',
+  peerDns: 'MESH_PEER_DNS',
+  self: 'MESH_SELF',
+  modelRegistry: 'MODEL_REGISTRY',
+  loadTimeoutMs: 'MODEL_LOAD_TIMEOUT_MS',
+  predictorHost: 'PREDICTOR_HOST',
+  predictorProtocol: 'PREDICTOR_PROTOCOL',
+  transformerModule: 'TRANSFORMER_MODULE',
+  propagateHeaders: 'PROPAGATE_HEADERS',
+  explainerMethod: 'EXPLAINER_METHOD',
+  explainerBackground: 'EXPLAINER_BACKGROUND',
+  explainerSamples: 'EXPLAINER_SAMPLES',
+  explainerSeed: 'EXPLAINER_SEED',
+  explainerOutput: 'EXPLAINER_OUTPUT',
+  explainerBatchSize: 'EXPLAINER_BATCH_SIZE',
+  explainerMaxBackground: 'EXPLAINER_MAX_BACKGROUND',
+  // ---- gRPC port limits per client (see SERVER_FLAGS) ----
+  grpcMaxConcurrentStreams: 'GRPC_MAX_CONCURRENT_STREAMS',
+  grpcMaxHeaderListBytes: 'GRPC_MAX_HEADER_LIST_BYTES',
+  grpcMaxSessionMemoryBytes: 'GRPC_MAX_SESSION_MEMORY_BYTES',
+  grpcIdleTimeoutMs: 'GRPC_IDLE_TIMEOUT_MS',
+  grpcPrefaceTimeoutMs: 'GRPC_PREFACE_TIMEOUT_MS',
+  grpcMaxConnections: 'GRPC_MAX_CONNECTIONS',
+  // ---- end of gRPC port limits ----
+  // ---- storage initializer (see SERVER_FLAGS) ----
+  storageMaxBytes: 'STORAGE_MAX_BYTES',
+  storageIdleTimeoutMs: 'STORAGE_IDLE_TIMEOUT_MS',
+  storageDeadlineMs: 'STORAGE_DEADLINE_MS',
+  storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
+  storageAuth: 'STORAGE_AUTH',
+};
+
+/** Mesh members mark requests they forward with this header; a holder never forwards again. */
+export const MESH_FORWARDED_HEADER = 'x-model-mesh-forwarded';
+/** Mesh status route (placement, members, memory) each member answers. */
+export const MESH_STATUS_PATH = '/v2/mesh/status';
+/** Where a ModelMesh mounts its model registry ConfigMap, and the key holding the JSON. */
+export const MESH_REGISTRY_DIR = '/etc/model-mesh';
+export const MESH_REGISTRY_KEY = 'models.json';
+
+/** Where a storage-credentials secret is mounted read-only (files named like the env vars). */
+export const STORAGE_CREDENTIALS_DIR = '/var/run/secrets/model-storage';
+
+/** Values of `--storage-auth` / `STORAGE_AUTH`: how the storage initializer authenticates. */
+export const STORAGE_AUTH_MODES = {
+  /** Static keys when given (env or the credentials dir), else the cloud's default chain, else anonymous. */
+  auto: 'auto',
+  /** Static keys from env or the credentials dir (a mounted Secret); missing keys are an error. */
+  secret: 'secret',
+  /** The cloud's default chain (IRSA, EKS Pod Identity, GKE Workload Identity, ...); no anonymous fallback. */
+  workloadIdentity: 'workload-identity',
+  /** Unsigned requests (public buckets and URLs); no credential lookup at all. */
+  anonymous: 'anonymous',
+};
+
+/** The default model-server image. */
+export const DEFAULT_SERVER_IMAGE = 'ghcr.io/cdk8s-model-serving/model-server:0.1.0';
+
+/** Our own label and annotation keys, all under one prefix. */
+export const LABEL_PREFIX = 'serving.cdk8s-model-serving.io';
+export const LABELS = {
+  endpoint: `${LABEL_PREFIX}/endpoint`,
+  model: `${LABEL_PREFIX}/model`,
+  track: `${LABEL_PREFIX}/track`,
+  mesh: `${LABEL_PREFIX}/mesh`,
+  version: `${LABEL_PREFIX}/version`,
+  component: 'app.kubernetes.io/component',
+  name: 'app.kubernetes.io/name',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+};
+export const PART_OF = 'cdk8s-model-serving';
+export const MANAGED_BY = 'cdk8s-model-serving';
+
+/**
+ * Prometheus metric names the server exports and the dashboards and alerts query.
+ * Units in names, `_total` counters, as the Prometheus naming conventions ask.
+ */
+export const METRICS = {
+  /** Counter {model, protocol, code}: requests answered. */
+  requestsTotal: 'model_server_requests_total',
+  /** Histogram {model, protocol}: time from request received to response sent. */
+  requestDurationSeconds: 'model_server_request_duration_seconds',
+  /** Gauge {protocol}: requests being processed. */
+  requestsInFlight: 'model_server_requests_in_flight',
+  /** Histogram {model}: time to load a model. */
+  modelLoadDurationSeconds: 'model_server_model_load_duration_seconds',
+  /** Counter {model}: failed model loads. */
+  modelLoadFailuresTotal: 'model_server_model_load_failures_total',
+  /** Gauge: models in state READY. */
+  modelsLoaded: 'model_server_models_loaded',
+  /** Gauge {model}: estimated bytes held by each loaded model. */
+  modelMemoryBytes: 'model_server_model_memory_bytes',
+  /** Counter {model}: models evicted to stay under the memory budget. */
+  modelEvictionsTotal: 'model_server_model_evictions_total',
+  /** Counter {model}: mesh requests for a model this member served with the model already loaded. */
+  meshCacheHitsTotal: 'model_server_mesh_cache_hits_total',
+  /** Counter {model}: mesh requests this member served that had to load the model first. */
+  meshCacheMissesTotal: 'model_server_mesh_cache_misses_total',
+  /** Counter {model}: model loads on this member (on demand). */
+  meshLoadsTotal: 'model_server_mesh_loads_total',
+  /** Counter {outcome}: requests forwarded to another member (ok, error, fallback). */
+  meshForwardsTotal: 'model_server_mesh_forwards_total',
+  /** Counter {model, via}: mesh requests received, by how they were served (local, forwarded, from_peer). */
+  meshRequestsTotal: 'model_server_mesh_requests_total',
+  /** Gauge {state}: members known to this member, live or dead. */
+  meshMembers: 'model_server_mesh_members',
+  /** Gauge: bytes charged to loaded and loading models now. */
+  meshMemoryUsedBytes: 'model_server_mesh_memory_used_bytes',
+  /** Gauge: highest `meshMemoryUsedBytes` seen since start. */
+  meshMemoryPeakBytes: 'model_server_mesh_memory_peak_bytes',
+  /** Gauge: the memory budget (`--memory-budget-bytes`). */
+  meshMemoryBudgetBytes: 'model_server_mesh_memory_budget_bytes',
+  /** Histogram {model, step}: time in a transformer module's `preprocess` / `postprocess`. */
+  transformerStepDurationSeconds: 'model_server_transformer_step_duration_seconds',
+  /** Histogram {model, protocol}: calls a transformer or explainer makes to its predictor. */
+  predictorRequestDurationSeconds: 'model_server_predictor_request_duration_seconds',
+  /** Counter {model, method}: explanations computed. */
+  explanationsTotal: 'model_server_explanations_total',
+};
+
+/** Latency buckets (seconds) suited to inference: sub-millisecond to tens of seconds. */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** Routes of the explainer component (KServe V1 `:explain`, and a V2-style twin). */
+export const EXPLAIN_PATHS = {
+  v1Suffix: ':explain',
+  v2Suffix: '/explain',
+};
+
+/** The `--explainer-method` values. */
+export const EXPLAINER_METHODS = {
+  kernelShap: 'kernel_shap',
+  lime: 'lime',
+};
+
+/** Headers a transformer forwards to its predictor by default (`--propagate-headers`). */
+export const DEFAULT_PROPAGATED_HEADERS = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled'];

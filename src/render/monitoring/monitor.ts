@@ -1,0 +1,179 @@
+/**
+ * The Prometheus operator objects that scrape an endpoint's pods and those of its transformer
+ * and explainer: a PodMonitor in serverless mode, a ServiceMonitor in raw mode.
+ */
+import { Construct } from 'constructs';
+import { InferenceProtocol } from '../../constructs/endpoint-options';
+import * as contract from '../../contract';
+import { objectLabels, selectorLabels } from '../pod-template';
+import { COMPONENTS, TARGET_LABEL_SOURCES, TARGET_LABELS, TRACKS, VersionTarget } from './queries';
+import { ResolvedMonitoring } from './resolve';
+import {
+  PodMonitor,
+  PodMonitorSpecPodMetricsEndpointsRelabelingsAction,
+  ServiceMonitor,
+  ServiceMonitorSpecEndpointsRelabelingsAction,
+} from '../../imports/monitoring-monitoring.coreos.com';
+import { ResolvedEndpoint } from '../resolve/resolved-endpoint';
+
+/**
+ * Knative renames the user container's port to `user-port` in the pods it creates, whatever
+ * the Service declares (`http1`/`h2c`).
+ * @see https://github.com/knative/serving/blob/main/pkg/apis/serving/v1/revision_defaults.go
+ */
+export const KNATIVE_USER_PORT_NAME = 'user-port';
+
+/** A `replace` relabeling (the only action we use), in the operator's field names. */
+export interface Relabeling {
+  readonly sourceLabels?: string[];
+  readonly regex?: string;
+  readonly replacement?: string;
+  readonly targetLabel: string;
+}
+
+/** `__meta_kubernetes_pod_label_<name>`, with the label name sanitized as Prometheus does. */
+export function podLabelMeta(label: string): string {
+  return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+}
+
+/** The port the endpoint serves `/metrics` on, in its pods. */
+export function metricsPort(resolved: ResolvedEndpoint): number {
+  return resolved.container.custom ? resolved.container.port : contract.HTTP_PORT;
+}
+
+/**
+ * Relabelings shared by both monitors: pod labels into the target labels dashboards and
+ * alerts split by. `track` is `stable` unless the pod says otherwise, so stable-vs-canary
+ * queries need no special case for endpoints without a canary.
+ *
+ * A CanaryRollout's pods carry their `version`, never their track (promotion must not
+ * restart them): `version` is copied as is, and `track` is derived from it with the canary
+ * version known at synth time (a promotion re-synthesizes the monitor, not the pods).
+ *
+ * @param versions a CanaryRollout's versions; undefined for a ModelEndpoint
+ */
+export function targetRelabelings(resolved: ResolvedEndpoint, versions?: VersionTarget[]): Relabeling[] {
+  const fromPodLabel = (target: string): Relabeling => ({
+    sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[target])],
+    regex: '(.+)',
+    targetLabel: target,
+  });
+  const rules: Relabeling[] = [
+    // Replaces the operator's `endpoint` label (the port name), which says nothing here.
+    fromPodLabel(TARGET_LABELS.endpoint),
+    fromPodLabel(TARGET_LABELS.component),
+    { replacement: TRACKS.stable, targetLabel: TARGET_LABELS.track },
+  ];
+  if (!versions) {
+    rules.push(fromPodLabel(TARGET_LABELS.track));
+  } else {
+    const canary = versions.find(v => v.track === TRACKS.canary);
+    // Relabel regexes are anchored, and versions are DNS labels: no escaping needed.
+    if (canary) {
+      rules.push({
+        sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[TARGET_LABELS.version])],
+        regex: canary.version,
+        replacement: TRACKS.canary,
+        targetLabel: TARGET_LABELS.track,
+      });
+    }
+    rules.push(fromPodLabel(TARGET_LABELS.version));
+  }
+  if (resolved.serverless) rules.push(fromPodLabel(TARGET_LABELS.revision));
+  return rules;
+}
+
+export function endpointMonitor(
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[],
+): PodMonitor | ServiceMonitor {
+  const relabelings = targetRelabelings(resolved, versions);
+  if (resolved.serverless) {
+    const port = metricsPort(resolved);
+    if (port !== resolved.container.port) {
+      // gRPC: Knative exposes only the h2c port; `/metrics` is on the HTTP port of the same
+      // container, which the pod does not declare.
+      relabelings.push(
+        { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: `$1:${port}`, targetLabel: '__address__' },
+        { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: `[$1]:${port}`, targetLabel: '__address__' },
+      );
+    }
+  }
+  const grpcOnly = resolved.container.custom && resolved.protocol === InferenceProtocol.GRPC_V2;
+  return monitor(scope, resolved, monitoring, {
+    name: resolved.name,
+    component: COMPONENTS.predictor,
+    relabelings,
+    servicePort: grpcOnly ? 'grpc' : 'http',
+    // A CanaryRollout with Gateway API adds a Service per track in front of the same pods:
+    // selecting those too would scrape every pod twice.
+    skipTrackServices: versions !== undefined,
+  });
+}
+
+/**
+ * The monitor of a transformer or explainer running our model server: its pods (serverless)
+ * or its Service (raw), with the endpoint's relabelings, so its series carry the endpoint,
+ * `component="transformer"` or `"explainer"` and the track.
+ *
+ * @param name the component's name, `<endpoint>-transformer` or `<endpoint>-explainer`
+ */
+export function componentMonitor(
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, component: string, name: string,
+): PodMonitor | ServiceMonitor {
+  // Our server in a component listens on the HTTP port only, which its pod declares: no
+  // address rewrite, and its Service's `http` port targets it.
+  return monitor(scope, resolved, monitoring, { name, component, relabelings: targetRelabelings(resolved), servicePort: 'http', skipTrackServices: false });
+}
+
+interface MonitorSpec {
+  readonly name: string;
+  readonly component: string;
+  readonly relabelings: Relabeling[];
+  /** Raw mode: the Service port to scrape. */
+  readonly servicePort: string;
+  /** Raw mode: leave out Services that carry the track label. */
+  readonly skipTrackServices: boolean;
+}
+
+/** A PodMonitor (serverless) or ServiceMonitor (raw) with id `PodMonitor` or `ServiceMonitor` in `scope`. */
+function monitor(scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, spec: MonitorSpec): PodMonitor | ServiceMonitor {
+  const metadata = {
+    name: spec.name,
+    namespace: resolved.namespace,
+    labels: { ...objectLabels(resolved, spec.component), ...monitoring.prometheusLabels },
+  };
+  const interval = `${monitoring.scrapeIntervalSeconds}s`;
+  const path = contract.PATHS.metrics;
+  const matchLabels = selectorLabels(resolved, spec.component);
+
+  if (resolved.serverless) {
+    return new PodMonitor(scope, 'PodMonitor', {
+      metadata,
+      spec: {
+        selector: { matchLabels },
+        podMetricsEndpoints: [{
+          port: KNATIVE_USER_PORT_NAME,
+          path,
+          interval,
+          relabelings: spec.relabelings.map(r => ({ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, ...r })),
+        }],
+      },
+    });
+  }
+
+  return new ServiceMonitor(scope, 'ServiceMonitor', {
+    metadata,
+    spec: {
+      selector: {
+        matchLabels,
+        ...(spec.skipTrackServices ? { matchExpressions: [{ key: contract.LABELS.track, operator: 'DoesNotExist' }] } : {}),
+      },
+      endpoints: [{
+        port: spec.servicePort,
+        path,
+        interval,
+        relabelings: spec.relabelings.map(r => ({ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, ...r })),
+      }],
+    },
+  });
+}

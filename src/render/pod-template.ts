@@ -1,0 +1,335 @@
+/**
+ * The pod an endpoint runs, as Kubernetes JSON: shared by the Knative revision template and
+ * the raw Deployment, so both modes get the same container, probes and security settings.
+ * Also the pieces every pod of ours is built from (security contexts, resources, probes,
+ * volumes), which the transformer/explainer components and the ModelMesh members use too.
+ */
+import { EnvValue } from 'cdk8s-plus-27';
+import * as contract from '../contract';
+import { sizeToQuantity } from './resolve/quantities';
+import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
+import { InferenceProtocol } from '../constructs/endpoint-options';
+import { StorageUri } from '../constructs/storage-uri';
+
+/** The volume models are fetched into (an emptyDir) or mounted from (a PVC). */
+export const MODEL_VOLUME = 'model-dir';
+/** The writable `TMPDIR` volume. */
+export const TMP_VOLUME = 'scratch';
+const CREDENTIALS_VOLUME = 'storage-credentials';
+const STARTUP_PERIOD_SECONDS = 5;
+
+/** The name of the model container. */
+export const MODEL_CONTAINER_NAME = 'model-server';
+
+/** Labels that select an endpoint's pods (stable across revisions and versions). */
+export function selectorLabels(resolved: Pick<ResolvedEndpoint, 'name'>, component = 'predictor'): Record<string, string> {
+  return {
+    [contract.LABELS.endpoint]: resolved.name,
+    [contract.LABELS.component]: component,
+  };
+}
+
+/** Every label an endpoint's objects carry. */
+export function objectLabels(resolved: ResolvedEndpoint, component = 'predictor'): Record<string, string> {
+  return {
+    ...resolved.labels,
+    [contract.LABELS.name]: resolved.name,
+    [contract.LABELS.partOf]: contract.PART_OF,
+    [contract.LABELS.managedBy]: contract.MANAGED_BY,
+    [contract.LABELS.model]: resolved.modelName,
+    ...(resolved.version !== undefined ? { [contract.LABELS.version]: resolved.version } : {}),
+    ...selectorLabels(resolved, component),
+  };
+}
+
+/** The container security context of the Pod Security "restricted" profile. */
+export function restrictedSecurityContext(user: Pick<ResolvedEndpoint, 'runAsUser' | 'readOnlyRootFilesystem'>): Record<string, unknown> {
+  return {
+    runAsNonRoot: true,
+    runAsUser: user.runAsUser,
+    runAsGroup: user.runAsUser,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: user.readOnlyRootFilesystem,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** The pod security context of the Pod Security "restricted" profile. */
+export function restrictedPodSecurityContext(runAsUser: number): Record<string, unknown> {
+  return {
+    runAsNonRoot: true,
+    runAsUser,
+    runAsGroup: runAsUser,
+    fsGroup: runAsUser,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/**
+ * The pod security context of an endpoint's pods, or undefined where Knative forbids one:
+ * it disables pod-level securityContext by default; the container-level one carries every
+ * restricted setting, which the Pod Security admission accepts as well.
+ */
+export function endpointPodSecurityContext(resolved: ResolvedEndpoint): Record<string, unknown> | undefined {
+  if (resolved.serverless && !resolved.features.has('kubernetes.podspec-securitycontext')) return undefined;
+  return restrictedPodSecurityContext(resolved.runAsUser);
+}
+
+/** A container's `resources`: requests and limits, with `gpus` NVIDIA GPUs in both. */
+export function resourceRequirements(r: ResolvedResources, gpus = 0): Record<string, unknown> {
+  const requests: Record<string, string> = { cpu: r.cpuRequest, memory: sizeToQuantity(r.memoryRequest) };
+  const limits: Record<string, string> = { cpu: r.cpuLimit, memory: sizeToQuantity(r.memoryLimit) };
+  if (r.ephemeralStorageRequest) requests['ephemeral-storage'] = sizeToQuantity(r.ephemeralStorageRequest);
+  if (r.ephemeralStorageLimit) limits['ephemeral-storage'] = sizeToQuantity(r.ephemeralStorageLimit);
+  if (gpus > 0) {
+    requests['nvidia.com/gpu'] = String(gpus);
+    limits['nvidia.com/gpu'] = String(gpus);
+  }
+  return { requests, limits };
+}
+
+/**
+ * An HTTP GET probe. Leave `port` undefined under Knative, which rewrites probes and requires
+ * them to target the serving port.
+ */
+export function httpProbe(path: string, port: number | undefined, periodSeconds: number, failureThreshold: number): Record<string, unknown> {
+  return { httpGet: { path, ...(port !== undefined ? { port } : {}) }, periodSeconds, timeoutSeconds: 2, failureThreshold };
+}
+
+/** A TCP probe; `port` as for `httpProbe`. */
+export function tcpProbe(port: number | undefined, periodSeconds: number, failureThreshold: number): Record<string, unknown> {
+  return { tcpSocket: port !== undefined ? { port } : {}, periodSeconds, failureThreshold };
+}
+
+/** A container `env` entry. */
+export function envVar(name: string, value: EnvValue): Record<string, unknown> {
+  return value.valueFrom !== undefined ? { name, valueFrom: value.valueFrom } : { name, value: value.value };
+}
+
+/** A volume and where a container mounts it. */
+export interface PodVolume {
+  readonly volume: Record<string, unknown>;
+  readonly mount: Record<string, unknown>;
+}
+
+/** The storage-credentials secret, mounted read-only where our server looks for it. */
+export function storageCredentialsVolume(secretName: string): PodVolume {
+  return {
+    // World-readable inside the pod: Knative forbids the pod-level fsGroup that would let
+    // uid 1000 read group-only files, and the volume is private to this pod anyway.
+    volume: { name: CREDENTIALS_VOLUME, secret: { secretName, defaultMode: 0o444 } },
+    mount: { name: CREDENTIALS_VOLUME, mountPath: contract.STORAGE_CREDENTIALS_DIR, readOnly: true },
+  };
+}
+
+/** A `pvc://` model, mounted read-only at the model directory. */
+export function mountedModelVolume(storageUri: StorageUri): PodVolume {
+  const mount: Record<string, unknown> = { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true };
+  if (storageUri.path) mount.subPath = storageUri.path;
+  return {
+    volume: { name: MODEL_VOLUME, persistentVolumeClaim: { claimName: storageUri.authority, readOnly: true } },
+    mount,
+  };
+}
+
+/** The pod spec of the predictor, in Kubernetes JSON. */
+export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
+  const spec: Record<string, unknown> = {
+    automountServiceAccountToken: resolved.automountServiceAccountToken,
+    enableServiceLinks: false,
+    containers: [modelContainer(resolved)],
+    volumes: volumes(resolved),
+  };
+  if (resolved.serviceAccountName) spec.serviceAccountName = resolved.serviceAccountName;
+  const initContainers = storageInitializer(resolved);
+  if (initContainers) spec.initContainers = initContainers;
+  const securityContext = endpointPodSecurityContext(resolved);
+  if (securityContext) spec.securityContext = securityContext;
+  if (resolved.nodeSelector && Object.keys(resolved.nodeSelector).length > 0) spec.nodeSelector = { ...resolved.nodeSelector };
+  if (resolved.tolerations.length > 0) {
+    spec.tolerations = resolved.tolerations.map(t => ({
+      key: t.key,
+      operator: t.operator ?? 'Equal',
+      value: t.value,
+      effect: t.effect,
+    }));
+  }
+  const affinity = nodeAffinity(resolved);
+  if (affinity) spec.affinity = affinity;
+  if (!resolved.serverless) spec.terminationGracePeriodSeconds = 30;
+  return spec;
+}
+
+function modelContainer(resolved: ResolvedEndpoint): Record<string, unknown> {
+  const custom = resolved.container.custom;
+  const container: Record<string, unknown> = {
+    name: MODEL_CONTAINER_NAME,
+    image: resolved.container.image,
+    ports: containerPorts(resolved),
+    resources: resourceRequirements(resolved.resources, resolved.gpus),
+    securityContext: restrictedSecurityContext(resolved),
+    volumeMounts: volumeMounts(resolved),
+  };
+  if (custom) {
+    if (custom.command) container.command = [...custom.command];
+    if (custom.args) container.args = [...custom.args];
+  } else {
+    container.args = serverArgs(resolved);
+  }
+  container.env = envVars(resolved);
+  Object.assign(container, probes(resolved));
+  return container;
+}
+
+/** Arguments of `cdk8s-model-server serve` for this endpoint. */
+function serverArgs(resolved: ResolvedEndpoint): string[] {
+  const f = contract.SERVER_FLAGS;
+  const args = [
+    contract.SERVER_COMMANDS.serve,
+    f.modelName, resolved.modelName,
+    f.modelDir, contract.MODEL_DIR,
+    f.protocol, resolved.protocol,
+    f.httpPort, String(contract.HTTP_PORT),
+    f.grpcPort, String(contract.GRPC_PORT),
+  ];
+  // The server fetches the model itself before it reports ready: Knative's default feature
+  // flags forbid the init container KServe would use.
+  if (!resolved.storageUri.isMounted) args.push(f.storageUri, resolved.storageUri.uri);
+  return args;
+}
+
+function containerPorts(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
+  const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
+  if (resolved.serverless) {
+    // Knative exposes exactly one port, named for its protocol.
+    return [{ name: grpc ? 'h2c' : 'http1', containerPort: resolved.container.port, protocol: 'TCP' }];
+  }
+  if (resolved.container.custom) {
+    return [{ name: grpc ? 'grpc' : 'http', containerPort: resolved.container.port, protocol: 'TCP' }];
+  }
+  return [
+    { name: 'http', containerPort: contract.HTTP_PORT, protocol: 'TCP' },
+    { name: 'grpc', containerPort: contract.GRPC_PORT, protocol: 'TCP' },
+  ];
+}
+
+function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
+  const custom = resolved.container.custom;
+  const startupFailures = Math.ceil(resolved.startupSeconds / STARTUP_PERIOD_SECONDS);
+  if (resolved.protocol === InferenceProtocol.GRPC_V2 && !custom) {
+    // A gRPC endpoint still runs our HTTP port inside the pod in raw mode; in serverless mode
+    // only the h2c port exists, so the probes use gRPC's TCP port.
+    if (resolved.serverless) {
+      return {
+        readinessProbe: tcpProbe(undefined, 5, 3),
+        startupProbe: tcpProbe(undefined, STARTUP_PERIOD_SECONDS, startupFailures),
+      };
+    }
+  }
+  if (custom && !custom.readinessPath) {
+    const port = resolved.serverless ? undefined : resolved.container.port;
+    return {
+      readinessProbe: tcpProbe(port, 5, 3),
+      startupProbe: tcpProbe(port, STARTUP_PERIOD_SECONDS, startupFailures),
+    };
+  }
+  const readyPath = custom?.readinessPath ?? contract.modelReadyPath(resolved.modelName);
+  const httpPort = resolved.serverless ? undefined : (custom ? resolved.container.port : contract.HTTP_PORT);
+  const result: Record<string, unknown> = {
+    // Readiness follows the model: a replica whose model is not loaded gets no traffic.
+    readinessProbe: httpProbe(readyPath, httpPort, 5, 3),
+    // Sized for slow downloads and loads: the pod has `startupTimeout` to become ready.
+    startupProbe: httpProbe(readyPath, httpPort, STARTUP_PERIOD_SECONDS, startupFailures),
+  };
+  if (!custom) {
+    result.livenessProbe = httpProbe(contract.PATHS.live, httpPort, 10, 3);
+  }
+  return result;
+}
+
+function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
+  const env: Array<Record<string, unknown>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
+  if (resolved.storageCredentialsSecret && !resolved.container.custom) {
+    env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
+  }
+  if (!resolved.container.custom) env.push(...resolved.storageEnv);
+  for (const [name, value] of resolved.container.env) env.push(envVar(name, value));
+  return env;
+}
+
+function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array<Record<string, unknown>> {
+  const mounts: Array<Record<string, unknown>> = [];
+  if (resolved.storageUri.isMounted) {
+    mounts.push(mountedModelVolume(resolved.storageUri).mount);
+  } else {
+    // The container that serves only reads the model; the one that downloads writes it.
+    mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom && !forInitializer });
+  }
+  mounts.push({ name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR });
+  if (resolved.storageCredentialsSecret && (forInitializer || !resolved.container.custom)) {
+    mounts.push(storageCredentialsVolume(resolved.storageCredentialsSecret).mount);
+  }
+  return mounts;
+}
+
+function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
+  const result: Array<Record<string, unknown>> = [];
+  if (resolved.storageUri.isMounted) {
+    result.push(mountedModelVolume(resolved.storageUri).volume);
+  } else {
+    result.push({ name: MODEL_VOLUME, emptyDir: {} });
+  }
+  result.push({ name: TMP_VOLUME, emptyDir: {} });
+  if (resolved.storageCredentialsSecret) result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
+  return result;
+}
+
+/**
+ * A storage-initializer init container: only in front of a custom container, which cannot
+ * fetch its own model. Our server fetches in-process instead.
+ */
+function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
+  if (!resolved.container.custom || resolved.storageUri.isMounted) return undefined;
+  const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
+  if (resolved.storageCredentialsSecret) {
+    env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
+  }
+  env.push(...resolved.storageEnv);
+  return [{
+    name: 'storage-initializer',
+    image: contract.DEFAULT_SERVER_IMAGE,
+    args: [contract.SERVER_COMMANDS.storageInitializer, resolved.storageUri.uri, contract.MODEL_DIR],
+    env,
+    resources: {
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '1', memory: '1Gi' },
+    },
+    securityContext: restrictedSecurityContext(resolved),
+    volumeMounts: volumeMounts(resolved, true),
+  }];
+}
+
+function nodeAffinity(resolved: ResolvedEndpoint): Record<string, unknown> | undefined {
+  if (resolved.nodeAffinity.length === 0) return undefined;
+  const expression = (rule: { key: string; operator: string; values?: string[] }) => ({
+    key: rule.key,
+    operator: rule.operator,
+    ...(rule.values ? { values: [...rule.values] } : {}),
+  });
+  const required = resolved.nodeAffinity.filter(r => r.preferredWeight === undefined);
+  const preferred = resolved.nodeAffinity.filter(r => r.preferredWeight !== undefined);
+  const result: Record<string, unknown> = {};
+  if (required.length > 0) {
+    result.requiredDuringSchedulingIgnoredDuringExecution = {
+      nodeSelectorTerms: [{ matchExpressions: required.map(expression) }],
+    };
+  }
+  if (preferred.length > 0) {
+    result.preferredDuringSchedulingIgnoredDuringExecution = preferred.map(r => ({
+      weight: r.preferredWeight,
+      preference: { matchExpressions: [expression(r)] },
+    }));
+  }
+  return { nodeAffinity: result };
+}

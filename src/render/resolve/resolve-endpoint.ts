@@ -1,0 +1,295 @@
+/**
+ * Validation and defaults of an endpoint's props, shared by ModelEndpoint and CanaryRollout
+ * (which resolves one set per version). Internal.
+ */
+import { Duration, Size } from 'cdk8s';
+import { ContainerResources } from 'cdk8s-plus-27';
+import { IConstruct } from 'constructs';
+import { requireKnativeFeature } from './knative';
+import { assertDns1123Label } from './names';
+import { amountMillis, sizeBytes } from './quantities';
+import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
+import { resolveStorageAuth } from './storage-auth';
+import type { CommonEndpointOptions } from '../../constructs/common-endpoint-options';
+import { EndpointIngress, IngressKind } from '../../constructs/endpoint-ingress';
+import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
+import { KnativeFeature } from '../../constructs/knative-features';
+import { ModelFormat } from '../../constructs/model-format';
+import type { ModelVersion } from '../../constructs/model-version';
+import * as contract from '../../contract';
+
+/** What an endpoint has decided before its props are resolved: mode, names and host. */
+export interface EndpointFacts extends IConstruct {
+  /** The construct the objects belong to, when it is not the facts object itself. */
+  readonly construct?: IConstruct;
+  readonly mode: DeploymentMode;
+  readonly protocol: InferenceProtocol;
+  readonly name: string;
+  readonly modelName: string;
+  readonly namespace?: string;
+  readonly host: string;
+}
+
+/**
+ * The settings whose default each construct decides for itself, as `ModelEndpointProps` names
+ * them (a CanaryRollout passes its own).
+ */
+export interface EndpointOwnSettings {
+  readonly timeout?: Duration;
+  readonly initialScale?: number;
+  readonly stopped?: boolean;
+  readonly ingress?: EndpointIngress;
+  readonly allowedNamespaces?: string[];
+}
+
+/**
+ * What `resolveEndpoint` reads: the endpoint-level settings both constructs share, one model
+ * (a ModelEndpoint's own, or one CanaryRollout version's) and the settings whose default
+ * each construct decides for itself. `ModelEndpointProps` is one as it stands.
+ */
+export type EndpointInput = CommonEndpointOptions
+  & Omit<ModelVersion, 'version' | 'env'>
+  & EndpointOwnSettings;
+
+const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
+  [ScaleMetric.CONCURRENCY]: 100,
+  [ScaleMetric.RPS]: 200,
+  [ScaleMetric.CPU]: 80,
+  [ScaleMetric.MEMORY]: 80,
+};
+
+/** Validates the props and fills in every default, once, so the synthesizers only read. */
+export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): ResolvedEndpoint {
+  const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
+  const features = new Set<string>(props.knativeFeatures ?? []);
+  const format = props.format ?? ModelFormat.ONNX;
+  if (!props.container && !format.servedByModelServer) {
+    throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
+  }
+
+  const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
+    ", or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
+  const scaleMetric = props.scaleMetric ?? (serverless ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
+  if (!serverless && (scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS)) {
+    throw new Error(`'scaleMetric' ${scaleMetric} needs Knative's autoscaler (serverless mode); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY`);
+  }
+  const scaleTarget = props.scaleTarget ?? DEFAULT_SCALE_TARGETS[scaleMetric];
+  assertPositive('scaleTarget', scaleTarget);
+  if ((scaleMetric === ScaleMetric.CPU || scaleMetric === ScaleMetric.MEMORY) && (!Number.isInteger(scaleTarget) || scaleTarget > 100)) {
+    throw new Error(`'scaleTarget' is a utilization percent for ${scaleMetric} and must be an integer from 1 to 100, got ${scaleTarget}`);
+  }
+  const initialScale = props.initialScale ?? Math.max(1, minReplicas);
+  assertCount('initialScale', initialScale);
+  if (initialScale < 1 || initialScale > maxReplicas) {
+    throw new Error(`'initialScale' must be between 1 and 'maxReplicas' (${maxReplicas}), got ${initialScale}`);
+  }
+  const containerConcurrency = props.containerConcurrency ?? 0;
+  assertCount('containerConcurrency', containerConcurrency);
+  const gpus = props.gpus ?? 0;
+  assertCount('gpus', gpus);
+  const runAsUser = props.runAsUser ?? 1000;
+  assertCount('runAsUser', runAsUser);
+  if (runAsUser === 0) throw new Error("'runAsUser' must not be 0: the Pod Security restricted profile forbids running as root");
+
+  const timeoutSeconds = wholeSeconds('timeout', props.timeout);
+  if (timeoutSeconds !== undefined && timeoutSeconds < 1) {
+    throw new Error(`'timeout' must be at least 1 second, got ${timeoutSeconds}`);
+  }
+  if (serverless && timeoutSeconds !== undefined && timeoutSeconds > KNATIVE_MAX_REVISION_TIMEOUT_SECONDS) {
+    throw new Error(`'timeout' is ${timeoutSeconds} seconds, above Knative's default max-revision-timeout-seconds (${KNATIVE_MAX_REVISION_TIMEOUT_SECONDS}); raise it in the knative-serving/config-defaults ConfigMap and patch the revision's timeoutSeconds, or use 'mode: DeploymentMode.RAW'`);
+  }
+  const startupSeconds = wholeSeconds('startupTimeout', props.startupTimeout ?? Duration.minutes(10))!;
+  if (startupSeconds < 10) throw new Error(`'startupTimeout' must be at least 10 seconds, got ${startupSeconds}`);
+  const scaleDownDelaySeconds = wholeSeconds('scaleDownDelay', props.scaleDownDelay);
+  if (scaleDownDelaySeconds !== undefined && (scaleDownDelaySeconds < 0 || scaleDownDelaySeconds > 3600)) {
+    throw new Error(`'scaleDownDelay' must be between 0 and 3600 seconds, got ${scaleDownDelaySeconds}`);
+  }
+
+  const resources = resolveResources(props.resources);
+  const ingress = props.ingress ?? (serverless ? EndpointIngress.istio() : EndpointIngress.none());
+  if (serverless && (ingress._kind === IngressKind.GATEWAY_API || ingress._kind === IngressKind.KUBERNETES)) {
+    throw new Error("'ingress' must be EndpointIngress.istio() or EndpointIngress.none() in serverless mode: Knative brings its own networking layer; Gateway API and Ingress objects are for raw mode");
+  }
+
+  const container: ResolvedContainer = {
+    custom: props.container,
+    image: props.container?.image ?? props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
+    port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
+    env: new Map(),
+  };
+  if (container.port < 1 || container.port > 65535 || !Number.isInteger(container.port)) {
+    throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
+  }
+
+  const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
+  const resolved: ResolvedEndpoint = {
+    endpoint: endpoint.construct ?? endpoint,
+    name: endpoint.name,
+    modelName: endpoint.modelName,
+    namespace: endpoint.namespace,
+    host: endpoint.host,
+    serverless,
+    protocol: endpoint.protocol,
+    storageUri: props.storageUri,
+    format,
+    features,
+    container,
+    resources,
+    gpus,
+    nodeSelector: props.nodeSelector,
+    tolerations: props.tolerations ?? [],
+    nodeAffinity: props.nodeAffinity ?? [],
+    timeoutSeconds,
+    containerConcurrency,
+    minReplicas,
+    maxReplicas,
+    scaleMetric,
+    scaleTarget,
+    initialScale,
+    scaleDownDelaySeconds,
+    stopped: props.stopped ?? false,
+    startupSeconds,
+    serviceAccountName: storage.serviceAccountName,
+    automountServiceAccountToken: props.automountServiceAccountToken ?? false,
+    storageCredentialsSecret: storage.storageCredentialsSecret,
+    storageEnv: storage.storageEnv,
+    labels: props.labels ?? {},
+    annotations: props.annotations ?? {},
+    ingress,
+    networkPolicy: props.networkPolicy ?? true,
+    allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
+    runAsUser,
+    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+  };
+  for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
+  for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
+
+  if (serverless) {
+    if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
+    if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
+    if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
+    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    if (props.container && !props.storageUri.isMounted) {
+      requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
+        'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
+    }
+  }
+  for (const rule of resolved.nodeAffinity) {
+    if (rule.preferredWeight !== undefined && (!Number.isInteger(rule.preferredWeight) || rule.preferredWeight < 1 || rule.preferredWeight > 100)) {
+      throw new Error(`'nodeAffinity' preferredWeight must be an integer from 1 to 100, got ${rule.preferredWeight} for key '${rule.key}'`);
+    }
+  }
+
+  return resolved;
+}
+
+/**
+ * Replica counts with their defaults (1, and the larger of 3 and the minimum), validated;
+ * returns [min, max].
+ *
+ * @param zeroFix what else fixes a raw-mode minimum of 0, for the message
+ */
+export function resolveReplicas(serverless: boolean, min: number | undefined, max: number | undefined, zeroFix = ''): [number, number] {
+  const minReplicas = min ?? 1;
+  assertCount('minReplicas', minReplicas);
+  const maxReplicas = max ?? Math.max(3, minReplicas);
+  assertCount('maxReplicas', maxReplicas);
+  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
+  if (minReplicas > maxReplicas) {
+    throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
+  }
+  if (!serverless && minReplicas === 0) {
+    throw new Error(`'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more${zeroFix}`);
+  }
+  return [minReplicas, maxReplicas];
+}
+
+/**
+ * Throws unless `name` is a valid environment variable name.
+ *
+ * @param of where the variable is set, for the message (` of version 'v2'`)
+ */
+export function assertEnvVarName(name: string, of = ''): void {
+  if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) {
+    throw new Error(`environment variable name '${name}'${of} is not valid: use letters, digits, '_', '-' and '.', not starting with a digit`);
+  }
+}
+
+/**
+ * `resources` with `defaults` where neither the request nor the limit is set; where one of
+ * them is, the other takes its value.
+ */
+export function defaultResources(resources: ContainerResources | undefined, defaults: ResolvedResources): ResolvedResources {
+  return {
+    cpuRequest: resources?.cpu?.request?.amount ?? resources?.cpu?.limit?.amount ?? defaults.cpuRequest,
+    cpuLimit: resources?.cpu?.limit?.amount ?? resources?.cpu?.request?.amount ?? defaults.cpuLimit,
+    memoryRequest: resources?.memory?.request ?? resources?.memory?.limit ?? defaults.memoryRequest,
+    memoryLimit: resources?.memory?.limit ?? resources?.memory?.request ?? defaults.memoryLimit,
+    ephemeralStorageRequest: resources?.ephemeralStorage?.request,
+    ephemeralStorageLimit: resources?.ephemeralStorage?.limit,
+  };
+}
+
+function resolveResources(resources?: ContainerResources): ResolvedResources {
+  const defaulted = defaultResources(resources, { cpuRequest: '500m', cpuLimit: '1', memoryRequest: Size.mebibytes(512), memoryLimit: Size.gibibytes(1) });
+  const { cpuRequest, cpuLimit, memoryRequest, memoryLimit } = defaulted;
+  const cpuRequestMillis = amountMillis(cpuRequest);
+  const cpuLimitMillis = amountMillis(cpuLimit);
+  if (cpuLimitMillis < cpuRequestMillis) {
+    throw new Error(`'resources.cpu.limit' (${cpuLimit}) must not be below 'resources.cpu.request' (${cpuRequest})`);
+  }
+  if (sizeBytes(memoryLimit) < sizeBytes(memoryRequest)) {
+    throw new Error(`'resources.memory.limit' (${sizeBytes(memoryLimit)} bytes) must not be below 'resources.memory.request' (${sizeBytes(memoryRequest)} bytes)`);
+  }
+  if (cpuRequestMillis <= 0 || sizeBytes(memoryRequest) <= 0) {
+    throw new Error("'resources' requests must be greater than zero");
+  }
+  return defaulted;
+}
+
+function defaultAllowedNamespaces(serverless: boolean, ingress: EndpointIngress): string[] {
+  if (serverless) return ['istio-system', 'knative-serving'];
+  switch (ingress._kind) {
+    case IngressKind.ISTIO: return ['istio-system'];
+    case IngressKind.KUBERNETES: return ['ingress-nginx'];
+    case IngressKind.GATEWAY_API: return [ingress._gatewayNamespace ?? 'istio-system'];
+    default: return [];
+  }
+}
+
+/** Seconds in a Duration, which Kubernetes and Knative take only as whole numbers. */
+/** Knative's default `max-revision-timeout-seconds` (config-defaults). */
+const KNATIVE_MAX_REVISION_TIMEOUT_SECONDS = 600;
+
+function wholeSeconds(prop: string, duration?: Duration): number | undefined {
+  if (duration === undefined) return undefined;
+  const millis = duration.toMilliseconds();
+  if (millis % 1000 !== 0) {
+    throw new Error(`'${prop}' must be a whole number of seconds, got ${millis} ms`);
+  }
+  return millis / 1000;
+}
+
+function assertCount(prop: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`'${prop}' must be a non-negative integer, got ${value}`);
+  }
+}
+
+function assertPositive(prop: string, value: number): void {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new Error(`'${prop}' must be a positive number, got ${value}`);
+  }
+}
+
+function assertLabel(key: string, value: string): void {
+  const name = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
+  const prefix = key.includes('/') ? key.slice(0, key.indexOf('/')) : undefined;
+  const LABEL = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+  if (!name || name.length > 63 || !LABEL.test(name) || (prefix !== undefined && (prefix.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(prefix)))) {
+    throw new Error(`'labels' key '${key}' is not a valid Kubernetes label key (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')`);
+  }
+  if (value.length > 63 || !LABEL.test(value)) {
+    throw new Error(`'labels' value '${value}' of '${key}' is not a valid Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * An endpoint's settings after validation and defaults: what the mode synthesizers read.
+ * Internal; the public face is `ModelEndpointProps`.
+ */
+import { Size } from 'cdk8s';
+import { EnvValue } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { EndpointIngress } from '../../constructs/endpoint-ingress';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
+import { ModelFormat } from '../../constructs/model-format';
+import { NodeAffinityRule, Toleration } from '../../constructs/scheduling';
+import { StorageUri } from '../../constructs/storage-uri';
+
+export interface ResolvedContainer {
+  /** Set when the user brings their own server. */
+  readonly custom?: ModelContainer;
+  readonly image: string;
+  /** The one port Knative exposes, and the Service's target port. */
+  readonly port: number;
+  readonly env: Map<string, EnvValue>;
+}
+
+/** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */
+export interface ResolvedResources {
+  readonly cpuRequest: string;
+  readonly cpuLimit: string;
+  readonly memoryRequest: Size;
+  readonly memoryLimit: Size;
+  readonly ephemeralStorageRequest?: Size;
+  readonly ephemeralStorageLimit?: Size;
+}
+
+export interface ResolvedEndpoint {
+  readonly endpoint: Construct;
+  readonly name: string;
+  readonly modelName: string;
+  readonly namespace?: string;
+  readonly host: string;
+  readonly serverless: boolean;
+  readonly protocol: InferenceProtocol;
+  readonly storageUri: StorageUri;
+  readonly format: ModelFormat;
+  readonly features: Set<string>;
+  readonly container: ResolvedContainer;
+  readonly resources: ResolvedResources;
+  readonly gpus: number;
+  readonly nodeSelector?: { [key: string]: string };
+  readonly tolerations: Toleration[];
+  readonly nodeAffinity: NodeAffinityRule[];
+  readonly timeoutSeconds?: number;
+  readonly containerConcurrency: number;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly scaleMetric: ScaleMetric;
+  readonly scaleTarget: number;
+  readonly initialScale: number;
+  readonly scaleDownDelaySeconds?: number;
+  readonly stopped: boolean;
+  readonly startupSeconds: number;
+  readonly serviceAccountName?: string;
+  readonly automountServiceAccountToken: boolean;
+  readonly storageCredentialsSecret?: string;
+  /** `STORAGE_AUTH` / `STORAGE_MAX_BYTES` for the container that fetches the model (`_storage-auth`). */
+  readonly storageEnv: Array<{ name: string; value: string }>;
+  readonly labels: { [key: string]: string };
+  readonly annotations: { [key: string]: string };
+  readonly ingress: EndpointIngress;
+  readonly networkPolicy: boolean;
+  readonly allowedNamespaces: string[];
+  readonly runAsUser: number;
+  readonly readOnlyRootFilesystem: boolean;
+  /** A CanaryRollout version: labels its pods, so one version can be selected. */
+  readonly version?: string;
+}
