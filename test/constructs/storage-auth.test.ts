@@ -1,8 +1,8 @@
 import { Size, Testing } from 'cdk8s';
 import { Secret, ServiceAccount } from 'cdk8s-plus-27';
+import { DeploymentMode, ModelEndpoint, ModelMesh, StorageAuth, StorageUri } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';
-import { DeploymentMode, ModelEndpoint, ModelMesh, StorageAuth, StorageUri } from '../../src';
 
 const S3 = StorageUri.s3('models', 'iris/model.onnx');
 const GS = StorageUri.gcs('models', 'iris/model.onnx');

@@ -4,10 +4,10 @@
  */
 import { Size } from 'cdk8s';
 import { ISecret, IServiceAccount } from 'cdk8s-plus-27';
-import * as contract from '../../contract';
 import { sizeBytes } from './quantities';
 import { StorageAuth } from '../../constructs/storage-auth';
 import { StorageUri } from '../../constructs/storage-uri';
+import * as contract from '../../contract';
 
 /** What the pods of a model need for its storage. */
 export interface ResolvedStorageAuth {
