@@ -23,12 +23,13 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   depsUpgrade: false,
   pullRequestTemplate: false,
 
-  peerDeps: ['cdk8s-plus-27@^2.9.5'],
+  // The Kubernetes API version the constructs target (cdk8s-plus-33: Kubernetes 1.33); README states the range.
+  peerDeps: ['cdk8s-plus-33@^2.5.57'],
   // The server's and controller's libraries are not jsii packages and must not burden users of
   // the constructs: they are devDeps, bundled into the image from the repo.
   devDeps: [
     'cdk8s-cli@2.207.60',
-    'cdk8s-plus-27@2.9.5',
+    'cdk8s-plus-33@2.5.57',
     'fastify@^5.12.0',
     '@grpc/grpc-js@^1.14.0',
     '@grpc/proto-loader@^0.8.0',
@@ -60,6 +61,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       globalSetup: '<rootDir>/test/global-setup.js',
       // Seeded property tests: fast-check gets a fixed seed in every file (test/seeded.ts).
       setupFiles: ['<rootDir>/test/fast-check-setup.js'],
+      // ---- test cluster (test/cluster): stopped after the run; every test file's objects go to its API server ----
+      globalTeardown: '<rootDir>/test/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/cluster/jest-setup.ts'],
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
     },
   },
@@ -78,7 +82,7 @@ project.package.addField('allowScripts', { 'onnxruntime-node': false });
 project.package.addField('overrides', { 'light-my-request': '~6.6.0' });
 
 // Generated L1 classes from the vendored CRDs in imports/. Works offline. The Kubernetes core
-// classes come from cdk8s-plus-27 (`k8s`), since `cdk8s import k8s` downloads its schema.
+// classes come from cdk8s-plus-33 (`k8s`), since `cdk8s import k8s` downloads its schema.
 const importTask = project.addTask('import', {
   description: 'Generate typed classes in src/imports/ from the upstream CRDs vendored in imports/',
 });
@@ -160,6 +164,12 @@ project.addTask('bench:mesh', {
   exec: 'node bench/mesh/run.js',
   receiveArgs: true,
 });
+// ---- issue 11, HTTP/1.1 front: large uploads through the lean front and node:http side by side ----
+project.addTask('bench:upload', {
+  description: '15 MiB uploads through the lean HTTP/1.1 front and through node:http; time per upload and ratio',
+  exec: 'node bench/server/upload.js',
+  receiveArgs: true,
+});
 
 // Synthesize every example with the real cdk8s CLI and validate the YAML offline.
 const validate = project.addTask('validate', {
@@ -168,6 +178,22 @@ const validate = project.addTask('validate', {
 validate.exec('bash -c \'for d in examples/*/; do (cd "$d" && cdk8s synth --no-check-upgrade) || exit 1; done\'');
 validate.exec(`${tsNode} scripts/validate-examples.ts`);
 project.gitignore.exclude('/examples/*/dist/', '/bench/results/');
+
+// ---- test cluster (test/cluster): a real etcd + kube-apiserver + kube-controller-manager, built from the
+// Go modules pinned in test/cluster/go.mod into ~/.cache/cdk8s-model-serving/cluster/<hash of the pins> ----
+project.addTask('cluster:build', {
+  description: 'Build etcd, kube-apiserver and kube-controller-manager for the test cluster (once per pin change)',
+  exec: 'node test/cluster/cli.js build',
+});
+project.addTask('cluster:up', {
+  description: 'Start the test cluster (every CRD in imports/ installed) and print the path of its kubeconfig',
+  exec: 'node test/cluster/cli.js up',
+});
+project.addTask('cluster:down', {
+  description: 'Stop the test cluster and remove its data',
+  exec: 'node test/cluster/cli.js down',
+});
+// ---- end test cluster ----
 
 project.eslint?.addIgnorePattern('src/imports/');
 project.eslint?.addOverride({

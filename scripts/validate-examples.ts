@@ -1,5 +1,5 @@
 /**
- * Validates the synthesized YAML of every example offline: strict schema (Kubernetes 1.27 + vendored
+ * Validates the synthesized YAML of every example offline: strict schema (Kubernetes 1.33, the version cdk8s-plus-33 targets, + vendored
  * CRDs), names and labels, Pod Security restricted and project defaults, Knative default feature flags.
  *
  * Usage: npx ts-node -T --project tsconfig.server.json scripts/validate-examples.ts [--root DIR] [--knative-flag FLAG]... [FILE.yaml...]

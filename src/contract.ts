@@ -82,6 +82,15 @@ export const SERVER_FLAGS = {
   grpcPrefaceTimeoutMs: '--grpc-preface-timeout-ms',
   grpcMaxConnections: '--grpc-max-connections',
   // ---- end of gRPC port limits ----
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11: src/server/http) ----
+  /** Address the REST and gRPC listeners bind (`0.0.0.0` in a pod; `127.0.0.1` for a local-only server). */
+  host: '--host',
+  /** `lean`: the lean HTTP/1.1 front answers plain inference requests; `node`: node:http serves everything. */
+  httpFront: '--http-front',
+  /** Most open REST connections; more are refused (closed at once). */
+  httpMaxConnections: '--http-max-connections',
+  /** Unread answer bytes per REST connection past which the server stops reading from that client. */
+  maxUnreadResponseBytes: '--max-unread-response-bytes',
   // ---- storage initializer (`serve --storage-uri` and `storage-initializer`, see src/server/storage) ----
   /** Most bytes a fetch may write: downloads plus what archives unpack to. */
   storageMaxBytes: '--storage-max-bytes',
@@ -93,6 +102,7 @@ export const SERVER_FLAGS = {
   storageMaxAttempts: '--storage-max-attempts',
   /** How requests are authenticated: one of `STORAGE_AUTH_MODES`. */
   storageAuth: '--storage-auth',
+  // ---- end of storage initializer ----
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -162,12 +172,18 @@ export const SERVER_ENV = {
   grpcPrefaceTimeoutMs: 'GRPC_PREFACE_TIMEOUT_MS',
   grpcMaxConnections: 'GRPC_MAX_CONNECTIONS',
   // ---- end of gRPC port limits ----
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11: src/server/http) ----
+  host: 'SERVER_HOST',
+  httpFront: 'HTTP_FRONT',
+  httpMaxConnections: 'HTTP_MAX_CONNECTIONS',
+  maxUnreadResponseBytes: 'MAX_UNREAD_RESPONSE_BYTES',
   // ---- storage initializer (see SERVER_FLAGS) ----
   storageMaxBytes: 'STORAGE_MAX_BYTES',
   storageIdleTimeoutMs: 'STORAGE_IDLE_TIMEOUT_MS',
   storageDeadlineMs: 'STORAGE_DEADLINE_MS',
   storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
   storageAuth: 'STORAGE_AUTH',
+  // ---- end of storage initializer ----
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */

@@ -24,6 +24,8 @@
 // --starts / BENCH_STARTS (5); BENCH_COLD_START_ONLY=1 runs only the cold start. A smoke run:
 // `npx projen bench:server --duration 1 --warmup 0.5 --connections 32 --starts 1` (figures from
 // such a run are indicative only).
+// BENCH_HTTP_FRONT (`lean`, the server's default, or `node`: the server's `--http-front`, to
+// measure what the lean front is worth).
 //
 // Load generators (Debian/Ubuntu; bench only, never needed by tests or CI):
 //   apt-get install -y wrk              # HTTP rows (else autocannon from node_modules)
@@ -93,7 +95,8 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const SERVE_ARGS = (modelDir) => ['--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info'];
+const HTTP_FRONT = process.env.BENCH_HTTP_FRONT || 'lean';
+const SERVE_ARGS = (modelDir) => ['--model-dir', modelDir, '--mode', 'multi', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info', '--http-front', HTTP_FRONT];
 
 /**
  * Cold start on each Node (this one, and the Node 24 binary when there is one), as a readiness
@@ -333,7 +336,7 @@ async function main() {
     mlp64typed: writeGrpcBody(tmp, 'mlp64-typed', 'mlp-wide', 64, 256, 'typed'),
   };
 
-  console.log(`model-server benchmark: ${LOADGEN} for HTTP, ${H2LOAD ? 'h2load (+ Node clients)' : 'Node clients (h2load not installed)'} for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
+  console.log(`model-server benchmark (--http-front ${HTTP_FRONT}): ${LOADGEN} for HTTP, ${H2LOAD ? 'h2load (+ Node clients)' : 'Node clients (h2load not installed)'} for gRPC; ${WARMUP}s warm-up + ${DURATION}s per cell; ${os.cpus().length} CPUs, node ${process.version}`);
   const starts = await coldStarts();
   printColdStarts(starts);
   const startup = starts.find((x) => x.node === `node ${process.version}`);
@@ -462,6 +465,7 @@ async function main() {
       grpcSecondary: 'bench/server/grpc-load.js: N calls in flight on one connection; a raw node:http2 client or @grpc/grpc-js',
       baselines: '(a) bare node:http JSON server (wrk); (a2) bare node:http2 gRPC server, fixed answer (h2load)',
     },
+    httpFront: HTTP_FRONT,
     durationSeconds: DURATION,
     warmupSeconds: WARMUP,
     coldStart: { method: `spawn, then GET /v2/health/ready every ${POLL_MS} ms until the first 200; iris-logreg; median of ${STARTS}`, byNode: starts },

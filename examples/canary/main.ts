@@ -11,7 +11,7 @@
  *   { stable: V1, canary: V2, trafficPercent: 0 }    roll back
  */
 import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
-import { Cpu } from 'cdk8s-plus-27';
+import { Cpu } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 // In your own project: import { ... } from 'cdk8s-model-serving';
 import { CanaryRollout, DeploymentMode, ModelGateway, ModelVersion, StorageUri } from '../../src';

@@ -3,7 +3,7 @@
  * (Deployment + HPA behind a Gateway API HTTPRoute). Run `npx cdk8s synth` in this folder.
  */
 import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
-import { Cpu, Secret } from 'cdk8s-plus-27';
+import { Cpu, Secret } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 // In your own project: import { ... } from 'cdk8s-model-serving';
 import {

@@ -4,7 +4,7 @@
  * Run `npx cdk8s synth` in this folder.
  */
 import { App, Chart, ChartProps } from 'cdk8s';
-import { Secret, ServiceAccount } from 'cdk8s-plus-27';
+import { Secret, ServiceAccount } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 // In your own project: import { ... } from 'cdk8s-model-serving';
 import { DeploymentMode, ModelEndpoint, StorageAuth, StorageUri } from '../../src';

@@ -13,7 +13,7 @@
  */
 import * as path from 'path';
 import { App, Chart, ChartProps } from 'cdk8s';
-import { Cpu } from 'cdk8s-plus-27';
+import { Cpu } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as esbuild from 'esbuild';
 // In your own project: import { ... } from 'cdk8s-model-serving';

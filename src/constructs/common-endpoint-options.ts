@@ -1,5 +1,5 @@
 import { Duration } from 'cdk8s';
-import { IServiceAccount, ISecret } from 'cdk8s-plus-27';
+import { IServiceAccount, ISecret } from 'cdk8s-plus-33';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { NodeAffinityRule, Toleration } from './scheduling';

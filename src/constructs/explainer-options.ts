@@ -1,4 +1,4 @@
-import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { ModelContainer } from './endpoint-options';
 
 /** How the explainer attributes a prediction to the features. */

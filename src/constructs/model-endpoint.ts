@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, Names } from 'cdk8s';
-import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-33';
 import { Construct, IConstruct } from 'constructs';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress } from './endpoint-ingress';

@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, Lazy, Names, Size } from 'cdk8s';
-import { Cpu, IServiceAccount, ISecret, k8s } from 'cdk8s-plus-27';
+import { Cpu, IServiceAccount, ISecret, k8s } from 'cdk8s-plus-33';
 import { Construct, IConstruct } from 'constructs';
 import * as contract from '../contract';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';

@@ -1,4 +1,4 @@
-import { ContainerResources, EnvValue } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue } from 'cdk8s-plus-33';
 import { ModelContainer } from './endpoint-options';
 import { ModelFormat } from './model-format';
 import { StorageUri } from './storage-uri';

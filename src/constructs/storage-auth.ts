@@ -1,4 +1,4 @@
-import { ISecret, IServiceAccount, ServiceAccount } from 'cdk8s-plus-27';
+import { ISecret, IServiceAccount, ServiceAccount } from 'cdk8s-plus-33';
 
 /** IRSA: the annotation on a ServiceAccount that names the IAM role its pods assume. */
 const AWS_ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';

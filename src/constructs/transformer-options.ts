@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { InferenceProtocol, ModelContainer } from './endpoint-options';
 
 /**

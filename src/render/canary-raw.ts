@@ -8,7 +8,7 @@
  * subset (or Service) selects it, so its pods are not restarted.
  */
 import { ApiObject, Lazy } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './canary-serverless';
 import * as contract from '../contract';

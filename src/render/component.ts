@@ -6,7 +6,7 @@
  * endpoint's VirtualService, HTTPRoute or Ingress. Internal.
  */
 import { ApiObject, JsonPatch, Lazy, Size } from 'cdk8s';
-import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-27';
+import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';

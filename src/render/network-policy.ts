@@ -3,7 +3,7 @@
  * endpoint's own components and namespaces the user names.
  */
 import { ApiObject, JsonPatch } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { objectLabels } from './pod-template';

@@ -4,7 +4,7 @@
  * Also the pieces every pod of ours is built from (security contexts, resources, probes,
  * volumes), which the transformer/explainer components and the ModelMesh members use too.
  */
-import { EnvValue } from 'cdk8s-plus-27';
+import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';

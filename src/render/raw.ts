@@ -4,7 +4,7 @@
  * unless the user picks Istio as the ingress.
  */
 import { ApiObject, Lazy } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';

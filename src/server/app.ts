@@ -11,10 +11,13 @@ import Fastify, { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { ServerConfig } from './config';
 import { replyWithServerErrors } from './http/error-replies';
 import { createFastPath } from './http/fast-path';
+import { GracefulClose, installGracefulClose } from './http/graceful-close';
 import { InferHotPath } from './http/infer-hot-path';
 import { acceptJsonBodies } from './http/json-body';
 import { LazySchemaCompilers } from './http/lazy-schema-compilers';
-import { attachLeanHttp1 } from './http/lean-http1';
+import { attachLeanHttp1, LeanHttp1 } from './http/lean-http1';
+import { createPipeliningBound } from './http/pipelining-bound';
+import { answerExpectContinue, refuseUnsafeHead } from './http/request-guards';
 import { meterRequests, serveMetrics } from './http/request-metrics';
 import { registerRoutes } from './http/routes';
 import { serverOptions } from './http/server-options';
@@ -37,6 +40,8 @@ declare module 'fastify' {
     metrics: ServerMetrics;
     /** Compiles the route schemas not compiled yet (they compile on first use); `serve` calls it once ready. */
     warmSchemas(): Promise<void>;
+    /** The REST server's close (`http/graceful-close.ts`); `main.ts` sets its linger on SIGTERM. */
+    gracefulClose: GracefulClose;
   }
 }
 
@@ -66,16 +71,25 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Set once the core exists (below): the server is created first, inside Fastify().
   let fastPath: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
   const schemas = new LazySchemaCompilers();
+  let lean: LeanHttp1 | undefined;
+  let gracefulClose: GracefulClose | undefined;
   const app = Fastify({
     // The inference routes' hot path answers ordinary requests before fastify sees them
     // (`http/lean-http1.ts` on new connections, `http/fast-path.ts` on node:http's); the server
     // keeps the settings fastify would give its own.
     serverFactory: (handler, opts) => {
+      const boundPipelining = createPipeliningBound(config.maxUnreadResponseBytes);
       const server = http.createServer((req, res) => {
+        if (refuseUnsafeHead(req, res)) return;
+        boundPipelining(req, res);
         if (!fastPath?.(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = (opts as { keepAliveTimeout?: number }).keepAliveTimeout ?? 72_000;
       server.requestTimeout = config.requestTimeoutMs;
+      // More connections are closed at once: with the per-connection bounds, this bounds memory.
+      server.maxConnections = config.httpMaxConnections;
+      answerExpectContinue(server, config.maxBodyBytes);
+      gracefulClose = installGracefulClose(server, { onClosing: () => lean?.beginClose() });
       return server;
     },
     ...serverOptions(config, options.logger),
@@ -93,6 +107,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   app.decorate('core', core);
   app.decorate('metrics', metrics);
+  app.decorate('gracefulClose', gracefulClose!);
   acceptJsonBodies(app);
   meterRequests(app, metrics, (name) => (core.repository.get(name) ? name : '_unknown'));
   replyWithServerErrors(app);
@@ -104,13 +119,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     hotPath = new InferHotPath({ core, metrics, logError: (fields, message) => app.log.error(fields, message) });
     fastPath = createFastPath({ hotPath, maxBodyBytes: config.maxBodyBytes });
     // A mesh member decides placement on node:http's requests (`mesh/node.ts`), so its
-    // connections stay there.
-    if (!config.mesh) {
-      attachLeanHttp1(app.server, {
+    // connections stay there; `--http-front node` keeps every connection there too.
+    if (!config.mesh && config.httpFront === 'lean') {
+      lean = attachLeanHttp1(app.server, {
         hotPath,
         maxBodyBytes: config.maxBodyBytes,
         keepAliveTimeoutMs: app.server.keepAliveTimeout,
         requestTimeoutMs: config.requestTimeoutMs,
+        maxUnreadResponseBytes: config.maxUnreadResponseBytes,
       });
     }
   }

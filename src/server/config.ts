@@ -19,6 +19,12 @@
  * | `--shutdown-delay-ms` | `SHUTDOWN_DELAY_MS` | `0` (time between readiness off and closing the listener on SIGTERM) |
  * | `--log-level` | `LOG_LEVEL` | `info` |
  *
+ * HTTP/1.1 front, connection bounds and listen address (see `./http/lean-http1.ts`, `./http/graceful-close.ts`):
+ * | `--host` | `SERVER_HOST` | `0.0.0.0` (REST and gRPC listeners; `127.0.0.1` keeps a local server local) |
+ * | `--http-front` | `HTTP_FRONT` | `lean` (`node`: node:http parses every request) |
+ * | `--http-max-connections` | `HTTP_MAX_CONNECTIONS` | `1024` (more REST connections are closed at once) |
+ * | `--max-unread-response-bytes` | `MAX_UNREAD_RESPONSE_BYTES` | `262144` (256 KiB; at least 16 KiB) |
+ *
  * Mesh mode (`--mode mesh`, a ModelMesh member; see `./mesh`): multi-model, plus
  * | `--peers` | `MESH_PEERS` | none (comma-separated `host:port` of the members) |
  * | `--peer-dns` | `MESH_PEER_DNS` | none (headless Service name; its addresses are the members, port = `--http-port`) |
@@ -63,6 +69,15 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownDelayMs: number;
   readonly logLevel: string;
+  // ---- HTTP/1.1 front, connection bounds and listen address (issue 11) ----
+  /** Address the REST and gRPC listeners bind. */
+  readonly host: string;
+  /** `lean`: the lean HTTP/1.1 front serves plain inference requests; `node`: node:http parses everything. */
+  readonly httpFront: HttpFront;
+  /** Most open REST connections (`server.maxConnections`). */
+  readonly httpMaxConnections: number;
+  /** Answer bytes a REST client may leave unread before the server stops reading its requests. */
+  readonly maxUnreadResponseBytes: number;
   /** Limits and authentication of `--storage-uri` fetches (`./storage/settings`). */
   readonly storage: StorageSettings;
   /** Set in mesh mode (`--mode mesh`); `mode` is then `multi`. */
@@ -75,6 +90,12 @@ export interface ServerConfig {
   /** gRPC port limits per client (the `--grpc-*` limit flags). */
   readonly grpcLimits: GrpcTransportLimits;
 }
+
+/** Values of `--http-front`. */
+export type HttpFront = 'lean' | 'node';
+const HTTP_FRONTS: readonly HttpFront[] = ['lean', 'node'];
+/** A socket's default write high-water mark: the smallest useful unread-answer bound. */
+const MIN_UNREAD_RESPONSE_BYTES = 16 * 1024;
 
 /** Settings of a mesh member (`--mode mesh`). */
 export interface MeshConfig {
@@ -101,6 +122,10 @@ export const DEFAULTS: ServerConfig = {
   shutdownDelayMs: 0,
   logLevel: 'info',
   grpcLimits: DEFAULT_GRPC_LIMITS,
+  host: '0.0.0.0',
+  httpFront: 'lean',
+  httpMaxConnections: 1024,
+  maxUnreadResponseBytes: 256 * 1024,
   storage: STORAGE_DEFAULTS,
 };
 
@@ -186,6 +211,14 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`${where('maxBodyBytes')} must be at least 1, got '${raw('maxBodyBytes')}'`);
   }
   const grpcLimits = parseGrpcLimits(int, bytes, where);
+  const host = raw('host') ?? DEFAULTS.host;
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) {
+    throw new ConfigError(`${where('host')} must be an IP address or a host name such as 0.0.0.0, 127.0.0.1 or ::, got '${host}'`);
+  }
+  const maxUnreadResponseBytes = bytes('maxUnreadResponseBytes') ?? DEFAULTS.maxUnreadResponseBytes;
+  if (maxUnreadResponseBytes < MIN_UNREAD_RESPONSE_BYTES) {
+    throw new ConfigError(`${where('maxUnreadResponseBytes')} must be at least ${MIN_UNREAD_RESPONSE_BYTES} (a socket's write buffer), got '${raw('maxUnreadResponseBytes')}'`);
+  }
   return {
     modelName,
     modelDir: raw('modelDir') ?? DEFAULTS.modelDir,
@@ -201,6 +234,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     shutdownGraceMs: int('shutdownGraceMs', 0, 3_600_000) ?? DEFAULTS.shutdownGraceMs,
     shutdownDelayMs: int('shutdownDelayMs', 0, 3_600_000) ?? DEFAULTS.shutdownDelayMs,
     logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
+    host,
+    httpFront: (oneOf('httpFront', HTTP_FRONTS) ?? DEFAULTS.httpFront) as HttpFront,
+    httpMaxConnections: int('httpMaxConnections', 1, 1_000_000) ?? DEFAULTS.httpMaxConnections,
+    maxUnreadResponseBytes,
     // ---- storage initializer ----
     storage: parseStorageSettings({
       int,

@@ -1,6 +1,7 @@
 /**
  * The process side of `serve`, one implementation for every mode (predictor, mesh member,
- * transformer, explainer): listening on all interfaces, and the graceful stop on SIGTERM/SIGINT.
+ * transformer, explainer): listening on `--host` (all interfaces by default), and the graceful
+ * stop on SIGTERM/SIGINT.
  *
  * Stop: readiness turns false at once (`drain`); after `shutdownDelayMs` (SIGTERM only, so
  * endpoints drop the pod before its listeners close) `close` runs (listeners refuse new
@@ -18,7 +19,7 @@ export interface GracefulStopSteps {
   /** Turns readiness off; called at once on the signal. */
   drain(): void;
   /** Closes the listeners, then whatever else runs; an error is logged as `shutdown_error`. */
-  close(): Promise<void>;
+  close(signal: string): Promise<void>;
 }
 
 /**
@@ -43,7 +44,7 @@ export function stopOnSignal(timing: StopTiming, steps: GracefulStopSteps): Prom
         await new Promise((r) => setTimeout(r, timing.shutdownDelayMs));
       }
       try {
-        await steps.close();
+        await steps.close(signal);
       } catch (err) {
         log.error({ event: 'shutdown_error', err }, 'error during shutdown');
       }
@@ -56,9 +57,12 @@ export function stopOnSignal(timing: StopTiming, steps: GracefulStopSteps): Prom
   });
 }
 
-/** Listens on 0.0.0.0 (so probes reach the pod) and resolves with the bound port. */
-export async function listenOnAllInterfaces(app: FastifyInstance, port: number): Promise<number> {
-  await app.listen({ host: '0.0.0.0', port });
+/**
+ * Listens on `host` (`--host`: 0.0.0.0 by default, so probes reach the pod; 127.0.0.1 keeps a
+ * local server local) and resolves with the bound port.
+ */
+export async function listenOn(app: FastifyInstance, host: string, port: number): Promise<number> {
+  await app.listen({ host, port });
   const address = app.server.address();
   return typeof address === 'object' && address ? address.port : port;
 }

@@ -2,21 +2,24 @@
  * `cdk8s-model-server serve`: starts the HTTP server (and gRPC, when registered), loads the
  * models, and shuts down gracefully.
  *
- * Startup: listen on 0.0.0.0 first (liveness answers at once), log `{"event":"listening",
- * "httpPort":N}`, load the models, log `{"event":"ready"}`. With `--storage-uri`, a predictor
- * listens before the download too (liveness 200, readiness 503 meanwhile); a failed download
- * exits 1 with the logged error.
+ * Startup: listen on `--host` (0.0.0.0 by default) first (liveness answers at once), log
+ * `{"event":"listening","httpPort":N}`, load the models, log `{"event":"ready"}`. With
+ * `--storage-uri`, a predictor listens before the download too (liveness 200, readiness 503
+ * meanwhile); a failed download exits 1 with the logged error.
  * SIGTERM: readiness turns false at once; after `shutdownDelayMs` the listeners close (new
- * connections are refused, requests already accepted finish); once they are done, or after
- * `shutdownGraceMs` at the latest, the sessions are released and the command resolves.
+ * connections are refused, requests already accepted finish, and every request that reached
+ * the server before its listener closed is answered with `Connection: close`, see
+ * `http/graceful-close.ts`); once they are done, or after `shutdownGraceMs` at the latest, the
+ * sessions are released and the command resolves.
  */
 import * as http from 'node:http';
 import { FastifyInstance } from 'fastify';
 import { PATHS } from '../contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
+import { SIGTERM_IDLE_LINGER_MS } from './http/graceful-close';
 import { InferenceCore } from './inference/core';
-import { listenOnAllInterfaces, logLine, stopOnSignal } from './lifecycle';
+import { listenOn, logLine, stopOnSignal } from './lifecycle';
 import type { MeshNode } from './mesh';
 import { cpuMs, markStartup, startupMarks } from './startup-marks';
 
@@ -56,7 +59,7 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     // single/multi-model detection sees it). A predictor listens meanwhile on the HTTP port
     // (live, not ready: `startingServer`); the app takes the port over once the model is there.
     if (!config.component || config.component.kind === 'predictor') {
-      interim = await startingServer(config.httpPort);
+      interim = await startingServer(config.host, config.httpPort);
       logLine(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
     }
     try {
@@ -94,7 +97,9 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   const stopped = stopOnSignal(config, {
     log,
     drain: () => app.core.beginDrain(),
-    close: async () => {
+    close: async (signal) => {
+      // SIGTERM: idle keep-alive clients get a moment for one more request (answered, then closed).
+      if (signal === 'SIGTERM') app.gracefulClose.lingerMs = SIGTERM_IDLE_LINGER_MS;
       await Promise.all([app.close(), side?.close(), mesh?.close()]);
       await app.core.repository.close();
     },
@@ -102,11 +107,11 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
 
   // After a download, the app binds the port the interim server had (same number, also for 0).
   await closeServer(interim?.server);
-  const httpPort = await listenOnAllInterfaces(app, interim?.port ?? config.httpPort);
+  const httpPort = await listenOn(app, config.host, interim?.port ?? config.httpPort);
   markStartup('httpListening');
   mesh?.start(httpPort);
   if (!interim) {
-    log.info({ event: 'listening', httpPort, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
+    log.info({ event: 'listening', httpPort, host: config.host, modelDir: config.modelDir, storageUri: config.storageUri, protocol: config.protocol }, 'listening');
   }
   // ---- start-up order (cold start, issue 11 section 7) ----
   // gRPC loads and binds while the models load; ready waits for both, so a ready server serves
@@ -128,16 +133,16 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
 }
 
 /**
- * The HTTP port while `--storage-uri` downloads: liveness (`/`, `/v2/health/live`) answers 200,
- * everything else 503 (not ready yet), in the V2 error shape.
+ * The HTTP port while `--storage-uri` downloads: liveness (`/` as KServe V1 has it,
+ * `/v2/health/live`) answers 200, everything else 503 (not ready yet), in the V2 error shape.
  */
-async function startingServer(port: number): Promise<{ server: http.Server; port: number }> {
-  const live = new Set(['/', PATHS.live, '/v2/health/live/']);
+async function startingServer(host: string, port: number): Promise<{ server: http.Server; port: number }> {
+  const live = new Set([PATHS.live, '/v2/health/live/']);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     req.resume();
-    if (req.method === 'GET' && live.has(url)) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"live":true}');
+    if (req.method === 'GET' && (url === '/' || live.has(url))) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(url === '/' ? '{"status":"alive"}' : '{"live":true}');
       return;
     }
     res.writeHead(503, { 'content-type': 'application/json', 'connection': 'close' })
@@ -146,7 +151,7 @@ async function startingServer(port: number): Promise<{ server: http.Server; port
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve());
+    server.listen(port, host, () => resolve());
   });
   const address = server.address();
   return { server, port: typeof address === 'object' && address ? address.port : port };

@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
-import { Cpu, EnvValue, Secret, ServiceAccount } from 'cdk8s-plus-27';
+import { Cpu, EnvValue, Secret, ServiceAccount } from 'cdk8s-plus-33';
 import {
   CanaryRollout,
   CanaryRolloutProps,

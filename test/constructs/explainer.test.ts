@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { ConfigMap, Secret } from 'cdk8s-plus-27';
+import { ConfigMap, Secret } from 'cdk8s-plus-33';
 import {
   DeploymentMode, EndpointIngress, ExplainerBackground, ExplainerMethod, ExplainerOptions, InferenceProtocol, ModelEndpoint,
   ModelEndpointProps, StorageUri, TransformerModule,

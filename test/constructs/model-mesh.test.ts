@@ -1,5 +1,5 @@
 import { ApiObject, Chart, Duration, JsonPatch, Size, Testing } from 'cdk8s';
-import { Cpu, Secret, ServiceAccount } from 'cdk8s-plus-27';
+import { Cpu, Secret, ServiceAccount } from 'cdk8s-plus-33';
 import { EndpointIngress, ModelCopies, ModelFormat, ModelMesh, ModelMeshProps, StorageUri } from '../../src';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';

@@ -1,5 +1,5 @@
 import { Size, Testing } from 'cdk8s';
-import { Secret, ServiceAccount } from 'cdk8s-plus-27';
+import { Secret, ServiceAccount } from 'cdk8s-plus-33';
 import { DeploymentMode, ModelEndpoint, ModelMesh, StorageAuth, StorageUri } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';

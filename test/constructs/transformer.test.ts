@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { ApiObject, Chart, JsonPatch, Testing } from 'cdk8s';
-import { ConfigMap, Cpu, EnvValue } from 'cdk8s-plus-27';
+import { ConfigMap, Cpu, EnvValue } from 'cdk8s-plus-33';
 import {
   DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule, TransformerOptions,
 } from '../../src';

@@ -34,3 +34,19 @@ test('FP16 encoding round-trips representable values', () => {
   expect(fromHalf(toHalf(1 / 3))).toBeCloseTo(1 / 3, 3);
   expect(Number.isNaN(fromHalf(toHalf(NaN)))).toBe(true);
 });
+
+// ---- HTTP/1.1 front, connection bounds and listen address (issue 11) ----
+test('--host, --http-front, --http-max-connections and --max-unread-response-bytes: defaults, flags and variables', () => {
+  expect(parseConfig([], {})).toMatchObject({ host: '0.0.0.0', httpFront: 'lean', httpMaxConnections: 1024, maxUnreadResponseBytes: 256 * 1024 });
+  expect(parseConfig(['--host', '127.0.0.1', '--http-front', 'node', '--http-max-connections', '64', '--max-unread-response-bytes', '1Mi'], {}))
+    .toMatchObject({ host: '127.0.0.1', httpFront: 'node', httpMaxConnections: 64, maxUnreadResponseBytes: 2 ** 20 });
+  expect(parseConfig([], { SERVER_HOST: '::', HTTP_FRONT: 'node', HTTP_MAX_CONNECTIONS: '10', MAX_UNREAD_RESPONSE_BYTES: '65536' }))
+    .toMatchObject({ host: '::', httpFront: 'node', httpMaxConnections: 10, maxUnreadResponseBytes: 65536 });
+});
+
+test('fails on a bad --host, --http-front, --http-max-connections or --max-unread-response-bytes, naming the flag and the variable', () => {
+  expect(() => parseConfig(['--host', 'a b'], {})).toThrow(/'--host' \(SERVER_HOST\) must be an IP address or a host name/);
+  expect(() => parseConfig(['--http-front', 'fast'], {})).toThrow(/'--http-front' \(HTTP_FRONT\) must be one of lean, node, got 'fast'/);
+  expect(() => parseConfig([], { HTTP_MAX_CONNECTIONS: '0' })).toThrow(/'--http-max-connections' \(HTTP_MAX_CONNECTIONS\) must be an integer between 1 and 1000000/);
+  expect(() => parseConfig(['--max-unread-response-bytes', '1024'], {})).toThrow(/'--max-unread-response-bytes' \(MAX_UNREAD_RESPONSE_BYTES\) must be at least 16384/);
+});

@@ -2,7 +2,8 @@
  * Offline, strict schema validation of synthesized Kubernetes objects, like `kubeconform -strict`.
  *
  * Schemas come only from the vendored files in `imports/`:
- * - built-in kinds: `kubernetes-1.27.0-definitions.json`, mapped by `x-kubernetes-group-version-kind`;
+ * - built-in kinds: `kubernetes-<version>-definitions.json` (1.33 by default; 1.30 and 1.36, the ends of the
+ *   supported range, on request), mapped by `x-kubernetes-group-version-kind`;
  * - custom resources: the `openAPIV3Schema` of the served version of each CRD in the CRD files below.
  *
  * Strictness: every object schema that lists `properties` is closed (`additionalProperties: false`) unless
@@ -32,10 +33,19 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import * as YAML from 'yaml';
 import { arr, describe, groupOf, isObject, Manifest, pointerToPath, QUANTITY_PATTERN } from './_util';
+// ---- real API server check (test/cluster): every object validated here is also sent to kube-apiserver ----
+import { recordForApiServer } from '../cluster/api-server-queue';
 
 /** The folder with the vendored upstream schemas. */
 export const IMPORTS_DIR = path.join(__dirname, '..', '..', 'imports');
-const K8S_DEFINITIONS_FILE = 'kubernetes-1.27.0-definitions.json';
+/**
+ * The Kubernetes releases whose OpenAPI definitions are vendored (`imports/kubernetes-<v>-definitions.json`):
+ * the oldest and newest of the supported range (README) and the one cdk8s-plus-33 targets, the default.
+ * The newest release in the range, 1.37, is checked by the real API server of the test cluster.
+ */
+export const KUBERNETES_VERSIONS = { oldest: '1.30.0', target: '1.33.0', newest: '1.36.0' } as const;
+export type KubernetesVersion = typeof KUBERNETES_VERSIONS[keyof typeof KUBERNETES_VERSIONS];
+const definitionsFile = (version: KubernetesVersion) => `kubernetes-${version}-definitions.json`;
 const CRD_FILES = [
   'knative-serving.yaml',
   'istio.yaml',
@@ -391,10 +401,10 @@ class SchemaRegistry {
   /** Patterns dropped because JavaScript cannot compile them (RE2-only syntax). */
   public readonly skippedPatterns: string[] = [];
 
-  constructor() {
+  constructor(public readonly kubernetesVersion: KubernetesVersion = KUBERNETES_VERSIONS.target) {
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, unicodeRegExp: false, logger: false, code: { optimize: false } });
     addFormats(this.ajv, CHECKED_FORMATS as never);
-    const raw = JSON.parse(fs.readFileSync(path.join(IMPORTS_DIR, K8S_DEFINITIONS_FILE), 'utf8')).definitions as Schema;
+    const raw = JSON.parse(fs.readFileSync(path.join(IMPORTS_DIR, definitionsFile(kubernetesVersion)), 'utf8')).definitions as Schema;
     const ctx = this.context(false);
     const defs: Schema = {};
     for (const [name, def] of Object.entries(raw)) {
@@ -431,7 +441,7 @@ class SchemaRegistry {
       const group = groupOf(apiVersion);
       if (group) for (const f of CRD_FILES) if (this.fileMentionsGroup(f, group)) this.loadFile(f);
       const crd = this.crds.get(key);
-      if (!crd) return `unknown apiVersion/kind "${apiVersion}" "${kind}": no schema for it in imports/ (Kubernetes 1.27 definitions or the vendored CRDs)`;
+      if (!crd) return `unknown apiVersion/kind "${apiVersion}" "${kind}": no schema for it in imports/ (Kubernetes ${this.kubernetesVersion} definitions or the vendored CRDs)`;
       if (!crd.served) return `apiVersion "${apiVersion}" of kind "${kind}" is not served by the CRD in imports/${crd.file}`;
       schema = crd.schema;
     }
@@ -498,11 +508,15 @@ function gvkKey(apiVersion: string, kind: string): string {
   return `${apiVersion}|${kind}`;
 }
 
-let registry: SchemaRegistry | undefined;
+const registries = new Map<KubernetesVersion, SchemaRegistry>();
 
-/** The process-wide schema registry (created on first use; later calls reuse compiled validators). */
-export function schemaRegistry(): SchemaRegistry {
-  registry ??= new SchemaRegistry();
+/** The process-wide schema registry of one Kubernetes release (created on first use; validators are cached). */
+export function schemaRegistry(version: KubernetesVersion = KUBERNETES_VERSIONS.target): SchemaRegistry {
+  let registry = registries.get(version);
+  if (!registry) {
+    registry = new SchemaRegistry(version);
+    registries.set(version, registry);
+  }
   return registry;
 }
 
@@ -511,12 +525,19 @@ export function schemaRegistry(): SchemaRegistry {
  *
  * @returns the errors (`field.path: message`), empty when the object is valid
  */
-export function validateManifest(obj: unknown): string[] {
+export function validateManifest(obj: unknown, version: KubernetesVersion = KUBERNETES_VERSIONS.target): string[] {
+  // ---- real API server check: queued here, checked after the test file (test/cluster/jest-setup.ts) ----
+  recordForApiServer([obj]);
+  return offlineManifestErrors(obj, version);
+}
+
+/** `validateManifest` without queuing the object for the real API server check (which uses this). */
+export function offlineManifestErrors(obj: unknown, version: KubernetesVersion = KUBERNETES_VERSIONS.target): string[] {
   if (!isObject(obj)) return ['object: must be a JSON object'];
   const { apiVersion, kind } = obj;
   if (typeof apiVersion !== 'string' || !apiVersion) return ['apiVersion: required'];
   if (typeof kind !== 'string' || !kind) return ['kind: required'];
-  const validator = schemaRegistry().validatorFor(apiVersion, kind);
+  const validator = schemaRegistry(version).validatorFor(apiVersion, kind);
   if (typeof validator === 'string') return [validator];
   const errs = validator(obj) ? [] : formatErrors(validator.errors ?? []);
   errs.push(...checkMetadata(obj));
@@ -529,6 +550,6 @@ export function validateManifest(obj: unknown): string[] {
  *
  * @returns one `Kind/name: field.path: message` line per error, empty when every object is valid
  */
-export function validateManifests(objs: readonly unknown[]): string[] {
-  return objs.flatMap((o) => validateManifest(o).map((e) => `${describe(o)}: ${e}`));
+export function validateManifests(objs: readonly unknown[], version: KubernetesVersion = KUBERNETES_VERSIONS.target): string[] {
+  return objs.flatMap((o) => validateManifest(o, version).map((e) => `${describe(o)}: ${e}`));
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'crypto';
 import { Lazy } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { objectLabels } from '../pod-template';
 import { DashboardBuilder } from './grafana';

@@ -3,7 +3,7 @@
  * compared with requests at synth time.
  */
 import { Size } from 'cdk8s';
-import { Cpu } from 'cdk8s-plus-27';
+import { Cpu } from 'cdk8s-plus-33';
 
 /** CPU in millicores, from a cdk8s-plus `Cpu` ("500m", "1", "0.5"). */
 export function cpuMillis(cpu: Cpu): number {

@@ -3,7 +3,7 @@
  * (which resolves one set per version). Internal.
  */
 import { Duration, Size } from 'cdk8s';
-import { ContainerResources } from 'cdk8s-plus-27';
+import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
 import { requireKnativeFeature } from './knative';
 import { assertDns1123Label } from './names';

@@ -3,7 +3,7 @@
  * Internal; the public face is `ModelEndpointProps`.
  */
 import { Size } from 'cdk8s';
-import { EnvValue } from 'cdk8s-plus-27';
+import { EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';

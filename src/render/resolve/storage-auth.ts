@@ -3,7 +3,7 @@
  * what the pods get: the service account, the credentials secret, and the storage env vars.
  */
 import { Size } from 'cdk8s';
-import { ISecret, IServiceAccount } from 'cdk8s-plus-27';
+import { ISecret, IServiceAccount } from 'cdk8s-plus-33';
 import { sizeBytes } from './quantities';
 import { StorageAuth } from '../../constructs/storage-auth';
 import { StorageUri } from '../../constructs/storage-uri';

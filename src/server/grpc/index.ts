@@ -276,6 +276,8 @@ export class GrpcInferenceServer {
 /** The parts of the server config `startGrpc` reads. */
 export interface GrpcServeConfig {
   readonly grpcPort: number;
+  /** Listen address (`--host`). @default '0.0.0.0' */
+  readonly host?: string;
   readonly shutdownGraceMs: number;
   /** Also the gRPC receive limit (larger messages fail with RESOURCE_EXHAUSTED). */
   readonly maxBodyBytes?: number;
@@ -296,7 +298,7 @@ export interface GrpcServeApp {
  */
 export async function startGrpc(core: InferenceCore, config: GrpcServeConfig, app?: GrpcServeApp): Promise<{ port: number; close(): Promise<void> }> {
   const server = await GrpcInferenceServer.start(core, {
-    host: '0.0.0.0',
+    host: config.host ?? '0.0.0.0',
     port: config.grpcPort,
     maxReceiveBytes: config.maxBodyBytes,
     limits: config.grpcLimits,

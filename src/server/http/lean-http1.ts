@@ -10,10 +10,16 @@
  * methods, chunked bodies, `Expect`, upgrades, the binary tensor extension, oversized or
  * malformed requests, HTTP/1.0, and the whole shutdown are `node:http`'s and fastify's, so there
  * is one implementation of each of those paths. A request is either wholly ours or wholly
- * theirs, so the two parsers never disagree about where a message ends.
+ * theirs, so the two parsers never disagree about where a message ends (checked by a differential
+ * test against node:http, `test/server/attacks/http1-smuggling-differential.test.ts`).
+ * `--http-front node` leaves it off (`../app.ts`).
  *
- * Requests on one connection are answered one at a time, in order (pipelined bytes wait in the
- * buffer, with reading paused past a bound).
+ * Requests on one connection are answered one at a time, in order. Memory per connection is
+ * bounded (README "Limits"): a request head (16 KiB), one body (`maxBodyBytes`), pipelined bytes
+ * read ahead while an answer is in flight (`READ_AHEAD_BYTES` plus one socket read), and answers
+ * the client has not read (`maxUnreadResponseBytes`, plus the one answer that crossed it): past
+ * the last two bounds the front stops reading from that client until it catches up. Bytes are
+ * kept as the chunks that arrived and joined once per message, so a large body costs linear time.
  */
 import * as http from 'http';
 import { Socket } from 'net';
@@ -28,10 +34,14 @@ export interface LeanHttp1Options {
   readonly keepAliveTimeoutMs: number;
   /** A request body still arriving after this long gets a 408 (as `server.requestTimeout`; 0: none). */
   readonly requestTimeoutMs: number;
+  /** Past this many answer bytes the client has not read, the front reads no more of its requests. */
+  readonly maxUnreadResponseBytes: number;
 }
 
 /** Larger head sections go to node:http (its default `maxHeaderSize` answers 431). */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Pipelined bytes read while an answer is in flight or unread; then reading pauses. */
+export const READ_AHEAD_BYTES = MAX_HEAD_BYTES;
 const REQUEST_LINE = /^POST ([\x21-\x7e]+) HTTP\/1\.1$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -53,7 +63,7 @@ export class LeanHttp1 {
   private closing = false;
   private readonly handOffToNode: (socket: Socket) => void;
 
-  constructor(server: http.Server, public readonly options: LeanHttp1Options) {
+  constructor(private readonly server: http.Server, public readonly options: LeanHttp1Options) {
     this.keepAliveHeaders = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeoutMs / 1000)}`;
     const nodeListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
     server.removeAllListeners('connection');
@@ -64,17 +74,20 @@ export class LeanHttp1 {
       if (this.closing) this.handOffToNode(socket);
       else this.connections.add(new LeanConnection(socket, this));
     });
-    // `server.close()` calls this (and fastify's close with forceCloseConnections 'idle'): idle
-    // connections close now, busy ones after their answer.
-    const closeIdle = server.closeIdleConnections.bind(server);
-    server.closeIdleConnections = () => {
-      this.closeIdle();
-      closeIdle();
-    };
   }
 
   public get isClosing(): boolean {
     return this.closing;
+  }
+
+  /**
+   * Shutdown (`./graceful-close`): idle connections go to node:http now, which closes them once
+   * no request arrived on them; busy ones answer with `Connection: close` (or hand the pipelined
+   * rest to node:http) when their answer is ready.
+   */
+  public beginClose(): void {
+    this.closing = true;
+    for (const connection of this.connections) connection.closeWhenIdle();
   }
 
   /** @internal */
@@ -88,9 +101,20 @@ export class LeanHttp1 {
     this.connections.delete(connection);
   }
 
-  private closeIdle(): void {
-    this.closing = true;
-    for (const connection of this.connections) connection.closeWhenIdle();
+  /**
+   * A request cut short by the client's FIN: answered as node:http answers it (its `clientError`
+   * event, which fastify turns into a 400), so both paths end such a connection alike.
+   * @internal
+   */
+  public clientError(connection: LeanConnection, socket: Socket): void {
+    this.connections.delete(connection);
+    socket.on('error', ignore);
+    const err = Object.assign(new Error('Parse Error: Invalid EOF state'), { code: 'HPE_INVALID_EOF_STATE' });
+    if (this.server.listenerCount('clientError') > 0) {
+      this.server.emit('clientError', err, socket);
+    } else {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    }
   }
 }
 
@@ -98,13 +122,21 @@ const enum State { Head, Body, Busy, Gone }
 
 /** One connection while it is on the front. */
 class LeanConnection {
-  private buffered: Buffer | null = null;
+  /**
+   * Bytes received and not consumed yet, as they arrived: joined once a head or a whole body is
+   * there, so a body in many segments is copied once (linear, not quadratic, in its size).
+   */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes of the pending head already searched for its end. */
+  private scanned = 0;
   private state = State.Head;
   private call?: InferCall;
   private bodyStart = 0;
   private bodyLength = 0;
+  /** The client asked to close (`Connection: close`) or sent its FIN. */
   private closeAfter = false;
-  /** An answer is waiting in the socket's buffer (the client reads slowly): serve no more until it drains. */
+  /** The client left answers unread past the bound: serve no more until the socket drains. */
   private awaitingDrain = false;
   /** Runs while a request is incomplete (a slow head or body), as node:http's `requestTimeout`. */
   private requestTimer?: NodeJS.Timeout;
@@ -131,18 +163,18 @@ class LeanConnection {
     socket.on('end', this.onEnd);
   }
 
-  /** Shutdown: an idle connection closes now, a busy one after its answer. */
+  /** Shutdown: an idle connection goes to node:http now (`LeanHttp1.beginClose`), a busy one after its answer. */
   public closeWhenIdle(): void {
-    this.closeAfter = true;
-    if (this.state === State.Head && this.buffered === null) this.end();
+    if (this.state === State.Head && this.pendingBytes === 0) this.handOff();
   }
 
   private received(chunk: Buffer): void {
-    this.buffered = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
     if (this.state === State.Busy || this.awaitingDrain) {
-      // Pipelined bytes wait for the answer in flight (or for the client to read it); stop
-      // reading past a bound.
-      if (this.buffered.length > MAX_HEAD_BYTES + this.front.options.maxBodyBytes) this.socket.pause();
+      // Pipelined bytes wait for the answer in flight (or for the client to read it); reading
+      // pauses past a small bound, so a client that never reads holds little here.
+      if (this.pendingBytes > READ_AHEAD_BYTES) this.socket.pause();
       return;
     }
     this.advance();
@@ -150,17 +182,33 @@ class LeanConnection {
 
   /** Serves what the buffer holds, as far as it goes. */
   private advance(): void {
-    while (this.buffered !== null && this.state !== State.Gone) {
+    while (this.pendingBytes > 0 && this.state !== State.Gone) {
       if (this.state === State.Head && !this.readHead()) break;
       if (this.state === State.Body && !this.readBody()) break;
       if (this.state === State.Busy) break;
     }
+    if (this.state === State.Gone) return;
     this.watchIncomplete();
+    this.updateReading();
+  }
+
+  /**
+   * Reads on while the request being parsed needs more bytes; with an answer in flight, reads
+   * ahead at most `READ_AHEAD_BYTES` of what follows (so a pipelining client that never reads
+   * its answers holds little here).
+   */
+  private updateReading(): void {
+    const waitingForBytes = this.state === State.Head || this.state === State.Body;
+    if (waitingForBytes || this.pendingBytes <= READ_AHEAD_BYTES) {
+      if (this.socket.isPaused()) this.socket.resume();
+    } else if (!this.socket.isPaused()) {
+      this.socket.pause();
+    }
   }
 
   /** Starts the request timer while part of a request waits for the rest; stops it otherwise. */
   private watchIncomplete(): void {
-    const waiting = this.state === State.Body || (this.state === State.Head && this.buffered !== null);
+    const waiting = this.state === State.Body || (this.state === State.Head && this.pendingBytes > 0);
     if (!waiting) {
       if (this.requestTimer) {
         clearTimeout(this.requestTimer);
@@ -171,18 +219,41 @@ class LeanConnection {
     }
   }
 
+  /** The pending bytes as one buffer (joined in place). */
+  private joined(): Buffer {
+    if (this.pending.length > 1) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
+    return this.pending[0];
+  }
+
+  /** Consumes the pending bytes up to `end` of `buf` (the joined pending bytes). */
+  private consume(buf: Buffer, end: number): void {
+    // The array is reused: this runs once per request.
+    this.pending.length = 0;
+    if (buf.length === end) {
+      this.pendingBytes = 0;
+    } else {
+      // A copy when the rest is small next to what it would keep alive (a large joined body).
+      const rest = buf.subarray(end);
+      this.pending.push(rest.length * 4 < buf.length ? Buffer.from(rest) : rest);
+      this.pendingBytes = rest.length;
+    }
+  }
+
   /** Parses a request head; false when more bytes are needed or the connection left the front. */
   private readHead(): boolean {
-    const buf = this.buffered!;
     const { hotPath, maxBodyBytes } = this.front.options;
-    const headEnd = buf.indexOf('\r\n\r\n');
+    // A head still arriving is at most MAX_HEAD_BYTES plus one read: joining it each time is bounded.
+    const buf = this.joined();
+    const headEnd = buf.indexOf('\r\n\r\n', Math.max(0, this.scanned - 3));
     if (headEnd < 0) {
+      this.scanned = buf.length;
       // A request line that is not ours needs no more bytes to decide.
       const lineEnd = buf.indexOf('\r\n');
       const notOurs = lineEnd >= 0 && !REQUEST_LINE.test(buf.toString('latin1', 0, lineEnd));
       if (notOurs || buf.length > MAX_HEAD_BYTES) this.handOff();
       return false;
     }
+    this.scanned = 0;
     if (headEnd > MAX_HEAD_BYTES || hotPath.draining || this.front.isClosing) {
       this.handOff();
       return false;
@@ -203,13 +274,13 @@ class LeanConnection {
     return true;
   }
 
-  /** Starts the request once its body is complete. */
+  /** Starts the request once its body is complete (the only time a body's segments are joined). */
   private readBody(): boolean {
-    const buf = this.buffered!;
     const end = this.bodyStart + this.bodyLength;
-    if (buf.length < end) return false;
+    if (this.pendingBytes < end) return false;
+    const buf = this.joined();
     const body = buf.toString('utf8', this.bodyStart, end);
-    this.buffered = buf.length === end ? null : buf.subarray(end);
+    this.consume(buf, end);
     this.state = State.Busy;
     this.call!.answer(body);
     return true;
@@ -217,8 +288,11 @@ class LeanConnection {
 
   private answer(status: number, reply: InferReply): void {
     if (this.state === State.Gone) return;
-    const close = this.closeAfter || this.front.isClosing;
     const socket = this.socket;
+    // Shutting down with pipelined bytes waiting: answer this one keep-alive, then node:http
+    // answers the rest (with `Connection: close`), so no request that arrived is dropped.
+    const handOffAfter = this.front.isClosing && !this.closeAfter && this.pendingBytes > 0;
+    const close = !handOffAfter && (this.closeAfter || this.front.isClosing);
     const { body } = reply;
     const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: ${reply.contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${
       reply.headerLength === undefined ? '' : `Inference-Header-Content-Length: ${reply.headerLength}\r\n`}Date: ${httpDate()}\r\n${close ? 'Connection: close' : this.front.keepAliveHeaders}\r\n\r\n`;
@@ -236,22 +310,25 @@ class LeanConnection {
       return;
     }
     this.state = State.Head;
-    if (socket.writableNeedDrain) {
-      // A client that does not read its answers gets no more work done for it (node:http
-      // pauses the same way): memory stays bounded by one answer past the socket's mark.
+    if (handOffAfter) {
+      this.handOff();
+      return;
+    }
+    if (socket.writableLength > this.front.options.maxUnreadResponseBytes) {
+      // A client that does not read its answers gets no more work done for it: the unread
+      // answers stay under the bound plus this one. (The bound is at least the socket's
+      // high-water mark, so 'drain' comes once the client reads.)
       this.awaitingDrain = true;
       socket.pause();
       socket.once('drain', this.onDrain);
       return;
     }
-    if (socket.isPaused()) socket.resume();
     this.advance();
   }
 
   private drained(): void {
     if (this.state === State.Gone) return;
     this.awaitingDrain = false;
-    this.socket.resume();
     this.advance();
   }
 
@@ -259,8 +336,9 @@ class LeanConnection {
   private handOff(): void {
     const socket = this.socket;
     this.detach();
-    if (this.buffered !== null) socket.unshift(this.buffered);
-    this.buffered = null;
+    if (this.pendingBytes > 0) socket.unshift(this.joined());
+    this.pending.length = 0;
+    this.pendingBytes = 0;
     this.front.handOff(this, socket);
     // node:http reads through its own listener; reading may have been paused here.
     if (socket.isPaused()) socket.resume();
@@ -288,11 +366,19 @@ class LeanConnection {
     this.socket.end();
   }
 
-  /** The client finished sending: answer what is in flight, then close (as node:http does). */
+  /**
+   * The client finished sending: answer what is in flight, then close (as node:http does); a
+   * request cut short by the FIN is a client error, as node:http's parser reports it.
+   */
   private clientEnded(): void {
     this.closeAfter = true;
     if (this.state === State.Busy) return;
     this.call?.abort();
+    if (this.state === State.Body || this.pendingBytes > 0) {
+      this.detach();
+      this.front.clientError(this, this.socket);
+      return;
+    }
     this.end();
   }
 

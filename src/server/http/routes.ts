@@ -98,6 +98,8 @@ export function registerRoutes(app: FastifyInstance, core: InferenceCore, _metri
   });
 
   // ---- KServe V1 ----
+  // Server liveness: KServe's server answers `GET /` so, and its Python client checks it.
+  app.get('/', { schema: { response: { 200: s.v1ServerLiveSchema, ...s.errorResponses } } }, async () => ({ status: 'alive' }));
   app.get('/v1/models', { config: v1, schema: { response: { 200: s.v1ModelsSchema, ...s.errorResponses } } }, async () => ({ models: core.modelNames() }));
   app.get<{ Params: NameParams }>('/v1/models/:name', { config: v1, schema: { params: s.nameParams, response: { 200: s.modelReadySchema, ...s.errorResponses } } }, ready);
   // A regex parameter, then `::` (fastify's escape for a literal ':'), matches `<name>:predict`.

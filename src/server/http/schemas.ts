@@ -105,6 +105,8 @@ export const serverMetadataSchema = {
   properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
 };
 
+/** KServe V1 server liveness (`GET /`), as KServe's own server and Python client have it. */
+export const v1ServerLiveSchema = { type: 'object', properties: { status: { type: 'string' } } };
 export const liveSchema = { type: 'object', properties: { live: { type: 'boolean' } } };
 export const readySchema = { type: 'object', properties: { ready: { type: 'boolean' } } };
 export const modelReadySchema = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } };

@@ -23,7 +23,9 @@ export function serverOptions(config: ServerConfig, logger: FastifyServerOptions
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     requestTimeout: config.requestTimeoutMs,
-    return503OnClosing: true,
+    // A request that reached the server before its listener closed is served (with
+    // `Connection: close`, fastify adds it while closing), not refused with a 503.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
     // Errors before routing (a malformed percent-escape in the URL, a bad content type): our

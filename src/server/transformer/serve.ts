@@ -18,7 +18,7 @@ import { Background, BackgroundError, loadBackground } from '../explainer/backgr
 import { Explainer } from '../explainer/explainer';
 import { registerExplainRoutes } from '../explainer/routes';
 import { InferenceCore } from '../inference/core';
-import { listenOnAllInterfaces, logLine, stopOnSignal } from '../lifecycle';
+import { listenOn, logLine, stopOnSignal } from '../lifecycle';
 import { ServerMetrics } from '../metrics';
 import type { Transformer, TransformerLogger, V1Request } from '../sdk';
 import { buildComponentApp, ComponentState, forwardedHeaders, registerTransformerRoutes } from './app';
@@ -95,7 +95,7 @@ export async function serveComponent(config: ServerConfig): Promise<number> {
     },
   });
 
-  const httpPort = await listenOnAllInterfaces(app, config.httpPort);
+  const httpPort = await listenOn(app, config.host, config.httpPort);
   log.info({
     event: 'listening',
     httpPort,
