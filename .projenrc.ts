@@ -43,6 +43,14 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'fast-check@^4.10.0',
     's3rver@^3.7.1',
     'autocannon@^8.0.0',
+    // storage (issue 11 §4): credential chains and cloud clients, bundled into a chunk of their
+    // own that the server loads only for s3:// and gs:// (scripts/bundle-server.js).
+    '@aws-sdk/client-s3',
+    '@aws-sdk/credential-providers',
+    // 10.x: 11.x needs Node 22+, and the test suite still runs on the machine's Node 20.
+    'google-auth-library@^10.9.0',
+    // CRC32C of GCS's x-goog-hash (node:zlib has CRC32 only).
+    '@aws-crypto/crc32c@^5.2.0',
   ],
   excludeTypescript: ['src/server/**', 'src/controller/**'],
   jestOptions: {

@@ -18,7 +18,30 @@ const TARGET = 'node24';
 /** Version strings the CLI prints for `--version` (replaced at bundle time). */
 const DEFINE = { MODEL_SERVER_VERSION: JSON.stringify(pkg.version), MODEL_SERVER_ORT_VERSION: JSON.stringify(ORT_VERSION) };
 
+// ---- storage clients (issue 11 §4): the AWS SDK and google-auth-library are bundled into chunks
+// of their own beside server.js, which src/server/storage/fetch-objects.ts require()s only for
+// s3:// and gs://, so `serve` without those schemes never reads them. buildSync takes no plugins:
+// the chunks are loaded by path (the STORAGE_CHUNKS define drops the in-source require() branch).
+const STORAGE_CHUNKS = { 's3': 'storage-s3.js', 'gcs': 'storage-gcs.js' };
+function bundleStorageChunks() {
+  for (const [name, file] of Object.entries(STORAGE_CHUNKS)) {
+    esbuild.buildSync({
+      entryPoints: [path.join(root, 'src', 'server', 'storage', `${name}.ts`)],
+      outfile: path.join(outdir, file),
+      bundle: true,
+      platform: 'node',
+      target: TARGET,
+      format: 'cjs',
+      sourcemap: 'linked',
+      minify: process.env.BUNDLE_MINIFY !== '0',
+      logLevel: 'warning',
+    });
+  }
+}
+// ---- end storage clients ----
+
 function bundleServer() {
+  bundleStorageChunks(); // storage clients
   // cli.js: the launcher (bin and image entry point): turns on Node's compile cache, then loads
   // server.js, so that the big bundle is compiled with the cache on (src/server/launcher.ts).
   esbuild.buildSync({
@@ -39,7 +62,8 @@ function bundleServer() {
     bundle: true,
     platform: 'node',
     target: TARGET,
-    define: DEFINE,
+    // storage clients: src/server/storage/fetch-objects.ts loads storage-<name>.js beside server.js.
+    define: { ...DEFINE, STORAGE_CHUNKS: 'true' },
     // A linked map keeps the bundle small, so the server parses it faster at start-up.
     sourcemap: 'linked',
     // Native addon: shipped as a package next to the bundle (the image), or installed beside the

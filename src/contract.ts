@@ -91,6 +91,18 @@ export const SERVER_FLAGS = {
   httpMaxConnections: '--http-max-connections',
   /** Unread answer bytes per REST connection past which the server stops reading from that client. */
   maxUnreadResponseBytes: '--max-unread-response-bytes',
+  // ---- storage initializer (`serve --storage-uri` and `storage-initializer`, see src/server/storage) ----
+  /** Most bytes a fetch may write: downloads plus what archives unpack to. */
+  storageMaxBytes: '--storage-max-bytes',
+  /** Longest wait for the next byte (connect, headers, body) before an attempt times out. */
+  storageIdleTimeoutMs: '--storage-idle-timeout-ms',
+  /** Longest time the whole fetch may take, retries included. */
+  storageDeadlineMs: '--storage-deadline-ms',
+  /** Attempts per request (first try included) for network errors, timeouts, 429 and 5xx. */
+  storageMaxAttempts: '--storage-max-attempts',
+  /** How requests are authenticated: one of `STORAGE_AUTH_MODES`. */
+  storageAuth: '--storage-auth',
+  // ---- end of storage initializer ----
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -165,6 +177,13 @@ export const SERVER_ENV = {
   httpFront: 'HTTP_FRONT',
   httpMaxConnections: 'HTTP_MAX_CONNECTIONS',
   maxUnreadResponseBytes: 'MAX_UNREAD_RESPONSE_BYTES',
+  // ---- storage initializer (see SERVER_FLAGS) ----
+  storageMaxBytes: 'STORAGE_MAX_BYTES',
+  storageIdleTimeoutMs: 'STORAGE_IDLE_TIMEOUT_MS',
+  storageDeadlineMs: 'STORAGE_DEADLINE_MS',
+  storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
+  storageAuth: 'STORAGE_AUTH',
+  // ---- end of storage initializer ----
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */
@@ -177,6 +196,18 @@ export const MESH_REGISTRY_KEY = 'models.json';
 
 /** Where a storage-credentials secret is mounted read-only (files named like the env vars). */
 export const STORAGE_CREDENTIALS_DIR = '/var/run/secrets/model-storage';
+
+/** Values of `--storage-auth` / `STORAGE_AUTH`: how the storage initializer authenticates. */
+export const STORAGE_AUTH_MODES = {
+  /** Static keys when given (env or the credentials dir), else the cloud's default chain, else anonymous. */
+  auto: 'auto',
+  /** Static keys from env or the credentials dir (a mounted Secret); missing keys are an error. */
+  secret: 'secret',
+  /** The cloud's default chain (IRSA, EKS Pod Identity, GKE Workload Identity, ...); no anonymous fallback. */
+  workloadIdentity: 'workload-identity',
+  /** Unsigned requests (public buckets and URLs); no credential lookup at all. */
+  anonymous: 'anonymous',
+};
 
 /** The default model-server image. */
 export const DEFAULT_SERVER_IMAGE = 'ghcr.io/cdk8s-model-serving/model-server:0.1.0';

@@ -12,5 +12,6 @@ export * from './constructs/model-mesh';
 export * from './constructs/model-version';
 export * from './constructs/monitoring-options';
 export * from './constructs/scheduling';
+export * from './constructs/storage-auth';
 export * from './constructs/storage-uri';
 export * from './constructs/transformer-options';

@@ -3,6 +3,7 @@ import { IServiceAccount, ISecret } from 'cdk8s-plus-33';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { NodeAffinityRule, Toleration } from './scheduling';
+import { StorageAuth } from './storage-auth';
 
 /**
  * Endpoint-level settings that `ModelEndpoint` and `CanaryRollout` share, with the same
@@ -146,6 +147,16 @@ export interface CommonEndpointOptions {
    * @default - no credentials: public buckets and URLs only
    */
   readonly storageCredentials?: ISecret;
+
+  /**
+   * How the model's storage is authenticated: `StorageAuth.secret()`,
+   * `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()` or
+   * `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.
+   *
+   * @default - `storageCredentials` when set; otherwise the server tries the cloud's default
+   * credentials (the pods' workload identity, if any) and falls back to anonymous requests
+   */
+  readonly storageAuth?: StorageAuth;
 
   /**
    * Labels on every object and pod.

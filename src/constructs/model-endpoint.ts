@@ -555,6 +555,7 @@ export class Explainer extends Construct {
             volumes.push(storageCredentialsVolume(resolved.storageCredentialsSecret));
             env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
           }
+          env.push(...resolved.storageEnv);
         }
         modelDirArgs.push(f.modelDir, contract.MODEL_DIR);
       }

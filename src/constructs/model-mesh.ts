@@ -4,12 +4,14 @@ import { Construct, IConstruct } from 'constructs';
 import * as contract from '../contract';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { ModelFormat } from './model-format';
+import { StorageAuth } from './storage-auth';
 import { StorageUri } from './storage-uri';
 import { VirtualService } from '../imports/istio-networking.istio.io';
 import { meshPodSpec } from '../render/mesh-pod';
 import { deploymentAutoscaler } from '../render/raw';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 import { cpuMillis, sizeBytes, sizeToQuantity } from '../render/resolve/quantities';
+import { resolveStorageAuth } from '../render/resolve/storage-auth';
 
 const PEER_SUFFIX = '-peers';
 const REGISTRY_SUFFIX = '-models';
@@ -216,6 +218,15 @@ export interface ModelMeshProps {
   readonly storageCredentials?: ISecret;
 
   /**
+   * How the models' storage is authenticated (see `StorageAuth`). Workload identity runs the
+   * members as its service account.
+   *
+   * @default - `storageCredentials` when set; otherwise the members try the cloud's default
+   * credentials and fall back to anonymous requests
+   */
+  readonly storageAuth?: StorageAuth;
+
+  /**
    * Whether a NetworkPolicy admits only the members themselves and `allowedNamespaces`.
    *
    * @default true
@@ -313,6 +324,7 @@ export class ModelMesh extends Construct implements IModelMesh {
     if (budget < 16 * 2 ** 20) {
       throw new Error(`'memoryPerServer' must be at least 16Mi, got ${budget} bytes`);
     }
+    const modelDirSize = Size.kibibytes((2 * budget) / 1024);
     const overhead = sizeBytes(props.serverOverhead ?? Size.mebibytes(256));
     const cpuRequest = props.cpuRequest ?? Cpu.millis(500);
     const cpuLimit = props.cpuLimit ?? Cpu.units(1);
@@ -370,10 +382,10 @@ export class ModelMesh extends Construct implements IModelMesh {
               registryConfigMap: registryName,
               loadTimeoutMs,
               runAsUser,
-              serviceAccountName: props.serviceAccount?.name,
-              storageCredentialsSecret: props.storageCredentials?.name,
               // Fetched model files: room for the models that fit in memory, twice over.
-              modelDirSizeLimit: sizeToQuantity(Size.kibibytes((2 * budget) / 1024)),
+              modelDirSizeLimit: sizeToQuantity(modelDirSize),
+              // The service account and secret, and the storage env (auth mode, write cap = the volume's limit).
+              ...resolveStorageAuth({ ...props, modelVolumeLimit: modelDirSize }),
             }),
           },
         }),

@@ -25,6 +25,8 @@ export interface MeshPodInputs {
   readonly serviceAccountName?: string;
   readonly storageCredentialsSecret?: string;
   readonly modelDirSizeLimit: string;
+  /** `STORAGE_AUTH` / `STORAGE_MAX_BYTES` (`_storage-auth`). */
+  readonly storageEnv: Array<{ name: string; value: string }>;
 }
 
 const REGISTRY_VOLUME = 'model-registry';
@@ -39,6 +41,7 @@ export function meshPodSpec(p: MeshPodInputs): Record<string, unknown> {
     { name: e.self, value: `$(POD_IP):${contract.HTTP_PORT}` },
   ];
   if (p.storageCredentialsSecret) env.push({ name: e.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
+  env.push(...p.storageEnv);
   const mounts: Array<Record<string, unknown>> = [
     // Models are fetched here on demand: writable, and sized by `modelDirSizeLimit`.
     { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR },

@@ -253,6 +253,7 @@ function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   if (resolved.storageCredentialsSecret && !resolved.container.custom) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
+  if (!resolved.container.custom) env.push(...resolved.storageEnv);
   for (const [name, value] of resolved.container.env) env.push(envVar(name, value));
   return env;
 }
@@ -294,6 +295,7 @@ function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, un
   if (resolved.storageCredentialsSecret) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
+  env.push(...resolved.storageEnv);
   return [{
     name: 'storage-initializer',
     image: contract.DEFAULT_SERVER_IMAGE,

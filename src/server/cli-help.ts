@@ -17,11 +17,12 @@ export interface FlagDoc {
   readonly default: string;
   readonly description: string;
   /** Heading the flag is listed under. */
-  readonly group: 'server' | 'gRPC port limits' | 'mesh (--mode mesh)' | 'transformer and explainer';
+  readonly group: 'server' | 'gRPC port limits' | 'storage initializer (--storage-uri)' | 'mesh (--mode mesh)' | 'transformer and explainer';
 }
 
 const S = 'server' as const;
 const GRPC = 'gRPC port limits' as const;
+const STORAGE = 'storage initializer (--storage-uri)' as const;
 const MESH = 'mesh (--mode mesh)' as const;
 const COMPONENT = 'transformer and explainer' as const;
 
@@ -51,6 +52,12 @@ export const SERVE_FLAG_DOCS: Record<FlagKey, FlagDoc> = {
   grpcIdleTimeoutMs: { group: GRPC, default: String(DEFAULTS.grpcLimits.idleTimeoutMs), description: 'a gRPC connection with no call and no traffic this long is closed; 0 means never' },
   grpcPrefaceTimeoutMs: { group: GRPC, default: String(DEFAULTS.grpcLimits.prefaceTimeoutMs), description: 'a gRPC connection that has not sent the HTTP/2 preface by then is closed' },
   grpcMaxConnections: { group: GRPC, default: String(DEFAULTS.grpcLimits.maxConnections), description: 'open gRPC connections; more are closed on accept' },
+  // ---- storage initializer (also the flags of `storage-initializer`) ----
+  storageMaxBytes: { group: STORAGE, default: `${DEFAULTS.storage.maxBytes} (${DEFAULTS.storage.maxBytes / 2 ** 30} GiB)`, description: 'most bytes a fetch writes, downloads plus unpacked archives; accepts 512Mi, 2G' },
+  storageIdleTimeoutMs: { group: STORAGE, default: String(DEFAULTS.storage.idleTimeoutMs), description: 'an attempt with no byte for this long times out (and is retried)' },
+  storageDeadlineMs: { group: STORAGE, default: String(DEFAULTS.storage.deadlineMs), description: 'the whole fetch, retries included, times out after this long' },
+  storageMaxAttempts: { group: STORAGE, default: String(DEFAULTS.storage.maxAttempts), description: 'attempts per request for network errors, timeouts, 429 and 5xx; 1 = no retries' },
+  storageAuth: { group: STORAGE, default: DEFAULTS.storage.auth, description: 'auto, secret, workload-identity or anonymous' },
   peers: { group: MESH, default: 'none', description: 'comma-separated host:port of every member' },
   peerDns: { group: MESH, default: 'none', description: 'headless Service name whose addresses are the members (port: --http-port)' },
   self: { group: MESH, default: '127.0.0.1:<http port>', description: 'this member as the others see it (host:port)' },

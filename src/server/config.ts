@@ -39,10 +39,18 @@
  * | `--grpc-idle-timeout-ms` | `GRPC_IDLE_TIMEOUT_MS` | `300000` (a connection with no call and no traffic is closed; `0` = never) |
  * | `--grpc-preface-timeout-ms` | `GRPC_PREFACE_TIMEOUT_MS` | `10000` (a connection that has not sent the HTTP/2 preface is closed) |
  * | `--grpc-max-connections` | `GRPC_MAX_CONNECTIONS` | `1000` (more are closed on accept) |
+ *
+ * Storage initializer (`--storage-uri`, and the `storage-initializer` subcommand; see `./storage/settings`):
+ * | `--storage-max-bytes` | `STORAGE_MAX_BYTES` | `16Gi` (downloads plus unpacked archives) |
+ * | `--storage-idle-timeout-ms` | `STORAGE_IDLE_TIMEOUT_MS` | `30000` |
+ * | `--storage-deadline-ms` | `STORAGE_DEADLINE_MS` | `3600000` |
+ * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
+ * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
 import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
+import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
 
 /** Validated server configuration. */
@@ -70,6 +78,8 @@ export interface ServerConfig {
   readonly httpMaxConnections: number;
   /** Answer bytes a REST client may leave unread before the server stops reading its requests. */
   readonly maxUnreadResponseBytes: number;
+  /** Limits and authentication of `--storage-uri` fetches (`./storage/settings`). */
+  readonly storage: StorageSettings;
   /** Set in mesh mode (`--mode mesh`); `mode` is then `multi`. */
   readonly mesh?: MeshConfig;
   /**
@@ -116,6 +126,7 @@ export const DEFAULTS: ServerConfig = {
   httpFront: 'lean',
   httpMaxConnections: 1024,
   maxUnreadResponseBytes: 256 * 1024,
+  storage: STORAGE_DEFAULTS,
 };
 
 /** A configuration error: the message names the flag, the variable, the value and the rule. */
@@ -227,6 +238,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     httpFront: (oneOf('httpFront', HTTP_FRONTS) ?? DEFAULTS.httpFront) as HttpFront,
     httpMaxConnections: int('httpMaxConnections', 1, 1_000_000) ?? DEFAULTS.httpMaxConnections,
     maxUnreadResponseBytes,
+    // ---- storage initializer ----
+    storage: parseStorageSettings({
+      int,
+      bytes,
+      oneOf,
+      legacyEnv: (name) => env[name],
+      fail: (message) => {
+        throw new ConfigError(message);
+      },
+    }),
     ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
     grpcLimits,

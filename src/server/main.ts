@@ -66,8 +66,8 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       // Loaded only here: the storage clients (and tar) cost start-up time for nothing otherwise.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { fetchModel } = require('./storage') as typeof import('./storage');
-      const fetched = await fetchModel(config.storageUri, config.modelDir, { log: (msg) => logLine(30, { event: 'storage' }, msg) });
-      logLine(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, note: fetched.note }, 'model fetched');
+      const fetched = await fetchModel(config.storageUri, config.modelDir, { settings: config.storage, log: (msg) => logLine(30, { event: 'storage' }, msg) });
+      logLine(30, { event: 'model_fetched', storageUri: config.storageUri, modelDir: fetched.dir, files: fetched.files.length, bytes: fetched.bytes, bytesWritten: fetched.bytesWritten, note: fetched.note }, 'model fetched');
       config = { ...config, modelDir: fetched.dir };
     } catch (err) {
       logLine(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);

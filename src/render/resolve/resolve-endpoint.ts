@@ -9,6 +9,7 @@ import { requireKnativeFeature } from './knative';
 import { assertDns1123Label } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
+import { resolveStorageAuth } from './storage-auth';
 import type { CommonEndpointOptions } from '../../constructs/common-endpoint-options';
 import { EndpointIngress, IngressKind } from '../../constructs/endpoint-ingress';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
@@ -120,6 +121,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
   }
 
+  const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
   const resolved: ResolvedEndpoint = {
     endpoint: endpoint.construct ?? endpoint,
     name: endpoint.name,
@@ -147,9 +149,10 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     scaleDownDelaySeconds,
     stopped: props.stopped ?? false,
     startupSeconds,
-    serviceAccountName: props.serviceAccount?.name,
+    serviceAccountName: storage.serviceAccountName,
     automountServiceAccountToken: props.automountServiceAccountToken ?? false,
-    storageCredentialsSecret: props.storageCredentials?.name,
+    storageCredentialsSecret: storage.storageCredentialsSecret,
+    storageEnv: storage.storageEnv,
     labels: props.labels ?? {},
     annotations: props.annotations ?? {},
     ingress,

@@ -60,6 +60,8 @@ export interface ResolvedEndpoint {
   readonly serviceAccountName?: string;
   readonly automountServiceAccountToken: boolean;
   readonly storageCredentialsSecret?: string;
+  /** `STORAGE_AUTH` / `STORAGE_MAX_BYTES` for the container that fetches the model (`_storage-auth`). */
+  readonly storageEnv: Array<{ name: string; value: string }>;
   readonly labels: { [key: string]: string };
   readonly annotations: { [key: string]: string };
   readonly ingress: EndpointIngress;

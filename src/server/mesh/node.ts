@@ -453,7 +453,7 @@ export class MeshNode {
       pending = (async () => {
         let timer: NodeJS.Timeout | undefined;
         try {
-          const fetched = fetchModel(uri, path.join(this.config.modelDir, name), { log: (msg) => this.log('info', { event: 'storage', model: name }, msg) });
+          const fetched = fetchModel(uri, path.join(this.config.modelDir, name), { settings: this.config.storage, log: (msg) => this.log('info', { event: 'storage', model: name }, msg) });
           const timeout = new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`not fetched within ${timeoutMs} ms`)), timeoutMs);
           });

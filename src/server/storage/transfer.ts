@@ -1,21 +1,25 @@
 /**
- * HTTP plumbing for the storage initializer: one request with an idle timeout, bodies streamed
- * to files, and retries with exponential backoff for errors that may go away.
+ * HTTP plumbing for the storage initializer: one request under an idle timer and the fetch's
+ * deadline, bodies streamed to files through the write cap, Content-Length and the store's
+ * checksums verified before a file counts as downloaded.
  */
 import { createWriteStream } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError } from './errors';
+import { ChecksumVerifier, OfferedChecksum } from './checksum';
+import { isStorageError, StorageError } from './errors';
+import { AttemptTimers, Deadline, WriteBudget } from './limits';
+import { RetryPolicy } from './retry';
+import { StorageSettings } from './settings';
 
-/** Knobs shared by every transfer. */
-export interface TransferOptions {
-  /** Idle timeout of one request: connecting, waiting for headers, or between body chunks. */
-  readonly timeoutMs: number;
-  /** Retries after the first attempt, for 5xx, 429, network errors and timeouts. */
-  readonly retries: number;
-  /** First backoff delay; doubles on each retry (with jitter), capped at 10 s. */
-  readonly retryBaseMs: number;
+/** Everything one fetch shares: its settings, deadline, write budget and retry policy. */
+export interface Transfer {
+  readonly settings: StorageSettings;
+  readonly deadline: Deadline;
+  readonly budget: WriteBudget;
+  readonly retry: RetryPolicy;
   readonly log: (msg: string) => void;
 }
 
@@ -24,87 +28,150 @@ export function describe(method: string, url: URL): string {
   return `${method} ${url.origin}${url.pathname}`;
 }
 
-function networkError(what: string, err: NodeJS.ErrnoException, timeoutMs: number): StorageError {
-  if (err instanceof StorageError) return err;
-  if (err.code === 'ETIMEDOUT' || err.code === 'ERR_STORAGE_TIMEOUT') {
-    return new StorageError('TIMEOUT', `${what}: timed out after ${timeoutMs} ms without data`, { retryable: true, cause: err });
+/** A StorageError for a failed request: our own errors as they are, socket errors as NETWORK (retryable). */
+export function networkError(what: string, err: unknown): StorageError {
+  if (isStorageError(err)) return err;
+  const e = err as NodeJS.ErrnoException;
+  // The AWS SDK verifies x-amz-checksum-* itself, failing the body stream at its end.
+  if (/checksum mismatch/i.test(e.message)) {
+    return new StorageError('CHECKSUM', `${what}: ${e.message}; the download is corrupt`, { retryable: true, cause: err });
   }
-  return new StorageError('NETWORK', `${what}: ${err.code ?? 'network error'}: ${err.message}`, { retryable: true, cause: err });
+  return new StorageError('NETWORK', `${what}: ${e.code ?? 'network error'}: ${e.message}`, { retryable: true, cause: err });
+}
+
+/** Arms the timers of one attempt; `abort` is called with the TIMEOUT error when one fires. */
+export function attemptTimers(what: string, t: Transfer, abort: (err: StorageError) => void): AttemptTimers {
+  return new AttemptTimers(what, t.settings.idleTimeoutMs, t.deadline, abort);
 }
 
 /**
- * Sends one request and resolves with the response once its headers arrive. The caller must
- * consume or destroy the response. The idle timeout stays armed while the body is read.
+ * Runs `work` (a credential lookup, an SDK call) under an attempt's timers: it rejects with the
+ * TIMEOUT error when one fires, even if `work` itself never settles (a token endpoint that hangs).
+ * `onLate` receives a result that arrives after that, to release it.
  */
-export function send(method: string, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<http.IncomingMessage> {
+export function bounded<T>(what: string, t: Transfer, work: (signal: AbortSignal) => Promise<T>, onLate?: (late: T) => void):
+Promise<{ out: T; timers: AttemptTimers }> {
+  return new Promise((resolve, reject) => {
+    const abort = new AbortController();
+    const timers = attemptTimers(what, t, (err) => {
+      abort.abort(err);
+      reject(err);
+    });
+    work(abort.signal).then((out) => {
+      if (timers.fired) onLate?.(out);
+      else resolve({ out, timers });
+    }, (err) => {
+      timers.stop();
+      reject(timers.explain(err));
+    });
+  });
+}
+
+/** A response whose headers arrived, and the timers still watching its body. */
+export interface Sent {
+  readonly res: http.IncomingMessage;
+  readonly timers: AttemptTimers;
+}
+
+/**
+ * Sends one request and resolves with the response once its headers arrive, its timers still
+ * armed: the caller consumes the body (kicking the timers) and stops them.
+ */
+export function send(method: string, url: URL, headers: Record<string, string>, t: Transfer): Promise<Sent> {
   const what = describe(method, url);
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { method, headers, agent: false }, (res) => resolve(res));
-    req.setTimeout(timeoutMs, () => {
-      const e: NodeJS.ErrnoException = new Error(`no data for ${timeoutMs} ms`);
-      e.code = 'ERR_STORAGE_TIMEOUT';
-      req.destroy(e);
+    let res: http.IncomingMessage | undefined;
+    const timers = attemptTimers(what, t, (err) => {
+      req.destroy(err);
+      res?.destroy(err);
     });
-    req.on('error', (err: NodeJS.ErrnoException) => reject(networkError(what, err, timeoutMs)));
+    const req = mod.request(url, { method, headers, agent: false }, (r) => {
+      res = r;
+      timers.kick();
+      resolve({ res: r, timers });
+    });
+    req.on('error', (err) => {
+      timers.stop();
+      reject(networkError(what, timers.explain(err)));
+    });
     req.end();
   });
 }
 
-/** Reads a (small) response body into memory, at most `limit` bytes. */
-export async function readBody(res: http.IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffer> {
+/** Reads a small response body (an error document, a listing) into memory, at most `limit` bytes. */
+export async function readBody(body: Readable, timers: AttemptTimers, limit = 64 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      res.destroy();
-      throw new StorageError('IO', `response body larger than ${limit} bytes`);
+  try {
+    for await (const chunk of body) {
+      timers.kick();
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        body.destroy();
+        throw new StorageError('IO', `response body larger than ${limit} bytes`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    throw timers.explain(err);
+  } finally {
+    timers.stop();
   }
   return Buffer.concat(chunks);
 }
 
-/** Streams a response body into `file`; checks Content-Length when the server sent one. */
-export async function saveBody(res: http.IncomingMessage, file: string, what: string, timeoutMs: number): Promise<number> {
+/** What a download can be checked against. */
+export interface Expected {
+  /** Content-Length, when the server sent one. */
+  readonly length?: number;
+  /** Checksums the store sent (see `./checksum`). */
+  readonly checksums: readonly OfferedChecksum[];
+}
+
+/** Content-Length as a number, or undefined when absent or not a plain count. */
+export function contentLength(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
+}
+
+/**
+ * Streams `body` into `file` through the write cap; then checks its length and checksums. The
+ * bytes of a failed attempt are given back to the budget (the next attempt overwrites the file).
+ */
+export async function saveBody(body: Readable, file: string, what: string, t: Transfer, timers: AttemptTimers, expected: Expected): Promise<number> {
   let bytes = 0;
-  res.on('data', (c: Buffer) => { bytes += c.length; });
-  try {
-    await pipeline(res, createWriteStream(file));
-  } catch (err) {
-    throw networkError(what, err as NodeJS.ErrnoException, timeoutMs);
-  }
-  const expected = res.headers['content-length'];
-  if (expected !== undefined && !res.headers['content-encoding'] && Number(expected) !== bytes) {
-    throw new StorageError('NETWORK', `${what}: connection closed after ${bytes} of ${expected} bytes`, { retryable: true });
-  }
-  return bytes;
-}
-
-/** Whether an HTTP status is worth retrying. */
-export function retryableStatus(status: number): boolean {
-  return status >= 500 || status === 429 || status === 408;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `fn` until it succeeds, it throws a non-retryable error, or the retries are used up. */
-export async function withRetries<T>(what: string, opts: TransferOptions, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const retryable = err instanceof StorageError && err.retryable;
-      if (!retryable || attempt >= opts.retries) {
-        if (retryable && attempt > 0 && err instanceof Error) {
-          err.message += ` (gave up after ${attempt + 1} attempts)`;
-        }
-        throw err;
+  const verifier = new ChecksumVerifier(expected.checksums);
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      timers.kick();
+      try {
+        t.budget.take(chunk.length, what);
+      } catch (err) {
+        done(err as Error);
+        return;
       }
-      const delay = Math.min(10_000, opts.retryBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2);
-      opts.log(`${what}: ${(err as Error).message}; retrying in ${Math.round(delay)} ms (${attempt + 1}/${opts.retries})`);
-      await sleep(delay);
+      bytes += chunk.length;
+      verifier.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(body, meter, createWriteStream(file));
+    if (expected.length !== undefined && bytes !== expected.length) throw truncated(what, bytes, expected.length);
+    verifier.verify(what);
+    return bytes;
+  } catch (err) {
+    t.budget.release(bytes);
+    if (!timers.fired && !isStorageError(err) && expected.length !== undefined && bytes < expected.length) {
+      throw truncated(what, bytes, expected.length, err);
     }
+    throw networkError(what, timers.explain(err));
+  } finally {
+    timers.stop();
   }
+}
+
+function truncated(what: string, got: number, want: number, cause?: unknown): StorageError {
+  return new StorageError('TRUNCATED', `${what}: the body ended after ${got} of ${want} bytes (Content-Length); not keeping a truncated file`,
+    { retryable: true, cause });
 }
