@@ -294,3 +294,63 @@ export const EXPLAINER_METHODS = {
 
 /** Headers a transformer forwards to its predictor by default (`--propagate-headers`). */
 export const DEFAULT_PROPAGATED_HEADERS = ['x-request-id', 'traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled'];
+
+// ---- controller (issue 14: src/controller) ----
+// Names the controller, its admission webhooks and the `ModelServingController` install construct
+// share. Each part adds its own keys inside this block.
+
+/** API group and version of our custom resources (`ModelEndpoint`, `CanaryRollout`, `ModelMesh`). */
+export const CRD_GROUP = LABEL_PREFIX;
+export const CRD_VERSION = 'v1alpha1';
+/** Kind and plural (the REST resource name) of each custom resource. */
+export const CRD_KINDS = {
+  modelEndpoint: { kind: 'ModelEndpoint', plural: 'modelendpoints', singular: 'modelendpoint', shortNames: ['me'] },
+  canaryRollout: { kind: 'CanaryRollout', plural: 'canaryrollouts', singular: 'canaryrollout', shortNames: ['cr8'] },
+  modelMesh: { kind: 'ModelMesh', plural: 'modelmeshes', singular: 'modelmesh', shortNames: ['mm'] },
+};
+
+/** Subcommands of the `cdk8s-model-serving` binary (the package's tool: controller, and later `kserve`). */
+export const TOOL_COMMANDS = {
+  controller: 'controller',
+};
+
+/** Server-side apply field manager of every write the controller makes. */
+export const CONTROLLER_FIELD_MANAGER = 'cdk8s-model-serving-controller';
+
+/** Ports of the controller process: `/metrics`, `/healthz`, `/readyz` on one, the admission webhooks (TLS) on the other. */
+export const CONTROLLER_PORTS = {
+  metrics: 8080,
+  webhook: 9443,
+};
+
+/** HTTP paths the controller serves. */
+export const CONTROLLER_PATHS = {
+  healthz: '/healthz',
+  readyz: '/readyz',
+  metrics: '/metrics',
+  /** ValidatingAdmissionWebhook for our three kinds: the constructs' synth-time checks at admission. */
+  validate: '/validate-serving-v1alpha1',
+  /** MutatingAdmissionWebhook on Pods: storage initializer injection. */
+  mutatePods: '/mutate-pods',
+};
+
+/** Default names of what `ModelServingController` installs (overridable there, passed to the process as flags). */
+export const CONTROLLER_DEFAULTS = {
+  namespace: 'cdk8s-model-serving-system',
+  name: 'cdk8s-model-serving-controller',
+  webhookService: 'cdk8s-model-serving-webhook',
+  validatingWebhookConfiguration: 'cdk8s-model-serving-validation',
+  mutatingWebhookConfiguration: 'cdk8s-model-serving-pod-injection',
+  leaseName: 'cdk8s-model-serving-controller-leader',
+  /** Secret holding the webhook serving certificate (and, when self-managed, the CA). */
+  tlsSecret: 'cdk8s-model-serving-webhook-tls',
+};
+
+/** Pods our webhook mutates carry this label (the object selector) plus the storage annotations below. */
+export const POD_INJECTION = {
+  /** Label on the pod template: `"true"` asks the pod webhook for a storage initializer. */
+  label: `${LABEL_PREFIX}/inject-storage-initializer`,
+  /** Annotation: the storage URI the initializer downloads into the model volume. */
+  storageUriAnnotation: `${LABEL_PREFIX}/storage-uri`,
+};
+// ---- end of controller ----
