@@ -353,4 +353,59 @@ export const POD_INJECTION = {
   /** Annotation: the storage URI the initializer downloads into the model volume. */
   storageUriAnnotation: `${LABEL_PREFIX}/storage-uri`,
 };
+/**
+ * Flags of `cdk8s-model-serving controller` (each also read from the env var in CONTROLLER_ENV).
+ * `ModelServingController` passes them to the Deployment; the process parses them (src/controller).
+ */
+export const CONTROLLER_FLAGS = {
+  /** A kubeconfig file: run out of cluster (development); in-cluster config when absent. */
+  kubeconfig: '--kubeconfig',
+  /** Namespace the controller itself runs in (its Lease, TLS Secret, Events about itself). */
+  namespace: '--namespace',
+  /** Only reconcile custom resources in this namespace; empty: every namespace. */
+  watchNamespace: '--watch-namespace',
+  metricsPort: '--metrics-port',
+  webhookPort: '--webhook-port',
+  /** `true`: take part in leader election through a Lease; only the leader reconciles. */
+  leaderElect: '--leader-elect',
+  leaseName: '--lease-name',
+  /** `self-signed` (the controller makes and rotates a CA, patches caBundle), `cert-manager`, or `none` (no webhooks). */
+  webhookCertMode: '--webhook-cert-mode',
+  webhookService: '--webhook-service',
+  tlsSecret: '--tls-secret',
+  validatingWebhookConfiguration: '--validating-webhook-configuration',
+  mutatingWebhookConfiguration: '--mutating-webhook-configuration',
+  /** Image of the storage-initializer init container the pod webhook injects (our server image). */
+  storageInitializerImage: '--storage-initializer-image',
+  /** Seconds between full resyncs of every custom resource (level-triggered safety net). */
+  resyncSeconds: '--resync-seconds',
+  logLevel: '--log-level',
+};
+
+/** Environment variables of the controller (same settings as CONTROLLER_FLAGS, plus the downward API). */
+export const CONTROLLER_ENV = {
+  kubeconfig: 'KUBECONFIG',
+  namespace: 'POD_NAMESPACE',
+  podName: 'POD_NAME',
+  watchNamespace: 'WATCH_NAMESPACE',
+  metricsPort: 'METRICS_PORT',
+  webhookPort: 'WEBHOOK_PORT',
+  leaderElect: 'LEADER_ELECT',
+  leaseName: 'LEASE_NAME',
+  webhookCertMode: 'WEBHOOK_CERT_MODE',
+  webhookService: 'WEBHOOK_SERVICE',
+  tlsSecret: 'TLS_SECRET',
+  validatingWebhookConfiguration: 'VALIDATING_WEBHOOK_CONFIGURATION',
+  mutatingWebhookConfiguration: 'MUTATING_WEBHOOK_CONFIGURATION',
+  storageInitializerImage: 'STORAGE_INITIALIZER_IMAGE',
+  resyncSeconds: 'RESYNC_SECONDS',
+  logLevel: 'LOG_LEVEL',
+};
+
+/** Values of `--webhook-cert-mode`. */
+export const WEBHOOK_CERT_MODES = {
+  selfSigned: 'self-signed',
+  certManager: 'cert-manager',
+  none: 'none',
+};
 // ---- end of controller ----
