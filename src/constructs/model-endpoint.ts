@@ -40,9 +40,13 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
   /**
    * Where the model is stored.
    *
+   * Required with our model server; optional with a custom `container` whose image has
+   * the model baked in (or that serves many models it loads itself).
+   *
+   * @default - none: only valid with a custom `container`
    * @see https://kserve.github.io/website/latest/modelserving/storage/
    */
-  readonly storageUri: StorageUri;
+  readonly storageUri?: StorageUri;
 
   /**
    * The model format.
@@ -504,12 +508,17 @@ export class Explainer extends Construct {
     if (this.inProcess && resolved.container.custom) {
       throw new Error("'inProcess' needs our model server as the predictor, but the endpoint has a custom 'container'");
     }
-    const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p !== InferenceProtocol.V1);
-    if (served.length === 0) {
-      throw new Error("the explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2");
+    if (props.container) {
+      // A custom explainer calls the predictor in whatever protocol the predictor speaks.
+      this.predictorProtocol = resolved.protocol;
+    } else {
+      const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p !== InferenceProtocol.V1);
+      if (served.length === 0) {
+        throw new Error("our explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2, or give the explainer a 'container' of your own");
+      }
+      // The endpoint's protocol when it is V2 (REST or gRPC), else V2 REST, which our server always serves.
+      this.predictorProtocol = served.includes(resolved.protocol) ? resolved.protocol : served[0];
     }
-    // The endpoint's protocol when it is V2 (REST or gRPC), else V2 REST, which our server always serves.
-    this.predictorProtocol = served.includes(resolved.protocol) ? resolved.protocol : served[0];
     const samples = props.samples ?? 0;
     const seed = props.seed ?? 0;
     const batchSize = props.batchSize ?? 1024;
@@ -544,7 +553,10 @@ export class Explainer extends Construct {
       args.push(f.explainerBackground, `${BACKGROUND_DIR}/${background._file}`);
     } else {
       args.push(f.explainerBackground, background._file!);
-      if (!this.inProcess) {
+      if (!this.inProcess && !props.container) {
+        if (!resolved.storageUri) {
+          throw new Error("our explainer reads its 'background' from the model's storage by default, but the endpoint has no 'storageUri'; set 'background' to ExplainerBackground.fromRows() or fromConfigMap()");
+        }
         // The explainer fetches the model directory as the predictor does, for the file.
         if (resolved.storageUri.isMounted) {
           volumes.push(mountedModelVolume(resolved.storageUri));

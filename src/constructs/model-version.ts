@@ -19,9 +19,13 @@ export interface ModelVersion {
   /**
    * Where this version of the model is stored.
    *
+   * Required with our model server; optional with a custom `container` whose image has
+   * the model baked in (or that serves many models it loads itself).
+   *
+   * @default - none: only valid with a custom `container`
    * @see https://kserve.github.io/website/latest/modelserving/storage/
    */
-  readonly storageUri: StorageUri;
+  readonly storageUri?: StorageUri;
 
   /**
    * The model format.

@@ -194,8 +194,8 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
     f.grpcPort, String(contract.GRPC_PORT),
   ];
   // The server fetches the model itself before it reports ready: Knative's default feature
-  // flags forbid the init container KServe would use.
-  if (!resolved.storageUri.isMounted) args.push(f.storageUri, resolved.storageUri.uri);
+  // flags forbid the init container KServe would use. (Our server always has a storageUri.)
+  if (resolved.storageUri && !resolved.storageUri.isMounted) args.push(f.storageUri, resolved.storageUri.uri);
   return args;
 }
 
@@ -260,14 +260,15 @@ function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
 
 function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array<Record<string, unknown>> {
   const mounts: Array<Record<string, unknown>> = [];
-  if (resolved.storageUri.isMounted) {
+  if (resolved.storageUri?.isMounted) {
     mounts.push(mountedModelVolume(resolved.storageUri).mount);
-  } else {
+  } else if (resolved.storageUri) {
     // The container that serves only reads the model; the one that downloads writes it.
     mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom && !forInitializer });
   }
+  // No storageUri: the model is in the custom image, and no model volume is needed.
   mounts.push({ name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR });
-  if (resolved.storageCredentialsSecret && (forInitializer || !resolved.container.custom)) {
+  if (resolved.storageCredentialsSecret && resolved.storageUri && (forInitializer || !resolved.container.custom)) {
     mounts.push(storageCredentialsVolume(resolved.storageCredentialsSecret).mount);
   }
   return mounts;
@@ -275,13 +276,14 @@ function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array
 
 function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   const result: Array<Record<string, unknown>> = [];
-  if (resolved.storageUri.isMounted) {
+  if (resolved.storageUri?.isMounted) {
     result.push(mountedModelVolume(resolved.storageUri).volume);
-  } else {
+  } else if (resolved.storageUri) {
     result.push({ name: MODEL_VOLUME, emptyDir: {} });
   }
   result.push({ name: TMP_VOLUME, emptyDir: {} });
-  if (resolved.storageCredentialsSecret) result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
+  // Only a container that fetches the model reads the credentials.
+  if (resolved.storageCredentialsSecret && resolved.storageUri) result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
   return result;
 }
 
@@ -290,7 +292,7 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
  * fetch its own model. Our server fetches in-process instead.
  */
 function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
-  if (!resolved.container.custom || resolved.storageUri.isMounted) return undefined;
+  if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted) return undefined;
   const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
   if (resolved.storageCredentialsSecret) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });

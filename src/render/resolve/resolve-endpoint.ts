@@ -5,7 +5,7 @@
 import { Duration, Size } from 'cdk8s';
 import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
-import { requireKnativeFeature } from './knative';
+import { requireInitContainers, requireKnativeFeature } from './knative';
 import { assertDns1123Label } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
@@ -65,6 +65,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   const format = props.format ?? ModelFormat.ONNX;
   if (!props.container && !format.servedByModelServer) {
     throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
+  }
+  if (!props.container && !props.storageUri) {
+    throw new Error("'storageUri' is required with our model server, which fetches the model from it at start; set 'storageUri', or set 'container' to an image that has the model baked in");
   }
 
   const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
@@ -168,11 +171,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (props.container && !props.storageUri.isMounted) {
-      requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
-        'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
-    }
+    if (props.storageUri?.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    if (props.container && props.storageUri && !props.storageUri.isMounted) requireInitContainers(resolved, "a custom 'container'");
   }
   for (const rule of resolved.nodeAffinity) {
     if (rule.preferredWeight !== undefined && (!Number.isInteger(rule.preferredWeight) || rule.preferredWeight < 1 || rule.preferredWeight > 100)) {

@@ -38,7 +38,8 @@ export interface ResolvedEndpoint {
   readonly host: string;
   readonly serverless: boolean;
   readonly protocol: InferenceProtocol;
-  readonly storageUri: StorageUri;
+  /** Undefined only for a custom container that has its model in the image (or fetches its own). */
+  readonly storageUri?: StorageUri;
   readonly format: ModelFormat;
   readonly features: Set<string>;
   readonly container: ResolvedContainer;

@@ -1,0 +1,152 @@
+/**
+ * Custom containers (predictor, transformer, explainer) beyond our ONNX server: what used to go
+ * wrong for users of other runtimes (issue 15).
+ */
+import { Chart, Testing } from 'cdk8s';
+import { Secret } from 'cdk8s-plus-33';
+import {
+  CanaryRollout, DeploymentMode, ExplainerBackground, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps,
+  ModelFormat, StorageUri, TransformerModule,
+} from '../../src';
+import { findByKind, findOne } from '../util';
+import { expectValidManifests } from '../validation';
+
+const BAKED = { image: 'example/iris-sklearn-baked:1', port: 8080, readinessPath: '/v2/health/ready' };
+
+function chart() {
+  return new Chart(Testing.app(), 'test');
+}
+
+function endpoint(props: Partial<ModelEndpointProps>) {
+  const c = chart();
+  const e = new ModelEndpoint(c, 'Endpoint', { modelName: 'iris', name: 'iris', ...props });
+  return { chart: c, endpoint: e };
+}
+
+function synth(props: Partial<ModelEndpointProps>) {
+  const { chart: c, endpoint: e } = endpoint(props);
+  const manifests = Testing.synth(c);
+  expectValidManifests(manifests, { knativeFlags: props.knativeFeatures });
+  return { manifests, endpoint: e };
+}
+
+const podSpecOf = (manifests: any[], name = 'iris') => {
+  const ksvc = findByKind(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1', name });
+  return ksvc.length === 1 ? ksvc[0].spec.template.spec : findOne(manifests, 'Deployment', { name }).spec.template.spec;
+};
+
+describe('a custom container without storageUri (model baked into the image)', () => {
+  test.each([DeploymentMode.SERVERLESS, DeploymentMode.RAW])('synthesizes in %s mode with no init container, no model volume and no flag', (mode) => {
+    const { manifests } = synth({ mode, container: BAKED, format: ModelFormat.SKLEARN });
+    const spec = podSpecOf(manifests);
+    expect(spec.initContainers).toBeUndefined();
+    expect(spec.volumes).toEqual([{ name: 'scratch', emptyDir: {} }]);
+    expect(spec.containers[0].volumeMounts).toEqual([{ name: 'scratch', mountPath: '/tmp/scratch' }]);
+    expect(spec.containers[0].image).toBe(BAKED.image);
+    expect(spec.containers[0].args).toBeUndefined();
+  });
+
+  test('storage credentials are not mounted when nothing fetches a model', () => {
+    const c = chart();
+    new ModelEndpoint(c, 'Endpoint', {
+      modelName: 'iris',
+      name: 'iris',
+      container: BAKED,
+      format: ModelFormat.SKLEARN,
+      storageCredentials: Secret.fromSecretName(c, 'Creds', 's3-creds'),
+    });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    expect(JSON.stringify(podSpecOf(manifests))).not.toContain('s3-creds');
+  });
+
+  test('a CanaryRollout version may leave storageUri out too', () => {
+    const c = chart();
+    new CanaryRollout(c, 'Rollout', {
+      modelName: 'iris',
+      name: 'iris',
+      mode: DeploymentMode.RAW,
+      stable: { version: 'v1', container: BAKED, format: ModelFormat.SKLEARN },
+      canary: { version: 'v2', container: { ...BAKED, image: 'example/iris-sklearn-baked:2' }, format: ModelFormat.SKLEARN },
+    });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    for (const d of findByKind(manifests, 'Deployment')) expect(d.spec.template.spec.initContainers).toBeUndefined();
+  });
+
+  test('fails: our model server without storageUri, naming the prop and both fixes', () => {
+    expect(() => endpoint({})).toThrow(/'storageUri' is required with our model server.*set 'storageUri', or set 'container' to an image that has the model baked in/);
+  });
+
+  test('fails: our explainer reading its background from the model dir of an endpoint without storageUri', () => {
+    const props = { container: BAKED, format: ModelFormat.SKLEARN };
+    expect(() => endpoint(props).endpoint.addExplainer({})).toThrow(/no 'storageUri'; set 'background' to ExplainerBackground.fromRows\(\)/);
+    // With inline rows it works.
+    const { chart: c, endpoint: e } = endpoint(props);
+    e.addExplainer({ background: ExplainerBackground.fromRows([[1, 2, 3, 4]]) });
+    expectValidManifests(Testing.synth(c));
+  });
+});
+
+describe('custom explainers and transformers call a V1 predictor over V1', () => {
+  const V1_PREDICTOR: Partial<ModelEndpointProps> = {
+    protocol: InferenceProtocol.V1, container: BAKED, format: ModelFormat.SKLEARN,
+  };
+
+  test.each([DeploymentMode.SERVERLESS, DeploymentMode.RAW])('a custom explainer is accepted and told the predictor speaks v1 (%s)', (mode) => {
+    const { chart: c, endpoint: e } = endpoint({ ...V1_PREDICTOR, mode });
+    const explainer = e.addExplainer({ container: { image: 'example/alibi-explainer:1', args: ['--predictor_host', '$(PREDICTOR_HOST)'] } });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    expect(explainer.predictorProtocol).toBe(InferenceProtocol.V1);
+    const env = podSpecOf(manifests, 'iris-explainer').containers[0].env;
+    expect(env).toContainEqual({ name: 'PREDICTOR_PROTOCOL', value: 'v1' });
+    expect(env).toContainEqual({ name: 'PREDICTOR_HOST', value: 'iris.default.svc.cluster.local:80' });
+  });
+
+  test('a custom transformer is accepted in front of a v1 custom predictor', () => {
+    const { chart: c, endpoint: e } = endpoint(V1_PREDICTOR);
+    const transformer = e.addTransformer({ container: { image: 'example/feast-transformer:1' } });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    expect(transformer.predictorProtocol).toBe(InferenceProtocol.V1);
+    expect(podSpecOf(manifests, 'iris-transformer').containers[0].env).toContainEqual({ name: 'PREDICTOR_PROTOCOL', value: 'v1' });
+  });
+
+  test('fails: our own explainer in front of a v1 custom predictor, pointing to a container of your own', () => {
+    const { endpoint: e } = endpoint(V1_PREDICTOR);
+    expect(() => e.addExplainer({ background: ExplainerBackground.fromRows([[1]]) }))
+      .toThrow(/our explainer calls the predictor over V2.*speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2, or give the explainer a 'container' of your own/);
+  });
+
+  test('our own transformer still uses our predictor protocols', () => {
+    const { chart: c, endpoint: e } = endpoint({ storageUri: StorageUri.s3('models', 'iris') });
+    e.addTransformer({ module: TransformerModule.fromCode('exports.preprocess = (r) => r;') });
+    expectValidManifests(Testing.synth(c));
+  });
+});
+
+describe('the init-container error in serverless mode', () => {
+  test('fails with a list of the real ways out, and no pvc:// advice', () => {
+    let message = '';
+    try {
+      endpoint({ container: BAKED, format: ModelFormat.SKLEARN, storageUri: StorageUri.s3('models', 'iris') });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^a custom 'container' with a downloaded 'storageUri' needs a storage-initializer init container/);
+    expect(message).toMatch(/\(1\) enable the flag .*'knativeFeatures: \[KnativeFeature\.INIT_CONTAINERS\]'/);
+    expect(message).toMatch(/\(2\) install the ModelServingController and set 'storageInitializerWebhook: true'/);
+    expect(message).toMatch(/\(3\) use 'mode: DeploymentMode\.RAW'/);
+    expect(message).toMatch(/\(4\) bake the model into the image and leave 'storageUri' unset/);
+    expect(message).not.toMatch(/pvc/);
+    expect(message).not.toMatch(/, or$/);
+  });
+
+  test('declaring the flag still works', () => {
+    const { manifests } = synth({
+      container: BAKED, format: ModelFormat.SKLEARN, storageUri: StorageUri.s3('models', 'iris'), knativeFeatures: [KnativeFeature.INIT_CONTAINERS],
+    });
+    expect(podSpecOf(manifests).initContainers.map((c: any) => c.name)).toEqual(['storage-initializer']);
+  });
+});
