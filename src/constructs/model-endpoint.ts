@@ -109,6 +109,10 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
   /**
    * The most replicas.
    *
+   * 0 means no limit, as in KServe: serverless only (the revision gets `max-scale: "0"`,
+   * which Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's
+   * HorizontalPodAutoscaler needs a bound.
+   *
    * @default - the larger of 3 and `minReplicas`
    */
   readonly maxReplicas?: number;

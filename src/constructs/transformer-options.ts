@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
-import { InferenceProtocol, ModelContainer } from './endpoint-options';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
 
 /**
  * The JavaScript module our model server runs as a transformer: a file that exports
@@ -134,14 +134,28 @@ export interface TransformerOptions {
   /**
    * The most transformer replicas.
    *
+   * 0 means no limit, as in KServe: serverless only (the revision gets `max-scale: "0"`,
+   * which Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's
+   * HorizontalPodAutoscaler needs a bound.
+   *
    * @default - the larger of 3 and `minReplicas`
    */
   readonly maxReplicas?: number;
 
   /**
-   * Autoscaling target per replica: in-flight requests (serverless) or CPU percent (raw).
+   * What the transformer's autoscaler scales on, as the predictor's `scaleMetric`: concurrency
+   * and rps need serverless mode; cpu and memory use Knative's HPA class (serverless) or a
+   * HorizontalPodAutoscaler (raw).
    *
-   * @default - 100 in-flight requests (serverless), 80 percent CPU (raw)
+   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   */
+  readonly scaleMetric?: ScaleMetric;
+
+  /**
+   * Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second,
+   * or percent utilization of the CPU or memory request.
+   *
+   * @default - concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80
    */
   readonly scaleTarget?: number;
 

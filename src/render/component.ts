@@ -16,11 +16,11 @@ import {
 } from './pod-template';
 import { deploymentAutoscaler } from './raw';
 import { amountMillis } from './resolve/quantities';
-import { defaultResources, resolveReplicas } from './resolve/resolve-endpoint';
+import { defaultResources, resolveReplicas, resolveScaling } from './resolve/resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
-import { KNATIVE } from './serverless';
+import { KNATIVE, knativeAutoscalingAnnotations } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
-import { InferenceProtocol, ModelContainer } from '../constructs/endpoint-options';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from '../constructs/endpoint-options';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
@@ -47,8 +47,9 @@ export interface ComponentSpec {
   readonly resources: ResolvedResources;
   readonly minReplicas: number;
   readonly maxReplicas: number;
-  /** Percent CPU utilization (raw HPA) or in-flight requests (Knative KPA) per replica. */
-  readonly scaleTarget?: number;
+  /** What the autoscaler scales on, with the target per replica, resolved. */
+  readonly scaleMetric: ScaleMetric;
+  readonly scaleTarget: number;
 }
 
 /**
@@ -61,6 +62,7 @@ export interface ComponentOptions {
   readonly resources?: ContainerResources;
   readonly minReplicas?: number;
   readonly maxReplicas?: number;
+  readonly scaleMetric?: ScaleMetric;
   readonly scaleTarget?: number;
   readonly env?: { [name: string]: EnvValue };
 }
@@ -88,6 +90,7 @@ export interface ComponentParts {
  */
 export function synthesizeComponentFromOptions(scope: Construct, resolved: ResolvedEndpoint, options: ComponentOptions, parts: ComponentParts): void {
   const [minReplicas, maxReplicas] = componentReplicas(resolved, options.minReplicas, options.maxReplicas);
+  const { scaleMetric, scaleTarget } = resolveScaling(resolved.serverless, options.scaleMetric, options.scaleTarget);
   const env = new Map<string, EnvValue>((parts.env ?? []).map((e) => [e.name, EnvValue.fromValue(e.value)]));
   if (options.container) {
     env.set(contract.SERVER_ENV.predictorHost, EnvValue.fromValue(parts.predictorHost));
@@ -121,7 +124,8 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     resources: componentResources('resources', options.resources),
     minReplicas,
     maxReplicas,
-    scaleTarget: options.scaleTarget,
+    scaleMetric,
+    scaleTarget,
   });
 }
 
@@ -192,12 +196,13 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
               labels,
               annotations: {
                 ...resolved.annotations,
-                'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev',
-                'autoscaling.knative.dev/metric': 'concurrency',
-                'autoscaling.knative.dev/target': String(spec.scaleTarget ?? 100),
-                'autoscaling.knative.dev/min-scale': String(stopped ? 0 : spec.minReplicas),
-                'autoscaling.knative.dev/max-scale': String(spec.maxReplicas),
-                'autoscaling.knative.dev/initial-scale': String(Math.max(1, spec.minReplicas)),
+                ...knativeAutoscalingAnnotations({
+                  scaleMetric: spec.scaleMetric,
+                  scaleTarget: spec.scaleTarget,
+                  minReplicas: stopped ? 0 : spec.minReplicas,
+                  maxReplicas: spec.maxReplicas,
+                  initialScale: Math.max(1, spec.minReplicas),
+                }),
               },
             },
             spec: {
@@ -220,7 +225,7 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
       produce: () => ({
         replicas: stopped ? 0 : spec.minReplicas,
         selector: { matchLabels: selectorLabels(resolved, spec.kind) },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        strategy: resolved.deploymentStrategy,
         template: {
           metadata: { labels, annotations: { ...resolved.annotations } },
           spec: { ...podSpec(resolved, spec), terminationGracePeriodSeconds: 30 },
@@ -242,8 +247,8 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
       deployment: spec.name,
       minReplicas: spec.minReplicas,
       maxReplicas: spec.maxReplicas,
-      resource: 'cpu',
-      averageUtilization: spec.scaleTarget ?? 80,
+      resource: spec.scaleMetric === ScaleMetric.MEMORY ? 'memory' : 'cpu',
+      averageUtilization: spec.scaleTarget,
     });
   }
 }

@@ -57,6 +57,8 @@ export interface ResolvedEndpoint {
   readonly initialScale: number;
   readonly scaleDownDelaySeconds?: number;
   readonly stopped: boolean;
+  /** The raw Deployments' `strategy`, as Kubernetes JSON. */
+  readonly deploymentStrategy: Record<string, unknown>;
   readonly startupSeconds: number;
   readonly serviceAccountName?: string;
   readonly automountServiceAccountToken: boolean;
