@@ -11,10 +11,11 @@ import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
 import {
-  endpointPodSecurityContext, envVar, httpProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,
+  endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,
   selectorLabels, tcpProbe,
 } from './pod-template';
 import { deploymentAutoscaler } from './raw';
+import { ResolvedLiveness, resolveLiveness } from './resolve/liveness';
 import { amountMillis } from './resolve/quantities';
 import { defaultResources, resolveReplicas, resolveScaling } from './resolve/resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
@@ -42,6 +43,8 @@ export interface ComponentSpec {
   readonly custom: boolean;
   /** HTTP readiness path of a custom container; a TCP check without one. */
   readonly readinessPath?: string;
+  /** The liveness probe a custom container asked for. */
+  readonly liveness?: ResolvedLiveness;
   readonly env: Map<string, EnvValue>;
   readonly volumes: PodVolume[];
   readonly resources: ResolvedResources;
@@ -119,6 +122,7 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     port: options.container?.port ?? contract.HTTP_PORT,
     custom: options.container !== undefined,
     readinessPath: options.container?.readinessPath,
+    liveness: resolveLiveness(options.container, `the ${parts.kind}'s `),
     env,
     volumes: options.container ? [] : parts.volumes ?? [],
     resources: componentResources('resources', options.resources),
@@ -275,6 +279,7 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
     container.readinessProbe = httpProbe(spec.readinessPath ?? contract.PATHS.ready, port, 5, 3);
     if (!spec.custom) container.livenessProbe = httpProbe(contract.PATHS.live, port, 10, 3);
   }
+  Object.assign(container, livenessProbe(spec.liveness, port));
   const pod: Record<string, unknown> = {
     automountServiceAccountToken: resolved.automountServiceAccountToken,
     enableServiceLinks: false,

@@ -6,6 +6,7 @@
  */
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
+import { ResolvedLiveness } from './resolve/liveness';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { InferenceProtocol } from '../constructs/endpoint-options';
@@ -232,6 +233,7 @@ function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
     return {
       readinessProbe: tcpProbe(port, 5, 3),
       startupProbe: tcpProbe(port, STARTUP_PERIOD_SECONDS, startupFailures),
+      ...livenessProbe(resolved.container.liveness, port),
     };
   }
   const readyPath = custom?.readinessPath ?? contract.modelReadyPath(resolved.modelName);
@@ -245,7 +247,12 @@ function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
   if (!custom) {
     result.livenessProbe = httpProbe(contract.PATHS.live, httpPort, 10, 3);
   }
-  return result;
+  return { ...result, ...livenessProbe(resolved.container.liveness, httpPort) };
+}
+
+/** A custom container's `livenessProbe`, when it asked for one; `port` as for `httpProbe`. */
+export function livenessProbe(liveness: ResolvedLiveness | undefined, port: number | undefined): Record<string, unknown> {
+  return liveness ? { livenessProbe: httpProbe(liveness.path, port, liveness.periodSeconds, liveness.failureThreshold) } : {};
 }
 
 function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {

@@ -2,7 +2,7 @@
  * Custom containers (predictor, transformer, explainer) beyond our ONNX server: what used to go
  * wrong for users of other runtimes (issue 15).
  */
-import { Chart, Testing } from 'cdk8s';
+import { Chart, Duration, Testing } from 'cdk8s';
 import { Secret } from 'cdk8s-plus-33';
 import {
   CanaryRollout, DeploymentMode, ExplainerBackground, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps,
@@ -148,5 +148,58 @@ describe('the init-container error in serverless mode', () => {
       container: BAKED, format: ModelFormat.SKLEARN, storageUri: StorageUri.s3('models', 'iris'), knativeFeatures: [KnativeFeature.INIT_CONTAINERS],
     });
     expect(podSpecOf(manifests).initContainers.map((c: any) => c.name)).toEqual(['storage-initializer']);
+  });
+});
+
+describe('liveness probes of custom containers', () => {
+  test('serverless: an HTTP liveness probe on the serving port (Knative fills in the port)', () => {
+    const { manifests } = synth({ container: { ...BAKED, livenessPath: '/v2/health/live' }, format: ModelFormat.SKLEARN });
+    const c = podSpecOf(manifests).containers[0];
+    expect(c.livenessProbe).toEqual({ httpGet: { path: '/v2/health/live' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready' });
+  });
+
+  test('raw: the probe targets the container port, with the timings given', () => {
+    const { manifests } = synth({
+      mode: DeploymentMode.RAW,
+      format: ModelFormat.SKLEARN,
+      container: { image: 'example/tfserving:1', port: 8501, livenessPath: '/v1/models/iris', livenessPeriod: Duration.seconds(30), livenessFailureThreshold: 5 },
+    });
+    const c = podSpecOf(manifests).containers[0];
+    expect(c.livenessProbe).toEqual({ httpGet: { path: '/v1/models/iris', port: 8501 }, periodSeconds: 30, timeoutSeconds: 2, failureThreshold: 5 });
+    // Without a readiness path the readiness and startup probes stay TCP checks.
+    expect(c.readinessProbe.tcpSocket).toEqual({ port: 8501 });
+  });
+
+  test('none by default, as before', () => {
+    const { manifests } = synth({ container: BAKED, format: ModelFormat.SKLEARN });
+    expect(podSpecOf(manifests).containers[0].livenessProbe).toBeUndefined();
+  });
+
+  test.each([DeploymentMode.SERVERLESS, DeploymentMode.RAW])('custom transformers and explainers get one too (%s)', (mode) => {
+    const { chart: c, endpoint: e } = endpoint({ mode, container: BAKED, format: ModelFormat.SKLEARN });
+    e.addTransformer({ container: { image: 'example/transformer:1', livenessPath: '/healthz' } });
+    e.addExplainer({ container: { image: 'example/explainer:1', readinessPath: '/ready', livenessPath: '/healthz', livenessFailureThreshold: 6 } });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    const port = mode === DeploymentMode.RAW ? { port: 8080 } : {};
+    expect(podSpecOf(manifests, 'iris-transformer').containers[0].livenessProbe)
+      .toEqual({ httpGet: { path: '/healthz', ...port }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
+    expect(podSpecOf(manifests, 'iris-explainer').containers[0].livenessProbe)
+      .toEqual({ httpGet: { path: '/healthz', ...port }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 });
+  });
+
+  test.each<[string, object, RegExp]>([
+    ['a path without a leading slash', { livenessPath: 'healthz' }, /'container.livenessPath' must be an HTTP path starting with '\/'.*got 'healthz'/],
+    ['a sub-second period', { livenessPath: '/h', livenessPeriod: Duration.millis(500) }, /'container.livenessPeriod' must be a whole number of seconds, at least 1, got 500 ms/],
+    ['a zero threshold', { livenessPath: '/h', livenessFailureThreshold: 0 }, /'container.livenessFailureThreshold' must be a positive integer, got 0/],
+    ['timings without a path', { livenessPeriod: Duration.seconds(5) }, /tune the liveness probe of 'container.livenessPath', which is not set/],
+  ])('fails: %s', (_name, liveness, message) => {
+    expect(() => endpoint({ container: { ...BAKED, ...liveness }, format: ModelFormat.SKLEARN })).toThrow(message);
+  });
+
+  test("fails: a transformer's bad liveness path names the transformer's container", () => {
+    const { endpoint: e } = endpoint({ container: BAKED, format: ModelFormat.SKLEARN });
+    expect(() => e.addTransformer({ container: { image: 'example/t:1', livenessPath: 'x' } })).toThrow(/^the transformer's 'container.livenessPath' must be/);
   });
 });

@@ -7,6 +7,7 @@ import { ContainerResources, DeploymentStrategy } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
 import { resolveAnnotations } from './annotations';
 import { requireInitContainers, requireKnativeFeature } from './knative';
+import { resolveLiveness } from './liveness';
 import { assertDns1123Label } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
@@ -118,6 +119,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     image: props.container?.image ?? props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
     port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
     env: new Map(),
+    liveness: resolveLiveness(props.container),
   };
   if (container.port < 1 || container.port > 65535 || !Number.isInteger(container.port)) {
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
