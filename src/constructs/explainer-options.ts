@@ -1,5 +1,6 @@
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { ModelContainer } from './endpoint-options';
+import { StorageUri } from './storage-uri';
 
 /** How the explainer attributes a prediction to the features. */
 export enum ExplainerMethod {
@@ -115,6 +116,18 @@ export interface ExplainerOptions {
    * @default - our model server in explainer mode
    */
   readonly container?: ModelContainer;
+
+  /**
+   * A model of the explainer's own `container` (a tokenizer, a feature store client, an explainer
+   * model), as KServe's `storageUri` on a explainer: a pvc:// volume is mounted read-only at
+   * `/mnt/models`, any other URI is fetched there by the same storage-initializer init container
+   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`. Serverless
+   * mode needs the Knative flag for PVCs or for init containers, as for the predictor.
+   *
+   * @default - none: the explainer gets no model directory
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri?: StorageUri;
 
   /**
    * The model-server image of the explainer.

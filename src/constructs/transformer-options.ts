@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { StorageUri } from './storage-uri';
 
 /**
  * The JavaScript module our model server runs as a transformer: a file that exports
@@ -109,6 +110,18 @@ export interface TransformerOptions {
    * @default - x-request-id, traceparent, tracestate and the B3 trace headers
    */
   readonly propagateHeaders?: string[];
+
+  /**
+   * A model of the transformer's own `container` (a tokenizer, a feature store client, an explainer
+   * model), as KServe's `storageUri` on a transformer: a pvc:// volume is mounted read-only at
+   * `/mnt/models`, any other URI is fetched there by the same storage-initializer init container
+   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`. Serverless
+   * mode needs the Knative flag for PVCs or for init containers, as for the predictor.
+   *
+   * @default - none: the transformer gets no model directory
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri?: StorageUri;
 
   /**
    * The model-server image of the transformer.

@@ -11,10 +11,11 @@ import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
 import {
-  endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,
-  selectorLabels, tcpProbe,
+  componentModelStorage, ComponentModelStorage, endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume,
+  resourceRequirements, restrictedSecurityContext, selectorLabels, tcpProbe,
 } from './pod-template';
 import { deploymentAutoscaler } from './raw';
+import { requireInitContainers, requireKnativeFeature } from './resolve/knative';
 import { ResolvedLiveness, resolveLiveness } from './resolve/liveness';
 import { amountMillis } from './resolve/quantities';
 import { defaultResources, resolveReplicas, resolveScaling } from './resolve/resolve-endpoint';
@@ -22,6 +23,8 @@ import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint
 import { KNATIVE, knativeAutoscalingAnnotations } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../constructs/endpoint-options';
+import { KnativeFeature } from '../constructs/knative-features';
+import { StorageUri } from '../constructs/storage-uri';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
@@ -47,6 +50,9 @@ export interface ComponentSpec {
   readonly liveness?: ResolvedLiveness;
   readonly env: Map<string, EnvValue>;
   readonly volumes: PodVolume[];
+  /** Volumes of the pod that the component's container does not mount (an init container's). */
+  readonly podOnlyVolumes?: Array<Record<string, unknown>>;
+  readonly initContainers?: Array<Record<string, unknown>>;
   readonly resources: ResolvedResources;
   readonly minReplicas: number;
   readonly maxReplicas: number;
@@ -61,6 +67,7 @@ export interface ComponentSpec {
  */
 export interface ComponentOptions {
   readonly container?: ModelContainer;
+  readonly storageUri?: StorageUri;
   readonly serverImage?: string;
   readonly resources?: ContainerResources;
   readonly minReplicas?: number;
@@ -104,6 +111,7 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     if (env.has(k)) throw new Error(`environment variable '${k}' is set by the ${parts.kind} itself`);
     env.set(k, v);
   }
+  const storage = componentStorage(resolved, options, parts.kind);
   const f = contract.SERVER_FLAGS;
   synthesizeComponent(scope, resolved, {
     kind: parts.kind,
@@ -124,13 +132,34 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     readinessPath: options.container?.readinessPath,
     liveness: resolveLiveness(options.container, `the ${parts.kind}'s `),
     env,
-    volumes: options.container ? [] : parts.volumes ?? [],
+    volumes: options.container ? (storage ? [storage.model] : []) : parts.volumes ?? [],
+    podOnlyVolumes: storage?.initOnlyVolumes,
+    initContainers: storage?.initContainers,
     resources: componentResources('resources', options.resources),
     minReplicas,
     maxReplicas,
     scaleMetric,
     scaleTarget,
   });
+}
+
+/**
+ * The storage of a custom component's own `storageUri`, validated; undefined without one.
+ *
+ * @throws with our server (which reads the endpoint's model), or when the cluster's Knative
+ * flags forbid the volume or the init container
+ */
+function componentStorage(resolved: ResolvedEndpoint, options: ComponentOptions, kind: ComponentKind): ComponentModelStorage | undefined {
+  const storageUri = options.storageUri;
+  if (!storageUri) return undefined;
+  if (!options.container) {
+    throw new Error(`the ${kind}'s 'storageUri' is for a 'container' of your own; our ${kind} needs no model of its own: remove 'storageUri', or set 'container'`);
+  }
+  if (resolved.serverless) {
+    if (storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, `the ${kind}'s pvc:// 'storageUri'`);
+    else requireInitContainers(resolved, `the ${kind}'s custom 'container'`);
+  }
+  return componentModelStorage(resolved, storageUri);
 }
 
 /** `resources` with the component defaults: 100m/256Mi requested, 1 CPU/512Mi limits. */
@@ -284,8 +313,9 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
     automountServiceAccountToken: resolved.automountServiceAccountToken,
     enableServiceLinks: false,
     containers: [container],
-    volumes: [{ name: 'scratch', emptyDir: {} }, ...spec.volumes.map((v) => v.volume)],
+    volumes: [{ name: 'scratch', emptyDir: {} }, ...spec.volumes.map((v) => v.volume), ...spec.podOnlyVolumes ?? []],
   };
+  if (spec.initContainers && spec.initContainers.length > 0) pod.initContainers = spec.initContainers;
   if (resolved.serviceAccountName) pod.serviceAccountName = resolved.serviceAccountName;
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) pod.securityContext = securityContext;

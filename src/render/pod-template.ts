@@ -300,23 +300,62 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
  */
 function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
   if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted) return undefined;
+  return [storageInitializerContainer(resolved, resolved.storageUri, volumeMounts(resolved, true))];
+}
+
+/** The storage-initializer init container that fetches `storageUri` into the model directory. */
+function storageInitializerContainer(resolved: ResolvedEndpoint, storageUri: StorageUri, mounts: Array<Record<string, unknown>>): Record<string, unknown> {
   const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
   if (resolved.storageCredentialsSecret) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
   env.push(...resolved.storageEnv);
-  return [{
+  return {
     name: 'storage-initializer',
     image: contract.DEFAULT_SERVER_IMAGE,
-    args: [contract.SERVER_COMMANDS.storageInitializer, resolved.storageUri.uri, contract.MODEL_DIR],
+    args: [contract.SERVER_COMMANDS.storageInitializer, storageUri.uri, contract.MODEL_DIR],
     env,
     resources: {
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { cpu: '1', memory: '1Gi' },
     },
     securityContext: restrictedSecurityContext(resolved),
-    volumeMounts: volumeMounts(resolved, true),
-  }];
+    volumeMounts: mounts,
+  };
+}
+
+/** A custom transformer's or explainer's own model: what its pod needs to have it at the model directory. */
+export interface ComponentModelStorage {
+  /** The model volume, mounted read-only in the component's container. */
+  readonly model: PodVolume;
+  /** Volumes only the init container mounts (the storage credentials). */
+  readonly initOnlyVolumes: Array<Record<string, unknown>>;
+  readonly initContainers: Array<Record<string, unknown>>;
+}
+
+/**
+ * The model of a custom component (KServe gives transformers and explainers the predictor's
+ * storage initializer): a pvc:// volume mounted read-only, or an emptyDir the storage
+ * initializer fills with the endpoint's storage credentials.
+ */
+export function componentModelStorage(resolved: ResolvedEndpoint, storageUri: StorageUri): ComponentModelStorage {
+  if (storageUri.isMounted) return { model: mountedModelVolume(storageUri), initOnlyVolumes: [], initContainers: [] };
+  const modelVolume = { name: MODEL_VOLUME, emptyDir: {} };
+  const initMounts: Array<Record<string, unknown>> = [
+    { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: false },
+    { name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR },
+  ];
+  const initOnlyVolumes: Array<Record<string, unknown>> = [];
+  if (resolved.storageCredentialsSecret) {
+    const credentials = storageCredentialsVolume(resolved.storageCredentialsSecret);
+    initOnlyVolumes.push(credentials.volume);
+    initMounts.push(credentials.mount);
+  }
+  return {
+    model: { volume: modelVolume, mount: { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true } },
+    initOnlyVolumes,
+    initContainers: [storageInitializerContainer(resolved, storageUri, initMounts)],
+  };
 }
 
 function nodeAffinity(resolved: ResolvedEndpoint): Record<string, unknown> | undefined {

@@ -203,3 +203,72 @@ describe('liveness probes of custom containers', () => {
     expect(() => e.addTransformer({ container: { image: 'example/t:1', livenessPath: 'x' } })).toThrow(/^the transformer's 'container.livenessPath' must be/);
   });
 });
+
+describe('custom transformers and explainers with a storageUri of their own', () => {
+  test('raw: the transformer gets a storage-initializer init container with the endpoint credentials, and the model read-only', () => {
+    const c = chart();
+    const e = new ModelEndpoint(c, 'Endpoint', {
+      modelName: 'iris',
+      name: 'iris',
+      mode: DeploymentMode.RAW,
+      storageUri: StorageUri.s3('models', 'iris/model.onnx'),
+      storageCredentials: Secret.fromSecretName(c, 'Creds', 's3-creds'),
+    });
+    e.addTransformer({ container: { image: 'example/tokenizer:1' }, storageUri: StorageUri.s3('models', 'iris/tokenizer') });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    const spec = podSpecOf(manifests, 'iris-transformer');
+    expect(spec.initContainers).toHaveLength(1);
+    const init = spec.initContainers[0];
+    expect(init.name).toBe('storage-initializer');
+    expect(init.args).toEqual(['storage-initializer', 's3://models/iris/tokenizer', '/mnt/models']);
+    expect(init.volumeMounts).toEqual([
+      { name: 'model-dir', mountPath: '/mnt/models', readOnly: false },
+      { name: 'scratch', mountPath: '/tmp/scratch' },
+      { name: 'storage-credentials', mountPath: '/var/run/secrets/model-storage', readOnly: true },
+    ]);
+    expect(init.env).toContainEqual({ name: 'STORAGE_CREDENTIALS_DIR', value: '/var/run/secrets/model-storage' });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt/models', readOnly: true });
+    // The credentials are the init container's only.
+    expect(JSON.stringify(spec.containers[0])).not.toContain('storage-credentials');
+    expect(spec.volumes).toEqual([
+      { name: 'scratch', emptyDir: {} },
+      { name: 'model-dir', emptyDir: {} },
+      { name: 'storage-credentials', secret: { secretName: 's3-creds', defaultMode: 0o444 } },
+    ]);
+  });
+
+  test('serverless with the init-container flag: the explainer gets its model too', () => {
+    const { chart: c, endpoint: e } = endpoint({ storageUri: StorageUri.s3('models', 'iris'), knativeFeatures: [KnativeFeature.INIT_CONTAINERS] });
+    e.addExplainer({ container: { image: 'example/alibi:1' }, storageUri: StorageUri.gcs('explainers', 'iris/anchors') });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.INIT_CONTAINERS] });
+    const spec = podSpecOf(manifests, 'iris-explainer');
+    expect(spec.initContainers.map((i: any) => i.args[1])).toEqual(['gs://explainers/iris/anchors']);
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt/models', readOnly: true });
+  });
+
+  test('a pvc:// model is mounted read-only, with no init container', () => {
+    const { chart: c, endpoint: e } = endpoint({ mode: DeploymentMode.RAW, storageUri: StorageUri.s3('models', 'iris') });
+    e.addTransformer({ container: { image: 'example/tokenizer:1' }, storageUri: StorageUri.pvc('tokenizers', 'iris') });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    const spec = podSpecOf(manifests, 'iris-transformer');
+    expect(spec.initContainers).toBeUndefined();
+    expect(spec.volumes).toContainEqual({ name: 'model-dir', persistentVolumeClaim: { claimName: 'tokenizers', readOnly: true } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt/models', readOnly: true, subPath: 'iris' });
+  });
+
+  test('fails in serverless mode without the init-container flag, listing the ways out', () => {
+    const { endpoint: e } = endpoint({ storageUri: StorageUri.s3('models', 'iris') });
+    expect(() => e.addTransformer({ container: { image: 'example/t:1' }, storageUri: StorageUri.s3('models', 'tok') }))
+      .toThrow(/^the transformer's custom 'container' with a downloaded 'storageUri' needs a storage-initializer init container.*\(3\) use 'mode: DeploymentMode.RAW'/);
+  });
+
+  test('fails with our own transformer or explainer, which need no model of their own', () => {
+    const props = { storageUri: StorageUri.s3('models', 'iris'), mode: DeploymentMode.RAW };
+    expect(() => endpoint(props).endpoint.addTransformer({ module: TransformerModule.fromCode('exports.preprocess = (r) => r;'), storageUri: StorageUri.s3('m', 't') }))
+      .toThrow(/the transformer's 'storageUri' is for a 'container' of your own; our transformer needs no model of its own: remove 'storageUri', or set 'container'/);
+    expect(() => endpoint(props).endpoint.addExplainer({ storageUri: StorageUri.s3('m', 't') })).toThrow(/the explainer's 'storageUri' is for a 'container' of your own/);
+  });
+});
