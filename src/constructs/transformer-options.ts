@@ -96,6 +96,23 @@ export interface TransformerOptions {
   readonly inProcess?: boolean;
 
   /**
+   * Runs the transformer as a second container in the predictor's pod (KServe's collocation,
+   * since 0.15): it takes the endpoint's serving port and calls the predictor on
+   * `localhost:<predictor port>`; no second Deployment or Knative Service, and the two scale,
+   * roll out and canary together. Works with `module` (our server in transformer mode, on
+   * port 8080) or a `container` of your own, in front of a custom predictor `container` on
+   * another port (KServe's examples use 8085), with the endpoint's `protocol` V1 or V2 REST.
+   * With our model server as the predictor, use `inProcess` instead. Replica and scaling
+   * options do not apply (the predictor's do). In serverless mode the predictor container
+   * declares no port, and keeps its probes only with `KnativeFeature.MULTI_CONTAINER_PROBING`
+   * (our transformer reports ready only once the predictor is).
+   *
+   * @default false
+   * @see https://kserve.github.io/website/docs/model-serving/predictive-inference/transformers/collocation
+   */
+  readonly collocated?: boolean;
+
+  /**
    * The protocol the transformer uses to call the predictor. Must be one the predictor serves:
    * the endpoint's `protocol` with a custom predictor or in serverless mode (gRPC endpoints
    * serve gRPC only, REST endpoints V1 and V2); any of them with our server in raw mode.

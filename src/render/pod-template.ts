@@ -304,7 +304,9 @@ function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, un
 }
 
 /** The storage-initializer init container that fetches `storageUri` into the model directory. */
-function storageInitializerContainer(resolved: ResolvedEndpoint, storageUri: StorageUri, mounts: Array<Record<string, unknown>>): Record<string, unknown> {
+function storageInitializerContainer(
+  resolved: ResolvedEndpoint, storageUri: StorageUri, mounts: Array<Record<string, unknown>>,
+): Record<string, unknown> {
   const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
   if (resolved.storageCredentialsSecret) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
