@@ -118,11 +118,12 @@ export interface ExplainerOptions {
   readonly container?: ModelContainer;
 
   /**
-   * A model of the explainer's own `container` (a tokenizer, a feature store client, an explainer
-   * model), as KServe's `storageUri` on a explainer: a pvc:// volume is mounted read-only at
-   * `/mnt/models`, any other URI is fetched there by the same storage-initializer init container
-   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`. Serverless
-   * mode needs the Knative flag for PVCs or for init containers, as for the predictor.
+   * A model for the explainer's own `container`, at `/mnt/models`.
+   *
+   * As KServe's `storageUri` on a explainer (a tokenizer, an explainer model): a pvc:// volume is
+   * mounted read-only, any other URI is fetched by the same storage-initializer init container
+   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.
+   * Serverless mode needs the Knative flag for PVCs or for init containers, as the predictor.
    *
    * @default - none: the explainer gets no model directory
    * @see https://kserve.github.io/website/latest/modelserving/storage/

@@ -129,11 +129,12 @@ export interface TransformerOptions {
   readonly propagateHeaders?: string[];
 
   /**
-   * A model of the transformer's own `container` (a tokenizer, a feature store client, an explainer
-   * model), as KServe's `storageUri` on a transformer: a pvc:// volume is mounted read-only at
-   * `/mnt/models`, any other URI is fetched there by the same storage-initializer init container
-   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`. Serverless
-   * mode needs the Knative flag for PVCs or for init containers, as for the predictor.
+   * A model for the transformer's own `container`, at `/mnt/models`.
+   *
+   * As KServe's `storageUri` on a transformer (a tokenizer, an explainer model): a pvc:// volume is
+   * mounted read-only, any other URI is fetched by the same storage-initializer init container
+   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.
+   * Serverless mode needs the Knative flag for PVCs or for init containers, as the predictor.
    *
    * @default - none: the transformer gets no model directory
    * @see https://kserve.github.io/website/latest/modelserving/storage/
