@@ -265,17 +265,17 @@ function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   return env;
 }
 
-function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array<Record<string, unknown>> {
+function volumeMounts(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   const mounts: Array<Record<string, unknown>> = [];
   if (resolved.storageUri?.isMounted) {
     mounts.push(mountedModelVolume(resolved.storageUri).mount);
   } else if (resolved.storageUri) {
-    // The container that serves only reads the model; the one that downloads writes it.
-    mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom && !forInitializer });
+    // The container that serves only reads the model; our server downloads it itself.
+    mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom });
   }
   // No storageUri: the model is in the custom image, and no model volume is needed.
   mounts.push({ name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR });
-  if (resolved.storageCredentialsSecret && resolved.storageUri && (forInitializer || !resolved.container.custom)) {
+  if (resolved.storageCredentialsSecret && !resolved.container.custom) {
     mounts.push(storageCredentialsVolume(resolved.storageCredentialsSecret).mount);
   }
   return mounts;
@@ -300,28 +300,54 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
  */
 function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
   if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted) return undefined;
-  return [storageInitializerContainer(resolved, resolved.storageUri, volumeMounts(resolved, true))];
+  return [storageInitializerContainer({
+    storageUri: resolved.storageUri.uri,
+    image: contract.DEFAULT_SERVER_IMAGE,
+    runAsUser: resolved.runAsUser,
+    readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
+    credentialsSecret: resolved.storageCredentialsSecret,
+    storageEnv: resolved.storageEnv,
+  })];
 }
 
-/** The storage-initializer init container that fetches `storageUri` into the model directory. */
-function storageInitializerContainer(
-  resolved: ResolvedEndpoint, storageUri: StorageUri, mounts: Array<Record<string, unknown>>,
-): Record<string, unknown> {
+/** What a storage-initializer init container needs, whoever renders it (the constructs, or the controller's pod webhook). */
+export interface StorageInitializerInput {
+  readonly storageUri: string;
+  readonly image: string;
+  readonly runAsUser: number;
+  readonly readOnlyRootFilesystem: boolean;
+  /** A Secret with storage credentials, mounted read-only (its volume is `storageCredentialsVolume`). */
+  readonly credentialsSecret?: string;
+  /** `STORAGE_AUTH` / `STORAGE_MAX_BYTES`. */
+  readonly storageEnv: ReadonlyArray<{ name: string; value: string }>;
+}
+
+/**
+ * The `storage-initializer` init container: our server image's `storage-initializer` subcommand
+ * fetching the model into the model volume (writable here only), with the restricted security
+ * context. The pod needs the model volume, the scratch volume and, with a secret, the credentials volume.
+ */
+export function storageInitializerContainer(input: StorageInitializerInput): Record<string, unknown> {
   const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
-  if (resolved.storageCredentialsSecret) {
+  if (input.credentialsSecret) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
-  env.push(...resolved.storageEnv);
+  env.push(...input.storageEnv.map((e) => ({ ...e })));
+  const mounts: Array<Record<string, unknown>> = [
+    { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: false },
+    { name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR },
+  ];
+  if (input.credentialsSecret) mounts.push(storageCredentialsVolume(input.credentialsSecret).mount);
   return {
     name: 'storage-initializer',
-    image: contract.DEFAULT_SERVER_IMAGE,
-    args: [contract.SERVER_COMMANDS.storageInitializer, storageUri.uri, contract.MODEL_DIR],
+    image: input.image,
+    args: [contract.SERVER_COMMANDS.storageInitializer, input.storageUri, contract.MODEL_DIR],
     env,
     resources: {
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { cpu: '1', memory: '1Gi' },
     },
-    securityContext: restrictedSecurityContext(resolved),
+    securityContext: restrictedSecurityContext(input),
     volumeMounts: mounts,
   };
 }
@@ -342,21 +368,18 @@ export interface ComponentModelStorage {
  */
 export function componentModelStorage(resolved: ResolvedEndpoint, storageUri: StorageUri): ComponentModelStorage {
   if (storageUri.isMounted) return { model: mountedModelVolume(storageUri), initOnlyVolumes: [], initContainers: [] };
-  const modelVolume = { name: MODEL_VOLUME, emptyDir: {} };
-  const initMounts: Array<Record<string, unknown>> = [
-    { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: false },
-    { name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR },
-  ];
-  const initOnlyVolumes: Array<Record<string, unknown>> = [];
-  if (resolved.storageCredentialsSecret) {
-    const credentials = storageCredentialsVolume(resolved.storageCredentialsSecret);
-    initOnlyVolumes.push(credentials.volume);
-    initMounts.push(credentials.mount);
-  }
+  const credentials = resolved.storageCredentialsSecret;
   return {
-    model: { volume: modelVolume, mount: { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true } },
-    initOnlyVolumes,
-    initContainers: [storageInitializerContainer(resolved, storageUri, initMounts)],
+    model: { volume: { name: MODEL_VOLUME, emptyDir: {} }, mount: { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true } },
+    initOnlyVolumes: credentials ? [storageCredentialsVolume(credentials).volume] : [],
+    initContainers: [storageInitializerContainer({
+      storageUri: storageUri.uri,
+      image: contract.DEFAULT_SERVER_IMAGE,
+      runAsUser: resolved.runAsUser,
+      readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
+      credentialsSecret: credentials,
+      storageEnv: resolved.storageEnv,
+    })],
   };
 }
 
