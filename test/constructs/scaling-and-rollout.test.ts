@@ -85,6 +85,16 @@ describe('maxReplicas: 0 means no limit', () => {
     expect(revisionAnnotations(manifests, 'iris-transformer')['autoscaling.knative.dev/max-scale']).toBe('0');
   });
 
+  test('serverless: a CanaryRollout version may be unlimited', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    new CanaryRollout(chart, 'Rollout', {
+      modelName: 'iris', name: 'iris', stable: { version: 'v1', storageUri: IRIS, maxReplicas: 0 },
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    expect(revisionAnnotations(manifests)['autoscaling.knative.dev/max-scale']).toBe('0');
+  });
+
   test('fails in raw mode, where the HorizontalPodAutoscaler needs a bound', () => {
     expect(() => synth({ mode: DeploymentMode.RAW, maxReplicas: 0 }))
       .toThrow(/'maxReplicas' is 0 \(no limit\), which only Knative's autoscaler allows; raw mode's HorizontalPodAutoscaler needs an upper bound: set 'maxReplicas' to 1 or more/);
