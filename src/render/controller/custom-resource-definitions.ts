@@ -112,7 +112,11 @@ const COLUMNS = (modePath: string): Json[] => [
  *
  * @param specSchemas the generated spec schemas (the generator passes the ones it just made)
  */
-export function customResourceDefinition(key: keyof typeof contract.CRD_KINDS, labels: { [k: string]: string } = {}, specSchemas = SPEC_SCHEMAS): Json {
+export function customResourceDefinition(
+  key: keyof typeof contract.CRD_KINDS,
+  labels: { [k: string]: string } = {},
+  specSchemas = SPEC_SCHEMAS,
+): Json {
   const names = contract.CRD_KINDS[key];
   const spec = specSchemas[names.kind] as Json;
   if (!spec) throw new Error(`no generated spec schema for ${names.kind}; run 'npx projen crd:generate'`);
