@@ -105,7 +105,9 @@ describe('ModelServingController', () => {
       sideEffects: 'None',
       failurePolicy: 'Fail',
       timeoutSeconds: 5,
-      clientConfig: { service: { name: contract.CONTROLLER_DEFAULTS.webhookService, namespace: contract.CONTROLLER_DEFAULTS.namespace, path: contract.CONTROLLER_PATHS.validate, port: 443 } },
+      clientConfig: {
+        service: { name: contract.CONTROLLER_DEFAULTS.webhookService, namespace: contract.CONTROLLER_DEFAULTS.namespace, path: contract.CONTROLLER_PATHS.validate, port: 443 },
+      },
       rules: [{ apiGroups: [contract.CRD_GROUP], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['modelendpoints', 'canaryrollouts', 'modelmeshes'], scope: 'Namespaced' }],
     });
     expect(hook.clientConfig.caBundle).toBeUndefined(); // the controller patches it in
