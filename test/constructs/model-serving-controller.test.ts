@@ -106,7 +106,12 @@ describe('ModelServingController', () => {
       failurePolicy: 'Fail',
       timeoutSeconds: 5,
       clientConfig: {
-        service: { name: contract.CONTROLLER_DEFAULTS.webhookService, namespace: contract.CONTROLLER_DEFAULTS.namespace, path: contract.CONTROLLER_PATHS.validate, port: 443 },
+        service: {
+          name: contract.CONTROLLER_DEFAULTS.webhookService,
+          namespace: contract.CONTROLLER_DEFAULTS.namespace,
+          path: contract.CONTROLLER_PATHS.validate,
+          port: 443,
+        },
       },
       rules: [{ apiGroups: [contract.CRD_GROUP], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['modelendpoints', 'canaryrollouts', 'modelmeshes'], scope: 'Namespaced' }],
     });
