@@ -5,6 +5,7 @@
  */
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue, Secret } from 'cdk8s-plus-33';
+import { RESOURCES } from '../../../examples/controller/resources';
 import { CanaryRollout, DeploymentMode, EndpointIngress, ModelCopies, ModelEndpoint, ModelMesh, StorageUri, TransformerModule } from '../../../src';
 import { renderCustomResource, SpecError, validateCustomResource } from '../../../src/controller/spec';
 import { CustomResource } from '../../../src/controller/spec/render';
@@ -151,4 +152,13 @@ test('fails naming apiVersion, kind and metadata.namespace when they are wrong',
   expect(() => renderCustomResource({ ...cr('ModelEndpoint', {}), apiVersion: 'v1' })).toThrow(/^apiVersion: must be serving.cdk8s-model-serving.io\/v1alpha1/);
   expect(() => renderCustomResource(cr('InferenceService', {}))).toThrow(/^kind: must be one of ModelEndpoint, CanaryRollout, ModelMesh/);
   expect(() => renderCustomResource(cr('ModelEndpoint', {}, 'iris', ''))).toThrow(/^metadata\.namespace: is required/);
+});
+
+test('the custom resources of examples/controller pass the admission check and render', () => {
+  for (const r of RESOURCES) {
+    const resource = cr(r.kind, r.spec, r.name);
+    expect(() => validateCustomResource(resource)).not.toThrow();
+    expect(renderCustomResource(resource).length).toBeGreaterThan(0);
+  }
+  expect(RESOURCES.map(r => r.kind).sort()).toEqual(['CanaryRollout', 'ModelEndpoint', 'ModelMesh']);
 });
