@@ -19,7 +19,10 @@ const VALID: { [kind: string]: { [k: string]: unknown } } = {
 };
 
 /** Top-level fields of each kind (props plus add* fields), to set to random values. */
-const FIELDS = Object.fromEntries(SPEC_MODEL.roots.map(r => [r.kind, [...SPEC_MODEL.structs[r.props].props.map(p => p.name), ...r.methods.map(m => m.field)]]));
+const FIELDS = Object.fromEntries(SPEC_MODEL.roots.map(r => [
+  r.kind,
+  [...SPEC_MODEL.structs[r.props].props.map(p => p.name), ...r.methods.map(m => m.field)],
+]));
 
 test('any JSON in any top-level spec field renders, or throws a SpecError naming a field under spec', () => {
   const kind = fc.constantFrom(...Object.keys(VALID));
