@@ -142,6 +142,14 @@ describe('ModelMesh', () => {
     expect(byKind(objs, 'ConfigMap')[0].data['models.json']).toContain('"copies": "all"');
   });
 
+  test('fails naming spec.models for a model the mesh refuses, not the CR\'s name', () => {
+    const model = { storageUri: 's3://m/iris', memoryEstimate: '64Mi' };
+    expect(() => renderCustomResource(cr('ModelMesh', { memoryPerServer: '1Gi', models: [{ ...model, name: 'Iris' }] }, 'mesh')))
+      .toThrow(/^spec\.models: 'name' must be a DNS-1123 label .*, got 'Iris'$/);
+    expect(() => renderCustomResource(cr('ModelMesh', { memoryPerServer: '1Gi', models: [{ ...model, name: 'iris', format: 'sklearn' }] }, 'mesh')))
+      .toThrow(/^spec\.models: model 'iris' has 'format' 'sklearn', which the mesh's model server does not run/);
+  });
+
   test('fails with the synth-time validation text when the mesh has no models', () => {
     expect(() => renderCustomResource(cr('ModelMesh', { memoryPerServer: '1Gi' }, 'mesh'))).toThrow(
       "spec.models: Validation failed with the following errors:\n  [mesh/ModelMesh] the mesh has no models; register at least one with addModel() or the 'models' prop");
