@@ -145,8 +145,13 @@ function validateTree(chart: Chart, root: SpecRoot, metadata: CustomResource['me
   }
 }
 
-function asSpecError(e: unknown, fieldFor: (message: string) => string): SpecError {
+/**
+ * The constructs throw plain `Error`s with the message `cdk8s synth` prints; anything else (a
+ * TypeError from a bug) is not the spec's fault and is rethrown as it is.
+ */
+function asSpecError(e: unknown, fieldFor: (message: string) => string): Error {
   if (e instanceof SpecError) return e;
+  if (!(e instanceof Error) || e.constructor !== Error) return e instanceof Error ? e : new Error(String(e));
   const message = (e as Error).message ?? String(e);
   return new SpecError(fieldFor(message), message);
 }
