@@ -160,6 +160,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
     runAsUser,
     readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+    // Only where the pod template cannot carry the init container itself.
+    storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -169,9 +171,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
     if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (props.container && !props.storageUri.isMounted) {
+    if (props.container && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
       requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
-        'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
+        'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, raw mode, or \'storageInitializerWebhook: true\' with the ModelServingController installed (its pod webhook adds the init container) to avoid it, or');
     }
   }
   for (const rule of resolved.nodeAffinity) {
