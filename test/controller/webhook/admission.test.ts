@@ -1,0 +1,256 @@
+/**
+ * The real kube-apiserver of the test cluster calling our admission webhooks over TLS.
+ *
+ * The webhooks run in this jest process on 127.0.0.1 (src/controller/webhook/run.ts: the same
+ * server, handlers and self-signed TLS the controller process starts), and the configurations point
+ * at them with `clientConfig.url` instead of the installed Service, because the test cluster has no
+ * Service network. Their namespaceSelector limits them to this file's namespace, so other test files
+ * sharing the cluster never reach them. No kubelet runs: pods are created and inspected, never started.
+ */
+import { X509Certificate } from 'crypto';
+import * as net from 'net';
+import * as tls from 'tls';
+import * as contract from '../../../src/contract';
+import { servesHost } from '../../../src/controller/webhook/certificates';
+import { runWebhooks, RunningWebhooks, WebhookRunOptions } from '../../../src/controller/webhook/run';
+import { SECRET_KEYS } from '../../../src/controller/webhook/self-signed';
+import { clusterClient, ensureNamespace, hasCluster, testNamespace } from '../../cluster/server-check';
+
+const describeWithCluster = hasCluster() ? describe : describe.skip;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
+
+const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A url-based pair of configurations for one webhook runner, limited to `namespace`. */
+function configurations(name: string, port: number, namespace: string): [Obj, Obj] {
+  const common = {
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    timeoutSeconds: 5,
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+  };
+  return [{
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: `${name}-pods` },
+    webhooks: [{
+      ...common,
+      name: 'pods.serving.cdk8s-model-serving.io',
+      clientConfig: { url: `https://127.0.0.1:${port}${contract.CONTROLLER_PATHS.mutatePods}` },
+      // Only labelled pods are sent: an outage of the controller never blocks any other pod.
+      objectSelector: { matchLabels: { [contract.POD_INJECTION.label]: 'true' } },
+      failurePolicy: 'Fail',
+      reinvocationPolicy: 'Never',
+      rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+    }],
+  }, {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: `${name}-validation` },
+    webhooks: [{
+      ...common,
+      name: 'resources.serving.cdk8s-model-serving.io',
+      clientConfig: { url: `https://127.0.0.1:${port}${contract.CONTROLLER_PATHS.validate}` },
+      failurePolicy: 'Fail',
+      rules: [{
+        apiGroups: [contract.CRD_GROUP],
+        apiVersions: [contract.CRD_VERSION],
+        operations: ['CREATE', 'UPDATE'],
+        resources: Object.values(contract.CRD_KINDS).map((k) => k.plural),
+        scope: 'Namespaced',
+      }],
+    }],
+  }];
+}
+
+/** The serving certificate the webhook presents right now (a fresh TLS connection). */
+function presentedCertificate(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const der = socket.getPeerCertificate().raw;
+      socket.end();
+      resolve(new X509Certificate(der).fingerprint256);
+    });
+    socket.on('error', reject);
+  });
+}
+
+function labelledPod(name: string, annotations: Record<string, string> = {}): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      labels: { [contract.POD_INJECTION.label]: 'true' },
+      annotations: { [contract.POD_INJECTION.storageUriAnnotation]: 's3://models/iris/v1', ...annotations },
+    },
+    spec: { automountServiceAccountToken: false, containers: [{ name: 'model-server', image: 'example.com/sklearn:1' }] },
+  };
+}
+
+function plainPod(name: string): Obj {
+  const pod = labelledPod(name);
+  pod.metadata.labels = { app: 'unrelated' };
+  pod.metadata.annotations = {};
+  return pod;
+}
+
+describeWithCluster('the real API server calls our webhooks over TLS (webhooks in process on 127.0.0.1, url-based configurations)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let client: any;
+  const ns = testNamespace(__filename);
+  const logs: string[] = [];
+  const created: string[] = [];
+
+  async function createPod(pod: Obj): Promise<{ status: number; body: Obj }> {
+    const r = await client.request('POST', `/api/v1/namespaces/${ns}/pods`, { body: pod });
+    if (r.status < 300) created.push(pod.metadata.name);
+    return r;
+  }
+
+  interface Started { webhooks: RunningWebhooks; port: number; secret: string }
+
+  async function start(name: string, overrides: Partial<WebhookRunOptions> = {}): Promise<Started> {
+    const port = await freePort();
+    for (const config of configurations(name, port, ns)) {
+      const r = await client.apply(config, { force: true });
+      if (r.status >= 300) throw new Error(`could not apply ${config.kind}: ${r.body?.message}`);
+    }
+    const secret = `${name}-tls`;
+    const webhooks = runWebhooks({
+      certMode: contract.WEBHOOK_CERT_MODES.selfSigned,
+      port,
+      host: '127.0.0.1',
+      namespace: ns,
+      service: 'cdk8s-model-serving-webhook',
+      tlsSecret: secret,
+      validatingConfiguration: `${name}-validation`,
+      mutatingConfiguration: `${name}-pods`,
+      certHosts: ['127.0.0.1'],
+      certValidityMs: 365 * 86_400_000,
+      maxBodyBytes: contract.CONTROLLER_WEBHOOK_DEFAULTS.maxBodyBytes,
+      requestTimeoutMs: 10_000,
+      storageInitializerImage: contract.DEFAULT_SERVER_IMAGE,
+      validateResource: () => undefined,
+      kube: client,
+      isLeader: () => true,
+      log: (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
+      ...overrides,
+    });
+    await webhooks.refresh();
+    if (webhooks.port() === undefined) throw new Error(`the webhooks did not start: ${webhooks.notReady().join('; ')}\n${logs.join('\n')}`);
+    return { webhooks, port, secret };
+  }
+
+  let main: Started;
+
+  beforeAll(async () => {
+    client = await clusterClient();
+    await ensureNamespace(client, ns);
+    // The ServiceAccount admission plugin refuses pods until the namespace's default account exists.
+    for (let i = 0; i < 150; i++) {
+      if ((await client.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    main = await start(`${ns}-main`);
+  }, 300_000); // the cluster may still be starting
+
+  afterAll(async () => {
+    await main?.webhooks.close();
+    for (const name of [`${ns}-main`, `${ns}-rotate`]) {
+      await client.request('DELETE', `${ADMISSION}/mutatingwebhookconfigurations/${name}-pods`);
+      await client.request('DELETE', `${ADMISSION}/validatingwebhookconfigurations/${name}-validation`);
+    }
+    for (const pod of created) await client.request('DELETE', `/api/v1/namespaces/${ns}/pods/${pod}`);
+    client.close();
+  });
+
+  test('self-signed mode creates the TLS Secret and patches its CA into both configurations', async () => {
+    const secret = (await client.request('GET', `/api/v1/namespaces/${ns}/secrets/${main.secret}`)).body;
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const pem = (k: string) => Buffer.from(secret.data[k], 'base64').toString('utf8');
+    expect(servesHost(pem(SECRET_KEYS.cert), pem(SECRET_KEYS.caBundle), `cdk8s-model-serving-webhook.${ns}.svc`)).toBe(true);
+    expect(servesHost(pem(SECRET_KEYS.cert), pem(SECRET_KEYS.caBundle), '127.0.0.1')).toBe(true);
+    for (const path of [`mutatingwebhookconfigurations/${ns}-main-pods`, `validatingwebhookconfigurations/${ns}-main-validation`]) {
+      const config = (await client.request('GET', `${ADMISSION}/${path}`)).body;
+      expect(config.webhooks[0].clientConfig.caBundle).toBe(secret.data[SECRET_KEYS.caBundle]);
+    }
+    expect(await presentedCertificate(main.port)).toBe(new X509Certificate(pem(SECRET_KEYS.cert)).fingerprint256);
+  });
+
+  test('a labelled Pod created through the API server gets the storage initializer from our webhook', async () => {
+    const r = await createPod(labelledPod('labelled'));
+    expect(r.status).toBe(201);
+    const spec = r.body.spec;
+    expect(spec.initContainers.map((c: Obj) => c.name)).toEqual(['storage-initializer']);
+    expect(spec.initContainers[0].args).toEqual([contract.SERVER_COMMANDS.storageInitializer, 's3://models/iris/v1', contract.MODEL_DIR]);
+    expect(spec.volumes).toContainEqual({ name: 'model-dir', emptyDir: { sizeLimit: contract.DEFAULT_MODEL_VOLUME_SIZE_LIMIT } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'model-dir', mountPath: contract.MODEL_DIR, readOnly: true });
+  });
+
+  test('a pod without the label is left untouched', async () => {
+    const r = await createPod(plainPod('unrelated'));
+    expect(r.status).toBe(201);
+    expect(r.body.spec.initContainers).toBeUndefined();
+    expect(r.body.spec.volumes ?? []).not.toContainEqual(expect.objectContaining({ name: 'model-dir' }));
+  });
+
+  test('fails: a labelled pod with a malformed annotation is refused with our message', async () => {
+    const r = await createPod(labelledPod('bad-auth', { [contract.POD_INJECTION_ANNOTATIONS.storageAuth]: 'oauth' }));
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(/admission webhook "pods\.serving\.cdk8s-model-serving\.io" denied the request: storage initializer injection: annotation serving\.cdk8s-model-serving\.io\/storage-auth must be one of/);
+  });
+
+  test('rotation replaces the certificate (test-only short validity) while pods keep being admitted', async () => {
+    // 15 s certificates: renewed after 10 s; checked every second.
+    const rotating = await start(`${ns}-rotate`, { certValidityMs: 15_000, pollIntervalMs: 1_000 });
+    try {
+      const secretPath = `/api/v1/namespaces/${ns}/secrets/${rotating.secret}`;
+      const first = (await client.request('GET', secretPath)).body.data[SECRET_KEYS.cert];
+      const firstPresented = await presentedCertificate(rotating.port);
+      let current = first;
+      let admitted = 0;
+      for (let i = 0; current === first; i++) {
+        if (i > 60) throw new Error(`no rotation after 60 pods\n${logs.join('\n')}`);
+        // The rotating configuration also matches labelled pods: both webhooks must answer for the pod to be created.
+        const r = await createPod(labelledPod(`during-rotation-${i}`));
+        expect(r.status).toBe(201);
+        admitted++;
+        await new Promise((res) => setTimeout(res, 500));
+        current = (await client.request('GET', secretPath)).body.data[SECRET_KEYS.cert];
+      }
+      await rotating.webhooks.refresh();
+      const presented = await presentedCertificate(rotating.port);
+      expect(presented).not.toBe(firstPresented);
+      expect(presented).toBe(new X509Certificate(Buffer.from(current, 'base64').toString('utf8')).fingerprint256);
+      const after = await createPod(labelledPod('after-rotation'));
+      expect(after.status).toBe(201);
+      expect(admitted).toBeGreaterThan(0);
+    } finally {
+      await rotating.webhooks.close();
+      await client.request('DELETE', `${ADMISSION}/mutatingwebhookconfigurations/${ns}-rotate-pods`);
+      await client.request('DELETE', `${ADMISSION}/validatingwebhookconfigurations/${ns}-rotate-validation`);
+    }
+  }, 60_000);
+
+  test('with the webhooks stopped, an unrelated pod is still admitted and only labelled pods are refused (objectSelector, failurePolicy Fail)', async () => {
+    await main.webhooks.close();
+    const unrelated = await createPod(plainPod('during-outage'));
+    expect(unrelated.status).toBe(201);
+    const labelled = await createPod(labelledPod('labelled-during-outage'));
+    expect(labelled.status).toBe(500);
+    expect(labelled.body.message).toMatch(/failed calling webhook "pods\.serving\.cdk8s-model-serving\.io"/);
+  });
+});
