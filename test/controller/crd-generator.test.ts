@@ -96,7 +96,7 @@ test('schema types, enums, descriptions and CEL rules come from the props', () =
   expect(me.properties.minReplicas).toMatchObject({ type: 'integer', default: 1 });
   expect(me.properties.timeout).toMatchObject({ type: 'string', pattern: expect.any(String) });
   expect(me.properties.resources.properties.memory.properties.limit['x-kubernetes-int-or-string']).toBe(true);
-  expect(me['x-kubernetes-validations']).toContainEqual({ rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas', message: "'maxReplicas' must not be below 'minReplicas'" });
+  expect(me['x-kubernetes-validations']).toContainEqual({ rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas', message: "'maxReplicas' must not be below 'minReplicas'", fieldPath: '.maxReplicas' });
   expect(me.properties.transformer['x-kubernetes-validations'].map((r: any) => r.rule)).toContain('has(self.module) != has(self.container)');
   expect(me.properties.ingress['x-kubernetes-validations'][0].rule).toBe('[has(self.gatewayApi), has(self.istio), has(self.kubernetes), has(self.none)].exists_one(x, x)');
   const mesh = SPEC_SCHEMAS.ModelMesh as any;

@@ -2326,6 +2326,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             }
           ]
         },
+        "maxProperties": 256,
         "description": "Environment variables of the model container.\n\nDefault: none."
       },
       "format": {
@@ -2958,6 +2959,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
                 }
               ]
             },
+            "maxProperties": 256,
             "description": "Environment variables of the transformer container.\n\nDefault: none."
           },
           "inProcess": {
@@ -3162,15 +3164,18 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "x-kubernetes-validations": [
           {
             "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-            "message": "'maxReplicas' must not be below 'minReplicas'"
+            "message": "'maxReplicas' must not be below 'minReplicas'",
+            "fieldPath": ".maxReplicas"
           },
           {
             "rule": "has(self.module) != has(self.container)",
-            "message": "set exactly one of 'module' (our model server runs it) and 'container' (your own transformer image)"
+            "message": "set exactly one of 'module' (our model server runs it) and 'container' (your own transformer image)",
+            "fieldPath": ".module"
           },
           {
             "rule": "!has(self.inProcess) || !self.inProcess || !has(self.container)",
-            "message": "'inProcess' runs 'module' in our model server; it cannot be combined with 'container'"
+            "message": "'inProcess' runs 'module' in our model server; it cannot be combined with 'container'",
+            "fieldPath": ".inProcess"
           }
         ],
         "description": "A transformer in front of the predictor (ModelEndpoint.addTransformer())."
@@ -3345,6 +3350,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
                 }
               ]
             },
+            "maxProperties": 256,
             "description": "Environment variables of the explainer container.\n\nDefault: none."
           },
           "inProcess": {
@@ -3491,11 +3497,13 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "x-kubernetes-validations": [
           {
             "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-            "message": "'maxReplicas' must not be below 'minReplicas'"
+            "message": "'maxReplicas' must not be below 'minReplicas'",
+            "fieldPath": ".maxReplicas"
           },
           {
             "rule": "!has(self.inProcess) || !self.inProcess || !has(self.container)",
-            "message": "'inProcess' runs our explainer in the predictor; it cannot be combined with 'container'"
+            "message": "'inProcess' runs our explainer in the predictor; it cannot be combined with 'container'",
+            "fieldPath": ".inProcess"
           }
         ],
         "description": "An explainer answering :explain (ModelEndpoint.addExplainer())."
@@ -3504,7 +3512,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
     "x-kubernetes-validations": [
       {
         "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-        "message": "'maxReplicas' must not be below 'minReplicas'"
+        "message": "'maxReplicas' must not be below 'minReplicas'",
+        "fieldPath": ".maxReplicas"
       }
     ],
     "description": "A model-serving endpoint, the equivalent of a KServe InferenceService, reconciled by the cdk8s-model-serving controller with the ModelEndpoint construct."
@@ -3640,6 +3649,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
                 }
               ]
             },
+            "maxProperties": 256,
             "description": "Environment variables of this version's model container.\n\nDefault: none."
           },
           "format": {
@@ -3778,7 +3788,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "x-kubernetes-validations": [
           {
             "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-            "message": "'maxReplicas' must not be below 'minReplicas'"
+            "message": "'maxReplicas' must not be below 'minReplicas'",
+            "fieldPath": ".maxReplicas"
           }
         ],
         "description": "The version under test, which takes `trafficPercent` of the requests (or a mirrored copy of them, with `shadow`).\n\nDefault: no canary: the stable version takes all traffic."
@@ -4265,6 +4276,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
                 }
               ]
             },
+            "maxProperties": 256,
             "description": "Environment variables of this version's model container.\n\nDefault: none."
           },
           "format": {
@@ -4403,7 +4415,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "x-kubernetes-validations": [
           {
             "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
-            "message": "'maxReplicas' must not be below 'minReplicas'"
+            "message": "'maxReplicas' must not be below 'minReplicas'",
+            "fieldPath": ".maxReplicas"
           }
         ],
         "description": "The version that serves users.\n\nIn serverless mode its Knative revision must already exist\n(from an earlier deploy) whenever a `canary` is set."
@@ -4552,19 +4565,23 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
     "x-kubernetes-validations": [
       {
         "rule": "!has(self.trafficPercent) || has(self.canary)",
-        "message": "'trafficPercent' is set, but there is no 'canary' to send it to; set 'canary', or leave 'trafficPercent' unset"
+        "message": "'trafficPercent' is set, but there is no 'canary' to send it to; set 'canary', or leave 'trafficPercent' unset",
+        "fieldPath": ".trafficPercent"
       },
       {
         "rule": "!has(self.trafficPercent) || (self.trafficPercent >= 0 && self.trafficPercent <= 100)",
-        "message": "'trafficPercent' must be an integer between 0 and 100"
+        "message": "'trafficPercent' must be an integer between 0 and 100",
+        "fieldPath": ".trafficPercent"
       },
       {
         "rule": "!has(self.shadow) || !self.shadow || has(self.canary)",
-        "message": "'shadow' needs a 'canary' to mirror traffic to"
+        "message": "'shadow' needs a 'canary' to mirror traffic to",
+        "fieldPath": ".shadow"
       },
       {
         "rule": "!has(self.canary) || self.canary.version != self.stable.version",
-        "message": "'canary' and 'stable' have the same 'version': a canary must be a new version"
+        "message": "'canary' and 'stable' have the same 'version': a canary must be a new version",
+        "fieldPath": ".stable"
       }
     ],
     "description": "A stable and a canary version of a model behind one host, reconciled by the cdk8s-model-serving controller with the CanaryRollout construct."
@@ -4880,7 +4897,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
     "x-kubernetes-validations": [
       {
         "rule": "!has(self.replicas) || !has(self.maxReplicas) || self.replicas <= self.maxReplicas",
-        "message": "'maxReplicas' must not be below 'replicas'"
+        "message": "'maxReplicas' must not be below 'replicas'",
+        "fieldPath": ".maxReplicas"
       }
     ],
     "description": "Many models on a shared pool of model servers, reconciled by the cdk8s-model-serving controller with the ModelMesh construct."
