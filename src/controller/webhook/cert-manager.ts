@@ -7,8 +7,8 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { KubeRequester } from './kube-requester';
-import type { ServingCertificate } from './server';
 import { SECRET_KEYS } from './self-signed';
+import type { ServingCertificate } from './server';
 
 export interface CertManagerSource {
   /** The directory of the mounted Secret; read through the API when undefined. */

@@ -55,8 +55,15 @@ export function runWebhooks(o: WebhookRunOptions): RunningWebhooks {
   const hosts = [`${o.service}.${o.namespace}.svc`, `${o.service}.${o.namespace}.svc.cluster.local`, ...o.certHosts];
   const selfSigned = o.certMode === WEBHOOK_CERT_MODES.selfSigned
     ? new SelfSignedCertificates({
-      kube: o.kube, namespace: o.namespace, secretName: o.tlsSecret, hosts, validatingConfiguration: o.validatingConfiguration,
-      mutatingConfiguration: o.mutatingConfiguration, certValidityMs: o.certValidityMs, isLeader: o.isLeader, log: o.log,
+      kube: o.kube,
+      namespace: o.namespace,
+      secretName: o.tlsSecret,
+      hosts,
+      validatingConfiguration: o.validatingConfiguration,
+      mutatingConfiguration: o.mutatingConfiguration,
+      certValidityMs: o.certValidityMs,
+      isLeader: o.isLeader,
+      log: o.log,
     })
     : undefined;
   let server: WebhookServer | undefined;

@@ -10,10 +10,14 @@
 import { X509Certificate } from 'crypto';
 import * as net from 'net';
 import * as tls from 'tls';
+import { Chart, Duration, Testing } from 'cdk8s';
+import { ModelEndpoint, StorageUri } from '../../../src';
 import * as contract from '../../../src/contract';
+import { validateCustomResource } from '../../../src/controller/spec';
 import { servesHost } from '../../../src/controller/webhook/certificates';
 import { runWebhooks, RunningWebhooks, WebhookRunOptions } from '../../../src/controller/webhook/run';
 import { SECRET_KEYS } from '../../../src/controller/webhook/self-signed';
+import { customResourceDefinitions } from '../../../src/render/controller/custom-resource-definitions';
 import { clusterClient, ensureNamespace, hasCluster, testNamespace } from '../../cluster/server-check';
 
 const describeWithCluster = hasCluster() ? describe : describe.skip;
@@ -143,7 +147,7 @@ describeWithCluster('the real API server calls our webhooks over TLS (webhooks i
       maxBodyBytes: contract.CONTROLLER_WEBHOOK_DEFAULTS.maxBodyBytes,
       requestTimeoutMs: 10_000,
       storageInitializerImage: contract.DEFAULT_SERVER_IMAGE,
-      validateResource: () => undefined,
+      validateResource: validateCustomResource,
       kube: client,
       isLeader: () => true,
       log: (level, msg, fields) => logs.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`),
@@ -162,6 +166,16 @@ describeWithCluster('the real API server calls our webhooks over TLS (webhooks i
     // The ServiceAccount admission plugin refuses pods until the namespace's default account exists.
     for (let i = 0; i < 150; i++) {
       if ((await client.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Our CRDs, as ModelServingController installs them (server-side apply: the same objects other files may apply).
+    for (const crd of customResourceDefinitions()) {
+      const r = await client.apply(crd, { force: true });
+      if (r.status >= 300) throw new Error(`could not apply CRD ${(crd as Obj).metadata.name}: ${r.body?.message}`);
+    }
+    for (let i = 0; i < 150; i++) {
+      const { body } = await client.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${contract.CRD_KINDS.modelEndpoint.plural}.${contract.CRD_GROUP}`);
+      if ((body.status?.conditions ?? []).some((c: Obj) => c.type === 'Established' && c.status === 'True')) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     main = await start(`${ns}-main`);
@@ -211,6 +225,31 @@ describeWithCluster('the real API server calls our webhooks over TLS (webhooks i
     const r = await createPod(labelledPod('bad-auth', { [contract.POD_INJECTION_ANNOTATIONS.storageAuth]: 'oauth' }));
     expect(r.status).toBe(400);
     expect(r.body.message).toMatch(/admission webhook "pods\.serving\.cdk8s-model-serving\.io" denied the request: storage initializer injection: annotation serving\.cdk8s-model-serving\.io\/storage-auth must be one of/);
+  });
+
+  const modelEndpoint = (name: string, spec: Obj): Obj => ({
+    apiVersion: `${contract.CRD_GROUP}/${contract.CRD_VERSION}`, kind: 'ModelEndpoint', metadata: { name }, spec,
+  });
+  const modelEndpointsPath = () => `/apis/${contract.CRD_GROUP}/${contract.CRD_VERSION}/namespaces/${ns}/${contract.CRD_KINDS.modelEndpoint.plural}`;
+
+  test('fails: an invalid ModelEndpoint is refused at create with the message cdk8s synth prints, naming the field', async () => {
+    let synthMessage = '';
+    try {
+      // A check only the construct makes (the CRD's schema cannot know Knative's limit).
+      new ModelEndpoint(new Chart(Testing.app(), 'iris'), 'ModelEndpoint', {
+        name: 'iris', modelName: 'iris', storageUri: StorageUri.s3('models', 'iris'), timeout: Duration.seconds(700),
+      });
+    } catch (e) { synthMessage = (e as Error).message; }
+    expect(synthMessage).toMatch(/^'timeout' is 700 seconds, above Knative's default max-revision-timeout-seconds/);
+    const r = await client.request('POST', modelEndpointsPath(), { body: modelEndpoint('iris-invalid', { modelName: 'iris', storageUri: 's3://models/iris', timeout: '700s' }) });
+    expect(r.status).toBe(422);
+    expect(r.body.message).toBe(`admission webhook "resources.serving.cdk8s-model-serving.io" denied the request: spec.timeout: ${synthMessage}`);
+  });
+
+  test('a valid ModelEndpoint is admitted', async () => {
+    const r = await client.request('POST', modelEndpointsPath(), { body: modelEndpoint('iris-valid', { modelName: 'iris', storageUri: 's3://models/iris', minReplicas: 1, maxReplicas: 2 }) });
+    expect(r.status).toBe(201);
+    await client.request('DELETE', `${modelEndpointsPath()}/iris-valid`);
   });
 
   test('rotation replaces the certificate (test-only short validity) while pods keep being admitted', async () => {
