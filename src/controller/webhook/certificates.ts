@@ -35,6 +35,7 @@ export async function createCertificateAuthority(commonName: string, validityMs:
     signingAlgorithm: ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
+      // eslint-disable-next-line no-bitwise -- X.509 key usage is a bit field
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
@@ -46,7 +47,9 @@ export async function createCertificateAuthority(commonName: string, validityMs:
  * A serving certificate for `hosts` (DNS names or IP addresses; the first is the subject's CN),
  * signed by `ca`, valid for `validityMs` from `now`.
  */
-export async function issueServingCertificate(ca: CertificateAuthority, hosts: readonly string[], validityMs: number, now = new Date()): Promise<ServingCertificate> {
+export async function issueServingCertificate(
+  ca: CertificateAuthority, hosts: readonly string[], validityMs: number, now = new Date(),
+): Promise<ServingCertificate> {
   if (hosts.length === 0) throw new Error('a serving certificate needs at least one host');
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), ALGORITHM, false, ['sign']);
@@ -62,6 +65,7 @@ export async function issueServingCertificate(ca: CertificateAuthority, hosts: r
     signingAlgorithm: ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
+      // eslint-disable-next-line no-bitwise -- X.509 key usage is a bit field
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }))),
@@ -104,6 +108,6 @@ async function privateKeyPem(key: CryptoKey): Promise<string> {
 /** 16 random bytes, positive (RFC 5280: at most 20 octets, non-negative). */
 function serialNumber(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
-  bytes[0] &= 0x7f;
+  bytes[0] %= 0x80;
   return Buffer.from(bytes).toString('hex');
 }
