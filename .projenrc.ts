@@ -185,6 +185,15 @@ project.addTask('bench:upload', {
   receiveArgs: true,
 });
 
+// ---- controller CRDs (ctl-crd, issue 14): the spec schema of ModelEndpoint, CanaryRollout and ModelMesh is
+// generated from the jsii assembly (.jsii) into src/render/controller/spec-model.generated.ts, which is committed;
+// test/controller/crd-generator.test.ts fails when it is stale. Run after `npx projen compile`. ----
+project.addTask('crd:generate', {
+  description: 'Generate the custom resources\' spec schema and type model from the jsii assembly (run after compile)',
+  exec: `${tsNode} scripts/crd/generate.ts`,
+});
+// ---- end controller CRDs ----
+
 // Synthesize every example with the real cdk8s CLI and validate the YAML offline.
 const validate = project.addTask('validate', {
   description: 'Synthesize examples/* with the cdk8s CLI and check the YAML against the vendored schemas',
