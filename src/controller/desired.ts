@@ -5,8 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubeObject } from './kube';
-// One import to switch when the ctl-crd part lands: './spec' (the real mapping).
-import { renderCustomResource, SpecError } from './spec-stand-in';
+import { renderCustomResource, SpecError } from './spec';
 
 export { SpecError };
 

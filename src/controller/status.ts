@@ -143,14 +143,18 @@ export function computeStatus(
   else if (entry) status.url = `http://${entry.metadata.name}.${entry.metadata.namespace}.svc.cluster.local`;
   const predictor = workloads.find((w) => w.kind === 'Service' && (w.metadata.labels?.[LABELS.component] ?? 'predictor') === 'predictor');
   const traffic = predictor?.status?.traffic;
+  const predictorDeployment = workloads.find((w) => w.kind === 'Deployment' && (w.metadata.labels?.[LABELS.component] ?? 'predictor') === 'predictor');
   if (Array.isArray(traffic) && traffic.length > 0) {
     status.traffic = traffic.map((t: Json) => ({
-      ...(t.revisionName ? { revisionName: t.revisionName } : {}),
       ...(t.tag ? { tag: t.tag } : {}),
+      ...(t.revisionName ? { revisionName: t.revisionName } : {}),
       percent: t.percent ?? 0,
-      latestRevision: Boolean(t.latestRevision),
     }));
+  } else if (predictorDeployment) {
+    status.traffic = [{ deployment: predictorDeployment.metadata.name, percent: 100 }];
   }
+  if (status.traffic) status.trafficSummary = status.traffic.map((t: Json) => `${t.tag ?? t.revisionName ?? t.deployment}=${t.percent}`).join(' ');
+  if (workloads.length > 0) status.mode = parent.kind === 'ModelMesh' ? 'Mesh' : workloads.some((w) => w.kind === 'Service') ? 'Serverless' : 'RawDeployment';
   const serving = workloads.map((w) => (w.kind === 'Deployment'
     ? { kind: 'Deployment', name: w.metadata.name, component: w.metadata.labels?.[LABELS.component] ?? 'predictor' }
     : { kind: 'Revision', name: w.status?.latestReadyRevisionName ?? w.metadata.name, component: w.metadata.labels?.[LABELS.component] ?? 'predictor' }));

@@ -4,8 +4,8 @@
  */
 import type { Json, KubeClientLike } from './harness';
 import { eventually } from './harness';
-import { standInCrds } from './stand-in-crds';
-import { CRD_GROUP, CRD_VERSION } from '../../src/contract';
+import { APPLYSET, CRD_GROUP, CRD_VERSION } from '../../src/contract';
+import { customResourceDefinitions } from '../../src/render/controller/custom-resource-definitions';
 
 export const API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
 
@@ -23,17 +23,19 @@ export function modelEndpoint(name: string, namespace: string, options: Endpoint
     kind: 'ModelEndpoint',
     metadata: { name, namespace },
     spec: {
+      modelName: name,
       storageUri: options.storageUri ?? 's3://models/iris',
       ...(options.minReplicas !== undefined ? { minReplicas: options.minReplicas } : {}),
       ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
-      ...(options.transformer ? { transformer: { image: 'ghcr.io/example/iris-transformer:1.0' } } : {}),
+      ...(options.transformer ? { transformer: { container: { image: 'ghcr.io/example/iris-transformer:1.0' } } } : {}),
     },
   };
 }
 
 /** Installs our CRDs in the test cluster and waits until they are Established. */
 export async function installCrds(client: KubeClientLike): Promise<void> {
-  const crds = standInCrds();
+  // The generated CRDs, labelled as applyset parent types (KEP-3659), as the install construct does.
+  const crds = customResourceDefinitions({ [APPLYSET.isParentTypeLabel]: 'true' }) as Json[];
   for (const crd of crds) {
     const r = await client.apply(crd, { force: true });
     if (r.status >= 300) throw new Error(`CRD ${crd.metadata.name} refused: ${JSON.stringify(r.body)}`);

@@ -126,7 +126,9 @@ describe('the controller against the real API server', () => {
     const cr = (await get(mePath(ns, 'iris')))!;
     expect(condition(cr, 'PredictorReady')).toMatchObject({ status: 'True', reason: 'Ready' });
     expect(cr.status.url).toBe(`http://iris.${ns}.example.com`);
-    expect(cr.status.traffic).toEqual([{ revisionName: 'iris-00001', percent: 100, latestRevision: true }]);
+    expect(cr.status.traffic).toEqual([{ revisionName: 'iris-00001', percent: 100 }]);
+    expect(cr.status.trafficSummary).toBe('iris-00001=100');
+    expect(cr.status.mode).toBe('Serverless');
     expect(cr.status.serving).toEqual([{ kind: 'Revision', name: 'iris-00001', component: 'predictor' }]);
   });
 
@@ -178,11 +180,12 @@ describe('the controller against the real API server', () => {
     const ns = await freshNamespace(client, 'ctl-bad');
     const ctl = await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
     const bad = modelEndpoint('iris', ns);
-    bad.spec.storageUri = 42;
+    // Valid for the CRD's schema, refused by the construct (an unknown URI scheme).
+    bad.spec.storageUri = 'ftp://models/iris';
     await mustApply(bad);
     const cr = await waitReconciled(ns, 'iris', 'False');
     expect(condition(cr, 'Reconciled')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
-    expect(condition(cr, 'Reconciled').message).toMatch(/spec\.storageUri/);
+    expect(condition(cr, 'Reconciled').message).toMatch(/spec\.storageUri: 'storageUri' has an unknown scheme 'ftp:\/\/'/);
     expect(condition(cr, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     let events: Json[] = [];
     await eventually('a Warning Event about the CR', async () => {
