@@ -57,6 +57,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // tsyringe (a dependency of @peculiar/x509) needs the Reflect metadata polyfill loaded first.
     'reflect-metadata@^0.2.2',
     // ---- end of ctl-webhook ----
+    // ---- ctl-core (issue 14): the controller's Kubernetes client, bundled into assets/tool/ by esbuild.
+    // ESM-only; 1.4 runs on Node 20 (the test suite's Node), 2.x needs Node 22+.
+    '@kubernetes/client-node@~1.4.0',
   ],
   excludeTypescript: ['src/server/**', 'src/controller/**'],
   jestOptions: {
@@ -110,6 +113,17 @@ const bundleServer = project.addTask('bundle:server', {
 });
 project.preCompileTask.spawn(bundleServer);
 project.addBins({ 'cdk8s-model-server': 'assets/server/cli.js' });
+
+// ---- ctl-core (issue 14): the `cdk8s-model-serving` tool (the controller; later `kserve`), bundled with
+// esbuild from src/controller/ into assets/tool/cli.js: the bin, and `node /app/assets/tool/cli.js controller`
+// in the image. Jest's global setup bundles it too, so the controller tests spawn the code in src/.
+const bundleTool = project.addTask('bundle:tool', {
+  description: 'Bundle the cdk8s-model-serving tool (controller) into assets/tool/',
+  exec: 'node scripts/bundle-tool.js',
+});
+project.preCompileTask.spawn(bundleTool);
+project.addBins({ 'cdk8s-model-serving': 'assets/tool/cli.js' });
+// ---- end ctl-core ----
 
 // The transformer SDK for module authors (`cdk8s-model-serving/lib/sdk`), built after jsii.
 const buildSdk = project.addTask('build:sdk', {

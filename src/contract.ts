@@ -464,4 +464,60 @@ export const CONTROLLER_WEBHOOK_DEFAULTS = {
   requestTimeoutSeconds: 10,
 };
 // ---- end of ctl-webhook ----
+// ---- ctl-core (issue 14): the controller process's own flags, metric names and inventory keys ----
+/** More flags of `cdk8s-model-serving controller` (leader election timing, workers, shutdown). */
+export const CONTROLLER_CORE_FLAGS = {
+  /** Seconds a Lease stays valid without renewal; a follower takes over after this. */
+  leaseDurationSeconds: '--lease-duration-seconds',
+  /** Seconds the leader keeps trying to renew before it gives leadership up (less than the lease duration). */
+  renewDeadlineSeconds: '--renew-deadline-seconds',
+  /** Seconds between a candidate's tries to acquire, and between the leader's renewals. */
+  retryPeriodSeconds: '--retry-period-seconds',
+  /** Custom resources reconciled at once (different keys; one key is never reconciled twice at once). */
+  workers: '--workers',
+  /** Seconds SIGTERM waits for in-flight reconciles before the process exits. */
+  shutdownGraceSeconds: '--shutdown-grace-seconds',
+  /** Address the metrics/health listener binds. */
+  bindAddress: '--bind-address',
+};
+/** Environment variables of CONTROLLER_CORE_FLAGS. */
+export const CONTROLLER_CORE_ENV = {
+  leaseDurationSeconds: 'LEASE_DURATION_SECONDS',
+  renewDeadlineSeconds: 'RENEW_DEADLINE_SECONDS',
+  retryPeriodSeconds: 'RETRY_PERIOD_SECONDS',
+  workers: 'WORKERS',
+  shutdownGraceSeconds: 'SHUTDOWN_GRACE_SECONDS',
+  bindAddress: 'BIND_ADDRESS',
+};
+/** Prometheus metrics of the controller (`/metrics` on CONTROLLER_PORTS.metrics). */
+export const CONTROLLER_METRICS = {
+  /** Counter {kind, result}: reconciles finished (result: success, error, invalid). */
+  reconcileTotal: 'model_serving_controller_reconcile_total',
+  /** Histogram {kind}: time one reconcile takes. */
+  reconcileDurationSeconds: 'model_serving_controller_reconcile_duration_seconds',
+  /** Counter {kind}: reconciles that failed (API errors and invalid specs). */
+  reconcileErrorsTotal: 'model_serving_controller_reconcile_errors_total',
+  /** Gauge {kind}: keys waiting in the work queue (including those waiting for a retry). */
+  queueDepth: 'model_serving_controller_queue_depth',
+  /** Counter {kind, verb}: writes the controller sent to the API server (apply, delete, status, event). */
+  writesTotal: 'model_serving_controller_api_writes_total',
+  /** Gauge: 1 while this replica holds the leader Lease. */
+  leader: 'model_serving_controller_leader',
+};
+/**
+ * The applyset inventory (kubectl ApplySets, KEP-3659): each custom resource is the parent of the
+ * objects it renders. Children carry `partOf` = the parent's id; the parent carries the id label and
+ * the group-kinds it contains, so pruning lists only those kinds.
+ */
+export const APPLYSET = {
+  partOfLabel: 'applyset.kubernetes.io/part-of',
+  idLabel: 'applyset.kubernetes.io/id',
+  containsGroupKindsAnnotation: 'applyset.kubernetes.io/contains-group-kinds',
+  toolingAnnotation: 'applyset.kubernetes.io/tooling',
+  /** On a CRD: its objects may be applyset parents. */
+  isParentTypeLabel: 'applyset.kubernetes.io/is-parent-type',
+};
+/** Annotation on each child: hash of the object the controller last applied (a change means: apply again). */
+export const DESIRED_HASH_ANNOTATION = `${LABEL_PREFIX}/desired-hash`;
+// ---- end of ctl-core ----
 // ---- end of controller ----
