@@ -24,7 +24,8 @@ const deployment = (available: number, replicas = 2, generation = 1, observed = 
   status: { observedGeneration: observed, availableReplicas: available, conditions: [{ type: 'Available', status: available > 0 ? 'True' : 'False', reason: available > 0 ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable' }] },
 });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const cond = (status: { [k: string]: any }, type: string) => status.conditions.find((c: { type: string }) => c.type === type) as Record<string, unknown> | undefined;
+const cond = (status: { [k: string]: any }, type: string): Record<string, unknown> | undefined =>
+  status.conditions.find((c: { type: string }) => c.type === type);
 
 describe('computeStatus', () => {
   test('every component ready: Ready=True, the transformer is the URL, the predictor\'s split is the traffic', () => {
