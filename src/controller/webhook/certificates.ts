@@ -40,7 +40,7 @@ export async function createCertificateAuthority(commonName: string, validityMs:
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: pemOf(cert), keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 /**
@@ -73,7 +73,7 @@ export async function issueServingCertificate(
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: pemOf(cert), keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 /** Validity of the first certificate in `pem` (Node's parser). */
@@ -99,6 +99,11 @@ export function servesHost(certPem: string, caPem: string, host: string): boolea
   const ca = new X509Certificate(caPem);
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
   return (isIP(host) ? cert.checkIP(host) : cert.checkHost(host)) !== undefined;
+}
+
+/** PEM with one trailing newline, as `splitPemBundle` returns it, so a stored bundle compares equal to a new one. */
+function pemOf(cert: x509.X509Certificate): string {
+  return `${cert.toString('pem').trimEnd()}\n`;
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
