@@ -209,6 +209,7 @@ export class ModelServingController extends Construct {
       mutatingWebhookConfiguration: names.mutatingWebhookConfiguration,
       leaseName: names.leaseName,
       tlsSecret: names.tlsSecret,
+      writesTlsSecret: mode === WebhookCertificateMode.SELF_SIGNED,
     });
     const subjects = [{ kind: 'ServiceAccount', name: this.serviceAccountName, namespace: this.namespace }];
     new k8s.KubeClusterRole(this, 'ClusterRole', { metadata: clusterMeta(names.name), rules: rbac.cluster });

@@ -220,6 +220,9 @@ describe('ModelServingController', () => {
       expect(findOne(manifests, kind).metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': `${ns}/${cert.metadata.name}` });
     }
     expect(containerOf(manifests).args).toContain('--webhook-cert-mode=cert-manager');
+    // cert-manager writes the Secret; the controller only reads it.
+    expect(findOne(manifests, 'Role').rules.filter((r: any) => r.resources.includes('secrets')))
+      .toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [contract.CONTROLLER_DEFAULTS.tlsSecret] }]);
   });
 
   test('full: every prop', () => {

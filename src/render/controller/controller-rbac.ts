@@ -35,6 +35,8 @@ export interface ControllerRbacNames {
   readonly mutatingWebhookConfiguration: string;
   readonly leaseName: string;
   readonly tlsSecret: string;
+  /** Whether the controller makes the TLS Secret itself (self-signed); with cert-manager it only reads it. */
+  readonly writesTlsSecret: boolean;
 }
 
 /** The ClusterRole's and the controller namespace's Role's rules. */
@@ -54,8 +56,12 @@ export function controllerRbacRules(names: ControllerRbacNames): { cluster: Poli
   const namespaced: PolicyRule[] = [
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'update', 'patch'], resourceNames: [names.leaseName] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update', 'patch'], resourceNames: [names.tlsSecret] },
+    ...(names.writesTlsSecret
+      ? [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update', 'patch'], resourceNames: [names.tlsSecret] },
+      ]
+      : [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [names.tlsSecret] }]),
   ];
   return { cluster, namespaced };
 }
