@@ -115,7 +115,10 @@ export class Controller {
     this.resyncAll();
     for (let i = 0; i < this.config.workers; i++) this.workers.push(this.work());
     if (this.config.resyncSeconds > 0) {
-      this.resyncTimer = setInterval(() => this.resyncAll(), this.config.resyncSeconds * 1000);
+      this.resyncTimer = setInterval(() => {
+        const keys = this.resyncAll();
+        this.log.info('resync', { keys });
+      }, this.config.resyncSeconds * 1000);
       this.resyncTimer.unref();
     }
   }
@@ -134,10 +137,16 @@ export class Controller {
     await this.informers.stop();
   }
 
-  private resyncAll(): void {
+  /** Queues every custom resource in the caches; returns how many. */
+  private resyncAll(): number {
+    let n = 0;
     for (const kind of KINDS) {
-      for (const cr of this.informers.cache(CR_API_VERSION, kind)?.list() ?? []) this.queue.add(objectKey(cr));
+      for (const cr of this.informers.cache(CR_API_VERSION, kind)?.list() ?? []) {
+        this.queue.add(objectKey(cr));
+        n++;
+      }
     }
+    return n;
   }
 
   private async work(): Promise<void> {
