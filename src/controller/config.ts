@@ -92,11 +92,6 @@ export function controllerHelp(): string {
     + `${rows.join('\n')}\n`;
 }
 
-/** Every flag the controller parses (by config key) and its environment variable, for the help test. */
-export function controllerFlags(): Array<{ key: string; flag: string; env?: string }> {
-  return Object.entries(FLAGS).map(([key, flag]) => ({ key, flag, env: ENV[key as Key] }));
-}
-
 /** Parses argv (after the command name) and the environment. Throws ConfigError on a bad value. */
 export function parseControllerConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   const byFlag = new Map(Object.entries(FLAGS).map(([k, f]) => [f, k as Key]));
