@@ -123,6 +123,11 @@ const bundleTool = project.addTask('bundle:tool', {
 });
 project.preCompileTask.spawn(bundleTool);
 project.addBins({ 'cdk8s-model-serving': 'assets/tool/cli.js' });
+project.addTask('bench:controller', {
+  description: 'Controller: time to reconcile 1,000 ModelEndpoints (--count N), API writes per CR, RSS, writes during a resync',
+  exec: 'ts-node --transpile-only --project tsconfig.server.json bench/controller/run.ts',
+  receiveArgs: true,
+});
 // ---- end ctl-core ----
 
 // The transformer SDK for module authors (`cdk8s-model-serving/lib/sdk`), built after jsii.

@@ -64,11 +64,15 @@ export class Controller {
   constructor(client: ClientNode, kubeConfig: KubeConfig, private readonly kube: Kube, private readonly config: ControllerConfig,
     private readonly log: Logger, private readonly metrics: ControllerMetrics) {
     this.informers = new InformerSet(client, kubeConfig, kube, log.child({ component: 'informers' }), config.watchNamespace);
-    this.queue = new WorkQueue({
-      baseDelayMs: 200,
-      maxDelayMs: 300_000,
-      onDepthChange: () => this.updateDepth(),
-    });
+    this.queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 300_000 });
+    metrics.queueDepthByKind = () => {
+      const depth: Record<string, number> = Object.fromEntries(KINDS.map((k) => [k, 0]));
+      for (const key of this.queue.waitingKeys()) {
+        const kind = key.slice(0, key.indexOf('/'));
+        depth[kind] = (depth[kind] ?? 0) + 1;
+      }
+      return depth;
+    };
   }
 
   /** Reasons this replica is not ready (caches of our kinds not filled yet). */
@@ -111,7 +115,10 @@ export class Controller {
     this.resyncAll();
     for (let i = 0; i < this.config.workers; i++) this.workers.push(this.work());
     if (this.config.resyncSeconds > 0) {
-      this.resyncTimer = setInterval(() => this.resyncAll(), this.config.resyncSeconds * 1000);
+      this.resyncTimer = setInterval(() => {
+        const keys = this.resyncAll();
+        this.log.info('resync', { keys });
+      }, this.config.resyncSeconds * 1000);
       this.resyncTimer.unref();
     }
   }
@@ -130,16 +137,16 @@ export class Controller {
     await this.informers.stop();
   }
 
-  private resyncAll(): void {
+  /** Queues every custom resource in the caches; returns how many. */
+  private resyncAll(): number {
+    let n = 0;
     for (const kind of KINDS) {
-      for (const cr of this.informers.cache(CR_API_VERSION, kind)?.list() ?? []) this.queue.add(objectKey(cr));
+      for (const cr of this.informers.cache(CR_API_VERSION, kind)?.list() ?? []) {
+        this.queue.add(objectKey(cr));
+        n++;
+      }
     }
-  }
-
-  private updateDepth(): void {
-    // One gauge per kind: count queued keys by their kind prefix is not tracked separately; the
-    // total goes to every kind's series would be wrong, so it is reported under kind="all".
-    this.metrics.queueDepth.set({ kind: 'all' }, this.queue.depth);
+    return n;
   }
 
   private async work(): Promise<void> {

@@ -13,13 +13,16 @@ export interface ControllerMetrics {
   readonly queueDepth: Gauge<'kind'>;
   readonly writes: Counter<'kind' | 'verb'>;
   readonly leader: Gauge;
+  /** Where the queue-depth gauge reads its values at scrape time (set by the controller). */
+  queueDepthByKind: () => Record<string, number>;
 }
 
 export function createMetrics(): ControllerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics: ControllerMetrics = {
+    queueDepthByKind: () => ({}),
     registry,
     reconcileTotal: new Counter({ name: CONTROLLER_METRICS.reconcileTotal, help: 'Reconciles finished, by custom resource kind and result (success, error, invalid).', labelNames: ['kind', 'result'], registers }),
     reconcileDuration: new Histogram({
@@ -30,8 +33,18 @@ export function createMetrics(): ControllerMetrics {
       registers,
     }),
     reconcileErrors: new Counter({ name: CONTROLLER_METRICS.reconcileErrorsTotal, help: 'Reconciles that failed (API errors and invalid specs), by kind.', labelNames: ['kind'], registers }),
-    queueDepth: new Gauge({ name: CONTROLLER_METRICS.queueDepth, help: 'Keys waiting in the work queue, retries included, by kind.', labelNames: ['kind'], registers }),
+    // Counted when scraped, not on every queue operation.
+    queueDepth: new Gauge({
+      name: CONTROLLER_METRICS.queueDepth,
+      help: 'Keys waiting in the work queue, retries included, by kind.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, depth] of Object.entries(metrics.queueDepthByKind())) this.set({ kind }, depth);
+      },
+    }),
     writes: new Counter({ name: CONTROLLER_METRICS.writesTotal, help: 'Writes sent to the API server, by kind of the object and verb (apply, delete, status, event).', labelNames: ['kind', 'verb'], registers }),
     leader: new Gauge({ name: CONTROLLER_METRICS.leader, help: '1 while this replica holds the leader Lease.', registers }),
   };
+  return metrics;
 }

@@ -37,6 +37,11 @@ export class WorkQueue {
     return this.queued.size + this.timers.size;
   }
 
+  /** Every key waiting (queued, waiting for a retry, or to run again after its current reconcile). */
+  waitingKeys(): string[] {
+    return [...new Set([...this.queued, ...this.timers.keys(), ...this.dirty])];
+  }
+
   /** Queues `key` now (no-op when it is already queued; after the current reconcile when one runs). */
   add(key: string): void {
     if (this.shuttingDown) return;
