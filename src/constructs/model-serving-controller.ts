@@ -73,6 +73,15 @@ export interface ModelServingControllerProps {
   readonly watchNamespace?: string;
 
   /**
+   * Whether the controller serves the admission webhooks: the validating webhook of the three
+   * kinds (the constructs' synth-time checks at `kubectl apply`) and the pod webhook (storage
+   * initializer injection). Without them, a bad custom resource is stored and gets `Ready=False`.
+   *
+   * @default true
+   */
+  readonly webhooks?: boolean;
+
+  /**
    * How the webhooks' certificate is made. `CERT_MANAGER` needs cert-manager in the cluster.
    *
    * @default WebhookCertificateMode.SELF_SIGNED
@@ -172,6 +181,10 @@ export class ModelServingController extends Construct {
     if (props.watchNamespace !== undefined) assertDns1123Label('watchNamespace', props.watchNamespace);
     const prometheusNamespace = props.prometheusNamespace ?? 'monitoring';
     assertDns1123Label('prometheusNamespace', prometheusNamespace);
+    const webhooks = props.webhooks ?? true;
+    if (!webhooks && (props.certificateMode !== undefined || props.webhookTimeout !== undefined)) {
+      throw new Error("'certificateMode' and 'webhookTimeout' configure the webhooks, but 'webhooks' is false");
+    }
     const mode = props.certificateMode ?? WebhookCertificateMode.SELF_SIGNED;
     if (mode !== WebhookCertificateMode.CERT_MANAGER && (props.certManagerIssuer !== undefined || props.certManagerClusterIssuer !== undefined)) {
       throw new Error("'certManagerIssuer' and 'certManagerClusterIssuer' need 'certificateMode: WebhookCertificateMode.CERT_MANAGER'");
@@ -210,6 +223,7 @@ export class ModelServingController extends Construct {
       leaseName: names.leaseName,
       tlsSecret: names.tlsSecret,
       writesTlsSecret: mode === WebhookCertificateMode.SELF_SIGNED,
+      webhooks,
     });
     const subjects = [{ kind: 'ServiceAccount', name: this.serviceAccountName, namespace: this.namespace }];
     new k8s.KubeClusterRole(this, 'ClusterRole', { metadata: clusterMeta(names.name), rules: rbac.cluster });
@@ -231,7 +245,7 @@ export class ModelServingController extends Construct {
       `${f.webhookPort}=${contract.CONTROLLER_PORTS.webhook}`,
       `${f.leaderElect}=true`,
       `${f.leaseName}=${names.leaseName}`,
-      `${f.webhookCertMode}=${mode}`,
+      `${f.webhookCertMode}=${webhooks ? mode : contract.WEBHOOK_CERT_MODES.none}`,
       `${f.webhookService}=${names.webhookService}`,
       `${f.tlsSecret}=${names.tlsSecret}`,
       `${f.validatingWebhookConfiguration}=${names.validatingWebhookConfiguration}`,
@@ -307,79 +321,85 @@ export class ModelServingController extends Construct {
       },
     });
 
-    new k8s.KubeService(this, 'WebhookService', {
-      metadata: meta(names.webhookService),
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [{ name: 'webhook', port: WEBHOOK_SERVICE_PORT, targetPort: k8s.IntOrString.fromString('webhook'), protocol: 'TCP' }],
-      },
-    });
-
-    const certificateName = names.webhookService;
-    const injectCa = mode === WebhookCertificateMode.CERT_MANAGER ? { annotations: { [INJECT_CA_ANNOTATION]: `${this.namespace}/${certificateName}` } } : {};
-    const clientConfig = (path: string) => ({ service: { name: names.webhookService, namespace: this.namespace, path, port: WEBHOOK_SERVICE_PORT } });
-    // Our own kinds: Fail, so a CR the constructs refuse is never stored (only our three kinds
-    // wait on the controller; the CRD schema still checks them while it is down).
-    new k8s.KubeValidatingWebhookConfiguration(this, 'ValidatingWebhookConfiguration', {
-      metadata: clusterMeta(names.validatingWebhookConfiguration, injectCa),
-      webhooks: [{
-        name: `validate.${contract.CRD_GROUP}`,
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        timeoutSeconds,
-        clientConfig: clientConfig(contract.CONTROLLER_PATHS.validate),
-        rules: [{
-          apiGroups: [contract.CRD_GROUP],
-          apiVersions: [contract.CRD_VERSION],
-          operations: ['CREATE', 'UPDATE'],
-          resources: Object.values(contract.CRD_KINDS).map(k => k.plural),
-          scope: 'Namespaced',
-        }],
-      }],
-    });
-    // Pods: only labelled pods outside kube-system and the controller's namespace are sent, so a
-    // controller outage never blocks any other pod, and the controller never gates its own pods.
-    // Fail for the labelled ones (ctl-webhook): they run custom containers that cannot fetch their
-    // model, so admitted without the init container they would crash-loop until deleted; refused,
-    // their ReplicaSet retries with backoff and they start once the controller is back.
-    new k8s.KubeMutatingWebhookConfiguration(this, 'MutatingWebhookConfiguration', {
-      metadata: clusterMeta(names.mutatingWebhookConfiguration, injectCa),
-      webhooks: [{
-        name: `pods.${contract.CRD_GROUP}`,
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        reinvocationPolicy: 'Never',
-        timeoutSeconds,
-        clientConfig: clientConfig(contract.CONTROLLER_PATHS.mutatePods),
-        objectSelector: { matchLabels: { [contract.POD_INJECTION.label]: 'true' } },
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', this.namespace] }] },
-        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
-      }],
-    });
-
-    if (mode === WebhookCertificateMode.CERT_MANAGER) {
-      const issuer = props.certManagerIssuer ?? `${names.name}-selfsigned`;
-      if (props.certManagerIssuer === undefined) {
-        new ApiObject(this, 'Issuer', { apiVersion: CERT_MANAGER_API, kind: 'Issuer', metadata: meta(issuer), spec: { selfSigned: {} } });
-      }
-      const service = names.webhookService;
-      new ApiObject(this, 'Certificate', {
-        apiVersion: CERT_MANAGER_API,
-        kind: 'Certificate',
-        metadata: meta(certificateName),
+    if (webhooks) {
+      new k8s.KubeService(this, 'WebhookService', {
+        metadata: meta(names.webhookService),
         spec: {
-          secretName: names.tlsSecret,
-          dnsNames: [service, `${service}.${this.namespace}`, `${service}.${this.namespace}.svc`, `${service}.${this.namespace}.svc.cluster.local`],
-          issuerRef: { group: 'cert-manager.io', kind: props.certManagerClusterIssuer ? 'ClusterIssuer' : 'Issuer', name: issuer },
-          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
-          usages: ['server auth', 'digital signature', 'key encipherment'],
+          type: 'ClusterIP',
+          selector,
+          ports: [{ name: 'webhook', port: WEBHOOK_SERVICE_PORT, targetPort: k8s.IntOrString.fromString('webhook'), protocol: 'TCP' }],
         },
       });
+
+      const certificateName = names.webhookService;
+      const injectCa = mode === WebhookCertificateMode.CERT_MANAGER
+        ? { annotations: { [INJECT_CA_ANNOTATION]: `${this.namespace}/${certificateName}` } }
+        : {};
+      const clientConfig = (path: string) => ({
+        service: { name: names.webhookService, namespace: this.namespace, path, port: WEBHOOK_SERVICE_PORT },
+      });
+      // Our own kinds: Fail, so a CR the constructs refuse is never stored (only our three kinds
+      // wait on the controller; the CRD schema still checks them while it is down).
+      new k8s.KubeValidatingWebhookConfiguration(this, 'ValidatingWebhookConfiguration', {
+        metadata: clusterMeta(names.validatingWebhookConfiguration, injectCa),
+        webhooks: [{
+          name: `validate.${contract.CRD_GROUP}`,
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          failurePolicy: 'Fail',
+          matchPolicy: 'Equivalent',
+          timeoutSeconds,
+          clientConfig: clientConfig(contract.CONTROLLER_PATHS.validate),
+          rules: [{
+            apiGroups: [contract.CRD_GROUP],
+            apiVersions: [contract.CRD_VERSION],
+            operations: ['CREATE', 'UPDATE'],
+            resources: Object.values(contract.CRD_KINDS).map(k => k.plural),
+            scope: 'Namespaced',
+          }],
+        }],
+      });
+      // Pods: only labelled pods outside kube-system and the controller's namespace are sent, so a
+      // controller outage never blocks any other pod, and the controller never gates its own pods.
+      // Fail for the labelled ones (ctl-webhook): they run custom containers that cannot fetch their
+      // model, so admitted without the init container they would crash-loop until deleted; refused,
+      // their ReplicaSet retries with backoff and they start once the controller is back.
+      new k8s.KubeMutatingWebhookConfiguration(this, 'MutatingWebhookConfiguration', {
+        metadata: clusterMeta(names.mutatingWebhookConfiguration, injectCa),
+        webhooks: [{
+          name: `pods.${contract.CRD_GROUP}`,
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          failurePolicy: 'Fail',
+          matchPolicy: 'Equivalent',
+          reinvocationPolicy: 'Never',
+          timeoutSeconds,
+          clientConfig: clientConfig(contract.CONTROLLER_PATHS.mutatePods),
+          objectSelector: { matchLabels: { [contract.POD_INJECTION.label]: 'true' } },
+          namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', this.namespace] }] },
+          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+        }],
+      });
+
+      if (mode === WebhookCertificateMode.CERT_MANAGER) {
+        const issuer = props.certManagerIssuer ?? `${names.name}-selfsigned`;
+        if (props.certManagerIssuer === undefined) {
+          new ApiObject(this, 'Issuer', { apiVersion: CERT_MANAGER_API, kind: 'Issuer', metadata: meta(issuer), spec: { selfSigned: {} } });
+        }
+        const service = names.webhookService;
+        new ApiObject(this, 'Certificate', {
+          apiVersion: CERT_MANAGER_API,
+          kind: 'Certificate',
+          metadata: meta(certificateName),
+          spec: {
+            secretName: names.tlsSecret,
+            dnsNames: [service, `${service}.${this.namespace}`, `${service}.${this.namespace}.svc`, `${service}.${this.namespace}.svc.cluster.local`],
+            issuerRef: { group: 'cert-manager.io', kind: props.certManagerClusterIssuer ? 'ClusterIssuer' : 'Issuer', name: issuer },
+            privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+            usages: ['server auth', 'digital signature', 'key encipherment'],
+          },
+        });
+      }
     }
 
     if (replicas > 1) {
@@ -397,7 +417,7 @@ export class ModelServingController extends Construct {
         podSelector: { matchLabels: selector },
         policyTypes: ['Ingress'],
         ingress: [
-          { ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(contract.CONTROLLER_PORTS.webhook) }] },
+          ...(webhooks ? [{ ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(contract.CONTROLLER_PORTS.webhook) }] }] : []),
           {
             from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': prometheusNamespace } } }],
             ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(contract.CONTROLLER_PORTS.metrics) }],

@@ -257,6 +257,18 @@ describe('ModelServingController', () => {
     expect(findOne(manifests, 'MutatingWebhookConfiguration').webhooks[0].namespaceSelector.matchExpressions[0].values).toEqual(['kube-system', 'serving-system']);
   });
 
+  test('without webhooks: no webhook Service, configurations or TLS access; the controller runs with --webhook-cert-mode=none', () => {
+    const manifests = synth({ webhooks: false });
+    for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'Service', 'Certificate']) expect(findByKind(manifests, kind)).toEqual([]);
+    expect(containerOf(manifests).args).toContain('--webhook-cert-mode=none');
+    const rules = [...findOne(manifests, 'ClusterRole').rules, ...findOne(manifests, 'Role').rules];
+    expect(rules.flatMap((r: any) => r.resources)).not.toEqual(expect.arrayContaining(['secrets']));
+    expect(rules.flatMap((r: any) => r.resources)).not.toEqual(expect.arrayContaining(['validatingwebhookconfigurations']));
+    expect(findOne(manifests, 'NetworkPolicy').spec.ingress.map((i: any) => i.ports[0].port)).toEqual([8080]);
+    expect(() => new ModelServingController(new Chart(Testing.app(), 'i'), 'C', { webhooks: false, certificateMode: WebhookCertificateMode.CERT_MANAGER }))
+      .toThrow("'certificateMode' and 'webhookTimeout' configure the webhooks, but 'webhooks' is false");
+  });
+
   test('fails on replicas below 1, a cert-manager issuer without cert-manager, and a webhook timeout above 30 seconds', () => {
     const chart = () => new Chart(Testing.app(), 'install');
     expect(() => new ModelServingController(chart(), 'C', { replicas: 0 })).toThrow(/'replicas' must be a positive integer, got 0/);

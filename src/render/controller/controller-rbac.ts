@@ -37,6 +37,8 @@ export interface ControllerRbacNames {
   readonly tlsSecret: string;
   /** Whether the controller makes the TLS Secret itself (self-signed); with cert-manager it only reads it. */
   readonly writesTlsSecret: boolean;
+  /** Whether it serves webhooks (it then needs its TLS Secret and patches its webhook configurations). */
+  readonly webhooks: boolean;
 }
 
 /** The ClusterRole's and the controller namespace's Role's rules. */
@@ -48,15 +50,19 @@ export function controllerRbacRules(names: ControllerRbacNames): { cluster: Poli
     { apiGroups: [contract.CRD_GROUP], resources: plurals.map(p => `${p}/status`), verbs: ['get', 'patch', 'update'] },
     ...Object.entries(RENDERED_RESOURCES).map(([group, resources]) => ({ apiGroups: [group], resources: [...resources], verbs: CHILD_VERBS })),
     { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-    // Only its own two webhook configurations, for the caBundle.
-    { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: ['get', 'patch', 'update'], resourceNames: [names.validatingWebhookConfiguration] },
-    { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'patch', 'update'], resourceNames: [names.mutatingWebhookConfiguration] },
   ];
+  if (names.webhooks) {
+    // Only its own two webhook configurations, for the caBundle.
+    cluster.push(
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: ['get', 'patch', 'update'], resourceNames: [names.validatingWebhookConfiguration] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'patch', 'update'], resourceNames: [names.mutatingWebhookConfiguration] },
+    );
+  }
   // `create` cannot be limited by name (the name is not known before the object exists).
   const namespaced: PolicyRule[] = [
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'update', 'patch'], resourceNames: [names.leaseName] },
-    ...(names.writesTlsSecret
+    ...(!names.webhooks ? [] : names.writesTlsSecret
       ? [
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update', 'patch'], resourceNames: [names.tlsSecret] },
