@@ -28,6 +28,14 @@ import {
 import { computeStatus, ReconcileOutcome, sameStatus } from './status';
 
 const CR_API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
+const INFORMER_SYNC_TIMEOUT_MS = 30_000;
+
+/** `promise`, or an Error with `message` after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 const KINDS = Object.values(CRD_KINDS).map((k) => k.kind);
 
 export class Controller {
@@ -187,9 +195,11 @@ export class Controller {
   /** One reconcile of the CR at `key`. */
   private async reconcile(key: string): Promise<'success' | 'invalid' | 'retry'> {
     const [kind, namespace, name] = key.split('/');
-    const cr = this.informers.cache(CR_API_VERSION, kind)?.get(name, namespace || undefined);
+    const cached = this.informers.cache(CR_API_VERSION, kind)?.get(name, namespace || undefined);
     // Gone: its children go with it (owner references, garbage collector). Being deleted: the same.
-    if (!cr || cr.metadata.deletionTimestamp) return 'success';
+    if (!cached || cached.metadata.deletionTimestamp) return 'success';
+    // A copy: the informer's cache is shared and must not change under it.
+    const cr: KubeObject = structuredClone(cached);
 
     let rendered: KubeObject[];
     try {
@@ -200,6 +210,14 @@ export class Controller {
       return 'invalid';
     }
     const children = prepareChildren(cr, rendered);
+
+    // A kind the cluster does not serve (its CRD is not installed: Istio, Prometheus operator, ...)
+    // cannot be applied: say which, and try again later (it may be installed meanwhile).
+    const missing = await this.unservedKinds(children);
+    if (missing.length > 0) {
+      await this.fail(cr, { reason: 'KindNotServed', message: `the cluster does not serve ${missing.join(', ')}: install its CRD, or change the spec so it is not rendered` });
+      return 'retry';
+    }
 
     // Watch every kind this CR renders or rendered before, so the caches answer for them.
     const recorded = recordedGroupKinds(cr);
@@ -213,10 +231,10 @@ export class Controller {
     const live: KubeObject[] = [];
     try {
       for (const child of children) {
-        const cached = this.informers.cache(child.apiVersion, child.kind)?.get(child.metadata.name, child.metadata.namespace);
+        const observed = this.informers.cache(child.apiVersion, child.kind)?.get(child.metadata.name, child.metadata.namespace);
         const ck = childKey(child);
-        if (!needsApply(child, cached, this.applied.get(ck))) {
-          live.push(cached ?? child);
+        if (!needsApply(child, observed, this.applied.get(ck))) {
+          live.push(observed ?? child);
           continue;
         }
         const result = await this.kube.apply(child, { force: true });
@@ -246,6 +264,21 @@ export class Controller {
     return 'success';
   }
 
+  /** The `Kind (apiVersion)` of children whose kind the API server does not serve. */
+  private async unservedKinds(children: readonly KubeObject[]): Promise<string[]> {
+    const kinds = new Map(children.map((c) => [gvkKey(c.apiVersion, c.kind), c]));
+    const missing: string[] = [];
+    for (const c of kinds.values()) {
+      try {
+        await this.kube.resourceFor(c.apiVersion, c.kind);
+      } catch (e) {
+        if (!(e instanceof KubeError && e.status === 404)) throw e;
+        missing.push(`${c.kind} (${c.apiVersion})`);
+      }
+    }
+    return missing;
+  }
+
   /** Children in the cache of group-kind `gk` in `namespace`. */
   private cachedChildren(gk: string, namespace: string | undefined): KubeObject[] {
     const [kind, ...group] = gk.split('.');
@@ -273,7 +306,9 @@ export class Controller {
     }
     await Promise.all([...kinds].map(([k, [apiVersion, kind]]) => {
       this.childKinds.add(k);
-      return this.informers.ensure(apiVersion, kind, this.childHandlers, `${APPLYSET.partOfLabel}`);
+      // An informer that cannot list (RBAC, an outage) must not hold the worker forever: fail, retry later.
+      return withTimeout(this.informers.ensure(apiVersion, kind, this.childHandlers, `${APPLYSET.partOfLabel}`), INFORMER_SYNC_TIMEOUT_MS,
+        `the informer for ${kind} (${apiVersion}) has not synced within ${INFORMER_SYNC_TIMEOUT_MS / 1000} s`);
     }));
   }
 

@@ -34,8 +34,10 @@ export async function runController(config: ControllerConfig): Promise<number> {
   const metrics = createMetrics();
   const identity = `${config.podName}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   let shuttingDown = false;
+  /** Set once in-flight reconciles are done (or the grace period is over): nothing is written after. */
+  let writesStopped = false;
   let elector: LeaderElector | undefined;
-  const isLeader = () => !shuttingDown && (elector ? elector.isLeader() : true);
+  const isLeader = () => !writesStopped && (elector ? elector.isLeader() : true);
 
   const client = await loadClientNode();
   let kubeConfig: KubeConfig;
@@ -88,6 +90,7 @@ export async function runController(config: ControllerConfig): Promise<number> {
     shuttingDown = true;
     log.info('shutting down', { reason: why });
     await controller.stop(config.shutdownGraceSeconds * 1000);
+    writesStopped = true;
     await elector?.stop();
     await webhooks?.close();
     await health.close();

@@ -52,6 +52,7 @@ async function childrenIn(ns: string): Promise<Json[]> {
   const kinds = [
     ['serving.knative.dev/v1', 'services'], ['networking.istio.io/v1', 'virtualservices'], ['networking.k8s.io/v1', 'networkpolicies'],
     ['monitoring.coreos.com/v1', 'podmonitors'], ['monitoring.coreos.com/v1', 'prometheusrules'], ['v1', 'configmaps'],
+    ['apps/v1', 'deployments'], ['v1', 'services'],
   ];
   const out: Json[] = [];
   for (const [gv, plural] of kinds) {
@@ -202,6 +203,34 @@ describe('the controller against the real API server', () => {
     await mustApply(modelEndpoint('iris', ns));
     const fixed = await waitReconciled(ns, 'iris', 'True');
     expect(condition(fixed, 'Reconciled')).toMatchObject({ status: 'True', reason: 'Applied', observedGeneration: fixed.metadata.generation });
+  });
+
+  test('a CanaryRollout and a ModelMesh are reconciled too: children with owner references and a status', async () => {
+    const ns = await freshNamespace(client, 'ctl-kinds');
+    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    await mustApply({
+      apiVersion: API_VERSION,
+      kind: 'CanaryRollout',
+      metadata: { name: 'iris-rollout', namespace: ns },
+      spec: { modelName: 'iris', stable: { version: 'v1', storageUri: 's3://models/iris/v1' }, canary: { version: 'v2', storageUri: 's3://models/iris/v2' }, trafficPercent: 10 },
+    });
+    await mustApply({
+      apiVersion: API_VERSION,
+      kind: 'ModelMesh',
+      metadata: { name: 'mesh', namespace: ns },
+      spec: { memoryPerServer: '1Gi', models: [{ name: 'iris', storageUri: 's3://models/iris', memoryEstimate: '64Mi' }] },
+    });
+    for (const [plural, name, kind] of [['canaryrollouts', 'iris-rollout', 'CanaryRollout'], ['modelmeshes', 'mesh', 'ModelMesh']]) {
+      let cr: Json | undefined;
+      await eventually(`${kind} ${name} reconciled`, async () => {
+        cr = await get(`/apis/${API_VERSION}/namespaces/${ns}/${plural}/${name}`);
+        return cr?.status?.observedGeneration === cr?.metadata.generation && condition(cr, 'Reconciled')?.status === 'True';
+      });
+      expect(condition(cr, 'PredictorReady')).toBeDefined();
+      const owned = (await childrenIn(ns)).filter((c) => c.metadata.ownerReferences?.[0]?.kind === kind);
+      expect(owned.length).toBeGreaterThan(0);
+      for (const child of owned) expect(child.metadata.ownerReferences[0]).toMatchObject({ name, uid: cr!.metadata.uid, controller: true });
+    }
   });
 
   test('a restarted controller makes no write for unchanged custom resources (counted in the API server\'s audit log)', async () => {
