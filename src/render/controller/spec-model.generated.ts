@@ -334,6 +334,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only."
         },
         {
+          "name": "storageInitializerWebhook",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
+        },
+        {
           "name": "timeout",
           "type": {
             "codec": "duration"
@@ -1042,6 +1050,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only."
+        },
+        {
+          "name": "storageInitializerWebhook",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
         },
         {
           "name": "storageUri",
@@ -3058,6 +3074,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "maxLength": 253,
         "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only.\n\nThe name of a Secret in the namespace."
       },
+      "storageInitializerWebhook": {
+        "type": "boolean",
+        "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
+      },
       "storageUri": {
         "type": "string",
         "pattern": "^[a-z0-9]+://[^/]+(/.*)?$",
@@ -4931,6 +4951,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
         "maxLength": 253,
         "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only.\n\nThe name of a Secret in the namespace."
+      },
+      "storageInitializerWebhook": {
+        "type": "boolean",
+        "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
       },
       "timeout": {
         "type": "string",
