@@ -20,4 +20,9 @@ export enum KnativeFeature {
   POD_SECURITY_CONTEXT = 'kubernetes.podspec-securitycontext',
   /** Environment variables from `fieldRef` (the downward API). */
   FIELD_REF = 'kubernetes.podspec-fieldref',
+  // rt-storage (issue 15): oci:// models
+  /** `shareProcessNamespace`, for an `oci://` model mounted through KServe's modelcar sidecar. */
+  SHARE_PROCESS_NAMESPACE = 'kubernetes.podspec-shareprocessnamespace',
+  /** `image` volumes, for an `oci://` model mounted as an image volume. */
+  IMAGE_VOLUMES = 'kubernetes.podspec-volumes-image',
 }

@@ -9,7 +9,7 @@ import { ExplainerBackground, ExplainerMethod, ExplainerOptions } from './explai
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { MonitoringOptions } from './monitoring-options';
-import { StorageUri } from './storage-uri';
+import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
@@ -546,6 +546,10 @@ export class Explainer extends Construct {
       args.push(f.explainerBackground, background._file!);
       if (!this.inProcess) {
         // The explainer fetches the model directory as the predictor does, for the file.
+        if (resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) { // rt-storage
+          throw new Error(`the explainer reads its background from the model directory, but 'storageUri' ${resolved.storageUri.uri} is a modelcar, linked only in the predictor's pod; ` +
+            "use ExplainerBackground.fromRows() or fromConfigMap(), 'inProcess: true', or StorageUri.oci() with ModelImageMount.IMAGE_VOLUME or FETCH");
+        }
         if (resolved.storageUri.isMounted) {
           volumes.push(mountedModelVolume(resolved.storageUri));
         } else {

@@ -6,10 +6,11 @@
  */
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
+import { isMountedImage, modelcarContainer, modelcarPrefetchContainer, modelImageVolume } from './model-image';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { InferenceProtocol } from '../constructs/endpoint-options';
-import { StorageUri } from '../constructs/storage-uri';
+import { ModelImageMount, StorageUri } from '../constructs/storage-uri';
 
 /** The volume models are fetched into (an emptyDir) or mounted from (a PVC). */
 export const MODEL_VOLUME = 'model-dir';
@@ -123,8 +124,9 @@ export function storageCredentialsVolume(secretName: string): PodVolume {
   };
 }
 
-/** A `pvc://` model, mounted read-only at the model directory. */
+/** A `pvc://` model, mounted read-only at the model directory (an `oci://` image: see `./model-image`). */
 export function mountedModelVolume(storageUri: StorageUri): PodVolume {
+  if (isMountedImage(storageUri)) return modelImageVolume(storageUri, MODEL_VOLUME);
   const mount: Record<string, unknown> = { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true };
   if (storageUri.path) mount.subPath = storageUri.path;
   return {
@@ -144,6 +146,14 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   if (resolved.serviceAccountName) spec.serviceAccountName = resolved.serviceAccountName;
   const initContainers = storageInitializer(resolved);
   if (initContainers) spec.initContainers = initContainers;
+  // rt-storage: an oci:// model through KServe's modelcar sidecar.
+  if (isMountedImage(resolved.storageUri) && resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) {
+    (spec.containers as unknown[]).push(modelcarContainer(resolved.storageUri, MODEL_VOLUME, restrictedSecurityContext(resolved)));
+    spec.shareProcessNamespace = true;
+    if (!resolved.serverless) {
+      spec.initContainers = [...initContainers ?? [], modelcarPrefetchContainer(resolved.storageUri, restrictedSecurityContext(resolved))];
+    }
+  }
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) spec.securityContext = securityContext;
   if (resolved.nodeSelector && Object.keys(resolved.nodeSelector).length > 0) spec.nodeSelector = { ...resolved.nodeSelector };

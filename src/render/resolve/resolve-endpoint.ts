@@ -16,7 +16,9 @@ import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
+import { ModelImageMount } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
+import { checkKubernetesVersion, modelImageKnativeFeature } from '../model-image';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
 export interface EndpointFacts extends IConstruct {
@@ -121,6 +123,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
   }
 
+  checkKubernetesVersion(props.kubernetesVersion, props.storageUri); // rt-storage
   const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
   const resolved: ResolvedEndpoint = {
     endpoint: endpoint.construct ?? endpoint,
@@ -168,7 +171,12 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    if (props.storageUri.scheme === 'pvc') requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    // rt-storage: an oci:// model mounted as a modelcar sidecar or an image volume.
+    const imageFeature = modelImageKnativeFeature(props.storageUri);
+    if (imageFeature) {
+      requireKnativeFeature(resolved, imageFeature, `an oci:// 'storageUri' mounted with ModelImageMount.${props.storageUri.modelImageMount === ModelImageMount.IMAGE_VOLUME ? 'IMAGE_VOLUME' : 'MODELCAR'} (ModelImageMount.FETCH needs no flag)`);
+    }
     if (props.container && !props.storageUri.isMounted) {
       requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
         'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
