@@ -17,6 +17,7 @@ import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
 import * as contract from '../../contract';
+import { resolveEndpointRuntime, runtimeContainer } from '../runtime/endpoint-runtime';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
 export interface EndpointFacts extends IConstruct {
@@ -63,9 +64,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
   const features = new Set<string>(props.knativeFeatures ?? []);
   const format = props.format ?? ModelFormat.ONNX;
-  if (!props.container && !format.servedByModelServer) {
-    throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
-  }
+  // rt-core: a third-party serving runtime, when the format or `runtime` asks for one.
+  const runtime = resolveEndpointRuntime(endpoint.construct ?? endpoint, props, format, endpoint.protocol, endpoint.modelName);
 
   const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
     ", or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
@@ -105,15 +105,15 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'scaleDownDelay' must be between 0 and 3600 seconds, got ${scaleDownDelaySeconds}`);
   }
 
-  const resources = resolveResources(props.resources);
+  const resources = resolveResources(props.resources ?? runtime?.catalogResources);
   const ingress = props.ingress ?? (serverless ? EndpointIngress.istio() : EndpointIngress.none());
   if (serverless && (ingress._kind === IngressKind.GATEWAY_API || ingress._kind === IngressKind.KUBERNETES)) {
     throw new Error("'ingress' must be EndpointIngress.istio() or EndpointIngress.none() in serverless mode: Knative brings its own networking layer; Gateway API and Ingress objects are for raw mode");
   }
 
-  const container: ResolvedContainer = {
+  const container: ResolvedContainer = runtime?.resolved ? runtimeContainer(runtime.resolved) : {
     custom: props.container,
-    image: props.container?.image ?? props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
+    image: props.container?.image ?? props.serverImage ?? runtime?.modelServerImage ?? contract.DEFAULT_SERVER_IMAGE,
     port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
     env: new Map(),
   };
@@ -132,6 +132,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     protocol: endpoint.protocol,
     storageUri: props.storageUri,
     format,
+    servingRuntime: runtime?.runtime,
     features,
     container,
     resources,
@@ -159,7 +160,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     networkPolicy: props.networkPolicy ?? true,
     allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
     runAsUser,
-    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? !(runtime?.resolved?.runtime.writableRootFilesystem ?? false),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -169,7 +170,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
     if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (props.container && !props.storageUri.isMounted) {
+    if ((props.container || container.runtime) && !props.storageUri.isMounted) {
       requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
         'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
     }
