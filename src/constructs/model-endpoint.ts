@@ -9,6 +9,7 @@ import { ExplainerBackground, ExplainerMethod, ExplainerOptions } from './explai
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { MonitoringOptions } from './monitoring-options';
+import { ServingRuntime } from './serving-runtime';
 import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
@@ -50,6 +51,14 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * @default ModelFormat.ONNX
    */
   readonly format?: ModelFormat;
+
+  /**
+   * The serving runtime that runs the model (KServe's `runtime`).
+   *
+   * @default - the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that
+   * serves `format` over `protocol`: our model server for ONNX
+   */
+  readonly runtime?: ServingRuntime;
 
   /**
    * The name of the Knative Service or Deployment, and the first label of the host.
@@ -211,6 +220,8 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
   public readonly protocol: InferenceProtocol;
   /** The monitor, alert rules and dashboard, unless monitoring is off. */
   public readonly monitoring?: EndpointMonitoring;
+  /** The serving runtime (picked for `format`, or given); undefined with a custom `container`. */
+  public readonly runtime?: ServingRuntime;
 
   private readonly resolved: ResolvedEndpoint;
 
@@ -235,6 +246,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
     this.resolved = resolveEndpoint(this, props);
+    this.runtime = this.resolved.servingRuntime;
     // Two endpoints for one model in a chart fail synth, pointing to CanaryRollout.
     registerEndpoint(this, this.resolved);
     for (const [envName, value] of Object.entries(props.env ?? {})) this.addEnv(envName, value);

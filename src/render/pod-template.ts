@@ -9,6 +9,7 @@ import * as contract from '../contract';
 import { isMountedImage, modelcarContainer, modelcarPrefetchContainer, modelImageVolume } from './model-image';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
+import { runtimeContainerPorts, runtimeProbes } from './runtime/pod';
 import { InferenceProtocol } from '../constructs/endpoint-options';
 import { ModelImageMount, StorageUri } from '../constructs/storage-uri';
 
@@ -210,6 +211,7 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
 }
 
 function containerPorts(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
+  if (resolved.container.runtime) return runtimeContainerPorts(resolved.container.runtime, resolved.serverless);
   const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
   if (resolved.serverless) {
     // Knative exposes exactly one port, named for its protocol.
@@ -227,6 +229,7 @@ function containerPorts(resolved: ResolvedEndpoint): Array<Record<string, unknow
 function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
   const custom = resolved.container.custom;
   const startupFailures = Math.ceil(resolved.startupSeconds / STARTUP_PERIOD_SECONDS);
+  if (resolved.container.runtime) return runtimeProbes(resolved.container.runtime, resolved.serverless, STARTUP_PERIOD_SECONDS, startupFailures);
   if (resolved.protocol === InferenceProtocol.GRPC_V2 && !custom) {
     // A gRPC endpoint still runs our HTTP port inside the pod in raw mode; in serverless mode
     // only the h2c port exists, so the probes use gRPC's TCP port.
@@ -264,6 +267,8 @@ function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
   if (!resolved.container.custom) env.push(...resolved.storageEnv);
+  // A runtime's own variables; the endpoint's `env` may override them.
+  for (const e of resolved.container.runtime?.env ?? []) if (!resolved.container.env.has(e.name)) env.push(e);
   for (const [name, value] of resolved.container.env) env.push(envVar(name, value));
   return env;
 }

@@ -38,6 +38,7 @@ export function podLabelMeta(label: string): string {
 
 /** The port the endpoint serves `/metrics` on, in its pods. */
 export function metricsPort(resolved: ResolvedEndpoint): number {
+  if (resolved.container.runtime?.metrics) return resolved.container.runtime.metrics.port;
   return resolved.container.custom ? resolved.container.port : contract.HTTP_PORT;
 }
 

@@ -19,6 +19,7 @@ import type { ModelVersion } from '../../constructs/model-version';
 import { ModelImageMount } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
 import { checkKubernetesVersion, modelImageKnativeFeature } from '../model-image';
+import { resolveEndpointRuntime, runtimeContainer } from '../runtime/endpoint-runtime';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
 export interface EndpointFacts extends IConstruct {
@@ -65,9 +66,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
   const features = new Set<string>(props.knativeFeatures ?? []);
   const format = props.format ?? ModelFormat.ONNX;
-  if (!props.container && !format.servedByModelServer) {
-    throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
-  }
+  // rt-core: a third-party serving runtime, when the format or `runtime` asks for one.
+  const runtime = resolveEndpointRuntime(endpoint.construct ?? endpoint, props, format, endpoint.protocol, endpoint.modelName);
 
   const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
     ", or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
@@ -107,15 +107,15 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'scaleDownDelay' must be between 0 and 3600 seconds, got ${scaleDownDelaySeconds}`);
   }
 
-  const resources = resolveResources(props.resources);
+  const resources = resolveResources(props.resources ?? runtime?.catalogResources);
   const ingress = props.ingress ?? (serverless ? EndpointIngress.istio() : EndpointIngress.none());
   if (serverless && (ingress._kind === IngressKind.GATEWAY_API || ingress._kind === IngressKind.KUBERNETES)) {
     throw new Error("'ingress' must be EndpointIngress.istio() or EndpointIngress.none() in serverless mode: Knative brings its own networking layer; Gateway API and Ingress objects are for raw mode");
   }
 
-  const container: ResolvedContainer = {
+  const container: ResolvedContainer = runtime?.resolved ? runtimeContainer(runtime.resolved) : {
     custom: props.container,
-    image: props.container?.image ?? props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
+    image: props.container?.image ?? props.serverImage ?? runtime?.modelServerImage ?? contract.DEFAULT_SERVER_IMAGE,
     port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
     env: new Map(),
   };
@@ -135,6 +135,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     protocol: endpoint.protocol,
     storageUri: props.storageUri,
     format,
+    servingRuntime: runtime?.runtime,
     features,
     container,
     resources,
@@ -162,7 +163,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     networkPolicy: props.networkPolicy ?? true,
     allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
     runAsUser,
-    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? !(runtime?.resolved?.runtime.writableRootFilesystem ?? false),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -177,7 +178,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (imageFeature) {
       requireKnativeFeature(resolved, imageFeature, `an oci:// 'storageUri' mounted with ModelImageMount.${props.storageUri.modelImageMount === ModelImageMount.IMAGE_VOLUME ? 'IMAGE_VOLUME' : 'MODELCAR'} (ModelImageMount.FETCH needs no flag)`);
     }
-    if (props.container && !props.storageUri.isMounted) {
+    if ((props.container || container.runtime) && !props.storageUri.isMounted) {
       requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
         'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
     }

@@ -9,7 +9,9 @@ import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
 import { NodeAffinityRule, Toleration } from '../../constructs/scheduling';
+import type { ServingRuntime } from '../../constructs/serving-runtime';
 import { StorageUri } from '../../constructs/storage-uri';
+import type { ResolvedRuntime } from '../runtime/resolve-runtime';
 
 export interface ResolvedContainer {
   /** Set when the user brings their own server. */
@@ -18,6 +20,8 @@ export interface ResolvedContainer {
   /** The one port Knative exposes, and the Service's target port. */
   readonly port: number;
   readonly env: Map<string, EnvValue>;
+  /** A third-party serving runtime (then `custom` describes its container too). */
+  readonly runtime?: ResolvedRuntime;
 }
 
 /** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */
@@ -40,6 +44,8 @@ export interface ResolvedEndpoint {
   readonly protocol: InferenceProtocol;
   readonly storageUri: StorageUri;
   readonly format: ModelFormat;
+  /** The serving runtime; undefined with a custom container. */
+  readonly servingRuntime?: ServingRuntime;
   readonly features: Set<string>;
   readonly container: ResolvedContainer;
   readonly resources: ResolvedResources;
