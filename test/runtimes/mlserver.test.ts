@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
 import { postJson, podSpecOf, python, runtimesVenv, startRuntime, StartedRuntime } from './runtime-harness';
-import { DeploymentMode, ModelEndpoint, ModelFormat, ServingRuntime, StorageUri } from '../../src';
+import { DeploymentMode, ModelEndpoint, ModelFormat, ModelImageMount, ServingRuntime, StorageUri } from '../../src';
+import { startFakeOciRegistry } from '../server/storage/fake-oci-registry';
 
 const FIXTURE = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'models', 'iris-logreg.expected.json'), 'utf8'));
 const ROWS: number[][] = FIXTURE.v1_request.instances;
@@ -125,6 +126,33 @@ maybe('MLServer as a real process, from the synthesized pod (venv runtimes)', ()
       // The same sklearn model as the repo's ONNX fixture: the labels agree with the fixture's.
       const fixtureLabels = FIXTURE.outputs.find((o: any) => o.name === 'label').data;
       expect(res.body.outputs.find((o: any) => o.name === 'predict').data).toEqual(fixtureLabels);
+    }
+  }, 240_000);
+
+  test('serves an sklearn model that the synthesized storage initializer pulled from an OCI image (fake OCI registry on loopback)', async () => {
+    const expected = JSON.parse(await python(venv!, TRAIN.sklearn, [path.join(dir, 'oci-model.joblib'), JSON.stringify(ROWS)]));
+    const registry = await startFakeOciRegistry({ images: { 'models/iris-sklearn:v1': { layers: [{ 'models/model.joblib': readFileSync(path.join(dir, 'oci-model.joblib')) }] } } });
+    try {
+      const chart = new Chart(Testing.app(), 'test');
+      new ModelEndpoint(chart, 'Endpoint', {
+        modelName: 'iris',
+        mode: DeploymentMode.RAW,
+        format: ModelFormat.SKLEARN,
+        runtime: ServingRuntime.MLSERVER,
+        storageUri: StorageUri.oci(`${registry.host}/models/iris-sklearn:v1`, { mount: ModelImageMount.FETCH }),
+      });
+      const manifests = Testing.synth(chart);
+      expect(podSpecOf(manifests).initContainers[0].args).toEqual(['storage-initializer', `oci://${registry.host}/models/iris-sklearn:v1`, '/mnt/models']);
+      running = await startRuntime(manifests, { venv: venv! });
+      const res = await postJson(running.httpPort, '/v2/models/iris/infer', {
+        inputs: [{ name: 'input-0', shape: [ROWS.length, 4], datatype: 'FP64', data: ROWS.flat() }],
+        outputs: [{ name: 'predict_proba' }],
+      });
+      expect(res.status).toBe(200);
+      expect(closeTo(res.body.outputs[0].data.map(Number), expected.predict_proba.flat(), 1e-9)).toBe(true);
+      expect(registry.requests.filter((r) => r.startsWith('store GET /blob/'))).toHaveLength(1);
+    } finally {
+      await registry.close();
     }
   }, 240_000);
 });
