@@ -258,7 +258,10 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
     if (monitoring.enabled) {
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', this.resolved, monitoring);
-      if (this.resolved.networkPolicy) admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));
+      // A runtime without metrics (TF Serving) has no monitor, and no scrape to admit.
+      if (this.resolved.networkPolicy && this.monitoring.monitor) {
+        admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));
+      }
     }
   }
 

@@ -56,7 +56,8 @@ export function resolveEndpointRuntime(
 /** The container of a third-party runtime, in the shape of a custom container plus its facts. */
 export function runtimeContainer(r: ResolvedRuntime): ResolvedContainer {
   return {
-    custom: { image: r.image, command: r.command, args: r.args, port: r.servingPort, readinessPath: r.readinessPath },
+    // No args at all (not an empty list) keeps the image's CMD where the runtime has none.
+    custom: { image: r.image, command: r.command, args: r.args.length > 0 ? r.args : undefined, port: r.servingPort, readinessPath: r.readinessPath },
     runtime: r,
     image: r.image,
     port: r.servingPort,
