@@ -3,7 +3,7 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { Secret } from 'cdk8s-plus-33';
 import {
-  DeploymentMode, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelImageMount, ModelMesh, StorageAuth, StorageUri,
+  DeploymentMode, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelImageMount, ModelMesh, ServingRuntime, StorageAuth, StorageUri,
 } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests, validateManifests } from '../validation';
@@ -79,6 +79,28 @@ describe('hf:// URIs', () => {
     })).toThrow(/StorageAuth.huggingFaceToken\(\) reads hf:\/\/ storage, but 'storageUri' is 's3:\/\/models\/iris'/);
   });
 
+  test('a runtime (MLServer) gets the storage initializer for hf://, with the token mounted there only', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'test');
+    new ModelEndpoint(chart, 'Endpoint', {
+      modelName: 'iris',
+      mode: DeploymentMode.RAW,
+      format: ModelFormat.SKLEARN,
+      runtime: ServingRuntime.MLSERVER,
+      storageUri: StorageUri.hf('acme/iris-sklearn', 'v1'),
+      storageAuth: StorageAuth.huggingFaceToken(Secret.fromSecretName(chart, 'Token', 'hf-token')),
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    const spec = podSpecOf(manifests, DeploymentMode.RAW);
+    const [init] = spec.initContainers;
+    expect(init.args).toEqual(['storage-initializer', 'hf://acme/iris-sklearn@v1', '/mnt/models']);
+    expect(init.env).toContainEqual({ name: 'STORAGE_CREDENTIALS_DIR', value: '/var/run/secrets/model-storage' });
+    expect(init.volumeMounts).toContainEqual({ name: 'storage-credentials', mountPath: '/var/run/secrets/model-storage', readOnly: true });
+    // The runtime itself never sees the token.
+    expect(server(spec).volumeMounts.map((m: any) => m.name)).not.toContain('storage-credentials');
+  });
+
   test('a custom container gets the storage initializer for hf:// in raw mode', () => {
     const manifests = synth({
       mode: DeploymentMode.RAW,
@@ -142,6 +164,15 @@ describe('oci:// through a modelcar sidecar', () => {
     expect(args[args.indexOf('--model-dir') + 1]).toBe('/mnt/models');
     // KServe's pre-fetch: the kubelet pulls the model image before the containers start.
     expect(spec.initContainers.map((c: any) => [c.name, c.image])).toEqual([['modelcar-prefetch', IMAGE]]);
+  });
+
+  test('a runtime (MLServer) reads the model the modelcar links: no storage initializer, the sidecar beside it', () => {
+    const manifests = synth({ mode: DeploymentMode.RAW, format: ModelFormat.SKLEARN, runtime: ServingRuntime.MLSERVER, storageUri: StorageUri.fromUri(`oci://${IMAGE}`) });
+    const spec = podSpecOf(manifests, DeploymentMode.RAW);
+    expect(spec.containers.map((c: any) => c.name)).toEqual(['model-server', 'modelcar']);
+    expect(server(spec).command).toEqual(['mlserver', 'start', '/mnt/models']);
+    expect(server(spec).volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt', readOnly: true });
+    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['modelcar-prefetch']);
   });
 
   test('fails: serverless without the shareProcessNamespace flag, and says which flag and the way out', () => {
