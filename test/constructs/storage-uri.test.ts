@@ -3,7 +3,7 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { Secret } from 'cdk8s-plus-33';
 import {
-  DeploymentMode, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelImageMount, ModelMesh, ServingRuntime, StorageAuth, StorageUri,
+  CanaryRollout, DeploymentMode, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelImageMount, ModelMesh, ServingRuntime, StorageAuth, StorageUri,
 } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests, validateManifests } from '../validation';
@@ -186,6 +186,25 @@ describe('oci:// through a modelcar sidecar', () => {
     expect(spec.shareProcessNamespace).toBe(true);
     expect(spec.containers.map((c: any) => c.name)).toEqual(['model-server', 'modelcar']);
     expect(spec.initContainers).toBeUndefined();
+  });
+
+  test('a raw CanaryRollout gives each version its own modelcar', () => {
+    const chart = Testing.chart();
+    new CanaryRollout(chart, 'Rollout', {
+      modelName: 'iris',
+      mode: DeploymentMode.RAW,
+      stable: { version: 'v1', storageUri: StorageUri.fromUri('oci://registry.example.com/models/iris:v1') },
+      canary: { version: 'v2', storageUri: StorageUri.fromUri('oci://registry.example.com/models/iris:v2') },
+      trafficPercent: 10,
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    const images = manifests.filter((m: any) => m.kind === 'Deployment').map((d: any) => {
+      const spec = d.spec.template.spec;
+      expect(spec.shareProcessNamespace).toBe(true);
+      return spec.containers.find((c: any) => c.name === 'modelcar').image;
+    });
+    expect(images.sort()).toEqual(['registry.example.com/models/iris:v1', 'registry.example.com/models/iris:v2']);
   });
 
   test('fails: an explainer that reads its background from a modelcar model dir', () => {
