@@ -3,7 +3,8 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { Secret } from 'cdk8s-plus-33';
 import {
-  CanaryRollout, DeploymentMode, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelImageMount, ModelMesh, ServingRuntime, StorageAuth, StorageUri,
+  CanaryRollout, DeploymentMode, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelImageMount, ModelMesh, ServingRuntime,
+  StorageAuth, StorageUri,
 } from '../../src';
 import { findOne } from '../util';
 import { expectValidManifests, validateManifests } from '../validation';
