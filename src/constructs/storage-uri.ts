@@ -146,7 +146,10 @@ export enum ModelImageMount {
   /**
    * KServe's modelcar: the image runs as a sidecar in the predictor's pod, which shares its
    * process namespace (`shareProcessNamespace: true`); the sidecar links the model directory to
-   * its own `/models` through `/proc/<pid>/root`. Nothing is copied. Costs: the image needs a
+   * its own `/models` through `/proc/<pid>/root`. Nothing is copied. In raw mode it is a native
+   * sidecar (an init container with `restartPolicy: Always`) whose startup probe holds the model
+   * server back until the link resolves; Knative takes only plain containers, so there the server
+   * may look before the link exists on a slow start. Costs: the image needs a
    * shell (`sh`, `ln`, `sleep`) and world-readable files, since it runs as the pod's non-root user
    * under the restricted profile; every container of the pod sees the others' processes (and,
    * as the same user, their environment); Knative needs its

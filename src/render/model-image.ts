@@ -44,9 +44,16 @@ export function modelImageVolume(storageUri: StorageUri, volumeName: string): { 
  * The modelcar sidecar: it links `<MODEL_DIR>` to its own `/models` through `/proc/<pid>/root`
  * (the pod shares one process namespace) and sleeps. Kubernetes turns `$$` into `$` in commands,
  * so `$$$$` reaches the shell as `$$`, its own pid, which `exec sleep` keeps.
+ *
+ * `native` (raw mode): a native sidecar, an init container with `restartPolicy: Always` whose startup
+ * probe passes once the link resolves; the kubelet starts the model server only then, so the server
+ * never looks at a model dir that is not there yet (and the image is pulled before it starts).
+ * Knative does not take native sidecars: there it is a plain second container, started right after
+ * the server, and the server's first look at the model dir may come before the link.
  */
-export function modelcarContainer(storageUri: StorageUri, volumeName: string, securityContext: Record<string, unknown>): Record<string, unknown> {
-  return {
+export function modelcarContainer(storageUri: StorageUri, volumeName: string, securityContext: Record<string, unknown>,
+  native: boolean): Record<string, unknown> {
+  const container: Record<string, unknown> = {
     name: MODELCAR_CONTAINER_NAME,
     image: imageReference(storageUri),
     command: ['sh', '-c', `ln -sf /proc/$$$$/root/${MODEL_IMAGE_DIR} ${MODELCAR_LINK_DIR}/ && exec sleep infinity`],
@@ -54,20 +61,11 @@ export function modelcarContainer(storageUri: StorageUri, volumeName: string, se
     securityContext,
     volumeMounts: [{ name: volumeName, mountPath: MODELCAR_LINK_DIR }],
   };
-}
-
-/**
- * KServe's pre-fetch init container (raw mode): it makes the kubelet pull the model image before
- * the containers start, so the sidecar links the model at once instead of after a long pull.
- */
-export function modelcarPrefetchContainer(storageUri: StorageUri, securityContext: Record<string, unknown>): Record<string, unknown> {
-  return {
-    name: `${MODELCAR_CONTAINER_NAME}-prefetch`,
-    image: imageReference(storageUri),
-    command: ['sh', '-c', 'echo pre-fetched the model image'],
-    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-    securityContext,
-  };
+  if (native) {
+    container.restartPolicy = 'Always';
+    container.startupProbe = { exec: { command: ['sh', '-c', `test -d ${contract.MODEL_DIR}/`] }, periodSeconds: 1, failureThreshold: 120 };
+  }
+  return container;
 }
 
 /** The Knative feature flag an image-mounted model needs in serverless mode, or undefined. */

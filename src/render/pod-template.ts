@@ -6,7 +6,7 @@
  */
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
-import { isMountedImage, modelcarContainer, modelcarPrefetchContainer, modelImageVolume } from './model-image';
+import { isMountedImage, modelcarContainer, modelImageVolume } from './model-image';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { runtimeContainerPorts, runtimeProbes } from './runtime/pod';
@@ -149,11 +149,11 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   if (initContainers) spec.initContainers = initContainers;
   // rt-storage: an oci:// model through KServe's modelcar sidecar.
   if (isMountedImage(resolved.storageUri) && resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) {
-    (spec.containers as unknown[]).push(modelcarContainer(resolved.storageUri, MODEL_VOLUME, restrictedSecurityContext(resolved)));
+    const modelcar = modelcarContainer(resolved.storageUri, MODEL_VOLUME, restrictedSecurityContext(resolved), !resolved.serverless);
+    // Raw mode: a native sidecar, ready before the server starts; Knative takes only plain containers.
+    if (resolved.serverless) (spec.containers as unknown[]).push(modelcar);
+    else spec.initContainers = [...initContainers ?? [], modelcar];
     spec.shareProcessNamespace = true;
-    if (!resolved.serverless) {
-      spec.initContainers = [...initContainers ?? [], modelcarPrefetchContainer(resolved.storageUri, restrictedSecurityContext(resolved))];
-    }
   }
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) spec.securityContext = securityContext;

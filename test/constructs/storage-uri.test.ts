@@ -148,11 +148,16 @@ describe('oci:// URIs', () => {
 });
 
 describe('oci:// through a modelcar sidecar', () => {
-  test('raw mode: a sidecar links the model dir through /proc, the pod shares its process namespace', () => {
+  test('raw mode: a native sidecar links the model dir through /proc before the server starts; the pod shares its process namespace', () => {
     const manifests = synth({ mode: DeploymentMode.RAW, storageUri: StorageUri.fromUri(`oci://${IMAGE}`) });
     const spec = podSpecOf(manifests, DeploymentMode.RAW);
     expect(spec.shareProcessNamespace).toBe(true);
-    const sidecar = spec.containers.find((c: any) => c.name === 'modelcar');
+    expect(spec.containers.map((c: any) => c.name)).toEqual(['model-server']);
+    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['modelcar']);
+    const sidecar = spec.initContainers[0];
+    // A native sidecar: the kubelet starts the server once the startup probe sees the linked model dir.
+    expect(sidecar.restartPolicy).toBe('Always');
+    expect(sidecar.startupProbe).toEqual({ exec: { command: ['sh', '-c', 'test -d /mnt/models/'] }, periodSeconds: 1, failureThreshold: 120 });
     expect(sidecar.image).toBe(IMAGE);
     // Kubernetes turns $$ into $: the shell gets $$, its own pid.
     expect(sidecar.command).toEqual(['sh', '-c', 'ln -sf /proc/$$$$/root/models /mnt/ && exec sleep infinity']);
@@ -163,17 +168,17 @@ describe('oci:// through a modelcar sidecar', () => {
     expect(server(spec).args).not.toContain('--storage-uri');
     const args: string[] = server(spec).args;
     expect(args[args.indexOf('--model-dir') + 1]).toBe('/mnt/models');
-    // KServe's pre-fetch: the kubelet pulls the model image before the containers start.
-    expect(spec.initContainers.map((c: any) => [c.name, c.image])).toEqual([['modelcar-prefetch', IMAGE]]);
+    // Native sidecars (restartPolicy on an init container) are in the oldest supported release's schema too.
+    expect(validateManifests(manifests, KUBERNETES_VERSIONS.oldest)).toEqual([]);
   });
 
-  test('a runtime (MLServer) reads the model the modelcar links: no storage initializer, the sidecar beside it', () => {
+  test('a runtime (MLServer) reads the model the modelcar links: no storage initializer, the native sidecar before it', () => {
     const manifests = synth({ mode: DeploymentMode.RAW, format: ModelFormat.SKLEARN, runtime: ServingRuntime.MLSERVER, storageUri: StorageUri.fromUri(`oci://${IMAGE}`) });
     const spec = podSpecOf(manifests, DeploymentMode.RAW);
-    expect(spec.containers.map((c: any) => c.name)).toEqual(['model-server', 'modelcar']);
+    expect(spec.containers.map((c: any) => c.name)).toEqual(['model-server']);
     expect(server(spec).command).toEqual(['mlserver', 'start', '/mnt/models']);
     expect(server(spec).volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt', readOnly: true });
-    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['modelcar-prefetch']);
+    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['modelcar']);
   });
 
   test('fails: serverless without the shareProcessNamespace flag, and says which flag and the way out', () => {
@@ -181,12 +186,14 @@ describe('oci:// through a modelcar sidecar', () => {
       .toThrow(/ModelImageMount.MODELCAR \(ModelImageMount.FETCH needs no flag\) needs the Knative feature flag 'kubernetes.podspec-shareprocessnamespace'.*KnativeFeature.SHARE_PROCESS_NAMESPACE/);
   });
 
-  test('serverless with the flag: the sidecar, and no init container (which would need another flag)', () => {
+  test('serverless with the flag: a plain sidecar container (Knative takes no native sidecars), and no init container', () => {
     const manifests = synth({ storageUri: StorageUri.fromUri(`oci://${IMAGE}`), knativeFeatures: [KnativeFeature.SHARE_PROCESS_NAMESPACE] });
     const spec = podSpecOf(manifests, DeploymentMode.SERVERLESS);
     expect(spec.shareProcessNamespace).toBe(true);
     expect(spec.containers.map((c: any) => c.name)).toEqual(['model-server', 'modelcar']);
     expect(spec.initContainers).toBeUndefined();
+    expect(spec.containers[1].restartPolicy).toBeUndefined();
+    expect(spec.containers[1].startupProbe).toBeUndefined();
   });
 
   test('a raw CanaryRollout gives each version its own modelcar', () => {
@@ -203,7 +210,7 @@ describe('oci:// through a modelcar sidecar', () => {
     const images = manifests.filter((m: any) => m.kind === 'Deployment').map((d: any) => {
       const spec = d.spec.template.spec;
       expect(spec.shareProcessNamespace).toBe(true);
-      return spec.containers.find((c: any) => c.name === 'modelcar').image;
+      return spec.initContainers.find((c: any) => c.name === 'modelcar').image;
     });
     expect(images.sort()).toEqual(['registry.example.com/models/iris:v1', 'registry.example.com/models/iris:v2']);
   });
