@@ -93,6 +93,14 @@ export class RuntimeCatalog extends Construct {
     this.resourcesByRuntime = { ...props.resources };
   }
 
+  /**
+   * `image` from the catalog's registry mirror (unchanged without one): runtimes' images and
+   * the storage initializer in front of them.
+   */
+  public imageFor(image: string): string {
+    return this.imageRegistry ? mirrored(image, this.imageRegistry) : image;
+  }
+
   /** Whether endpoints may use `runtime` (by name). */
   public allows(runtime: ServingRuntime): boolean {
     return this.runtimes.some(r => r.name === runtime.name);

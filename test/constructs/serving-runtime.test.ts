@@ -1,7 +1,7 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue } from 'cdk8s-plus-33';
 import {
-  CanaryRollout, DeploymentMode, EndpointIngress, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat,
+  CanaryRollout, DeploymentMode, EndpointIngress, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelMesh,
   RuntimeCatalog, RuntimeCatalogProps, ServingRuntime, ServingRuntimeOptions, StorageUri,
 } from '../../src';
 import { findOne } from '../util';
@@ -375,8 +375,10 @@ describe('RuntimeCatalog: the runtimes a platform allows', () => {
 
   test('the registry mirror replaces every image\'s registry, Docker Hub\'s implicit one included (a one-word image gets library/)', () => {
     const { manifests } = synthIn({ imageRegistry: 'mirror.example.com:5000/hub' }, { format: ModelFormat.SKLEARN });
-    const c = podSpecOf(manifests, DeploymentMode.RAW).containers[0];
-    expect(c.image).toBe('mirror.example.com:5000/hub/seldonio/mlserver:1.7.1');
+    const pod = podSpecOf(manifests, DeploymentMode.RAW);
+    expect(pod.containers[0].image).toBe('mirror.example.com:5000/hub/seldonio/mlserver:1.7.1');
+    // The storage initializer in front of the runtime comes through the mirror too.
+    expect(pod.initContainers[0].image).toBe('mirror.example.com:5000/hub/cdk8s-model-serving/model-server:0.1.0');
     const tf = synthIn({ imageRegistry: 'mirror.example.com' }, { runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.V1 });
     expect(podSpecOf(tf.manifests, DeploymentMode.RAW).containers[0].image).toBe('mirror.example.com/tensorflow/serving:2.6.2');
     const ours = synthIn({ imageRegistry: 'mirror.example.com' }, { storageUri: StorageUri.s3('m', 'model.onnx') });
@@ -550,5 +552,20 @@ describe('CanaryRollout with runtimes', () => {
     const noReady = findOne(manifests, 'PrometheusRule').spec.groups[0].rules.find((r: any) => r.alert === 'ModelEndpointNoReadyReplicas');
     expect(noReady.expr).toBe('sum(kube_deployment_status_replicas_available{namespace="models",deployment=~"churn-v1|churn-v2"}) < 1');
     expect(rollout.monitoring?.omitted).toContainEqual(expect.stringMatching(/^ModelEndpointCanaryErrorRatio and ModelEndpointCanaryLatency/));
+  });
+});
+
+describe('ModelMesh and runtimes', () => {
+  test('fails: a non-ONNX model names the runtimes a ModelEndpoint would use instead', () => {
+    const mesh = new ModelMesh(new Chart(Testing.app(), 'test'), 'Mesh', { memoryPerServer: Size.gibibytes(1) });
+    expect(() => mesh.addModel({ name: 'iris', storageUri: SKLEARN_MODEL, memoryEstimate: Size.mebibytes(64), format: ModelFormat.SKLEARN })).toThrow(
+      /does not run \(it serves ONNX\); a ModelMesh's members run only our model server, which routes between peers: serve it with a ModelEndpoint \(runtimes for sklearn: kserve-sklearnserver, kserve-mlserver\)/);
+  });
+
+  test('fails: a catalog that does not allow our model server', () => {
+    const app = Testing.app();
+    new RuntimeCatalog(app, 'Runtimes', { runtimes: [ServingRuntime.TRITON] });
+    expect(() => new ModelMesh(new Chart(app, 'test'), 'Mesh', { memoryPerServer: Size.gibibytes(1) })).toThrow(
+      /a ModelMesh runs cdk8s-model-server on every member, which the RuntimeCatalog 'Runtimes' does not allow \(it allows kserve-tritonserver\)/);
   });
 });
