@@ -569,3 +569,39 @@ describe('ModelMesh and runtimes', () => {
       /a ModelMesh runs cdk8s-model-server on every member, which the RuntimeCatalog 'Runtimes' does not allow \(it allows kserve-tritonserver\)/);
   });
 });
+
+describe('monitoring a runtime under Knative', () => {
+  test('the PodMonitor scrapes MLServer\'s own metrics port, which Knative does not declare, by rewriting the address', () => {
+    const { manifests } = synth({ format: ModelFormat.SKLEARN });
+    const endpoint = findOne(manifests, 'PodMonitor').spec.podMetricsEndpoints[0];
+    expect(endpoint.path).toBe('/metrics');
+    expect(endpoint.relabelings).toContainEqual({ action: 'replace', sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: '$1:8082', targetLabel: '__address__' });
+  });
+
+  test('no-ready-replicas counts the revisions\' Deployments (kube-state-metrics), never a scrape', () => {
+    const { manifests, endpoint } = synth({ runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.V1 });
+    const rule = findOne(manifests, 'PrometheusRule').spec.groups[0].rules;
+    expect(rule.map((r: any) => r.alert)).toEqual(['ModelEndpointNoReadyReplicas']);
+    expect(rule[0].expr).toBe(`sum(kube_deployment_status_replicas_available{deployment=~"${endpoint.name}-.+-deployment"}) < 1`);
+    expect(manifests.filter(m => m.kind === 'PodMonitor')).toEqual([]);
+    // The NetworkPolicy admits no scrape: there is nothing to scrape.
+    const policy = findOne(manifests, 'NetworkPolicy');
+    expect(JSON.stringify(policy.spec)).not.toContain('"monitoring"');
+  });
+
+  test('the dashboard has only the panels the runtime\'s metrics feed, and names what it leaves out', () => {
+    const { manifests, endpoint } = synth({ format: ModelFormat.SKLEARN });
+    const cm = findOne(manifests, 'ConfigMap', { name: `${endpoint.name}-dashboard` });
+    const dashboard = JSON.parse(Object.values(cm.data)[0] as string);
+    const titles = dashboard.panels.filter((p: any) => p.type !== 'row').map((p: any) => p.title);
+    // MLServer: success and failure counters, no latency histogram.
+    expect(titles).toEqual(['Requests/s', 'Error ratio', 'Replicas']);
+    const replicas = dashboard.panels.find((p: any) => p.title === 'Replicas');
+    expect(replicas.description).toContain('ModelEndpointHighLatency and the latency panels: kserve-mlserver publishes no latency histogram in seconds');
+    expect(endpoint.monitoring?.omitted).toEqual([
+      'ModelEndpointHighLatency and the latency panels: kserve-mlserver publishes no latency histogram in seconds',
+      'ModelEndpointModelLoadFailures and the model-load panels: kserve-mlserver publishes no model-load metrics we know',
+      'ModelEndpointCanaryErrorRatio and ModelEndpointCanaryLatency: they compare our model server\'s series by track',
+    ]);
+  });
+});
