@@ -2,7 +2,7 @@ import { Chart, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue } from 'cdk8s-plus-33';
 import {
   CanaryRollout, DeploymentMode, EndpointIngress, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelMesh,
-  RuntimeCatalog, RuntimeCatalogProps, ServingRuntime, ServingRuntimeOptions, StorageUri,
+  ExplainerBackground, RuntimeCatalog, RuntimeCatalogProps, ServingRuntime, ServingRuntimeOptions, StorageUri, TransformerModule,
 } from '../../src';
 import { findOne } from '../util';
 import { checkRestricted, expectValidManifests, ValidationOptions } from '../validation';
@@ -531,6 +531,32 @@ describe('escape hatches and other props', () => {
     const t = endpoint.addTransformer({ container: { image: 'my-transformer:1' }, predictorProtocol: InferenceProtocol.V2 });
     expect(t.predictorProtocol).toBe(InferenceProtocol.V2);
     expect(() => endpoint.addExplainer({ container: { image: 'my-explainer:1' } })).not.toThrow();
+  });
+});
+
+describe('our transformer and explainer in front of a runtime', () => {
+  const TF_GRPC = { runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.GRPC_V1 };
+
+  test('fails: our transformer cannot call TF Serving\'s own gRPC service, and names what it can call', () => {
+    const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
+    expect(() => endpoint.addTransformer({ module: TransformerModule.fromImagePath('/app/t.js') })).toThrow(
+      /our transformer cannot call the predictor over grpc-v1 \(a runtime's own gRPC service\); set 'predictorProtocol' to one of v1, or use your own 'container'/);
+  });
+
+  test('our transformer calls TF Serving over V1 REST when asked to', () => {
+    const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
+    const t = endpoint.addTransformer({ module: TransformerModule.fromImagePath('/app/t.js'), predictorProtocol: InferenceProtocol.V1 });
+    expect(t.predictorHost).toBe(`${endpoint.name}.default.svc.cluster.local:80`);
+  });
+
+  test('fails: our explainer needs V2, which TF Serving does not speak', () => {
+    const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
+    expect(() => endpoint.addExplainer()).toThrow(/the explainer calls the predictor over V2/);
+  });
+
+  test('our explainer calls MLServer over V2', () => {
+    const { endpoint } = synth({ format: ModelFormat.SKLEARN }, DeploymentMode.RAW);
+    expect(endpoint.addExplainer({ background: ExplainerBackground.fromRows([[0, 0, 0, 0]]) }).predictorProtocol).toBe(InferenceProtocol.V2);
   });
 });
 

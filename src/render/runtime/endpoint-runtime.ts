@@ -4,11 +4,11 @@
  */
 import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
+import { findCatalog } from './catalog';
 import { resolveRuntime, ResolvedRuntime } from './resolve-runtime';
 import { selectRuntime } from './select';
 import { InferenceProtocol, ModelContainer } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
-import { RuntimeCatalog } from '../../constructs/runtime-catalog';
 import { ServingRuntime } from '../../constructs/serving-runtime';
 import { StorageUri } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
@@ -46,7 +46,7 @@ export function resolveEndpointRuntime(
     return undefined;
   }
   const runtime = selectRuntime(scope, { format: props.format, runtime: props.runtime, protocol });
-  const catalog = RuntimeCatalog.of(scope);
+  const catalog = findCatalog(scope);
   const catalogResources = catalog?.resourcesFor(runtime);
   if (runtime.isModelServer) return { runtime, modelServerImage: runtime.image, catalogResources };
   if (props.serverImage !== undefined) {

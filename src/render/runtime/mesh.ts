@@ -3,22 +3,22 @@
  * on peers and forwards to them; third-party runtimes cannot take part. Internal.
  */
 import { IConstruct } from 'constructs';
+import { findCatalog } from './catalog';
 import { servesFormat } from './select';
 import { ModelFormat } from '../../constructs/model-format';
-import { RuntimeCatalog } from '../../constructs/runtime-catalog';
 import { ServingRuntime } from '../../constructs/serving-runtime';
 
 /** Throws if the scope's RuntimeCatalog does not allow our model server, which every member runs. */
 export function assertMeshRuntimeAllowed(scope: IConstruct): void {
-  const catalog = RuntimeCatalog.of(scope);
+  const catalog = findCatalog(scope);
   if (catalog && !catalog.allows(ServingRuntime.MODEL_SERVER)) {
-    throw new Error(`a ModelMesh runs ${ServingRuntime.MODEL_SERVER.name} on every member, which the RuntimeCatalog '${catalog.node.path}' does not allow (it allows ${catalog.runtimes.map(r => r.name).join(', ')}); add ServingRuntime.MODEL_SERVER to its 'runtimes'`);
+    throw new Error(`a ModelMesh runs ${ServingRuntime.MODEL_SERVER.name} on every member, which the RuntimeCatalog '${catalog.path}' does not allow (it allows ${catalog.runtimes.map(r => r.name).join(', ')}); add ServingRuntime.MODEL_SERVER to its 'runtimes'`);
   }
 }
 
 /** The refusal of a model whose format our server does not run, naming the runtimes that would serve it. */
 export function meshFormatError(scope: IConstruct, model: string, format: ModelFormat): string {
-  const available = RuntimeCatalog.of(scope)?.runtimes ?? ServingRuntime.builtIns();
+  const available = findCatalog(scope)?.runtimes ?? ServingRuntime.builtIns();
   const serving = available.filter(r => servesFormat(r, format, false)).map(r => r.name);
   const where = serving.length > 0
     ? `serve it with a ModelEndpoint (runtimes for ${format.toString()}: ${serving.join(', ')})`
