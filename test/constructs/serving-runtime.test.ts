@@ -193,7 +193,7 @@ const RUNTIMES: Array<[string, Expected]> = [
     storageUri: StorageUri.s3('models', 'bert'),
     protocol: InferenceProtocol.V2,
     image: 'kserve/huggingfaceserver:v0.15.2',
-    command: ['python', '-m', 'huggingfaceserver'],
+    command: ['python3', '-m', 'huggingfaceserver'],
     args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080', '--grpc_port=8081'],
     env: { HF_HOME: '/tmp/scratch/huggingface' },
     httpPort: 8080,
