@@ -581,6 +581,29 @@ describe('CanaryRollout with runtimes', () => {
   });
 });
 
+describe('CanaryRollout with runtimes, serverless', () => {
+  test('the canary revision runs its own runtime; the init-container flag is declared; alerts count the revisions\' Deployments', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'test', { namespace: 'models' });
+    new CanaryRollout(chart, 'Rollout', {
+      name: 'mnist',
+      modelName: 'mnist',
+      knativeFeatures: [KnativeFeature.INIT_CONTAINERS],
+      protocol: InferenceProtocol.V1,
+      stable: { version: 'v1', storageUri: StorageUri.s3('m', 'mnist/v1'), format: ModelFormat.TENSORFLOW },
+      canary: { version: 'v2', storageUri: StorageUri.s3('m', 'mnist/v2'), format: ModelFormat.TENSORFLOW, runtime: ServingRuntime.TENSORFLOW_SERVING.withImage('tensorflow/serving:2.18.0') },
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.INIT_CONTAINERS] });
+    const ksvc = findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1' });
+    // The template is the canary's revision.
+    expect(ksvc.spec.template.metadata.name).toBe('mnist-v2');
+    expect(ksvc.spec.template.spec.containers[0].image).toBe('tensorflow/serving:2.18.0');
+    const noReady = findOne(manifests, 'PrometheusRule').spec.groups[0].rules.find((r: any) => r.alert === 'ModelEndpointNoReadyReplicas');
+    expect(noReady.expr).toBe('sum(kube_deployment_status_replicas_available{namespace="models",deployment=~"mnist-.+-deployment"}) < 1');
+  });
+});
+
 describe('ModelMesh and runtimes', () => {
   test('fails: a non-ONNX model names the runtimes a ModelEndpoint would use instead', () => {
     const mesh = new ModelMesh(new Chart(Testing.app(), 'test'), 'Mesh', { memoryPerServer: Size.gibibytes(1) });
