@@ -408,6 +408,10 @@ export class Transformer extends Construct {
     }
     const served = predictorProtocols(resolved);
     this.predictorProtocol = props.predictorProtocol ?? resolved.protocol;
+    // rt-core: our transformer calls V1, V2 or V2 gRPC, not a runtime's own gRPC service.
+    if (props.module && this.predictorProtocol === InferenceProtocol.GRPC_V1) {
+      throw new Error(`our transformer cannot call the predictor over ${InferenceProtocol.GRPC_V1} (a runtime's own gRPC service); set 'predictorProtocol' to one of ${served.filter(p => p !== InferenceProtocol.GRPC_V1).join(', ') || 'v1, v2, grpc-v2'}, or use your own 'container'`);
+    }
     if (!served.includes(this.predictorProtocol)) {
       throw new Error(`'predictorProtocol' is ${this.predictorProtocol}, but the predictor serves ${served.join(' and ')} (${resolved.container.custom ? "a custom 'container' speaks the endpoint's 'protocol'" : "in serverless mode the predictor exposes only the port of the endpoint's 'protocol'"}); use one of these, or change the endpoint's 'protocol'`);
     }
@@ -519,7 +523,7 @@ export class Explainer extends Construct {
     if (this.inProcess && resolved.container.custom) {
       throw new Error("'inProcess' needs our model server as the predictor, but the endpoint has a custom 'container'");
     }
-    const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p !== InferenceProtocol.V1);
+    const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p === InferenceProtocol.V2 || p === InferenceProtocol.GRPC_V2);
     if (served.length === 0) {
       throw new Error("the explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2");
     }

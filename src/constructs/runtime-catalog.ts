@@ -1,8 +1,7 @@
 import { ContainerResources } from 'cdk8s-plus-33';
 import { Construct, IConstruct } from 'constructs';
 import { ServingRuntime } from './serving-runtime';
-
-const CATALOG_MARKER = Symbol.for('cdk8s-model-serving.RuntimeCatalog');
+import { findCatalog, registerCatalog } from '../render/runtime/catalog';
 
 /**
  * Properties of a `RuntimeCatalog`.
@@ -54,11 +53,7 @@ export class RuntimeCatalog extends Construct {
    * @returns the catalog, or undefined when no scope above has one
    */
   public static of(scope: IConstruct): RuntimeCatalog | undefined {
-    for (let s: IConstruct | undefined = scope; s; s = s.node.scope) {
-      const found = s.node.children.find(isCatalog);
-      if (found) return found as RuntimeCatalog;
-    }
-    return undefined;
+    return findCatalog(scope)?.owner as RuntimeCatalog | undefined;
   }
 
   /** The allowed runtimes, in order, with the catalog's overrides applied. */
@@ -70,11 +65,6 @@ export class RuntimeCatalog extends Construct {
 
   constructor(scope: Construct, id: string, props: RuntimeCatalogProps = {}) {
     super(scope, id);
-    Object.defineProperty(this, CATALOG_MARKER, { value: true });
-    const siblings = scope.node.children.filter(c => c !== this && isCatalog(c));
-    if (siblings.length > 0) {
-      throw new Error(`'${scope.node.path || '<app>'}' already has a RuntimeCatalog ('${siblings[0].node.id}'); add the runtimes to that one`);
-    }
     if (props.imageRegistry !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9._-]+)*$/.test(props.imageRegistry)) {
       throw new Error(`'imageRegistry' must be a registry host with an optional port and path, like 'registry.example.com:5000/mirror', got '${props.imageRegistry}'`);
     }
@@ -91,6 +81,24 @@ export class RuntimeCatalog extends Construct {
     this.imageRegistry = props.imageRegistry;
     this.runtimes = given.map(r => props.imageRegistry ? r.withImage(mirrored(r.image, props.imageRegistry)) : r);
     this.resourcesByRuntime = { ...props.resources };
+    // Endpoints below `scope` find the catalog there (the renderers never import this class).
+    registerCatalog(scope, {
+      owner: this,
+      path: this.node.path,
+      runtimes: this.runtimes,
+      imageFor: (image) => this.imageFor(image),
+      resourcesFor: (runtime) => this.resourcesFor(runtime),
+      allows: (runtime) => this.allows(runtime),
+      apply: (runtime) => this.apply(runtime),
+    });
+  }
+
+  /**
+   * `image` from the catalog's registry mirror (unchanged without one): runtimes' images and
+   * the storage initializer in front of them.
+   */
+  public imageFor(image: string): string {
+    return this.imageRegistry ? mirrored(image, this.imageRegistry) : image;
   }
 
   /** Whether endpoints may use `runtime` (by name). */
@@ -120,10 +128,6 @@ export class RuntimeCatalog extends Construct {
     // An image the endpoint chose itself (withImage) is mirrored, not replaced by the catalog's.
     return this.imageRegistry ? runtime.withImage(mirrored(runtime.image, this.imageRegistry)) : runtime;
   }
-}
-
-function isCatalog(c: IConstruct): boolean {
-  return (c as any)[CATALOG_MARKER] === true;
 }
 
 /** `image` with its registry replaced by `registry` (Docker Hub's implicit registry included). */

@@ -311,7 +311,9 @@ export class ServingRuntime {
   public static readonly HUGGINGFACE_SERVER = ServingRuntime.kservePython('kserve-huggingfaceserver', 'huggingfaceserver',
     [{ format: ModelFormat.HUGGINGFACE.withVersion('1'), priority: 1 }], [],
     'a transformers checkpoint: config.json, the weights (*.safetensors or *.bin) and the tokenizer files', undefined,
-    { HF_HOME: `${contract.SCRATCH_DIR}/huggingface` });
+    { HF_HOME: `${contract.SCRATCH_DIR}/huggingface` },
+    // kserve python/huggingface_server.Dockerfile: ENTRYPOINT ["python3", "-m", "huggingfaceserver"].
+    'python3');
 
   /**
    * TensorFlow Serving 2.6.2: V1 REST (`/v1/models/<name>:predict`) and its own gRPC service
@@ -441,15 +443,15 @@ export class ServingRuntime {
   /** A KServe Python model server (`python -m <module>`), whose flags all take the same shape. */
   private static kservePython(
     name: string, module: string, formats: RuntimeModelFormat[], extraArgs: string[], modelLayout: string,
-    modelFileExtensions?: string[], env?: { [name: string]: string },
+    modelFileExtensions?: string[], env?: { [name: string]: string }, python = 'python',
   ): ServingRuntime {
     return new ServingRuntime({
       name,
       // kserve config/runtimes/kustomization.yaml names kserve/<module>:latest; pinned to the
       // last release whose images the project tried, v0.15.2.
       image: `kserve/${module}:v0.15.2`,
-      // The image's ENTRYPOINT (kserve python/<module>.Dockerfile).
-      command: ['python', '-m', module],
+      // The image's ENTRYPOINT (kserve python/<module>.Dockerfile, e.g. sklearn.Dockerfile).
+      command: [python, '-m', module],
       // kserve-<module>.yaml args; --grpc_port defaults to 8081 in kserve.model_server.
       args: ['--model_name={{modelName}}', '--model_dir={{modelDir}}', '--http_port={{httpPort}}', '--grpc_port={{grpcPort}}', ...extraArgs],
       env,

@@ -313,7 +313,7 @@ function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, un
   env.push(...resolved.storageEnv);
   return [{
     name: 'storage-initializer',
-    image: contract.DEFAULT_SERVER_IMAGE,
+    image: resolved.container.runtime?.storageInitializerImage ?? contract.DEFAULT_SERVER_IMAGE,
     args: [contract.SERVER_COMMANDS.storageInitializer, resolved.storageUri.uri, contract.MODEL_DIR],
     env,
     resources: {

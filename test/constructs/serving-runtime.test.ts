@@ -1,8 +1,8 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue } from 'cdk8s-plus-33';
 import {
-  CanaryRollout, DeploymentMode, EndpointIngress, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat,
-  RuntimeCatalog, RuntimeCatalogProps, ServingRuntime, ServingRuntimeOptions, StorageUri,
+  CanaryRollout, DeploymentMode, EndpointIngress, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, ModelMesh,
+  ExplainerBackground, RuntimeCatalog, RuntimeCatalogProps, ServingRuntime, ServingRuntimeOptions, StorageUri, TransformerModule,
 } from '../../src';
 import { findOne } from '../util';
 import { checkRestricted, expectValidManifests, ValidationOptions } from '../validation';
@@ -193,7 +193,7 @@ const RUNTIMES: Array<[string, Expected]> = [
     storageUri: StorageUri.s3('models', 'bert'),
     protocol: InferenceProtocol.V2,
     image: 'kserve/huggingfaceserver:v0.15.2',
-    command: ['python', '-m', 'huggingfaceserver'],
+    command: ['python3', '-m', 'huggingfaceserver'],
     args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080', '--grpc_port=8081'],
     env: { HF_HOME: '/tmp/scratch/huggingface' },
     httpPort: 8080,
@@ -375,8 +375,10 @@ describe('RuntimeCatalog: the runtimes a platform allows', () => {
 
   test('the registry mirror replaces every image\'s registry, Docker Hub\'s implicit one included (a one-word image gets library/)', () => {
     const { manifests } = synthIn({ imageRegistry: 'mirror.example.com:5000/hub' }, { format: ModelFormat.SKLEARN });
-    const c = podSpecOf(manifests, DeploymentMode.RAW).containers[0];
-    expect(c.image).toBe('mirror.example.com:5000/hub/seldonio/mlserver:1.7.1');
+    const pod = podSpecOf(manifests, DeploymentMode.RAW);
+    expect(pod.containers[0].image).toBe('mirror.example.com:5000/hub/seldonio/mlserver:1.7.1');
+    // The storage initializer in front of the runtime comes through the mirror too.
+    expect(pod.initContainers[0].image).toBe('mirror.example.com:5000/hub/cdk8s-model-serving/model-server:0.1.0');
     const tf = synthIn({ imageRegistry: 'mirror.example.com' }, { runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.V1 });
     expect(podSpecOf(tf.manifests, DeploymentMode.RAW).containers[0].image).toBe('mirror.example.com/tensorflow/serving:2.6.2');
     const ours = synthIn({ imageRegistry: 'mirror.example.com' }, { storageUri: StorageUri.s3('m', 'model.onnx') });
@@ -532,6 +534,32 @@ describe('escape hatches and other props', () => {
   });
 });
 
+describe('our transformer and explainer in front of a runtime', () => {
+  const TF_GRPC = { runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.GRPC_V1 };
+
+  test('fails: our transformer cannot call TF Serving\'s own gRPC service, and names what it can call', () => {
+    const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
+    expect(() => endpoint.addTransformer({ module: TransformerModule.fromImagePath('/app/t.js') })).toThrow(
+      /our transformer cannot call the predictor over grpc-v1 \(a runtime's own gRPC service\); set 'predictorProtocol' to one of v1, or use your own 'container'/);
+  });
+
+  test('our transformer calls TF Serving over V1 REST when asked to', () => {
+    const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
+    const t = endpoint.addTransformer({ module: TransformerModule.fromImagePath('/app/t.js'), predictorProtocol: InferenceProtocol.V1 });
+    expect(t.predictorHost).toBe(`${endpoint.name}.default.svc.cluster.local:80`);
+  });
+
+  test('fails: our explainer needs V2, which TF Serving does not speak', () => {
+    const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
+    expect(() => endpoint.addExplainer()).toThrow(/the explainer calls the predictor over V2/);
+  });
+
+  test('our explainer calls MLServer over V2', () => {
+    const { endpoint } = synth({ format: ModelFormat.SKLEARN }, DeploymentMode.RAW);
+    expect(endpoint.addExplainer({ background: ExplainerBackground.fromRows([[0, 0, 0, 0]]) }).predictorProtocol).toBe(InferenceProtocol.V2);
+  });
+});
+
 describe('CanaryRollout with runtimes', () => {
   test('each version runs its runtime; the rollout\'s alerts come from kube-state-metrics per version Deployment', () => {
     const app = Testing.app();
@@ -550,5 +578,79 @@ describe('CanaryRollout with runtimes', () => {
     const noReady = findOne(manifests, 'PrometheusRule').spec.groups[0].rules.find((r: any) => r.alert === 'ModelEndpointNoReadyReplicas');
     expect(noReady.expr).toBe('sum(kube_deployment_status_replicas_available{namespace="models",deployment=~"churn-v1|churn-v2"}) < 1');
     expect(rollout.monitoring?.omitted).toContainEqual(expect.stringMatching(/^ModelEndpointCanaryErrorRatio and ModelEndpointCanaryLatency/));
+  });
+});
+
+describe('CanaryRollout with runtimes, serverless', () => {
+  test('the canary revision runs its own runtime; the init-container flag is declared; alerts count the revisions\' Deployments', () => {
+    const app = Testing.app();
+    const chart = new Chart(app, 'test', { namespace: 'models' });
+    new CanaryRollout(chart, 'Rollout', {
+      name: 'mnist',
+      modelName: 'mnist',
+      knativeFeatures: [KnativeFeature.INIT_CONTAINERS],
+      protocol: InferenceProtocol.V1,
+      stable: { version: 'v1', storageUri: StorageUri.s3('m', 'mnist/v1'), format: ModelFormat.TENSORFLOW },
+      canary: { version: 'v2', storageUri: StorageUri.s3('m', 'mnist/v2'), format: ModelFormat.TENSORFLOW, runtime: ServingRuntime.TENSORFLOW_SERVING.withImage('tensorflow/serving:2.18.0') },
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.INIT_CONTAINERS] });
+    const ksvc = findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1' });
+    // The template is the canary's revision.
+    expect(ksvc.spec.template.metadata.name).toBe('mnist-v2');
+    expect(ksvc.spec.template.spec.containers[0].image).toBe('tensorflow/serving:2.18.0');
+    const noReady = findOne(manifests, 'PrometheusRule').spec.groups[0].rules.find((r: any) => r.alert === 'ModelEndpointNoReadyReplicas');
+    expect(noReady.expr).toBe('sum(kube_deployment_status_replicas_available{namespace="models",deployment=~"mnist-.+-deployment"}) < 1');
+  });
+});
+
+describe('ModelMesh and runtimes', () => {
+  test('fails: a non-ONNX model names the runtimes a ModelEndpoint would use instead', () => {
+    const mesh = new ModelMesh(new Chart(Testing.app(), 'test'), 'Mesh', { memoryPerServer: Size.gibibytes(1) });
+    expect(() => mesh.addModel({ name: 'iris', storageUri: SKLEARN_MODEL, memoryEstimate: Size.mebibytes(64), format: ModelFormat.SKLEARN })).toThrow(
+      /does not run \(it serves ONNX\); a ModelMesh's members run only our model server, which routes between peers: serve it with a ModelEndpoint \(runtimes for sklearn: kserve-sklearnserver, kserve-mlserver\)/);
+  });
+
+  test('fails: a catalog that does not allow our model server', () => {
+    const app = Testing.app();
+    new RuntimeCatalog(app, 'Runtimes', { runtimes: [ServingRuntime.TRITON] });
+    expect(() => new ModelMesh(new Chart(app, 'test'), 'Mesh', { memoryPerServer: Size.gibibytes(1) })).toThrow(
+      /a ModelMesh runs cdk8s-model-server on every member, which the RuntimeCatalog 'Runtimes' does not allow \(it allows kserve-tritonserver\)/);
+  });
+});
+
+describe('monitoring a runtime under Knative', () => {
+  test('the PodMonitor scrapes MLServer\'s own metrics port, which Knative does not declare, by rewriting the address', () => {
+    const { manifests } = synth({ format: ModelFormat.SKLEARN });
+    const endpoint = findOne(manifests, 'PodMonitor').spec.podMetricsEndpoints[0];
+    expect(endpoint.path).toBe('/metrics');
+    expect(endpoint.relabelings).toContainEqual({ action: 'replace', sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: '$1:8082', targetLabel: '__address__' });
+  });
+
+  test('no-ready-replicas counts the revisions\' Deployments (kube-state-metrics), never a scrape', () => {
+    const { manifests, endpoint } = synth({ runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.V1 });
+    const rule = findOne(manifests, 'PrometheusRule').spec.groups[0].rules;
+    expect(rule.map((r: any) => r.alert)).toEqual(['ModelEndpointNoReadyReplicas']);
+    expect(rule[0].expr).toBe(`sum(kube_deployment_status_replicas_available{deployment=~"${endpoint.name}-.+-deployment"}) < 1`);
+    expect(manifests.filter(m => m.kind === 'PodMonitor')).toEqual([]);
+    // The NetworkPolicy admits no scrape: there is nothing to scrape.
+    const policy = findOne(manifests, 'NetworkPolicy');
+    expect(JSON.stringify(policy.spec)).not.toContain('"monitoring"');
+  });
+
+  test('the dashboard has only the panels the runtime\'s metrics feed, and names what it leaves out', () => {
+    const { manifests, endpoint } = synth({ format: ModelFormat.SKLEARN });
+    const cm = findOne(manifests, 'ConfigMap', { name: `${endpoint.name}-dashboard` });
+    const dashboard = JSON.parse(Object.values(cm.data)[0] as string);
+    const titles = dashboard.panels.filter((p: any) => p.type !== 'row').map((p: any) => p.title);
+    // MLServer: success and failure counters, no latency histogram.
+    expect(titles).toEqual(['Requests/s', 'Error ratio', 'Replicas']);
+    const replicas = dashboard.panels.find((p: any) => p.title === 'Replicas');
+    expect(replicas.description).toContain('ModelEndpointHighLatency and the latency panels: kserve-mlserver publishes no latency histogram in seconds');
+    expect(endpoint.monitoring?.omitted).toEqual([
+      'ModelEndpointHighLatency and the latency panels: kserve-mlserver publishes no latency histogram in seconds',
+      'ModelEndpointModelLoadFailures and the model-load panels: kserve-mlserver publishes no model-load metrics we know',
+      'ModelEndpointCanaryErrorRatio and ModelEndpointCanaryLatency: they compare our model server\'s series by track',
+    ]);
   });
 });

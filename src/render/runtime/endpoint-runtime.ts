@@ -4,13 +4,14 @@
  */
 import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
+import { findCatalog } from './catalog';
 import { resolveRuntime, ResolvedRuntime } from './resolve-runtime';
 import { selectRuntime } from './select';
 import { InferenceProtocol, ModelContainer } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
-import { RuntimeCatalog } from '../../constructs/runtime-catalog';
 import { ServingRuntime } from '../../constructs/serving-runtime';
 import { StorageUri } from '../../constructs/storage-uri';
+import * as contract from '../../contract';
 import type { ResolvedContainer } from '../resolve/resolved-endpoint';
 
 /** The props the runtime depends on. */
@@ -45,12 +46,14 @@ export function resolveEndpointRuntime(
     return undefined;
   }
   const runtime = selectRuntime(scope, { format: props.format, runtime: props.runtime, protocol });
-  const catalogResources = RuntimeCatalog.of(scope)?.resourcesFor(runtime);
+  const catalog = findCatalog(scope);
+  const catalogResources = catalog?.resourcesFor(runtime);
   if (runtime.isModelServer) return { runtime, modelServerImage: runtime.image, catalogResources };
   if (props.serverImage !== undefined) {
     throw new Error(`'serverImage' sets our model server's image, but the endpoint runs ${runtime.name}; use 'runtime: ServingRuntime.<RUNTIME>.withImage(...)' to change its image`);
   }
-  return { runtime, resolved: resolveRuntime(runtime, modelName, format, protocol, props.storageUri), catalogResources };
+  const initializerImage = catalog?.imageFor(contract.DEFAULT_SERVER_IMAGE);
+  return { runtime, resolved: resolveRuntime(runtime, modelName, format, protocol, props.storageUri, initializerImage), catalogResources };
 }
 
 /** The container of a third-party runtime, in the shape of a custom container plus its facts. */

@@ -26,6 +26,8 @@ export interface ResolvedRuntime {
   readonly metrics?: RuntimeMetrics;
   /** URI prefixes of the gRPC services the endpoint routes (gRPC protocols only). */
   readonly grpcPrefixes: string[];
+  /** Our model server's image, which runs the storage initializer in front of the runtime. */
+  readonly storageInitializerImage: string;
 }
 
 /** Whether `protocol` runs over gRPC. */
@@ -42,6 +44,7 @@ export const V2_GRPC_SERVICE = 'inference.GRPCInferenceService';
  */
 export function resolveRuntime(
   runtime: ServingRuntime, modelName: string, format: ModelFormat, protocol: InferenceProtocol, storageUri?: StorageUri,
+  storageInitializerImage = contract.DEFAULT_SERVER_IMAGE,
 ): ResolvedRuntime {
   const grpc = isGrpc(protocol);
   const values: Record<string, string> = {
@@ -66,6 +69,7 @@ export function resolveRuntime(
     readinessPath: runtime.readinessPath ? fill(runtime.readinessPath) : undefined,
     livenessPath: runtime.livenessPath ? fill(runtime.livenessPath) : undefined,
     metrics: runtime.metrics,
+    storageInitializerImage,
     grpcPrefixes: !grpc ? [] : (protocol === InferenceProtocol.GRPC_V2 ? [V2_GRPC_SERVICE] : runtime.grpcServices).map(s => `/${s}/`),
   };
 }

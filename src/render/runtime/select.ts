@@ -9,9 +9,9 @@
  * synthesized app does not have: the catalog's order decides instead.
  */
 import { IConstruct } from 'constructs';
+import { findCatalog } from './catalog';
 import { InferenceProtocol } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
-import { RuntimeCatalog } from '../../constructs/runtime-catalog';
 import { RuntimeModelFormat, ServingRuntime } from '../../constructs/serving-runtime';
 
 /** What the selection reads from the endpoint's props. */
@@ -50,7 +50,7 @@ function describe(runtimes: ServingRuntime[]): string {
  * no runtime serves them
  */
 export function selectRuntime(scope: IConstruct, request: RuntimeRequest): ServingRuntime {
-  const catalog = RuntimeCatalog.of(scope);
+  const catalog = findCatalog(scope);
   const available = catalog?.runtimes ?? ServingRuntime.builtIns();
   const format = request.format ?? ModelFormat.ONNX;
   const protocol = request.protocol;
@@ -68,7 +68,7 @@ export function selectRuntime(scope: IConstruct, request: RuntimeRequest): Servi
 
   const forFormat = available.filter(r => servesFormat(r, format, false));
   if (forFormat.length === 0) {
-    throw new Error(`no runtime serves 'format' ${format.toString()}${catalog ? ` in the RuntimeCatalog '${catalog.node.path}'` : ''}. The runtimes and their formats: ${describe(available)}. Use one of these formats, set 'runtime' to a ServingRuntime.custom() that serves it${catalog ? ' (and add it to the catalog)' : ''}, or set 'container'`);
+    throw new Error(`no runtime serves 'format' ${format.toString()}${catalog ? ` in the RuntimeCatalog '${catalog.path}'` : ''}. The runtimes and their formats: ${describe(available)}. Use one of these formats, set 'runtime' to a ServingRuntime.custom() that serves it${catalog ? ' (and add it to the catalog)' : ''}, or set 'container'`);
   }
   const candidates = forFormat.filter(r => r.protocols.includes(protocol));
   if (candidates.length === 0) {
