@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { FakeHub, startFakeHfHub } from './fake-hf-hub';
 import { fetchModel, parseStorageUri, StorageError } from '../../../src/server/storage';
 import { runCli, tree } from '../attacks/storage-helpers';
+import { request, startServer } from '../server-harness';
 
 const MAIN = '1'.repeat(40);
 const V1 = '2'.repeat(40);
@@ -119,6 +120,22 @@ describe('hf:// fetches (fake Hub on loopback)', () => {
     await startHub();
     await expect(fetchModel('hf://acme/iris@nope', tmp(), { env: env(), ...quick })).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
     await expect(fetchModel('hf://acme/missing', tmp(), { env: env(), ...quick })).rejects.toMatchObject({ code: 'AUTH', status: 401 });
+  });
+
+  test('serve --storage-uri hf:// fetches the repo, then loads and serves its ONNX model (real process)', async () => {
+    await startHub();
+    const modelDir = tmp();
+    const fixture = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'models', 'iris-logreg.expected.json'), 'utf8'));
+    const server = await startServer(['--storage-uri', 'hf://acme/private@main', '--model-dir', modelDir, '--model-name', 'iris'],
+      { HF_ENDPOINT: hub.url, HF_TOKEN: 'hf_test_token' });
+    try {
+      const res = await request(server.port, 'POST', '/v2/models/iris/infer', fixture.v2_request);
+      expect(res.status).toBe(200);
+      const label = res.body.outputs.find((o: any) => o.name === 'label');
+      expect(label.data).toEqual(fixture.outputs.find((o: any) => o.name === 'label').data);
+    } finally {
+      await server.stop();
+    }
   });
 
   test('the storage-initializer subcommand fetches an hf:// repo as a real process', async () => {
