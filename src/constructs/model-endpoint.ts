@@ -565,7 +565,7 @@ export class Explainer extends Construct {
       args.push(f.explainerBackground, background._file!);
       if (!this.inProcess) {
         // The explainer fetches the model directory as the predictor does, for the file.
-        if (resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) { // rt-storage
+        if (resolved.storageUri?.modelImageMount === ModelImageMount.MODELCAR) { // rt-storage
           throw new Error(`the explainer reads its background from the model directory, but 'storageUri' ${resolved.storageUri.uri} is a modelcar, linked only in the predictor's pod; ` +
             "use ExplainerBackground.fromRows() or fromConfigMap(), 'inProcess: true', or StorageUri.oci() with ModelImageMount.IMAGE_VOLUME or FETCH");
         }

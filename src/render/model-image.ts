@@ -69,8 +69,8 @@ export function modelcarContainer(storageUri: StorageUri, volumeName: string, se
 }
 
 /** The Knative feature flag an image-mounted model needs in serverless mode, or undefined. */
-export function modelImageKnativeFeature(storageUri: StorageUri): KnativeFeature | undefined {
-  if (!isMountedImage(storageUri)) return undefined;
+export function modelImageKnativeFeature(storageUri: StorageUri | undefined): KnativeFeature | undefined {
+  if (!storageUri || !isMountedImage(storageUri)) return undefined;
   return storageUri.modelImageMount === ModelImageMount.IMAGE_VOLUME ? KnativeFeature.IMAGE_VOLUMES : KnativeFeature.SHARE_PROCESS_NAMESPACE;
 }
 

@@ -148,7 +148,7 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   const initContainers = storageInitializer(resolved);
   if (initContainers) spec.initContainers = initContainers;
   // rt-storage: an oci:// model through KServe's modelcar sidecar.
-  if (isMountedImage(resolved.storageUri) && resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) {
+  if (resolved.storageUri && isMountedImage(resolved.storageUri) && resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) {
     const modelcar = modelcarContainer(resolved.storageUri, MODEL_VOLUME, restrictedSecurityContext(resolved), !resolved.serverless);
     // Raw mode: a native sidecar, ready before the server starts; Knative takes only plain containers.
     if (resolved.serverless) (spec.containers as unknown[]).push(modelcar);
