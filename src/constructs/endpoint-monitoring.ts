@@ -12,6 +12,7 @@ import { EndpointQueries, endpointQueries, VersionTarget } from '../render/monit
 import { ResolvedMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
 import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
+import { runtimeDashboard, runtimeQueries } from '../render/runtime/monitoring';
 
 /**
  * The monitoring objects of a `ModelEndpoint` or `CanaryRollout`, created by the endpoint
@@ -42,8 +43,16 @@ export class EndpointMonitoring extends Construct {
     return new EndpointMonitoring(scope, id, resolved, monitoring, versions);
   }
 
-  /** The `PodMonitor` (serverless) or `ServiceMonitor` (raw). */
-  public readonly monitor: ApiObject;
+  /**
+   * The `PodMonitor` (serverless) or `ServiceMonitor` (raw); undefined for a runtime that
+   * publishes no Prometheus metrics (TF Serving), which `omitted` then says.
+   */
+  public readonly monitor?: ApiObject;
+  /**
+   * What the endpoint's runtime cannot feed and is therefore left out, one `<what>: <why>`
+   * line each; empty with our model server.
+   */
+  public readonly omitted: string[];
   /** The `PrometheusRule`, unless alerts are off. */
   public readonly rule?: ApiObject;
   /** The dashboard ConfigMap, unless the dashboard is off. */
@@ -59,6 +68,19 @@ export class EndpointMonitoring extends Construct {
     private readonly versions?: VersionTarget[],
   ) {
     super(scope, id);
+    const runtime = resolved.container.runtime;
+    if (runtime) {
+      // A third-party runtime: its own metrics, and only the alerts and panels they feed.
+      const q = runtimeQueries(resolved, runtime, settings, versions);
+      this.omitted = q.omitted;
+      if (runtime.metrics) this.monitor = endpointMonitor(this, resolved, settings, versions);
+      if (settings.alerts) this.rule = endpointAlertRules(this, resolved, settings, () => q, versions);
+      if (settings.dashboard) {
+        this.dashboard = endpointDashboard(this, resolved, settings, () => this._queries, () => runtimeDashboard(resolved, runtime, q));
+      }
+      return;
+    }
+    this.omitted = [];
     this.monitor = endpointMonitor(this, resolved, settings, versions);
     // Rules and dashboard are rendered at synth time, so components added later are in them.
     if (settings.alerts) this.rule = endpointAlertRules(this, resolved, settings, () => this._queries, versions);

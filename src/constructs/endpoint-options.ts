@@ -23,6 +23,11 @@ export enum InferenceProtocol {
   V2 = 'v2',
   /** Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`). */
   GRPC_V2 = 'grpc-v2',
+  /**
+   * A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's
+   * `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`.
+   */
+  GRPC_V1 = 'grpc-v1',
 }
 
 /** What the autoscaler scales on, as KServe's `scaleMetric`. */

@@ -9,7 +9,8 @@ import { ExplainerBackground, ExplainerMethod, ExplainerOptions } from './explai
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { MonitoringOptions } from './monitoring-options';
-import { StorageUri } from './storage-uri';
+import { ServingRuntime } from './serving-runtime';
+import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
 import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
@@ -55,6 +56,14 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * @default ModelFormat.ONNX
    */
   readonly format?: ModelFormat;
+
+  /**
+   * The serving runtime that runs the model (KServe's `runtime`).
+   *
+   * @default - the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that
+   * serves `format` over `protocol`: our model server for ONNX
+   */
+  readonly runtime?: ServingRuntime;
 
   /**
    * The name of the Knative Service or Deployment, and the first label of the host.
@@ -220,6 +229,8 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
   public readonly protocol: InferenceProtocol;
   /** The monitor, alert rules and dashboard, unless monitoring is off. */
   public readonly monitoring?: EndpointMonitoring;
+  /** The serving runtime (picked for `format`, or given); undefined with a custom `container`. */
+  public readonly runtime?: ServingRuntime;
 
   private readonly resolved: ResolvedEndpoint;
 
@@ -244,6 +255,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
     this.resolved = resolveEndpoint(this, props);
+    this.runtime = this.resolved.servingRuntime;
     // Two endpoints for one model in a chart fail synth, pointing to CanaryRollout.
     registerEndpoint(this, this.resolved);
     for (const [envName, value] of Object.entries(props.env ?? {})) this.addEnv(envName, value);
@@ -255,7 +267,10 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
     if (monitoring.enabled) {
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', this.resolved, monitoring);
-      if (this.resolved.networkPolicy) admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));
+      // A runtime without metrics (TF Serving) has no monitor, and no scrape to admit.
+      if (this.resolved.networkPolicy && this.monitoring.monitor) {
+        admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));
+      }
     }
   }
 
@@ -409,6 +424,10 @@ export class Transformer extends Construct {
     }
     const served = predictorProtocols(resolved);
     this.predictorProtocol = props.predictorProtocol ?? resolved.protocol;
+    // rt-core: our transformer calls V1, V2 or V2 gRPC, not a runtime's own gRPC service.
+    if (props.module && this.predictorProtocol === InferenceProtocol.GRPC_V1) {
+      throw new Error(`our transformer cannot call the predictor over ${InferenceProtocol.GRPC_V1} (a runtime's own gRPC service); set 'predictorProtocol' to one of ${served.filter(p => p !== InferenceProtocol.GRPC_V1).join(', ') || 'v1, v2, grpc-v2'}, or use your own 'container'`);
+    }
     if (!served.includes(this.predictorProtocol)) {
       throw new Error(`'predictorProtocol' is ${this.predictorProtocol}, but the predictor serves ${served.join(' and ')} (${resolved.container.custom ? "a custom 'container' speaks the endpoint's 'protocol'" : "in serverless mode the predictor exposes only the port of the endpoint's 'protocol'"}); use one of these, or change the endpoint's 'protocol'`);
     }
@@ -535,7 +554,7 @@ export class Explainer extends Construct {
       // A custom explainer calls the predictor in whatever protocol the predictor speaks.
       this.predictorProtocol = resolved.protocol;
     } else {
-      const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p !== InferenceProtocol.V1);
+      const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p === InferenceProtocol.V2 || p === InferenceProtocol.GRPC_V2);
       if (served.length === 0) {
         throw new Error("our explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2, or give the explainer a 'container' of your own");
       }
@@ -581,6 +600,10 @@ export class Explainer extends Construct {
           throw new Error("our explainer reads its 'background' from the model's storage by default, but the endpoint has no 'storageUri'; set 'background' to ExplainerBackground.fromRows() or fromConfigMap()");
         }
         // The explainer fetches the model directory as the predictor does, for the file.
+        if (resolved.storageUri?.modelImageMount === ModelImageMount.MODELCAR) { // rt-storage
+          throw new Error(`the explainer reads its background from the model directory, but 'storageUri' ${resolved.storageUri.uri} is a modelcar, linked only in the predictor's pod; ` +
+            "use ExplainerBackground.fromRows() or fromConfigMap(), 'inProcess: true', or StorageUri.oci() with ModelImageMount.IMAGE_VOLUME or FETCH");
+        }
         if (resolved.storageUri.isMounted) {
           volumes.push(mountedModelVolume(resolved.storageUri));
         } else {

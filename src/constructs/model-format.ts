@@ -1,7 +1,7 @@
 /**
  * The format of a model, as KServe's `modelFormat`. Enum-like: use a constant or `custom()`.
  *
- * Our model server runs ONNX models; other formats need a custom container that serves them.
+ * Our model server runs ONNX models; other formats get a `ServingRuntime` that serves them.
  *
  * @see https://kserve.github.io/website/latest/modelserving/servingruntimes/
  */
@@ -20,6 +20,12 @@ export class ModelFormat {
   public static readonly PYTORCH = new ModelFormat('pytorch');
   /** Hugging Face transformers. */
   public static readonly HUGGINGFACE = new ModelFormat('huggingface');
+  /** MLflow model (served by MLServer). */
+  public static readonly MLFLOW = new ModelFormat('mlflow');
+  /** NVIDIA TensorRT plan (served by Triton). */
+  public static readonly TENSORRT = new ModelFormat('tensorrt');
+  /** A Triton model repository of any backend (served by Triton). */
+  public static readonly TRITON = new ModelFormat('triton');
 
   /**
    * Any other format.
@@ -43,6 +49,21 @@ export class ModelFormat {
   private constructor(name: string, version?: string) {
     this.name = name;
     this.version = version;
+  }
+
+  /**
+   * The same format at a version, as KServe's `modelFormat.version` (`'1'` for sklearn 1.x).
+   */
+  public withVersion(version: string): ModelFormat {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(version)) {
+      throw new Error(`'ModelFormat.withVersion' takes a version of letters, digits, '.', '_' and '-', got '${version}'`);
+    }
+    return new ModelFormat(this.name, version);
+  }
+
+  /** `name` or `name:version`, as KServe's format labels. */
+  public toString(): string {
+    return this.version !== undefined ? `${this.name}:${this.version}` : this.name;
   }
 
   /** Whether our own model server can run this format. */

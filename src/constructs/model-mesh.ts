@@ -12,6 +12,7 @@ import { deploymentAutoscaler } from '../render/raw';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 import { cpuMillis, sizeBytes, sizeToQuantity } from '../render/resolve/quantities';
 import { resolveStorageAuth } from '../render/resolve/storage-auth';
+import { assertMeshRuntimeAllowed, meshFormatError } from '../render/runtime/mesh';
 
 const PEER_SUFFIX = '-peers';
 const REGISTRY_SUFFIX = '-models';
@@ -304,6 +305,7 @@ export class ModelMesh extends Construct implements IModelMesh {
 
   constructor(scope: Construct, id: string, props: ModelMeshProps) {
     super(scope, id);
+    assertMeshRuntimeAllowed(this);
     this.namespace = props.namespace ?? Chart.of(this).namespace;
     this.name = props.name ?? Names.toDnsLabel(this, { maxLen: 63 - PEER_SUFFIX.length });
     assertDns1035Label('name', this.name);
@@ -504,12 +506,15 @@ export class ModelMesh extends Construct implements IModelMesh {
     }
     const format = options.format ?? ModelFormat.ONNX;
     if (!format.servedByModelServer) {
-      throw new Error(`model '${options.name}' has 'format' '${format.name}', which the mesh's model server does not run (it serves ONNX)`);
+      // rt-core: a mesh's members run our server only (peers route to each other's models).
+      throw new Error(meshFormatError(this, options.name, format));
     }
     // Re-parse: a StorageUri built elsewhere is checked again, with the mesh's own rule.
-    const storageUri = StorageUri.fromUri(options.storageUri.uri);
+    const reparsed = StorageUri.fromUri(options.storageUri.uri);
+    const storageUri = reparsed.scheme === 'oci' ? options.storageUri : reparsed; // keeps the oci:// mount choice
     if (storageUri.isMounted) {
-      throw new Error(`model '${options.name}' has 'storageUri' '${storageUri.uri}': a ModelMesh fetches models on demand, so pvc:// is not supported; use s3://, gs://, https:// or http://`);
+      throw new Error(`model '${options.name}' has 'storageUri' '${storageUri.uri}': a ModelMesh fetches models on demand, so ${storageUri.scheme === 'pvc' ? 'pvc://' : 'a mounted oci:// image'} is not supported; ` +
+        'use s3://, gs://, https://, http://, hf://, or StorageUri.oci(image, { mount: ModelImageMount.FETCH })');
     }
     const copies = options.copies ?? ModelCopies.count(1);
     if (!copies.everyMember && copies.copies > this.replicas) {

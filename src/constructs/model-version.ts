@@ -1,6 +1,7 @@
 import { ContainerResources, EnvValue } from 'cdk8s-plus-33';
 import { ModelContainer } from './endpoint-options';
 import { ModelFormat } from './model-format';
+import { ServingRuntime } from './serving-runtime';
 import { StorageUri } from './storage-uri';
 
 /**
@@ -33,6 +34,14 @@ export interface ModelVersion {
    * @default ModelFormat.ONNX
    */
   readonly format?: ModelFormat;
+
+  /**
+   * The serving runtime of this version.
+   *
+   * @default - the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that
+   * serves `format` over the rollout's `protocol`
+   */
+  readonly runtime?: ServingRuntime;
 
   /**
    * A container of your own instead of our model server.

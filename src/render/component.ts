@@ -20,6 +20,7 @@ import { ResolvedLiveness, resolveLiveness } from './resolve/liveness';
 import { amountMillis } from './resolve/quantities';
 import { defaultResources, resolveReplicas, resolveScaling } from './resolve/resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
+import { isGrpc } from './runtime/resolve-runtime';
 import { KNATIVE, knativeAutoscalingAnnotations } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../constructs/endpoint-options';
@@ -194,12 +195,16 @@ export function componentName(resolved: ResolvedEndpoint, kind: ComponentKind): 
 export function predictorHost(resolved: ResolvedEndpoint, protocol: InferenceProtocol): string {
   const host = `${resolved.name}.${resolved.namespace ?? 'default'}.svc.cluster.local`;
   // Knative: every protocol through port 80 (h2c for gRPC); raw: the Service's http or grpc port.
-  const port = !resolved.serverless && protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
+  const port = !resolved.serverless && isGrpc(protocol) ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
   return `${host}:${port}`;
 }
 
 /** The protocols the predictor answers on its Service. */
 export function predictorProtocols(resolved: ResolvedEndpoint): InferenceProtocol[] {
+  // A runtime answers what it speaks on the ports its Service has: all in raw mode, those
+  // on the protocol's port (REST or gRPC) under Knative.
+  const runtime = resolved.container.runtime;
+  if (runtime) return runtime.runtime.protocols.filter(p => !resolved.serverless || isGrpc(p) === runtime.grpc);
   if (resolved.container.custom) return [resolved.protocol];
   // Our server answers V1 and V2 REST on its HTTP port and gRPC on its gRPC port; Knative
   // exposes one port only, the one for the endpoint's protocol.

@@ -11,9 +11,11 @@ import { ingressPaths } from './ingress-paths';
 import { endpointNetworkPolicy } from './network-policy';
 import { objectLabels, podSpec, selectorLabels } from './pod-template';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
+import { runtimeServicePorts } from './runtime/pod';
+import { isGrpc } from './runtime/resolve-runtime';
 import { modelPathMatches } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
-import { InferenceProtocol, ScaleMetric } from '../constructs/endpoint-options';
+import { ScaleMetric } from '../constructs/endpoint-options';
 import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../imports/gateway-gateway.networking.k8s.io';
 import { VirtualService } from '../imports/istio-networking.istio.io';
 
@@ -76,7 +78,8 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
 }
 
 export function servicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
-  const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
+  const grpc = isGrpc(resolved.protocol);
+  if (resolved.container.runtime) return runtimeServicePorts(resolved.container.runtime);
   if (resolved.container.custom) {
     return [{
       name: grpc ? 'grpc' : 'http',
@@ -139,7 +142,7 @@ export function endpointAutoscaler(scope: Construct, id: string, resolved: Resol
 
 function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta): void {
   const serviceHost = `${resolved.name}.${resolved.namespace ?? 'default'}.svc.cluster.local`;
-  const grpc = resolved.protocol === InferenceProtocol.GRPC_V2;
+  const grpc = isGrpc(resolved.protocol);
   const port = grpc ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
   const prefixes = modelPathMatches(resolved).map(m => m.uri.prefix);
   switch (resolved.ingress._kind) {

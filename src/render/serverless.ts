@@ -138,7 +138,10 @@ function serverlessRoutes(resolved: ResolvedEndpoint): VirtualServiceSpecHttp[] 
  * URI matches for the model's V1 and V2 REST paths, or, for a gRPC endpoint, the V2 gRPC
  * service (gRPC names the model in the message, so the host alone picks the endpoint).
  */
-export function modelPathMatches(resolved: Pick<ResolvedEndpoint, 'modelName' | 'protocol'>): Array<{ uri: { prefix: string } }> {
+export function modelPathMatches(resolved: Pick<ResolvedEndpoint, 'modelName' | 'protocol'> & { container?: Pick<ResolvedEndpoint['container'], 'runtime'> }): Array<{ uri: { prefix: string } }> {
+  // A runtime's gRPC protocol: the services it declares (TF Serving's PredictionService).
+  const runtime = resolved.container?.runtime;
+  if (runtime?.grpc) return runtime.grpcPrefixes.map(prefix => ({ uri: { prefix } }));
   if (resolved.protocol === InferenceProtocol.GRPC_V2) {
     return [{ uri: { prefix: '/inference.GRPCInferenceService/' } }];
   }

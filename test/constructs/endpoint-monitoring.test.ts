@@ -160,8 +160,8 @@ describe('options', () => {
 
   test('the monitor is reachable for escape-hatch patches', () => {
     const { endpoint } = synthEndpoint();
-    ApiObject.of(endpoint.monitoring!.monitor).addJsonPatch(JsonPatch.add('/spec/podMetricsEndpoints/0/scrapeTimeout', '10s'));
-    expect(endpoint.monitoring!.monitor.toJson().spec.podMetricsEndpoints[0].scrapeTimeout).toBe('10s');
+    ApiObject.of(endpoint.monitoring!.monitor!).addJsonPatch(JsonPatch.add('/spec/podMetricsEndpoints/0/scrapeTimeout', '10s'));
+    expect(endpoint.monitoring!.monitor!.toJson().spec.podMetricsEndpoints[0].scrapeTimeout).toBe('10s');
   });
 
   test('a transformer\'s monitor is reachable for escape-hatch patches', () => {

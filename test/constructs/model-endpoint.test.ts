@@ -476,7 +476,7 @@ describe('validation errors name the field and the fix', () => {
     ['utilization target above 100', { scaleMetric: ScaleMetric.CPU, scaleTarget: 150 }, /'scaleTarget' is a utilization percent .* got 150/],
     ['cpu limit below request', { resources: { cpu: { request: Cpu.units(2), limit: Cpu.units(1) } } }, /'resources.cpu.limit' \(1\) must not be below 'resources.cpu.request' \(2\)/],
     ['memory limit below request', { resources: { memory: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }, /'resources.memory.limit' .* must not be below 'resources.memory.request'/],
-    ['format our server does not run', { format: ModelFormat.SKLEARN }, /'format' is 'sklearn', which our model server does not run.*set 'container'/],
+    ['format no runtime serves', { format: ModelFormat.custom('pmml') }, /no runtime serves 'format' pmml\. The runtimes and their formats: .*set 'container'/],
     ['root user', { runAsUser: 0 }, /'runAsUser' must not be 0/],
     ['initial scale above max', { initialScale: 9 }, /'initialScale' must be between 1 and 'maxReplicas' \(3\), got 9/],
     ['bad label', { labels: { 'bad key!': 'x' } }, /'labels' key 'bad key!' is not a valid Kubernetes label key/],

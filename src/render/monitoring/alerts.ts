@@ -84,7 +84,7 @@ export function ruleGroupName(resolved: Pick<ResolvedEndpoint, 'name'>): string 
 
 /** The alerting rules of an endpoint, as plain rule-file objects (also what promtool checks). */
 export function alertRules(
-  resolved: Pick<ResolvedEndpoint, 'name' | 'namespace'>, monitoring: ResolvedMonitoring, queries: EndpointQueries, versions?: VersionTarget[],
+  resolved: Pick<ResolvedEndpoint, 'name' | 'namespace'>, monitoring: ResolvedMonitoring, queries: Pick<EndpointQueries, 'alerts'>, versions?: VersionTarget[],
 ): AlertRule[] {
   // A CanaryRollout's canary alerts compare two named versions: the texts and labels say which.
   const stable = versions?.find(v => v.track === TRACKS.stable);
@@ -124,7 +124,7 @@ export function alertRules(
  * added after the endpoint adds an alert
  */
 export function endpointAlertRules(
-  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: () => EndpointQueries, versions?: VersionTarget[],
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: () => Pick<EndpointQueries, 'alerts'>, versions?: VersionTarget[],
 ): PrometheusRule {
   const rules = () => alertRules(resolved, monitoring, queries(), versions);
   return new PrometheusRule(scope, 'PrometheusRule', {

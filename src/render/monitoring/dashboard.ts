@@ -139,6 +139,8 @@ function componentRow(d: DashboardBuilder, c: ComponentQueries): void {
  */
 export function endpointDashboard(
   scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, queries: () => EndpointQueries,
+  // rt-core: a third-party runtime's endpoint builds its own panels.
+  build: () => DashboardBuilder = () => buildDashboard(resolved, queries()),
 ): k8s.KubeConfigMap {
   return new k8s.KubeConfigMap(scope, 'Dashboard', {
     metadata: {
@@ -147,6 +149,6 @@ export function endpointDashboard(
       labels: { ...objectLabels(resolved), [GRAFANA_DASHBOARD_LABEL]: '1' },
       ...(monitoring.dashboardFolder ? { annotations: { [GRAFANA_FOLDER_ANNOTATION]: monitoring.dashboardFolder } } : {}),
     },
-    data: { [`${resolved.name}.json`]: Lazy.any({ produce: () => JSON.stringify(buildDashboard(resolved, queries()).toJson(), undefined, 2) }) },
+    data: { [`${resolved.name}.json`]: Lazy.any({ produce: () => JSON.stringify(build().toJson(), undefined, 2) }) },
   });
 }

@@ -38,6 +38,7 @@ export function podLabelMeta(label: string): string {
 
 /** The port the endpoint serves `/metrics` on, in its pods. */
 export function metricsPort(resolved: ResolvedEndpoint): number {
+  if (resolved.container.runtime?.metrics) return resolved.container.runtime.metrics.port;
   return resolved.container.custom ? resolved.container.port : contract.HTTP_PORT;
 }
 
@@ -99,11 +100,15 @@ export function endpointMonitor(
     }
   }
   const grpcOnly = resolved.container.custom && resolved.protocol === InferenceProtocol.GRPC_V2;
+  const runtime = resolved.container.runtime;
+  // A runtime's metrics: on its REST port, or on a port of its own (Service port `metrics`).
+  const runtimeServicePort = runtime?.metrics && (runtime.metrics.port === runtime.httpPort ? 'http' : 'metrics');
   return monitor(scope, resolved, monitoring, {
     name: resolved.name,
     component: COMPONENTS.predictor,
     relabelings,
-    servicePort: grpcOnly ? 'grpc' : 'http',
+    servicePort: runtimeServicePort || (grpcOnly ? 'grpc' : 'http'),
+    path: runtime?.metrics?.path,
     // A CanaryRollout with Gateway API adds a Service per track in front of the same pods:
     // selecting those too would scrape every pod twice.
     skipTrackServices: versions !== undefined,
@@ -133,6 +138,8 @@ interface MonitorSpec {
   readonly servicePort: string;
   /** Raw mode: leave out Services that carry the track label. */
   readonly skipTrackServices: boolean;
+  /** The metrics path, when it is not our server's. */
+  readonly path?: string;
 }
 
 /** A PodMonitor (serverless) or ServiceMonitor (raw) with id `PodMonitor` or `ServiceMonitor` in `scope`. */
@@ -143,7 +150,7 @@ function monitor(scope: Construct, resolved: ResolvedEndpoint, monitoring: Resol
     labels: { ...objectLabels(resolved, spec.component), ...monitoring.prometheusLabels },
   };
   const interval = `${monitoring.scrapeIntervalSeconds}s`;
-  const path = contract.PATHS.metrics;
+  const path = spec.path ?? contract.PATHS.metrics;
   const matchLabels = selectorLabels(resolved, spec.component);
 
   if (resolved.serverless) {

@@ -18,7 +18,10 @@ import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
+import { ModelImageMount } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
+import { checkKubernetesVersion, modelImageKnativeFeature } from '../model-image';
+import { resolveEndpointRuntime, runtimeContainer } from '../runtime/endpoint-runtime';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
 export interface EndpointFacts extends IConstruct {
@@ -71,10 +74,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
   const features = new Set<string>(props.knativeFeatures ?? []);
   const format = props.format ?? ModelFormat.ONNX;
-  if (!props.container && !format.servedByModelServer) {
-    throw new Error(`'format' is '${format.name}', which our model server does not run (it serves ONNX); set 'container' to a server image for ${format.name}, or export the model to ONNX`);
-  }
-  if (!props.container && !props.storageUri) {
+  // rt-core: a third-party serving runtime, when the format or `runtime` asks for one.
+  const runtime = resolveEndpointRuntime(endpoint.construct ?? endpoint, props, format, endpoint.protocol, endpoint.modelName);
+  if (!props.container && !runtime?.resolved && !props.storageUri) {
     throw new Error("'storageUri' is required with our model server, which fetches the model from it at start; set 'storageUri', or set 'container' to an image that has the model baked in");
   }
 
@@ -108,15 +110,15 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'scaleDownDelay' must be between 0 and 3600 seconds, got ${scaleDownDelaySeconds}`);
   }
 
-  const resources = resolveResources(props.resources);
+  const resources = resolveResources(props.resources ?? runtime?.catalogResources);
   const ingress = props.ingress ?? (serverless ? EndpointIngress.istio() : EndpointIngress.none());
   if (serverless && (ingress._kind === IngressKind.GATEWAY_API || ingress._kind === IngressKind.KUBERNETES)) {
     throw new Error("'ingress' must be EndpointIngress.istio() or EndpointIngress.none() in serverless mode: Knative brings its own networking layer; Gateway API and Ingress objects are for raw mode");
   }
 
-  const container: ResolvedContainer = {
+  const container: ResolvedContainer = runtime?.resolved ? runtimeContainer(runtime.resolved) : {
     custom: props.container,
-    image: props.container?.image ?? props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
+    image: props.container?.image ?? props.serverImage ?? runtime?.modelServerImage ?? contract.DEFAULT_SERVER_IMAGE,
     port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
     env: new Map(),
     liveness: resolveLiveness(props.container),
@@ -125,6 +127,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
   }
 
+  checkKubernetesVersion(props.kubernetesVersion, props.storageUri); // rt-storage
   const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
   const resolved: ResolvedEndpoint = {
     endpoint: endpoint.construct ?? endpoint,
@@ -136,6 +139,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     protocol: endpoint.protocol,
     storageUri: props.storageUri,
     format,
+    servingRuntime: runtime?.runtime,
     features,
     container,
     resources,
@@ -164,7 +168,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     networkPolicy: props.networkPolicy ?? true,
     allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
     runAsUser,
-    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+    readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? !(runtime?.resolved?.runtime.writableRootFilesystem ?? false),
     // Only where the pod template cannot carry the init container itself.
     storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
   };
@@ -175,8 +179,15 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri?.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (props.container && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) requireInitContainers(resolved, "a custom 'container'");
+    if (props.storageUri?.scheme === 'pvc') requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    // rt-storage: an oci:// model mounted as a modelcar sidecar or an image volume.
+    const imageFeature = props.storageUri ? modelImageKnativeFeature(props.storageUri) : undefined;
+    if (imageFeature) {
+      requireKnativeFeature(resolved, imageFeature, `an oci:// 'storageUri' mounted with ModelImageMount.${props.storageUri!.modelImageMount === ModelImageMount.IMAGE_VOLUME ? 'IMAGE_VOLUME' : 'MODELCAR'} (ModelImageMount.FETCH needs no flag)`);
+    }
+    if ((props.container || container.runtime) && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
+      requireInitContainers(resolved, props.container ? "a custom 'container'" : 'a serving runtime other than our model server');
+    }
   }
   for (const rule of resolved.nodeAffinity) {
     if (rule.preferredWeight !== undefined && (!Number.isInteger(rule.preferredWeight) || rule.preferredWeight < 1 || rule.preferredWeight > 100)) {

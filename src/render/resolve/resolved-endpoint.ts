@@ -10,7 +10,9 @@ import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
 import { NodeAffinityRule, Toleration } from '../../constructs/scheduling';
+import type { ServingRuntime } from '../../constructs/serving-runtime';
 import { StorageUri } from '../../constructs/storage-uri';
+import type { ResolvedRuntime } from '../runtime/resolve-runtime';
 
 export interface ResolvedContainer {
   /** Set when the user brings their own server. */
@@ -21,6 +23,8 @@ export interface ResolvedContainer {
   readonly env: Map<string, EnvValue>;
   /** The custom container's liveness probe, if it asked for one. */
   readonly liveness?: ResolvedLiveness;
+  /** A third-party serving runtime (then `custom` describes its container too). */
+  readonly runtime?: ResolvedRuntime;
 }
 
 /** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */
@@ -44,6 +48,8 @@ export interface ResolvedEndpoint {
   /** Undefined only for a custom container that has its model in the image (or fetches its own). */
   readonly storageUri?: StorageUri;
   readonly format: ModelFormat;
+  /** The serving runtime; undefined with a custom container. */
+  readonly servingRuntime?: ServingRuntime;
   readonly features: Set<string>;
   readonly container: ResolvedContainer;
   readonly resources: ResolvedResources;
