@@ -556,7 +556,8 @@ export class Explainer extends Construct {
     } else {
       const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p === InferenceProtocol.V2 || p === InferenceProtocol.GRPC_V2);
       if (served.length === 0) {
-        throw new Error("our explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2, or give the explainer a 'container' of your own");
+        throw new Error(`our explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's predictor speaks ${predictorProtocols(resolved).join(' and ')}; `
+          + "set the endpoint's 'protocol' to V2 or GRPC_V2 (with a runtime that speaks it), or give the explainer a 'container' of your own");
       }
       // The endpoint's protocol when it is V2 (REST or gRPC), else V2 REST, which our server always serves.
       this.predictorProtocol = served.includes(resolved.protocol) ? resolved.protocol : served[0];

@@ -116,7 +116,7 @@ describe('custom explainers and transformers call a V1 predictor over V1', () =>
   test('fails: our own explainer in front of a v1 custom predictor, pointing to a container of your own', () => {
     const { endpoint: e } = endpoint(V1_PREDICTOR);
     expect(() => e.addExplainer({ background: ExplainerBackground.fromRows([[1]]) }))
-      .toThrow(/our explainer calls the predictor over V2.*speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2, or give the explainer a 'container' of your own/);
+      .toThrow(/our explainer calls the predictor over V2.*speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2 \(with a runtime that speaks it\), or give the explainer a 'container' of your own/);
   });
 
   test('our own transformer still uses our predictor protocols', () => {

@@ -551,7 +551,7 @@ describe('our transformer and explainer in front of a runtime', () => {
 
   test('fails: our explainer needs V2, which TF Serving does not speak', () => {
     const { endpoint } = synth(TF_GRPC, DeploymentMode.RAW);
-    expect(() => endpoint.addExplainer()).toThrow(/the explainer calls the predictor over V2/);
+    expect(() => endpoint.addExplainer()).toThrow(/our explainer calls the predictor over V2 .* but the endpoint's predictor speaks/);
   });
 
   test('our explainer calls MLServer over V2', () => {

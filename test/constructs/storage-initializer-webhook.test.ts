@@ -99,7 +99,7 @@ describe('storageInitializerWebhook', () => {
 
   test('fails without the prop or the flag, and the error names both ways out', () => {
     expect(() => synth(CUSTOM)).toThrow(/kubernetes\.podspec-init-containers/);
-    expect(() => synth(CUSTOM)).toThrow(/'storageInitializerWebhook: true' with the ModelServingController installed/);
+    expect(() => synth(CUSTOM)).toThrow(/install the ModelServingController and set 'storageInitializerWebhook: true'/);
   });
 
   test('a CanaryRollout of custom containers labels its revision template with the newest version\'s URI', () => {
