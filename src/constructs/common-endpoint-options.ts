@@ -1,5 +1,5 @@
 import { Duration } from 'cdk8s';
-import { IServiceAccount, ISecret } from 'cdk8s-plus-33';
+import { DeploymentStrategy, IServiceAccount, ISecret } from 'cdk8s-plus-33';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { NodeAffinityRule, Toleration } from './scheduling';
@@ -79,6 +79,17 @@ export interface CommonEndpointOptions {
    * @default - serverless: no delay; raw: the HPA's 300 seconds
    */
   readonly scaleDownDelay?: Duration;
+
+  /**
+   * How raw mode's Deployments (the predictor's, each CanaryRollout version's, the transformer's
+   * and the explainer's) replace their pods on a change. Serverless mode refuses it: Knative
+   * rolls out revisions itself.
+   *
+   * @default - `DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(1),
+   * maxUnavailable: PercentOrAbsolute.absolute(0) })`: never below the serving capacity
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
+   */
+  readonly deploymentStrategy?: DeploymentStrategy;
 
   /**
    * How long the model may take to download and load before the pod is restarted (the

@@ -3,14 +3,16 @@
  * current jsii assembly, and every prop of the props types is in the schema or deliberately left out.
  */
 import * as fs from 'fs';
-import { generatedModule, GENERATED_FILE } from '../../scripts/crd/generate';
+import { generated, GENERATED_CRDS_FILE, GENERATED_FILE } from '../../scripts/crd/generate';
 import { LEFT_OUT, LEFT_OUT_FACTORIES, loadTypes, missingProps, parseDefault, readSpecModel } from '../../scripts/crd/read-assembly';
 import { SPEC_MODEL, SPEC_SCHEMAS } from '../../src/render/controller/spec-model.generated';
 
 const types = loadTypes();
 
-test('the committed generated module is what the current .jsii gives (run `npx projen crd:generate` after compile)', () => {
-  expect(fs.readFileSync(GENERATED_FILE, 'utf8')).toEqual(generatedModule());
+test('the committed generated module and CRD YAML are what the current .jsii gives (run `npx projen crd:generate` after compile)', () => {
+  const current = generated();
+  expect(fs.readFileSync(GENERATED_FILE, 'utf8')).toEqual(current.module);
+  expect(fs.readFileSync(GENERATED_CRDS_FILE, 'utf8')).toEqual(current.crds);
 });
 
 test('every prop of every props type reached from the three kinds is in the model or in LEFT_OUT', () => {

@@ -131,7 +131,7 @@ export function construct<T>(field: string, make: () => T): T {
   try {
     return make();
   } catch (e) {
-    if (e instanceof SpecError) throw e;
-    throw new SpecError(field, (e as Error).message);
+    if (e instanceof SpecError || !(e instanceof Error) || e.constructor !== Error) throw e; // a TypeError is a bug, not the spec's fault
+    throw new SpecError(field, e.message);
   }
 }

@@ -71,7 +71,8 @@ function decodeUnion(value: unknown, fqn: string, field: string, ctx: DecodeCont
   try {
     return call();
   } catch (e) {
-    throw new SpecError(at, (e as Error).message);
+    if (!(e instanceof Error) || e.constructor !== Error) throw e; // a bug, not the spec's fault
+    throw new SpecError(at, e.message);
   }
 }
 

@@ -85,7 +85,7 @@ function build(resource: CustomResource): { chart: Chart; root: SpecRoot } {
   const app = new App();
   const chart = construct('metadata.name', () => new Chart(app, name, { namespace }));
   const decoded = specToProps(resource, chart);
-  const fieldOf = (base: string, message: string) => fieldInMessage(base, message, root);
+  const fieldOf = (base: string, message: string) => fieldInMessage(base, message, root, resource.metadata);
   let instance: IConstruct;
   try {
     instance = new CONSTRUCTS[root.construct](chart, root.kind, decoded.props);
@@ -112,7 +112,7 @@ function build(resource: CustomResource): { chart: Chart; root: SpecRoot } {
  */
 export function renderCustomResource(resource: CustomResource): KubeObject[] {
   const { chart, root } = build(resource);
-  validateTree(chart, root);
+  validateTree(chart, root, resource.metadata);
   let objects: KubeObject[];
   try {
     objects = chart.toJson() as KubeObject[];
@@ -130,32 +130,40 @@ export function renderCustomResource(resource: CustomResource): KubeObject[] {
  */
 export function validateCustomResource(resource: CustomResource): void {
   const { chart, root } = build(resource);
-  validateTree(chart, root);
+  validateTree(chart, root, resource.metadata);
 }
 
 /** The validations `app.synth()` runs (construct-path-prefixed, in cdk8s's own wording). */
-function validateTree(chart: Chart, root: SpecRoot): void {
+function validateTree(chart: Chart, root: SpecRoot, metadata: CustomResource['metadata']): void {
   const errors: string[] = [];
   for (const c of chart.node.findAll()) {
     for (const message of c.node.validate()) errors.push(`[${c.node.path}] ${message}`);
   }
   if (errors.length > 0) {
     const text = `Validation failed with the following errors:\n  ${errors.join('\n  ')}`;
-    throw new SpecError(fieldInMessage('spec', errors.join('\n'), root), text);
+    throw new SpecError(fieldInMessage('spec', errors.join('\n'), root, metadata), text);
   }
 }
 
-function asSpecError(e: unknown, fieldFor: (message: string) => string): SpecError {
+/**
+ * The constructs throw plain `Error`s with the message `cdk8s synth` prints; anything else (a
+ * TypeError from a bug) is not the spec's fault and is rethrown as it is.
+ */
+function asSpecError(e: unknown, fieldFor: (message: string) => string): Error {
   if (e instanceof SpecError) return e;
+  if (!(e instanceof Error) || e.constructor !== Error) return e instanceof Error ? e : new Error(String(e));
   const message = (e as Error).message ?? String(e);
   return new SpecError(fieldFor(message), message);
 }
 
 /**
  * The field a construct's message is about: the first quoted prop (`'minReplicas'`, or a nested
- * `'retries.attempts'`) that exists under `base`; `base` itself when none does.
+ * `'retries.attempts'`) that exists under `base`; `'name'`/`'namespace'` with the CR's own value
+ * point to its metadata; a message about one of a mesh's models (`model 'iris' ...`) to
+ * `spec.models`; `base` itself when nothing matches.
  */
-function fieldInMessage(base: string, message: string, root: SpecRoot): string {
+function fieldInMessage(base: string, message: string, root: SpecRoot, metadata: CustomResource['metadata']): string {
+  if (base === 'spec' && /^model '[^']*' /.test(message) && SPEC_MODEL.structs[root.props].props.some(p => p.name === 'models')) return 'spec.models';
   const structFqn = base === 'spec' ? root.props : root.methods.find(m => `spec.${m.field}` === base)?.type;
   const props = new Set([
     ...(structFqn ? SPEC_MODEL.structs[structFqn].props.map(p => p.name) : []),
@@ -163,8 +171,17 @@ function fieldInMessage(base: string, message: string, root: SpecRoot): string {
   ]);
   for (const [, quoted] of message.matchAll(/'([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*)'/g)) {
     const head = quoted.split('.')[0];
-    if (base === 'spec' && FROM_METADATA[head]) return FROM_METADATA[head];
+    const own = head === 'name' ? metadata.name : head === 'namespace' ? metadata.namespace : undefined;
+    if (base === 'spec' && FROM_METADATA[head] && own !== undefined && message.includes(`'${own}'`)) return FROM_METADATA[head];
     if (props.has(head)) return `${base}.${quoted}`;
+  }
+  // A prop of the items of a list field (a mesh model's 'name').
+  if (structFqn) {
+    for (const [, quoted] of message.matchAll(/'([A-Za-z][A-Za-z0-9]*)'/g)) {
+      const list = SPEC_MODEL.structs[structFqn].props.find(p => 'array' in p.type && 'struct' in p.type.array
+        && SPEC_MODEL.structs[p.type.array.struct].props.some(q => q.name === quoted));
+      if (list) return `${base}.${list.name}`;
+    }
   }
   return base;
 }

@@ -8,6 +8,9 @@ import * as contract from '../../contract';
 
 type Json = { [key: string]: unknown };
 
+/** kubectl ApplySets (KEP-3659): objects of a CRD with this label may be applyset parents (the controller's inventory). */
+const APPLYSET_PARENT_TYPE_LABEL = 'applyset.kubernetes.io/is-parent-type';
+
 /** Condition types the controller sets (the issue's list); `Ready` summarizes. */
 export const CONDITION_TYPES = {
   ready: 'Ready',
@@ -104,16 +107,24 @@ const COLUMNS = (modePath: string): Json[] => [
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
-/** One CRD, as a plain object (the install construct and the tests use it). */
-export function customResourceDefinition(key: keyof typeof contract.CRD_KINDS, labels: { [k: string]: string } = {}): Json {
+/**
+ * One CRD, as a plain object (the install construct and the tests use it).
+ *
+ * @param specSchemas the generated spec schemas (the generator passes the ones it just made)
+ */
+export function customResourceDefinition(
+  key: keyof typeof contract.CRD_KINDS,
+  labels: { [k: string]: string } = {},
+  specSchemas = SPEC_SCHEMAS,
+): Json {
   const names = contract.CRD_KINDS[key];
-  const spec = SPEC_SCHEMAS[names.kind];
+  const spec = specSchemas[names.kind] as Json;
   if (!spec) throw new Error(`no generated spec schema for ${names.kind}; run 'npx projen crd:generate'`);
   const specRequired = Array.isArray(spec.required) && spec.required.length > 0;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${names.plural}.${contract.CRD_GROUP}`, labels },
+    metadata: { name: `${names.plural}.${contract.CRD_GROUP}`, labels: { ...labels, [APPLYSET_PARENT_TYPE_LABEL]: 'true' } },
     spec: {
       group: contract.CRD_GROUP,
       names: {
@@ -151,6 +162,6 @@ export function customResourceDefinition(key: keyof typeof contract.CRD_KINDS, l
 }
 
 /** The three CRDs. */
-export function customResourceDefinitions(labels: { [k: string]: string } = {}): Json[] {
-  return (Object.keys(contract.CRD_KINDS) as Array<keyof typeof contract.CRD_KINDS>).map(k => customResourceDefinition(k, labels));
+export function customResourceDefinitions(labels: { [k: string]: string } = {}, specSchemas = SPEC_SCHEMAS): Json[] {
+  return (Object.keys(contract.CRD_KINDS) as Array<keyof typeof contract.CRD_KINDS>).map(k => customResourceDefinition(k, labels, specSchemas));
 }

@@ -5,6 +5,7 @@
 import { Size } from 'cdk8s';
 import { EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { ResolvedLiveness } from './liveness';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
@@ -18,6 +19,8 @@ export interface ResolvedContainer {
   /** The one port Knative exposes, and the Service's target port. */
   readonly port: number;
   readonly env: Map<string, EnvValue>;
+  /** The custom container's liveness probe, if it asked for one. */
+  readonly liveness?: ResolvedLiveness;
 }
 
 /** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */
@@ -38,7 +41,8 @@ export interface ResolvedEndpoint {
   readonly host: string;
   readonly serverless: boolean;
   readonly protocol: InferenceProtocol;
-  readonly storageUri: StorageUri;
+  /** Undefined only for a custom container that has its model in the image (or fetches its own). */
+  readonly storageUri?: StorageUri;
   readonly format: ModelFormat;
   readonly features: Set<string>;
   readonly container: ResolvedContainer;
@@ -56,6 +60,8 @@ export interface ResolvedEndpoint {
   readonly initialScale: number;
   readonly scaleDownDelaySeconds?: number;
   readonly stopped: boolean;
+  /** The raw Deployments' `strategy`, as Kubernetes JSON. */
+  readonly deploymentStrategy: Record<string, unknown>;
   readonly startupSeconds: number;
   readonly serviceAccountName?: string;
   readonly automountServiceAccountToken: boolean;

@@ -5,6 +5,7 @@
  */
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Cpu, EnvValue, Secret } from 'cdk8s-plus-33';
+import { RESOURCES } from '../../../examples/controller/resources';
 import { CanaryRollout, DeploymentMode, EndpointIngress, ModelCopies, ModelEndpoint, ModelMesh, StorageUri, TransformerModule } from '../../../src';
 import { renderCustomResource, SpecError, validateCustomResource } from '../../../src/controller/spec';
 import { CustomResource } from '../../../src/controller/spec/render';
@@ -141,6 +142,14 @@ describe('ModelMesh', () => {
     expect(byKind(objs, 'ConfigMap')[0].data['models.json']).toContain('"copies": "all"');
   });
 
+  test('fails naming spec.models for a model the mesh refuses, not the CR\'s name', () => {
+    const model = { storageUri: 's3://m/iris', memoryEstimate: '64Mi' };
+    expect(() => renderCustomResource(cr('ModelMesh', { memoryPerServer: '1Gi', models: [{ ...model, name: 'Iris' }] }, 'mesh')))
+      .toThrow(/^spec\.models: 'name' must be a DNS-1123 label .*, got 'Iris'$/);
+    expect(() => renderCustomResource(cr('ModelMesh', { memoryPerServer: '1Gi', models: [{ ...model, name: 'iris', format: 'sklearn' }] }, 'mesh')))
+      .toThrow(/^spec\.models: model 'iris' has 'format' 'sklearn', which the mesh's model server does not run/);
+  });
+
   test('fails with the synth-time validation text when the mesh has no models', () => {
     expect(() => renderCustomResource(cr('ModelMesh', { memoryPerServer: '1Gi' }, 'mesh'))).toThrow(
       "spec.models: Validation failed with the following errors:\n  [mesh/ModelMesh] the mesh has no models; register at least one with addModel() or the 'models' prop");
@@ -151,4 +160,13 @@ test('fails naming apiVersion, kind and metadata.namespace when they are wrong',
   expect(() => renderCustomResource({ ...cr('ModelEndpoint', {}), apiVersion: 'v1' })).toThrow(/^apiVersion: must be serving.cdk8s-model-serving.io\/v1alpha1/);
   expect(() => renderCustomResource(cr('InferenceService', {}))).toThrow(/^kind: must be one of ModelEndpoint, CanaryRollout, ModelMesh/);
   expect(() => renderCustomResource(cr('ModelEndpoint', {}, 'iris', ''))).toThrow(/^metadata\.namespace: is required/);
+});
+
+test('the custom resources of examples/controller pass the admission check and render', () => {
+  for (const r of RESOURCES) {
+    const resource = cr(r.kind, r.spec, r.name);
+    expect(() => validateCustomResource(resource)).not.toThrow();
+    expect(renderCustomResource(resource).length).toBeGreaterThan(0);
+  }
+  expect(RESOURCES.map(r => r.kind).sort()).toEqual(['CanaryRollout', 'ModelEndpoint', 'ModelMesh']);
 });
