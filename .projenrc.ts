@@ -51,6 +51,12 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'google-auth-library@^10.9.0',
     // CRC32C of GCS's x-goog-hash (node:zlib has CRC32 only).
     '@aws-crypto/crc32c@^5.2.0',
+    // ---- ctl-webhook (issue 14): X.509 for the webhook's self-signed CA and serving
+    // certificate (WebCrypto-based, bundled into the controller tool) ----
+    '@peculiar/x509@^2.2.0',
+    // tsyringe (a dependency of @peculiar/x509) needs the Reflect metadata polyfill loaded first.
+    'reflect-metadata@^0.2.2',
+    // ---- end of ctl-webhook ----
     // ---- ctl-core (issue 14): the controller's Kubernetes client, bundled into assets/tool/ by esbuild.
     // ESM-only; 1.4 runs on Node 20 (the test suite's Node), 2.x needs Node 22+.
     '@kubernetes/client-node@~1.4.0',

@@ -408,6 +408,62 @@ export const WEBHOOK_CERT_MODES = {
   certManager: 'cert-manager',
   none: 'none',
 };
+// ---- ctl-webhook (issue 14): the pod webhook's annotations, the webhook server's bounds and TLS ----
+
+/**
+ * Annotations that a pod carrying `POD_INJECTION.label` may have besides the storage URI: what the
+ * injected storage initializer gets (the constructs set them when `storageInitializerWebhook` is on).
+ */
+export const POD_INJECTION_ANNOTATIONS = {
+  /** A Secret in the pod's namespace with storage credentials, mounted read-only in the init container. */
+  storageCredentialsSecret: `${LABEL_PREFIX}/storage-credentials-secret`,
+  /** The initializer's `STORAGE_AUTH` (`secret`, `workload-identity`, `anonymous`). */
+  storageAuth: `${LABEL_PREFIX}/storage-auth`,
+  /** `sizeLimit` of the model volume (a quantity), also the initializer's write cap. */
+  modelVolumeSizeLimit: `${LABEL_PREFIX}/model-volume-size-limit`,
+};
+
+/** The init container the pod webhook injects (the same one the constructs render where init containers are allowed). */
+export const STORAGE_INITIALIZER_CONTAINER = 'storage-initializer';
+
+/** The model volume's size limit when a pod does not set `POD_INJECTION_ANNOTATIONS.modelVolumeSizeLimit`. */
+export const DEFAULT_MODEL_VOLUME_SIZE_LIMIT = '20Gi';
+
+/** Flags of the controller's webhook server (each also read from CONTROLLER_WEBHOOK_ENV). */
+export const CONTROLLER_WEBHOOK_FLAGS = {
+  /**
+   * Extra DNS names or IPs in the self-signed serving certificate (comma-separated), for webhooks
+   * reached by URL: a controller run out of cluster, or the tests on loopback.
+   */
+  webhookCertHosts: '--webhook-cert-hosts',
+  /** `cert-manager` mode: a directory where cert-manager's Secret is mounted (`tls.crt`, `tls.key`); read through the API when unset. */
+  webhookCertDir: '--webhook-cert-dir',
+  /** Largest AdmissionReview body the webhook reads; larger ones get 413. */
+  webhookMaxBodyBytes: '--webhook-max-body-bytes',
+  /** Seconds a client has to send a whole request (headers and body); slower ones are cut off. */
+  webhookRequestTimeoutSeconds: '--webhook-request-timeout-seconds',
+};
+
+export const CONTROLLER_WEBHOOK_ENV = {
+  webhookCertHosts: 'WEBHOOK_CERT_HOSTS',
+  webhookCertDir: 'WEBHOOK_CERT_DIR',
+  webhookMaxBodyBytes: 'WEBHOOK_MAX_BODY_BYTES',
+  webhookRequestTimeoutSeconds: 'WEBHOOK_REQUEST_TIMEOUT_SECONDS',
+  /**
+   * TEST ONLY: the self-signed serving certificate's validity in seconds (the CA's is 10x), so a test
+   * sees a rotation. Never set in an install: the default is a year.
+   */
+  testOnlyCertValiditySeconds: 'CDK8S_MODEL_SERVING_TEST_ONLY_WEBHOOK_CERT_VALIDITY_SECONDS',
+};
+
+/** Defaults of CONTROLLER_WEBHOOK_FLAGS. */
+export const CONTROLLER_WEBHOOK_DEFAULTS = {
+  /** 7 MiB: an object may be 1.5 MiB in etcd, and an update's review carries it twice (as controller-runtime bounds it). */
+  maxBodyBytes: 7 * 1024 * 1024,
+  /** The API server waits 10 s by default (at most 30 s) for an answer. */
+  requestTimeoutSeconds: 10,
+};
+// ---- end of ctl-webhook ----
 // ---- ctl-core (issue 14): the controller process's own flags, metric names and inventory keys ----
 /** More flags of `cdk8s-model-serving controller` (leader election timing, workers, shutdown). */
 export const CONTROLLER_CORE_FLAGS = {

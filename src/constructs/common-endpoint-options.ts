@@ -191,6 +191,22 @@ export interface CommonEndpointOptions {
   readonly knativeFeatures?: KnativeFeature[];
 
   /**
+   * Whether the cluster runs the `ModelServingController` with its pod webhook, which injects
+   * the storage initializer into pods that ask for it (as KServe's pod mutator does).
+   *
+   * In serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs
+   * Knative's `kubernetes.podspec-init-containers` flag: its pod template carries the label
+   * `serving.cdk8s-model-serving.io/inject-storage-initializer: "true"` and the storage
+   * annotations instead of the init container, and the webhook adds the `storage-initializer`
+   * init container, the model volume (read-only in the serving containers) and the credentials
+   * mount when each pod is created. Raw mode, and clusters that declare
+   * `KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.
+   *
+   * @default false - the pod template carries the storage initializer itself
+   */
+  readonly storageInitializerWebhook?: boolean;
+
+  /**
    * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the
    * endpoint's own components.
    *

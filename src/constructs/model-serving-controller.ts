@@ -359,16 +359,18 @@ export class ModelServingController extends Construct {
           }],
         }],
       });
-      // Pods: Ignore, so a controller outage never blocks pods (a labelled pod then starts without
-      // the init container and its server fetches the model itself); only labelled pods outside
-      // kube-system and the controller's namespace are sent, so the controller never gates its own pods.
+      // Pods: only labelled pods outside kube-system and the controller's namespace are sent, so a
+      // controller outage never blocks any other pod, and the controller never gates its own pods.
+      // Fail for the labelled ones (ctl-webhook): they run custom containers that cannot fetch their
+      // model, so admitted without the init container they would crash-loop until deleted; refused,
+      // their ReplicaSet retries with backoff and they start once the controller is back.
       new k8s.KubeMutatingWebhookConfiguration(this, 'MutatingWebhookConfiguration', {
         metadata: clusterMeta(names.mutatingWebhookConfiguration, injectCa),
         webhooks: [{
           name: `pods.${contract.CRD_GROUP}`,
           admissionReviewVersions: ['v1'],
           sideEffects: 'None',
-          failurePolicy: 'Ignore',
+          failurePolicy: 'Fail',
           matchPolicy: 'Equivalent',
           reinvocationPolicy: 'Never',
           timeoutSeconds,

@@ -6,7 +6,7 @@
  */
 import {
   CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV, CONTROLLER_FLAGS,
-  CONTROLLER_PORTS, DEFAULT_SERVER_IMAGE, WEBHOOK_CERT_MODES,
+  CONTROLLER_PORTS, CONTROLLER_WEBHOOK_DEFAULTS, CONTROLLER_WEBHOOK_ENV, CONTROLLER_WEBHOOK_FLAGS, DEFAULT_SERVER_IMAGE, WEBHOOK_CERT_MODES,
 } from '../contract';
 
 /** Validated controller configuration. */
@@ -38,6 +38,16 @@ export interface ControllerConfig {
   readonly workers: number;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LogLevel;
+  // ---- ctl-webhook: the webhook server's TLS and bounds ----
+  /** Extra names and IPs of the self-signed serving certificate. */
+  readonly webhookCertHosts: readonly string[];
+  /** cert-manager mode: the mounted Secret's directory; undefined: read through the API. */
+  readonly webhookCertDir?: string;
+  readonly webhookMaxBodyBytes: number;
+  readonly webhookRequestTimeoutSeconds: number;
+  /** The self-signed serving certificate's lifetime: a year, or the TEST-ONLY env's value. */
+  readonly webhookCertValidityMs: number;
+  // ---- end of ctl-webhook ----
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -51,9 +61,11 @@ export class ConfigError extends Error {
   }
 }
 
-type Key = keyof typeof CONTROLLER_FLAGS | keyof typeof CONTROLLER_CORE_FLAGS;
-const FLAGS: Record<Key, string> = { ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS };
-const ENV: Partial<Record<Key, string>> = { ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV };
+type Key = keyof typeof CONTROLLER_FLAGS | keyof typeof CONTROLLER_CORE_FLAGS | keyof typeof CONTROLLER_WEBHOOK_FLAGS;
+const FLAGS: Record<Key, string> = { ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS, ...CONTROLLER_WEBHOOK_FLAGS };
+const ENV: Partial<Record<Key, string>> = { ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV, ...CONTROLLER_WEBHOOK_ENV };
+/** A year: the self-signed serving certificate's lifetime (renewed after two thirds of it). */
+const CERT_VALIDITY_MS = 365 * 86_400_000;
 
 /** Help text of each flag: [key, default, description]. Every flag in the contract has a row (a test checks it). */
 export const CONTROLLER_HELP: ReadonlyArray<readonly [Key, string, string]> = [
@@ -61,7 +73,7 @@ export const CONTROLLER_HELP: ReadonlyArray<readonly [Key, string, string]> = [
   ['namespace', CONTROLLER_DEFAULTS.namespace, 'namespace the controller runs in: its Lease and webhook TLS Secret live there'],
   ['watchNamespace', 'every namespace', 'reconcile only the custom resources of this namespace'],
   ['metricsPort', String(CONTROLLER_PORTS.metrics), '/metrics, /healthz and /readyz (0 picks a free port, logged as metricsPort)'],
-  ['bindAddress', '0.0.0.0', 'address the metrics and health listener binds'],
+  ['bindAddress', '0.0.0.0', 'address the metrics and health listener and the webhook server bind'],
   ['webhookPort', String(CONTROLLER_PORTS.webhook), 'HTTPS port of the admission webhooks'],
   ['leaderElect', 'true', 'true: only the replica holding the Lease reconciles (run two replicas); false: this one always does'],
   ['leaseName', CONTROLLER_DEFAULTS.leaseName, 'name of the coordination.k8s.io Lease used for leader election'],
@@ -78,6 +90,12 @@ export const CONTROLLER_HELP: ReadonlyArray<readonly [Key, string, string]> = [
   ['workers', '4', 'custom resources reconciled at once'],
   ['shutdownGraceSeconds', '25', 'seconds SIGTERM waits for in-flight reconciles'],
   ['logLevel', 'info', `${LOG_LEVELS.join(', ')}`],
+  // ---- ctl-webhook ----
+  ['webhookCertHosts', 'none', 'extra DNS names or IPs (comma-separated) in the self-signed webhook certificate, for webhooks reached by URL (out of cluster)'],
+  ['webhookCertDir', 'read the TLS Secret through the API', 'cert-manager mode: directory where the TLS Secret is mounted (tls.crt, tls.key)'],
+  ['webhookMaxBodyBytes', String(CONTROLLER_WEBHOOK_DEFAULTS.maxBodyBytes), 'largest AdmissionReview body the webhooks read (413 above)'],
+  ['webhookRequestTimeoutSeconds', String(CONTROLLER_WEBHOOK_DEFAULTS.requestTimeoutSeconds), 'seconds a client has to send a whole webhook request (and to finish the TLS handshake)'],
+  // ---- end of ctl-webhook ----
 ];
 
 /** `cdk8s-model-serving controller --help`. */
@@ -169,6 +187,13 @@ export function parseControllerConfig(argv: readonly string[], env: NodeJS.Proce
     workers: int('workers', 4, 1, 64),
     shutdownGraceSeconds: int('shutdownGraceSeconds', 25, 0, 3600),
     logLevel: oneOf('logLevel', 'info', LOG_LEVELS),
+    // ---- ctl-webhook ----
+    webhookCertHosts: (raw('webhookCertHosts') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    webhookCertDir: raw('webhookCertDir') || undefined,
+    webhookMaxBodyBytes: int('webhookMaxBodyBytes', CONTROLLER_WEBHOOK_DEFAULTS.maxBodyBytes, 1024, 64 * 1024 * 1024),
+    webhookRequestTimeoutSeconds: int('webhookRequestTimeoutSeconds', CONTROLLER_WEBHOOK_DEFAULTS.requestTimeoutSeconds, 1, 300),
+    webhookCertValidityMs: testOnlyCertValidityMs(env),
+    // ---- end of ctl-webhook ----
   };
   // client-go's rule: the leader must give up before a follower may take over.
   if (config.leaderElect && !(config.renewDeadlineSeconds < config.leaseDurationSeconds)) {
@@ -179,3 +204,14 @@ export function parseControllerConfig(argv: readonly string[], env: NodeJS.Proce
   }
   return config;
 }
+
+// ---- ctl-webhook ----
+/** The TEST-ONLY env's certificate validity (at least 6 s, so a pass can run between renewals), else a year. */
+function testOnlyCertValidityMs(env: NodeJS.ProcessEnv): number {
+  const name = CONTROLLER_WEBHOOK_ENV.testOnlyCertValiditySeconds;
+  const v = env[name];
+  if (v === undefined || v === '') return CERT_VALIDITY_MS;
+  if (!/^\d+$/.test(v) || Number(v) < 6) throw new ConfigError(`${name} (test only) must be a whole number of seconds, at least 6, got '${v}'`);
+  return Number(v) * 1000;
+}
+// ---- end of ctl-webhook ----

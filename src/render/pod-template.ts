@@ -16,7 +16,8 @@ import { StorageUri } from '../constructs/storage-uri';
 export const MODEL_VOLUME = 'model-dir';
 /** The writable `TMPDIR` volume. */
 export const TMP_VOLUME = 'scratch';
-const CREDENTIALS_VOLUME = 'storage-credentials';
+/** The storage-credentials secret's volume. */
+export const CREDENTIALS_VOLUME = 'storage-credentials';
 const STARTUP_PERIOD_SECONDS = 5;
 
 /** The name of the model container. */
@@ -44,7 +45,7 @@ export function objectLabels(resolved: ResolvedEndpoint, component = 'predictor'
 }
 
 /** The container security context of the Pod Security "restricted" profile. */
-export function restrictedSecurityContext(user: Pick<ResolvedEndpoint, 'runAsUser' | 'readOnlyRootFilesystem'>): Record<string, unknown> {
+export function restrictedSecurityContext(user: { readonly runAsUser: number; readonly readOnlyRootFilesystem: boolean }): Record<string, unknown> {
   return {
     runAsNonRoot: true,
     runAsUser: user.runAsUser,
@@ -269,7 +270,7 @@ function volumeMounts(resolved: ResolvedEndpoint): Array<Record<string, unknown>
   const mounts: Array<Record<string, unknown>> = [];
   if (resolved.storageUri?.isMounted) {
     mounts.push(mountedModelVolume(resolved.storageUri).mount);
-  } else if (resolved.storageUri) {
+  } else if (resolved.storageUri && !injectedByWebhook(resolved)) {
     // The container that serves only reads the model; our server downloads it itself.
     mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom });
   }
@@ -285,13 +286,39 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   const result: Array<Record<string, unknown>> = [];
   if (resolved.storageUri?.isMounted) {
     result.push(mountedModelVolume(resolved.storageUri).volume);
-  } else if (resolved.storageUri) {
+  } else if (resolved.storageUri && !injectedByWebhook(resolved)) {
     result.push({ name: MODEL_VOLUME, emptyDir: {} });
   }
   result.push({ name: TMP_VOLUME, emptyDir: {} });
-  // Only a container that fetches the model reads the credentials.
-  if (resolved.storageCredentialsSecret && resolved.storageUri) result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
+  // Only a container that fetches the model reads the credentials (the webhook mounts them itself).
+  if (resolved.storageCredentialsSecret && resolved.storageUri && !injectedByWebhook(resolved)) {
+    result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
+  }
   return result;
+}
+
+/**
+ * Whether the controller's pod webhook adds the storage initializer, the model volume and the
+ * credentials volume to this endpoint's pods (instead of the pod template carrying them).
+ */
+export function injectedByWebhook(resolved: Pick<ResolvedEndpoint, 'container' | 'storageUri' | 'storageInitializerWebhook'>): boolean {
+  return !!resolved.container.custom && !!resolved.storageUri && !resolved.storageUri.isMounted && resolved.storageInitializerWebhook;
+}
+
+/**
+ * The pod template's label and annotations that ask the controller's pod webhook for a storage
+ * initializer (empty when the template carries its own): the storage URI, the credentials
+ * secret, the auth mode and the model volume's size limit.
+ */
+export function storageInjectionMetadata(resolved: ResolvedEndpoint): { labels: Record<string, string>; annotations: Record<string, string> } {
+  if (!injectedByWebhook(resolved)) return { labels: {}, annotations: {} };
+  const annotations: Record<string, string> = { [contract.POD_INJECTION.storageUriAnnotation]: resolved.storageUri!.uri };
+  const a = contract.POD_INJECTION_ANNOTATIONS;
+  if (resolved.storageCredentialsSecret) annotations[a.storageCredentialsSecret] = resolved.storageCredentialsSecret;
+  const auth = resolved.storageEnv.find((e) => e.name === contract.SERVER_ENV.storageAuth);
+  if (auth) annotations[a.storageAuth] = auth.value;
+  if (resolved.resources.ephemeralStorageLimit) annotations[a.modelVolumeSizeLimit] = sizeToQuantity(resolved.resources.ephemeralStorageLimit);
+  return { labels: { [contract.POD_INJECTION.label]: 'true' }, annotations };
 }
 
 /**
@@ -299,7 +326,7 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
  * fetch its own model. Our server fetches in-process instead.
  */
 function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
-  if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted) return undefined;
+  if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted || resolved.storageInitializerWebhook) return undefined;
   return [storageInitializerContainer({
     storageUri: resolved.storageUri.uri,
     image: contract.DEFAULT_SERVER_IMAGE,
@@ -339,7 +366,7 @@ export function storageInitializerContainer(input: StorageInitializerInput): Rec
   ];
   if (input.credentialsSecret) mounts.push(storageCredentialsVolume(input.credentialsSecret).mount);
   return {
-    name: 'storage-initializer',
+    name: contract.STORAGE_INITIALIZER_CONTAINER,
     image: input.image,
     args: [contract.SERVER_COMMANDS.storageInitializer, input.storageUri, contract.MODEL_DIR],
     env,

@@ -5,7 +5,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { endpointNetworkPolicy } from './network-policy';
-import { objectLabels, podSpec } from './pod-template';
+import { objectLabels, podSpec, storageInjectionMetadata } from './pod-template';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
 import { IngressKind } from '../constructs/endpoint-ingress';
 import { InferenceProtocol, ScaleMetric } from '../constructs/endpoint-options';
@@ -61,11 +61,13 @@ export function knativeServiceSpec(resolved: ResolvedEndpoint): Record<string, u
     containerConcurrency: resolved.containerConcurrency,
   };
   if (resolved.timeoutSeconds !== undefined) spec.timeoutSeconds = resolved.timeoutSeconds;
+  // Knative copies the template's labels and annotations to the pods, where the pod webhook reads them.
+  const injection = storageInjectionMetadata(resolved);
   return {
     template: {
       metadata: {
-        labels: objectLabels(resolved),
-        annotations: { ...resolved.annotations, ...autoscalingAnnotations(resolved) },
+        labels: { ...objectLabels(resolved), ...injection.labels },
+        annotations: { ...resolved.annotations, ...autoscalingAnnotations(resolved), ...injection.annotations },
       },
       spec,
     },

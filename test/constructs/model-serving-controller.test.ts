@@ -118,11 +118,11 @@ describe('ModelServingController', () => {
     expect(hook.clientConfig.caBundle).toBeUndefined(); // the controller patches it in
   });
 
-  test('the pod webhook: Ignore, labelled pods only, never kube-system or its own namespace', () => {
+  test('the pod webhook: Fail for labelled pods only, never kube-system or its own namespace', () => {
     const mwc = findOne(synth(), 'MutatingWebhookConfiguration');
     const [hook] = mwc.webhooks;
     expect(hook).toMatchObject({
-      failurePolicy: 'Ignore',
+      failurePolicy: 'Fail',
       sideEffects: 'None',
       admissionReviewVersions: ['v1'],
       timeoutSeconds: 5,

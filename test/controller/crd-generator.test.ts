@@ -92,7 +92,7 @@ test('literal defaults become JSON; defaults that describe behaviour do not', ()
 
 test('schema types, enums, descriptions and CEL rules come from the props', () => {
   const me = SPEC_SCHEMAS.ModelEndpoint as any;
-  expect(me.required).toEqual(['modelName', 'storageUri']);
+  expect(me.required).toEqual(['modelName']); // storageUri: optional for custom containers (model in the image)
   expect(me.properties.mode).toMatchObject({ type: 'string', enum: ['Serverless', 'RawDeployment'], default: 'Serverless' });
   expect(me.properties.mode.description).toMatch(/^How the endpoint is deployed\.\n\n.*\nServerless: A Knative Service/s);
   expect(me.properties.minReplicas).toMatchObject({ type: 'integer', default: 1 });

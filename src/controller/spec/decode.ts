@@ -6,6 +6,8 @@
  */
 import { decodeCodec, DecodeContext } from './codecs';
 import { SpecError } from './spec-error';
+import * as cdk8s from 'cdk8s';
+import * as plus from 'cdk8s-plus-33';
 import * as library from '../../index';
 import { SpecProp, SpecType } from '../../render/controller/spec-model';
 import { SPEC_MODEL } from '../../render/controller/spec-model.generated';
@@ -66,7 +68,7 @@ function decodeUnion(value: unknown, fqn: string, field: string, ctx: DecodeCont
   const factory = union.factories.find(f => f.key === set[0])!;
   const at = `${field}.${factory.key}`;
   const args = decodeStruct(object[factory.key], factory.params, at, ctx);
-  const cls = (library as any)[fqn.split('.')[1]];
+  const cls = classOf(fqn);
   const call = () => factory.flattened ? cls[factory.method](args) : cls[factory.method](...factory.params.map(p => args[p.name]));
   try {
     return call();
@@ -74,6 +76,16 @@ function decodeUnion(value: unknown, fqn: string, field: string, ctx: DecodeCont
     if (!(e instanceof Error) || e.constructor !== Error) throw e; // a bug, not the spec's fault
     throw new SpecError(at, e.message);
   }
+}
+
+/** Union-like classes come from our library or from the assemblies whose structs our props reuse. */
+const ASSEMBLIES: { [assembly: string]: unknown } = { 'cdk8s-model-serving': library, 'cdk8s-plus-33': plus, 'cdk8s': cdk8s };
+
+function classOf(fqn: string): any {
+  const [assembly, name] = fqn.split('.');
+  const cls = (ASSEMBLIES[assembly] as any)?.[name];
+  if (!cls) throw new Error(`the spec model names ${fqn}, which no known assembly exports (regenerate with crd:generate)`);
+  return cls;
 }
 
 function decodePrimitive(value: unknown, primitive: string, field: string): unknown {

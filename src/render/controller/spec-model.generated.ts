@@ -91,6 +91,14 @@ export const SPEC_MODEL: SpecModel = {
           "default": 0
         },
         {
+          "name": "deploymentStrategy",
+          "type": {
+            "union": "cdk8s-plus-33.DeploymentStrategy"
+          },
+          "optional": true,
+          "description": "How raw mode's Deployments (the predictor's, each CanaryRollout version's, the transformer's and the explainer's) replace their pods on a change.\n\nServerless mode refuses it: Knative\nrolls out revisions itself.\n\nDefault: `DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(1),\nmaxUnavailable: PercentOrAbsolute.absolute(0) })`: never below the serving capacity."
+        },
+        {
           "name": "domain",
           "type": {
             "primitive": "string"
@@ -326,6 +334,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only."
         },
         {
+          "name": "storageInitializerWebhook",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
+        },
+        {
           "name": "timeout",
           "type": {
             "codec": "duration"
@@ -483,7 +499,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "The most explainer replicas.\n\nDefault: the larger of 3 and `minReplicas`."
+          "description": "The most explainer replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
         },
         {
           "name": "method",
@@ -544,6 +560,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "The model-server image of the explainer.\n\nDefault: the endpoint's server image."
+        },
+        {
+          "name": "storageUri",
+          "type": {
+            "codec": "storageUri"
+          },
+          "optional": true,
+          "description": "A model for the explainer's own `container`, at `/mnt/models`.\n\nAs KServe's `storageUri` on a explainer (a tokenizer, an explainer model): a pvc:// volume is\nmounted read-only, any other URI is fetched by the same storage-initializer init container\nas a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.\nServerless mode needs the Knative flag for PVCs or for init containers, as the predictor.\n\nDefault: none: the explainer gets no model directory."
         }
       ]
     },
@@ -666,6 +690,32 @@ export const SPEC_MODEL: SpecModel = {
           "description": "The container image."
         },
         {
+          "name": "livenessFailureThreshold",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "Failed liveness checks in a row before the container is restarted.",
+          "default": 3
+        },
+        {
+          "name": "livenessPath",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "An HTTP path that answers 200 while the process is healthy, for a liveness probe: the kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.\n\nPick a path that does not depend on the model (a server-level health check), or a slow\nmodel load can look like a hang. Checked only once the startup probe has passed.\n\nDefault: no liveness probe."
+        },
+        {
+          "name": "livenessPeriod",
+          "type": {
+            "codec": "duration"
+          },
+          "optional": true,
+          "description": "How often the liveness probe checks `livenessPath`.",
+          "default": "10s"
+        },
+        {
           "name": "port",
           "type": {
             "primitive": "integer"
@@ -732,6 +782,14 @@ export const SPEC_MODEL: SpecModel = {
           "optional": true,
           "description": "The most requests one replica handles at once;\n\nKnative queues the rest. 0 means no limit.",
           "default": 0
+        },
+        {
+          "name": "deploymentStrategy",
+          "type": {
+            "union": "cdk8s-plus-33.DeploymentStrategy"
+          },
+          "optional": true,
+          "description": "How raw mode's Deployments (the predictor's, each CanaryRollout version's, the transformer's and the explainer's) replace their pods on a change.\n\nServerless mode refuses it: Knative\nrolls out revisions itself.\n\nDefault: `DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(1),\nmaxUnavailable: PercentOrAbsolute.absolute(0) })`: never below the serving capacity."
         },
         {
           "name": "domain",
@@ -819,7 +877,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "The most replicas.\n\nDefault: the larger of 3 and `minReplicas`."
+          "description": "The most replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
         },
         {
           "name": "minReplicas",
@@ -994,12 +1052,20 @@ export const SPEC_MODEL: SpecModel = {
           "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only."
         },
         {
+          "name": "storageInitializerWebhook",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
+        },
+        {
           "name": "storageUri",
           "type": {
             "codec": "storageUri"
           },
-          "optional": false,
-          "description": "Where the model is stored."
+          "optional": true,
+          "description": "Where the model is stored.\n\nRequired with our model server; optional with a custom `container` whose image has\nthe model baked in (or that serves many models it loads itself).\n\nDefault: none: only valid with a custom `container`."
         },
         {
           "name": "timeout",
@@ -1231,7 +1297,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "The most replicas of this version.\n\nDefault: the larger of 3 and `minReplicas`."
+          "description": "The most replicas of this version.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
         },
         {
           "name": "minReplicas",
@@ -1263,8 +1329,8 @@ export const SPEC_MODEL: SpecModel = {
           "type": {
             "codec": "storageUri"
           },
-          "optional": false,
-          "description": "Where this version of the model is stored."
+          "optional": true,
+          "description": "Where this version of the model is stored.\n\nRequired with our model server; optional with a custom `container` whose image has\nthe model baked in (or that serves many models it loads itself).\n\nDefault: none: only valid with a custom `container`."
         },
         {
           "name": "version",
@@ -1508,6 +1574,15 @@ export const SPEC_MODEL: SpecModel = {
       "fqn": "cdk8s-model-serving.TransformerOptions",
       "props": [
         {
+          "name": "collocated",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Runs the transformer as a second container in the predictor's pod (KServe's collocation, since 0.15): it takes the endpoint's serving port and calls the predictor on `localhost:<predictor port>`; no second Deployment or Knative Service, and the two scale, roll out and canary together. Works with `module` (our server in transformer mode, on port 8080) or a `container` of your own, in front of a custom predictor `container` on another port (KServe's examples use 8085), with the endpoint's `protocol` V1 or V2 REST. With our model server as the predictor, use `inProcess` instead. Replica and scaling options do not apply (the predictor's do). In serverless mode the predictor container declares no port, and keeps its probes only with `KnativeFeature.MULTI_CONTAINER_PROBING` (our transformer reports ready only once the predictor is).",
+          "default": false
+        },
+        {
           "name": "container",
           "type": {
             "struct": "cdk8s-model-serving.ModelContainer"
@@ -1540,7 +1615,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "The most transformer replicas.\n\nDefault: the larger of 3 and `minReplicas`."
+          "description": "The most transformer replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
         },
         {
           "name": "minReplicas",
@@ -1586,12 +1661,20 @@ export const SPEC_MODEL: SpecModel = {
           "description": "CPU and memory of the transformer container.\n\nDefault: requests 100m CPU and 256Mi memory; limits 1 CPU and 512Mi memory."
         },
         {
+          "name": "scaleMetric",
+          "type": {
+            "enum": "cdk8s-model-serving.ScaleMetric"
+          },
+          "optional": true,
+          "description": "What the transformer's autoscaler scales on, as the predictor's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA class (serverless) or a\nHorizontalPodAutoscaler (raw).\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode."
+        },
+        {
           "name": "scaleTarget",
           "type": {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "Autoscaling target per replica: in-flight requests (serverless) or CPU percent (raw).\n\nDefault: 100 in-flight requests (serverless), 80 percent CPU (raw)."
+          "description": "Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second, or percent utilization of the CPU or memory request.\n\nDefault: concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80."
         },
         {
           "name": "serverImage",
@@ -1600,6 +1683,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "The model-server image of the transformer.\n\nDefault: the endpoint's server image."
+        },
+        {
+          "name": "storageUri",
+          "type": {
+            "codec": "storageUri"
+          },
+          "optional": true,
+          "description": "A model for the transformer's own `container`, at `/mnt/models`.\n\nAs KServe's `storageUri` on a transformer (a tokenizer, an explainer model): a pvc:// volume is\nmounted read-only, any other URI is fetched by the same storage-initializer init container\nas a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.\nServerless mode needs the Knative flag for PVCs or for init containers, as the predictor.\n\nDefault: none: the transformer gets no model directory."
         }
       ]
     },
@@ -1986,6 +2077,81 @@ export const SPEC_MODEL: SpecModel = {
           "flattened": false
         }
       ]
+    },
+    "cdk8s-plus-33.DeploymentStrategy": {
+      "fqn": "cdk8s-plus-33.DeploymentStrategy",
+      "description": "Deployment strategies.",
+      "factories": [
+        {
+          "key": "recreate",
+          "method": "recreate",
+          "description": "All existing Pods are killed before new ones are created.",
+          "params": [],
+          "flattened": false
+        },
+        {
+          "key": "rollingUpdate",
+          "method": "rollingUpdate",
+          "description": "",
+          "params": [
+            {
+              "name": "maxSurge",
+              "type": {
+                "union": "cdk8s-plus-33.PercentOrAbsolute"
+              },
+              "optional": true,
+              "description": "The maximum number of pods that can be scheduled above the desired number of pods.\n\nValue can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%).\nAbsolute number is calculated from percentage by rounding up.\nThis can not be 0 if `maxUnavailable` is 0.\n\nExample: when this is set to 30%, the new ReplicaSet can be scaled up immediately when the rolling update\nstarts, such that the total number of old and new pods do not exceed 130% of desired pods.\nOnce old pods have been killed, new ReplicaSet can be scaled up further, ensuring that\ntotal number of pods running at any time during the update is at most 130% of desired pods.\n\nDefault: '25%'."
+            },
+            {
+              "name": "maxUnavailable",
+              "type": {
+                "union": "cdk8s-plus-33.PercentOrAbsolute"
+              },
+              "optional": true,
+              "description": "The maximum number of pods that can be unavailable during the update.\n\nValue can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%).\nAbsolute number is calculated from percentage by rounding down.\nThis can not be 0 if `maxSurge` is 0.\n\nExample: when this is set to 30%, the old ReplicaSet can be scaled down to 70% of desired\npods immediately when the rolling update starts. Once new pods are ready, old ReplicaSet can\nbe scaled down further, followed by scaling up the new ReplicaSet, ensuring that the total\nnumber of pods available at all times during the update is at least 70% of desired pods.\n\nDefault: '25%'."
+            }
+          ],
+          "flattened": true
+        }
+      ]
+    },
+    "cdk8s-plus-33.PercentOrAbsolute": {
+      "fqn": "cdk8s-plus-33.PercentOrAbsolute",
+      "description": "Union like class repsenting either a ration in percents or an absolute number.",
+      "factories": [
+        {
+          "key": "absolute",
+          "method": "absolute",
+          "description": "Absolute number.",
+          "params": [
+            {
+              "name": "num",
+              "type": {
+                "primitive": "integer"
+              },
+              "optional": false,
+              "description": ""
+            }
+          ],
+          "flattened": false
+        },
+        {
+          "key": "percent",
+          "method": "percent",
+          "description": "Percent ratio.",
+          "params": [
+            {
+              "name": "percent",
+              "type": {
+                "primitive": "integer"
+              },
+              "optional": false,
+              "description": ""
+            }
+          ],
+          "flattened": false
+        }
+      ]
     }
   },
   "enums": {
@@ -2080,6 +2246,11 @@ export const SPEC_MODEL: SpecModel = {
           "name": "FIELD_REF",
           "value": "kubernetes.podspec-fieldref",
           "description": "Environment variables from `fieldRef` (the downward API)."
+        },
+        {
+          "name": "MULTI_CONTAINER_PROBING",
+          "value": "multi-container-probing",
+          "description": "Probes on containers other than the serving one, for a collocated transformer's predictor."
         }
       ]
     },
@@ -2180,8 +2351,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
   "ModelEndpoint": {
     "type": "object",
     "required": [
-      "modelName",
-      "storageUri"
+      "modelName"
     ],
     "properties": {
       "allowedNamespaces": {
@@ -2227,6 +2397,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "type": "string",
             "description": "The container image."
           },
+          "livenessFailureThreshold": {
+            "type": "integer",
+            "description": "Failed liveness checks in a row before the container is restarted.",
+            "default": 3
+          },
+          "livenessPath": {
+            "type": "string",
+            "description": "An HTTP path that answers 200 while the process is healthy, for a liveness probe: the kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.\n\nPick a path that does not depend on the model (a server-level health check), or a slow\nmodel load can look like a hang. Checked only once the startup probe has passed.\n\nDefault: no liveness probe."
+          },
+          "livenessPeriod": {
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+            "default": "10s"
+          },
           "port": {
             "type": "integer",
             "description": "The port the container serves HTTP (or gRPC, with `InferenceProtocol.GRPC_V2`) on.",
@@ -2243,6 +2428,101 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "type": "integer",
         "description": "The most requests one replica handles at once;\n\nKnative queues the rest. 0 means no limit.",
         "default": 0
+      },
+      "deploymentStrategy": {
+        "type": "object",
+        "description": "How raw mode's Deployments (the predictor's, each CanaryRollout version's, the transformer's and the explainer's) replace their pods on a change.\n\nServerless mode refuses it: Knative\nrolls out revisions itself.\n\nDefault: `DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(1),\nmaxUnavailable: PercentOrAbsolute.absolute(0) })`: never below the serving capacity.\n\nDeployment strategies.\n\nSet exactly one of: recreate, rollingUpdate.",
+        "properties": {
+          "recreate": {
+            "type": "object",
+            "properties": {},
+            "description": "All existing Pods are killed before new ones are created."
+          },
+          "rollingUpdate": {
+            "type": "object",
+            "properties": {
+              "maxSurge": {
+                "type": "object",
+                "description": "The maximum number of pods that can be scheduled above the desired number of pods.\n\nValue can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%).\nAbsolute number is calculated from percentage by rounding up.\nThis can not be 0 if `maxUnavailable` is 0.\n\nExample: when this is set to 30%, the new ReplicaSet can be scaled up immediately when the rolling update\nstarts, such that the total number of old and new pods do not exceed 130% of desired pods.\nOnce old pods have been killed, new ReplicaSet can be scaled up further, ensuring that\ntotal number of pods running at any time during the update is at most 130% of desired pods.\n\nDefault: '25%'.\n\nUnion like class repsenting either a ration in percents or an absolute number.\n\nSet exactly one of: absolute, percent.",
+                "properties": {
+                  "absolute": {
+                    "type": "object",
+                    "required": [
+                      "num"
+                    ],
+                    "properties": {
+                      "num": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Absolute number."
+                  },
+                  "percent": {
+                    "type": "object",
+                    "required": [
+                      "percent"
+                    ],
+                    "properties": {
+                      "percent": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Percent ratio."
+                  }
+                },
+                "x-kubernetes-validations": [
+                  {
+                    "rule": "[has(self.absolute), has(self.percent)].exists_one(x, x)",
+                    "message": "set exactly one of absolute, percent"
+                  }
+                ]
+              },
+              "maxUnavailable": {
+                "type": "object",
+                "description": "The maximum number of pods that can be unavailable during the update.\n\nValue can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%).\nAbsolute number is calculated from percentage by rounding down.\nThis can not be 0 if `maxSurge` is 0.\n\nExample: when this is set to 30%, the old ReplicaSet can be scaled down to 70% of desired\npods immediately when the rolling update starts. Once new pods are ready, old ReplicaSet can\nbe scaled down further, followed by scaling up the new ReplicaSet, ensuring that the total\nnumber of pods available at all times during the update is at least 70% of desired pods.\n\nDefault: '25%'.\n\nUnion like class repsenting either a ration in percents or an absolute number.\n\nSet exactly one of: absolute, percent.",
+                "properties": {
+                  "absolute": {
+                    "type": "object",
+                    "required": [
+                      "num"
+                    ],
+                    "properties": {
+                      "num": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Absolute number."
+                  },
+                  "percent": {
+                    "type": "object",
+                    "required": [
+                      "percent"
+                    ],
+                    "properties": {
+                      "percent": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Percent ratio."
+                  }
+                },
+                "x-kubernetes-validations": [
+                  {
+                    "rule": "[has(self.absolute), has(self.percent)].exists_one(x, x)",
+                    "message": "set exactly one of absolute, percent"
+                  }
+                ]
+              }
+            },
+            "description": ""
+          }
+        },
+        "x-kubernetes-validations": [
+          {
+            "rule": "[has(self.recreate), has(self.rollingUpdate)].exists_one(x, x)",
+            "message": "set exactly one of recreate, rollingUpdate"
+          }
+        ]
       },
       "domain": {
         "type": "string",
@@ -2401,9 +2681,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "kubernetes.podspec-tolerations",
             "kubernetes.podspec-affinity",
             "kubernetes.podspec-securitycontext",
-            "kubernetes.podspec-fieldref"
+            "kubernetes.podspec-fieldref",
+            "multi-container-probing"
           ],
-          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API)."
+          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API).\nmulti-container-probing: Probes on containers other than the serving one, for a collocated transformer's predictor."
         },
         "description": "Knative feature flags your cluster enables, for settings that need one.\n\nDefault: Knative's defaults: none of these."
       },
@@ -2416,7 +2697,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       },
       "maxReplicas": {
         "type": "integer",
-        "description": "The most replicas.\n\nDefault: the larger of 3 and `minReplicas`."
+        "description": "The most replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
       },
       "minReplicas": {
         "type": "integer",
@@ -2793,10 +3074,14 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "maxLength": 253,
         "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only.\n\nThe name of a Secret in the namespace."
       },
+      "storageInitializerWebhook": {
+        "type": "boolean",
+        "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
+      },
       "storageUri": {
         "type": "string",
         "pattern": "^[a-z0-9]+://[^/]+(/.*)?$",
-        "description": "Where the model is stored.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
+        "description": "Where the model is stored.\n\nRequired with our model server; optional with a custom `container` whose image has\nthe model baked in (or that serves many models it loads itself).\n\nDefault: none: only valid with a custom `container`.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
       },
       "timeout": {
         "type": "string",
@@ -2841,6 +3126,11 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       "transformer": {
         "type": "object",
         "properties": {
+          "collocated": {
+            "type": "boolean",
+            "description": "Runs the transformer as a second container in the predictor's pod (KServe's collocation, since 0.15): it takes the endpoint's serving port and calls the predictor on `localhost:<predictor port>`; no second Deployment or Knative Service, and the two scale, roll out and canary together. Works with `module` (our server in transformer mode, on port 8080) or a `container` of your own, in front of a custom predictor `container` on another port (KServe's examples use 8085), with the endpoint's `protocol` V1 or V2 REST. With our model server as the predictor, use `inProcess` instead. Replica and scaling options do not apply (the predictor's do). In serverless mode the predictor container declares no port, and keeps its probes only with `KnativeFeature.MULTI_CONTAINER_PROBING` (our transformer reports ready only once the predictor is).",
+            "default": false
+          },
           "container": {
             "type": "object",
             "required": [
@@ -2864,6 +3154,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "image": {
                 "type": "string",
                 "description": "The container image."
+              },
+              "livenessFailureThreshold": {
+                "type": "integer",
+                "description": "Failed liveness checks in a row before the container is restarted.",
+                "default": 3
+              },
+              "livenessPath": {
+                "type": "string",
+                "description": "An HTTP path that answers 200 while the process is healthy, for a liveness probe: the kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.\n\nPick a path that does not depend on the model (a server-level health check), or a slow\nmodel load can look like a hang. Checked only once the startup probe has passed.\n\nDefault: no liveness probe."
+              },
+              "livenessPeriod": {
+                "type": "string",
+                "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+                "default": "10s"
               },
               "port": {
                 "type": "integer",
@@ -2949,7 +3254,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "maxReplicas": {
             "type": "integer",
-            "description": "The most transformer replicas.\n\nDefault: the larger of 3 and `minReplicas`."
+            "description": "The most transformer replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
           },
           "minReplicas": {
             "type": "integer",
@@ -3132,13 +3437,28 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             },
             "description": "CPU and memory of the transformer container.\n\nDefault: requests 100m CPU and 256Mi memory; limits 1 CPU and 512Mi memory."
           },
+          "scaleMetric": {
+            "type": "string",
+            "enum": [
+              "concurrency",
+              "rps",
+              "cpu",
+              "memory"
+            ],
+            "description": "What the transformer's autoscaler scales on, as the predictor's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA class (serverless) or a\nHorizontalPodAutoscaler (raw).\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless only).\nrps: Requests per second per replica (serverless only).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
+          },
           "scaleTarget": {
             "type": "integer",
-            "description": "Autoscaling target per replica: in-flight requests (serverless) or CPU percent (raw).\n\nDefault: 100 in-flight requests (serverless), 80 percent CPU (raw)."
+            "description": "Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second, or percent utilization of the CPU or memory request.\n\nDefault: concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80."
           },
           "serverImage": {
             "type": "string",
             "description": "The model-server image of the transformer.\n\nDefault: the endpoint's server image."
+          },
+          "storageUri": {
+            "type": "string",
+            "pattern": "^[a-z0-9]+://[^/]+(/.*)?$",
+            "description": "A model for the transformer's own `container`, at `/mnt/models`.\n\nAs KServe's `storageUri` on a transformer (a tokenizer, an explainer model): a pvc:// volume is\nmounted read-only, any other URI is fetched by the same storage-initializer init container\nas a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.\nServerless mode needs the Knative flag for PVCs or for init containers, as the predictor.\n\nDefault: none: the transformer gets no model directory.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
           }
         },
         "x-kubernetes-validations": [
@@ -3256,6 +3576,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
                 "type": "string",
                 "description": "The container image."
               },
+              "livenessFailureThreshold": {
+                "type": "integer",
+                "description": "Failed liveness checks in a row before the container is restarted.",
+                "default": 3
+              },
+              "livenessPath": {
+                "type": "string",
+                "description": "An HTTP path that answers 200 while the process is healthy, for a liveness probe: the kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.\n\nPick a path that does not depend on the model (a server-level health check), or a slow\nmodel load can look like a hang. Checked only once the startup probe has passed.\n\nDefault: no liveness probe."
+              },
+              "livenessPeriod": {
+                "type": "string",
+                "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+                "default": "10s"
+              },
               "port": {
                 "type": "integer",
                 "description": "The port the container serves HTTP (or gRPC, with `InferenceProtocol.GRPC_V2`) on.",
@@ -3340,7 +3675,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "maxReplicas": {
             "type": "integer",
-            "description": "The most explainer replicas.\n\nDefault: the larger of 3 and `minReplicas`."
+            "description": "The most explainer replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
           },
           "method": {
             "type": "string",
@@ -3472,6 +3807,11 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "serverImage": {
             "type": "string",
             "description": "The model-server image of the explainer.\n\nDefault: the endpoint's server image."
+          },
+          "storageUri": {
+            "type": "string",
+            "pattern": "^[a-z0-9]+://[^/]+(/.*)?$",
+            "description": "A model for the explainer's own `container`, at `/mnt/models`.\n\nAs KServe's `storageUri` on a explainer (a tokenizer, an explainer model): a pvc:// volume is\nmounted read-only, any other URI is fetched by the same storage-initializer init container\nas a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.\nServerless mode needs the Knative flag for PVCs or for init containers, as the predictor.\n\nDefault: none: the explainer gets no model directory.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
           }
         },
         "x-kubernetes-validations": [
@@ -3527,7 +3867,6 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       "canary": {
         "type": "object",
         "required": [
-          "storageUri",
           "version"
         ],
         "properties": {
@@ -3554,6 +3893,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "image": {
                 "type": "string",
                 "description": "The container image."
+              },
+              "livenessFailureThreshold": {
+                "type": "integer",
+                "description": "Failed liveness checks in a row before the container is restarted.",
+                "default": 3
+              },
+              "livenessPath": {
+                "type": "string",
+                "description": "An HTTP path that answers 200 while the process is healthy, for a liveness probe: the kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.\n\nPick a path that does not depend on the model (a server-level health check), or a slow\nmodel load can look like a hang. Checked only once the startup probe has passed.\n\nDefault: no liveness probe."
+              },
+              "livenessPeriod": {
+                "type": "string",
+                "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+                "default": "10s"
               },
               "port": {
                 "type": "integer",
@@ -3645,7 +3999,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "maxReplicas": {
             "type": "integer",
-            "description": "The most replicas of this version.\n\nDefault: the larger of 3 and `minReplicas`."
+            "description": "The most replicas of this version.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
           },
           "minReplicas": {
             "type": "integer",
@@ -3758,7 +4112,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "storageUri": {
             "type": "string",
             "pattern": "^[a-z0-9]+://[^/]+(/.*)?$",
-            "description": "Where this version of the model is stored.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
+            "description": "Where this version of the model is stored.\n\nRequired with our model server; optional with a custom `container` whose image has\nthe model baked in (or that serves many models it loads itself).\n\nDefault: none: only valid with a custom `container`.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
           },
           "version": {
             "type": "string",
@@ -3778,6 +4132,101 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "type": "integer",
         "description": "The most requests one replica handles at once;\n\nKnative queues the rest. 0 means no limit.",
         "default": 0
+      },
+      "deploymentStrategy": {
+        "type": "object",
+        "description": "How raw mode's Deployments (the predictor's, each CanaryRollout version's, the transformer's and the explainer's) replace their pods on a change.\n\nServerless mode refuses it: Knative\nrolls out revisions itself.\n\nDefault: `DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(1),\nmaxUnavailable: PercentOrAbsolute.absolute(0) })`: never below the serving capacity.\n\nDeployment strategies.\n\nSet exactly one of: recreate, rollingUpdate.",
+        "properties": {
+          "recreate": {
+            "type": "object",
+            "properties": {},
+            "description": "All existing Pods are killed before new ones are created."
+          },
+          "rollingUpdate": {
+            "type": "object",
+            "properties": {
+              "maxSurge": {
+                "type": "object",
+                "description": "The maximum number of pods that can be scheduled above the desired number of pods.\n\nValue can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%).\nAbsolute number is calculated from percentage by rounding up.\nThis can not be 0 if `maxUnavailable` is 0.\n\nExample: when this is set to 30%, the new ReplicaSet can be scaled up immediately when the rolling update\nstarts, such that the total number of old and new pods do not exceed 130% of desired pods.\nOnce old pods have been killed, new ReplicaSet can be scaled up further, ensuring that\ntotal number of pods running at any time during the update is at most 130% of desired pods.\n\nDefault: '25%'.\n\nUnion like class repsenting either a ration in percents or an absolute number.\n\nSet exactly one of: absolute, percent.",
+                "properties": {
+                  "absolute": {
+                    "type": "object",
+                    "required": [
+                      "num"
+                    ],
+                    "properties": {
+                      "num": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Absolute number."
+                  },
+                  "percent": {
+                    "type": "object",
+                    "required": [
+                      "percent"
+                    ],
+                    "properties": {
+                      "percent": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Percent ratio."
+                  }
+                },
+                "x-kubernetes-validations": [
+                  {
+                    "rule": "[has(self.absolute), has(self.percent)].exists_one(x, x)",
+                    "message": "set exactly one of absolute, percent"
+                  }
+                ]
+              },
+              "maxUnavailable": {
+                "type": "object",
+                "description": "The maximum number of pods that can be unavailable during the update.\n\nValue can be an absolute number (ex: 5) or a percentage of desired pods (ex: 10%).\nAbsolute number is calculated from percentage by rounding down.\nThis can not be 0 if `maxSurge` is 0.\n\nExample: when this is set to 30%, the old ReplicaSet can be scaled down to 70% of desired\npods immediately when the rolling update starts. Once new pods are ready, old ReplicaSet can\nbe scaled down further, followed by scaling up the new ReplicaSet, ensuring that the total\nnumber of pods available at all times during the update is at least 70% of desired pods.\n\nDefault: '25%'.\n\nUnion like class repsenting either a ration in percents or an absolute number.\n\nSet exactly one of: absolute, percent.",
+                "properties": {
+                  "absolute": {
+                    "type": "object",
+                    "required": [
+                      "num"
+                    ],
+                    "properties": {
+                      "num": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Absolute number."
+                  },
+                  "percent": {
+                    "type": "object",
+                    "required": [
+                      "percent"
+                    ],
+                    "properties": {
+                      "percent": {
+                        "type": "integer"
+                      }
+                    },
+                    "description": "Percent ratio."
+                  }
+                },
+                "x-kubernetes-validations": [
+                  {
+                    "rule": "[has(self.absolute), has(self.percent)].exists_one(x, x)",
+                    "message": "set exactly one of absolute, percent"
+                  }
+                ]
+              }
+            },
+            "description": ""
+          }
+        },
+        "x-kubernetes-validations": [
+          {
+            "rule": "[has(self.recreate), has(self.rollingUpdate)].exists_one(x, x)",
+            "message": "set exactly one of recreate, rollingUpdate"
+          }
+        ]
       },
       "domain": {
         "type": "string",
@@ -3863,9 +4312,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "kubernetes.podspec-tolerations",
             "kubernetes.podspec-affinity",
             "kubernetes.podspec-securitycontext",
-            "kubernetes.podspec-fieldref"
+            "kubernetes.podspec-fieldref",
+            "multi-container-probing"
           ],
-          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API)."
+          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API).\nmulti-container-probing: Probes on containers other than the serving one, for a collocated transformer's predictor."
         },
         "description": "Knative feature flags your cluster enables, for settings that need one.\n\nDefault: Knative's defaults: none of these."
       },
@@ -4154,7 +4604,6 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       "stable": {
         "type": "object",
         "required": [
-          "storageUri",
           "version"
         ],
         "properties": {
@@ -4181,6 +4630,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "image": {
                 "type": "string",
                 "description": "The container image."
+              },
+              "livenessFailureThreshold": {
+                "type": "integer",
+                "description": "Failed liveness checks in a row before the container is restarted.",
+                "default": 3
+              },
+              "livenessPath": {
+                "type": "string",
+                "description": "An HTTP path that answers 200 while the process is healthy, for a liveness probe: the kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.\n\nPick a path that does not depend on the model (a server-level health check), or a slow\nmodel load can look like a hang. Checked only once the startup probe has passed.\n\nDefault: no liveness probe."
+              },
+              "livenessPeriod": {
+                "type": "string",
+                "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+                "default": "10s"
               },
               "port": {
                 "type": "integer",
@@ -4272,7 +4736,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "maxReplicas": {
             "type": "integer",
-            "description": "The most replicas of this version.\n\nDefault: the larger of 3 and `minReplicas`."
+            "description": "The most replicas of this version.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
           },
           "minReplicas": {
             "type": "integer",
@@ -4385,7 +4849,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "storageUri": {
             "type": "string",
             "pattern": "^[a-z0-9]+://[^/]+(/.*)?$",
-            "description": "Where this version of the model is stored.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
+            "description": "Where this version of the model is stored.\n\nRequired with our model server; optional with a custom `container` whose image has\nthe model baked in (or that serves many models it loads itself).\n\nDefault: none: only valid with a custom `container`.\n\nA storage URI: s3://bucket/path, gs://bucket/path, https://host/path, http://host/path or pvc://claim/path."
           },
           "version": {
             "type": "string",
@@ -4487,6 +4951,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
         "maxLength": 253,
         "description": "A secret with storage credentials, mounted read-only (never inlined).\n\nKeys are read as\nthe environment variables of the same name: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,\n`AWS_ENDPOINT_URL`, `AWS_REGION`.\n\nDefault: no credentials: public buckets and URLs only.\n\nThe name of a Secret in the namespace."
+      },
+      "storageInitializerWebhook": {
+        "type": "boolean",
+        "description": "Whether the cluster runs the `ModelServingController` with its pod webhook, which injects the storage initializer into pods that ask for it (as KServe's pod mutator does).\n\nIn serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs\nKnative's `kubernetes.podspec-init-containers` flag: its pod template carries the label\n`serving.cdk8s-model-serving.io/inject-storage-initializer: \"true\"` and the storage\nannotations instead of the init container, and the webhook adds the `storage-initializer`\ninit container, the model volume (read-only in the serving containers) and the credentials\nmount when each pod is created. Raw mode, and clusters that declare\n`KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.\n\nDefault: false - the pod template carries the storage initializer itself."
       },
       "timeout": {
         "type": "string",

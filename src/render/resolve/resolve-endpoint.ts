@@ -165,6 +165,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
     runAsUser,
     readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? true,
+    // Only where the pod template cannot carry the init container itself.
+    storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -174,7 +176,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
     if (props.storageUri?.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (props.container && props.storageUri && !props.storageUri.isMounted) requireInitContainers(resolved, "a custom 'container'");
+    if (props.container && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) requireInitContainers(resolved, "a custom 'container'");
   }
   for (const rule of resolved.nodeAffinity) {
     if (rule.preferredWeight !== undefined && (!Number.isInteger(rule.preferredWeight) || rule.preferredWeight < 1 || rule.preferredWeight > 100)) {

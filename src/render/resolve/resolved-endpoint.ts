@@ -75,6 +75,11 @@ export interface ResolvedEndpoint {
   readonly allowedNamespaces: string[];
   readonly runAsUser: number;
   readonly readOnlyRootFilesystem: boolean;
+  /**
+   * The controller's pod webhook adds the storage initializer (serverless custom containers
+   * without Knative's init-container flag, when `storageInitializerWebhook` is set).
+   */
+  readonly storageInitializerWebhook: boolean;
   /** A CanaryRollout version: labels its pods, so one version can be selected. */
   readonly version?: string;
 }

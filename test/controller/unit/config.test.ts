@@ -2,7 +2,9 @@
  * `cdk8s-model-serving controller` flags and environment (src/controller/config.ts): every flag of
  * the contract is parsed and documented, bad values are errors that name the flag or variable.
  */
-import { CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV, CONTROLLER_FLAGS } from '../../../src/contract';
+import {
+  CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV, CONTROLLER_FLAGS, CONTROLLER_WEBHOOK_ENV, CONTROLLER_WEBHOOK_FLAGS,
+} from '../../../src/contract';
 import { CONTROLLER_HELP, controllerHelp, parseControllerConfig } from '../../../src/controller/config';
 
 describe('controller configuration', () => {
@@ -32,12 +34,12 @@ describe('controller configuration', () => {
   });
 
   test('every flag in the contract has help text and a parser; the help names each flag and its variable', () => {
-    const keys = [...Object.keys(CONTROLLER_FLAGS), ...Object.keys(CONTROLLER_CORE_FLAGS)].sort();
+    const keys = [...Object.keys(CONTROLLER_FLAGS), ...Object.keys(CONTROLLER_CORE_FLAGS), ...Object.keys(CONTROLLER_WEBHOOK_FLAGS)].sort();
     expect(CONTROLLER_HELP.map(([k]) => k).sort()).toEqual(keys);
     const help = controllerHelp();
-    for (const [key, flag] of Object.entries({ ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS })) {
+    for (const [key, flag] of Object.entries({ ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS, ...CONTROLLER_WEBHOOK_FLAGS })) {
       expect(help).toContain(flag);
-      const env = { ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV }[key as keyof typeof CONTROLLER_ENV];
+      const env = ({ ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV, ...CONTROLLER_WEBHOOK_ENV } as Record<string, string>)[key];
       if (env) expect(help).toContain(`env ${env}`);
     }
   });
