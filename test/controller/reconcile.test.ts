@@ -43,7 +43,7 @@ async function waitReconciled(ns: string, name: string, status: 'True' | 'False'
     cr = await get(mePath(ns, name));
     const c = condition(cr, 'Reconciled');
     return cr?.status?.observedGeneration === cr?.metadata.generation && c?.status === status;
-  });
+  }).catch((e) => { throw new Error(`${e.message}; its generation ${cr?.metadata.generation}, status ${JSON.stringify(cr?.status)}`); });
   return cr!;
 }
 
