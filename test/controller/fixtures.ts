@@ -9,7 +9,11 @@ import { customResourceDefinitions } from '../../src/render/controller/custom-re
 
 export const API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
 
-/** A ModelEndpoint; `transformer`: also a transformer in a custom container. */
+/**
+ * A ModelEndpoint; `transformer`: also a transformer in a custom container. Its `livenessPath` is set
+ * because the CRD's schema defaults the container's livenessPeriod and livenessFailureThreshold,
+ * which the construct accepts only with a livenessPath (reported to the CRD part).
+ */
 export interface EndpointOptions {
   readonly storageUri?: string;
   readonly transformer?: boolean;
@@ -27,7 +31,7 @@ export function modelEndpoint(name: string, namespace: string, options: Endpoint
       storageUri: options.storageUri ?? 's3://models/iris',
       ...(options.minReplicas !== undefined ? { minReplicas: options.minReplicas } : {}),
       ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
-      ...(options.transformer ? { transformer: { container: { image: 'ghcr.io/example/iris-transformer:1.0' } } } : {}),
+      ...(options.transformer ? { transformer: { container: { image: 'ghcr.io/example/iris-transformer:1.0', livenessPath: '/healthz' } } } : {}),
     },
   };
 }

@@ -43,7 +43,7 @@ async function waitReconciled(ns: string, name: string, status: 'True' | 'False'
     cr = await get(mePath(ns, name));
     const c = condition(cr, 'Reconciled');
     return cr?.status?.observedGeneration === cr?.metadata.generation && c?.status === status;
-  });
+  }).catch((e) => { throw new Error(`${e.message}; its generation ${cr?.metadata.generation}, status ${JSON.stringify(cr?.status)}`); });
   return cr!;
 }
 
@@ -133,23 +133,35 @@ describe('the controller against the real API server', () => {
     expect(cr.status.serving).toEqual([{ kind: 'Revision', name: 'iris-00001', component: 'predictor' }]);
   });
 
-  test('a spec change updates the children, and removing the transformer prunes its objects', async () => {
+  test('a spec change updates the children', async () => {
     const ns = await freshNamespace(client, 'ctl-update');
     await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns, { transformer: true }));
     await waitReconciled(ns, 'iris');
-    expect(await get(ksvcPath(ns, 'iris-transformer'))).toBeDefined();
     const before = (await get(ksvcPath(ns, 'iris')))!;
     expect(JSON.stringify(before.spec)).toContain('s3://models/iris');
+    expect(JSON.stringify(before.spec)).not.toContain('s3://models/iris-v2');
 
     await mustApply(modelEndpoint('iris', ns, { transformer: true, storageUri: 's3://models/iris-v2' }));
-    await waitReconciled(ns, 'iris');
+    const cr = await waitReconciled(ns, 'iris');
+    expect(cr.status.observedGeneration).toBe(2);
     await eventually('the predictor to carry the new storage URI', async () => JSON.stringify((await get(ksvcPath(ns, 'iris')))!.spec).includes('s3://models/iris-v2'));
+    expect(await get(ksvcPath(ns, 'iris-transformer'))).toBeDefined();
+  });
 
-    await mustApply(modelEndpoint('iris', ns, { transformer: false, storageUri: 's3://models/iris-v2' }));
+  test('removing the transformer prunes its objects, and only them', async () => {
+    const ns = await freshNamespace(client, 'ctl-prune');
+    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    await mustApply(modelEndpoint('iris', ns, { transformer: true }));
+    await waitReconciled(ns, 'iris');
+    expect(await get(ksvcPath(ns, 'iris-transformer'))).toBeDefined();
+    const before = (await childrenIn(ns)).map((c) => `${c.kind}/${c.metadata.name}`).sort();
+
+    await mustApply(modelEndpoint('iris', ns, { transformer: false }));
     await waitReconciled(ns, 'iris');
     await eventually('the transformer to be pruned', async () => (await get(ksvcPath(ns, 'iris-transformer'))) === undefined);
-    expect(await get(ksvcPath(ns, 'iris'))).toBeDefined();
+    const after = (await childrenIn(ns)).map((c) => `${c.kind}/${c.metadata.name}`).sort();
+    expect(before.filter((k) => !after.includes(k))).toEqual(['Service/iris-transformer']);
     const cr = (await get(mePath(ns, 'iris')))!;
     expect(condition(cr, 'TransformerReady')).toBeUndefined();
   });
