@@ -79,7 +79,7 @@ interface JsiiTypeRef {
   collection?: { kind: 'array' | 'map'; elementtype: JsiiTypeRef };
   union?: unknown;
 }
-interface JsiiDocs { summary?: string; remarks?: string; default?: string }
+interface JsiiDocs { summary?: string; remarks?: string; default?: string; custom?: { [tag: string]: string } }
 interface JsiiProperty { name: string; type: JsiiTypeRef; optional?: boolean; docs?: JsiiDocs; static?: boolean }
 interface JsiiParameter { name: string; type: JsiiTypeRef; optional?: boolean; docs?: JsiiDocs }
 interface JsiiMethod { name: string; static?: boolean; parameters?: JsiiParameter[]; returns?: { type: JsiiTypeRef }; docs?: JsiiDocs }
@@ -178,7 +178,10 @@ export function readSpecModel(types = loadTypes()): SpecModel {
 
   const prop = (p: JsiiProperty | JsiiParameter, where: string): SpecProp => {
     const type = typeOf(p.type, where, p.docs);
-    const literal = p.docs?.default !== undefined ? parseDefault(p.docs.default, type, types) : undefined;
+    // `@noSchemaDefault <why>`: the API server would fill the default into every CR, but the construct
+    // reads the prop's presence (e.g. it only tunes another prop and is refused without it).
+    const schemaDefault = p.docs?.default !== undefined && p.docs.custom?.noSchemaDefault === undefined;
+    const literal = schemaDefault ? parseDefault(p.docs!.default!, type, types) : undefined;
     return {
       name: p.name,
       type,

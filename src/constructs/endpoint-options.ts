@@ -88,12 +88,14 @@ export interface ModelContainer {
    * How often the liveness probe checks `livenessPath`.
    *
    * @default Duration.seconds(10)
+   * @noSchemaDefault only with livenessPath, which the construct checks
    */
   readonly livenessPeriod?: Duration;
   /**
    * Failed liveness checks in a row before the container is restarted.
    *
    * @default 3
+   * @noSchemaDefault only with livenessPath, which the construct checks
    */
   readonly livenessFailureThreshold?: number;
 }

@@ -68,10 +68,20 @@ test('a new prop of a known type is picked up with its docs and literal default'
   const props = extended.get('cdk8s-model-serving.ModelEndpointProps')!;
   extended.set(props.fqn, {
     ...props,
-    properties: [...props.properties!, { name: 'runtime', type: { primitive: 'string' }, optional: true, docs: { summary: 'The serving runtime.', default: "'onnx'" } }],
+    properties: [...props.properties!, { name: 'acceleratorClass', type: { primitive: 'string' }, optional: true, docs: { summary: 'The accelerator class.', default: "'cpu'" } }],
   });
-  const runtime = readSpecModel(extended).structs[props.fqn].props.find(p => p.name === 'runtime');
-  expect(runtime).toEqual({ name: 'runtime', type: { primitive: 'string' }, optional: true, description: 'The serving runtime.', default: 'onnx' });
+  const added = readSpecModel(extended).structs[props.fqn].props.find(p => p.name === 'acceleratorClass');
+  expect(added).toEqual({ name: 'acceleratorClass', type: { primitive: 'string' }, optional: true, description: 'The accelerator class.', default: 'cpu' });
+});
+
+test('`@noSchemaDefault` keeps a literal default out of the schema (the API server would fill it into every CR) and in the description', () => {
+  const extended = new Map(types);
+  const props = extended.get('cdk8s-model-serving.ModelEndpointProps')!;
+  const docs = { summary: 'How often.', default: 'Duration.seconds(10)', custom: { noSchemaDefault: 'only with another prop' } };
+  extended.set(props.fqn, { ...props, properties: [...props.properties!, { name: 'probePeriod', type: { fqn: 'cdk8s.Duration' }, optional: true, docs }] });
+  const added = readSpecModel(extended).structs[props.fqn].props.find(p => p.name === 'probePeriod')!;
+  expect(added.default).toBeUndefined();
+  expect(added.description).toBe('How often.\n\nDefault: Duration.seconds(10).');
 });
 
 test('literal defaults become JSON; defaults that describe behaviour do not', () => {

@@ -10,9 +10,8 @@ import { customResourceDefinitions } from '../../src/render/controller/custom-re
 export const API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
 
 /**
- * A ModelEndpoint; `transformer`: also a transformer in a custom container. Its `livenessPath` is set
- * because the CRD's schema defaults the container's livenessPeriod and livenessFailureThreshold,
- * which the construct accepts only with a livenessPath (reported to the CRD part).
+ * A ModelEndpoint; `transformer`: also a transformer in a custom container, without a `livenessPath`:
+ * the CRD must not default the probe settings that the construct accepts only with one (`@noSchemaDefault`).
  */
 export interface EndpointOptions {
   readonly storageUri?: string;
@@ -31,7 +30,7 @@ export function modelEndpoint(name: string, namespace: string, options: Endpoint
       storageUri: options.storageUri ?? 's3://models/iris',
       ...(options.minReplicas !== undefined ? { minReplicas: options.minReplicas } : {}),
       ...(options.maxReplicas !== undefined ? { maxReplicas: options.maxReplicas } : {}),
-      ...(options.transformer ? { transformer: { container: { image: 'ghcr.io/example/iris-transformer:1.0', livenessPath: '/healthz' } } } : {}),
+      ...(options.transformer ? { transformer: { container: { image: 'ghcr.io/example/iris-transformer:1.0' } } } : {}),
     },
   };
 }

@@ -703,8 +703,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "Failed liveness checks in a row before the container is restarted.",
-          "default": 3
+          "description": "Failed liveness checks in a row before the container is restarted.\n\nDefault: 3."
         },
         {
           "name": "livenessPath",
@@ -720,8 +719,7 @@ export const SPEC_MODEL: SpecModel = {
             "codec": "duration"
           },
           "optional": true,
-          "description": "How often the liveness probe checks `livenessPath`.",
-          "default": "10s"
+          "description": "How often the liveness probe checks `livenessPath`.\n\nDefault: Duration.seconds(10)."
         },
         {
           "name": "port",
@@ -2712,8 +2710,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "livenessFailureThreshold": {
             "type": "integer",
-            "description": "Failed liveness checks in a row before the container is restarted.",
-            "default": 3
+            "description": "Failed liveness checks in a row before the container is restarted.\n\nDefault: 3."
           },
           "livenessPath": {
             "type": "string",
@@ -2722,8 +2719,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "livenessPeriod": {
             "type": "string",
             "pattern": "^([0-9]+(ms|s|m|h|d))+$",
-            "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
-            "default": "10s"
+            "description": "How often the liveness probe checks `livenessPath`.\n\nDefault: Duration.seconds(10).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
           },
           "port": {
             "type": "integer",
@@ -3663,8 +3659,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               },
               "livenessFailureThreshold": {
                 "type": "integer",
-                "description": "Failed liveness checks in a row before the container is restarted.",
-                "default": 3
+                "description": "Failed liveness checks in a row before the container is restarted.\n\nDefault: 3."
               },
               "livenessPath": {
                 "type": "string",
@@ -3673,8 +3668,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "livenessPeriod": {
                 "type": "string",
                 "pattern": "^([0-9]+(ms|s|m|h|d))+$",
-                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
-                "default": "10s"
+                "description": "How often the liveness probe checks `livenessPath`.\n\nDefault: Duration.seconds(10).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
               },
               "port": {
                 "type": "integer",
@@ -4085,8 +4079,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               },
               "livenessFailureThreshold": {
                 "type": "integer",
-                "description": "Failed liveness checks in a row before the container is restarted.",
-                "default": 3
+                "description": "Failed liveness checks in a row before the container is restarted.\n\nDefault: 3."
               },
               "livenessPath": {
                 "type": "string",
@@ -4095,8 +4088,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "livenessPeriod": {
                 "type": "string",
                 "pattern": "^([0-9]+(ms|s|m|h|d))+$",
-                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
-                "default": "10s"
+                "description": "How often the liveness probe checks `livenessPath`.\n\nDefault: Duration.seconds(10).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
               },
               "port": {
                 "type": "integer",
@@ -4403,8 +4395,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               },
               "livenessFailureThreshold": {
                 "type": "integer",
-                "description": "Failed liveness checks in a row before the container is restarted.",
-                "default": 3
+                "description": "Failed liveness checks in a row before the container is restarted.\n\nDefault: 3."
               },
               "livenessPath": {
                 "type": "string",
@@ -4413,8 +4404,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "livenessPeriod": {
                 "type": "string",
                 "pattern": "^([0-9]+(ms|s|m|h|d))+$",
-                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
-                "default": "10s"
+                "description": "How often the liveness probe checks `livenessPath`.\n\nDefault: Duration.seconds(10).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
               },
               "port": {
                 "type": "integer",
@@ -5318,8 +5308,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               },
               "livenessFailureThreshold": {
                 "type": "integer",
-                "description": "Failed liveness checks in a row before the container is restarted.",
-                "default": 3
+                "description": "Failed liveness checks in a row before the container is restarted.\n\nDefault: 3."
               },
               "livenessPath": {
                 "type": "string",
@@ -5328,8 +5317,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "livenessPeriod": {
                 "type": "string",
                 "pattern": "^([0-9]+(ms|s|m|h|d))+$",
-                "description": "How often the liveness probe checks `livenessPath`.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
-                "default": "10s"
+                "description": "How often the liveness probe checks `livenessPath`.\n\nDefault: Duration.seconds(10).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
               },
               "port": {
                 "type": "integer",
