@@ -170,7 +170,12 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
     if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if ((props.container || container.runtime) && !props.storageUri.isMounted) {
+    if (container.runtime && !props.container && !props.storageUri.isMounted) {
+      // rt-core: only our model server fetches its own model.
+      requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
+        `runtime ${container.runtime.runtime.name} with a downloaded 'storageUri' (fetched by a storage-initializer init container; a pvc:// model needs none)`);
+    }
+    if (props.container && !props.storageUri.isMounted) {
       requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
         'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
     }
