@@ -51,6 +51,15 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'google-auth-library@^10.9.0',
     // CRC32C of GCS's x-goog-hash (node:zlib has CRC32 only).
     '@aws-crypto/crc32c@^5.2.0',
+    // ---- ctl-webhook (issue 14): X.509 for the webhook's self-signed CA and serving
+    // certificate (WebCrypto-based, bundled into the controller tool) ----
+    '@peculiar/x509@^2.2.0',
+    // tsyringe (a dependency of @peculiar/x509) needs the Reflect metadata polyfill loaded first.
+    'reflect-metadata@^0.2.2',
+    // ---- end of ctl-webhook ----
+    // ---- ctl-core (issue 14): the controller's Kubernetes client, bundled into assets/tool/ by esbuild.
+    // ESM-only; 1.4 runs on Node 20 (the test suite's Node), 2.x needs Node 22+.
+    '@kubernetes/client-node@~1.4.0',
   ],
   excludeTypescript: ['src/server/**', 'src/controller/**'],
   jestOptions: {
@@ -104,6 +113,22 @@ const bundleServer = project.addTask('bundle:server', {
 });
 project.preCompileTask.spawn(bundleServer);
 project.addBins({ 'cdk8s-model-server': 'assets/server/cli.js' });
+
+// ---- ctl-core (issue 14): the `cdk8s-model-serving` tool (the controller; later `kserve`), bundled with
+// esbuild from src/controller/ into assets/tool/cli.js: the bin, and `node /app/assets/tool/cli.js controller`
+// in the image. Jest's global setup bundles it too, so the controller tests spawn the code in src/.
+const bundleTool = project.addTask('bundle:tool', {
+  description: 'Bundle the cdk8s-model-serving tool (controller) into assets/tool/',
+  exec: 'node scripts/bundle-tool.js',
+});
+project.preCompileTask.spawn(bundleTool);
+project.addBins({ 'cdk8s-model-serving': 'assets/tool/cli.js' });
+project.addTask('bench:controller', {
+  description: 'Controller: time to reconcile 1,000 ModelEndpoints (--count N), API writes per CR, RSS, writes during a resync',
+  exec: 'ts-node --transpile-only --project tsconfig.server.json bench/controller/run.ts',
+  receiveArgs: true,
+});
+// ---- end ctl-core ----
 
 // The transformer SDK for module authors (`cdk8s-model-serving/lib/sdk`), built after jsii.
 const buildSdk = project.addTask('build:sdk', {
@@ -170,6 +195,15 @@ project.addTask('bench:upload', {
   exec: 'node bench/server/upload.js',
   receiveArgs: true,
 });
+
+// ---- controller CRDs (ctl-crd, issue 14): the spec schema of ModelEndpoint, CanaryRollout and ModelMesh is
+// generated from the jsii assembly (.jsii) into src/render/controller/spec-model.generated.ts, which is committed;
+// test/controller/crd-generator.test.ts fails when it is stale. Run after `npx projen compile`. ----
+project.addTask('crd:generate', {
+  description: 'Generate the custom resources\' spec schema and type model from the jsii assembly (run after compile)',
+  exec: `${tsNode} scripts/crd/generate.ts`,
+});
+// ---- end controller CRDs ----
 
 // Synthesize every example with the real cdk8s CLI and validate the YAML offline.
 const validate = project.addTask('validate', {

@@ -1,5 +1,6 @@
 # Model server image: `cdk8s-model-server serve` (HTTP 8080, gRPC 8081) and
-# `cdk8s-model-server storage-initializer` (init container), from one bundle.
+# `cdk8s-model-server storage-initializer` (init container), from one bundle. The same image
+# carries the controller (`cdk8s-model-serving` tool): `node /app/assets/tool/cli.js controller`.
 #
 #   docker build -t cdk8s-model-server .
 #   docker run --rm -p 8080:8080 -p 8081:8081 -v $PWD/test/fixtures/models:/mnt/models:ro \
@@ -21,6 +22,7 @@ COPY tsconfig.json ./
 COPY scripts/ scripts/
 COPY src/ src/
 RUN node scripts/bundle-server.js \
+ && node scripts/bundle-tool.js \
  && node -e "const p=require('./package.json');const v=(p.dependencies||{})['onnxruntime-node']||p.devDependencies['onnxruntime-node'];require('fs').writeFileSync('/src/runtime-package.json',JSON.stringify({name:'cdk8s-model-server-runtime',private:true,dependencies:{'onnxruntime-node':v}}))"
 
 # --- runtime deps: a production install of onnxruntime-node only (the native addon) ---
@@ -41,6 +43,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /deps/node_modules/ /app/node_modules/
 COPY --from=build /src/assets/server/ /app/
+# ---- ctl-core (issue 14): the controller, run as `node /app/assets/tool/cli.js controller` (the
+# ModelServingController Deployment's command); it needs no native addon. ----
+COPY --from=build /src/assets/tool/ /app/assets/tool/
 RUN mkdir -p /mnt/models /app/compile-cache && chown 1000:1000 /mnt/models /app/compile-cache
 USER 1000:1000
 # Node's compile cache for the bundle, made by the user that runs it (Node keeps one per uid), so

@@ -408,4 +408,116 @@ export const WEBHOOK_CERT_MODES = {
   certManager: 'cert-manager',
   none: 'none',
 };
+// ---- ctl-webhook (issue 14): the pod webhook's annotations, the webhook server's bounds and TLS ----
+
+/**
+ * Annotations that a pod carrying `POD_INJECTION.label` may have besides the storage URI: what the
+ * injected storage initializer gets (the constructs set them when `storageInitializerWebhook` is on).
+ */
+export const POD_INJECTION_ANNOTATIONS = {
+  /** A Secret in the pod's namespace with storage credentials, mounted read-only in the init container. */
+  storageCredentialsSecret: `${LABEL_PREFIX}/storage-credentials-secret`,
+  /** The initializer's `STORAGE_AUTH` (`secret`, `workload-identity`, `anonymous`). */
+  storageAuth: `${LABEL_PREFIX}/storage-auth`,
+  /** `sizeLimit` of the model volume (a quantity), also the initializer's write cap. */
+  modelVolumeSizeLimit: `${LABEL_PREFIX}/model-volume-size-limit`,
+};
+
+/** The init container the pod webhook injects (the same one the constructs render where init containers are allowed). */
+export const STORAGE_INITIALIZER_CONTAINER = 'storage-initializer';
+
+/** The model volume's size limit when a pod does not set `POD_INJECTION_ANNOTATIONS.modelVolumeSizeLimit`. */
+export const DEFAULT_MODEL_VOLUME_SIZE_LIMIT = '20Gi';
+
+/** Flags of the controller's webhook server (each also read from CONTROLLER_WEBHOOK_ENV). */
+export const CONTROLLER_WEBHOOK_FLAGS = {
+  /**
+   * Extra DNS names or IPs in the self-signed serving certificate (comma-separated), for webhooks
+   * reached by URL: a controller run out of cluster, or the tests on loopback.
+   */
+  webhookCertHosts: '--webhook-cert-hosts',
+  /** `cert-manager` mode: a directory where cert-manager's Secret is mounted (`tls.crt`, `tls.key`); read through the API when unset. */
+  webhookCertDir: '--webhook-cert-dir',
+  /** Largest AdmissionReview body the webhook reads; larger ones get 413. */
+  webhookMaxBodyBytes: '--webhook-max-body-bytes',
+  /** Seconds a client has to send a whole request (headers and body); slower ones are cut off. */
+  webhookRequestTimeoutSeconds: '--webhook-request-timeout-seconds',
+};
+
+export const CONTROLLER_WEBHOOK_ENV = {
+  webhookCertHosts: 'WEBHOOK_CERT_HOSTS',
+  webhookCertDir: 'WEBHOOK_CERT_DIR',
+  webhookMaxBodyBytes: 'WEBHOOK_MAX_BODY_BYTES',
+  webhookRequestTimeoutSeconds: 'WEBHOOK_REQUEST_TIMEOUT_SECONDS',
+  /**
+   * TEST ONLY: the self-signed serving certificate's validity in seconds (the CA's is 10x), so a test
+   * sees a rotation. Never set in an install: the default is a year.
+   */
+  testOnlyCertValiditySeconds: 'CDK8S_MODEL_SERVING_TEST_ONLY_WEBHOOK_CERT_VALIDITY_SECONDS',
+};
+
+/** Defaults of CONTROLLER_WEBHOOK_FLAGS. */
+export const CONTROLLER_WEBHOOK_DEFAULTS = {
+  /** 7 MiB: an object may be 1.5 MiB in etcd, and an update's review carries it twice (as controller-runtime bounds it). */
+  maxBodyBytes: 7 * 1024 * 1024,
+  /** The API server waits 10 s by default (at most 30 s) for an answer. */
+  requestTimeoutSeconds: 10,
+};
+// ---- end of ctl-webhook ----
+// ---- ctl-core (issue 14): the controller process's own flags, metric names and inventory keys ----
+/** More flags of `cdk8s-model-serving controller` (leader election timing, workers, shutdown). */
+export const CONTROLLER_CORE_FLAGS = {
+  /** Seconds a Lease stays valid without renewal; a follower takes over after this. */
+  leaseDurationSeconds: '--lease-duration-seconds',
+  /** Seconds the leader keeps trying to renew before it gives leadership up (less than the lease duration). */
+  renewDeadlineSeconds: '--renew-deadline-seconds',
+  /** Seconds between a candidate's tries to acquire, and between the leader's renewals. */
+  retryPeriodSeconds: '--retry-period-seconds',
+  /** Custom resources reconciled at once (different keys; one key is never reconciled twice at once). */
+  workers: '--workers',
+  /** Seconds SIGTERM waits for in-flight reconciles before the process exits. */
+  shutdownGraceSeconds: '--shutdown-grace-seconds',
+  /** Address the metrics/health listener binds. */
+  bindAddress: '--bind-address',
+};
+/** Environment variables of CONTROLLER_CORE_FLAGS. */
+export const CONTROLLER_CORE_ENV = {
+  leaseDurationSeconds: 'LEASE_DURATION_SECONDS',
+  renewDeadlineSeconds: 'RENEW_DEADLINE_SECONDS',
+  retryPeriodSeconds: 'RETRY_PERIOD_SECONDS',
+  workers: 'WORKERS',
+  shutdownGraceSeconds: 'SHUTDOWN_GRACE_SECONDS',
+  bindAddress: 'BIND_ADDRESS',
+};
+/** Prometheus metrics of the controller (`/metrics` on CONTROLLER_PORTS.metrics). */
+export const CONTROLLER_METRICS = {
+  /** Counter {kind, result}: reconciles finished (result: success, error, invalid). */
+  reconcileTotal: 'model_serving_controller_reconcile_total',
+  /** Histogram {kind}: time one reconcile takes. */
+  reconcileDurationSeconds: 'model_serving_controller_reconcile_duration_seconds',
+  /** Counter {kind}: reconciles that failed (API errors and invalid specs). */
+  reconcileErrorsTotal: 'model_serving_controller_reconcile_errors_total',
+  /** Gauge {kind}: keys waiting in the work queue (including those waiting for a retry). */
+  queueDepth: 'model_serving_controller_queue_depth',
+  /** Counter {kind, verb}: writes the controller sent to the API server (apply, delete, status, event). */
+  writesTotal: 'model_serving_controller_api_writes_total',
+  /** Gauge: 1 while this replica holds the leader Lease. */
+  leader: 'model_serving_controller_leader',
+};
+/**
+ * The applyset inventory (kubectl ApplySets, KEP-3659): each custom resource is the parent of the
+ * objects it renders. Children carry `partOf` = the parent's id; the parent carries the id label and
+ * the group-kinds it contains, so pruning lists only those kinds.
+ */
+export const APPLYSET = {
+  partOfLabel: 'applyset.kubernetes.io/part-of',
+  idLabel: 'applyset.kubernetes.io/id',
+  containsGroupKindsAnnotation: 'applyset.kubernetes.io/contains-group-kinds',
+  toolingAnnotation: 'applyset.kubernetes.io/tooling',
+  /** On a CRD: its objects may be applyset parents. */
+  isParentTypeLabel: 'applyset.kubernetes.io/is-parent-type',
+};
+/** Annotation on each child: hash of the object the controller last applied (a change means: apply again). */
+export const DESIRED_HASH_ANNOTATION = `${LABEL_PREFIX}/desired-hash`;
+// ---- end of ctl-core ----
 // ---- end of controller ----

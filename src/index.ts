@@ -9,6 +9,7 @@ export * from './constructs/knative-features';
 export * from './constructs/model-endpoint';
 export * from './constructs/model-format';
 export * from './constructs/model-mesh';
+export * from './constructs/model-serving-controller';
 export * from './constructs/model-version';
 export * from './constructs/monitoring-options';
 export * from './constructs/runtime-catalog';

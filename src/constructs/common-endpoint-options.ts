@@ -1,5 +1,5 @@
 import { Duration } from 'cdk8s';
-import { IServiceAccount, ISecret } from 'cdk8s-plus-33';
+import { DeploymentStrategy, IServiceAccount, ISecret } from 'cdk8s-plus-33';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { NodeAffinityRule, Toleration } from './scheduling';
@@ -79,6 +79,17 @@ export interface CommonEndpointOptions {
    * @default - serverless: no delay; raw: the HPA's 300 seconds
    */
   readonly scaleDownDelay?: Duration;
+
+  /**
+   * How raw mode's Deployments (the predictor's, each CanaryRollout version's, the transformer's
+   * and the explainer's) replace their pods on a change. Serverless mode refuses it: Knative
+   * rolls out revisions itself.
+   *
+   * @default - `DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(1),
+   * maxUnavailable: PercentOrAbsolute.absolute(0) })`: never below the serving capacity
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
+   */
+  readonly deploymentStrategy?: DeploymentStrategy;
 
   /**
    * How long the model may take to download and load before the pod is restarted (the
@@ -178,6 +189,22 @@ export interface CommonEndpointOptions {
    * @default - Knative's defaults: none of these
    */
   readonly knativeFeatures?: KnativeFeature[];
+
+  /**
+   * Whether the cluster runs the `ModelServingController` with its pod webhook, which injects
+   * the storage initializer into pods that ask for it (as KServe's pod mutator does).
+   *
+   * In serverless mode, a custom `container` with a downloaded `storageUri` then no longer needs
+   * Knative's `kubernetes.podspec-init-containers` flag: its pod template carries the label
+   * `serving.cdk8s-model-serving.io/inject-storage-initializer: "true"` and the storage
+   * annotations instead of the init container, and the webhook adds the `storage-initializer`
+   * init container, the model volume (read-only in the serving containers) and the credentials
+   * mount when each pod is created. Raw mode, and clusters that declare
+   * `KnativeFeature.INIT_CONTAINERS`, keep the init container in the template.
+   *
+   * @default false - the pod template carries the storage initializer itself
+   */
+  readonly storageInitializerWebhook?: boolean;
 
   /**
    * Whether a NetworkPolicy admits only the ingress gateway, Knative's activator and the

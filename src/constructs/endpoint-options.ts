@@ -1,3 +1,5 @@
+import { Duration } from 'cdk8s';
+
 /**
  * Choices an endpoint is configured with: deployment mode, protocol, autoscaling metric and
  * a custom model container.
@@ -72,4 +74,26 @@ export interface ModelContainer {
    * @default - a TCP check of the port
    */
   readonly readinessPath?: string;
+  /**
+   * An HTTP path that answers 200 while the process is healthy, for a liveness probe: the
+   * kubelet restarts the container after `livenessFailureThreshold` failed checks in a row.
+   * Pick a path that does not depend on the model (a server-level health check), or a slow
+   * model load can look like a hang. Checked only once the startup probe has passed.
+   *
+   * @default - no liveness probe
+   * @see https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/
+   */
+  readonly livenessPath?: string;
+  /**
+   * How often the liveness probe checks `livenessPath`.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly livenessPeriod?: Duration;
+  /**
+   * Failed liveness checks in a row before the container is restarted.
+   *
+   * @default 3
+   */
+  readonly livenessFailureThreshold?: number;
 }

@@ -1,5 +1,6 @@
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { ModelContainer } from './endpoint-options';
+import { StorageUri } from './storage-uri';
 
 /** How the explainer attributes a prediction to the features. */
 export enum ExplainerMethod {
@@ -117,6 +118,19 @@ export interface ExplainerOptions {
   readonly container?: ModelContainer;
 
   /**
+   * A model for the explainer's own `container`, at `/mnt/models`.
+   *
+   * As KServe's `storageUri` on a explainer (a tokenizer, an explainer model): a pvc:// volume is
+   * mounted read-only, any other URI is fetched by the same storage-initializer init container
+   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.
+   * Serverless mode needs the Knative flag for PVCs or for init containers, as the predictor.
+   *
+   * @default - none: the explainer gets no model directory
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri?: StorageUri;
+
+  /**
    * The model-server image of the explainer.
    *
    * @default - the endpoint's server image
@@ -139,6 +153,10 @@ export interface ExplainerOptions {
 
   /**
    * The most explainer replicas.
+   *
+   * 0 means no limit, as in KServe: serverless only (the revision gets `max-scale: "0"`,
+   * which Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's
+   * HorizontalPodAutoscaler needs a bound.
    *
    * @default - the larger of 3 and `minReplicas`
    */

@@ -20,4 +20,6 @@ export enum KnativeFeature {
   POD_SECURITY_CONTEXT = 'kubernetes.podspec-securitycontext',
   /** Environment variables from `fieldRef` (the downward API). */
   FIELD_REF = 'kubernetes.podspec-fieldref',
+  /** Probes on containers other than the serving one, for a collocated transformer's predictor. */
+  MULTI_CONTAINER_PROBING = 'multi-container-probing',
 }

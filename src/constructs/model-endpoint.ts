@@ -13,6 +13,7 @@ import { ServingRuntime } from './serving-runtime';
 import { StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
+import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
 import { metricsPort } from '../render/monitoring/monitor';
 import { resolveMonitoring } from '../render/monitoring/resolve';
@@ -41,9 +42,13 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
   /**
    * Where the model is stored.
    *
+   * Required with our model server; optional with a custom `container` whose image has
+   * the model baked in (or that serves many models it loads itself).
+   *
+   * @default - none: only valid with a custom `container`
    * @see https://kserve.github.io/website/latest/modelserving/storage/
    */
-  readonly storageUri: StorageUri;
+  readonly storageUri?: StorageUri;
 
   /**
    * The model format.
@@ -113,6 +118,10 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
 
   /**
    * The most replicas.
+   *
+   * 0 means no limit, as in KServe: serverless only (the revision gets `max-scale: "0"`,
+   * which Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's
+   * HorizontalPodAutoscaler needs a bound.
    *
    * @default - the larger of 3 and `minReplicas`
    */
@@ -369,16 +378,20 @@ export interface TransformerProps extends TransformerOptions {
  * `ConfigMap` holding the module when it is given as code. The endpoint's routes send the
  * model's paths (`:predict`, `infer`, metadata) to it; it calls the predictor at the host and
  * protocol derived from the endpoint. With `inProcess`, the module runs in the predictor and
- * only the ConfigMap is added. With the endpoint's monitoring on, our transformer also gets a
+ * only the ConfigMap is added. With `collocated`, the transformer is a second container in the
+ * predictor's pod that takes its serving port (the predictor's objects change; no component is
+ * added). With the endpoint's monitoring on, our transformer also gets a
  * `PodMonitor` (serverless) or `ServiceMonitor` (raw) named `<endpoint>-transformer`.
  *
  * Create it with `endpoint.addTransformer()`.
  */
 export class Transformer extends Construct {
-  /** `<endpoint>-transformer`, the name of its Knative Service or Deployment and Service. */
+  /** `<endpoint>-transformer`, the name of its Knative Service or Deployment and Service; the endpoint's name in process or collocated. */
   public readonly name: string;
   /** Whether the module runs inside the predictor. */
   public readonly inProcess: boolean;
+  /** Whether the transformer is a second container in the predictor's pod. */
+  public readonly collocated: boolean;
   /** The protocol the transformer uses to call the predictor. */
   public readonly predictorProtocol: InferenceProtocol;
   /** `host:port` of the predictor the transformer calls. */
@@ -400,6 +413,9 @@ export class Transformer extends Construct {
       throw new Error("set exactly one of 'module' (our model server runs it) and 'container' (your own transformer image)");
     }
     this.inProcess = props.inProcess ?? false;
+    if (this.inProcess && props.collocated) {
+      throw new Error("set either 'collocated' (a second container in the predictor's pod) or 'inProcess' (the module inside our predictor's process), not both");
+    }
     if (this.inProcess && props.container) {
       throw new Error("'inProcess' runs 'module' in our model server; it cannot be combined with 'container'");
     }
@@ -418,8 +434,11 @@ export class Transformer extends Construct {
     for (const h of props.propagateHeaders ?? []) {
       if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h)) throw new Error(`'propagateHeaders' must hold header names, got '${h}'`);
     }
-    this.name = this.inProcess ? resolved.name : componentName(resolved, 'transformer');
-    this.predictorHost = this.inProcess ? 'in-process' : predictorHost(resolved, this.predictorProtocol);
+    this.collocated = props.collocated ?? false;
+    if (this.collocated) assertCollocatable(props, resolved, props.endpoint.monitoring !== undefined);
+    this.name = this.inProcess || this.collocated ? resolved.name : componentName(resolved, 'transformer');
+    this.predictorHost = this.inProcess ? 'in-process'
+      : this.collocated ? `localhost:${resolved.container.port}` : predictorHost(resolved, this.predictorProtocol);
 
     const volumes: PodVolume[] = [];
     let modulePath: string | undefined;
@@ -452,6 +471,14 @@ export class Transformer extends Construct {
       patchPredictor(props.endpoint, [f.transformerModule, modulePath!, ...headerArgs], volumes);
       return;
     }
+    if (this.collocated) {
+      collocateTransformer(props.endpoint, resolved, collocatedTransformerOf(resolved, props, this.predictorHost, this.predictorProtocol, {
+        // Ephemeral gRPC port: nothing calls the transformer over gRPC, and a fixed one could be the predictor's.
+        serverArgs: [f.grpcPort, '0', f.transformerModule, modulePath!, ...headerArgs],
+        volumes,
+      }));
+      return;
+    }
 
     synthesizeComponentFromOptions(this, resolved, props, {
       kind: 'transformer',
@@ -465,7 +492,7 @@ export class Transformer extends Construct {
     if (!props.container) this.monitor = props.endpoint.monitoring?._addComponent(this, 'transformer', this.name);
   }
 
-  /** The Knative Service or Deployment; undefined when the module runs in process. */
+  /** The Knative Service or Deployment; undefined when the module runs in process or the transformer is collocated. */
   public get apiObject(): ApiObject | undefined {
     const child = this.node.tryFindChild('Resource');
     return child ? ApiObject.of(child) : undefined;
@@ -523,12 +550,17 @@ export class Explainer extends Construct {
     if (this.inProcess && resolved.container.custom) {
       throw new Error("'inProcess' needs our model server as the predictor, but the endpoint has a custom 'container'");
     }
-    const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p === InferenceProtocol.V2 || p === InferenceProtocol.GRPC_V2);
-    if (served.length === 0) {
-      throw new Error("the explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2");
+    if (props.container) {
+      // A custom explainer calls the predictor in whatever protocol the predictor speaks.
+      this.predictorProtocol = resolved.protocol;
+    } else {
+      const served: InferenceProtocol[] = predictorProtocols(resolved).filter((p) => p === InferenceProtocol.V2 || p === InferenceProtocol.GRPC_V2);
+      if (served.length === 0) {
+        throw new Error("our explainer calls the predictor over V2 (REST or gRPC) for its metadata and batched scoring, but the endpoint's custom 'container' speaks v1; set the endpoint's 'protocol' to V2 or GRPC_V2, or give the explainer a 'container' of your own");
+      }
+      // The endpoint's protocol when it is V2 (REST or gRPC), else V2 REST, which our server always serves.
+      this.predictorProtocol = served.includes(resolved.protocol) ? resolved.protocol : served[0];
     }
-    // The endpoint's protocol when it is V2 (REST or gRPC), else V2 REST, which our server always serves.
-    this.predictorProtocol = served.includes(resolved.protocol) ? resolved.protocol : served[0];
     const samples = props.samples ?? 0;
     const seed = props.seed ?? 0;
     const batchSize = props.batchSize ?? 1024;
@@ -563,7 +595,10 @@ export class Explainer extends Construct {
       args.push(f.explainerBackground, `${BACKGROUND_DIR}/${background._file}`);
     } else {
       args.push(f.explainerBackground, background._file!);
-      if (!this.inProcess) {
+      if (!this.inProcess && !props.container) {
+        if (!resolved.storageUri) {
+          throw new Error("our explainer reads its 'background' from the model's storage by default, but the endpoint has no 'storageUri'; set 'background' to ExplainerBackground.fromRows() or fromConfigMap()");
+        }
         // The explainer fetches the model directory as the predictor does, for the file.
         if (resolved.storageUri.isMounted) {
           volumes.push(mountedModelVolume(resolved.storageUri));

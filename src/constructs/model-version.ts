@@ -20,9 +20,13 @@ export interface ModelVersion {
   /**
    * Where this version of the model is stored.
    *
+   * Required with our model server; optional with a custom `container` whose image has
+   * the model baked in (or that serves many models it loads itself).
+   *
+   * @default - none: only valid with a custom `container`
    * @see https://kserve.github.io/website/latest/modelserving/storage/
    */
-  readonly storageUri: StorageUri;
+  readonly storageUri?: StorageUri;
 
   /**
    * The model format.
@@ -83,6 +87,10 @@ export interface ModelVersion {
 
   /**
    * The most replicas of this version.
+   *
+   * 0 means no limit, as in KServe: serverless only (the revision gets `max-scale: "0"`,
+   * which Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's
+   * HorizontalPodAutoscaler needs a bound.
    *
    * @default - the larger of 3 and `minReplicas`
    */

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
-import { InferenceProtocol, ModelContainer } from './endpoint-options';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { StorageUri } from './storage-uri';
 
 /**
  * The JavaScript module our model server runs as a transformer: a file that exports
@@ -95,6 +96,23 @@ export interface TransformerOptions {
   readonly inProcess?: boolean;
 
   /**
+   * Runs the transformer as a second container in the predictor's pod (KServe's collocation,
+   * since 0.15): it takes the endpoint's serving port and calls the predictor on
+   * `localhost:<predictor port>`; no second Deployment or Knative Service, and the two scale,
+   * roll out and canary together. Works with `module` (our server in transformer mode, on
+   * port 8080) or a `container` of your own, in front of a custom predictor `container` on
+   * another port (KServe's examples use 8085), with the endpoint's `protocol` V1 or V2 REST.
+   * With our model server as the predictor, use `inProcess` instead. Replica and scaling
+   * options do not apply (the predictor's do). In serverless mode the predictor container
+   * declares no port, and keeps its probes only with `KnativeFeature.MULTI_CONTAINER_PROBING`
+   * (our transformer reports ready only once the predictor is).
+   *
+   * @default false
+   * @see https://kserve.github.io/website/docs/model-serving/predictive-inference/transformers/collocation
+   */
+  readonly collocated?: boolean;
+
+  /**
    * The protocol the transformer uses to call the predictor. Must be one the predictor serves:
    * the endpoint's `protocol` with a custom predictor or in serverless mode (gRPC endpoints
    * serve gRPC only, REST endpoints V1 and V2); any of them with our server in raw mode.
@@ -109,6 +127,19 @@ export interface TransformerOptions {
    * @default - x-request-id, traceparent, tracestate and the B3 trace headers
    */
   readonly propagateHeaders?: string[];
+
+  /**
+   * A model for the transformer's own `container`, at `/mnt/models`.
+   *
+   * As KServe's `storageUri` on a transformer (a tokenizer, an explainer model): a pvc:// volume is
+   * mounted read-only, any other URI is fetched by the same storage-initializer init container
+   * as a custom predictor's, with the endpoint's `storageAuth` / `storageCredentials`.
+   * Serverless mode needs the Knative flag for PVCs or for init containers, as the predictor.
+   *
+   * @default - none: the transformer gets no model directory
+   * @see https://kserve.github.io/website/latest/modelserving/storage/
+   */
+  readonly storageUri?: StorageUri;
 
   /**
    * The model-server image of the transformer.
@@ -134,14 +165,28 @@ export interface TransformerOptions {
   /**
    * The most transformer replicas.
    *
+   * 0 means no limit, as in KServe: serverless only (the revision gets `max-scale: "0"`,
+   * which Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's
+   * HorizontalPodAutoscaler needs a bound.
+   *
    * @default - the larger of 3 and `minReplicas`
    */
   readonly maxReplicas?: number;
 
   /**
-   * Autoscaling target per replica: in-flight requests (serverless) or CPU percent (raw).
+   * What the transformer's autoscaler scales on, as the predictor's `scaleMetric`: concurrency
+   * and rps need serverless mode; cpu and memory use Knative's HPA class (serverless) or a
+   * HorizontalPodAutoscaler (raw).
    *
-   * @default - 100 in-flight requests (serverless), 80 percent CPU (raw)
+   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   */
+  readonly scaleMetric?: ScaleMetric;
+
+  /**
+   * Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second,
+   * or percent utilization of the CPU or memory request.
+   *
+   * @default - concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80
    */
   readonly scaleTarget?: number;
 

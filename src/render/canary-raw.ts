@@ -91,7 +91,7 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
       produce: () => ({
         replicas: resolved.stopped ? 0 : autoscaled ? resolved.initialScale : resolved.minReplicas,
         selector: { matchLabels: selector },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        strategy: resolved.deploymentStrategy,
         progressDeadlineSeconds: Math.max(600, resolved.startupSeconds + 60),
         template: {
           metadata: { labels: podLabels, annotations: { ...resolved.annotations } },

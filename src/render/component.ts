@@ -11,17 +11,21 @@ import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
 import {
-  endpointPodSecurityContext, envVar, httpProbe, objectLabels, PodVolume, resourceRequirements, restrictedSecurityContext,
-  selectorLabels, tcpProbe,
+  componentModelStorage, ComponentModelStorage, endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume,
+  resourceRequirements, restrictedSecurityContext, selectorLabels, tcpProbe,
 } from './pod-template';
 import { deploymentAutoscaler } from './raw';
+import { requireInitContainers, requireKnativeFeature } from './resolve/knative';
+import { ResolvedLiveness, resolveLiveness } from './resolve/liveness';
 import { amountMillis } from './resolve/quantities';
-import { defaultResources, resolveReplicas } from './resolve/resolve-endpoint';
+import { defaultResources, resolveReplicas, resolveScaling } from './resolve/resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { isGrpc } from './runtime/resolve-runtime';
-import { KNATIVE } from './serverless';
+import { KNATIVE, knativeAutoscalingAnnotations } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
-import { InferenceProtocol, ModelContainer } from '../constructs/endpoint-options';
+import { InferenceProtocol, ModelContainer, ScaleMetric } from '../constructs/endpoint-options';
+import { KnativeFeature } from '../constructs/knative-features';
+import { StorageUri } from '../constructs/storage-uri';
 
 export type ComponentKind = 'transformer' | 'explainer';
 
@@ -43,13 +47,19 @@ export interface ComponentSpec {
   readonly custom: boolean;
   /** HTTP readiness path of a custom container; a TCP check without one. */
   readonly readinessPath?: string;
+  /** The liveness probe a custom container asked for. */
+  readonly liveness?: ResolvedLiveness;
   readonly env: Map<string, EnvValue>;
   readonly volumes: PodVolume[];
+  /** Volumes of the pod that the component's container does not mount (an init container's). */
+  readonly podOnlyVolumes?: Array<Record<string, unknown>>;
+  readonly initContainers?: Array<Record<string, unknown>>;
   readonly resources: ResolvedResources;
   readonly minReplicas: number;
   readonly maxReplicas: number;
-  /** Percent CPU utilization (raw HPA) or in-flight requests (Knative KPA) per replica. */
-  readonly scaleTarget?: number;
+  /** What the autoscaler scales on, with the target per replica, resolved. */
+  readonly scaleMetric: ScaleMetric;
+  readonly scaleTarget: number;
 }
 
 /**
@@ -58,10 +68,12 @@ export interface ComponentSpec {
  */
 export interface ComponentOptions {
   readonly container?: ModelContainer;
+  readonly storageUri?: StorageUri;
   readonly serverImage?: string;
   readonly resources?: ContainerResources;
   readonly minReplicas?: number;
   readonly maxReplicas?: number;
+  readonly scaleMetric?: ScaleMetric;
   readonly scaleTarget?: number;
   readonly env?: { [name: string]: EnvValue };
 }
@@ -89,6 +101,7 @@ export interface ComponentParts {
  */
 export function synthesizeComponentFromOptions(scope: Construct, resolved: ResolvedEndpoint, options: ComponentOptions, parts: ComponentParts): void {
   const [minReplicas, maxReplicas] = componentReplicas(resolved, options.minReplicas, options.maxReplicas);
+  const { scaleMetric, scaleTarget } = resolveScaling(resolved.serverless, options.scaleMetric, options.scaleTarget);
   const env = new Map<string, EnvValue>((parts.env ?? []).map((e) => [e.name, EnvValue.fromValue(e.value)]));
   if (options.container) {
     env.set(contract.SERVER_ENV.predictorHost, EnvValue.fromValue(parts.predictorHost));
@@ -99,6 +112,7 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     if (env.has(k)) throw new Error(`environment variable '${k}' is set by the ${parts.kind} itself`);
     env.set(k, v);
   }
+  const storage = componentStorage(resolved, options, parts.kind);
   const f = contract.SERVER_FLAGS;
   synthesizeComponent(scope, resolved, {
     kind: parts.kind,
@@ -117,13 +131,36 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     port: options.container?.port ?? contract.HTTP_PORT,
     custom: options.container !== undefined,
     readinessPath: options.container?.readinessPath,
+    liveness: resolveLiveness(options.container, `the ${parts.kind}'s `),
     env,
-    volumes: options.container ? [] : parts.volumes ?? [],
+    volumes: options.container ? (storage ? [storage.model] : []) : parts.volumes ?? [],
+    podOnlyVolumes: storage?.initOnlyVolumes,
+    initContainers: storage?.initContainers,
     resources: componentResources('resources', options.resources),
     minReplicas,
     maxReplicas,
-    scaleTarget: options.scaleTarget,
+    scaleMetric,
+    scaleTarget,
   });
+}
+
+/**
+ * The storage of a custom component's own `storageUri`, validated; undefined without one.
+ *
+ * @throws with our server (which reads the endpoint's model), or when the cluster's Knative
+ * flags forbid the volume or the init container
+ */
+function componentStorage(resolved: ResolvedEndpoint, options: ComponentOptions, kind: ComponentKind): ComponentModelStorage | undefined {
+  const storageUri = options.storageUri;
+  if (!storageUri) return undefined;
+  if (!options.container) {
+    throw new Error(`the ${kind}'s 'storageUri' is for a 'container' of your own; our ${kind} needs no model of its own: remove 'storageUri', or set 'container'`);
+  }
+  if (resolved.serverless) {
+    if (storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, `the ${kind}'s pvc:// 'storageUri'`);
+    else requireInitContainers(resolved, `the ${kind}'s custom 'container'`);
+  }
+  return componentModelStorage(resolved, storageUri);
 }
 
 /** `resources` with the component defaults: 100m/256Mi requested, 1 CPU/512Mi limits. */
@@ -197,12 +234,13 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
               labels,
               annotations: {
                 ...resolved.annotations,
-                'autoscaling.knative.dev/class': 'kpa.autoscaling.knative.dev',
-                'autoscaling.knative.dev/metric': 'concurrency',
-                'autoscaling.knative.dev/target': String(spec.scaleTarget ?? 100),
-                'autoscaling.knative.dev/min-scale': String(stopped ? 0 : spec.minReplicas),
-                'autoscaling.knative.dev/max-scale': String(spec.maxReplicas),
-                'autoscaling.knative.dev/initial-scale': String(Math.max(1, spec.minReplicas)),
+                ...knativeAutoscalingAnnotations({
+                  scaleMetric: spec.scaleMetric,
+                  scaleTarget: spec.scaleTarget,
+                  minReplicas: stopped ? 0 : spec.minReplicas,
+                  maxReplicas: spec.maxReplicas,
+                  initialScale: Math.max(1, spec.minReplicas),
+                }),
               },
             },
             spec: {
@@ -225,7 +263,7 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
       produce: () => ({
         replicas: stopped ? 0 : spec.minReplicas,
         selector: { matchLabels: selectorLabels(resolved, spec.kind) },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        strategy: resolved.deploymentStrategy,
         template: {
           metadata: { labels, annotations: { ...resolved.annotations } },
           spec: { ...podSpec(resolved, spec), terminationGracePeriodSeconds: 30 },
@@ -247,8 +285,8 @@ export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint
       deployment: spec.name,
       minReplicas: spec.minReplicas,
       maxReplicas: spec.maxReplicas,
-      resource: 'cpu',
-      averageUtilization: spec.scaleTarget ?? 80,
+      resource: spec.scaleMetric === ScaleMetric.MEMORY ? 'memory' : 'cpu',
+      averageUtilization: spec.scaleTarget,
     });
   }
 }
@@ -275,12 +313,14 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
     container.readinessProbe = httpProbe(spec.readinessPath ?? contract.PATHS.ready, port, 5, 3);
     if (!spec.custom) container.livenessProbe = httpProbe(contract.PATHS.live, port, 10, 3);
   }
+  Object.assign(container, livenessProbe(spec.liveness, port));
   const pod: Record<string, unknown> = {
     automountServiceAccountToken: resolved.automountServiceAccountToken,
     enableServiceLinks: false,
     containers: [container],
-    volumes: [{ name: 'scratch', emptyDir: {} }, ...spec.volumes.map((v) => v.volume)],
+    volumes: [{ name: 'scratch', emptyDir: {} }, ...spec.volumes.map((v) => v.volume), ...spec.podOnlyVolumes ?? []],
   };
+  if (spec.initContainers && spec.initContainers.length > 0) pod.initContainers = spec.initContainers;
   if (resolved.serviceAccountName) pod.serviceAccountName = resolved.serviceAccountName;
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) pod.securityContext = securityContext;

@@ -6,6 +6,7 @@
  */
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
+import { ResolvedLiveness } from './resolve/liveness';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { runtimeContainerPorts, runtimeProbes } from './runtime/pod';
@@ -16,7 +17,8 @@ import { StorageUri } from '../constructs/storage-uri';
 export const MODEL_VOLUME = 'model-dir';
 /** The writable `TMPDIR` volume. */
 export const TMP_VOLUME = 'scratch';
-const CREDENTIALS_VOLUME = 'storage-credentials';
+/** The storage-credentials secret's volume. */
+export const CREDENTIALS_VOLUME = 'storage-credentials';
 const STARTUP_PERIOD_SECONDS = 5;
 
 /** The name of the model container. */
@@ -44,7 +46,7 @@ export function objectLabels(resolved: ResolvedEndpoint, component = 'predictor'
 }
 
 /** The container security context of the Pod Security "restricted" profile. */
-export function restrictedSecurityContext(user: Pick<ResolvedEndpoint, 'runAsUser' | 'readOnlyRootFilesystem'>): Record<string, unknown> {
+export function restrictedSecurityContext(user: { readonly runAsUser: number; readonly readOnlyRootFilesystem: boolean }): Record<string, unknown> {
   return {
     runAsNonRoot: true,
     runAsUser: user.runAsUser,
@@ -195,8 +197,8 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
     f.grpcPort, String(contract.GRPC_PORT),
   ];
   // The server fetches the model itself before it reports ready: Knative's default feature
-  // flags forbid the init container KServe would use.
-  if (!resolved.storageUri.isMounted) args.push(f.storageUri, resolved.storageUri.uri);
+  // flags forbid the init container KServe would use. (Our server always has a storageUri.)
+  if (resolved.storageUri && !resolved.storageUri.isMounted) args.push(f.storageUri, resolved.storageUri.uri);
   return args;
 }
 
@@ -235,6 +237,7 @@ function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
     return {
       readinessProbe: tcpProbe(port, 5, 3),
       startupProbe: tcpProbe(port, STARTUP_PERIOD_SECONDS, startupFailures),
+      ...livenessProbe(resolved.container.liveness, port),
     };
   }
   const readyPath = custom?.readinessPath ?? contract.modelReadyPath(resolved.modelName);
@@ -248,7 +251,12 @@ function probes(resolved: ResolvedEndpoint): Record<string, unknown> {
   if (!custom) {
     result.livenessProbe = httpProbe(contract.PATHS.live, httpPort, 10, 3);
   }
-  return result;
+  return { ...result, ...livenessProbe(resolved.container.liveness, httpPort) };
+}
+
+/** A custom container's `livenessProbe`, when it asked for one; `port` as for `httpProbe`. */
+export function livenessProbe(liveness: ResolvedLiveness | undefined, port: number | undefined): Record<string, unknown> {
+  return liveness ? { livenessProbe: httpProbe(liveness.path, port, liveness.periodSeconds, liveness.failureThreshold) } : {};
 }
 
 function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
@@ -263,16 +271,17 @@ function envVars(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   return env;
 }
 
-function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array<Record<string, unknown>> {
+function volumeMounts(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   const mounts: Array<Record<string, unknown>> = [];
-  if (resolved.storageUri.isMounted) {
+  if (resolved.storageUri?.isMounted) {
     mounts.push(mountedModelVolume(resolved.storageUri).mount);
-  } else {
-    // The container that serves only reads the model; the one that downloads writes it.
-    mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom && !forInitializer });
+  } else if (resolved.storageUri && !injectedByWebhook(resolved)) {
+    // The container that serves only reads the model; our server downloads it itself.
+    mounts.push({ name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: !!resolved.container.custom });
   }
+  // No storageUri: the model is in the custom image, and no model volume is needed.
   mounts.push({ name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR });
-  if (resolved.storageCredentialsSecret && (forInitializer || !resolved.container.custom)) {
+  if (resolved.storageCredentialsSecret && !resolved.container.custom) {
     mounts.push(storageCredentialsVolume(resolved.storageCredentialsSecret).mount);
   }
   return mounts;
@@ -280,14 +289,41 @@ function volumeMounts(resolved: ResolvedEndpoint, forInitializer = false): Array
 
 function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
   const result: Array<Record<string, unknown>> = [];
-  if (resolved.storageUri.isMounted) {
+  if (resolved.storageUri?.isMounted) {
     result.push(mountedModelVolume(resolved.storageUri).volume);
-  } else {
+  } else if (resolved.storageUri && !injectedByWebhook(resolved)) {
     result.push({ name: MODEL_VOLUME, emptyDir: {} });
   }
   result.push({ name: TMP_VOLUME, emptyDir: {} });
-  if (resolved.storageCredentialsSecret) result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
+  // Only a container that fetches the model reads the credentials (the webhook mounts them itself).
+  if (resolved.storageCredentialsSecret && resolved.storageUri && !injectedByWebhook(resolved)) {
+    result.push(storageCredentialsVolume(resolved.storageCredentialsSecret).volume);
+  }
   return result;
+}
+
+/**
+ * Whether the controller's pod webhook adds the storage initializer, the model volume and the
+ * credentials volume to this endpoint's pods (instead of the pod template carrying them).
+ */
+export function injectedByWebhook(resolved: Pick<ResolvedEndpoint, 'container' | 'storageUri' | 'storageInitializerWebhook'>): boolean {
+  return !!resolved.container.custom && !!resolved.storageUri && !resolved.storageUri.isMounted && resolved.storageInitializerWebhook;
+}
+
+/**
+ * The pod template's label and annotations that ask the controller's pod webhook for a storage
+ * initializer (empty when the template carries its own): the storage URI, the credentials
+ * secret, the auth mode and the model volume's size limit.
+ */
+export function storageInjectionMetadata(resolved: ResolvedEndpoint): { labels: Record<string, string>; annotations: Record<string, string> } {
+  if (!injectedByWebhook(resolved)) return { labels: {}, annotations: {} };
+  const annotations: Record<string, string> = { [contract.POD_INJECTION.storageUriAnnotation]: resolved.storageUri!.uri };
+  const a = contract.POD_INJECTION_ANNOTATIONS;
+  if (resolved.storageCredentialsSecret) annotations[a.storageCredentialsSecret] = resolved.storageCredentialsSecret;
+  const auth = resolved.storageEnv.find((e) => e.name === contract.SERVER_ENV.storageAuth);
+  if (auth) annotations[a.storageAuth] = auth.value;
+  if (resolved.resources.ephemeralStorageLimit) annotations[a.modelVolumeSizeLimit] = sizeToQuantity(resolved.resources.ephemeralStorageLimit);
+  return { labels: { [contract.POD_INJECTION.label]: 'true' }, annotations };
 }
 
 /**
@@ -295,24 +331,89 @@ function volumes(resolved: ResolvedEndpoint): Array<Record<string, unknown>> {
  * fetch its own model. Our server fetches in-process instead.
  */
 function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, unknown>> | undefined {
-  if (!resolved.container.custom || resolved.storageUri.isMounted) return undefined;
+  if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted || resolved.storageInitializerWebhook) return undefined;
+  return [storageInitializerContainer({
+    storageUri: resolved.storageUri.uri,
+    // rt-core: through the RuntimeCatalog's mirror in front of a runtime.
+    image: resolved.container.runtime?.storageInitializerImage ?? contract.DEFAULT_SERVER_IMAGE,
+    runAsUser: resolved.runAsUser,
+    readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
+    credentialsSecret: resolved.storageCredentialsSecret,
+    storageEnv: resolved.storageEnv,
+  })];
+}
+
+/** What a storage-initializer init container needs, whoever renders it (the constructs, or the controller's pod webhook). */
+export interface StorageInitializerInput {
+  readonly storageUri: string;
+  readonly image: string;
+  readonly runAsUser: number;
+  readonly readOnlyRootFilesystem: boolean;
+  /** A Secret with storage credentials, mounted read-only (its volume is `storageCredentialsVolume`). */
+  readonly credentialsSecret?: string;
+  /** `STORAGE_AUTH` / `STORAGE_MAX_BYTES`. */
+  readonly storageEnv: ReadonlyArray<{ name: string; value: string }>;
+}
+
+/**
+ * The `storage-initializer` init container: our server image's `storage-initializer` subcommand
+ * fetching the model into the model volume (writable here only), with the restricted security
+ * context. The pod needs the model volume, the scratch volume and, with a secret, the credentials volume.
+ */
+export function storageInitializerContainer(input: StorageInitializerInput): Record<string, unknown> {
   const env: Array<Record<string, string>> = [{ name: 'TMPDIR', value: contract.SCRATCH_DIR }];
-  if (resolved.storageCredentialsSecret) {
+  if (input.credentialsSecret) {
     env.push({ name: contract.SERVER_ENV.storageCredentialsDir, value: contract.STORAGE_CREDENTIALS_DIR });
   }
-  env.push(...resolved.storageEnv);
-  return [{
-    name: 'storage-initializer',
-    image: resolved.container.runtime?.storageInitializerImage ?? contract.DEFAULT_SERVER_IMAGE,
-    args: [contract.SERVER_COMMANDS.storageInitializer, resolved.storageUri.uri, contract.MODEL_DIR],
+  env.push(...input.storageEnv.map((e) => ({ ...e })));
+  const mounts: Array<Record<string, unknown>> = [
+    { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: false },
+    { name: TMP_VOLUME, mountPath: contract.SCRATCH_DIR },
+  ];
+  if (input.credentialsSecret) mounts.push(storageCredentialsVolume(input.credentialsSecret).mount);
+  return {
+    name: contract.STORAGE_INITIALIZER_CONTAINER,
+    image: input.image,
+    args: [contract.SERVER_COMMANDS.storageInitializer, input.storageUri, contract.MODEL_DIR],
     env,
     resources: {
       requests: { cpu: '100m', memory: '128Mi' },
       limits: { cpu: '1', memory: '1Gi' },
     },
-    securityContext: restrictedSecurityContext(resolved),
-    volumeMounts: volumeMounts(resolved, true),
-  }];
+    securityContext: restrictedSecurityContext(input),
+    volumeMounts: mounts,
+  };
+}
+
+/** A custom transformer's or explainer's own model: what its pod needs to have it at the model directory. */
+export interface ComponentModelStorage {
+  /** The model volume, mounted read-only in the component's container. */
+  readonly model: PodVolume;
+  /** Volumes only the init container mounts (the storage credentials). */
+  readonly initOnlyVolumes: Array<Record<string, unknown>>;
+  readonly initContainers: Array<Record<string, unknown>>;
+}
+
+/**
+ * The model of a custom component (KServe gives transformers and explainers the predictor's
+ * storage initializer): a pvc:// volume mounted read-only, or an emptyDir the storage
+ * initializer fills with the endpoint's storage credentials.
+ */
+export function componentModelStorage(resolved: ResolvedEndpoint, storageUri: StorageUri): ComponentModelStorage {
+  if (storageUri.isMounted) return { model: mountedModelVolume(storageUri), initOnlyVolumes: [], initContainers: [] };
+  const credentials = resolved.storageCredentialsSecret;
+  return {
+    model: { volume: { name: MODEL_VOLUME, emptyDir: {} }, mount: { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true } },
+    initOnlyVolumes: credentials ? [storageCredentialsVolume(credentials).volume] : [],
+    initContainers: [storageInitializerContainer({
+      storageUri: storageUri.uri,
+      image: contract.DEFAULT_SERVER_IMAGE,
+      runAsUser: resolved.runAsUser,
+      readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
+      credentialsSecret: credentials,
+      storageEnv: resolved.storageEnv,
+    })],
+  };
 }
 
 function nodeAffinity(resolved: ResolvedEndpoint): Record<string, unknown> | undefined {

@@ -41,8 +41,7 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
         // The HPA owns the count once it runs; this is the count at creation.
         replicas: resolved.stopped ? 0 : autoscaled ? resolved.initialScale : resolved.minReplicas,
         selector: { matchLabels: selectorLabels(resolved) },
-        // Never drop below the serving capacity during a rollout: start new, then stop old.
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        strategy: resolved.deploymentStrategy,
         progressDeadlineSeconds: Math.max(600, resolved.startupSeconds + 60),
         template: {
           metadata: { labels, annotations: { ...resolved.annotations } },

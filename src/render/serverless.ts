@@ -5,7 +5,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { endpointNetworkPolicy } from './network-policy';
-import { objectLabels, podSpec } from './pod-template';
+import { objectLabels, podSpec, storageInjectionMetadata } from './pod-template';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
 import { IngressKind } from '../constructs/endpoint-ingress';
 import { InferenceProtocol, ScaleMetric } from '../constructs/endpoint-options';
@@ -61,11 +61,13 @@ export function knativeServiceSpec(resolved: ResolvedEndpoint): Record<string, u
     containerConcurrency: resolved.containerConcurrency,
   };
   if (resolved.timeoutSeconds !== undefined) spec.timeoutSeconds = resolved.timeoutSeconds;
+  // Knative copies the template's labels and annotations to the pods, where the pod webhook reads them.
+  const injection = storageInjectionMetadata(resolved);
   return {
     template: {
       metadata: {
-        labels: objectLabels(resolved),
-        annotations: { ...resolved.annotations, ...autoscalingAnnotations(resolved) },
+        labels: { ...objectLabels(resolved), ...injection.labels },
+        annotations: { ...resolved.annotations, ...autoscalingAnnotations(resolved), ...injection.annotations },
       },
       spec,
     },
@@ -74,18 +76,35 @@ export function knativeServiceSpec(resolved: ResolvedEndpoint): Record<string, u
 
 /** The `autoscaling.knative.dev/*` annotations of the revision template. */
 function autoscalingAnnotations(resolved: ResolvedEndpoint): Record<string, string> {
-  const utilization = resolved.scaleMetric === ScaleMetric.CPU || resolved.scaleMetric === ScaleMetric.MEMORY;
+  return knativeAutoscalingAnnotations({ ...resolved, minReplicas: resolved.stopped ? 0 : resolved.minReplicas });
+}
+
+/** What a revision (the predictor's or a component's) scales on and between. */
+export interface KnativeScaling {
+  readonly scaleMetric: ScaleMetric;
+  readonly scaleTarget: number;
+  readonly minReplicas: number;
+  /** 0: no limit. */
+  readonly maxReplicas: number;
+  readonly initialScale: number;
+  readonly scaleDownDelaySeconds?: number;
+}
+
+/** The `autoscaling.knative.dev/*` annotations of a revision template. */
+export function knativeAutoscalingAnnotations(s: KnativeScaling): Record<string, string> {
+  const utilization = s.scaleMetric === ScaleMetric.CPU || s.scaleMetric === ScaleMetric.MEMORY;
   const annotations: Record<string, string> = {
     // CPU and memory scaling need Knative's HPA class; concurrency and rps its own KPA.
     [`${AUTOSCALING}/class`]: utilization ? 'hpa.autoscaling.knative.dev' : 'kpa.autoscaling.knative.dev',
-    [`${AUTOSCALING}/metric`]: resolved.scaleMetric,
-    [`${AUTOSCALING}/target`]: String(resolved.scaleTarget),
-    [`${AUTOSCALING}/min-scale`]: String(resolved.stopped ? 0 : resolved.minReplicas),
-    [`${AUTOSCALING}/max-scale`]: String(resolved.maxReplicas),
-    [`${AUTOSCALING}/initial-scale`]: String(resolved.initialScale),
+    [`${AUTOSCALING}/metric`]: s.scaleMetric,
+    [`${AUTOSCALING}/target`]: String(s.scaleTarget),
+    [`${AUTOSCALING}/min-scale`]: String(s.minReplicas),
+    // "0" is Knative's "no limit".
+    [`${AUTOSCALING}/max-scale`]: String(s.maxReplicas),
+    [`${AUTOSCALING}/initial-scale`]: String(s.initialScale),
   };
-  if (resolved.scaleDownDelaySeconds !== undefined) {
-    annotations[`${AUTOSCALING}/scale-down-delay`] = `${resolved.scaleDownDelaySeconds}s`;
+  if (s.scaleDownDelaySeconds !== undefined) {
+    annotations[`${AUTOSCALING}/scale-down-delay`] = `${s.scaleDownDelaySeconds}s`;
   }
   return annotations;
 }

@@ -48,6 +48,24 @@ function makeCertificates(pki) {
   fs.writeFileSync(path.join(pki, 'sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
 }
 
+// ---- ctl-core (issue 14) ----
+/** Audit policy: every request that changes something, at Metadata level (no bodies); reads are not logged. */
+function writeAuditPolicy(pki) {
+  const file = path.join(pki, 'audit-policy.yaml');
+  fs.writeFileSync(file, YAML.stringify({
+    apiVersion: 'audit.k8s.io/v1',
+    kind: 'Policy',
+    omitStages: ['RequestReceived'],
+    rules: [
+      { level: 'None', verbs: ['get', 'list', 'watch'] },
+      { level: 'None', nonResourceURLs: ['/*'] },
+      { level: 'Metadata' },
+    ],
+  }));
+  return file;
+}
+// ---- end ctl-core ----
+
 /** A kubeconfig for the admin token; kubectl and client libraries read it. */
 function kubeconfigYaml(server, caFile, token) {
   return YAML.stringify({
@@ -197,6 +215,13 @@ async function startCluster(dir, options = {}) {
       '--service-account-signing-key-file', path.join(pki, 'sa.key'),
       '--service-cluster-ip-range', '10.96.0.0/16',
       '--allow-privileged=true',
+      // ---- ctl-core (issue 14): an audit log of every write (who, what, which namespace), so the controller
+      // tests count the API server's own record of the controller's writes (test/controller/api-writes.ts) ----
+      '--audit-policy-file', writeAuditPolicy(pki),
+      '--audit-log-path', path.join(dir, 'logs', 'audit.log'),
+      '--audit-log-format', 'json',
+      '--audit-log-mode', 'blocking',
+      // ---- end ctl-core ----
     ]);
     save();
     const client = new KubeClient(state.connection);

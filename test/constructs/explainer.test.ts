@@ -150,9 +150,9 @@ describe('raw mode', () => {
 });
 
 describe('validation', () => {
-  test('fails when a custom predictor speaks only V1', () => {
+  test('fails when our explainer faces a custom predictor that speaks only V1', () => {
     const { endpoint: e } = endpoint({ mode: DeploymentMode.RAW, protocol: InferenceProtocol.V1, container: { image: 'example.com/predictor:1' } });
-    expect(() => e.addExplainer({})).toThrow(/the explainer calls the predictor over V2 \(REST or gRPC\).*speaks v1/);
+    expect(() => e.addExplainer({})).toThrow(/our explainer calls the predictor over V2 \(REST or gRPC\).*speaks v1/);
   });
 
   test('fails in process with a container or a custom predictor', () => {

@@ -3,9 +3,11 @@
  * (which resolves one set per version). Internal.
  */
 import { Duration, Size } from 'cdk8s';
-import { ContainerResources } from 'cdk8s-plus-33';
+import { ContainerResources, DeploymentStrategy } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
-import { requireKnativeFeature } from './knative';
+import { resolveAnnotations } from './annotations';
+import { requireInitContainers, requireKnativeFeature } from './knative';
+import { resolveLiveness } from './liveness';
 import { assertDns1123Label } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
@@ -52,6 +54,12 @@ export type EndpointInput = CommonEndpointOptions
   & Omit<ModelVersion, 'version' | 'env'>
   & EndpointOwnSettings;
 
+/**
+ * `maxReplicas: 0`: no upper bound, as in KServe (whose `maxReplicas` 0 leaves Knative's
+ * max-scale at its default, unlimited). Serverless only.
+ */
+export const UNLIMITED_REPLICAS = 0;
+
 const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
   [ScaleMetric.CONCURRENCY]: 100,
   [ScaleMetric.RPS]: 200,
@@ -66,21 +74,16 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   const format = props.format ?? ModelFormat.ONNX;
   // rt-core: a third-party serving runtime, when the format or `runtime` asks for one.
   const runtime = resolveEndpointRuntime(endpoint.construct ?? endpoint, props, format, endpoint.protocol, endpoint.modelName);
+  if (!props.container && !runtime?.resolved && !props.storageUri) {
+    throw new Error("'storageUri' is required with our model server, which fetches the model from it at start; set 'storageUri', or set 'container' to an image that has the model baked in");
+  }
 
   const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
     ", or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
-  const scaleMetric = props.scaleMetric ?? (serverless ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
-  if (!serverless && (scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS)) {
-    throw new Error(`'scaleMetric' ${scaleMetric} needs Knative's autoscaler (serverless mode); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY`);
-  }
-  const scaleTarget = props.scaleTarget ?? DEFAULT_SCALE_TARGETS[scaleMetric];
-  assertPositive('scaleTarget', scaleTarget);
-  if ((scaleMetric === ScaleMetric.CPU || scaleMetric === ScaleMetric.MEMORY) && (!Number.isInteger(scaleTarget) || scaleTarget > 100)) {
-    throw new Error(`'scaleTarget' is a utilization percent for ${scaleMetric} and must be an integer from 1 to 100, got ${scaleTarget}`);
-  }
+  const { scaleMetric, scaleTarget } = resolveScaling(serverless, props.scaleMetric, props.scaleTarget);
   const initialScale = props.initialScale ?? Math.max(1, minReplicas);
   assertCount('initialScale', initialScale);
-  if (initialScale < 1 || initialScale > maxReplicas) {
+  if (initialScale < 1 || (maxReplicas !== UNLIMITED_REPLICAS && initialScale > maxReplicas)) {
     throw new Error(`'initialScale' must be between 1 and 'maxReplicas' (${maxReplicas}), got ${initialScale}`);
   }
   const containerConcurrency = props.containerConcurrency ?? 0;
@@ -116,6 +119,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     image: props.container?.image ?? props.serverImage ?? runtime?.modelServerImage ?? contract.DEFAULT_SERVER_IMAGE,
     port: props.container?.port ?? (endpoint.protocol === InferenceProtocol.GRPC_V2 ? contract.GRPC_PORT : contract.HTTP_PORT),
     env: new Map(),
+    liveness: resolveLiveness(props.container),
   };
   if (container.port < 1 || container.port > 65535 || !Number.isInteger(container.port)) {
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
@@ -149,18 +153,21 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     initialScale,
     scaleDownDelaySeconds,
     stopped: props.stopped ?? false,
+    deploymentStrategy: resolveDeploymentStrategy(serverless, props.deploymentStrategy),
     startupSeconds,
     serviceAccountName: storage.serviceAccountName,
     automountServiceAccountToken: props.automountServiceAccountToken ?? false,
     storageCredentialsSecret: storage.storageCredentialsSecret,
     storageEnv: storage.storageEnv,
     labels: props.labels ?? {},
-    annotations: props.annotations ?? {},
+    annotations: resolveAnnotations(props.annotations),
     ingress,
     networkPolicy: props.networkPolicy ?? true,
     allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
     runAsUser,
     readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? !(runtime?.resolved?.runtime.writableRootFilesystem ?? false),
+    // Only where the pod template cannot carry the init container itself.
+    storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -169,15 +176,11 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (container.runtime && !props.container && !props.storageUri.isMounted) {
-      // rt-core: only our model server fetches its own model.
-      requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
-        `runtime ${container.runtime.runtime.name} with a downloaded 'storageUri' (fetched by a storage-initializer init container; a pvc:// model needs none)`);
-    }
-    if (props.container && !props.storageUri.isMounted) {
-      requireKnativeFeature(resolved, KnativeFeature.INIT_CONTAINERS,
-        'a custom \'container\' with a downloaded \'storageUri\' (a storage-initializer init container fetches it); use our model server, a pvc:// model, or raw mode to avoid it, or');
+    if (props.storageUri?.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    if (props.container && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) requireInitContainers(resolved, "a custom 'container'");
+    // rt-core: only our model server fetches its own model; a runtime gets the init container.
+    if (container.runtime && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
+      requireInitContainers(resolved, `runtime ${container.runtime.runtime.name}`);
     }
   }
   for (const rule of resolved.nodeAffinity) {
@@ -200,14 +203,54 @@ export function resolveReplicas(serverless: boolean, min: number | undefined, ma
   assertCount('minReplicas', minReplicas);
   const maxReplicas = max ?? Math.max(3, minReplicas);
   assertCount('maxReplicas', maxReplicas);
-  if (maxReplicas < 1) throw new Error(`'maxReplicas' must be at least 1, got ${maxReplicas}`);
-  if (minReplicas > maxReplicas) {
+  if (maxReplicas === UNLIMITED_REPLICAS && !serverless) {
+    throw new Error("'maxReplicas' is 0 (no limit), which only Knative's autoscaler allows; raw mode's HorizontalPodAutoscaler needs an upper bound: set 'maxReplicas' to 1 or more, or use 'mode: DeploymentMode.SERVERLESS'");
+  }
+  if (maxReplicas !== UNLIMITED_REPLICAS && minReplicas > maxReplicas) {
     throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
   }
   if (!serverless && minReplicas === 0) {
     throw new Error(`'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more${zeroFix}`);
   }
   return [minReplicas, maxReplicas];
+}
+
+/**
+ * What the autoscaler scales on, and its target, with their defaults (concurrency in serverless
+ * mode, CPU in raw mode; Knative's targets for concurrency and rps, 80 percent otherwise), validated.
+ */
+export function resolveScaling(serverless: boolean, metric?: ScaleMetric, target?: number): { scaleMetric: ScaleMetric; scaleTarget: number } {
+  const scaleMetric = metric ?? (serverless ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
+  if (!serverless && (scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS)) {
+    throw new Error(`'scaleMetric' ${scaleMetric} needs Knative's autoscaler (serverless mode); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY`);
+  }
+  const scaleTarget = target ?? DEFAULT_SCALE_TARGETS[scaleMetric];
+  assertPositive('scaleTarget', scaleTarget);
+  if ((scaleMetric === ScaleMetric.CPU || scaleMetric === ScaleMetric.MEMORY) && (!Number.isInteger(scaleTarget) || scaleTarget > 100)) {
+    throw new Error(`'scaleTarget' is a utilization percent for ${scaleMetric} and must be an integer from 1 to 100, got ${scaleTarget}`);
+  }
+  return { scaleMetric, scaleTarget };
+}
+
+/**
+ * The raw Deployments' rollout strategy as Kubernetes JSON; by default never below the serving
+ * capacity during a rollout: start one new pod, then stop an old one.
+ */
+export function resolveDeploymentStrategy(serverless: boolean, strategy?: DeploymentStrategy): Record<string, unknown> {
+  if (!strategy) return { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } };
+  if (serverless) {
+    throw new Error("'deploymentStrategy' sets how raw mode's Deployments roll out; in serverless mode Knative rolls out each revision itself (with traffic split through a CanaryRollout): remove it, or use 'mode: DeploymentMode.RAW'");
+  }
+  const kube = strategy._toKube();
+  if (!kube.rollingUpdate) return { type: kube.type };
+  const value = (v: { value?: unknown } | undefined) => v?.value;
+  const maxSurge = value(kube.rollingUpdate.maxSurge as { value?: unknown } | undefined);
+  const maxUnavailable = value(kube.rollingUpdate.maxUnavailable as { value?: unknown } | undefined);
+  for (const [name, v] of [['maxSurge', maxSurge], ['maxUnavailable', maxUnavailable]] as const) {
+    const ok = typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^(100|[1-9]?[0-9])%$/.test(String(v));
+    if (!ok) throw new Error(`'deploymentStrategy' ${name} must be a non-negative integer or a percent from 0% to 100%, got ${String(v)}`);
+  }
+  return { type: kube.type, rollingUpdate: { maxSurge, maxUnavailable } };
 }
 
 /**

@@ -5,6 +5,7 @@
 import { Size } from 'cdk8s';
 import { EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { ResolvedLiveness } from './liveness';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
@@ -22,6 +23,8 @@ export interface ResolvedContainer {
   readonly env: Map<string, EnvValue>;
   /** A third-party serving runtime (then `custom` describes its container too). */
   readonly runtime?: ResolvedRuntime;
+  /** The custom container's liveness probe, if it asked for one. */
+  readonly liveness?: ResolvedLiveness;
 }
 
 /** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */
@@ -42,7 +45,8 @@ export interface ResolvedEndpoint {
   readonly host: string;
   readonly serverless: boolean;
   readonly protocol: InferenceProtocol;
-  readonly storageUri: StorageUri;
+  /** Undefined only for a custom container that has its model in the image (or fetches its own). */
+  readonly storageUri?: StorageUri;
   readonly format: ModelFormat;
   /** The serving runtime; undefined with a custom container. */
   readonly servingRuntime?: ServingRuntime;
@@ -62,6 +66,8 @@ export interface ResolvedEndpoint {
   readonly initialScale: number;
   readonly scaleDownDelaySeconds?: number;
   readonly stopped: boolean;
+  /** The raw Deployments' `strategy`, as Kubernetes JSON. */
+  readonly deploymentStrategy: Record<string, unknown>;
   readonly startupSeconds: number;
   readonly serviceAccountName?: string;
   readonly automountServiceAccountToken: boolean;
@@ -75,6 +81,11 @@ export interface ResolvedEndpoint {
   readonly allowedNamespaces: string[];
   readonly runAsUser: number;
   readonly readOnlyRootFilesystem: boolean;
+  /**
+   * The controller's pod webhook adds the storage initializer (serverless custom containers
+   * without Knative's init-container flag, when `storageInitializerWebhook` is set).
+   */
+  readonly storageInitializerWebhook: boolean;
   /** A CanaryRollout version: labels its pods, so one version can be selected. */
   readonly version?: string;
 }
