@@ -183,6 +183,14 @@ export const SERVER_ENV = {
   storageDeadlineMs: 'STORAGE_DEADLINE_MS',
   storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
   storageAuth: 'STORAGE_AUTH',
+  // rt-storage (issue 15): hf:// and oci:// sources. Each is also read as a file of the same name in
+  // STORAGE_CREDENTIALS_DIR (a mounted Secret).
+  /** Hugging Face access token for private or gated hf:// repos (the name Hugging Face's own clients read). */
+  hfToken: 'HF_TOKEN',
+  /** The Hugging Face Hub's base URL (a mirror or a proxy). */
+  hfEndpoint: 'HF_ENDPOINT',
+  /** A Docker config JSON (`.dockerconfigjson` of a kubernetes.io/dockerconfigjson Secret) with oci:// registry credentials. */
+  ociDockerConfig: '.dockerconfigjson',
   // ---- end of storage initializer ----
 };
 

@@ -161,13 +161,23 @@ export interface CommonEndpointOptions {
 
   /**
    * How the model's storage is authenticated: `StorageAuth.secret()`,
-   * `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()` or
-   * `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.
+   * `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()`,
+   * `StorageAuth.huggingFaceToken()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.
    *
    * @default - `storageCredentials` when set; otherwise the server tries the cloud's default
    * credentials (the pods' workload identity, if any) and falls back to anonymous requests
    */
   readonly storageAuth?: StorageAuth;
+
+  // ---- rt-storage (issue 15) ----
+  /**
+   * The Kubernetes version of the cluster (`1.33`), for settings that need a newer one than the
+   * oldest supported: an `oci://` model mounted as an image volume needs 1.33.
+   *
+   * @default '1.30' (the oldest version the constructs support)
+   */
+  readonly kubernetesVersion?: string;
+  // ---- end rt-storage ----
 
   /**
    * Labels on every object and pod.

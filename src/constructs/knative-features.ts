@@ -22,4 +22,9 @@ export enum KnativeFeature {
   FIELD_REF = 'kubernetes.podspec-fieldref',
   /** Probes on containers other than the serving one, for a collocated transformer's predictor. */
   MULTI_CONTAINER_PROBING = 'multi-container-probing',
+  // rt-storage (issue 15): oci:// models
+  /** `shareProcessNamespace`, for an `oci://` model mounted through KServe's modelcar sidecar. */
+  SHARE_PROCESS_NAMESPACE = 'kubernetes.podspec-shareprocessnamespace',
+  /** `image` volumes, for an `oci://` model mounted as an image volume. */
+  IMAGE_VOLUMES = 'kubernetes.podspec-volumes-image',
 }

@@ -10,7 +10,7 @@ import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { MonitoringOptions } from './monitoring-options';
 import { ServingRuntime } from './serving-runtime';
-import { StorageUri } from './storage-uri';
+import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
 import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
@@ -600,6 +600,10 @@ export class Explainer extends Construct {
           throw new Error("our explainer reads its 'background' from the model's storage by default, but the endpoint has no 'storageUri'; set 'background' to ExplainerBackground.fromRows() or fromConfigMap()");
         }
         // The explainer fetches the model directory as the predictor does, for the file.
+        if (resolved.storageUri?.modelImageMount === ModelImageMount.MODELCAR) { // rt-storage
+          throw new Error(`the explainer reads its background from the model directory, but 'storageUri' ${resolved.storageUri.uri} is a modelcar, linked only in the predictor's pod; ` +
+            "use ExplainerBackground.fromRows() or fromConfigMap(), 'inProcess: true', or StorageUri.oci() with ModelImageMount.IMAGE_VOLUME or FETCH");
+        }
         if (resolved.storageUri.isMounted) {
           volumes.push(mountedModelVolume(resolved.storageUri));
         } else {

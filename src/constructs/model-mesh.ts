@@ -510,9 +510,11 @@ export class ModelMesh extends Construct implements IModelMesh {
       throw new Error(meshFormatError(this, options.name, format));
     }
     // Re-parse: a StorageUri built elsewhere is checked again, with the mesh's own rule.
-    const storageUri = StorageUri.fromUri(options.storageUri.uri);
+    const reparsed = StorageUri.fromUri(options.storageUri.uri);
+    const storageUri = reparsed.scheme === 'oci' ? options.storageUri : reparsed; // keeps the oci:// mount choice
     if (storageUri.isMounted) {
-      throw new Error(`model '${options.name}' has 'storageUri' '${storageUri.uri}': a ModelMesh fetches models on demand, so pvc:// is not supported; use s3://, gs://, https:// or http://`);
+      throw new Error(`model '${options.name}' has 'storageUri' '${storageUri.uri}': a ModelMesh fetches models on demand, so ${storageUri.scheme === 'pvc' ? 'pvc://' : 'a mounted oci:// image'} is not supported; ` +
+        'use s3://, gs://, https://, http://, hf://, or StorageUri.oci(image, { mount: ModelImageMount.FETCH })');
     }
     const copies = options.copies ?? ModelCopies.count(1);
     if (!copies.everyMember && copies.copies > this.replicas) {

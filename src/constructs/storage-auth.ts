@@ -74,6 +74,21 @@ export class StorageAuth {
     return new StorageAuth(AuthMode.SECRET, 'a secret', undefined, secret);
   }
 
+  // ---- rt-storage: hf:// (issue 15) ----
+  /**
+   * A Hugging Face access token from a Secret, for private or gated `hf://` repos. The Secret
+   * must hold it under the key `HF_TOKEN` (the variable Hugging Face's own clients read); it is
+   * mounted read-only like `StorageAuth.secret()`, never inlined, and sent only to the Hub (never
+   * to the CDN hosts its downloads redirect to).
+   *
+   * @param secret the Secret with an `HF_TOKEN` key
+   * @see https://huggingface.co/docs/hub/security-tokens
+   */
+  public static huggingFaceToken(secret: ISecret): StorageAuth {
+    return new StorageAuth(AuthMode.SECRET, 'StorageAuth.huggingFaceToken()', 'hf', secret);
+  }
+  // ---- end rt-storage ----
+
   /**
    * The IAM role of the pods' service account, through the AWS SDK's default credential chain:
    * IRSA (the web identity token file EKS mounts) with `roleArn`, else EKS Pod Identity. For

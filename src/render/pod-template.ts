@@ -7,11 +7,12 @@
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
 import { ResolvedLiveness } from './resolve/liveness';
+import { isMountedImage, modelcarContainer, modelImageVolume } from './model-image';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { runtimeContainerPorts, runtimeProbes } from './runtime/pod';
 import { InferenceProtocol } from '../constructs/endpoint-options';
-import { StorageUri } from '../constructs/storage-uri';
+import { ModelImageMount, StorageUri } from '../constructs/storage-uri';
 
 /** The volume models are fetched into (an emptyDir) or mounted from (a PVC). */
 export const MODEL_VOLUME = 'model-dir';
@@ -126,8 +127,9 @@ export function storageCredentialsVolume(secretName: string): PodVolume {
   };
 }
 
-/** A `pvc://` model, mounted read-only at the model directory. */
+/** A `pvc://` model, mounted read-only at the model directory (an `oci://` image: see `./model-image`). */
 export function mountedModelVolume(storageUri: StorageUri): PodVolume {
+  if (isMountedImage(storageUri)) return modelImageVolume(storageUri, MODEL_VOLUME);
   const mount: Record<string, unknown> = { name: MODEL_VOLUME, mountPath: contract.MODEL_DIR, readOnly: true };
   if (storageUri.path) mount.subPath = storageUri.path;
   return {
@@ -147,6 +149,14 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   if (resolved.serviceAccountName) spec.serviceAccountName = resolved.serviceAccountName;
   const initContainers = storageInitializer(resolved);
   if (initContainers) spec.initContainers = initContainers;
+  // rt-storage: an oci:// model through KServe's modelcar sidecar.
+  if (resolved.storageUri && isMountedImage(resolved.storageUri) && resolved.storageUri.modelImageMount === ModelImageMount.MODELCAR) {
+    const modelcar = modelcarContainer(resolved.storageUri, MODEL_VOLUME, restrictedSecurityContext(resolved), !resolved.serverless);
+    // Raw mode: a native sidecar, ready before the server starts; Knative takes only plain containers.
+    if (resolved.serverless) (spec.containers as unknown[]).push(modelcar);
+    else spec.initContainers = [...initContainers ?? [], modelcar];
+    spec.shareProcessNamespace = true;
+  }
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) spec.securityContext = securityContext;
   if (resolved.nodeSelector && Object.keys(resolved.nodeSelector).length > 0) spec.nodeSelector = { ...resolved.nodeSelector };
@@ -334,13 +344,17 @@ function storageInitializer(resolved: ResolvedEndpoint): Array<Record<string, un
   if (!resolved.container.custom || !resolved.storageUri || resolved.storageUri.isMounted || resolved.storageInitializerWebhook) return undefined;
   return [storageInitializerContainer({
     storageUri: resolved.storageUri.uri,
-    // rt-core: through the RuntimeCatalog's mirror in front of a runtime.
-    image: resolved.container.runtime?.storageInitializerImage ?? contract.DEFAULT_SERVER_IMAGE,
+    image: storageInitializerImage(resolved),
     runAsUser: resolved.runAsUser,
     readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
     credentialsSecret: resolved.storageCredentialsSecret,
     storageEnv: resolved.storageEnv,
   })];
+}
+
+/** Our server image runs the storage initializer; a runtime catalog may mirror it. */
+function storageInitializerImage(resolved: ResolvedEndpoint): string {
+  return resolved.container.runtime?.storageInitializerImage ?? contract.DEFAULT_SERVER_IMAGE;
 }
 
 /** What a storage-initializer init container needs, whoever renders it (the constructs, or the controller's pod webhook). */
@@ -407,7 +421,7 @@ export function componentModelStorage(resolved: ResolvedEndpoint, storageUri: St
     initOnlyVolumes: credentials ? [storageCredentialsVolume(credentials).volume] : [],
     initContainers: [storageInitializerContainer({
       storageUri: storageUri.uri,
-      image: contract.DEFAULT_SERVER_IMAGE,
+      image: storageInitializerImage(resolved),
       runAsUser: resolved.runAsUser,
       readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
       credentialsSecret: credentials,

@@ -32,7 +32,8 @@ const SAFE_SYSCTLS = new Set([
 ]);
 const SELINUX_TYPES = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
 /** Volume types restricted allows. */
-const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+// `image` since policy version 1.33 (kubernetes/kubernetes#130394; the docs' list lags behind, kubernetes/website#55370).
+const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'image', 'persistentVolumeClaim', 'projected', 'secret']);
 const GOOD_SECCOMP = new Set(['RuntimeDefault', 'Localhost']);
 const APPARMOR_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
 

@@ -144,6 +144,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "Knative feature flags your cluster enables, for settings that need one.\n\nDefault: Knative's defaults: none of these."
         },
         {
+          "name": "kubernetesVersion",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The Kubernetes version of the cluster (`1.33`), for settings that need a newer one than the oldest supported: an `oci://` model mounted as an image volume needs 1.33.\n\nDefault: '1.30' (the oldest version the constructs support)."
+        },
+        {
           "name": "labels",
           "type": {
             "map": {
@@ -323,7 +331,7 @@ export const SPEC_MODEL: SpecModel = {
             "union": "cdk8s-model-serving.StorageAuth"
           },
           "optional": true,
-          "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests."
+          "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()`, `StorageAuth.huggingFaceToken()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests."
         },
         {
           "name": "storageCredentials",
@@ -862,6 +870,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "Knative feature flags your cluster enables, for settings that need one.\n\nDefault: Knative's defaults: none of these."
         },
         {
+          "name": "kubernetesVersion",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The Kubernetes version of the cluster (`1.33`), for settings that need a newer one than the oldest supported: an `oci://` model mounted as an image volume needs 1.33.\n\nDefault: '1.30' (the oldest version the constructs support)."
+        },
+        {
           "name": "labels",
           "type": {
             "map": {
@@ -978,6 +994,14 @@ export const SPEC_MODEL: SpecModel = {
           "default": 1000
         },
         {
+          "name": "runtime",
+          "type": {
+            "union": "cdk8s-model-serving.ServingRuntime"
+          },
+          "optional": true,
+          "description": "The serving runtime that runs the model (KServe's `runtime`).\n\nDefault: the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that\nserves `format` over `protocol`: our model server for ONNX."
+        },
+        {
           "name": "scaleDownDelay",
           "type": {
             "codec": "duration"
@@ -1041,7 +1065,7 @@ export const SPEC_MODEL: SpecModel = {
             "union": "cdk8s-model-serving.StorageAuth"
           },
           "optional": true,
-          "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests."
+          "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()`, `StorageAuth.huggingFaceToken()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests."
         },
         {
           "name": "storageCredentials",
@@ -1317,6 +1341,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "CPU and memory requests and limits of this version's model container.\n\nDefault: requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory."
         },
         {
+          "name": "runtime",
+          "type": {
+            "union": "cdk8s-model-serving.ServingRuntime"
+          },
+          "optional": true,
+          "description": "The serving runtime of this version.\n\nDefault: the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that\nserves `format` over the rollout's `protocol`."
+        },
+        {
           "name": "serverImage",
           "type": {
             "primitive": "string"
@@ -1529,6 +1561,90 @@ export const SPEC_MODEL: SpecModel = {
           "optional": true,
           "description": "The conditions that trigger a retry, in Envoy's `x-envoy-retry-on` syntax.\n\nOnly failures\nbefore the model ran are retried by default, since inference may be expensive.",
           "default": "connect-failure,refused-stream,unavailable,cancelled,reset"
+        }
+      ]
+    },
+    "cdk8s-model-serving.RuntimeMetrics": {
+      "fqn": "cdk8s-model-serving.RuntimeMetrics",
+      "props": [
+        {
+          "name": "failureCounter",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "A counter of the inference requests that failed.\n\nDefault: not published: no error ratio, no error alerts."
+        },
+        {
+          "name": "latencyHistogram",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "A Prometheus histogram (base name, without `_bucket`) of inference latency in seconds.\n\nDefault: not published: no latency panels, no latency alerts."
+        },
+        {
+          "name": "path",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The HTTP path of the metrics endpoint.",
+          "default": "/metrics"
+        },
+        {
+          "name": "port",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": false,
+          "description": "The container port of the metrics endpoint."
+        },
+        {
+          "name": "requestCounter",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "A counter of every inference request.\n\nDefault: the sum of `successCounter` and `failureCounter`, if both are set."
+        },
+        {
+          "name": "successCounter",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "A counter of the inference requests that succeeded.\n\nDefault: not published."
+        }
+      ]
+    },
+    "cdk8s-model-serving.RuntimeModelFormat": {
+      "fqn": "cdk8s-model-serving.RuntimeModelFormat",
+      "props": [
+        {
+          "name": "autoSelect",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Whether an endpoint that names only the format (no `runtime`) may be given this runtime.",
+          "default": true
+        },
+        {
+          "name": "format",
+          "type": {
+            "codec": "modelFormat"
+          },
+          "optional": false,
+          "description": "The format, with the version the runtime serves (`ModelFormat.SKLEARN.withVersion('1')`)."
+        },
+        {
+          "name": "priority",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "Among the runtimes that can serve a format, the higher priority wins.\n\nDefault: no priority: after every runtime that has one, in catalog order."
         }
       ]
     },
@@ -1931,6 +2047,172 @@ export const SPEC_MODEL: SpecModel = {
         }
       ]
     },
+    "cdk8s-model-serving.ServingRuntime": {
+      "fqn": "cdk8s-model-serving.ServingRuntime",
+      "description": "A model server that runs an endpoint's model, as a KServe `ServingRuntime`: image, command and arguments, ports, protocols, probe paths, metrics, the model formats it serves and the file layout it expects.\n\nEnum-like: use a constant, `ServingRuntime.custom()` or\n`withImage()`.\n\nWith `format` and no `runtime`, an endpoint gets the first runtime of its catalog\n(`RuntimeCatalog`, or these built-ins in this order) that serves the format with\n`autoSelect`, with the endpoint's protocol, preferring the higher format priority: KServe's\nrule.\n\nFacts come from KServe's runtime definitions (`config/runtimes/*.yaml` and\n`charts/kserve-runtime-configs/values.yaml`, kserve/kserve v0.20.0) and each runtime's docs,\ncited beside each. Every runtime runs under the Pod Security \"restricted\" profile (non-root\nuid 1000, no capabilities, RuntimeDefault seccomp); see `writableRootFilesystem` for the\nones that need a writable root.",
+      "factories": [
+        {
+          "key": "custom",
+          "method": "custom",
+          "description": "A runtime of your own, described as KServe's `ServingRuntime` would.",
+          "params": [
+            {
+              "name": "args",
+              "type": {
+                "array": {
+                  "primitive": "string"
+                }
+              },
+              "optional": true,
+              "description": "The arguments.\n\nDefault: none."
+            },
+            {
+              "name": "command",
+              "type": {
+                "array": {
+                  "primitive": "string"
+                }
+              },
+              "optional": true,
+              "description": "The entrypoint.\n\nDefault: the image's entrypoint."
+            },
+            {
+              "name": "env",
+              "type": {
+                "map": {
+                  "primitive": "string"
+                }
+              },
+              "optional": true,
+              "description": "Environment variables the runtime needs.\n\nDefault: none."
+            },
+            {
+              "name": "formats",
+              "type": {
+                "array": {
+                  "struct": "cdk8s-model-serving.RuntimeModelFormat"
+                }
+              },
+              "optional": false,
+              "description": "The model formats the runtime serves."
+            },
+            {
+              "name": "grpcPort",
+              "type": {
+                "primitive": "integer"
+              },
+              "optional": true,
+              "description": "The port gRPC protocols are served on.\n\nDefault: no gRPC port."
+            },
+            {
+              "name": "grpcServices",
+              "type": {
+                "array": {
+                  "primitive": "string"
+                }
+              },
+              "optional": true,
+              "description": "The fully qualified gRPC services of `InferenceProtocol.GRPC_V1` (routed by `/<service>/`).\n\nDefault: none."
+            },
+            {
+              "name": "httpPort",
+              "type": {
+                "primitive": "integer"
+              },
+              "optional": true,
+              "description": "The port REST protocols (V1, V2) are served on.\n\nDefault: no REST port."
+            },
+            {
+              "name": "image",
+              "type": {
+                "primitive": "string"
+              },
+              "optional": false,
+              "description": "The container image, pinned to a tag or digest."
+            },
+            {
+              "name": "livenessPath",
+              "type": {
+                "primitive": "string"
+              },
+              "optional": true,
+              "description": "The HTTP path that answers 200 while the process is healthy (liveness probe).\n\nDefault: a TCP check of the serving port."
+            },
+            {
+              "name": "metrics",
+              "type": {
+                "struct": "cdk8s-model-serving.RuntimeMetrics"
+              },
+              "optional": true,
+              "description": "Where the runtime publishes Prometheus metrics.\n\nDefault: none: no monitor, and only the alerts kube-state-metrics can feed."
+            },
+            {
+              "name": "modelFileExtensions",
+              "type": {
+                "array": {
+                  "primitive": "string"
+                }
+              },
+              "optional": true,
+              "description": "File extensions one of which a model file must have, checked when the `storageUri` names a file.\n\nDefault: not checked."
+            },
+            {
+              "name": "modelLayout",
+              "type": {
+                "primitive": "string"
+              },
+              "optional": true,
+              "description": "The files the runtime expects under the model directory, for the docs and error messages.\n\nDefault: not described."
+            },
+            {
+              "name": "multiModel",
+              "type": {
+                "primitive": "boolean"
+              },
+              "optional": true,
+              "description": "Whether the runtime serves many models from one model directory (V2 repository API).",
+              "default": false
+            },
+            {
+              "name": "name",
+              "type": {
+                "primitive": "string"
+              },
+              "optional": false,
+              "description": "The runtime's name (a DNS-1123 label), as a KServe `ServingRuntime` would be named."
+            },
+            {
+              "name": "protocols",
+              "type": {
+                "array": {
+                  "enum": "cdk8s-model-serving.InferenceProtocol"
+                }
+              },
+              "optional": false,
+              "description": "The protocols the runtime speaks;\n\n`GRPC_V1` means its own gRPC services (`grpcServices`)."
+            },
+            {
+              "name": "readinessPath",
+              "type": {
+                "primitive": "string"
+              },
+              "optional": true,
+              "description": "The HTTP path that answers 200 once the model is ready (readiness and startup probes).\n\nDefault: a TCP check of the serving port."
+            },
+            {
+              "name": "writableRootFilesystem",
+              "type": {
+                "primitive": "boolean"
+              },
+              "optional": true,
+              "description": "Whether the runtime writes outside the model directory and `TMPDIR`, so the root filesystem must be writable.",
+              "default": false
+            }
+          ],
+          "flattened": true
+        }
+      ]
+    },
     "cdk8s-model-serving.StorageAuth": {
       "fqn": "cdk8s-model-serving.StorageAuth",
       "description": "How a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.",
@@ -1989,6 +2271,22 @@ export const SPEC_MODEL: SpecModel = {
             }
           ],
           "flattened": true
+        },
+        {
+          "key": "huggingFaceToken",
+          "method": "huggingFaceToken",
+          "description": "A Hugging Face access token from a Secret, for private or gated `hf://` repos.\n\nThe Secret\nmust hold it under the key `HF_TOKEN` (the variable Hugging Face's own clients read); it is\nmounted read-only like `StorageAuth.secret()`, never inlined, and sent only to the Hub (never\nto the CDN hosts its downloads redirect to).",
+          "params": [
+            {
+              "name": "secret",
+              "type": {
+                "codec": "secretName"
+              },
+              "optional": false,
+              "description": "the Secret with an `HF_TOKEN` key."
+            }
+          ],
+          "flattened": false
         },
         {
           "key": "secret",
@@ -2205,6 +2503,11 @@ export const SPEC_MODEL: SpecModel = {
           "name": "GRPC_V2",
           "value": "grpc-v2",
           "description": "Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`)."
+        },
+        {
+          "name": "GRPC_V1",
+          "value": "grpc-v1",
+          "description": "A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`."
         }
       ]
     },
@@ -2251,6 +2554,16 @@ export const SPEC_MODEL: SpecModel = {
           "name": "MULTI_CONTAINER_PROBING",
           "value": "multi-container-probing",
           "description": "Probes on containers other than the serving one, for a collocated transformer's predictor."
+        },
+        {
+          "name": "SHARE_PROCESS_NAMESPACE",
+          "value": "kubernetes.podspec-shareprocessnamespace",
+          "description": "`shareProcessNamespace`, for an `oci://` model mounted through KServe's modelcar sidecar."
+        },
+        {
+          "name": "IMAGE_VOLUMES",
+          "value": "kubernetes.podspec-volumes-image",
+          "description": "`image` volumes, for an `oci://` model mounted as an image volume."
         }
       ]
     },
@@ -2682,11 +2995,17 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "kubernetes.podspec-affinity",
             "kubernetes.podspec-securitycontext",
             "kubernetes.podspec-fieldref",
-            "multi-container-probing"
+            "multi-container-probing",
+            "kubernetes.podspec-shareprocessnamespace",
+            "kubernetes.podspec-volumes-image"
           ],
-          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API).\nmulti-container-probing: Probes on containers other than the serving one, for a collocated transformer's predictor."
+          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API).\nmulti-container-probing: Probes on containers other than the serving one, for a collocated transformer's predictor.\nkubernetes.podspec-shareprocessnamespace: `shareProcessNamespace`, for an `oci://` model mounted through KServe's modelcar sidecar.\nkubernetes.podspec-volumes-image: `image` volumes, for an `oci://` model mounted as an image volume."
         },
         "description": "Knative feature flags your cluster enables, for settings that need one.\n\nDefault: Knative's defaults: none of these."
+      },
+      "kubernetesVersion": {
+        "type": "string",
+        "description": "The Kubernetes version of the cluster (`1.33`), for settings that need a newer one than the oldest supported: an `oci://` model mounted as an image volume needs 1.33.\n\nDefault: '1.30' (the oldest version the constructs support)."
       },
       "labels": {
         "type": "object",
@@ -2844,9 +3163,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "enum": [
           "v1",
           "v2",
-          "grpc-v2"
+          "grpc-v2",
+          "grpc-v1"
         ],
-        "description": "The protocol clients speak.\n\nThe inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).",
+        "description": "The protocol clients speak.\n\nThe inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).\ngrpc-v1: A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`.",
         "default": "v2"
       },
       "readOnlyRootFilesystem": {
@@ -2958,6 +3278,177 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "description": "The user the containers run as (never 0).",
         "default": 1000
       },
+      "runtime": {
+        "type": "object",
+        "description": "The serving runtime that runs the model (KServe's `runtime`).\n\nDefault: the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that\nserves `format` over `protocol`: our model server for ONNX.\n\nA model server that runs an endpoint's model, as a KServe `ServingRuntime`: image, command and arguments, ports, protocols, probe paths, metrics, the model formats it serves and the file layout it expects.\n\nEnum-like: use a constant, `ServingRuntime.custom()` or\n`withImage()`.\n\nWith `format` and no `runtime`, an endpoint gets the first runtime of its catalog\n(`RuntimeCatalog`, or these built-ins in this order) that serves the format with\n`autoSelect`, with the endpoint's protocol, preferring the higher format priority: KServe's\nrule.\n\nFacts come from KServe's runtime definitions (`config/runtimes/*.yaml` and\n`charts/kserve-runtime-configs/values.yaml`, kserve/kserve v0.20.0) and each runtime's docs,\ncited beside each. Every runtime runs under the Pod Security \"restricted\" profile (non-root\nuid 1000, no capabilities, RuntimeDefault seccomp); see `writableRootFilesystem` for the\nones that need a writable root.\n\nSet exactly one of: custom.",
+        "properties": {
+          "custom": {
+            "type": "object",
+            "required": [
+              "formats",
+              "image",
+              "name",
+              "protocols"
+            ],
+            "properties": {
+              "args": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                },
+                "description": "The arguments.\n\nDefault: none."
+              },
+              "command": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                },
+                "description": "The entrypoint.\n\nDefault: the image's entrypoint."
+              },
+              "env": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "string"
+                },
+                "description": "Environment variables the runtime needs.\n\nDefault: none."
+              },
+              "formats": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "format"
+                  ],
+                  "properties": {
+                    "autoSelect": {
+                      "type": "boolean",
+                      "description": "Whether an endpoint that names only the format (no `runtime`) may be given this runtime.",
+                      "default": true
+                    },
+                    "format": {
+                      "type": "string",
+                      "pattern": "^[a-z0-9][a-z0-9._-]*(:[A-Za-z0-9._-]+)?$",
+                      "description": "The format, with the version the runtime serves (`ModelFormat.SKLEARN.withVersion('1')`).\n\nA model format such as onnx or sklearn, with an optional version after a colon (sklearn:1.3)."
+                    },
+                    "priority": {
+                      "type": "integer",
+                      "description": "Among the runtimes that can serve a format, the higher priority wins.\n\nDefault: no priority: after every runtime that has one, in catalog order."
+                    }
+                  }
+                },
+                "description": "The model formats the runtime serves."
+              },
+              "grpcPort": {
+                "type": "integer",
+                "description": "The port gRPC protocols are served on.\n\nDefault: no gRPC port."
+              },
+              "grpcServices": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                },
+                "description": "The fully qualified gRPC services of `InferenceProtocol.GRPC_V1` (routed by `/<service>/`).\n\nDefault: none."
+              },
+              "httpPort": {
+                "type": "integer",
+                "description": "The port REST protocols (V1, V2) are served on.\n\nDefault: no REST port."
+              },
+              "image": {
+                "type": "string",
+                "description": "The container image, pinned to a tag or digest."
+              },
+              "livenessPath": {
+                "type": "string",
+                "description": "The HTTP path that answers 200 while the process is healthy (liveness probe).\n\nDefault: a TCP check of the serving port."
+              },
+              "metrics": {
+                "type": "object",
+                "required": [
+                  "port"
+                ],
+                "properties": {
+                  "failureCounter": {
+                    "type": "string",
+                    "description": "A counter of the inference requests that failed.\n\nDefault: not published: no error ratio, no error alerts."
+                  },
+                  "latencyHistogram": {
+                    "type": "string",
+                    "description": "A Prometheus histogram (base name, without `_bucket`) of inference latency in seconds.\n\nDefault: not published: no latency panels, no latency alerts."
+                  },
+                  "path": {
+                    "type": "string",
+                    "description": "The HTTP path of the metrics endpoint.",
+                    "default": "/metrics"
+                  },
+                  "port": {
+                    "type": "integer",
+                    "description": "The container port of the metrics endpoint."
+                  },
+                  "requestCounter": {
+                    "type": "string",
+                    "description": "A counter of every inference request.\n\nDefault: the sum of `successCounter` and `failureCounter`, if both are set."
+                  },
+                  "successCounter": {
+                    "type": "string",
+                    "description": "A counter of the inference requests that succeeded.\n\nDefault: not published."
+                  }
+                },
+                "description": "Where the runtime publishes Prometheus metrics.\n\nDefault: none: no monitor, and only the alerts kube-state-metrics can feed."
+              },
+              "modelFileExtensions": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                },
+                "description": "File extensions one of which a model file must have, checked when the `storageUri` names a file.\n\nDefault: not checked."
+              },
+              "modelLayout": {
+                "type": "string",
+                "description": "The files the runtime expects under the model directory, for the docs and error messages.\n\nDefault: not described."
+              },
+              "multiModel": {
+                "type": "boolean",
+                "description": "Whether the runtime serves many models from one model directory (V2 repository API).",
+                "default": false
+              },
+              "name": {
+                "type": "string",
+                "description": "The runtime's name (a DNS-1123 label), as a KServe `ServingRuntime` would be named."
+              },
+              "protocols": {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "enum": [
+                    "v1",
+                    "v2",
+                    "grpc-v2",
+                    "grpc-v1"
+                  ],
+                  "description": "The inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).\ngrpc-v1: A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`."
+                },
+                "description": "The protocols the runtime speaks;\n\n`GRPC_V1` means its own gRPC services (`grpcServices`)."
+              },
+              "readinessPath": {
+                "type": "string",
+                "description": "The HTTP path that answers 200 once the model is ready (readiness and startup probes).\n\nDefault: a TCP check of the serving port."
+              },
+              "writableRootFilesystem": {
+                "type": "boolean",
+                "description": "Whether the runtime writes outside the model directory and `TMPDIR`, so the root filesystem must be writable.",
+                "default": false
+              }
+            },
+            "description": "A runtime of your own, described as KServe's `ServingRuntime` would."
+          }
+        },
+        "x-kubernetes-validations": [
+          {
+            "rule": "[has(self.custom)].exists_one(x, x)",
+            "message": "set exactly one of custom"
+          }
+        ]
+      },
       "scaleDownDelay": {
         "type": "string",
         "pattern": "^([0-9]+(ms|s|m|h|d))+$",
@@ -3000,7 +3491,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       },
       "storageAuth": {
         "type": "object",
-        "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests.\n\nHow a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.\n\nSet exactly one of: anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, secret.",
+        "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()`, `StorageAuth.huggingFaceToken()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests.\n\nHow a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.\n\nSet exactly one of: anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, huggingFaceToken, secret.",
         "properties": {
           "anonymous": {
             "type": "object",
@@ -3045,6 +3536,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             },
             "description": "The Google identity of the pods' service account, through Google Application Default Credentials (GKE's metadata server hands out its tokens).\n\nFor gs:// storage."
           },
+          "huggingFaceToken": {
+            "type": "object",
+            "required": [
+              "secret"
+            ],
+            "properties": {
+              "secret": {
+                "type": "string",
+                "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                "maxLength": 253,
+                "description": "the Secret with an `HF_TOKEN` key.\n\nThe name of a Secret in the namespace."
+              }
+            },
+            "description": "A Hugging Face access token from a Secret, for private or gated `hf://` repos.\n\nThe Secret\nmust hold it under the key `HF_TOKEN` (the variable Hugging Face's own clients read); it is\nmounted read-only like `StorageAuth.secret()`, never inlined, and sent only to the Hub (never\nto the CDN hosts its downloads redirect to)."
+          },
           "secret": {
             "type": "object",
             "required": [
@@ -3063,8 +3569,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         },
         "x-kubernetes-validations": [
           {
-            "rule": "[has(self.anonymous), has(self.awsWorkloadIdentity), has(self.gcpWorkloadIdentity), has(self.secret)].exists_one(x, x)",
-            "message": "set exactly one of anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, secret"
+            "rule": "[has(self.anonymous), has(self.awsWorkloadIdentity), has(self.gcpWorkloadIdentity), has(self.huggingFaceToken), has(self.secret)].exists_one(x, x)",
+            "message": "set exactly one of anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, huggingFaceToken, secret"
           }
         ]
       },
@@ -3327,9 +3833,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "enum": [
               "v1",
               "v2",
-              "grpc-v2"
+              "grpc-v2",
+              "grpc-v1"
             ],
-            "description": "The protocol the transformer uses to call the predictor.\n\nMust be one the predictor serves:\nthe endpoint's `protocol` with a custom predictor or in serverless mode (gRPC endpoints\nserve gRPC only, REST endpoints V1 and V2); any of them with our server in raw mode.\n\nDefault: the endpoint's `protocol`.\n\nThe inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`)."
+            "description": "The protocol the transformer uses to call the predictor.\n\nMust be one the predictor serves:\nthe endpoint's `protocol` with a custom predictor or in serverless mode (gRPC endpoints\nserve gRPC only, REST endpoints V1 and V2); any of them with our server in raw mode.\n\nDefault: the endpoint's `protocol`.\n\nThe inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).\ngrpc-v1: A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`."
           },
           "propagateHeaders": {
             "type": "array",
@@ -4105,6 +4612,177 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             },
             "description": "CPU and memory requests and limits of this version's model container.\n\nDefault: requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory."
           },
+          "runtime": {
+            "type": "object",
+            "description": "The serving runtime of this version.\n\nDefault: the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that\nserves `format` over the rollout's `protocol`.\n\nA model server that runs an endpoint's model, as a KServe `ServingRuntime`: image, command and arguments, ports, protocols, probe paths, metrics, the model formats it serves and the file layout it expects.\n\nEnum-like: use a constant, `ServingRuntime.custom()` or\n`withImage()`.\n\nWith `format` and no `runtime`, an endpoint gets the first runtime of its catalog\n(`RuntimeCatalog`, or these built-ins in this order) that serves the format with\n`autoSelect`, with the endpoint's protocol, preferring the higher format priority: KServe's\nrule.\n\nFacts come from KServe's runtime definitions (`config/runtimes/*.yaml` and\n`charts/kserve-runtime-configs/values.yaml`, kserve/kserve v0.20.0) and each runtime's docs,\ncited beside each. Every runtime runs under the Pod Security \"restricted\" profile (non-root\nuid 1000, no capabilities, RuntimeDefault seccomp); see `writableRootFilesystem` for the\nones that need a writable root.\n\nSet exactly one of: custom.",
+            "properties": {
+              "custom": {
+                "type": "object",
+                "required": [
+                  "formats",
+                  "image",
+                  "name",
+                  "protocols"
+                ],
+                "properties": {
+                  "args": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The arguments.\n\nDefault: none."
+                  },
+                  "command": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The entrypoint.\n\nDefault: the image's entrypoint."
+                  },
+                  "env": {
+                    "type": "object",
+                    "additionalProperties": {
+                      "type": "string"
+                    },
+                    "description": "Environment variables the runtime needs.\n\nDefault: none."
+                  },
+                  "formats": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": [
+                        "format"
+                      ],
+                      "properties": {
+                        "autoSelect": {
+                          "type": "boolean",
+                          "description": "Whether an endpoint that names only the format (no `runtime`) may be given this runtime.",
+                          "default": true
+                        },
+                        "format": {
+                          "type": "string",
+                          "pattern": "^[a-z0-9][a-z0-9._-]*(:[A-Za-z0-9._-]+)?$",
+                          "description": "The format, with the version the runtime serves (`ModelFormat.SKLEARN.withVersion('1')`).\n\nA model format such as onnx or sklearn, with an optional version after a colon (sklearn:1.3)."
+                        },
+                        "priority": {
+                          "type": "integer",
+                          "description": "Among the runtimes that can serve a format, the higher priority wins.\n\nDefault: no priority: after every runtime that has one, in catalog order."
+                        }
+                      }
+                    },
+                    "description": "The model formats the runtime serves."
+                  },
+                  "grpcPort": {
+                    "type": "integer",
+                    "description": "The port gRPC protocols are served on.\n\nDefault: no gRPC port."
+                  },
+                  "grpcServices": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The fully qualified gRPC services of `InferenceProtocol.GRPC_V1` (routed by `/<service>/`).\n\nDefault: none."
+                  },
+                  "httpPort": {
+                    "type": "integer",
+                    "description": "The port REST protocols (V1, V2) are served on.\n\nDefault: no REST port."
+                  },
+                  "image": {
+                    "type": "string",
+                    "description": "The container image, pinned to a tag or digest."
+                  },
+                  "livenessPath": {
+                    "type": "string",
+                    "description": "The HTTP path that answers 200 while the process is healthy (liveness probe).\n\nDefault: a TCP check of the serving port."
+                  },
+                  "metrics": {
+                    "type": "object",
+                    "required": [
+                      "port"
+                    ],
+                    "properties": {
+                      "failureCounter": {
+                        "type": "string",
+                        "description": "A counter of the inference requests that failed.\n\nDefault: not published: no error ratio, no error alerts."
+                      },
+                      "latencyHistogram": {
+                        "type": "string",
+                        "description": "A Prometheus histogram (base name, without `_bucket`) of inference latency in seconds.\n\nDefault: not published: no latency panels, no latency alerts."
+                      },
+                      "path": {
+                        "type": "string",
+                        "description": "The HTTP path of the metrics endpoint.",
+                        "default": "/metrics"
+                      },
+                      "port": {
+                        "type": "integer",
+                        "description": "The container port of the metrics endpoint."
+                      },
+                      "requestCounter": {
+                        "type": "string",
+                        "description": "A counter of every inference request.\n\nDefault: the sum of `successCounter` and `failureCounter`, if both are set."
+                      },
+                      "successCounter": {
+                        "type": "string",
+                        "description": "A counter of the inference requests that succeeded.\n\nDefault: not published."
+                      }
+                    },
+                    "description": "Where the runtime publishes Prometheus metrics.\n\nDefault: none: no monitor, and only the alerts kube-state-metrics can feed."
+                  },
+                  "modelFileExtensions": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "File extensions one of which a model file must have, checked when the `storageUri` names a file.\n\nDefault: not checked."
+                  },
+                  "modelLayout": {
+                    "type": "string",
+                    "description": "The files the runtime expects under the model directory, for the docs and error messages.\n\nDefault: not described."
+                  },
+                  "multiModel": {
+                    "type": "boolean",
+                    "description": "Whether the runtime serves many models from one model directory (V2 repository API).",
+                    "default": false
+                  },
+                  "name": {
+                    "type": "string",
+                    "description": "The runtime's name (a DNS-1123 label), as a KServe `ServingRuntime` would be named."
+                  },
+                  "protocols": {
+                    "type": "array",
+                    "items": {
+                      "type": "string",
+                      "enum": [
+                        "v1",
+                        "v2",
+                        "grpc-v2",
+                        "grpc-v1"
+                      ],
+                      "description": "The inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).\ngrpc-v1: A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`."
+                    },
+                    "description": "The protocols the runtime speaks;\n\n`GRPC_V1` means its own gRPC services (`grpcServices`)."
+                  },
+                  "readinessPath": {
+                    "type": "string",
+                    "description": "The HTTP path that answers 200 once the model is ready (readiness and startup probes).\n\nDefault: a TCP check of the serving port."
+                  },
+                  "writableRootFilesystem": {
+                    "type": "boolean",
+                    "description": "Whether the runtime writes outside the model directory and `TMPDIR`, so the root filesystem must be writable.",
+                    "default": false
+                  }
+                },
+                "description": "A runtime of your own, described as KServe's `ServingRuntime` would."
+              }
+            },
+            "x-kubernetes-validations": [
+              {
+                "rule": "[has(self.custom)].exists_one(x, x)",
+                "message": "set exactly one of custom"
+              }
+            ]
+          },
           "serverImage": {
             "type": "string",
             "description": "The model-server image of this version.\n\nDefault: the model-server image released with this library."
@@ -4313,11 +4991,17 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "kubernetes.podspec-affinity",
             "kubernetes.podspec-securitycontext",
             "kubernetes.podspec-fieldref",
-            "multi-container-probing"
+            "multi-container-probing",
+            "kubernetes.podspec-shareprocessnamespace",
+            "kubernetes.podspec-volumes-image"
           ],
-          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API).\nmulti-container-probing: Probes on containers other than the serving one, for a collocated transformer's predictor."
+          "description": "Knative Serving feature flags (`config-features` in `knative-serving`) that some endpoint settings need.\n\nThey are off in a default Knative install, so an endpoint that needs one\nfails synth unless you declare, with `knativeFeatures`, that your cluster enables it.\n\nkubernetes.podspec-init-containers: Init containers, for a storage initializer in front of a custom container.\nkubernetes.podspec-persistent-volume-claim: PersistentVolumeClaim volumes, for `pvc://` models.\nkubernetes.podspec-nodeselector: `nodeSelector` on the pod.\nkubernetes.podspec-tolerations: `tolerations` on the pod.\nkubernetes.podspec-affinity: `affinity` on the pod.\nkubernetes.podspec-securitycontext: A pod-level `securityContext`.\nkubernetes.podspec-fieldref: Environment variables from `fieldRef` (the downward API).\nmulti-container-probing: Probes on containers other than the serving one, for a collocated transformer's predictor.\nkubernetes.podspec-shareprocessnamespace: `shareProcessNamespace`, for an `oci://` model mounted through KServe's modelcar sidecar.\nkubernetes.podspec-volumes-image: `image` volumes, for an `oci://` model mounted as an image volume."
         },
         "description": "Knative feature flags your cluster enables, for settings that need one.\n\nDefault: Knative's defaults: none of these."
+      },
+      "kubernetesVersion": {
+        "type": "string",
+        "description": "The Kubernetes version of the cluster (`1.33`), for settings that need a newer one than the oldest supported: an `oci://` model mounted as an image volume needs 1.33.\n\nDefault: '1.30' (the oldest version the constructs support)."
       },
       "labels": {
         "type": "object",
@@ -4466,9 +5150,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "enum": [
           "v1",
           "v2",
-          "grpc-v2"
+          "grpc-v2",
+          "grpc-v1"
         ],
-        "description": "The protocol clients speak.\n\nThe inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).",
+        "description": "The protocol clients speak.\n\nThe inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).\ngrpc-v1: A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`.",
         "default": "v2"
       },
       "readOnlyRootFilesystem": {
@@ -4842,6 +5527,177 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             },
             "description": "CPU and memory requests and limits of this version's model container.\n\nDefault: requests 500m CPU and 512Mi memory; limits 1 CPU and 1Gi memory."
           },
+          "runtime": {
+            "type": "object",
+            "description": "The serving runtime of this version.\n\nDefault: the first runtime of the scope's `RuntimeCatalog` (or of the built-ins) that\nserves `format` over the rollout's `protocol`.\n\nA model server that runs an endpoint's model, as a KServe `ServingRuntime`: image, command and arguments, ports, protocols, probe paths, metrics, the model formats it serves and the file layout it expects.\n\nEnum-like: use a constant, `ServingRuntime.custom()` or\n`withImage()`.\n\nWith `format` and no `runtime`, an endpoint gets the first runtime of its catalog\n(`RuntimeCatalog`, or these built-ins in this order) that serves the format with\n`autoSelect`, with the endpoint's protocol, preferring the higher format priority: KServe's\nrule.\n\nFacts come from KServe's runtime definitions (`config/runtimes/*.yaml` and\n`charts/kserve-runtime-configs/values.yaml`, kserve/kserve v0.20.0) and each runtime's docs,\ncited beside each. Every runtime runs under the Pod Security \"restricted\" profile (non-root\nuid 1000, no capabilities, RuntimeDefault seccomp); see `writableRootFilesystem` for the\nones that need a writable root.\n\nSet exactly one of: custom.",
+            "properties": {
+              "custom": {
+                "type": "object",
+                "required": [
+                  "formats",
+                  "image",
+                  "name",
+                  "protocols"
+                ],
+                "properties": {
+                  "args": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The arguments.\n\nDefault: none."
+                  },
+                  "command": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The entrypoint.\n\nDefault: the image's entrypoint."
+                  },
+                  "env": {
+                    "type": "object",
+                    "additionalProperties": {
+                      "type": "string"
+                    },
+                    "description": "Environment variables the runtime needs.\n\nDefault: none."
+                  },
+                  "formats": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": [
+                        "format"
+                      ],
+                      "properties": {
+                        "autoSelect": {
+                          "type": "boolean",
+                          "description": "Whether an endpoint that names only the format (no `runtime`) may be given this runtime.",
+                          "default": true
+                        },
+                        "format": {
+                          "type": "string",
+                          "pattern": "^[a-z0-9][a-z0-9._-]*(:[A-Za-z0-9._-]+)?$",
+                          "description": "The format, with the version the runtime serves (`ModelFormat.SKLEARN.withVersion('1')`).\n\nA model format such as onnx or sklearn, with an optional version after a colon (sklearn:1.3)."
+                        },
+                        "priority": {
+                          "type": "integer",
+                          "description": "Among the runtimes that can serve a format, the higher priority wins.\n\nDefault: no priority: after every runtime that has one, in catalog order."
+                        }
+                      }
+                    },
+                    "description": "The model formats the runtime serves."
+                  },
+                  "grpcPort": {
+                    "type": "integer",
+                    "description": "The port gRPC protocols are served on.\n\nDefault: no gRPC port."
+                  },
+                  "grpcServices": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "The fully qualified gRPC services of `InferenceProtocol.GRPC_V1` (routed by `/<service>/`).\n\nDefault: none."
+                  },
+                  "httpPort": {
+                    "type": "integer",
+                    "description": "The port REST protocols (V1, V2) are served on.\n\nDefault: no REST port."
+                  },
+                  "image": {
+                    "type": "string",
+                    "description": "The container image, pinned to a tag or digest."
+                  },
+                  "livenessPath": {
+                    "type": "string",
+                    "description": "The HTTP path that answers 200 while the process is healthy (liveness probe).\n\nDefault: a TCP check of the serving port."
+                  },
+                  "metrics": {
+                    "type": "object",
+                    "required": [
+                      "port"
+                    ],
+                    "properties": {
+                      "failureCounter": {
+                        "type": "string",
+                        "description": "A counter of the inference requests that failed.\n\nDefault: not published: no error ratio, no error alerts."
+                      },
+                      "latencyHistogram": {
+                        "type": "string",
+                        "description": "A Prometheus histogram (base name, without `_bucket`) of inference latency in seconds.\n\nDefault: not published: no latency panels, no latency alerts."
+                      },
+                      "path": {
+                        "type": "string",
+                        "description": "The HTTP path of the metrics endpoint.",
+                        "default": "/metrics"
+                      },
+                      "port": {
+                        "type": "integer",
+                        "description": "The container port of the metrics endpoint."
+                      },
+                      "requestCounter": {
+                        "type": "string",
+                        "description": "A counter of every inference request.\n\nDefault: the sum of `successCounter` and `failureCounter`, if both are set."
+                      },
+                      "successCounter": {
+                        "type": "string",
+                        "description": "A counter of the inference requests that succeeded.\n\nDefault: not published."
+                      }
+                    },
+                    "description": "Where the runtime publishes Prometheus metrics.\n\nDefault: none: no monitor, and only the alerts kube-state-metrics can feed."
+                  },
+                  "modelFileExtensions": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "File extensions one of which a model file must have, checked when the `storageUri` names a file.\n\nDefault: not checked."
+                  },
+                  "modelLayout": {
+                    "type": "string",
+                    "description": "The files the runtime expects under the model directory, for the docs and error messages.\n\nDefault: not described."
+                  },
+                  "multiModel": {
+                    "type": "boolean",
+                    "description": "Whether the runtime serves many models from one model directory (V2 repository API).",
+                    "default": false
+                  },
+                  "name": {
+                    "type": "string",
+                    "description": "The runtime's name (a DNS-1123 label), as a KServe `ServingRuntime` would be named."
+                  },
+                  "protocols": {
+                    "type": "array",
+                    "items": {
+                      "type": "string",
+                      "enum": [
+                        "v1",
+                        "v2",
+                        "grpc-v2",
+                        "grpc-v1"
+                      ],
+                      "description": "The inference protocol clients speak to the endpoint, as KServe's `protocolVersion`.\n\nv1: KServe V1: `/v1/models/<name>:predict`.\nv2: Open Inference Protocol V2 over REST: `/v2/models/<name>/infer`.\ngrpc-v2: Open Inference Protocol V2 over gRPC (`inference.GRPCInferenceService`).\ngrpc-v1: A runtime's own gRPC services, as KServe's `grpc-v1` (TF Serving's `tensorflow.serving.PredictionService`); see `ServingRuntime.grpcServices`."
+                    },
+                    "description": "The protocols the runtime speaks;\n\n`GRPC_V1` means its own gRPC services (`grpcServices`)."
+                  },
+                  "readinessPath": {
+                    "type": "string",
+                    "description": "The HTTP path that answers 200 once the model is ready (readiness and startup probes).\n\nDefault: a TCP check of the serving port."
+                  },
+                  "writableRootFilesystem": {
+                    "type": "boolean",
+                    "description": "Whether the runtime writes outside the model directory and `TMPDIR`, so the root filesystem must be writable.",
+                    "default": false
+                  }
+                },
+                "description": "A runtime of your own, described as KServe's `ServingRuntime` would."
+              }
+            },
+            "x-kubernetes-validations": [
+              {
+                "rule": "[has(self.custom)].exists_one(x, x)",
+                "message": "set exactly one of custom"
+              }
+            ]
+          },
           "serverImage": {
             "type": "string",
             "description": "The model-server image of this version.\n\nDefault: the model-server image released with this library."
@@ -4878,7 +5734,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       },
       "storageAuth": {
         "type": "object",
-        "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests.\n\nHow a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.\n\nSet exactly one of: anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, secret.",
+        "description": "How the model's storage is authenticated: `StorageAuth.secret()`, `StorageAuth.awsWorkloadIdentity()`, `StorageAuth.gcpWorkloadIdentity()`, `StorageAuth.huggingFaceToken()` or `StorageAuth.anonymous()`. Workload identity runs the pods as its service account.\n\nDefault: `storageCredentials` when set; otherwise the server tries the cloud's default\ncredentials (the pods' workload identity, if any) and falls back to anonymous requests.\n\nHow a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.\n\nSet exactly one of: anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, huggingFaceToken, secret.",
         "properties": {
           "anonymous": {
             "type": "object",
@@ -4923,6 +5779,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             },
             "description": "The Google identity of the pods' service account, through Google Application Default Credentials (GKE's metadata server hands out its tokens).\n\nFor gs:// storage."
           },
+          "huggingFaceToken": {
+            "type": "object",
+            "required": [
+              "secret"
+            ],
+            "properties": {
+              "secret": {
+                "type": "string",
+                "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                "maxLength": 253,
+                "description": "the Secret with an `HF_TOKEN` key.\n\nThe name of a Secret in the namespace."
+              }
+            },
+            "description": "A Hugging Face access token from a Secret, for private or gated `hf://` repos.\n\nThe Secret\nmust hold it under the key `HF_TOKEN` (the variable Hugging Face's own clients read); it is\nmounted read-only like `StorageAuth.secret()`, never inlined, and sent only to the Hub (never\nto the CDN hosts its downloads redirect to)."
+          },
           "secret": {
             "type": "object",
             "required": [
@@ -4941,8 +5812,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         },
         "x-kubernetes-validations": [
           {
-            "rule": "[has(self.anonymous), has(self.awsWorkloadIdentity), has(self.gcpWorkloadIdentity), has(self.secret)].exists_one(x, x)",
-            "message": "set exactly one of anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, secret"
+            "rule": "[has(self.anonymous), has(self.awsWorkloadIdentity), has(self.gcpWorkloadIdentity), has(self.huggingFaceToken), has(self.secret)].exists_one(x, x)",
+            "message": "set exactly one of anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, huggingFaceToken, secret"
           }
         ]
       },
@@ -5263,7 +6134,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       },
       "storageAuth": {
         "type": "object",
-        "description": "How the models' storage is authenticated (see `StorageAuth`).\n\nWorkload identity runs the\nmembers as its service account.\n\nDefault: `storageCredentials` when set; otherwise the members try the cloud's default\ncredentials and fall back to anonymous requests.\n\nHow a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.\n\nSet exactly one of: anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, secret.",
+        "description": "How the models' storage is authenticated (see `StorageAuth`).\n\nWorkload identity runs the\nmembers as its service account.\n\nDefault: `storageCredentials` when set; otherwise the members try the cloud's default\ncredentials and fall back to anonymous requests.\n\nHow a model's storage is authenticated: static keys in a Secret, the workload identity of the pods' service account (IRSA or EKS Pod Identity on AWS, Workload Identity on GKE), or none.\n\nUnion-like: build one with a static factory and pass it as `storageAuth`.\n\nSet exactly one of: anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, huggingFaceToken, secret.",
         "properties": {
           "anonymous": {
             "type": "object",
@@ -5308,6 +6179,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             },
             "description": "The Google identity of the pods' service account, through Google Application Default Credentials (GKE's metadata server hands out its tokens).\n\nFor gs:// storage."
           },
+          "huggingFaceToken": {
+            "type": "object",
+            "required": [
+              "secret"
+            ],
+            "properties": {
+              "secret": {
+                "type": "string",
+                "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                "maxLength": 253,
+                "description": "the Secret with an `HF_TOKEN` key.\n\nThe name of a Secret in the namespace."
+              }
+            },
+            "description": "A Hugging Face access token from a Secret, for private or gated `hf://` repos.\n\nThe Secret\nmust hold it under the key `HF_TOKEN` (the variable Hugging Face's own clients read); it is\nmounted read-only like `StorageAuth.secret()`, never inlined, and sent only to the Hub (never\nto the CDN hosts its downloads redirect to)."
+          },
           "secret": {
             "type": "object",
             "required": [
@@ -5326,8 +6212,8 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         },
         "x-kubernetes-validations": [
           {
-            "rule": "[has(self.anonymous), has(self.awsWorkloadIdentity), has(self.gcpWorkloadIdentity), has(self.secret)].exists_one(x, x)",
-            "message": "set exactly one of anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, secret"
+            "rule": "[has(self.anonymous), has(self.awsWorkloadIdentity), has(self.gcpWorkloadIdentity), has(self.huggingFaceToken), has(self.secret)].exists_one(x, x)",
+            "message": "set exactly one of anonymous, awsWorkloadIdentity, gcpWorkloadIdentity, huggingFaceToken, secret"
           }
         ]
       },

@@ -18,7 +18,9 @@ import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
+import { ModelImageMount } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
+import { checkKubernetesVersion, modelImageKnativeFeature } from '../model-image';
 import { resolveEndpointRuntime, runtimeContainer } from '../runtime/endpoint-runtime';
 
 /** What an endpoint has decided before its props are resolved: mode, names and host. */
@@ -125,6 +127,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
   }
 
+  checkKubernetesVersion(props.kubernetesVersion, props.storageUri); // rt-storage
   const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
   const resolved: ResolvedEndpoint = {
     endpoint: endpoint.construct ?? endpoint,
@@ -176,11 +179,15 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri?.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
-    if (props.container && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) requireInitContainers(resolved, "a custom 'container'");
-    // rt-core: only our model server fetches its own model; a runtime gets the init container.
-    if (container.runtime && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
-      requireInitContainers(resolved, `runtime ${container.runtime.runtime.name}`);
+    if (props.storageUri?.scheme === 'pvc') requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    // rt-storage: an oci:// model mounted as a modelcar sidecar or an image volume.
+    const imageFeature = props.storageUri ? modelImageKnativeFeature(props.storageUri) : undefined;
+    if (imageFeature) {
+      requireKnativeFeature(resolved, imageFeature, `an oci:// 'storageUri' mounted with ModelImageMount.${props.storageUri!.modelImageMount === ModelImageMount.IMAGE_VOLUME ? 'IMAGE_VOLUME' : 'MODELCAR'} (ModelImageMount.FETCH needs no flag)`);
+    }
+    if ((props.container || container.runtime) && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
+      // rt-core: the runtime by name (only our model server fetches its own model).
+      requireInitContainers(resolved, props.container ? "a custom 'container'" : `runtime ${container.runtime!.runtime.name}`);
     }
   }
   for (const rule of resolved.nodeAffinity) {

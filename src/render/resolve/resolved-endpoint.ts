@@ -21,10 +21,10 @@ export interface ResolvedContainer {
   /** The one port Knative exposes, and the Service's target port. */
   readonly port: number;
   readonly env: Map<string, EnvValue>;
-  /** A third-party serving runtime (then `custom` describes its container too). */
-  readonly runtime?: ResolvedRuntime;
   /** The custom container's liveness probe, if it asked for one. */
   readonly liveness?: ResolvedLiveness;
+  /** A third-party serving runtime (then `custom` describes its container too). */
+  readonly runtime?: ResolvedRuntime;
 }
 
 /** A container's requests and limits with defaults filled in, as Kubernetes quantities (CPU) or sizes. */

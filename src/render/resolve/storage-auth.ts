@@ -40,10 +40,13 @@ export function resolveStorageAuth(p: StorageAuthInput): ResolvedStorageAuth {
   if (auth && p.storageUri) {
     const scheme = p.storageUri.scheme;
     if (p.storageUri.isMounted) {
-      throw new Error(`'storageAuth' has no effect on a pvc:// 'storageUri' (${p.storageUri.uri}): the volume is mounted, not fetched; omit 'storageAuth'`);
+      // rt-storage: an oci:// image that is mounted is pulled by the kubelet, with the pod's image pull secrets.
+      const pulled = scheme === 'oci' ? ' the kubelet pulls the image with the service account\'s imagePullSecrets; use ModelImageMount.FETCH to pull it with these credentials, or' : '';
+      throw new Error(`'storageAuth' has no effect on a ${scheme}:// 'storageUri' (${p.storageUri.uri}): the model is mounted, not fetched;${pulled} omit 'storageAuth'`);
     }
     if (auth._scheme && auth._scheme !== scheme) {
-      const other = auth._scheme === 's3' ? 'StorageAuth.gcpWorkloadIdentity() for gs://' : 'StorageAuth.awsWorkloadIdentity() for s3://';
+      const other = auth._scheme === 's3' ? 'StorageAuth.gcpWorkloadIdentity() for gs://'
+        : auth._scheme === 'gs' ? 'StorageAuth.awsWorkloadIdentity() for s3://' : 'StorageAuth.secret() for other schemes';
       throw new Error(`'storageAuth' ${auth._describe} reads ${auth._scheme}:// storage, but 'storageUri' is '${p.storageUri.uri}'; use ${other}, or StorageAuth.anonymous() for a public URL`);
     }
   }

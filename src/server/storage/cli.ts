@@ -10,7 +10,9 @@ const F = SERVER_FLAGS;
 const USAGE = `usage: cdk8s-model-server ${SERVER_COMMANDS.storageInitializer} <storageUri> [destDir] [flags]
 
 Fetches a model into destDir (default ${MODEL_DIR}).
-  storageUri  s3://bucket/key-or-prefix, gs://bucket/object-or-prefix, https://..., http://...;
+  storageUri  s3://bucket/key-or-prefix, gs://bucket/object-or-prefix, https://..., http://...,
+              hf://org/repo[@revision] (every file of a Hugging Face repo at one commit),
+              oci://registry/repository[:tag][@digest] (the image's /models directory);
               pvc:// and local paths are mounted, not fetched. .tar, .tar.gz/.tgz and .gz files
               are unpacked.
 Flags (each also read from its environment variable):
@@ -24,7 +26,9 @@ Environment: ${SERVER_ENV.s3Endpoint} (S3-compatible endpoint, path-style), ${SE
   ${SERVER_ENV.storageCredentialsDir} (dir of files named like those variables; default
   ${STORAGE_CREDENTIALS_DIR} when present); the AWS default credential chain (AWS_ROLE_ARN and
   AWS_WEB_IDENTITY_TOKEN_FILE, EKS Pod Identity, ...) for s3://; Google Application Default
-  Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server) and STORAGE_EMULATOR_HOST for gs://.
+  Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server) and STORAGE_EMULATOR_HOST for gs://;
+  ${SERVER_ENV.hfToken} and ${SERVER_ENV.hfEndpoint} for hf://; ${SERVER_ENV.ociDockerConfig} (a Docker config JSON in
+  the credentials dir) for oci:// registries (loopback registries over http, others over https).
 `;
 
 /** `storage-initializer <storageUri> [destDir] [flags]`: exit code 0 on success, 1 on failure, 2 on usage errors. */

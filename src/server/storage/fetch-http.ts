@@ -10,7 +10,7 @@ import { decodeUriPart } from './uri';
 const MAX_REDIRECTS = 5;
 
 /** The next URL of a redirect, or a REDIRECT error for a downgrade, another scheme or too many hops. */
-function redirectTarget(from: URL, location: string, hops: number): URL {
+export function redirectTarget(from: URL, location: string, hops: number): URL {
   let next: URL;
   try {
     next = new URL(location, from);

@@ -48,7 +48,8 @@ async function openStore(parsed: { bucket: string; gcs?: boolean }, env: NodeJS.
   return loadS3().createS3Store({ ...location, auth: t.settings.auth, scheme: 's3' }, t);
 }
 
-type ObjectUri = { bucket: string; key: string; gcs?: boolean };
+/** A bucket and key (or prefix); `scheme` names it in messages (default `s3`, or `gs`). */
+export type ObjectUri = { bucket: string; key: string; gcs?: boolean; scheme?: string };
 
 /** Downloads the object or prefix into `out` (single archives via the staging dir); returns the bytes downloaded. */
 export async function fetchObjects(parsed: ObjectUri, stage: string, out: string, t: Transfer,
@@ -61,10 +62,15 @@ export async function fetchObjects(parsed: ObjectUri, stage: string, out: string
   }
 }
 
-async function fetchFrom(store: ObjectStore, parsed: ObjectUri, stage: string, out: string, t: Transfer,
+/**
+ * Downloads one object, or every object under a prefix, of any store (also the Hugging Face Hub's
+ * and a registry's, in `./hf` and `./oci`): the listing is checked against the write cap before
+ * the first byte, every key against path traversal, and up to `concurrency` downloads run at once.
+ */
+export async function fetchFrom(store: ObjectStore, parsed: ObjectUri, stage: string, out: string, t: Transfer,
   options: ObjectFetchOptions): Promise<number> {
   const { bucket, key } = parsed;
-  const scheme = parsed.gcs ? 'gs' : 's3';
+  const scheme = parsed.scheme ?? (parsed.gcs ? 'gs' : 's3');
   const single = async (): Promise<number> => {
     const tmp = path.join(stage, 'download');
     const bytes = await store.download(bucket, key, tmp);

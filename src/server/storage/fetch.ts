@@ -13,7 +13,9 @@ import { StorageError } from './errors';
 import { fetchHttp } from './fetch-http';
 import { fetchObjects } from './fetch-objects';
 import { listFiles } from './files';
+import { fetchHf } from './hf';
 import { Deadline, formatBytes, WriteBudget } from './limits';
+import { fetchOci } from './oci';
 import { RetryPolicy } from './retry';
 import { STORAGE_DEFAULTS, StorageSettings } from './settings';
 import { Transfer } from './transfer';
@@ -134,9 +136,10 @@ export async function fetchModel(uri: string, destDir: string, options: FetchMod
   await fs.mkdir(out, { recursive: true });
   try {
     t.log(`fetching ${uri} into ${dest} (cap ${formatBytes(t.settings.maxBytes)}, deadline ${t.settings.deadlineMs} ms)`);
-    const bytes = parsed.kind === 's3'
-      ? await fetchObjects(parsed, stage, out, t, env, options)
-      : await fetchHttp(parsed.url, stage, out, t);
+    const bytes = parsed.kind === 's3' ? await fetchObjects(parsed, stage, out, t, env, options)
+      : parsed.kind === 'hf' ? await fetchHf(parsed, stage, out, t, env, options)
+        : parsed.kind === 'oci' ? await fetchOci(parsed, stage, out, t, env, options)
+          : await fetchHttp(parsed.url, stage, out, t);
     const files = await listFiles(out);
     if (files.length === 0) throw new StorageError('UNPACK', `${uri}: the download holds no files`);
     for (const e of await fs.readdir(out)) {

@@ -1,7 +1,7 @@
 /**
- * Storage initializer: fetches a model from `s3://`, `gs://`, `https://` or `http://` into a
- * directory, bounded (bytes written, idle timeout, deadline, attempts) and verified (length,
- * checksums, no https-to-http redirects).
+ * Storage initializer: fetches a model from `s3://`, `gs://`, `https://`, `http://`, `hf://`
+ * (`./hf`) or `oci://` (`./oci`) into a directory, bounded (bytes written, idle timeout, deadline,
+ * attempts) and verified (length, checksums, no https-to-http redirects).
  *
  * Used two ways, with the same code:
  * - `cdk8s-model-server storage-initializer <storageUri> <destDir>` in an init container

@@ -29,8 +29,13 @@ export function gcsConfig(config: S3Location, env: NodeJS.ProcessEnv): S3Locatio
 /** Where an S3 store is and the static keys for it, when given (before the auth mode is applied). */
 export type S3Location = Omit<S3Config, 'auth' | 'scheme'>;
 
+/** The credentials dir: the option, else `$STORAGE_CREDENTIALS_DIR`, else the default mount when it exists. */
+export function credentialsDirOf(env: NodeJS.ProcessEnv, credentialsDir?: string): string | undefined {
+  return credentialsDir ?? env[SERVER_ENV.storageCredentialsDir] ?? (existsSync(STORAGE_CREDENTIALS_DIR) ? STORAGE_CREDENTIALS_DIR : undefined);
+}
+
 /** Reads a setting from the environment, else from a file of the same name in the credentials dir. */
-function setting(env: NodeJS.ProcessEnv, dir: string | undefined, name: string): { value?: string; source?: string } {
+export function setting(env: NodeJS.ProcessEnv, dir: string | undefined, name: string): { value?: string; source?: string } {
   const v = env[name];
   if (v !== undefined && v.trim() !== '') return { value: v.trim(), source: `env ${name}` };
   if (dir) {
@@ -45,8 +50,7 @@ function setting(env: NodeJS.ProcessEnv, dir: string | undefined, name: string):
 
 /** The S3 endpoint, region and credentials from env and the credentials dir. */
 export function resolveS3Config(env: NodeJS.ProcessEnv, credentialsDir?: string): S3Location {
-  const dir = credentialsDir ?? env[SERVER_ENV.storageCredentialsDir]
-    ?? (existsSync(STORAGE_CREDENTIALS_DIR) ? STORAGE_CREDENTIALS_DIR : undefined);
+  const dir = credentialsDirOf(env, credentialsDir);
   const get = (name: string) => setting(env, dir, name);
 
   // Key id and secret come as a pair from one source: env first, then files.

@@ -144,6 +144,12 @@ export async function saveBody(body: Readable, file: string, what: string, t: Tr
   const meter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       timers.kick();
+      // A body longer than it was announced (a listing's size; Content-Length is enforced by node:http)
+      // stops at once rather than at the write cap.
+      if (expected.length !== undefined && bytes + chunk.length > expected.length) {
+        done(new StorageError('TOO_LARGE', `${what}: the body is longer than the ${expected.length} bytes announced; not keeping it`));
+        return;
+      }
       try {
         t.budget.take(chunk.length, what);
       } catch (err) {

@@ -1,12 +1,16 @@
 /** Storage URIs: what the initializer accepts, parsed, with errors that say what is accepted. */
 import * as path from 'node:path';
 import { StorageError } from './errors';
+import { HfUri, parseHfUri } from './hf-uri';
+import { OciUri, parseOciUri } from './oci-uri';
 
 /** A parsed storage URI. */
 export type ParsedUri =
   | { kind: 's3'; bucket: string; key: string; gcs?: boolean }
   | { kind: 'http'; url: URL }
   | { kind: 'pvc'; claim: string; subPath: string }
+  | HfUri
+  | OciUri
   | { kind: 'local'; path: string };
 
 /** Parses a storage URI, or throws a StorageError that says what is accepted. */
@@ -56,9 +60,13 @@ export function parseStorageUri(uri: string): ParsedUri {
       }
       return { kind: 's3', bucket, key: slash < 0 ? '' : rest.slice(slash + 1), gcs: true };
     }
+    case 'hf':
+      return parseHfUri(uri.trim());
+    case 'oci':
+      return parseOciUri(uri.trim());
     default:
       throw new StorageError('UNSUPPORTED',
-        `'${uri}': scheme ${scheme}:// is not supported by this initializer; supported: s3://, gs://, https://, http://, pvc:// and local paths (file:// or plain)`);
+        `'${uri}': scheme ${scheme}:// is not supported by this initializer; supported: s3://, gs://, https://, http://, hf://, oci://, pvc:// and local paths (file:// or plain)`);
   }
 }
 
