@@ -294,7 +294,8 @@ describe.each(RUNTIMES)('%s', (_name, x) => {
   });
 
   test('in serverless mode, a downloaded model needs Knative\'s init-container flag, off by default', () => {
-    expect(() => synth({ runtime: x.runtime, format: x.format, storageUri: x.storageUri, protocol: x.protocol, knativeFeatures: [] })).toThrow(/kubernetes\.podspec-init-containers/);
+    expect(() => synth({ runtime: x.runtime, format: x.format, storageUri: x.storageUri, protocol: x.protocol, knativeFeatures: [] })).toThrow(
+      new RegExp(`runtime ${x.runtime.name} with a downloaded 'storageUri' needs a storage-initializer init container .*'kubernetes\\.podspec-init-containers'`));
   });
 
   test('monitoring scrapes the runtime\'s metrics port and path, or leaves the monitor out and says so', () => {

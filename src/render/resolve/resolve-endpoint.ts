@@ -186,7 +186,8 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
       requireKnativeFeature(resolved, imageFeature, `an oci:// 'storageUri' mounted with ModelImageMount.${props.storageUri!.modelImageMount === ModelImageMount.IMAGE_VOLUME ? 'IMAGE_VOLUME' : 'MODELCAR'} (ModelImageMount.FETCH needs no flag)`);
     }
     if ((props.container || container.runtime) && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
-      requireInitContainers(resolved, props.container ? "a custom 'container'" : 'a serving runtime other than our model server');
+      // rt-core: the runtime by name (only our model server fetches its own model).
+      requireInitContainers(resolved, props.container ? "a custom 'container'" : `runtime ${container.runtime!.runtime.name}`);
     }
   }
   for (const rule of resolved.nodeAffinity) {
