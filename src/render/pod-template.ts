@@ -6,8 +6,8 @@
  */
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
-import { ResolvedLiveness } from './resolve/liveness';
 import { isMountedImage, modelcarContainer, modelImageVolume } from './model-image';
+import { ResolvedLiveness } from './resolve/liveness';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
 import { runtimeContainerPorts, runtimeProbes } from './runtime/pod';

@@ -4,10 +4,10 @@
  * declares. A value of the wrong JSON type, an unknown field or a missing required field is a
  * SpecError naming the field.
  */
-import { decodeCodec, DecodeContext } from './codecs';
-import { SpecError } from './spec-error';
 import * as cdk8s from 'cdk8s';
 import * as plus from 'cdk8s-plus-33';
+import { decodeCodec, DecodeContext } from './codecs';
+import { SpecError } from './spec-error';
 import * as library from '../../index';
 import { SpecProp, SpecType } from '../../render/controller/spec-model';
 import { SPEC_MODEL } from '../../render/controller/spec-model.generated';
