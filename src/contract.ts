@@ -320,6 +320,8 @@ export const CRD_KINDS = {
 /** Subcommands of the `cdk8s-model-serving` binary (the package's tool: controller, and later `kserve`). */
 export const TOOL_COMMANDS = {
   controller: 'controller',
+  /** `kserve import <file|dir|->`: KServe YAML to constructs (issue 16). */
+  kserve: 'kserve',
 };
 
 /** Server-side apply field manager of every write the controller makes. */
@@ -529,3 +531,44 @@ export const APPLYSET = {
 export const DESIRED_HASH_ANNOTATION = `${LABEL_PREFIX}/desired-hash`;
 // ---- end of ctl-core ----
 // ---- end of controller ----
+
+// ---- KServe interop (issue 16): import KServe YAML into constructs, emit InferenceServices ----
+/**
+ * KServe's API as the import and the emit target read and write it. Facts from KServe's CRDs
+ * (imports/kserve-inferenceservices.yaml, ../shared/reference/crds/kserve) and its docs
+ * (kserve.github.io/website: "Deployment modes", "Autoscaling", "Stop InferenceService").
+ */
+export const KSERVE = {
+  group: 'serving.kserve.io',
+  /** InferenceService. */
+  inferenceServiceApiVersion: 'serving.kserve.io/v1beta1',
+  /** ServingRuntime, ClusterServingRuntime, TrainedModel, InferenceGraph. */
+  alphaApiVersion: 'serving.kserve.io/v1alpha1',
+  kinds: {
+    inferenceService: 'InferenceService',
+    servingRuntime: 'ServingRuntime',
+    clusterServingRuntime: 'ClusterServingRuntime',
+    trainedModel: 'TrainedModel',
+    inferenceGraph: 'InferenceGraph',
+  },
+  annotations: {
+    deploymentMode: 'serving.kserve.io/deploymentMode',
+    autoscalerClass: 'serving.kserve.io/autoscalerClass',
+    metric: 'serving.kserve.io/metric',
+    targetUtilizationPercentage: 'serving.kserve.io/targetUtilizationPercentage',
+    stop: 'serving.kserve.io/stop',
+    enablePrometheusScraping: 'serving.kserve.io/enable-prometheus-scraping',
+    visibility: 'networking.kserve.io/visibility',
+  },
+  /** `serving.kserve.io/deploymentMode` values: the old spellings first, then KServe 0.15's new ones. */
+  deploymentModes: {
+    serverless: ['Serverless', 'Knative'],
+    raw: ['RawDeployment', 'Standard'],
+    modelMesh: ['ModelMesh'],
+  },
+  /** `networking.kserve.io/visibility` value that keeps an InferenceService cluster-local. */
+  clusterLocalVisibility: 'cluster-local',
+  /** The components of an InferenceService, in spec order. */
+  components: ['predictor', 'transformer', 'explainer'] as const,
+};
+// ---- end of KServe interop ----
