@@ -45,8 +45,10 @@ const deployment = (available: number, observed = 1) => ({
   },
 });
 /** The resource as the controller leaves it after a reconcile of generation `generation` with these children. */
-const reconciled = (generation: number, children: object[], failure?: { reason: string; message: string }) =>
-  endpoint(generation, computeStatus(endpoint(generation) as never, children as never, failure ? { failure, children: 0 } : { children: 3 }, NOW, undefined));
+const reconciled = (generation: number, children: object[], failure?: { reason: string; message: string }) => {
+  const outcome = failure ? { failure, children: 0 } : { children: 3 };
+  return endpoint(generation, computeStatus(endpoint(generation) as never, children as never, outcome, NOW, undefined));
+};
 
 describe('Argo CD health script (examples/gitops/argocd-health.lua, real lua5.1)', () => {
   test('every component available: Healthy, with the controller\'s message', () => {
