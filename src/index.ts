@@ -15,6 +15,7 @@ export * from './constructs/monitoring-options';
 export * from './constructs/runtime-catalog';
 export * from './constructs/scheduling';
 export * from './constructs/serving-runtime';
+export * from './constructs/serving-target';
 export * from './constructs/storage-auth';
 export * from './constructs/storage-uri';
 export * from './constructs/transformer-options';
