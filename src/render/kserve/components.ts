@@ -3,7 +3,7 @@
  * component of its own, as a KServe component with a custom container. KServe names them
  * `<name>-transformer` / `<name>-explainer`, as we do.
  */
-import { componentExtension } from './predictor';
+import { componentExtension, withProbePorts } from './predictor';
 import { KServeComponentKind } from './state';
 import * as contract from '../../contract';
 import { ScaleMetric } from '../../constructs/endpoint-options';
@@ -20,11 +20,12 @@ export interface KServeComponentInput {
 }
 
 export function kserveComponentSpec(r: ResolvedEndpoint, c: KServeComponentInput): Record<string, unknown> {
-  const containers = (c.pod.containers as Array<Record<string, unknown>>).map(container => ({
-    ...container,
+  const containers = (c.pod.containers as Array<Record<string, unknown>>).map(container => {
     // KServe's name for the component's serving container (constants.InferenceServiceContainerName).
-    name: contract.KSERVE_EMIT.containerName,
-  }));
+    const out = { ...container, name: contract.KSERVE_EMIT.containerName };
+    withProbePorts(out);
+    return out;
+  });
   const spec: Record<string, unknown> = { ...c.pod, containers };
   Object.assign(spec, componentExtension(r, c, c.kind));
   if (r.timeoutSeconds !== undefined) spec.timeout = r.timeoutSeconds;

@@ -35,8 +35,11 @@ export function predictorSpec(r: ResolvedEndpoint, explicit: PredictorExplicit):
   if (!shipped || isGrpc(r.protocol)) container.ports = native.ports;
   if (!shipped) for (const p of PROBES) if (native[p] !== undefined) container[p] = native[p];
 
+  withProbePorts(container);
+
   const predictor: Record<string, unknown> = {};
-  const custom = r.container.custom;
+  // A third-party runtime's container is described as `custom` too; only the user's own is a custom predictor.
+  const custom = r.container.runtime ? undefined : r.container.custom;
   if (custom) {
     const env = container.env as Array<Record<string, unknown>>;
     // KServe downloads a custom container's model when it sets STORAGE_URI (constants.CustomSpecStorageUriEnvVarKey).
@@ -76,6 +79,23 @@ export function predictorSpec(r: ResolvedEndpoint, explicit: PredictorExplicit):
   if (r.timeoutSeconds !== undefined) predictor.timeout = r.timeoutSeconds;
   if (!r.serverless && explicit.deploymentStrategy) predictor.deploymentStrategy = r.deploymentStrategy;
   return predictor;
+}
+
+/**
+ * Gives probes without a port the container's serving port. Knative fills it in itself, but
+ * KServe's CRD checks the component's containers as plain Kubernetes containers, where the
+ * port is required; Knative accepts the serving port named explicitly.
+ */
+export function withProbePorts(container: Record<string, unknown>): void {
+  const ports = container.ports as Array<{ containerPort: number }> | undefined;
+  if (!ports || ports.length === 0) return;
+  for (const name of PROBES) {
+    const probe = container[name] as Record<string, Record<string, unknown> | undefined> | undefined;
+    for (const handler of ['httpGet', 'tcpSocket', 'grpc']) {
+      const h = probe?.[handler];
+      if (h && h.port === undefined) probe![handler] = { ...h, port: ports[0].containerPort };
+    }
+  }
 }
 
 /** The replica and autoscaling fields a component has, with the Knative pass-through annotations. */

@@ -74,6 +74,12 @@ function servingRuntimeSpec(r: ResolvedEndpoint): Record<string, unknown> {
   return spec;
 }
 
+/** JSON with object keys sorted, so two specs compare by content (toJson sorts its keys). */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+}
+
 /**
  * Emits the endpoint's ServingRuntime into its chart unless KServe ships the runtime; one per
  * namespace and name, shared by the chart's endpoints.
@@ -90,8 +96,7 @@ export function kserveRuntimeName(endpoint: IConstruct, r: ResolvedEndpoint, exp
   const spec = servingRuntimeSpec(r);
   const existing = chart.node.tryFindChild(id) as ApiObject | undefined;
   if (existing) {
-    const before = JSON.stringify(existing.toJson().spec);
-    if (before !== JSON.stringify(spec)) {
+    if (canonical(existing.toJson().spec) !== canonical(spec)) {
       throw new Error(`runtime '${runtime.name}' is emitted as one ServingRuntime per namespace, but this endpoint needs a different one than another endpoint in namespace '${r.namespace ?? 'default'}' (a different image, 'protocol' or 'format' fills it differently); use the same settings, or give the runtime another name with ServingRuntime.custom()`);
     }
     return runtime.name;
