@@ -12,13 +12,13 @@ import { MonitoringOptions } from './monitoring-options';
 import { ServingTarget } from './serving-target';
 import { synthesizeCanaryRaw } from '../render/canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from '../render/canary-serverless';
-import { metricsPort } from '../render/monitoring/monitor';
-import { VersionTarget } from '../render/monitoring/queries';
-import { resolveMonitoring } from '../render/monitoring/resolve';
 import { planInferenceService } from '../render/kserve/endpoint';
 import { synthesizeInferenceService } from '../render/kserve/inference-service';
 import { assertCanaryExpressible } from '../render/kserve/refusals';
 import { resolveTarget } from '../render/kserve/target';
+import { metricsPort } from '../render/monitoring/monitor';
+import { VersionTarget } from '../render/monitoring/queries';
+import { resolveMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes, endpointNetworkPolicy } from '../render/network-policy';
 import { registerEndpoint } from '../render/resolve/endpoint-registry';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
@@ -326,7 +326,8 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
       // rolled-out revision (the stable version, deployed before) keeps the rest.
       const newest = plan.canary ?? plan.stable;
       const newestProps = props.canary ?? props.stable;
-      synthesizeInferenceService(this, newest, planInferenceService(this, newest, { ...props, ...newestProps }, plan.canary ? plan.percent : undefined));
+      const isvc = planInferenceService(this, newest, { ...props, ...newestProps }, plan.canary ? plan.percent : undefined);
+      synthesizeInferenceService(this, newest, isvc);
       if (newest.networkPolicy) endpointNetworkPolicy(this, newest, []);
     } else if (serverless) {
       synthesizeCanaryServerless(this, plan);

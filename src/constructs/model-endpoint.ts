@@ -16,6 +16,9 @@ import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
 import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
+import { synthesizeKServeEndpoint } from '../render/kserve/endpoint';
+import { assertComponentExpressible } from '../render/kserve/refusals';
+import { resolveTarget } from '../render/kserve/target';
 import { metricsPort } from '../render/monitoring/monitor';
 import { resolveMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
@@ -26,9 +29,6 @@ import { requireKnativeFeature } from '../render/resolve/knative';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 import { assertEnvVarName, resolveEndpoint } from '../render/resolve/resolve-endpoint';
 import { ResolvedEndpoint } from '../render/resolve/resolved-endpoint';
-import { synthesizeKServeEndpoint } from '../render/kserve/endpoint';
-import { assertComponentExpressible } from '../render/kserve/refusals';
-import { resolveTarget } from '../render/kserve/target';
 import { synthesizeServerless } from '../render/serverless';
 
 /**

@@ -5,13 +5,13 @@
  * Also the wiring to the predictor (host and protocol) and the route changes on the
  * endpoint's VirtualService, HTTPRoute or Ingress. Internal.
  */
-import { kservePredictorHost, kserveComponentSpec } from './kserve/components';
-import { addKServeComponent } from './kserve/state';
 import { ApiObject, JsonPatch, Lazy, Size } from 'cdk8s';
 import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
+import { kservePredictorHost, kserveComponentSpec } from './kserve/components';
+import { addKServeComponent } from './kserve/state';
 import {
   componentModelStorage, ComponentModelStorage, endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume,
   resourceRequirements, restrictedSecurityContext, selectorLabels, tcpProbe,

@@ -153,7 +153,7 @@ describe('ModelEndpoint with target KSERVE', () => {
     expect(p.tolerations).toEqual([{ key: 'gpu', operator: 'Equal', value: 'true', effect: 'NoSchedule' }]);
     expect(p.serviceAccountName).toBe('model-reader');
     expect(p.automountServiceAccountToken).toBe(false);
-    expect(p.labels['team']).toBe('ml');
+    expect(p.labels.team).toBe('ml');
   });
 
   test('raw mode maps deploymentStrategy and leaves containerConcurrency out', () => {

@@ -5,8 +5,8 @@
  */
 import { componentExtension, withProbePorts } from './predictor';
 import { KServeComponentKind } from './state';
-import * as contract from '../../contract';
 import { ScaleMetric } from '../../constructs/endpoint-options';
+import * as contract from '../../contract';
 import { ResolvedEndpoint } from '../resolve/resolved-endpoint';
 
 export interface KServeComponentInput {

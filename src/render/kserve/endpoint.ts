@@ -15,7 +15,9 @@ import { ResolvedEndpoint } from '../resolve/resolved-endpoint';
 export type KServeEndpointProps = Omit<KServeEndpointInput, 'runtimeShippedByKServe'> & Pick<EndpointInput, 'runtime' | 'containerConcurrency'>;
 
 /** Checks the props and decides the predictor's explicit fields; emits the ServingRuntime if one is needed. */
-export function planInferenceService(scope: Construct, r: ResolvedEndpoint, props: KServeEndpointProps, canaryTrafficPercent?: number): InferenceServicePlan {
+export function planInferenceService(
+  scope: Construct, r: ResolvedEndpoint, props: KServeEndpointProps, canaryTrafficPercent?: number,
+): InferenceServicePlan {
   assertEndpointExpressible({ ...props, runtimeShippedByKServe: isShippedByKServe(r.servingRuntime) }, r);
   return {
     explicit: {

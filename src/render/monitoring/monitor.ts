@@ -91,7 +91,8 @@ export function endpointMonitor(
 ): PodMonitor | ServiceMonitor {
   const relabelings = targetRelabelings(resolved, versions);
   if (resolved.kserve) {
-    return kserveMonitor(scope, resolved, monitoring, COMPONENTS.predictor, resolved.name, metricsPort(resolved), relabelings, resolved.container.runtime?.metrics?.path);
+    const path = resolved.container.runtime?.metrics?.path;
+    return kserveMonitor(scope, resolved, monitoring, COMPONENTS.predictor, resolved.name, metricsPort(resolved), relabelings, path);
   }
   if (resolved.serverless) {
     const port = metricsPort(resolved);

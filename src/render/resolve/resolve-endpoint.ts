@@ -16,9 +16,9 @@ import type { CommonEndpointOptions } from '../../constructs/common-endpoint-opt
 import { EndpointIngress, IngressKind } from '../../constructs/endpoint-ingress';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
 import { KnativeFeature } from '../../constructs/knative-features';
-import { ServingTarget } from '../../constructs/serving-target';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
+import { ServingTarget } from '../../constructs/serving-target';
 import { ModelImageMount } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
 import { resolveTarget } from '../kserve/target';
