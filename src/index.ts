@@ -6,6 +6,7 @@ export * from './constructs/endpoint-options';
 export * from './constructs/endpoint-security';
 export * from './constructs/explainer-options';
 export * from './constructs/knative-features';
+export * from './constructs/kserve-import';
 export * from './constructs/model-endpoint';
 export * from './constructs/model-format';
 export * from './constructs/model-mesh';
