@@ -235,7 +235,6 @@ describe('props KServe cannot express fail at synth time, naming the prop and th
     ['ingress kubernetes', { mode: DeploymentMode.RAW, ingress: EndpointIngress.kubernetes() }, /'ingress' must be EndpointIngress\.istio\(\) or EndpointIngress\.none\(\) with KServe/],
     ['ingress with a gateway', { ingress: EndpointIngress.istio({ gateway: 'ns/gw' }) }, /'ingress' names the Istio gateway 'ns\/gw'.*ingress\.ingressGateway/],
     ['storageCredentials', { storageCredentials: secret() }, /'storageCredentials' mounts a secret into our pods.*set 'serviceAccount'/],
-    ['storageInitializerWebhook', { storageInitializerWebhook: true }, /'storageInitializerWebhook' .*KServe's own pod mutator/],
     ['raw scaleDownDelay', { mode: DeploymentMode.RAW, scaleDownDelay: Duration.seconds(30) }, /'scaleDownDelay' has no KServe field in raw mode/],
     ['raw initialScale', { mode: DeploymentMode.RAW, initialScale: 2 }, /'initialScale' has no KServe field in raw mode/],
     ['startupTimeout with a KServe runtime', { format: ModelFormat.SKLEARN, storageUri: StorageUri.gcs('m', 'i'), startupTimeout: Duration.minutes(20) }, /'startupTimeout' sets our startup probe, but runtime 'kserve-mlserver' is one KServe ships/],

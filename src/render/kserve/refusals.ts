@@ -20,7 +20,6 @@ export interface KServeEndpointInput {
   readonly ingress?: EndpointIngress;
   readonly storageCredentials?: unknown;
   readonly storageAuth?: StorageAuth;
-  readonly storageInitializerWebhook?: boolean;
   readonly deploymentStrategy?: DeploymentStrategy;
   readonly scaleDownDelay?: Duration;
   readonly initialScale?: number;
@@ -46,9 +45,6 @@ export function assertEndpointExpressible(p: KServeEndpointInput, r: ResolvedEnd
   if (p.storageCredentials !== undefined || p.storageAuth?._secret !== undefined) {
     const prop = p.storageCredentials !== undefined ? "'storageCredentials'" : `'storageAuth' ${p.storageAuth!._describe}`;
     throw new Error(`${prop} mounts a secret into our pods, which KServe has no field for: KServe's storage initializer reads the credentials of the secrets listed on the pods' service account; set 'serviceAccount' to one that lists the secret (https://kserve.github.io/website/latest/modelserving/storage/s3/s3/), ${OR_NATIVE}`);
-  }
-  if (p.storageInitializerWebhook) {
-    throw new Error(`'storageInitializerWebhook' asks our controller's pod webhook for the storage initializer; KServe's own pod mutator injects it into every InferenceService pod: remove it, ${OR_NATIVE}`);
   }
   if (!r.serverless && p.scaleDownDelay !== undefined) {
     throw new Error(`'scaleDownDelay' has no KServe field in raw mode (KServe's HorizontalPodAutoscaler has no behavior settings); remove it, use 'mode: DeploymentMode.SERVERLESS' (where it becomes Knative's scale-down-delay annotation), ${OR_NATIVE}`);
