@@ -156,7 +156,8 @@ function roundTrip(file: string): FileOutcome {
   }
   // Schema and Pod Security restricted; not our project defaults, which an imported spec may have chosen against.
   // TrainedModel and InferenceGraph pass through the import untouched (and have no vendored schema).
-  expectValidManifests(manifests.filter(m => m.kind === KSERVE.kinds.inferenceService || m.kind === KSERVE.kinds.servingRuntime), { projectDefaults: false });
+  const emitted = manifests.filter(m => m.kind === KSERVE.kinds.inferenceService || m.kind === KSERVE.kinds.servingRuntime);
+  expectValidManifests(emitted, { projectDefaults: false });
   const reported = imported.report.filter(e => e.outcome !== 'note').map(e => `${e.object} ${e.path}: ${e.outcome}`);
   const differences: { [name: string]: string[] } = {};
   for (const input of inputs) {
@@ -185,8 +186,14 @@ const EXPECTED: { [file: string]: FileOutcome } = {
   '01-sklearn-model-format.yaml': { differences: { 'sklearn-v2-iris': [] }, reported: [] },
   '02-old-framework-fields.yaml': {
     differences: {
-      'sklearn-iris': [], 'xgboost-iris': [], 'lightgbm-iris': [], 'flower-sample': [], 'torchserve': [], 'style-sample': [],
-      'torchscript-cifar10': [], 'huggingface-bert': [],
+      'sklearn-iris': [],
+      'xgboost-iris': [],
+      'lightgbm-iris': [],
+      'flower-sample': [],
+      'torchserve': [],
+      'style-sample': [],
+      'torchscript-cifar10': [],
+      'huggingface-bert': [],
     },
     reported: [
       // KServe's runtimeVersion re-tags the runtime's image; the constructs pin images instead.
