@@ -346,7 +346,9 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         .map(([track, r]) => ({
           version: r.version!,
           track,
-          deployment: `${r.name}-${r.version}`,
+          // kserve-emit: KServe's revisions (serverless only) are `<name>-predictor-<n>`; their
+          // Deployments do not name the version, so the replicas alert matches any of them.
+          deployment: r.kserve ? `${r.name}-predictor-[0-9]+-deployment` : `${r.name}-${r.version}`,
           expectReplicas: !r.stopped && r.minReplicas > 0,
         }));
       // The objects shared by both versions carry no version label.

@@ -246,3 +246,13 @@ describe('props KServe cannot express fail at synth time, naming the prop and th
     expect(() => new ModelEndpoint(chart, 'Endpoint', { modelName: 'iris', storageUri: IRIS, target: ServingTarget.KSERVE, ...props })).toThrow(message);
   });
 });
+
+describe('monitoring aimed at KServe\'s objects', () => {
+  test('the raw predictor\'s replicas alert reads KServe\'s Deployment <name>-predictor', () => {
+    const { manifests } = synth({ mode: DeploymentMode.RAW });
+    const rules = findOne(manifests, 'PrometheusRule').spec.groups.flatMap((g: { rules: Array<{ expr: string }> }) => g.rules);
+    const exprs = rules.map((r: { expr: string }) => r.expr).join('\n');
+    expect(exprs).toContain('kube_deployment_status_replicas_available{namespace="ml",deployment="iris-predictor"}');
+    expect(exprs).not.toContain('deployment="iris"}');
+  });
+});
