@@ -222,9 +222,11 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     ['minReplicas', minReplicas !== undefined && minReplicas !== 1 ? lit(minReplicas) : undefined],
     ['maxReplicas', lit(maxReplicas)],
   ];
-  const common: Array<readonly [string, Code | undefined]> = [
+  const placement: Array<readonly [string, Code | undefined]> = [
     ['mode', serverless ? undefined : lib('DeploymentMode', 'RAW')],
     ['protocol', protocolCode],
+  ];
+  const common: Array<readonly [string, Code | undefined]> = [
     ['containerConcurrency', containerConcurrency !== undefined && containerConcurrency !== 0 ? lit(containerConcurrency) : undefined],
     ['scaleMetric', scaleMetric !== undefined ? lib('ScaleMetric', SCALE_METRICS[scaleMetric]) : undefined],
     ['scaleTarget', scaleTarget !== undefined ? lit(scaleTarget) : undefined],
@@ -273,11 +275,11 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
       ['storageUri', storageUri], ['format', format], ['runtime', runtime], ['container', container],
       ['resources', resources.resources], ['gpus', resources.gpus], ['env', env], ...scaling,
     ]);
-    const props = obj([['name', lit(name)], ['modelName', lit(name)], ['stable', stable], ...common, ...tail]);
+    const props = obj([['name', lit(name)], ['modelName', lit(name)], ...placement, ['stable', stable], ...common, ...tail]);
     return { kind: 'endpoint', document: r.document, construct: 'CanaryRollout', id: name, variable, props, knativeFlags };
   }
   const props = obj([
-    ['name', lit(name)], ['modelName', lit(name)],
+    ['name', lit(name)], ['modelName', lit(name)], ...placement,
     ['format', format], ['runtime', runtime], ['storageUri', storageUri], ['container', container],
     ['resources', resources.resources], ['gpus', resources.gpus], ['env', env],
     ...scaling, ...common, ...tail,
