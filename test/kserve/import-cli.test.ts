@@ -69,8 +69,15 @@ describe('the generated TypeScript', () => {
     const app = path.join(tmp, 'app');
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
-        strict: true, noEmit: true, noUnusedLocals: true, target: 'ES2022', module: 'node16', lib: ['es2022'],
-        skipLibCheck: true, types: ['node'], paths: { 'cdk8s-model-serving': [path.join(ROOT, 'src', 'index.ts')] },
+        strict: true,
+        noEmit: true,
+        noUnusedLocals: true,
+        target: 'ES2022',
+        module: 'node16',
+        lib: ['es2022'],
+        skipLibCheck: true,
+        types: ['node'],
+        paths: { 'cdk8s-model-serving': [path.join(ROOT, 'src', 'index.ts')] },
       },
       files: ['main.ts'],
     }));
@@ -79,8 +86,13 @@ describe('the generated TypeScript', () => {
     expect(tsc.status).toBe(0);
 
     esbuild.buildSync({
-      entryPoints: [path.join(app, 'main.ts')], outfile: path.join(app, 'main.js'), bundle: true, platform: 'node',
-      target: 'node20', logLevel: 'error', alias: { 'cdk8s-model-serving': path.join(ROOT, 'src', 'index.ts') },
+      entryPoints: [path.join(app, 'main.ts')],
+      outfile: path.join(app, 'main.js'),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'error',
+      alias: { 'cdk8s-model-serving': path.join(ROOT, 'src', 'index.ts') },
     });
     const codeOut = path.join(tmp, 'from-code');
     const ran = spawnSync(process.execPath, [path.join(app, 'main.js')], { encoding: 'utf8', cwd: app, env: { PATH: process.env.PATH, CDK8S_OUTDIR: codeOut } });
@@ -101,8 +113,11 @@ describe('the command', () => {
     const out = JSON.parse(r.stdout);
     expect(out.mapped).toBe(false);
     expect(out.report).toContainEqual({
-      document: `${path.join(CORPUS_DIR, '10-logger-batcher-storage.yaml')}#1`, object: 'InferenceService/torchserve-batcher',
-      path: 'spec.predictor.batcher', outcome: 'unmapped', reason: expect.stringMatching(/batcher/),
+      document: `${path.join(CORPUS_DIR, '10-logger-batcher-storage.yaml')}#1`,
+      object: 'InferenceService/torchserve-batcher',
+      path: 'spec.predictor.batcher',
+      outcome: 'unmapped',
+      reason: expect.stringMatching(/batcher/),
     });
   });
 

@@ -4,12 +4,12 @@
  * test/cluster/jest-setup.ts); then explicit checks per field family, the report, and bad input.
  */
 import { Chart, Testing } from 'cdk8s';
+import { CorpusFile, readCorpus } from './corpus';
 import { KServeImport } from '../../src';
 import { KServeInputError, parseDocuments } from '../../src/kserve/import/documents';
 import { importKServe } from '../../src/kserve/import/import-documents';
-import { offlineManifestErrors } from '../validation/schema-validator';
 import { expectValidManifests, findByKind, Manifest } from '../validation';
-import { CorpusFile, readCorpus } from './corpus';
+import { offlineManifestErrors } from '../validation/schema-validator';
 
 const corpus = readCorpus();
 const PASSED_THROUGH_KINDS = new Set(['TrainedModel', 'InferenceGraph', 'InferenceService', 'ConfigMap']);

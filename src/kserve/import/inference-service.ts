@@ -11,19 +11,35 @@ import { camelCase, VariableNames } from './names';
 import { ApiObjectStatement, EndpointStatement } from './plan';
 import { durationCode, goDurationMillis } from './quantities';
 import { RuntimeIndex } from './serving-runtime';
-import { KSERVE } from '../../contract';
 import { StorageUri } from '../../constructs/storage-uri';
+import { KSERVE } from '../../contract';
 
 /** The old per-framework predictor fields and the format each means (KServe CRD, PredictorSpec). */
 const FRAMEWORK_FIELDS: { [field: string]: string } = {
-  sklearn: 'sklearn', xgboost: 'xgboost', lightgbm: 'lightgbm', tensorflow: 'tensorflow', pytorch: 'pytorch',
-  onnx: 'onnx', triton: 'triton', huggingface: 'huggingface', paddle: 'paddle', pmml: 'pmml',
+  sklearn: 'sklearn',
+  xgboost: 'xgboost',
+  lightgbm: 'lightgbm',
+  tensorflow: 'tensorflow',
+  pytorch: 'pytorch',
+  onnx: 'onnx',
+  triton: 'triton',
+  huggingface: 'huggingface',
+  paddle: 'paddle',
+  pmml: 'pmml',
 };
 
 /** Formats with a `ModelFormat` constant. */
 const FORMAT_CONSTANTS: { [name: string]: string } = {
-  onnx: 'ONNX', sklearn: 'SKLEARN', xgboost: 'XGBOOST', lightgbm: 'LIGHTGBM', tensorflow: 'TENSORFLOW',
-  pytorch: 'PYTORCH', huggingface: 'HUGGINGFACE', mlflow: 'MLFLOW', tensorrt: 'TENSORRT', triton: 'TRITON',
+  onnx: 'ONNX',
+  sklearn: 'SKLEARN',
+  xgboost: 'XGBOOST',
+  lightgbm: 'LIGHTGBM',
+  tensorflow: 'TENSORFLOW',
+  pytorch: 'PYTORCH',
+  huggingface: 'HUGGINGFACE',
+  mlflow: 'MLFLOW',
+  tensorrt: 'TENSORRT',
+  triton: 'TRITON',
 };
 
 /** Formats whose KServe runtime (Triton) speaks only the v2 protocol, so v2 is their default there. */
