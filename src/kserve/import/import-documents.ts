@@ -111,6 +111,13 @@ export function importKServe(docs: readonly InputDocument[]): ImportPlan {
     report.push(...r.entries);
     statementsOf(namespace).push({ kind: 'api-object', document: r.document, id: `${kind.toLowerCase()}-${m.metadata.name}`, manifest: m });
   });
+  // KServe may auto-select a runtime by format for any InferenceService; the constructs use one only where named.
+  const named = JSON.stringify([...byNamespace.values()]);
+  for (const r of runtimes) {
+    if (!named.includes(`"name":"${r.variable}"`)) {
+      report.push({ document: r.document, object: `ServingRuntime/${r.runtimeName}`, path: '.', outcome: 'note', reason: 'no InferenceService here names it in runtime:, so no endpoint uses it (KServe could auto-select it by format): name it in an endpoint\'s runtime' });
+    }
+  }
   const namespaces = [...byNamespace.values()].sort((a, b) => (a.namespace ?? '').localeCompare(b.namespace ?? ''));
   return { runtimes, namespaces, report };
 }
