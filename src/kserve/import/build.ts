@@ -24,8 +24,17 @@ type AnyValue = any;
 /** The symbols generated code may name, per package. */
 const SYMBOLS: { [module in CodeModule]: { [symbol: string]: AnyValue } } = {
   'cdk8s-model-serving': {
-    StorageUri, ModelFormat, ServingRuntime, InferenceProtocol, DeploymentMode, ScaleMetric, KnativeFeature,
-    EndpointIngress, TolerationOperator, TaintEffect, NodeAffinityOperator,
+    StorageUri,
+    ModelFormat,
+    ServingRuntime,
+    InferenceProtocol,
+    DeploymentMode,
+    ScaleMetric,
+    KnativeFeature,
+    EndpointIngress,
+    TolerationOperator,
+    TaintEffect,
+    NodeAffinityOperator,
   },
   'cdk8s': { Duration: cdk8s.Duration, Size: cdk8s.Size },
   'cdk8s-plus-33': { Cpu: plus.Cpu, EnvValue: plus.EnvValue, ServiceAccount: plus.ServiceAccount },

@@ -29,6 +29,19 @@ const PASSED_THROUGH_KINDS: { [kind: string]: string } = {
   [KSERVE.kinds.inferenceGraph]: 'no counterpart yet (issue 18 adds one): kept as a plain ApiObject for KServe\'s controller',
 };
 
+/** Kubernetes version order (v1alpha1 < v1beta1 < v1 < v2alpha1 ...), as a sortable tuple. */
+function versionRank(apiVersion: string): number[] {
+  const m = /^v([0-9]+)(?:(alpha|beta)([0-9]+))?$/.exec(apiVersion.split('/')[1] ?? '');
+  if (!m) return [0, 0, 0];
+  return [Number(m[1]), m[2] === 'alpha' ? 0 : m[2] === 'beta' ? 1 : 2, Number(m[3] ?? 0)];
+}
+
+const newer = (a: string, b: string) => {
+  const [x, y] = [versionRank(a), versionRank(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] > y[i];
+  return false;
+};
+
 /** Checks apiVersion and kind; returns the kind. */
 function checkKind(doc: InputDocument): string {
   const m = doc.manifest as Json;
@@ -40,7 +53,7 @@ function checkKind(doc: InputDocument): string {
   const group = m.apiVersion.split('/')[0];
   const wanted = READ_VERSIONS[m.kind];
   if (group === KSERVE.group && wanted !== undefined && m.apiVersion !== wanted) {
-    throw new KServeInputError(where, 'apiVersion', `${m.kind} '${m.apiVersion}' is not supported: the import reads ${wanted}${m.apiVersion > wanted ? ' (a newer version needs a newer cdk8s-model-serving)' : ' (convert it with KServe\'s conversion webhook first)'}`);
+    throw new KServeInputError(where, 'apiVersion', `${m.kind} '${m.apiVersion}' is not supported: the import reads ${wanted}${newer(m.apiVersion, wanted) ? ' (a newer version needs a newer cdk8s-model-serving)' : ' (convert it with KServe\'s conversion webhook first)'}`);
   }
   return m.kind;
 }
@@ -98,6 +111,13 @@ export function importKServe(docs: readonly InputDocument[]): ImportPlan {
     report.push(...r.entries);
     statementsOf(namespace).push({ kind: 'api-object', document: r.document, id: `${kind.toLowerCase()}-${m.metadata.name}`, manifest: m });
   });
+  // KServe may auto-select a runtime by format for any InferenceService; the constructs use one only where named.
+  const named = JSON.stringify([...byNamespace.values()]);
+  for (const r of runtimes) {
+    if (!named.includes(`"name":"${r.variable}"`)) {
+      report.push({ document: r.document, object: `ServingRuntime/${r.runtimeName}`, path: '.', outcome: 'note', reason: 'no InferenceService here names it in runtime:, so no endpoint uses it (KServe could auto-select it by format): name it in an endpoint\'s runtime' });
+    }
+  }
   const namespaces = [...byNamespace.values()].sort((a, b) => (a.namespace ?? '').localeCompare(b.namespace ?? ''));
   return { runtimes, namespaces, report };
 }

@@ -11,19 +11,35 @@ import { camelCase, VariableNames } from './names';
 import { ApiObjectStatement, EndpointStatement } from './plan';
 import { durationCode, goDurationMillis } from './quantities';
 import { RuntimeIndex } from './serving-runtime';
-import { KSERVE } from '../../contract';
 import { StorageUri } from '../../constructs/storage-uri';
+import { KSERVE } from '../../contract';
 
 /** The old per-framework predictor fields and the format each means (KServe CRD, PredictorSpec). */
 const FRAMEWORK_FIELDS: { [field: string]: string } = {
-  sklearn: 'sklearn', xgboost: 'xgboost', lightgbm: 'lightgbm', tensorflow: 'tensorflow', pytorch: 'pytorch',
-  onnx: 'onnx', triton: 'triton', huggingface: 'huggingface', paddle: 'paddle', pmml: 'pmml',
+  sklearn: 'sklearn',
+  xgboost: 'xgboost',
+  lightgbm: 'lightgbm',
+  tensorflow: 'tensorflow',
+  pytorch: 'pytorch',
+  onnx: 'onnx',
+  triton: 'triton',
+  huggingface: 'huggingface',
+  paddle: 'paddle',
+  pmml: 'pmml',
 };
 
 /** Formats with a `ModelFormat` constant. */
 const FORMAT_CONSTANTS: { [name: string]: string } = {
-  onnx: 'ONNX', sklearn: 'SKLEARN', xgboost: 'XGBOOST', lightgbm: 'LIGHTGBM', tensorflow: 'TENSORFLOW',
-  pytorch: 'PYTORCH', huggingface: 'HUGGINGFACE', mlflow: 'MLFLOW', tensorrt: 'TENSORRT', triton: 'TRITON',
+  onnx: 'ONNX',
+  sklearn: 'SKLEARN',
+  xgboost: 'XGBOOST',
+  lightgbm: 'LIGHTGBM',
+  tensorflow: 'TENSORFLOW',
+  pytorch: 'PYTORCH',
+  huggingface: 'HUGGINGFACE',
+  mlflow: 'MLFLOW',
+  tensorrt: 'TENSORRT',
+  triton: 'TRITON',
 };
 
 /** Formats whose KServe runtime (Triton) speaks only the v2 protocol, so v2 is their default there. */
@@ -222,9 +238,11 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     ['minReplicas', minReplicas !== undefined && minReplicas !== 1 ? lit(minReplicas) : undefined],
     ['maxReplicas', lit(maxReplicas)],
   ];
-  const common: Array<readonly [string, Code | undefined]> = [
+  const placement: Array<readonly [string, Code | undefined]> = [
     ['mode', serverless ? undefined : lib('DeploymentMode', 'RAW')],
     ['protocol', protocolCode],
+  ];
+  const common: Array<readonly [string, Code | undefined]> = [
     ['containerConcurrency', containerConcurrency !== undefined && containerConcurrency !== 0 ? lit(containerConcurrency) : undefined],
     ['scaleMetric', scaleMetric !== undefined ? lib('ScaleMetric', SCALE_METRICS[scaleMetric]) : undefined],
     ['scaleTarget', scaleTarget !== undefined ? lit(scaleTarget) : undefined],
@@ -273,11 +291,11 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
       ['storageUri', storageUri], ['format', format], ['runtime', runtime], ['container', container],
       ['resources', resources.resources], ['gpus', resources.gpus], ['env', env], ...scaling,
     ]);
-    const props = obj([['name', lit(name)], ['modelName', lit(name)], ['stable', stable], ...common, ...tail]);
+    const props = obj([['name', lit(name)], ['modelName', lit(name)], ...placement, ['stable', stable], ...common, ...tail]);
     return { kind: 'endpoint', document: r.document, construct: 'CanaryRollout', id: name, variable, props, knativeFlags };
   }
   const props = obj([
-    ['name', lit(name)], ['modelName', lit(name)],
+    ['name', lit(name)], ['modelName', lit(name)], ...placement,
     ['format', format], ['runtime', runtime], ['storageUri', storageUri], ['container', container],
     ['resources', resources.resources], ['gpus', resources.gpus], ['env', env],
     ...scaling, ...common, ...tail,

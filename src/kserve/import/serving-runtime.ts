@@ -94,8 +94,8 @@ export function mapServingRuntime(r: FieldReader, variables: VariableNames, inde
     return lib('InferenceProtocol', PROTOCOLS[v]);
   });
   // A runtime without ports serves HTTP on 8080, KServe's default (constants.InferenceServiceDefaultHttpPort).
-  if (httpPort === undefined && protocols.some(c => c.kind === 'member' && (c.member === 'V1' || c.member === 'V2'))) httpPort = 8080;
-  if (grpcPort === undefined && protocols.some(c => c.kind === 'member' && c.member.startsWith('GRPC'))) {
+  if (httpPort === undefined && protocols.some(code => code.kind === 'member' && (code.member === 'V1' || code.member === 'V2'))) httpPort = 8080;
+  if (grpcPort === undefined && protocols.some(code => code.kind === 'member' && code.member.startsWith('GRPC'))) {
     throw r.error(`${c}.ports`, 'a runtime that speaks gRPC needs a port named h2c or grpc');
   }
   const formats = (r.list(`${s}.supportedModelFormats`) ?? []).map((_, i) => {

@@ -72,7 +72,8 @@ export function generateTypeScript(plan: ImportPlan, sources: readonly string[])
 
   for (const r of plan.runtimes) {
     body.push(`// ${r.document}: ${r.runtimeName}`);
-    body.push(`const ${r.variable} = ${p.use('cdk8s-model-serving', 'ServingRuntime')}.custom(${p.print(r.options, '')});`, '');
+    // Exported: a runtime no endpoint here names is still one the cluster had (and other apps may use).
+    body.push(`export const ${r.variable} = ${p.use('cdk8s-model-serving', 'ServingRuntime')}.custom(${p.print(r.options, '')});`, '');
   }
   body.push(`const app = new ${p.use('cdk8s', 'App')}();`);
   for (const ns of plan.namespaces) {
