@@ -256,3 +256,10 @@ describe('monitoring aimed at KServe\'s objects', () => {
     expect(exprs).not.toContain('deployment="iris"}');
   });
 });
+
+test('fails when two endpoints need different ServingRuntimes under one name', () => {
+  const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
+  new ModelEndpoint(chart, 'A', { modelName: 'a', storageUri: IRIS, target: ServingTarget.KSERVE });
+  expect(() => new ModelEndpoint(chart, 'B', { modelName: 'b', storageUri: IRIS, target: ServingTarget.KSERVE, serverImage: 'example.com/server:2' }))
+    .toThrow(/runtime 'cdk8s-model-server' is emitted as one ServingRuntime per namespace, but this endpoint needs a different one/);
+});

@@ -97,7 +97,7 @@ export function kserveRuntimeName(endpoint: IConstruct, r: ResolvedEndpoint, exp
   const existing = chart.node.tryFindChild(id) as ApiObject | undefined;
   if (existing) {
     if (canonical(existing.toJson().spec) !== canonical(spec)) {
-      throw new Error(`runtime '${runtime.name}' is emitted as one ServingRuntime per namespace, but this endpoint needs a different one than another endpoint in namespace '${r.namespace ?? 'default'}' (a different image, 'protocol' or 'format' fills it differently); use the same settings, or give the runtime another name with ServingRuntime.custom()`);
+      throw new Error(`runtime '${runtime.name}' is emitted as one ServingRuntime per namespace, but this endpoint needs a different one than another endpoint in namespace '${r.namespace ?? 'default'}' (a different image or 'serverImage', 'protocol', 'format' or 'runAsUser' fills it differently); use the same settings, or give the runtime another name with ServingRuntime.custom()`);
     }
     return runtime.name;
   }
