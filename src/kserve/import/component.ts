@@ -3,7 +3,7 @@
  * container, node selection), mapped to the constructs' prop types.
  */
 import { arr, call, Code, lib, lit, obj, SCOPE } from './code';
-import { FieldReader, Json } from './fields';
+import { FieldReader } from './fields';
 import { cpuCode, sizeCode } from './quantities';
 
 /** A GPU resource name the constructs express as `gpus` (request and limit). */
@@ -48,7 +48,7 @@ export function mapEnv(r: FieldReader, path: string): Code | undefined {
   const list = r.list(path);
   if (list === undefined) return undefined;
   const entries: Array<readonly [string, Code]> = [];
-  list.forEach((e: Json, i) => {
+  list.forEach((_, i) => {
     const p = `${path}.${i}`;
     const name = r.string(`${p}.name`);
     if (name === undefined) throw r.error(`${p}.name`, 'is required');
@@ -57,7 +57,6 @@ export function mapEnv(r: FieldReader, path: string): Code | undefined {
       return;
     }
     entries.push([name, call('cdk8s-plus-33', 'EnvValue', 'fromValue', lit(r.string(`${p}.value`) ?? ''))]);
-    void e;
   });
   return entries.length > 0 ? obj(entries) : undefined;
 }

@@ -280,7 +280,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     r.report(`${p}.canaryTrafficPercent`, 'unmapped', 'KServe ignores canaryTrafficPercent outside serverless mode; so does the import');
     canaryPercent = undefined;
   }
-  const transformer = mapTransformer(r, name);
+  const transformer = mapTransformer(r);
   const explainer = mapExplainer(r);
   if (canaryPercent !== undefined) {
     r.report(`${p}.canaryTrafficPercent`, 'unmapped', `KServe sends ${canaryPercent}% to this spec and ${100 - canaryPercent}% to the previous rolled-out revision, which the YAML does not hold: this spec is the rollout's stable version; add the previous one (or the next one) as \`canary\` with trafficPercent`);
@@ -345,16 +345,17 @@ function reportComponentPod(r: FieldReader, c: string): void {
   }
 }
 
-function mapTransformer(r: FieldReader, isvcName: string): Code | undefined {
+function mapTransformer(r: FieldReader): Code | undefined {
   const c = 'spec.transformer';
   if (r.map(c) === undefined) return undefined;
   const containers = r.list(`${c}.containers`) ?? [];
   if (containers.length === 0) throw r.error(`${c}.containers`, 'is required: a transformer is a container');
   const mapped = mapContainer(r, `${c}.containers.0`);
   for (let i = 1; i < containers.length; i++) r.report(`${c}.containers.${i}`, 'unmapped', 'a transformer runs one container');
-  // KServe adds --predictor_host (and --model_name) to the transformer's args; the construct tells its
-  // transformer where the predictor is itself (TRANSFORMER_PREDICTOR_HOST), so no host is carried over.
-  void isvcName;
+  // KServe appends --model_name, --predictor_host and --http_port to a transformer's args
+  // (pkg/controller/v1beta1/inferenceservice/components/transformer.go); the construct passes the
+  // predictor's address in the PREDICTOR_HOST environment variable instead.
+  r.report(`${c}.containers.0`, 'approximated', 'KServe appends --predictor_host and --model_name to the transformer\'s args; the construct sets the PREDICTOR_HOST environment variable instead: make the image read it (or add the args)');
   const scaling = componentScaling(r, c);
   reportComponentPod(r, c);
   return obj([['container', mapped.container], ['resources', mapped.resources], ...scaling, ['env', mapped.env]]);
