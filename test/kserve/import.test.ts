@@ -206,6 +206,33 @@ describe('field families', () => {
   });
 });
 
+describe('environment references', () => {
+  test('secret and ConfigMap keys become EnvValue references to the named objects; a fieldRef is reported', () => {
+    const text = `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: hf-llm }
+spec:
+  predictor:
+    model:
+      modelFormat: { name: huggingface }
+      storageUri: hf://google-bert/bert-base-uncased
+      env:
+        - { name: HF_TOKEN, valueFrom: { secretKeyRef: { name: hf-secret, key: HF_TOKEN } } }
+        - { name: LOG_LEVEL, valueFrom: { configMapKeyRef: { name: settings, key: level } } }
+        - { name: POD_IP, valueFrom: { fieldRef: { fieldPath: status.podIP } } }
+`;
+    const chart = Testing.chart();
+    const imported = KServeImport.fromYaml(chart, 'k', text, { lenient: true });
+    const env = findByKind(Testing.synth(chart), 'Service', 'hf-llm')[0].spec.template.spec.containers[0].env;
+    expect(env).toEqual(expect.arrayContaining([
+      { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf-secret', key: 'HF_TOKEN' } } },
+      { name: 'LOG_LEVEL', valueFrom: { configMapKeyRef: { name: 'settings', key: 'level' } } },
+    ]));
+    expect(env.some((e: { name: string }) => e.name === 'POD_IP')).toBe(false);
+    expect(imported.report.filter(e => e.outcome === 'unmapped').map(e => e.path)).toEqual(['spec.predictor.model.env.2.valueFrom']);
+  });
+});
+
 describe('Knative feature flags', () => {
   test('node selection in serverless mode declares the Knative flags it needs, as KServe\'s cluster must enable them', () => {
     const text = `apiVersion: serving.kserve.io/v1beta1
