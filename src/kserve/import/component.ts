@@ -95,8 +95,17 @@ function probePath(r: FieldReader, path: string): string | undefined {
   return p;
 }
 
+export interface MappedContainer {
+  readonly container: Code;
+  /** A port named h2c: the container serves gRPC. */
+  readonly grpc: boolean;
+  readonly env?: Code;
+  readonly resources?: Code;
+  readonly gpus?: Code;
+}
+
 /** A custom container (`containers[i]`): `ModelContainer`, and the protocol its port implies. */
-export function mapContainer(r: FieldReader, path: string, idPrefix: string): { container: Code; grpc: boolean; env?: Code; resources?: Code; gpus?: Code } {
+export function mapContainer(r: FieldReader, path: string, idPrefix: string): MappedContainer {
   const image = r.string(`${path}.image`);
   if (image === undefined) throw r.error(`${path}.image`, 'is required: a custom container needs an image');
   r.mark(`${path}.name`); // KServe names it kserve-container; the construct names its own.
