@@ -150,6 +150,8 @@ describe('field families', () => {
     expect(explainer.image).toBe('kserve/alibi-explainer:v0.11.0');
     expect(knativeTemplate(f, 'income').spec.containers[0].resources.limits).toEqual({ cpu: '1', memory: '4Gi' });
     expect(reportPaths(file('06'))).toEqual(['InferenceService/artserver spec.explainer.art']);
+    // KServe appends --predictor_host to the transformer's args; the construct sets PREDICTOR_HOST instead.
+    expect(reportPaths(file('06'), 'approximated')).toEqual(['InferenceService/torch-transformer spec.transformer.containers.0']);
   });
 
   test('a custom container keeps its image, args and port; an h2c port means gRPC', () => {
@@ -201,6 +203,54 @@ describe('field families', () => {
     ]);
     const graph = one(c.file, 'InferenceGraph', 'dog-breed-pipeline');
     expect(graph.spec).toEqual(c.docs[2].manifest.spec);
+  });
+});
+
+describe('environment references', () => {
+  test('secret and ConfigMap keys become EnvValue references to the named objects; a fieldRef is reported', () => {
+    const text = `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: hf-llm }
+spec:
+  predictor:
+    model:
+      modelFormat: { name: huggingface }
+      storageUri: hf://google-bert/bert-base-uncased
+      env:
+        - { name: HF_TOKEN, valueFrom: { secretKeyRef: { name: hf-secret, key: HF_TOKEN } } }
+        - { name: LOG_LEVEL, valueFrom: { configMapKeyRef: { name: settings, key: level } } }
+        - { name: POD_IP, valueFrom: { fieldRef: { fieldPath: status.podIP } } }
+`;
+    const chart = Testing.chart();
+    const imported = KServeImport.fromYaml(chart, 'k', text, { lenient: true });
+    const env = findByKind(Testing.synth(chart), 'Service', 'hf-llm')[0].spec.template.spec.containers[0].env;
+    expect(env).toEqual(expect.arrayContaining([
+      { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf-secret', key: 'HF_TOKEN' } } },
+      { name: 'LOG_LEVEL', valueFrom: { configMapKeyRef: { name: 'settings', key: 'level' } } },
+    ]));
+    expect(env.some((e: { name: string }) => e.name === 'POD_IP')).toBe(false);
+    expect(imported.report.filter(e => e.outcome === 'unmapped').map(e => e.path)).toEqual(['spec.predictor.model.env.2.valueFrom']);
+  });
+});
+
+describe('Knative feature flags', () => {
+  test('node selection in serverless mode declares the Knative flags it needs, as KServe\'s cluster must enable them', () => {
+    const text = `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: gpu-iris }
+spec:
+  predictor:
+    nodeSelector: { pool: gpu }
+    tolerations: [{ key: gpu, operator: Exists }]
+    model: { modelFormat: { name: onnx }, protocolVersion: v2, storageUri: 's3://models/iris.onnx' }
+`;
+    const chart = Testing.chart();
+    KServeImport.fromYaml(chart, 'k', text);
+    const template = findByKind(Testing.synth(chart), 'Service', 'gpu-iris')[0].spec.template;
+    expect(template.spec.nodeSelector).toEqual({ pool: 'gpu' });
+    expect(template.spec.tolerations).toEqual([{ key: 'gpu', operator: 'Exists' }]);
+    const statement = importKServe(parseDocuments('x.yaml', text)).namespaces[0].statements[0];
+    expect(statement.kind === 'endpoint' && statement.knativeFlags).toEqual(['kubernetes.podspec-nodeselector', 'kubernetes.podspec-tolerations']);
   });
 });
 

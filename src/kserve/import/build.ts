@@ -37,7 +37,9 @@ const SYMBOLS: { [module in CodeModule]: { [symbol: string]: AnyValue } } = {
     NodeAffinityOperator,
   },
   'cdk8s': { Duration: cdk8s.Duration, Size: cdk8s.Size },
-  'cdk8s-plus-33': { Cpu: plus.Cpu, EnvValue: plus.EnvValue, ServiceAccount: plus.ServiceAccount },
+  'cdk8s-plus-33': {
+    Cpu: plus.Cpu, EnvValue: plus.EnvValue, ServiceAccount: plus.ServiceAccount, Secret: plus.Secret, ConfigMap: plus.ConfigMap,
+  },
 };
 
 function symbolOf(module: CodeModule, symbol: string): AnyValue {

@@ -3,7 +3,7 @@
  * container, node selection), mapped to the constructs' prop types.
  */
 import { arr, call, Code, lib, lit, obj, SCOPE } from './code';
-import { FieldReader, Json } from './fields';
+import { FieldReader } from './fields';
 import { cpuCode, sizeCode } from './quantities';
 
 /** A GPU resource name the constructs express as `gpus` (request and limit). */
@@ -43,21 +43,39 @@ export function mapResources(r: FieldReader, path: string): { resources?: Code; 
   return { resources: cpu || memory ? obj([['cpu', cpu], ['memory', memory]]) : undefined, gpus };
 }
 
-/** `env` of a container: plain values as `EnvValue.fromValue`; references are reported. */
-export function mapEnv(r: FieldReader, path: string): Code | undefined {
+/**
+ * `env` of a container: values as `EnvValue.fromValue`, secret and ConfigMap keys as `EnvValue.fromSecretValue`
+ * / `fromConfigMap` of the named object (imported by name, ids prefixed with `idPrefix`); other references
+ * (fieldRef, resourceFieldRef) are reported.
+ */
+export function mapEnv(r: FieldReader, path: string, idPrefix: string): Code | undefined {
   const list = r.list(path);
   if (list === undefined) return undefined;
   const entries: Array<readonly [string, Code]> = [];
-  list.forEach((e: Json, i) => {
+  list.forEach((_, i) => {
     const p = `${path}.${i}`;
     const name = r.string(`${p}.name`);
     if (name === undefined) throw r.error(`${p}.name`, 'is required');
-    if (r.has(`${p}.valueFrom`)) {
-      r.report(`${p}.valueFrom`, 'unmapped', `environment variable '${name}' from a reference: add it with EnvValue.fromSecretValue/fromConfigMap in the generated code`);
-      return;
+    const ref = (kind: 'secretKeyRef' | 'configMapKeyRef') => {
+      const refName = r.string(`${p}.valueFrom.${kind}.name`);
+      const key = r.string(`${p}.valueFrom.${kind}.key`);
+      if (refName === undefined || key === undefined) throw r.error(`${p}.valueFrom.${kind}`, 'needs name and key');
+      r.unmapped(`${p}.valueFrom.${kind}.optional`, 'optional references have no counterpart: the variable is required');
+      return { refName, key };
+    };
+    if (r.has(`${p}.valueFrom.secretKeyRef`)) {
+      const { refName, key } = ref('secretKeyRef');
+      const secret = call('cdk8s-plus-33', 'Secret', 'fromSecretName', SCOPE, lit(`${idPrefix}-${name}-secret`), lit(refName));
+      entries.push([name, call('cdk8s-plus-33', 'EnvValue', 'fromSecretValue', obj([['secret', secret], ['key', lit(key)]]))]);
+    } else if (r.has(`${p}.valueFrom.configMapKeyRef`)) {
+      const { refName, key } = ref('configMapKeyRef');
+      const configMap = call('cdk8s-plus-33', 'ConfigMap', 'fromConfigMapName', SCOPE, lit(`${idPrefix}-${name}-config-map`), lit(refName));
+      entries.push([name, call('cdk8s-plus-33', 'EnvValue', 'fromConfigMap', configMap, lit(key))]);
+    } else if (r.has(`${p}.valueFrom`)) {
+      r.report(`${p}.valueFrom`, 'unmapped', `environment variable '${name}' from a field or resource reference: add it with EnvValue.fromFieldRef/fromResource in the generated code`);
+    } else {
+      entries.push([name, call('cdk8s-plus-33', 'EnvValue', 'fromValue', lit(r.string(`${p}.value`) ?? ''))]);
     }
-    entries.push([name, call('cdk8s-plus-33', 'EnvValue', 'fromValue', lit(r.string(`${p}.value`) ?? ''))]);
-    void e;
   });
   return entries.length > 0 ? obj(entries) : undefined;
 }
@@ -77,8 +95,17 @@ function probePath(r: FieldReader, path: string): string | undefined {
   return p;
 }
 
+export interface MappedContainer {
+  readonly container: Code;
+  /** A port named h2c: the container serves gRPC. */
+  readonly grpc: boolean;
+  readonly env?: Code;
+  readonly resources?: Code;
+  readonly gpus?: Code;
+}
+
 /** A custom container (`containers[i]`): `ModelContainer`, and the protocol its port implies. */
-export function mapContainer(r: FieldReader, path: string): { container: Code; grpc: boolean; env?: Code; resources?: Code; gpus?: Code } {
+export function mapContainer(r: FieldReader, path: string, idPrefix: string): MappedContainer {
   const image = r.string(`${path}.image`);
   if (image === undefined) throw r.error(`${path}.image`, 'is required: a custom container needs an image');
   r.mark(`${path}.name`); // KServe names it kserve-container; the construct names its own.
@@ -106,7 +133,7 @@ export function mapContainer(r: FieldReader, path: string): { container: Code; g
     ['readinessPath', readinessPath !== undefined ? lit(readinessPath) : undefined],
     ['livenessPath', livenessPath !== undefined ? lit(livenessPath) : undefined],
   ]);
-  return { container, grpc, env: mapEnv(r, `${path}.env`), ...mapResources(r, `${path}.resources`) };
+  return { container, grpc, env: mapEnv(r, `${path}.env`, idPrefix), ...mapResources(r, `${path}.resources`) };
 }
 
 /** Node selection of a component: `nodeSelector`, `tolerations`, `nodeAffinity`, and the Knative flags they need. */

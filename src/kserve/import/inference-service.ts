@@ -117,7 +117,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
   let env: Code | undefined;
   let resources: { resources?: Code; gpus?: Code } = {};
   if (source === 'containers') {
-    const c = mapContainer(r, `${p}.containers.0`);
+    const c = mapContainer(r, `${p}.containers.0`, name);
     container = c.container;
     env = c.env;
     resources = { resources: c.resources, gpus: c.gpus };
@@ -141,7 +141,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
       if (runtime === undefined) r.report(`${m}.runtime`, 'unmapped', `runtime '${runtimeName}' is neither in the input nor a built-in: the endpoint picks a runtime by format; import its ServingRuntime too`);
     }
     storageUri = storageUriOf(r, `${m}.storageUri`);
-    env = mapEnv(r, `${m}.env`);
+    env = mapEnv(r, `${m}.env`, name);
     resources = mapResources(r, `${m}.resources`);
     r.mark(`${m}.name`);
     for (const [field, reason] of UNMAPPED_MODEL_FIELDS) r.unmapped(`${m}.${field}`, reason);
@@ -281,7 +281,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     canaryPercent = undefined;
   }
   const transformer = mapTransformer(r, name);
-  const explainer = mapExplainer(r);
+  const explainer = mapExplainer(r, name);
   if (canaryPercent !== undefined) {
     r.report(`${p}.canaryTrafficPercent`, 'unmapped', `KServe sends ${canaryPercent}% to this spec and ${100 - canaryPercent}% to the previous rolled-out revision, which the YAML does not hold: this spec is the rollout's stable version; add the previous one (or the next one) as \`canary\` with trafficPercent`);
     if (transformer) r.report('spec.transformer', 'unmapped', 'a CanaryRollout has no transformer');
@@ -345,22 +345,23 @@ function reportComponentPod(r: FieldReader, c: string): void {
   }
 }
 
-function mapTransformer(r: FieldReader, isvcName: string): Code | undefined {
+function mapTransformer(r: FieldReader, name: string): Code | undefined {
   const c = 'spec.transformer';
   if (r.map(c) === undefined) return undefined;
   const containers = r.list(`${c}.containers`) ?? [];
   if (containers.length === 0) throw r.error(`${c}.containers`, 'is required: a transformer is a container');
-  const mapped = mapContainer(r, `${c}.containers.0`);
+  const mapped = mapContainer(r, `${c}.containers.0`, `${name}-transformer`);
   for (let i = 1; i < containers.length; i++) r.report(`${c}.containers.${i}`, 'unmapped', 'a transformer runs one container');
-  // KServe adds --predictor_host (and --model_name) to the transformer's args; the construct tells its
-  // transformer where the predictor is itself (TRANSFORMER_PREDICTOR_HOST), so no host is carried over.
-  void isvcName;
+  // KServe appends --model_name, --predictor_host and --http_port to a transformer's args
+  // (pkg/controller/v1beta1/inferenceservice/components/transformer.go); the construct passes the
+  // predictor's address in the PREDICTOR_HOST environment variable instead.
+  r.report(`${c}.containers.0`, 'approximated', 'KServe appends --predictor_host and --model_name to the transformer\'s args; the construct sets the PREDICTOR_HOST environment variable instead: make the image read it (or add the args)');
   const scaling = componentScaling(r, c);
   reportComponentPod(r, c);
   return obj([['container', mapped.container], ['resources', mapped.resources], ...scaling, ['env', mapped.env]]);
 }
 
-function mapExplainer(r: FieldReader): Code | undefined {
+function mapExplainer(r: FieldReader, name: string): Code | undefined {
   const c = 'spec.explainer';
   if (r.map(c) === undefined) return undefined;
   if (r.has(`${c}.art`)) {
@@ -371,7 +372,7 @@ function mapExplainer(r: FieldReader): Code | undefined {
   }
   const containers = r.list(`${c}.containers`) ?? [];
   if (containers.length === 0) throw r.error(`${c}.containers`, 'is required: an explainer needs art or a container');
-  const mapped = mapContainer(r, `${c}.containers.0`);
+  const mapped = mapContainer(r, `${c}.containers.0`, `${name}-explainer`);
   for (let i = 1; i < containers.length; i++) r.report(`${c}.containers.${i}`, 'unmapped', 'an explainer runs one container');
   const scaling = componentScaling(r, c).filter(([k]) => k === 'minReplicas' || k === 'maxReplicas');
   r.unmapped(`${c}.scaleMetric`, 'the explainer scales on the endpoint\'s metric');
