@@ -595,5 +595,18 @@ export const KSERVE_EMIT = {
   knativeHpaClass: 'hpa.autoscaling.knative.dev',
   /** KServe's template of the model name in runtime containers: the InferenceService's name. */
   nameTemplate: '{{.Name}}',
+  /**
+   * The args KServe appends to a transformer's or explainer's first container (CustomTransformer /
+   * CustomExplainer GetContainer, pkg/apis/serving/v1beta1/transformer_custom.go and
+   * explainer_custom.go; constants.ArgumentModelName ...), with the server flag each one means.
+   * Our server accepts them; its own flag wins when both are given. `--workers` has no counterpart
+   * (KServe adds it only with a containerConcurrency, which the emit does not set on components).
+   */
+  appendedComponentArgs: {
+    '--model_name': '--model-name',
+    '--predictor_host': '--predictor-host',
+    '--http_port': '--http-port',
+    '--workers': undefined,
+  } as { readonly [kserveArg: string]: string | undefined },
 };
 // ---- end of KServe emit ----

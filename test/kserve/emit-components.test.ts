@@ -6,6 +6,7 @@ import { Chart, Testing } from 'cdk8s';
 import {
   CanaryRollout, CanaryRolloutProps, DeploymentMode, ExplainerBackground, ModelEndpoint, ServingTarget, StorageUri, TransformerModule,
 } from '../../src';
+import { parseConfig } from '../../src/server/config';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';
 
@@ -49,6 +50,25 @@ describe.each([DeploymentMode.SERVERLESS, DeploymentMode.RAW])('transformer and 
     const monitors = findByKind(manifests, 'PodMonitor');
     expect(monitors.map(m => m.spec.selector.matchLabels.component).sort()).toEqual(['explainer', 'predictor', 'transformer']);
   });
+});
+
+test('our server accepts the args KServe appends to the transformer and the explainer, keeping its own', () => {
+  const { chart, endpoint: e } = endpoint();
+  e.addTransformer({ module: MODULE });
+  e.addExplainer({ background: ExplainerBackground.fromRows([[0, 0, 0, 0]]) });
+  const isvc = findOne(Testing.synth(chart), 'InferenceService');
+  // What KServe's CustomTransformer/CustomExplainer GetContainer append (transformer_custom.go, explainer_custom.go).
+  const kserveAppends = ['--model_name', 'iris', '--predictor_host', 'iris-predictor.ml', '--http_port', '8080'];
+  const t = parseConfig([...isvc.spec.transformer.containers[0].args.slice(1), ...kserveAppends], {});
+  expect(t.component).toMatchObject({ kind: 'transformer', predictorHost: 'iris-predictor.ml.svc.cluster.local:80' });
+  expect(t.modelName).toBe('iris');
+  const x = parseConfig([...isvc.spec.explainer.containers[0].args.slice(1), ...kserveAppends], {});
+  expect(x.component).toMatchObject({ kind: 'explainer', predictorHost: 'iris-predictor.ml.svc.cluster.local:80' });
+  expect(x.httpPort).toBe(8080);
+});
+
+test('fails on a KServe argument without a value', () => {
+  expect(() => parseConfig(['--model-name', 'iris', '--model-dir', '/mnt/models', '--model_name'], {})).toThrow(/'--model_name' needs a value/);
 });
 
 describe('transformer and explainer options KServe cannot express', () => {
