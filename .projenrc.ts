@@ -25,6 +25,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 
   // The Kubernetes API version the constructs target (cdk8s-plus-33: Kubernetes 1.33); README states the range.
   peerDeps: ['cdk8s-plus-33@^2.5.57'],
+  // kserve-import (issue 16): KServeImport.fromYaml parses YAML at synth time; bundled, as cdk8s bundles it.
+  bundledDeps: ['yaml@^2.9.0'],
   // The server's and controller's libraries are not jsii packages and must not burden users of
   // the constructs: they are devDeps, bundled into the image from the repo.
   devDeps: [
@@ -38,7 +40,6 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'tar@^7.5.0',
     'ajv@^8.20.0',
     'ajv-formats@^3.0.1',
-    'yaml@^2.9.0',
     'esbuild@^0.28.0',
     'fast-check@^4.10.0',
     's3rver@^3.7.1',

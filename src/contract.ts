@@ -572,3 +572,41 @@ export const KSERVE = {
   components: ['predictor', 'transformer', 'explainer'] as const,
 };
 // ---- end of KServe interop ----
+
+// ---- KServe emit (issue 16): what the InferenceService target writes and selects ----
+/**
+ * Facts the KServe emit target needs beyond `KSERVE`, from kserve/kserve (commit aaac4e29,
+ * pkg/constants/constants.go and pkg/controller/v1beta1/inferenceservice/components/predictor.go).
+ */
+export const KSERVE_EMIT = {
+  /** The cdk8s context key whose value (`kserve` or `native`) is the app-wide default `target`. */
+  targetContextKey: 'cdk8s-model-serving/target',
+  /** Pod label KServe puts on every pod of an InferenceService (constants.InferenceServicePodLabelKey). */
+  podLabel: 'serving.kserve.io/inferenceservice',
+  /** Pod label naming the component (constants.KServiceComponentLabel): predictor, transformer, explainer. */
+  componentLabel: 'component',
+  /** The container KServe merges with the runtime's (constants.InferenceServiceContainerName). */
+  containerName: 'kserve-container',
+  /** Where KServe's storage initializer puts the model (constants.DefaultModelLocalMountPath). */
+  modelMountPath: '/mnt/models',
+  /** Env var that makes KServe download a custom container's model (constants.CustomSpecStorageUriEnvVarKey). */
+  storageUriEnv: 'STORAGE_URI',
+  /** Knative's HPA autoscaler class, which KServe passes through for cpu/memory scaling. */
+  knativeHpaClass: 'hpa.autoscaling.knative.dev',
+  /** KServe's template of the model name in runtime containers: the InferenceService's name. */
+  nameTemplate: '{{.Name}}',
+  /**
+   * The args KServe appends to a transformer's or explainer's first container (CustomTransformer /
+   * CustomExplainer GetContainer, pkg/apis/serving/v1beta1/transformer_custom.go and
+   * explainer_custom.go; constants.ArgumentModelName ...), with the server flag each one means.
+   * Our server accepts them; its own flag wins when both are given. `--workers` has no counterpart
+   * (KServe adds it only with a containerConcurrency, which the emit does not set on components).
+   */
+  appendedComponentArgs: {
+    '--model_name': '--model-name',
+    '--predictor_host': '--predictor-host',
+    '--http_port': '--http-port',
+    '--workers': undefined,
+  } as { readonly [kserveArg: string]: string | undefined },
+};
+// ---- end of KServe emit ----

@@ -52,6 +52,8 @@ export const LEFT_OUT: { [prop: string]: string } = {
   [`${ASSEMBLY}.ModelEndpointProps.name`]: "the custom resource's metadata.name is the name, so object names are stable across reconciles",
   [`${ASSEMBLY}.CanaryRolloutProps.name`]: "the custom resource's metadata.name is the name, so object names are stable across reconciles",
   [`${ASSEMBLY}.ModelMeshProps.name`]: "the custom resource's metadata.name is the name, so object names are stable across reconciles",
+  // kserve-emit (issue 16)
+  [`${ASSEMBLY}.CommonEndpointOptions.target`]: 'the controller runs the endpoint itself; on a cluster with KServe, apply the InferenceService that `target: ServingTarget.KSERVE` synthesizes instead of a custom resource (the controller has no RBAC for InferenceServices)',
 };
 
 /** Factories of union-like classes left out, by `<class fqn>.<method>`, with the reason. */

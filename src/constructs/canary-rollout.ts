@@ -9,12 +9,17 @@ import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
 import { ModelVersion } from './model-version';
 import { MonitoringOptions } from './monitoring-options';
+import { ServingTarget } from './serving-target';
 import { synthesizeCanaryRaw } from '../render/canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from '../render/canary-serverless';
+import { planInferenceService } from '../render/kserve/endpoint';
+import { synthesizeInferenceService } from '../render/kserve/inference-service';
+import { assertCanaryExpressible } from '../render/kserve/refusals';
+import { resolveTarget } from '../render/kserve/target';
 import { metricsPort } from '../render/monitoring/monitor';
 import { VersionTarget } from '../render/monitoring/queries';
 import { resolveMonitoring } from '../render/monitoring/resolve';
-import { admitMetricsScrapes } from '../render/network-policy';
+import { admitMetricsScrapes, endpointNetworkPolicy } from '../render/network-policy';
 import { registerEndpoint } from '../render/resolve/endpoint-registry';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 import { assertEnvVarName, resolveEndpoint } from '../render/resolve/resolve-endpoint';
@@ -239,6 +244,13 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     this.modelName = props.modelName;
     assertDns1123Label('modelName', props.modelName);
     const serverless = this.mode === DeploymentMode.SERVERLESS;
+    const kserve = resolveTarget(this, props.target) === ServingTarget.KSERVE;
+    if (kserve) {
+      assertCanaryExpressible({ ...props, serverless, hasCanary: props.canary !== undefined });
+      if (props.name !== undefined && props.name !== props.modelName) {
+        throw new Error(`'name' (${props.name}) must equal 'modelName' (${props.modelName}) with KServe, whose runtimes serve the model under the InferenceService's name; leave 'name' unset, or use 'target: ServingTarget.NATIVE'`);
+      }
+    }
 
     const versions = [props.stable, ...(props.canary ? [props.canary] : [])];
     for (const v of versions) assertDns1123Label('version', v.version);
@@ -248,12 +260,13 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     const longestVersion = versions.map(v => v.version).reduce((a, b) => (b.length > a.length ? b : a));
     // Knative's private Service of a revision is the longest derived name: <name>-<version>-private.
     const derivedSuffix = serverless ? `-${longestVersion}-private` : `-${longestVersion}`;
-    this.name = props.name ?? Names.toDnsLabel(this, { maxLen: Math.max(8, 63 - derivedSuffix.length) });
+    this.name = props.name ?? (kserve ? props.modelName : Names.toDnsLabel(this, { maxLen: Math.max(8, 63 - derivedSuffix.length) }));
     assertDns1035Label('name', this.name);
     assertDerivedLength('name', this.name, `${this.name}${derivedSuffix}`);
     if (this.namespace !== undefined) assertDns1123Label('namespace', this.namespace);
     const domain = props.domain ?? 'example.com';
-    this.host = props.host ?? `${this.name}.${this.namespace ?? 'default'}.${domain}`;
+    // KServe's default domainTemplate (see ModelEndpoint).
+    this.host = props.host ?? (kserve ? `${this.name}-${this.namespace ?? 'default'}.${domain}` : `${this.name}.${this.namespace ?? 'default'}.${domain}`);
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
     this.shadow = props.shadow ?? false;
@@ -302,13 +315,21 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(plan.header)) {
       throw new Error(`'versionHeader' must be a lowercase HTTP header name, got '${plan.header}'`);
     }
-    if (props.stopped && serverless) {
+    if (props.stopped && serverless && !kserve) {
       const warm = versions.filter(v => (v.minReplicas ?? 1) > 0).map(v => v.version);
       if (warm.length > 0) {
         throw new Error(`'stopped' needs 'minReplicas: 0' on every version in serverless mode, got minReplicas above 0 on ${warm.map(v => `'${v}'`).join(', ')}: a revision's min-scale is fixed when it is created (its name is explicit), so Knative would keep it running; deploy versions with 'minReplicas: 0', or use 'mode: DeploymentMode.RAW'`);
       }
     }
-    if (serverless) {
+    if (kserve) {
+      // KServe rolls the spec out as a new revision taking canaryTrafficPercent; the last
+      // rolled-out revision (the stable version, deployed before) keeps the rest.
+      const newest = plan.canary ?? plan.stable;
+      const newestProps = props.canary ?? props.stable;
+      const isvc = planInferenceService(this, newest, { ...props, ...newestProps }, plan.canary ? plan.percent : undefined);
+      synthesizeInferenceService(this, newest, isvc);
+      if (newest.networkPolicy) endpointNetworkPolicy(this, newest, []);
+    } else if (serverless) {
       synthesizeCanaryServerless(this, plan);
     } else {
       synthesizeCanaryRaw(this, plan);
@@ -325,7 +346,9 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         .map(([track, r]) => ({
           version: r.version!,
           track,
-          deployment: `${r.name}-${r.version}`,
+          // kserve-emit: KServe's revisions (serverless only) are `<name>-predictor-<n>`; their
+          // Deployments do not name the version, so the replicas alert matches any of them.
+          deployment: r.kserve ? `${r.name}-predictor-[0-9]+-deployment` : `${r.name}-${r.version}`,
           expectReplicas: !r.stopped && r.minReplicas > 0,
         }));
       // The objects shared by both versions carry no version label.

@@ -3,6 +3,7 @@ import { DeploymentStrategy, IServiceAccount, ISecret } from 'cdk8s-plus-33';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { NodeAffinityRule, Toleration } from './scheduling';
+import { ServingTarget } from './serving-target';
 import { StorageAuth } from './storage-auth';
 
 /**
@@ -29,6 +30,17 @@ export interface CommonEndpointOptions {
    * @default DeploymentMode.SERVERLESS
    */
   readonly mode?: DeploymentMode;
+
+  // ---- kserve-emit (issue 16) ----
+  /**
+   * What the endpoint synthesizes: our own objects, or a KServe `InferenceService` for a
+   * cluster that runs KServe's controller (see the README's "Deploying to a cluster that runs
+   * KServe" for how each prop maps, and which ones KServe cannot express).
+   *
+   * @default - the cdk8s context value `cdk8s-model-serving/target` if set, else ServingTarget.NATIVE
+   */
+  readonly target?: ServingTarget;
+  // ---- end kserve-emit ----
 
   /**
    * The protocol clients speak.

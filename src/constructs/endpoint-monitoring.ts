@@ -96,7 +96,15 @@ export class EndpointMonitoring extends Construct {
   public get _queries(): EndpointQueries {
     const r = this.resolved;
     return endpointQueries(
-      { endpoint: r.name, namespace: r.namespace, serverless: r.serverless, versions: this.versions, components: [...this.components] },
+      {
+        endpoint: r.name,
+        namespace: r.namespace,
+        serverless: r.serverless,
+        versions: this.versions,
+        components: [...this.components],
+        // kserve-emit: KServe names the raw predictor's Deployment after its Service (constants.PredictorServiceName).
+        deployment: r.kserve ? `${r.name}-predictor` : undefined,
+      },
       { ...this.settings, expectReplicas: !r.stopped && r.minReplicas > 0 },
     );
   }

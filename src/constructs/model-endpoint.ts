@@ -10,11 +10,15 @@ import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
 import { MonitoringOptions } from './monitoring-options';
 import { ServingRuntime } from './serving-runtime';
+import { ServingTarget } from './serving-target';
 import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
 import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
 import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
+import { synthesizeKServeEndpoint } from '../render/kserve/endpoint';
+import { assertComponentExpressible } from '../render/kserve/refusals';
+import { resolveTarget } from '../render/kserve/target';
 import { metricsPort } from '../render/monitoring/monitor';
 import { resolveMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
@@ -243,15 +247,23 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     assertDns1123Label('modelName', props.modelName);
 
     // Knative adds "-00001-private" to the revision's private Service; that is the longest
-    // name derived from ours, so the base name may have at most 49 characters.
-    const derivedSuffix = this.mode === DeploymentMode.SERVERLESS ? '-00001-private' : '';
-    this.name = props.name ?? Names.toDnsLabel(this, { maxLen: 63 - derivedSuffix.length });
+    // name derived from ours, so the base name may have at most 49 characters. KServe adds
+    // "-predictor" (or "-transformer") in front of it.
+    const kserve = resolveTarget(this, props.target) === ServingTarget.KSERVE;
+    const derivedSuffix = (kserve ? '-transformer' : '') + (this.mode === DeploymentMode.SERVERLESS ? '-00001-private' : '');
+    if (kserve && props.name !== undefined && props.name !== props.modelName) {
+      // KServe's runtimes serve the model under the InferenceService's name ({{.Name}}).
+      throw new Error(`'name' (${props.name}) must equal 'modelName' (${props.modelName}) with KServe, whose runtimes serve the model under the InferenceService's name; leave 'name' unset, or use 'target: ServingTarget.NATIVE'`);
+    }
+    this.name = props.name ?? (kserve ? props.modelName : Names.toDnsLabel(this, { maxLen: 63 - derivedSuffix.length }));
     assertDns1035Label('name', this.name);
     assertDerivedLength('name', this.name, `${this.name}${derivedSuffix}`);
     if (this.namespace !== undefined) assertDns1123Label('namespace', this.namespace);
 
     const domain = props.domain ?? 'example.com';
-    this.host = props.host ?? `${this.name}.${this.namespace ?? 'default'}.${domain}`;
+    // KServe's default domainTemplate "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}"
+    // (inferenceservice-config, kserve config/configmap/inferenceservice.yaml).
+    this.host = props.host ?? (kserve ? `${this.name}-${this.namespace ?? 'default'}.${domain}` : `${this.name}.${this.namespace ?? 'default'}.${domain}`);
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
     this.resolved = resolveEndpoint(this, props);
@@ -259,7 +271,9 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     // Two endpoints for one model in a chart fail synth, pointing to CanaryRollout.
     registerEndpoint(this, this.resolved);
     for (const [envName, value] of Object.entries(props.env ?? {})) this.addEnv(envName, value);
-    if (this.mode === DeploymentMode.SERVERLESS) {
+    if (kserve) {
+      synthesizeKServeEndpoint(this, this.resolved, props);
+    } else if (this.mode === DeploymentMode.SERVERLESS) {
       synthesizeServerless(this, this.resolved);
     } else {
       synthesizeRaw(this, this.resolved);
@@ -413,6 +427,7 @@ export class Transformer extends Construct {
       throw new Error("set exactly one of 'module' (our model server runs it) and 'container' (your own transformer image)");
     }
     this.inProcess = props.inProcess ?? false;
+    if (resolved.kserve) assertComponentExpressible('transformer', props);
     if (this.inProcess && props.collocated) {
       throw new Error("set either 'collocated' (a second container in the predictor's pod) or 'inProcess' (the module inside our predictor's process), not both");
     }
@@ -544,6 +559,7 @@ export class Explainer extends Construct {
     super(scope, id);
     const resolved: ResolvedEndpoint = props.endpoint._resolved;
     this.inProcess = props.inProcess ?? false;
+    if (resolved.kserve) assertComponentExpressible('explainer', props);
     if (this.inProcess && props.container) {
       throw new Error("'inProcess' runs our explainer in the predictor; it cannot be combined with 'container'");
     }

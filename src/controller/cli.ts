@@ -1,6 +1,7 @@
 /**
  * The `cdk8s-model-serving` binary (`assets/tool/cli.js`, bundled by scripts/bundle-tool.js):
- * dispatches to a subcommand (TOOL_COMMANDS). `controller` runs the controller (./main.ts).
+ * dispatches to a subcommand (TOOL_COMMANDS). `controller` runs the controller (./main.ts); `kserve`
+ * imports KServe YAML (src/kserve/cli.ts).
  */
 import { TOOL_COMMANDS } from '../contract';
 import { ConfigError, controllerHelp, parseControllerConfig } from './config';
@@ -9,6 +10,7 @@ const USAGE = `Usage: cdk8s-model-serving <command> [flags]
 
 Commands:
   ${TOOL_COMMANDS.controller}   reconcile ModelEndpoint, CanaryRollout and ModelMesh custom resources (--help for its flags)
+  ${TOOL_COMMANDS.kserve}       import <file|dir|->: KServe YAML to constructs (TypeScript, or manifests with --synth)
 `;
 
 const wantsHelp = (args: readonly string[]) => args.includes('--help') || args.includes('-h');
@@ -19,6 +21,12 @@ export async function runTool(argv: readonly string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  if (command === TOOL_COMMANDS.kserve) {
+    // Loaded only for this command: the controller's Kubernetes client is not needed here.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runKServeCommand } = require('../kserve/cli') as typeof import('../kserve/cli');
+    return runKServeCommand(args);
   }
   if (command !== TOOL_COMMANDS.controller) {
     process.stderr.write(`cdk8s-model-serving: unknown command '${command}'\n\n${USAGE}`);

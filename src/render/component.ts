@@ -10,6 +10,8 @@ import { ContainerResources, EnvValue, k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
+import { kservePredictorHost, kserveComponentSpec } from './kserve/components';
+import { addKServeComponent } from './kserve/state';
 import {
   componentModelStorage, ComponentModelStorage, endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume,
   resourceRequirements, restrictedSecurityContext, selectorLabels, tcpProbe,
@@ -156,7 +158,8 @@ function componentStorage(resolved: ResolvedEndpoint, options: ComponentOptions,
   if (!options.container) {
     throw new Error(`the ${kind}'s 'storageUri' is for a 'container' of your own; our ${kind} needs no model of its own: remove 'storageUri', or set 'container'`);
   }
-  if (resolved.serverless) {
+  // KServe's pod mutator adds the storage initializer past Knative's checks.
+  if (resolved.serverless && !resolved.kserve) {
     if (storageUri.isMounted) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, `the ${kind}'s pvc:// 'storageUri'`);
     else requireInitContainers(resolved, `the ${kind}'s custom 'container'`);
   }
@@ -193,6 +196,7 @@ export function componentName(resolved: ResolvedEndpoint, kind: ComponentKind): 
 
 /** `host:port` of the predictor inside the cluster, for `protocol`. */
 export function predictorHost(resolved: ResolvedEndpoint, protocol: InferenceProtocol): string {
+  if (resolved.kserve) return kservePredictorHost(resolved);
   const host = `${resolved.name}.${resolved.namespace ?? 'default'}.svc.cluster.local`;
   // Knative: every protocol through port 80 (h2c for gRPC); raw: the Service's http or grpc port.
   const port = !resolved.serverless && isGrpc(protocol) ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
@@ -214,6 +218,11 @@ export function predictorProtocols(resolved: ResolvedEndpoint): InferenceProtoco
 
 /** Synthesizes the component's workload under `scope` (ids `Resource`, `Service`, `HorizontalPodAutoscaler`). */
 export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint, spec: ComponentSpec): void {
+  if (resolved.kserve) {
+    // kserve-emit: the same pod, as the InferenceService's component; KServe creates the objects.
+    addKServeComponent(resolved.endpoint, spec.kind, kserveComponentSpec(resolved, { ...spec, pod: podSpec(resolved, spec) }));
+    return;
+  }
   const labels = objectLabels(resolved, spec.kind);
   const metadata = () => ({ name: spec.name, namespace: resolved.namespace, labels, annotations: { ...resolved.annotations } });
   const stopped = resolved.stopped;

@@ -14,9 +14,13 @@ import { ResolvedEndpoint } from './resolve/resolved-endpoint';
  * listens on ports of its own in front of the model container)
  */
 export function endpointNetworkPolicy(scope: Construct, resolved: ResolvedEndpoint, ports: number[]): k8s.KubeNetworkPolicy {
+  // kserve-emit: KServe's label on every pod of the InferenceService, whatever labels it was given.
+  const endpointPods = resolved.kserve
+    ? { [contract.KSERVE_EMIT.podLabel]: resolved.name }
+    : { [contract.LABELS.endpoint]: resolved.name };
   const peers: k8s.NetworkPolicyPeer[] = [
     // The endpoint's own components (transformer, explainer, canary) call each other.
-    { podSelector: { matchLabels: { [contract.LABELS.endpoint]: resolved.name } } },
+    { podSelector: { matchLabels: endpointPods } },
   ];
   if (resolved.allowedNamespaces.length > 0) {
     peers.push({
@@ -28,7 +32,7 @@ export function endpointNetworkPolicy(scope: Construct, resolved: ResolvedEndpoi
   return new k8s.KubeNetworkPolicy(scope, 'NetworkPolicy', {
     metadata: { name: resolved.name, namespace: resolved.namespace, labels: objectLabels(resolved) },
     spec: {
-      podSelector: { matchLabels: { [contract.LABELS.endpoint]: resolved.name } },
+      podSelector: { matchLabels: endpointPods },
       policyTypes: ['Ingress'],
       ingress: [{
         from: peers,

@@ -47,7 +47,7 @@
  * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
-import { GRPC_PORT, HTTP_PORT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
@@ -285,10 +285,20 @@ function parseGrpcLimits(
 function parseFlags(argv: readonly string[]): Map<string, string> {
   const known = new Set<string>(Object.values(SERVER_FLAGS));
   const out = new Map<string, string>();
+  // kserve-emit: what KServe appends to a transformer's or explainer's args, read after ours.
+  const appended = new Map<string, string>();
+  const kserveArgs = KSERVE_EMIT.appendedComponentArgs;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag in kserveArgs) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) throw new ConfigError(`'${flag}' needs a value`);
+      const ours = kserveArgs[flag];
+      if (ours !== undefined) appended.set(ours, value);
+      continue;
+    }
     if (!known.has(flag)) {
       throw new ConfigError(`unknown argument '${arg}' (flags: ${[...known].join(', ')})`);
     }
@@ -303,6 +313,7 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
     }
     out.set(flag, value);
   }
+  for (const [flag, value] of appended) if (!out.has(flag)) out.set(flag, value);
   return out;
 }
 

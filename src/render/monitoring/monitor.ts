@@ -54,8 +54,10 @@ export function metricsPort(resolved: ResolvedEndpoint): number {
  * @param versions a CanaryRollout's versions; undefined for a ModelEndpoint
  */
 export function targetRelabelings(resolved: ResolvedEndpoint, versions?: VersionTarget[]): Relabeling[] {
+  // kserve-emit: the endpoint and component come from the labels KServe itself puts on its pods.
+  const sources = resolved.kserve ? { ...TARGET_LABEL_SOURCES, ...KSERVE_TARGET_LABEL_SOURCES } : TARGET_LABEL_SOURCES;
   const fromPodLabel = (target: string): Relabeling => ({
-    sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[target])],
+    sourceLabels: [podLabelMeta(sources[target])],
     regex: '(.+)',
     targetLabel: target,
   });
@@ -72,7 +74,7 @@ export function targetRelabelings(resolved: ResolvedEndpoint, versions?: Version
     // Relabel regexes are anchored, and versions are DNS labels: no escaping needed.
     if (canary) {
       rules.push({
-        sourceLabels: [podLabelMeta(TARGET_LABEL_SOURCES[TARGET_LABELS.version])],
+        sourceLabels: [podLabelMeta(sources[TARGET_LABELS.version])],
         regex: canary.version,
         replacement: TRACKS.canary,
         targetLabel: TARGET_LABELS.track,
@@ -88,6 +90,10 @@ export function endpointMonitor(
   scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, versions?: VersionTarget[],
 ): PodMonitor | ServiceMonitor {
   const relabelings = targetRelabelings(resolved, versions);
+  if (resolved.kserve) {
+    const path = resolved.container.runtime?.metrics?.path;
+    return kserveMonitor(scope, resolved, monitoring, COMPONENTS.predictor, resolved.name, metricsPort(resolved), relabelings, path);
+  }
   if (resolved.serverless) {
     const port = metricsPort(resolved);
     if (port !== resolved.container.port) {
@@ -125,6 +131,7 @@ export function endpointMonitor(
 export function componentMonitor(
   scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, component: string, name: string,
 ): PodMonitor | ServiceMonitor {
+  if (resolved.kserve) return kserveMonitor(scope, resolved, monitoring, component, name, contract.HTTP_PORT, targetRelabelings(resolved));
   // Our server in a component listens on the HTTP port only, which its pod declares: no
   // address rewrite, and its Service's `http` port targets it.
   return monitor(scope, resolved, monitoring, { name, component, relabelings: targetRelabelings(resolved), servicePort: 'http', skipTrackServices: false });
@@ -140,6 +147,48 @@ interface MonitorSpec {
   readonly skipTrackServices: boolean;
   /** The metrics path, when it is not our server's. */
   readonly path?: string;
+}
+
+/** kserve-emit: where the endpoint and component target labels come from on KServe's pods. */
+const KSERVE_TARGET_LABEL_SOURCES: Record<string, string> = {
+  [TARGET_LABELS.endpoint]: contract.KSERVE_EMIT.podLabel,
+  [TARGET_LABELS.component]: contract.KSERVE_EMIT.componentLabel,
+};
+
+/**
+ * kserve-emit: a PodMonitor (id `PodMonitor`) on the pods KServe creates for one component, in
+ * both modes: selected by KServe's own labels, scraping `kserve-container` on the metrics port.
+ * KServe's Services and port names are its own, so the target address is built from the pod IP;
+ * Prometheus drops the identical targets the container's other ports would give.
+ */
+function kserveMonitor(
+  scope: Construct, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, component: string, name: string, port: number,
+  relabelings: Relabeling[], path?: string,
+): PodMonitor {
+  const keep = {
+    action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.KEEP,
+    sourceLabels: ['__meta_kubernetes_pod_container_name'],
+    regex: contract.KSERVE_EMIT.containerName,
+  };
+  const address: Relabeling[] = [
+    { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: `$1:${port}`, targetLabel: '__address__' },
+    { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: `[$1]:${port}`, targetLabel: '__address__' },
+  ];
+  return new PodMonitor(scope, 'PodMonitor', {
+    metadata: {
+      name,
+      namespace: resolved.namespace,
+      labels: { ...objectLabels(resolved, component), ...monitoring.prometheusLabels },
+    },
+    spec: {
+      selector: { matchLabels: { [contract.KSERVE_EMIT.podLabel]: resolved.name, [contract.KSERVE_EMIT.componentLabel]: component } },
+      podMetricsEndpoints: [{
+        path: path ?? contract.PATHS.metrics,
+        interval: `${monitoring.scrapeIntervalSeconds}s`,
+        relabelings: [keep, ...[...address, ...relabelings].map(r => ({ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, ...r }))],
+      }],
+    },
+  });
 }
 
 /** A PodMonitor (serverless) or ServiceMonitor (raw) with id `PodMonitor` or `ServiceMonitor` in `scope`. */

@@ -80,6 +80,12 @@ export interface QueryTarget {
    * (`transformer`, `explainer`): each gets its own queries and dashboard row.
    */
   readonly components?: string[];
+  /**
+   * kserve-emit: the predictor's Deployment when KServe creates it (`<name>-predictor`, raw mode).
+   *
+   * @default - the endpoint's name, our raw Deployment's
+   */
+  readonly deployment?: string;
 }
 
 /** The expressions of a transformer or explainer. */
@@ -196,7 +202,7 @@ export function endpointQueries(target: QueryTarget, thresholds?: AlertThreshold
   const ns = target.namespace !== undefined ? `namespace="${target.namespace}",` : '';
   const deployment = versions
     ? `{${ns}deployment=~"${versions.map(v => v.deployment).join('|')}"}`
-    : `{${ns}deployment="${target.endpoint}"}`;
+    : `{${ns}deployment="${target.deployment ?? target.endpoint}"}`;
   const replicasAvailable = target.serverless ? undefined : `sum(kube_deployment_status_replicas_available${deployment})`;
   // A CanaryRollout's per-model series also say which version they come from.
   const perModel = versions ? ['model', TARGET_LABELS.version] : ['model'];

@@ -18,8 +18,10 @@ import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
+import { ServingTarget } from '../../constructs/serving-target';
 import { ModelImageMount } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
+import { resolveTarget } from '../kserve/target';
 import { checkKubernetesVersion, modelImageKnativeFeature } from '../model-image';
 import { resolveEndpointRuntime, runtimeContainer } from '../runtime/endpoint-runtime';
 
@@ -72,6 +74,7 @@ const DEFAULT_SCALE_TARGETS: Record<ScaleMetric, number> = {
 /** Validates the props and fills in every default, once, so the synthesizers only read. */
 export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): ResolvedEndpoint {
   const serverless = endpoint.mode === DeploymentMode.SERVERLESS;
+  const kserve = resolveTarget(endpoint.construct ?? endpoint, props.target) === ServingTarget.KSERVE;
   const features = new Set<string>(props.knativeFeatures ?? []);
   const format = props.format ?? ModelFormat.ONNX;
   // rt-core: a third-party serving runtime, when the format or `runtime` asks for one.
@@ -171,6 +174,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? !(runtime?.resolved?.runtime.writableRootFilesystem ?? false),
     // Only where the pod template cannot carry the init container itself.
     storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
+    kserve,
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -179,13 +183,14 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     if (props.nodeSelector && Object.keys(props.nodeSelector).length > 0) requireKnativeFeature(resolved, KnativeFeature.NODE_SELECTOR, "'nodeSelector'");
     if (resolved.tolerations.length > 0) requireKnativeFeature(resolved, KnativeFeature.TOLERATIONS, "'tolerations'");
     if (resolved.nodeAffinity.length > 0) requireKnativeFeature(resolved, KnativeFeature.AFFINITY, "'nodeAffinity'");
-    if (props.storageUri?.scheme === 'pvc') requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
+    // KServe's pod mutator adds the model volume and the storage initializer to the pods, past Knative's checks.
+    if (props.storageUri?.scheme === 'pvc' && !kserve) requireKnativeFeature(resolved, KnativeFeature.PERSISTENT_VOLUME_CLAIM, 'a pvc:// \'storageUri\'');
     // rt-storage: an oci:// model mounted as a modelcar sidecar or an image volume.
     const imageFeature = props.storageUri ? modelImageKnativeFeature(props.storageUri) : undefined;
-    if (imageFeature) {
+    if (imageFeature && !kserve) {
       requireKnativeFeature(resolved, imageFeature, `an oci:// 'storageUri' mounted with ModelImageMount.${props.storageUri!.modelImageMount === ModelImageMount.IMAGE_VOLUME ? 'IMAGE_VOLUME' : 'MODELCAR'} (ModelImageMount.FETCH needs no flag)`);
     }
-    if ((props.container || container.runtime) && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook) {
+    if ((props.container || container.runtime) && props.storageUri && !props.storageUri.isMounted && !resolved.storageInitializerWebhook && !kserve) {
       // rt-core: the runtime by name (only our model server fetches its own model).
       requireInitContainers(resolved, props.container ? "a custom 'container'" : `runtime ${container.runtime!.runtime.name}`);
     }

@@ -88,4 +88,6 @@ export interface ResolvedEndpoint {
   readonly storageInitializerWebhook: boolean;
   /** A CanaryRollout version: labels its pods, so one version can be selected. */
   readonly version?: string;
+  /** kserve-emit: KServe's controller creates the pods (`target: ServingTarget.KSERVE`). */
+  readonly kserve?: boolean;
 }

@@ -1,0 +1,100 @@
+/**
+ * Builds an `ImportPlan` with the real constructs: evaluates each statement's code (code.ts) into prop
+ * values and creates the `ModelEndpoint`s, `CanaryRollout`s and `ApiObject`s in a scope. The code
+ * generator prints the same statements, so generated code and this build make the same objects.
+ */
+import * as cdk8s from 'cdk8s';
+import * as plus from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
+import { Code, CodeModule } from './code';
+import { NamespacePlan, RuntimeStatement } from './plan';
+import { CanaryRollout } from '../../constructs/canary-rollout';
+import { EndpointIngress } from '../../constructs/endpoint-ingress';
+import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
+import { KnativeFeature } from '../../constructs/knative-features';
+import { ModelEndpoint } from '../../constructs/model-endpoint';
+import { ModelFormat } from '../../constructs/model-format';
+import { NodeAffinityOperator, TaintEffect, TolerationOperator } from '../../constructs/scheduling';
+import { ServingRuntime } from '../../constructs/serving-runtime';
+import { StorageUri } from '../../constructs/storage-uri';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyValue = any;
+
+/** The symbols generated code may name, per package. */
+const SYMBOLS: { [module in CodeModule]: { [symbol: string]: AnyValue } } = {
+  'cdk8s-model-serving': {
+    StorageUri,
+    ModelFormat,
+    ServingRuntime,
+    InferenceProtocol,
+    DeploymentMode,
+    ScaleMetric,
+    KnativeFeature,
+    EndpointIngress,
+    TolerationOperator,
+    TaintEffect,
+    NodeAffinityOperator,
+  },
+  'cdk8s': { Duration: cdk8s.Duration, Size: cdk8s.Size },
+  'cdk8s-plus-33': {
+    Cpu: plus.Cpu, EnvValue: plus.EnvValue, ServiceAccount: plus.ServiceAccount, Secret: plus.Secret, ConfigMap: plus.ConfigMap,
+  },
+};
+
+function symbolOf(module: CodeModule, symbol: string): AnyValue {
+  const found = SYMBOLS[module][symbol];
+  if (found === undefined) throw new Error(`internal: the import named ${module}.${symbol}, which the builder does not know`);
+  return found;
+}
+
+/** The value of a code tree. */
+export function evaluate(code: Code, scope: Construct, variables: ReadonlyMap<string, unknown>): AnyValue {
+  switch (code.kind) {
+    case 'literal': return code.value;
+    case 'array': return code.items.map(i => evaluate(i, scope, variables));
+    case 'object': return Object.fromEntries(code.entries.map(([k, v]) => [k, evaluate(v, scope, variables)]));
+    case 'member': return symbolOf(code.module, code.symbol)[code.member];
+    case 'call': return symbolOf(code.module, code.symbol)[code.member](...code.args.map(a => evaluate(a, scope, variables)));
+    case 'method': {
+      const target = evaluate(code.target, scope, variables);
+      return target[code.method](...code.args.map(a => evaluate(a, scope, variables)));
+    }
+    case 'scope': return scope;
+    case 'variable': {
+      if (!variables.has(code.name)) throw new Error(`internal: variable '${code.name}' is used before it is defined`);
+      return variables.get(code.name);
+    }
+  }
+}
+
+/** The serving runtimes, by variable name. */
+export function buildRuntimes(runtimes: readonly RuntimeStatement[], scope: Construct): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const r of runtimes) values.set(r.variable, ServingRuntime.custom(evaluate(r.options, scope, values)));
+  return values;
+}
+
+/**
+ * The constructs of one namespace, in `scope`. The generated code puts each namespace in a chart of its
+ * own; `namespaceProp` instead sets the namespace on each endpoint (the runtime API, in the caller's chart).
+ */
+export function buildNamespace(plan: NamespacePlan, scope: Construct, runtimes: ReadonlyMap<string, unknown>, namespaceProp = false): Construct[] {
+  const built: Construct[] = [];
+  for (const s of plan.statements) {
+    if (s.kind === 'api-object') {
+      built.push(new cdk8s.ApiObject(scope, s.id, s.manifest as AnyValue));
+      continue;
+    }
+    const props = { ...evaluate(s.props, scope, runtimes), ...(namespaceProp && plan.namespace !== undefined ? { namespace: plan.namespace } : {}) };
+    if (s.construct === 'CanaryRollout') {
+      built.push(new CanaryRollout(scope, s.id, props));
+      continue;
+    }
+    const endpoint = new ModelEndpoint(scope, s.id, props);
+    if (s.transformer) endpoint.addTransformer(evaluate(s.transformer, scope, runtimes));
+    if (s.explainer) endpoint.addExplainer(evaluate(s.explainer, scope, runtimes));
+    built.push(endpoint);
+  }
+  return built;
+}
