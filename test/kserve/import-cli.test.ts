@@ -5,7 +5,6 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as esbuild from 'esbuild';
 import * as yaml from 'yaml';
