@@ -201,3 +201,51 @@ describe('the transformer scaleMetric', () => {
       .toThrow(/'scaleMetric' concurrency needs Knative's autoscaler \(serverless mode\); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY/);
   });
 });
+
+// rt-finish: the explainer scales like the transformer (explanations are CPU-bound).
+describe('the explainer scaleMetric', () => {
+  const BACKGROUND = ExplainerBackground.fromRows([[1, 2, 3, 4]]);
+  function synthExplainer(props: Partial<ModelEndpointProps>, explainer: Record<string, unknown>) {
+    const chart = new Chart(Testing.app(), 'test');
+    const e = new ModelEndpoint(chart, 'Endpoint', { modelName: 'iris', name: 'iris', storageUri: IRIS, ...props });
+    e.addExplainer({ background: BACKGROUND, ...explainer });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    return manifests;
+  }
+
+  test('serverless: cpu on Knative\'s HPA class with the given target', () => {
+    const a = revisionAnnotations(synthExplainer({}, { scaleMetric: ScaleMetric.CPU, scaleTarget: 60 }), 'iris-explainer');
+    expect(a).toMatchObject({
+      'autoscaling.knative.dev/class': 'hpa.autoscaling.knative.dev',
+      'autoscaling.knative.dev/metric': 'cpu',
+      'autoscaling.knative.dev/target': '60',
+    });
+    // The predictor keeps its own default.
+    expect(revisionAnnotations(synthExplainer({}, { scaleMetric: ScaleMetric.CPU }))).toMatchObject({ 'autoscaling.knative.dev/metric': 'concurrency' });
+  });
+
+  test('serverless: rps with Knative\'s default target; the default stays concurrency 100', () => {
+    expect(revisionAnnotations(synthExplainer({}, { scaleMetric: ScaleMetric.RPS }), 'iris-explainer'))
+      .toMatchObject({ 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target': '200' });
+    expect(revisionAnnotations(synthExplainer({}, {}), 'iris-explainer'))
+      .toMatchObject({ 'autoscaling.knative.dev/metric': 'concurrency', 'autoscaling.knative.dev/target': '100' });
+  });
+
+  test('raw: memory utilization on the explainer\'s HorizontalPodAutoscaler', () => {
+    const manifests = synthExplainer({ mode: DeploymentMode.RAW }, { scaleMetric: ScaleMetric.MEMORY, scaleTarget: 70 });
+    const hpa = findOne(manifests, 'HorizontalPodAutoscaler', { name: 'iris-explainer' });
+    expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+    expect(findOne(manifests, 'HorizontalPodAutoscaler', { name: 'iris' }).spec.metrics[0].resource.name).toBe('cpu');
+  });
+
+  test('fails: rps for a raw explainer, naming the metrics raw mode allows', () => {
+    expect(() => synthExplainer({ mode: DeploymentMode.RAW }, { scaleMetric: ScaleMetric.RPS }))
+      .toThrow(/'scaleMetric' rps needs Knative's autoscaler \(serverless mode\); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY/);
+  });
+
+  test.each(['scaleMetric', 'scaleTarget'])('fails: %s on an explainer in process, which scales with the predictor', (prop) => {
+    expect(() => synthExplainer({}, { inProcess: true, [prop]: prop === 'scaleMetric' ? ScaleMetric.CPU : 50 }))
+      .toThrow(`'${prop}' does not apply to an explainer that runs in process (it scales with the predictor); remove it, or drop 'inProcess'`);
+  });
+});

@@ -8,7 +8,7 @@ import { IConstruct } from 'constructs';
 import { resolveAnnotations } from './annotations';
 import { requireInitContainers, requireKnativeFeature } from './knative';
 import { resolveLiveness } from './liveness';
-import { assertDns1123Label } from './names';
+import { assertDns1123Label, assertDns1123Subdomain } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
 import { resolveStorageAuth } from './storage-auth';
@@ -160,6 +160,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     startupSeconds,
     serviceAccountName: storage.serviceAccountName,
     automountServiceAccountToken: props.automountServiceAccountToken ?? false,
+    imagePullSecrets: resolveImagePullSecrets(props.imagePullSecrets),
     storageCredentialsSecret: storage.storageCredentialsSecret,
     storageEnv: storage.storageEnv,
     labels: props.labels ?? {},
@@ -348,4 +349,16 @@ function assertLabel(key: string, value: string): void {
   if (value.length > 63 || !LABEL.test(value)) {
     throw new Error(`'labels' value '${value}' of '${key}' is not a valid Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`);
   }
+}
+
+/** The names of `imagePullSecrets`: Secret names (DNS-1123 subdomains), each once. */
+export function resolveImagePullSecrets(secrets: ReadonlyArray<{ readonly name: string }> | undefined): string[] {
+  const names: string[] = [];
+  for (const secret of secrets ?? []) {
+    if (!secret.name) throw new Error("'imagePullSecrets' has a Secret with an empty name; give each Secret its name (Secret.fromSecretName(scope, id, 'regcred'))");
+    assertDns1123Subdomain('imagePullSecrets', secret.name);
+    if (names.includes(secret.name)) throw new Error(`'imagePullSecrets' names the Secret '${secret.name}' twice; list each Secret once`);
+    names.push(secret.name);
+  }
+  return names;
 }
