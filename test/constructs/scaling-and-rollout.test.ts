@@ -156,6 +156,29 @@ describe('deploymentStrategy (raw mode)', () => {
       .toThrow(/'deploymentStrategy' sets how raw mode's Deployments roll out; in serverless mode Knative rolls out each revision itself/);
   });
 
+  // rt-finish: read through cdk8s-plus's public rendering (a Deployment's JSON), not its internal _toKube().
+  test('rollingUpdate() without options takes cdk8s-plus\'s own defaults (25% / 25%), on every Deployment', () => {
+    const manifests = synth({ mode: DeploymentMode.RAW, deploymentStrategy: DeploymentStrategy.rollingUpdate() }, { module: MODULE });
+    for (const name of ['iris', 'iris-transformer']) {
+      expect(findOne(manifests, 'Deployment', { name }).spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } });
+    }
+  });
+
+  test('absolute values stay numbers, percents stay strings; the default is a fresh object per endpoint', () => {
+    const deploymentStrategy = DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(2), maxUnavailable: PercentOrAbsolute.percent(10) });
+    expect(findOne(synth({ mode: DeploymentMode.RAW, deploymentStrategy }), 'Deployment').spec.strategy)
+      .toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: '10%' } });
+    const first = findOne(synth({ mode: DeploymentMode.RAW }), 'Deployment').spec.strategy;
+    first.rollingUpdate.maxSurge = 99;
+    expect(findOne(synth({ mode: DeploymentMode.RAW }), 'Deployment').spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  });
+
+  test('reading the strategy adds nothing to the user\'s app', () => {
+    const manifests = synth({ mode: DeploymentMode.RAW, deploymentStrategy: DeploymentStrategy.recreate() });
+    expect(findByKind(manifests, 'Deployment').map((d: any) => d.metadata.name)).toEqual(['iris']);
+    expect(JSON.stringify(manifests)).not.toContain('strategy-probe');
+  });
+
   test('fails on a percent above 100', () => {
     const deploymentStrategy = DeploymentStrategy.rollingUpdate({
       maxSurge: PercentOrAbsolute.percent(1),

@@ -3,9 +3,10 @@
  * (which resolves one set per version). Internal.
  */
 import { Duration, Size } from 'cdk8s';
-import { ContainerResources, DeploymentStrategy } from 'cdk8s-plus-33';
+import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
 import { resolveAnnotations } from './annotations';
+import { resolveDeploymentStrategy } from './deployment-strategy';
 import { requireInitContainers, requireKnativeFeature } from './knative';
 import { resolveLiveness } from './liveness';
 import { assertDns1123Label, assertDns1123Subdomain } from './names';
@@ -238,27 +239,6 @@ export function resolveScaling(serverless: boolean, metric?: ScaleMetric, target
     throw new Error(`'scaleTarget' is a utilization percent for ${scaleMetric} and must be an integer from 1 to 100, got ${scaleTarget}`);
   }
   return { scaleMetric, scaleTarget };
-}
-
-/**
- * The raw Deployments' rollout strategy as Kubernetes JSON; by default never below the serving
- * capacity during a rollout: start one new pod, then stop an old one.
- */
-export function resolveDeploymentStrategy(serverless: boolean, strategy?: DeploymentStrategy): Record<string, unknown> {
-  if (!strategy) return { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } };
-  if (serverless) {
-    throw new Error("'deploymentStrategy' sets how raw mode's Deployments roll out; in serverless mode Knative rolls out each revision itself (with traffic split through a CanaryRollout): remove it, or use 'mode: DeploymentMode.RAW'");
-  }
-  const kube = strategy._toKube();
-  if (!kube.rollingUpdate) return { type: kube.type };
-  const value = (v: { value?: unknown } | undefined) => v?.value;
-  const maxSurge = value(kube.rollingUpdate.maxSurge as { value?: unknown } | undefined);
-  const maxUnavailable = value(kube.rollingUpdate.maxUnavailable as { value?: unknown } | undefined);
-  for (const [name, v] of [['maxSurge', maxSurge], ['maxUnavailable', maxUnavailable]] as const) {
-    const ok = typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^(100|[1-9]?[0-9])%$/.test(String(v));
-    if (!ok) throw new Error(`'deploymentStrategy' ${name} must be a non-negative integer or a percent from 0% to 100%, got ${String(v)}`);
-  }
-  return { type: kube.type, rollingUpdate: { maxSurge, maxUnavailable } };
 }
 
 /**
