@@ -165,7 +165,10 @@ describe('deploymentStrategy (raw mode)', () => {
   });
 
   test('absolute values stay numbers, percents stay strings; the default is a fresh object per endpoint', () => {
-    const deploymentStrategy = DeploymentStrategy.rollingUpdate({ maxSurge: PercentOrAbsolute.absolute(2), maxUnavailable: PercentOrAbsolute.percent(10) });
+    const deploymentStrategy = DeploymentStrategy.rollingUpdate({
+      maxSurge: PercentOrAbsolute.absolute(2),
+      maxUnavailable: PercentOrAbsolute.percent(10),
+    });
     expect(findOne(synth({ mode: DeploymentMode.RAW, deploymentStrategy }), 'Deployment').spec.strategy)
       .toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: '10%' } });
     const first = findOne(synth({ mode: DeploymentMode.RAW }), 'Deployment').spec.strategy;
