@@ -618,8 +618,8 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a transformer coll
 
   /** A job for endpoint `index` of `monitor`, found on the pod's serving port; `ports` maps pod ports to loopback ones. */
   function job(monitor: any, index: number, podLabels: Record<string, string>, servingTarget: string, ports: Map<number, number>) {
-    const base = scrapeJobFromMonitor({ ...monitor, spec: { podMetricsEndpoints: [monitor.spec.podMetricsEndpoints[index]] } }, podLabels, servingTarget) as any;
     const ep = monitor.spec.podMetricsEndpoints[index];
+    const base = scrapeJobFromMonitor({ ...monitor, spec: { podMetricsEndpoints: [ep] } }, podLabels, servingTarget) as any;
     return {
       ...base,
       job_name: `${base.job_name}/${index}`,
