@@ -198,3 +198,23 @@ describe('monitoring', () => {
     expect(transformer.monitor).toBeUndefined();
   });
 });
+
+describe('monitoring with a runtime predictor (MLServer, metrics on a port of its own)', () => {
+  test.each([
+    [DeploymentMode.RAW, 'ServiceMonitor', 'endpoints'],
+    [DeploymentMode.SERVERLESS, 'PodMonitor', 'podMetricsEndpoints'],
+  ])('%s: the predictor\'s scrape already goes to 8082 and is left as it is; a custom transformer adds no scrape', (mode, kind, field) => {
+    const chart = new Chart(Testing.app(), 'test');
+    const e = new ModelEndpoint(chart, 'Endpoint', {
+      modelName: 'iris', name: 'iris', format: ModelFormat.SKLEARN, storageUri: StorageUri.s3('models', 'iris'), mode,
+      knativeFeatures: [KnativeFeature.INIT_CONTAINERS], monitoring: { enabled: true },
+    });
+    const before = JSON.stringify(findOne(Testing.synth(chart), kind).spec[field]);
+    e.addTransformer({ container: { image: 'example/feast-transformer:1', port: 9000 }, collocated: true });
+    const endpoints = findOne(Testing.synth(chart), kind).spec[field];
+    expect(JSON.stringify(endpoints)).toBe(before);
+    expect(endpoints).toHaveLength(1);
+    if (mode === DeploymentMode.RAW) expect(endpoints[0].port).toBe('metrics');
+    else expect(endpoints[0].relabelings).toContainEqual(expect.objectContaining({ targetLabel: '__address__', replacement: '$1:8082' }));
+  });
+});
