@@ -206,8 +206,13 @@ describe('monitoring with a runtime predictor (MLServer, metrics on a port of it
   ])('%s: the predictor\'s scrape already goes to 8082 and is left as it is; a custom transformer adds no scrape', (mode, kind, field) => {
     const chart = new Chart(Testing.app(), 'test');
     const e = new ModelEndpoint(chart, 'Endpoint', {
-      modelName: 'iris', name: 'iris', format: ModelFormat.SKLEARN, storageUri: StorageUri.s3('models', 'iris'), mode,
-      knativeFeatures: [KnativeFeature.INIT_CONTAINERS], monitoring: { enabled: true },
+      modelName: 'iris',
+      name: 'iris',
+      format: ModelFormat.SKLEARN,
+      storageUri: StorageUri.s3('models', 'iris'),
+      mode,
+      knativeFeatures: [KnativeFeature.INIT_CONTAINERS],
+      monitoring: { enabled: true },
     });
     const before = JSON.stringify(findOne(Testing.synth(chart), kind).spec[field]);
     e.addTransformer({ container: { image: 'example/feast-transformer:1', port: 9000 }, collocated: true });
