@@ -103,6 +103,8 @@ export const SERVER_FLAGS = {
   /** How requests are authenticated: one of `STORAGE_AUTH_MODES`. */
   storageAuth: '--storage-auth',
   // ---- end of storage initializer ----
+  // rt-finish (issue 15): how long a missing model directory is awaited (an oci:// modelcar sidecar links it).
+  modelDirWaitSeconds: '--model-dir-wait-seconds',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -192,6 +194,7 @@ export const SERVER_ENV = {
   /** A Docker config JSON (`.dockerconfigjson` of a kubernetes.io/dockerconfigjson Secret) with oci:// registry credentials. */
   ociDockerConfig: '.dockerconfigjson',
   // ---- end of storage initializer ----
+  modelDirWaitSeconds: 'MODEL_DIR_WAIT_SECONDS',
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */
@@ -610,3 +613,11 @@ export const KSERVE_EMIT = {
   } as { readonly [kserveArg: string]: string | undefined },
 };
 // ---- end of KServe emit ----
+// ---- rt-finish (issue 15): the serverless modelcar race ----
+/**
+ * `--model-dir-wait-seconds` the renderer gives our server next to a plain (serverless) modelcar
+ * sidecar: the server waits this long, not ready, for the sidecar to link the model directory.
+ * The same bound as the native sidecar's startup probe in raw mode (120 x 1 s).
+ */
+export const MODELCAR_MODEL_DIR_WAIT_SECONDS = 120;
+// ---- end of rt-finish ----

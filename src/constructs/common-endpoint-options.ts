@@ -191,6 +191,19 @@ export interface CommonEndpointOptions {
   readonly kubernetesVersion?: string;
   // ---- end rt-storage ----
 
+  // ---- rt-finish (issue 15) ----
+  /**
+   * Secrets of type `kubernetes.io/dockerconfigjson` the kubelet pulls the pods' images with:
+   * a private `oci://` model image (modelcar or image volume), a private runtime or server image.
+   * Rendered as the pods' `imagePullSecrets`, as KServe does for its predictor pods, in both
+   * modes. (`ModelImageMount.FETCH` pulls the model with `storageAuth` instead.)
+   *
+   * @default - none: public images, or the service account's image pull secrets
+   * @see https://kubernetes.io/docs/tasks/configure-pod-container/pull-image-private-registry/
+   */
+  readonly imagePullSecrets?: ISecret[];
+  // ---- end rt-finish ----
+
   /**
    * Labels on every object and pod.
    *

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { endpointAlertRules } from '../render/monitoring/alerts';
 import { endpointDashboard } from '../render/monitoring/dashboard';
-import { componentMonitor, endpointMonitor, metricsPort } from '../render/monitoring/monitor';
+import { collocateTransformerInMonitor, componentMonitor, endpointMonitor, metricsPort } from '../render/monitoring/monitor';
 import { EndpointQueries, endpointQueries, VersionTarget } from '../render/monitoring/queries';
 import { ResolvedMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
@@ -128,5 +128,33 @@ export class EndpointMonitoring extends Construct {
       admitMetricsScrapes(this.node.scope!, this.settings.prometheusNamespace, port);
     }
     return componentMonitor(scope, this.resolved, this.settings, component, name);
+  }
+
+  /**
+   * A transformer collocated in the predictor's pods takes their serving port: the predictor
+   * stays scraped on its own metrics port, and our transformer (`scraped`) is scraped on the
+   * serving port by the endpoint's monitor as `component="transformer"`, with its dashboard row
+   * and error-ratio alert. Returns the monitor that scrapes the transformer. `Transformer` calls this.
+   *
+   * @param port the transformer's port in the pod
+   * @param scraped whether the transformer is our server (a custom container's metrics are unknown)
+   * @internal
+   */
+  public _collocateTransformer(port: number, scraped: boolean): ApiObject | undefined {
+    if (!this.monitor) {
+      if (scraped) this.omitted.push("the collocated transformer's metrics: the endpoint's runtime publishes none, so its pods have no monitor");
+      return undefined;
+    }
+    collocateTransformerInMonitor(this.monitor, this.resolved, this.settings, scraped);
+    if (!scraped) return undefined;
+    if (this.resolved.container.runtime) {
+      this.omitted.push("the transformer's dashboard row and ModelEndpointComponentHighErrorRatio: the dashboard and alerts follow the runtime's metrics");
+    } else {
+      this.components.push('transformer');
+    }
+    if (this.resolved.networkPolicy && metricsPort(this.resolved) !== port) {
+      admitMetricsScrapes(this.node.scope!, this.settings.prometheusNamespace, port);
+    }
+    return this.monitor;
   }
 }

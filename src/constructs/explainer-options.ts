@@ -1,5 +1,5 @@
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
-import { ModelContainer } from './endpoint-options';
+import { ModelContainer, ScaleMetric } from './endpoint-options';
 import { StorageUri } from './storage-uri';
 
 /** How the explainer attributes a prediction to the features. */
@@ -161,6 +161,24 @@ export interface ExplainerOptions {
    * @default - the larger of 3 and `minReplicas`
    */
   readonly maxReplicas?: number;
+
+  /**
+   * What the explainer's autoscaler scales on, as the predictor's and the transformer's
+   * `scaleMetric`: concurrency and rps need serverless mode; cpu and memory use Knative's HPA
+   * class (serverless) or a HorizontalPodAutoscaler (raw). Explanations are CPU-bound (many
+   * predictor calls per request), so `ScaleMetric.CPU` often fits better than concurrency.
+   *
+   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   */
+  readonly scaleMetric?: ScaleMetric;
+
+  /**
+   * Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second,
+   * or percent utilization of the CPU or memory request.
+   *
+   * @default - concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80
+   */
+  readonly scaleTarget?: number;
 
   /**
    * Environment variables of the explainer container.

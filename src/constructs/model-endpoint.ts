@@ -415,8 +415,10 @@ export class Transformer extends Construct {
    * `/metrics`, with the endpoint's `monitoring` settings; its series carry
    * `component="transformer"`.
    *
-   * Undefined in process (the predictor's monitor scrapes the module's metrics), with a custom
-   * `container` (whose metrics we do not know), or when the endpoint's monitoring is off.
+   * Collocated, it is the endpoint's own monitor, which then scrapes both containers of the
+   * predictor's pods. Undefined in process (the predictor's monitor scrapes the module's
+   * metrics), with a custom `container` (whose metrics we do not know), or when the endpoint's
+   * monitoring is off.
    */
   public readonly monitor?: ApiObject;
 
@@ -450,7 +452,7 @@ export class Transformer extends Construct {
       if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h)) throw new Error(`'propagateHeaders' must hold header names, got '${h}'`);
     }
     this.collocated = props.collocated ?? false;
-    if (this.collocated) assertCollocatable(props, resolved, props.endpoint.monitoring !== undefined);
+    if (this.collocated) assertCollocatable(props, resolved);
     this.name = this.inProcess || this.collocated ? resolved.name : componentName(resolved, 'transformer');
     this.predictorHost = this.inProcess ? 'in-process'
       : this.collocated ? `localhost:${resolved.container.port}` : predictorHost(resolved, this.predictorProtocol);
@@ -492,6 +494,8 @@ export class Transformer extends Construct {
         serverArgs: [f.grpcPort, '0', f.transformerModule, modulePath!, ...headerArgs],
         volumes,
       }));
+      // rt-finish: the endpoint's monitor keeps scraping the predictor and scrapes our transformer too.
+      this.monitor = props.endpoint.monitoring?._collocateTransformer(props.container?.port ?? contract.HTTP_PORT, !props.container);
       return;
     }
 
@@ -565,6 +569,11 @@ export class Explainer extends Construct {
     }
     if (this.inProcess && resolved.container.custom) {
       throw new Error("'inProcess' needs our model server as the predictor, but the endpoint has a custom 'container'");
+    }
+    for (const prop of ['scaleMetric', 'scaleTarget'] as const) {
+      if (this.inProcess && props[prop] !== undefined) {
+        throw new Error(`'${prop}' does not apply to an explainer that runs in process (it scales with the predictor); remove it, or drop 'inProcess'`);
+      }
     }
     if (props.container) {
       // A custom explainer calls the predictor in whatever protocol the predictor speaks.

@@ -204,8 +204,11 @@ export class ServingRuntime {
     httpPort: contract.HTTP_PORT,
     grpcPort: contract.GRPC_PORT,
     protocols: [InferenceProtocol.V1, InferenceProtocol.V2, InferenceProtocol.GRPC_V2],
-    // Ahead of Triton (priority 1 for onnx in KServe's kserve-tritonserver).
-    formats: [{ format: ModelFormat.ONNX, priority: 3 }],
+    // Ahead of Triton (priority 1 for onnx in KServe's kserve-tritonserver). ONNX version 1, as
+    // Triton's entry names it (kserve-tritonserver.yaml: onnx "1"): onnxruntime runs ONNX 1.x models
+    // (https://onnxruntime.ai/docs/reference/compatibility.html), so `ModelFormat.ONNX.withVersion('1')`
+    // picks our server too; an unversioned ONNX matches any version.
+    formats: [{ format: ModelFormat.ONNX.withVersion('1'), priority: 3 }],
     readinessPath: contract.modelReadyPath('{{modelName}}'),
     livenessPath: contract.PATHS.live,
     metrics: { port: contract.HTTP_PORT, path: contract.PATHS.metrics },

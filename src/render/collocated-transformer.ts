@@ -87,11 +87,10 @@ export function collocateTransformer(endpoint: Construct, resolved: ResolvedEndp
 
 /**
  * Throws unless the transformer can be collocated with the endpoint's predictor, naming the
- * prop and the fix.
- *
- * @param monitored whether the endpoint's monitoring is on
+ * prop and the fix. (Monitoring works: the endpoint's monitor scrapes both containers, see
+ * `collocateTransformerInMonitor`.)
  */
-export function assertCollocatable(options: TransformerOptions, resolved: ResolvedEndpoint, monitored: boolean): void {
+export function assertCollocatable(options: TransformerOptions, resolved: ResolvedEndpoint): void {
   if (!resolved.container.custom) {
     throw new Error("'collocated' puts the transformer beside a custom predictor 'container'; with our model server as the predictor, use 'inProcess: true', which runs the module in the predictor's own process");
   }
@@ -106,9 +105,6 @@ export function assertCollocatable(options: TransformerOptions, resolved: Resolv
     if (options[prop] !== undefined) {
       throw new Error(`'${prop}' does not apply to a collocated transformer, which runs in the predictor's pods (they scale with the endpoint's settings); remove it, or drop 'collocated'`);
     }
-  }
-  if (monitored) {
-    throw new Error("'collocated' with the endpoint's monitoring on is not supported: its monitor would scrape the serving port, which is the transformer's; set the endpoint's 'monitoring' to { enabled: false }, or drop 'collocated'");
   }
 }
 

@@ -331,6 +331,7 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
   };
   if (spec.initContainers && spec.initContainers.length > 0) pod.initContainers = spec.initContainers;
   if (resolved.serviceAccountName) pod.serviceAccountName = resolved.serviceAccountName;
+  if (resolved.imagePullSecrets.length > 0) pod.imagePullSecrets = resolved.imagePullSecrets.map((name) => ({ name }));
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) pod.securityContext = securityContext;
   return pod;

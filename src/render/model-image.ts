@@ -49,7 +49,9 @@ export function modelImageVolume(storageUri: StorageUri, volumeName: string): { 
  * probe passes once the link resolves; the kubelet starts the model server only then, so the server
  * never looks at a model dir that is not there yet (and the image is pulled before it starts).
  * Knative does not take native sidecars: there it is a plain second container, started right after
- * the server, and the server's first look at the model dir may come before the link.
+ * the server, and the server's first look at the model dir may come before the link; our server
+ * then waits for it (`--model-dir-wait-seconds`, set by the pod template). Third-party runtimes
+ * have no such wait: the README says which ones need raw mode or an image volume.
  */
 export function modelcarContainer(storageUri: StorageUri, volumeName: string, securityContext: Record<string, unknown>,
   native: boolean): Record<string, unknown> {

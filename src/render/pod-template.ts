@@ -147,6 +147,7 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
     volumes: volumes(resolved),
   };
   if (resolved.serviceAccountName) spec.serviceAccountName = resolved.serviceAccountName;
+  if (resolved.imagePullSecrets.length > 0) spec.imagePullSecrets = resolved.imagePullSecrets.map((name) => ({ name }));
   const initContainers = storageInitializer(resolved);
   if (initContainers) spec.initContainers = initContainers;
   // rt-storage: an oci:// model through KServe's modelcar sidecar.
@@ -209,6 +210,11 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
   // The server fetches the model itself before it reports ready: Knative's default feature
   // flags forbid the init container KServe would use. (Our server always has a storageUri.)
   if (resolved.storageUri && !resolved.storageUri.isMounted) args.push(f.storageUri, resolved.storageUri.uri);
+  // A serverless modelcar is a plain sidecar started with the server, not before it: the server
+  // waits (not ready) for the sidecar's link instead of marking the model FAILED at first look.
+  if (resolved.serverless && resolved.storageUri?.modelImageMount === ModelImageMount.MODELCAR && isMountedImage(resolved.storageUri)) {
+    args.push(f.modelDirWaitSeconds, String(contract.MODELCAR_MODEL_DIR_WAIT_SECONDS));
+  }
   return args;
 }
 

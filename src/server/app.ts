@@ -23,6 +23,7 @@ import { registerRoutes } from './http/routes';
 import { serverOptions } from './http/server-options';
 import { InferenceCore } from './inference/core';
 import { ServerMetrics } from './metrics';
+import { modelDirTimeoutReason } from './models/model-dir-wait';
 import { ModelRepository } from './models/repository';
 
 export interface AppOptions {
@@ -56,6 +57,7 @@ export function createCore(
     modelName: config.modelName,
     mode: config.mode,
     memoryBudgetBytes: config.memoryBudgetBytes,
+    ...(config.modelDirWaitSeconds > 0 ? { missingDirReason: modelDirTimeoutReason(config.modelDir, config.modelDirWaitSeconds) } : {}),
     events: metrics.repositoryEvents(onEvent),
   });
   return new InferenceCore({

@@ -42,6 +42,7 @@ export const SERVE_FLAG_DOCS: Record<FlagKey, FlagDoc> = {
   shutdownGraceMs: { group: S, default: String(DEFAULTS.shutdownGraceMs), description: 'on SIGTERM, longest wait in ms for requests in flight' },
   shutdownDelayMs: { group: S, default: String(DEFAULTS.shutdownDelayMs), description: 'on SIGTERM, ms between readiness off and closing the listener (about 5000 behind a Service)' },
   logLevel: { group: S, default: DEFAULTS.logLevel, description: 'fatal, error, warn, info, debug, trace or silent' },
+  modelDirWaitSeconds: { group: S, default: `${DEFAULTS.modelDirWaitSeconds} (no wait)`, description: 'a missing --model-dir is awaited this long, not ready, before the model is FAILED (an oci:// modelcar sidecar links it)' },
   host: { group: S, default: DEFAULTS.host, description: 'address the REST and gRPC listeners bind; 127.0.0.1 keeps a local server local' },
   httpFront: { group: S, default: DEFAULTS.httpFront, description: 'lean: the lean HTTP/1.1 front answers plain inference requests; node: node:http parses every request' },
   httpMaxConnections: { group: S, default: String(DEFAULTS.httpMaxConnections), description: 'open REST connections; more are closed at once' },

@@ -18,6 +18,7 @@
  * | `--shutdown-grace-ms` | `SHUTDOWN_GRACE_MS` | `25000` |
  * | `--shutdown-delay-ms` | `SHUTDOWN_DELAY_MS` | `0` (time between readiness off and closing the listener on SIGTERM) |
  * | `--log-level` | `LOG_LEVEL` | `info` |
+ * | `--model-dir-wait-seconds` | `MODEL_DIR_WAIT_SECONDS` | `0` (a missing `--model-dir` is awaited this long, not ready, before the model is FAILED; the renderer sets it next to a serverless modelcar) |
  *
  * HTTP/1.1 front, connection bounds and listen address (see `./http/lean-http1.ts`, `./http/graceful-close.ts`):
  * | `--host` | `SERVER_HOST` | `0.0.0.0` (REST and gRPC listeners; `127.0.0.1` keeps a local server local) |
@@ -69,6 +70,8 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownDelayMs: number;
   readonly logLevel: string;
+  /** Seconds a missing model directory is awaited before the model is FAILED (0: not awaited). */
+  readonly modelDirWaitSeconds: number;
   // ---- HTTP/1.1 front, connection bounds and listen address (issue 11) ----
   /** Address the REST and gRPC listeners bind. */
   readonly host: string;
@@ -121,6 +124,7 @@ export const DEFAULTS: ServerConfig = {
   shutdownGraceMs: 25_000,
   shutdownDelayMs: 0,
   logLevel: 'info',
+  modelDirWaitSeconds: 0,
   grpcLimits: DEFAULT_GRPC_LIMITS,
   host: '0.0.0.0',
   httpFront: 'lean',
@@ -234,6 +238,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     shutdownGraceMs: int('shutdownGraceMs', 0, 3_600_000) ?? DEFAULTS.shutdownGraceMs,
     shutdownDelayMs: int('shutdownDelayMs', 0, 3_600_000) ?? DEFAULTS.shutdownDelayMs,
     logLevel: oneOf('logLevel', LOG_LEVELS) ?? DEFAULTS.logLevel,
+    modelDirWaitSeconds: int('modelDirWaitSeconds', 0, 3600) ?? DEFAULTS.modelDirWaitSeconds,
     host,
     httpFront: (oneOf('httpFront', HTTP_FRONTS) ?? DEFAULTS.httpFront) as HttpFront,
     httpMaxConnections: int('httpMaxConnections', 1, 1_000_000) ?? DEFAULTS.httpMaxConnections,

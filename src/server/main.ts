@@ -5,7 +5,8 @@
  * Startup: listen on `--host` (0.0.0.0 by default) first (liveness answers at once), log
  * `{"event":"listening","httpPort":N}`, load the models, log `{"event":"ready"}`. With
  * `--storage-uri`, a predictor listens before the download too (liveness 200, readiness 503
- * meanwhile); a failed download exits 1 with the logged error.
+ * meanwhile); a failed download exits 1 with the logged error. With `--model-dir-wait-seconds`,
+ * likewise while a missing model directory is awaited; after the wait the model is FAILED.
  * SIGTERM: readiness turns false at once; after `shutdownDelayMs` the listeners close (new
  * connections are refused, requests already accepted finish, and every request that reached
  * the server before its listener closed is answered with `Connection: close`, see
@@ -21,6 +22,7 @@ import { SIGTERM_IDLE_LINGER_MS } from './http/graceful-close';
 import { InferenceCore } from './inference/core';
 import { listenOn, logLine, stopOnSignal } from './lifecycle';
 import type { MeshNode } from './mesh';
+import { modelDirExists, modelDirTimeoutReason, waitForModelDir } from './models/model-dir-wait';
 import { cpuMs, markStartup, startupMarks } from './startup-marks';
 
 /** Something started next to the HTTP server (the gRPC service) that must stop with it. */
@@ -59,7 +61,7 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
     // single/multi-model detection sees it). A predictor listens meanwhile on the HTTP port
     // (live, not ready: `startingServer`); the app takes the port over once the model is there.
     if (!config.component || config.component.kind === 'predictor') {
-      interim = await startingServer(config.host, config.httpPort);
+      interim = await startingServer(config.host, config.httpPort, 'the model is being fetched (--storage-uri); not ready yet');
       logLine(30, { event: 'listening', httpPort: interim.port, storageUri: config.storageUri, fetching: true }, 'listening (fetching the model)');
     }
     try {
@@ -73,6 +75,22 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       logLine(50, { event: 'model_fetch_failed', storageUri: config.storageUri, code: (err as { code?: string }).code }, (err as Error).message);
       await closeServer(interim?.server);
       return 1;
+    }
+  }
+  // rt-finish: a model directory another container makes (a serverless modelcar sidecar) is
+  // awaited, live and not ready, before the repository scans it.
+  const isPredictor = !config.component || config.component.kind === 'predictor';
+  if (isPredictor && !config.mesh && config.modelDirWaitSeconds > 0 && !modelDirExists(config.modelDir)) {
+    if (!interim) {
+      interim = await startingServer(config.host, config.httpPort, WAITING_FOR_MODEL_DIR);
+      logLine(30, { event: 'listening', httpPort: interim.port, modelDir: config.modelDir, waitingForModelDir: true }, 'listening (waiting for the model directory)');
+    }
+    logLine(30, { event: 'model_dir_waiting', modelDir: config.modelDir, waitSeconds: config.modelDirWaitSeconds }, `waiting up to ${config.modelDirWaitSeconds} s for ${config.modelDir} to appear`);
+    if (await waitForModelDir(config.modelDir, config.modelDirWaitSeconds * 1000)) {
+      logLine(30, { event: 'model_dir_appeared', modelDir: config.modelDir }, 'model directory appeared');
+    } else {
+      logLine(40, { event: 'model_dir_wait_expired', modelDir: config.modelDir, waitSeconds: config.modelDirWaitSeconds },
+        modelDirTimeoutReason(config.modelDir, config.modelDirWaitSeconds));
     }
   }
   if (config.component && config.component.kind !== 'predictor') {
@@ -132,11 +150,14 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   return stopped;
 }
 
+/** The 503 error while `--model-dir-wait-seconds` waits. */
+const WAITING_FOR_MODEL_DIR = 'the model directory is not there yet (--model-dir-wait-seconds); not ready yet';
+
 /**
- * The HTTP port while `--storage-uri` downloads: liveness (`/` as KServe V1 has it,
+ * The HTTP port while `--storage-uri` downloads (or `--model-dir-wait-seconds` waits): liveness (`/` as KServe V1 has it,
  * `/v2/health/live`) answers 200, everything else 503 (not ready yet), in the V2 error shape.
  */
-async function startingServer(host: string, port: number): Promise<{ server: http.Server; port: number }> {
+async function startingServer(host: string, port: number, notReadyError: string): Promise<{ server: http.Server; port: number }> {
   const live = new Set([PATHS.live, '/v2/health/live/']);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -146,7 +167,7 @@ async function startingServer(host: string, port: number): Promise<{ server: htt
       return;
     }
     res.writeHead(503, { 'content-type': 'application/json', 'connection': 'close' })
-      .end(JSON.stringify(url === PATHS.ready ? { ready: false } : { error: 'the model is being fetched (--storage-uri); not ready yet' }));
+      .end(JSON.stringify(url === PATHS.ready ? { ready: false } : { error: notReadyError }));
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {

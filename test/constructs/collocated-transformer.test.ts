@@ -140,8 +140,86 @@ describe('validation', () => {
     expect(() => e.addTransformer({ module: MODULE, collocated: true, inProcess: true })).toThrow(/set either 'collocated'.* or 'inProcess'.*, not both/);
   });
 
-  test("fails with the endpoint's monitoring on", () => {
-    const { endpoint: e } = endpoint({ monitoring: { enabled: true } });
-    expect(() => e.addTransformer({ module: MODULE, collocated: true })).toThrow(/set the endpoint's 'monitoring' to \{ enabled: false \}/);
+});
+
+// rt-finish: the endpoint's monitor keeps scraping the predictor on its own port and scrapes our
+// collocated transformer on the serving port, as component="transformer".
+describe('monitoring', () => {
+  const ADDRESS_TO_PREDICTOR = [
+    { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: '$1:8085', targetLabel: '__address__' },
+    { action: 'replace', sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: '[$1]:8085', targetLabel: '__address__' },
+  ];
+  const alertExprs = (manifests: any[]) => Object.fromEntries(findOne(manifests, 'PrometheusRule').spec.groups
+    .flatMap((g: any) => g.rules).filter((r: any) => r.alert).map((r: any) => [r.alert, r.expr]));
+
+  test.each([
+    [DeploymentMode.SERVERLESS, 'PodMonitor', 'podMetricsEndpoints', 'user-port'],
+    [DeploymentMode.RAW, 'ServiceMonitor', 'endpoints', 'http'],
+  ])('%s mode: one %s, the predictor scraped on its own port, our transformer on the serving port', (mode, kind, field, servingPort) => {
+    const { manifests, transformer } = synth({ mode, monitoring: { enabled: true } }, { module: MODULE });
+    const monitors = findByKind(manifests, kind);
+    expect(monitors).toHaveLength(1);
+    const [predictor, t] = monitors[0].spec[field];
+    expect(monitors[0].spec[field]).toHaveLength(2);
+    // The predictor's scrape goes to its own port: the serving port is the transformer's now.
+    expect(predictor.port).toBe(servingPort);
+    expect(predictor.relabelings).toEqual(expect.arrayContaining(ADDRESS_TO_PREDICTOR));
+    expect(predictor.relabelings.filter((r: any) => r.targetLabel === 'component').map((r: any) => r.replacement)).toEqual([undefined]);
+    // Our transformer answers /metrics on the serving port; its series say component="transformer".
+    expect(t).toMatchObject({ port: servingPort, path: '/metrics', interval: '30s' });
+    expect(t.relabelings.some((r: any) => r.targetLabel === '__address__')).toBe(false);
+    expect(t.relabelings[t.relabelings.length - 1]).toEqual({ action: 'replace', replacement: 'transformer', targetLabel: 'component' });
+    expect(transformer.monitor).toBeDefined();
+    // The predictor's alerts count the predictor's series only; the transformer gets its error-ratio alert.
+    const alerts = alertExprs(manifests);
+    expect(alerts.ModelEndpointHighErrorRatio).toContain('component="predictor"');
+    expect(alerts.ModelEndpointComponentHighErrorRatio).toContain('component=~"transformer"');
+  });
+
+  test('raw mode: the NetworkPolicy admits Prometheus to both ports', () => {
+    const { manifests } = synth({ mode: DeploymentMode.RAW, monitoring: { enabled: true } }, { module: MODULE });
+    const fromPrometheus = findOne(manifests, 'NetworkPolicy').spec.ingress
+      .filter((r: any) => r.from?.[0]?.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring');
+    expect(fromPrometheus.flatMap((r: any) => r.ports.map((p: any) => p.port)).sort()).toEqual([8080, 8085]);
+  });
+
+  test('a custom transformer is not scraped (its metrics are unknown), the predictor still is, on its port', () => {
+    const { manifests, transformer } = synth({ monitoring: { enabled: true } }, { container: { image: 'example/feast-transformer:1', port: 8080 } });
+    const endpoints = findOne(manifests, 'PodMonitor').spec.podMetricsEndpoints;
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0].relabelings).toEqual(expect.arrayContaining(ADDRESS_TO_PREDICTOR));
+    expect(transformer.monitor).toBeUndefined();
+    expect(alertExprs(manifests).ModelEndpointComponentHighErrorRatio).toBeUndefined();
+  });
+
+  test('monitoring off: no monitor to patch, nothing scraped', () => {
+    const { manifests, transformer } = synth({}, { module: MODULE });
+    expect(findByKind(manifests, 'PodMonitor')).toEqual([]);
+    expect(transformer.monitor).toBeUndefined();
+  });
+});
+
+describe('monitoring with a runtime predictor (MLServer, metrics on a port of its own)', () => {
+  test.each([
+    [DeploymentMode.RAW, 'ServiceMonitor', 'endpoints'],
+    [DeploymentMode.SERVERLESS, 'PodMonitor', 'podMetricsEndpoints'],
+  ])('%s: the predictor\'s scrape already goes to 8082 and is left as it is; a custom transformer adds no scrape', (mode, kind, field) => {
+    const chart = new Chart(Testing.app(), 'test');
+    const e = new ModelEndpoint(chart, 'Endpoint', {
+      modelName: 'iris',
+      name: 'iris',
+      format: ModelFormat.SKLEARN,
+      storageUri: StorageUri.s3('models', 'iris'),
+      mode,
+      knativeFeatures: [KnativeFeature.INIT_CONTAINERS],
+      monitoring: { enabled: true },
+    });
+    const before = JSON.stringify(findOne(Testing.synth(chart), kind).spec[field]);
+    e.addTransformer({ container: { image: 'example/feast-transformer:1', port: 9000 }, collocated: true });
+    const endpoints = findOne(Testing.synth(chart), kind).spec[field];
+    expect(JSON.stringify(endpoints)).toBe(before);
+    expect(endpoints).toHaveLength(1);
+    if (mode === DeploymentMode.RAW) expect(endpoints[0].port).toBe('metrics');
+    else expect(endpoints[0].relabelings).toContainEqual(expect.objectContaining({ targetLabel: '__address__', replacement: '$1:8082' }));
   });
 });

@@ -156,6 +156,32 @@ describe('deploymentStrategy (raw mode)', () => {
       .toThrow(/'deploymentStrategy' sets how raw mode's Deployments roll out; in serverless mode Knative rolls out each revision itself/);
   });
 
+  // rt-finish: read through cdk8s-plus's public rendering (a Deployment's JSON), not its internal _toKube().
+  test('rollingUpdate() without options takes cdk8s-plus\'s own defaults (25% / 25%), on every Deployment', () => {
+    const manifests = synth({ mode: DeploymentMode.RAW, deploymentStrategy: DeploymentStrategy.rollingUpdate() }, { module: MODULE });
+    for (const name of ['iris', 'iris-transformer']) {
+      expect(findOne(manifests, 'Deployment', { name }).spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } });
+    }
+  });
+
+  test('absolute values stay numbers, percents stay strings; the default is a fresh object per endpoint', () => {
+    const deploymentStrategy = DeploymentStrategy.rollingUpdate({
+      maxSurge: PercentOrAbsolute.absolute(2),
+      maxUnavailable: PercentOrAbsolute.percent(10),
+    });
+    expect(findOne(synth({ mode: DeploymentMode.RAW, deploymentStrategy }), 'Deployment').spec.strategy)
+      .toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: '10%' } });
+    const first = findOne(synth({ mode: DeploymentMode.RAW }), 'Deployment').spec.strategy;
+    first.rollingUpdate.maxSurge = 99;
+    expect(findOne(synth({ mode: DeploymentMode.RAW }), 'Deployment').spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  });
+
+  test('reading the strategy adds nothing to the user\'s app', () => {
+    const manifests = synth({ mode: DeploymentMode.RAW, deploymentStrategy: DeploymentStrategy.recreate() });
+    expect(findByKind(manifests, 'Deployment').map((d: any) => d.metadata.name)).toEqual(['iris']);
+    expect(JSON.stringify(manifests)).not.toContain('strategy-probe');
+  });
+
   test('fails on a percent above 100', () => {
     const deploymentStrategy = DeploymentStrategy.rollingUpdate({
       maxSurge: PercentOrAbsolute.percent(1),
@@ -199,5 +225,53 @@ describe('the transformer scaleMetric', () => {
   test('fails: concurrency for a raw transformer, naming the metrics raw mode allows', () => {
     expect(() => synth({ mode: DeploymentMode.RAW }, { module: MODULE, scaleMetric: ScaleMetric.CONCURRENCY }))
       .toThrow(/'scaleMetric' concurrency needs Knative's autoscaler \(serverless mode\); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY/);
+  });
+});
+
+// rt-finish: the explainer scales like the transformer (explanations are CPU-bound).
+describe('the explainer scaleMetric', () => {
+  const BACKGROUND = ExplainerBackground.fromRows([[1, 2, 3, 4]]);
+  function synthExplainer(props: Partial<ModelEndpointProps>, explainer: Record<string, unknown>) {
+    const chart = new Chart(Testing.app(), 'test');
+    const e = new ModelEndpoint(chart, 'Endpoint', { modelName: 'iris', name: 'iris', storageUri: IRIS, ...props });
+    e.addExplainer({ background: BACKGROUND, ...explainer });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    return manifests;
+  }
+
+  test('serverless: cpu on Knative\'s HPA class with the given target', () => {
+    const a = revisionAnnotations(synthExplainer({}, { scaleMetric: ScaleMetric.CPU, scaleTarget: 60 }), 'iris-explainer');
+    expect(a).toMatchObject({
+      'autoscaling.knative.dev/class': 'hpa.autoscaling.knative.dev',
+      'autoscaling.knative.dev/metric': 'cpu',
+      'autoscaling.knative.dev/target': '60',
+    });
+    // The predictor keeps its own default.
+    expect(revisionAnnotations(synthExplainer({}, { scaleMetric: ScaleMetric.CPU }))).toMatchObject({ 'autoscaling.knative.dev/metric': 'concurrency' });
+  });
+
+  test('serverless: rps with Knative\'s default target; the default stays concurrency 100', () => {
+    expect(revisionAnnotations(synthExplainer({}, { scaleMetric: ScaleMetric.RPS }), 'iris-explainer'))
+      .toMatchObject({ 'autoscaling.knative.dev/metric': 'rps', 'autoscaling.knative.dev/target': '200' });
+    expect(revisionAnnotations(synthExplainer({}, {}), 'iris-explainer'))
+      .toMatchObject({ 'autoscaling.knative.dev/metric': 'concurrency', 'autoscaling.knative.dev/target': '100' });
+  });
+
+  test('raw: memory utilization on the explainer\'s HorizontalPodAutoscaler', () => {
+    const manifests = synthExplainer({ mode: DeploymentMode.RAW }, { scaleMetric: ScaleMetric.MEMORY, scaleTarget: 70 });
+    const hpa = findOne(manifests, 'HorizontalPodAutoscaler', { name: 'iris-explainer' });
+    expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+    expect(findOne(manifests, 'HorizontalPodAutoscaler', { name: 'iris' }).spec.metrics[0].resource.name).toBe('cpu');
+  });
+
+  test('fails: rps for a raw explainer, naming the metrics raw mode allows', () => {
+    expect(() => synthExplainer({ mode: DeploymentMode.RAW }, { scaleMetric: ScaleMetric.RPS }))
+      .toThrow(/'scaleMetric' rps needs Knative's autoscaler \(serverless mode\); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY/);
+  });
+
+  test.each(['scaleMetric', 'scaleTarget'])('fails: %s on an explainer in process, which scales with the predictor', (prop) => {
+    expect(() => synthExplainer({}, { inProcess: true, [prop]: prop === 'scaleMetric' ? ScaleMetric.CPU : 50 }))
+      .toThrow(`'${prop}' does not apply to an explainer that runs in process (it scales with the predictor); remove it, or drop 'inProcess'`);
   });
 });

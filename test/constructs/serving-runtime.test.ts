@@ -70,8 +70,10 @@ describe('format picks the runtime (KServe rule)', () => {
     [ModelFormat.TENSORRT, InferenceProtocol.GRPC_V2, 'kserve-tritonserver'],
     [ModelFormat.HUGGINGFACE, InferenceProtocol.V1, 'kserve-huggingfaceserver'],
     [ModelFormat.ONNX, InferenceProtocol.V2, 'cdk8s-model-server'],
-    // Version 1 only is listed for Triton's onnx; our server names no version: Triton.
-    [ModelFormat.ONNX.withVersion('1'), InferenceProtocol.V2, 'kserve-tritonserver'],
+    // rt-finish: our server declares ONNX version 1, as Triton does, and ranks higher.
+    [ModelFormat.ONNX.withVersion('1'), InferenceProtocol.V2, 'cdk8s-model-server'],
+    [ModelFormat.ONNX.withVersion('1'), InferenceProtocol.V1, 'cdk8s-model-server'],
+    [ModelFormat.ONNX.withVersion('1'), InferenceProtocol.GRPC_V2, 'cdk8s-model-server'],
   ])('%s over %s gets %s', (format, protocol, name) => {
     // TorchServe's writable root fails the project default (not Pod Security): checked per runtime below.
     const { endpoint } = synth({ format, protocol, storageUri: StorageUri.s3('models', 'm') }, DeploymentMode.RAW, { projectDefaults: name !== 'kserve-torchserve' });
@@ -91,7 +93,7 @@ describe('format picks the runtime (KServe rule)', () => {
 
   test('fails for a format no runtime serves, listing runtimes and formats', () => {
     expect(() => synth({ format: ModelFormat.custom('pmml') })).toThrow(
-      /no runtime serves 'format' pmml\. The runtimes and their formats: cdk8s-model-server \(onnx\); kserve-tensorflow-serving \(tensorflow:1, tensorflow:2\);.*kserve-mlserver \(sklearn:0, sklearn:1,/);
+      /no runtime serves 'format' pmml\. The runtimes and their formats: cdk8s-model-server \(onnx:1\); kserve-tensorflow-serving \(tensorflow:1, tensorflow:2\);.*kserve-mlserver \(sklearn:0, sklearn:1,/);
   });
 
   test('fails for a runtime that does not serve the format, naming both', () => {
@@ -369,6 +371,25 @@ describe('RuntimeCatalog: the runtimes a platform allows', () => {
     return { endpoint, manifests, app };
   }
 
+  // rt-finish: where our server is not allowed, or the ONNX version is not one it declares, Triton's entry decides.
+  test('ONNX: Triton wins where only it matches', () => {
+    const onnx = StorageUri.s3('models', 'iris/model.onnx');
+    const withoutOurs = synthIn({ runtimes: [ServingRuntime.TRITON, ServingRuntime.MLSERVER] }, { format: ModelFormat.ONNX.withVersion('1'), storageUri: onnx });
+    expect(withoutOurs.endpoint.runtime?.name).toBe('kserve-tritonserver');
+    const unversioned = synthIn({ runtimes: [ServingRuntime.TRITON, ServingRuntime.MLSERVER] }, { format: ModelFormat.ONNX, storageUri: onnx });
+    expect(unversioned.endpoint.runtime?.name).toBe('kserve-tritonserver');
+    // With both allowed, our server ranks first for versioned and unversioned ONNX alike.
+    for (const format of [ModelFormat.ONNX, ModelFormat.ONNX.withVersion('1')]) {
+      const both = synthIn({ runtimes: [ServingRuntime.TRITON, ServingRuntime.MODEL_SERVER] }, { format, storageUri: onnx });
+      expect(both.endpoint.runtime).toBe(ServingRuntime.MODEL_SERVER);
+    }
+  });
+
+  test('ONNX version 2, which no runtime declares, is an error naming the versions served', () => {
+    expect(() => synthIn({}, { format: ModelFormat.ONNX.withVersion('2'), storageUri: StorageUri.s3('models', 'iris/model.onnx') }))
+      .toThrow(/no runtime serves 'format' onnx:2 in the RuntimeCatalog 'Runtimes'\. The runtimes and their formats: cdk8s-model-server \(onnx:1\);.*kserve-tritonserver \(tensorrt:8, tensorflow:1, tensorflow:2, onnx:1,/);
+  });
+
   test('the pick comes from the catalog: without MLServer, sklearn over V2 gets the sklearn server', () => {
     const { endpoint } = synthIn({ runtimes: [ServingRuntime.MODEL_SERVER, ServingRuntime.SKLEARN_SERVER] }, { format: ModelFormat.SKLEARN });
     expect(endpoint.runtime?.name).toBe('kserve-sklearnserver');
@@ -412,7 +433,7 @@ describe('RuntimeCatalog: the runtimes a platform allows', () => {
 
   test('fails: a format no allowed runtime serves names the catalog', () => {
     expect(() => synthIn({ runtimes: [ServingRuntime.MODEL_SERVER] }, { format: ModelFormat.SKLEARN })).toThrow(
-      /no runtime serves 'format' sklearn in the RuntimeCatalog 'Runtimes'\. The runtimes and their formats: cdk8s-model-server \(onnx\)\./);
+      /no runtime serves 'format' sklearn in the RuntimeCatalog 'Runtimes'\. The runtimes and their formats: cdk8s-model-server \(onnx:1\)\./);
   });
 
   test.each<[string, RuntimeCatalogProps, RegExp]>([

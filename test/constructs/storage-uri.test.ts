@@ -194,6 +194,14 @@ describe('oci:// through a modelcar sidecar', () => {
     expect(spec.initContainers).toBeUndefined();
     expect(spec.containers[1].restartPolicy).toBeUndefined();
     expect(spec.containers[1].startupProbe).toBeUndefined();
+    // rt-finish: the sidecar may link the model dir after the server's first look; the server waits for it.
+    const args: string[] = server(spec).args;
+    expect(args[args.indexOf('--model-dir-wait-seconds') + 1]).toBe('120');
+  });
+
+  test('raw mode needs no wait: the native sidecar links the model dir before the server starts', () => {
+    const spec = podSpecOf(synth({ mode: DeploymentMode.RAW, storageUri: StorageUri.fromUri(`oci://${IMAGE}`) }), DeploymentMode.RAW);
+    expect(server(spec).args).not.toContain('--model-dir-wait-seconds');
   });
 
   test('a raw CanaryRollout gives each version its own modelcar', () => {
@@ -258,7 +266,7 @@ describe('oci:// as an image volume', () => {
       mode: DeploymentMode.RAW,
       storageUri: StorageUri.fromUri(`oci://${IMAGE}`),
       storageAuth: StorageAuth.secret(Secret.fromSecretName(chart, 'Pull', 'registry')),
-    })).toThrow(/has no effect on a oci:\/\/ 'storageUri'.*imagePullSecrets; use ModelImageMount.FETCH/);
+    })).toThrow(/has no effect on a oci:\/\/ 'storageUri'.*pass the registry's Secret as 'imagePullSecrets', use ModelImageMount.FETCH/);
   });
 });
 

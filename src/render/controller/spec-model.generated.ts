@@ -115,6 +115,16 @@ export const SPEC_MODEL: SpecModel = {
           "description": "The host clients call.\n\nDefault: `<name>.<namespace>.<domain>`."
         },
         {
+          "name": "imagePullSecrets",
+          "type": {
+            "array": {
+              "codec": "secretName"
+            }
+          },
+          "optional": true,
+          "description": "Secrets of type `kubernetes.io/dockerconfigjson` the kubelet pulls the pods' images with: a private `oci://` model image (modelcar or image volume), a private runtime or server image. Rendered as the pods' `imagePullSecrets`, as KServe does for its predictor pods, in both modes. (`ModelImageMount.FETCH` pulls the model with `storageAuth` instead.).\n\nDefault: none: public images, or the service account's image pull secrets."
+        },
+        {
           "name": "ingress",
           "type": {
             "union": "cdk8s-model-serving.EndpointIngress"
@@ -553,6 +563,22 @@ export const SPEC_MODEL: SpecModel = {
           "default": 0
         },
         {
+          "name": "scaleMetric",
+          "type": {
+            "enum": "cdk8s-model-serving.ScaleMetric"
+          },
+          "optional": true,
+          "description": "What the explainer's autoscaler scales on, as the predictor's and the transformer's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA\nclass (serverless) or a HorizontalPodAutoscaler (raw). Explanations are CPU-bound (many\npredictor calls per request), so `ScaleMetric.CPU` often fits better than concurrency.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode."
+        },
+        {
+          "name": "scaleTarget",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second, or percent utilization of the CPU or memory request.\n\nDefault: concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80."
+        },
+        {
           "name": "seed",
           "type": {
             "primitive": "integer"
@@ -840,6 +866,16 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "The host clients call.\n\nDefault: `<name>.<namespace>.<domain>`."
+        },
+        {
+          "name": "imagePullSecrets",
+          "type": {
+            "array": {
+              "codec": "secretName"
+            }
+          },
+          "optional": true,
+          "description": "Secrets of type `kubernetes.io/dockerconfigjson` the kubelet pulls the pods' images with: a private `oci://` model image (modelcar or image volume), a private runtime or server image. Rendered as the pods' `imagePullSecrets`, as KServe does for its predictor pods, in both modes. (`ModelImageMount.FETCH` pulls the model with `storageAuth` instead.).\n\nDefault: none: public images, or the service account's image pull secrets."
         },
         {
           "name": "ingress",
@@ -2917,6 +2953,16 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "type": "string",
         "description": "The host clients call.\n\nDefault: `<name>.<namespace>.<domain>`."
       },
+      "imagePullSecrets": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+          "maxLength": 253,
+          "description": "The name of a Secret in the namespace."
+        },
+        "description": "Secrets of type `kubernetes.io/dockerconfigjson` the kubelet pulls the pods' images with: a private `oci://` model image (modelcar or image volume), a private runtime or server image. Rendered as the pods' `imagePullSecrets`, as KServe does for its predictor pods, in both modes. (`ModelImageMount.FETCH` pulls the model with `storageAuth` instead.).\n\nDefault: none: public images, or the service account's image pull secrets."
+      },
       "ingress": {
         "type": "object",
         "description": "How traffic from outside the cluster reaches the endpoint.\n\nDefault: serverless: `EndpointIngress.istio()`; raw: `EndpointIngress.none()`.\n\nHow traffic from outside the cluster reaches an endpoint. Union-like: build one with a static factory.\n\nServerless endpoints default to an Istio VirtualService (as KServe does); raw endpoints\ndefault to no ingress at all, so their output holds no Istio or Knative object unless asked.\n\nSet exactly one of: gatewayApi, istio, kubernetes, none.",
@@ -4298,6 +4344,20 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "description": "Coalitions (KernelSHAP) or perturbations (LIME) per explanation;\n\n0 picks automatically\n(every coalition when there are few features).",
             "default": 0
           },
+          "scaleMetric": {
+            "type": "string",
+            "enum": [
+              "concurrency",
+              "rps",
+              "cpu",
+              "memory"
+            ],
+            "description": "What the explainer's autoscaler scales on, as the predictor's and the transformer's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA\nclass (serverless) or a HorizontalPodAutoscaler (raw). Explanations are CPU-bound (many\npredictor calls per request), so `ScaleMetric.CPU` often fits better than concurrency.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless only).\nrps: Requests per second per replica (serverless only).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
+          },
+          "scaleTarget": {
+            "type": "integer",
+            "description": "Autoscaling target per replica for `scaleMetric`: in-flight requests, requests per second, or percent utilization of the CPU or memory request.\n\nDefault: concurrency 100, rps 200 (Knative's defaults), cpu 80, memory 80."
+          },
           "seed": {
             "type": "integer",
             "description": "Seed of the sampling, for reproducible explanations.",
@@ -4903,6 +4963,16 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       "host": {
         "type": "string",
         "description": "The host clients call.\n\nDefault: `<name>.<namespace>.<domain>`."
+      },
+      "imagePullSecrets": {
+        "type": "array",
+        "items": {
+          "type": "string",
+          "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+          "maxLength": 253,
+          "description": "The name of a Secret in the namespace."
+        },
+        "description": "Secrets of type `kubernetes.io/dockerconfigjson` the kubelet pulls the pods' images with: a private `oci://` model image (modelcar or image volume), a private runtime or server image. Rendered as the pods' `imagePullSecrets`, as KServe does for its predictor pods, in both modes. (`ModelImageMount.FETCH` pulls the model with `storageAuth` instead.).\n\nDefault: none: public images, or the service account's image pull secrets."
       },
       "ingress": {
         "type": "object",

@@ -2,6 +2,7 @@
  * The Prometheus operator objects that scrape an endpoint's pods and those of its transformer
  * and explainer: a PodMonitor in serverless mode, a ServiceMonitor in raw mode.
  */
+import { ApiObject, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { InferenceProtocol } from '../../constructs/endpoint-options';
 import * as contract from '../../contract';
@@ -99,10 +100,7 @@ export function endpointMonitor(
     if (port !== resolved.container.port) {
       // gRPC: Knative exposes only the h2c port; `/metrics` is on the HTTP port of the same
       // container, which the pod does not declare.
-      relabelings.push(
-        { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: `$1:${port}`, targetLabel: '__address__' },
-        { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: `[$1]:${port}`, targetLabel: '__address__' },
-      );
+      relabelings.push(...scrapePortRelabelings(port));
     }
   }
   const grpcOnly = resolved.container.custom && resolved.protocol === InferenceProtocol.GRPC_V2;
@@ -119,6 +117,52 @@ export function endpointMonitor(
     // selecting those too would scrape every pod twice.
     skipTrackServices: versions !== undefined,
   });
+}
+
+/** Relabelings that send a scrape to `port` of the pod, whatever port the target was found on (IPv4, then IPv6). */
+function scrapePortRelabelings(port: number): Relabeling[] {
+  return [
+    { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '([^:]+)', replacement: `$1:${port}`, targetLabel: '__address__' },
+    { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+:.+)', replacement: `[$1]:${port}`, targetLabel: '__address__' },
+  ];
+}
+
+/**
+ * Adapts the endpoint's monitor to a transformer collocated in the predictor's pods (rt-finish),
+ * which takes the serving port (Knative's `user-port`, the raw Service's `http` port):
+ * - the predictor is still scraped on its own metrics port (the address is rewritten to it, unless
+ *   the monitor already scrapes a port other than the serving one);
+ * - our transformer's `/metrics`, on the serving port, is a second endpoint of the same monitor
+ *   whose series say `component="transformer"` (the pods are the predictor's).
+ *
+ * @param transformerScraped whether the transformer is our server (whose metrics we know)
+ */
+export function collocateTransformerInMonitor(
+  monitorObject: ApiObject, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, transformerScraped: boolean,
+): void {
+  const endpoints = resolved.serverless ? '/spec/podMetricsEndpoints' : '/spec/endpoints';
+  const action = resolved.serverless
+    ? PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE
+    : ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE;
+  const port = metricsPort(resolved);
+  const runtime = resolved.container.runtime;
+  const alreadyElsewhere = resolved.serverless
+    ? port !== resolved.container.port // endpointMonitor rewrote the address already
+    : runtime?.metrics !== undefined && runtime.metrics.port !== runtime.httpPort; // the Service's own `metrics` port
+  if (!alreadyElsewhere) {
+    for (const r of scrapePortRelabelings(port)) monitorObject.addJsonPatch(JsonPatch.add(`${endpoints}/0/relabelings/-`, { action, ...r }));
+  }
+  if (!transformerScraped) return;
+  const relabelings: Relabeling[] = [
+    ...targetRelabelings(resolved),
+    { replacement: COMPONENTS.transformer, targetLabel: TARGET_LABELS.component },
+  ];
+  monitorObject.addJsonPatch(JsonPatch.add(`${endpoints}/-`, {
+    port: resolved.serverless ? KNATIVE_USER_PORT_NAME : 'http',
+    path: contract.PATHS.metrics,
+    interval: `${monitoring.scrapeIntervalSeconds}s`,
+    relabelings: relabelings.map(r => ({ action, ...r })),
+  }));
 }
 
 /**

@@ -3,12 +3,13 @@
  * (which resolves one set per version). Internal.
  */
 import { Duration, Size } from 'cdk8s';
-import { ContainerResources, DeploymentStrategy } from 'cdk8s-plus-33';
+import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
 import { resolveAnnotations } from './annotations';
+import { resolveDeploymentStrategy } from './deployment-strategy';
 import { requireInitContainers, requireKnativeFeature } from './knative';
 import { resolveLiveness } from './liveness';
-import { assertDns1123Label } from './names';
+import { assertDns1123Label, assertDns1123Subdomain } from './names';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
 import { resolveStorageAuth } from './storage-auth';
@@ -163,6 +164,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     startupSeconds,
     serviceAccountName: storage.serviceAccountName,
     automountServiceAccountToken: props.automountServiceAccountToken ?? false,
+    imagePullSecrets: resolveImagePullSecrets(props.imagePullSecrets),
     storageCredentialsSecret: storage.storageCredentialsSecret,
     storageEnv: storage.storageEnv,
     labels: props.labels ?? {},
@@ -242,27 +244,6 @@ export function resolveScaling(serverless: boolean, metric?: ScaleMetric, target
     throw new Error(`'scaleTarget' is a utilization percent for ${scaleMetric} and must be an integer from 1 to 100, got ${scaleTarget}`);
   }
   return { scaleMetric, scaleTarget };
-}
-
-/**
- * The raw Deployments' rollout strategy as Kubernetes JSON; by default never below the serving
- * capacity during a rollout: start one new pod, then stop an old one.
- */
-export function resolveDeploymentStrategy(serverless: boolean, strategy?: DeploymentStrategy): Record<string, unknown> {
-  if (!strategy) return { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } };
-  if (serverless) {
-    throw new Error("'deploymentStrategy' sets how raw mode's Deployments roll out; in serverless mode Knative rolls out each revision itself (with traffic split through a CanaryRollout): remove it, or use 'mode: DeploymentMode.RAW'");
-  }
-  const kube = strategy._toKube();
-  if (!kube.rollingUpdate) return { type: kube.type };
-  const value = (v: { value?: unknown } | undefined) => v?.value;
-  const maxSurge = value(kube.rollingUpdate.maxSurge as { value?: unknown } | undefined);
-  const maxUnavailable = value(kube.rollingUpdate.maxUnavailable as { value?: unknown } | undefined);
-  for (const [name, v] of [['maxSurge', maxSurge], ['maxUnavailable', maxUnavailable]] as const) {
-    const ok = typeof v === 'number' ? Number.isInteger(v) && v >= 0 : /^(100|[1-9]?[0-9])%$/.test(String(v));
-    if (!ok) throw new Error(`'deploymentStrategy' ${name} must be a non-negative integer or a percent from 0% to 100%, got ${String(v)}`);
-  }
-  return { type: kube.type, rollingUpdate: { maxSurge, maxUnavailable } };
 }
 
 /**
@@ -353,4 +334,16 @@ function assertLabel(key: string, value: string): void {
   if (value.length > 63 || !LABEL.test(value)) {
     throw new Error(`'labels' value '${value}' of '${key}' is not a valid Kubernetes label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`);
   }
+}
+
+/** The names of `imagePullSecrets`: Secret names (DNS-1123 subdomains), each once. */
+export function resolveImagePullSecrets(secrets: ReadonlyArray<{ readonly name: string }> | undefined): string[] {
+  const names: string[] = [];
+  for (const secret of secrets ?? []) {
+    if (!secret.name) throw new Error("'imagePullSecrets' has a Secret with an empty name; give each Secret its name (Secret.fromSecretName(scope, id, 'regcred'))");
+    assertDns1123Subdomain('imagePullSecrets', secret.name);
+    if (names.includes(secret.name)) throw new Error(`'imagePullSecrets' names the Secret '${secret.name}' twice; list each Secret once`);
+    names.push(secret.name);
+  }
+  return names;
 }

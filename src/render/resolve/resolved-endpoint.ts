@@ -71,6 +71,8 @@ export interface ResolvedEndpoint {
   readonly startupSeconds: number;
   readonly serviceAccountName?: string;
   readonly automountServiceAccountToken: boolean;
+  /** Names of the pods' image pull secrets (rt-finish). */
+  readonly imagePullSecrets: string[];
   readonly storageCredentialsSecret?: string;
   /** `STORAGE_AUTH` / `STORAGE_MAX_BYTES` for the container that fetches the model (`_storage-auth`). */
   readonly storageEnv: Array<{ name: string; value: string }>;

@@ -41,7 +41,7 @@ export function resolveStorageAuth(p: StorageAuthInput): ResolvedStorageAuth {
     const scheme = p.storageUri.scheme;
     if (p.storageUri.isMounted) {
       // rt-storage: an oci:// image that is mounted is pulled by the kubelet, with the pod's image pull secrets.
-      const pulled = scheme === 'oci' ? ' the kubelet pulls the image with the service account\'s imagePullSecrets; use ModelImageMount.FETCH to pull it with these credentials, or' : '';
+      const pulled = scheme === 'oci' ? " the kubelet pulls the image with the pod's image pull secrets; pass the registry's Secret as 'imagePullSecrets', use ModelImageMount.FETCH to pull it with these credentials, or" : '';
       throw new Error(`'storageAuth' has no effect on a ${scheme}:// 'storageUri' (${p.storageUri.uri}): the model is mounted, not fetched;${pulled} omit 'storageAuth'`);
     }
     if (auth._scheme && auth._scheme !== scheme) {

@@ -48,6 +48,8 @@ export interface RepositoryOptions {
   /** 0 means no limit. */
   readonly memoryBudgetBytes: number;
   readonly events?: RepositoryEvents;
+  /** FAILED reason of the model when the model directory is missing (default: the file system's error). */
+  readonly missingDirReason?: string;
   /** Loader, replaceable in tests. */
   readonly loader?: (file: string) => Promise<OnnxModel>;
 }
@@ -379,7 +381,8 @@ export class ModelRepository {
       const file = files.includes('model.onnx') ? 'model.onnx' : files[0];
       return [found(modelName, path.join(modelDir, file), undefined)];
     } catch (err) {
-      return [{ name: modelName, size: 0, error: `cannot read ${modelDir}: ${(err as Error).message}` }];
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT' ? this.options.missingDirReason : undefined;
+      return [{ name: modelName, size: 0, error: missing ?? `cannot read ${modelDir}: ${(err as Error).message}` }];
     }
   }
 

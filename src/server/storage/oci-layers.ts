@@ -1,15 +1,14 @@
 /**
  * Image layers for oci:// fetches: each layer's `models/` entries are unpacked into a directory of
- * their own (every byte claimed from the write cap first; links and devices skipped; absolute and
- * `..` paths refused by the tar package), then merged over the layers below with the OCI whiteout
+ * their own (`./tar-extract`: every byte claimed from the write cap first; links and devices skipped;
+ * absolute and `..` paths refused by the tar package), then merged over the layers below with the OCI whiteout
  * rules: `.wh.<name>` deletes `<name>`, `.wh..wh..opq` empties its directory.
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
 import { isStorageError, StorageError } from './errors';
 import { WriteBudget } from './limits';
+import { extractTar } from './tar-extract';
 
 /** Layer media types we unpack (tar, gzip-compressed or not); zstd layers are refused by name. */
 export const LAYER_TYPES = new Set([
@@ -22,7 +21,6 @@ export const LAYER_TYPES = new Set([
 const MODELS = 'models';
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
-const KEPT_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
 
 /** `./models/a` and `/models/a` as `models/a`. */
 function normal(p: string): string {
@@ -32,40 +30,18 @@ function normal(p: string): string {
 /** Unpacks the `models/` entries of a layer into `dir`; returns whether the layer has any. */
 export async function extractLayer(file: string, dir: string, what: string, budget: WriteBudget): Promise<boolean> {
   let found = false;
-  let refused: StorageError | undefined;
-  const warnings: string[] = [];
-  const unpacker: tar.Unpack = new tar.Unpack({
-    cwd: dir,
-    strict: true,
-    preservePaths: false,
-    preserveOwner: false,
-    filter: (p, entry) => {
-      const e = entry as tar.ReadEntry;
-      const n = normal(p);
-      if (n !== MODELS && n !== `${MODELS}/` && !n.startsWith(`${MODELS}/`)) return false;
-      found = true;
-      if (e.type !== undefined && !KEPT_TYPES.has(e.type)) return false;
-      if (refused) return false;
-      try {
-        budget.take(e.size ?? 0, `${what}: entry ${p}`);
-      } catch (err) {
-        refused = err as StorageError;
-        unpacker.abort(refused);
-        return false;
-      }
-      return true;
-    },
-    onwarn: (_code, message) => { warnings.push(String(message)); },
-  });
+  const accept = (p: string): boolean => {
+    const n = normal(p);
+    const model = n === MODELS || n === `${MODELS}/` || n.startsWith(`${MODELS}/`);
+    if (model) found = true;
+    return model;
+  };
   try {
-    await pipeline(createReadStream(file), unpacker);
+    await extractTar(file, dir, { what, budget, accept });
   } catch (err) {
-    if (refused) throw refused;
     if (isStorageError(err)) throw err;
     throw new StorageError('UNPACK', `${what}: cannot unpack the layer: ${(err as Error).message}`, { cause: err });
   }
-  if (refused) throw refused;
-  if (warnings.length > 0) throw new StorageError('UNPACK', `${what}: ${warnings.join('; ')}`);
   return found;
 }
 

@@ -1,16 +1,17 @@
 /**
  * Unpacks downloaded archives: `.tar`, `.tar.gz`/`.tgz` into a directory, `.gz` into one file.
  * Every byte unpacked is claimed from the fetch's write budget before it is written, so a
- * compression bomb stops at `--storage-max-bytes` however well it compresses.
+ * compression bomb stops at `--storage-max-bytes` however well it compresses (tars through
+ * `./tar-extract`, shared with OCI image layers).
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import * as tar from 'tar';
 import { isStorageError, StorageError } from './errors';
 import { WriteBudget } from './limits';
+import { extractTar } from './tar-extract';
 
 export type ArchiveKind = 'tar' | 'tar.gz' | 'gz';
 
@@ -22,8 +23,6 @@ export function archiveKind(name: string): ArchiveKind | undefined {
   if (n.endsWith('.gz')) return 'gz';
   return undefined;
 }
-
-const KEPT_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
 
 async function gunzipFile(file: string, out: string, what: string, budget: WriteBudget): Promise<void> {
   const meter = new Transform({
@@ -40,44 +39,6 @@ async function gunzipFile(file: string, out: string, what: string, budget: Write
   await pipeline(createReadStream(file), createGunzip(), meter, createWriteStream(out));
 }
 
-/**
- * Extracts a tar. Each entry's size is in its header, so the budget refuses an entry before any
- * of it is written. Entries that are absolute or climb out with `..` are refused by the tar
- * package (no `preservePaths`); links and device files are skipped.
- */
-async function untar(file: string, dir: string, gzip: boolean, what: string, budget: WriteBudget): Promise<void> {
-  let refused: StorageError | undefined;
-  const warnings: string[] = [];
-  const unpacker: tar.Unpack = new tar.Unpack({
-    cwd: dir,
-    gzip: gzip ? true : undefined,
-    strict: true,
-    preservePaths: false,
-    preserveOwner: false,
-    filter: (_p, entry) => {
-      const e = entry as tar.ReadEntry;
-      if (e.type !== undefined && !KEPT_TYPES.has(e.type)) return false;
-      if (refused) return false;
-      try {
-        budget.take(e.size ?? 0, `${what}: entry ${e.path}`);
-      } catch (err) {
-        refused = err as StorageError;
-        unpacker.abort(refused);
-        return false;
-      }
-      return true;
-    },
-    onwarn: (_code, message) => { warnings.push(String(message)); },
-  });
-  try {
-    await pipeline(createReadStream(file), unpacker);
-  } catch (err) {
-    throw refused ?? err;
-  }
-  if (refused) throw refused;
-  if (warnings.length > 0) throw new Error(warnings.join('; '));
-}
-
 /** Unpacks `file` (named `name` at the source) into `dir` and deletes it. */
 export async function unpack(file: string, name: string, dir: string, budget: WriteBudget): Promise<void> {
   const kind = archiveKind(name);
@@ -87,7 +48,7 @@ export async function unpack(file: string, name: string, dir: string, budget: Wr
     if (kind === 'gz') {
       await gunzipFile(file, path.join(dir, path.basename(name).replace(/\.gz$/i, '')), what, budget);
     } else {
-      await untar(file, dir, kind === 'tar.gz', what, budget);
+      await extractTar(file, dir, { what, budget, gzip: kind === 'tar.gz' });
     }
   } catch (err) {
     if (isStorageError(err)) throw err;

@@ -600,3 +600,105 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a transformer in f
     for (const name of Object.keys(exprs).filter(n => n.startsWith('alert:'))) expect([name, results[name]]).toEqual([name, 0]);
   });
 });
+
+/**
+ * rt-finish: a transformer collocated in the predictor's pod takes the pod's serving port. The
+ * endpoint's one PodMonitor scrapes both containers: its first endpoint rewrites the address to the
+ * predictor's own port, its second scrapes our transformer on the serving port as
+ * component="transformer". Two real `serve` processes stand for the two containers of one pod
+ * (127.0.0.1); each monitor endpoint becomes one Prometheus job, the pod's fixed ports mapped to theirs.
+ */
+describeWithTools(['prometheus'], 'a real Prometheus scraping a transformer collocated with its predictor', () => {
+  const servers: Record<'predictor' | 'transformer', RunningServer | undefined> = { predictor: undefined, transformer: undefined };
+  let prom: Prometheus | undefined;
+  let tmp = '';
+  let q: EndpointQueries;
+  const SENT = 5;
+  const PREDICTOR_PORT = 8085; // the custom predictor's container port in the pod
+
+  /** A job for endpoint `index` of `monitor`, found on the pod's serving port; `ports` maps pod ports to loopback ones. */
+  function job(monitor: any, index: number, podLabels: Record<string, string>, servingTarget: string, ports: Map<number, number>) {
+    const ep = monitor.spec.podMetricsEndpoints[index];
+    const base = scrapeJobFromMonitor({ ...monitor, spec: { podMetricsEndpoints: [ep] } }, podLabels, servingTarget) as any;
+    return {
+      ...base,
+      job_name: `${base.job_name}/${index}`,
+      relabel_configs: (ep.relabelings ?? []).map((r: any) => ({
+        ...(r.action ? { action: r.action } : {}),
+        ...(r.sourceLabels ? { source_labels: r.sourceLabels } : {}),
+        ...(r.regex ? { regex: r.regex } : {}),
+        ...(r.replacement ? { replacement: r.replacement.replace(/:(\d+)$/, (_m: string, p: string) => `:${ports.get(Number(p)) ?? p}`) } : {}),
+        target_label: r.targetLabel,
+      })),
+    };
+  }
+  const scalar = async (expr: string) => {
+    const r = await prom!.query(expr);
+    return r.length === 1 ? Number(r[0].value[1]) : undefined;
+  };
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-collocated-'));
+    const moduleFile = path.join(tmp, 'pass.js');
+    fs.writeFileSync(moduleFile, 'exports.preprocess = async (r) => r;\n');
+    // GIVEN a serverless endpoint with a custom predictor on 8085 and our transformer collocated, monitored
+    const chart = new Chart(Testing.app(), 'test', { namespace: NAMESPACE });
+    const endpoint = new ModelEndpoint(chart, 'Endpoint', {
+      name: 'iris',
+      modelName: MODEL,
+      container: { image: 'example/predictor:1', port: PREDICTOR_PORT, readinessPath: `/v2/models/${MODEL}/ready` },
+      monitoring: { enabled: true, scrapeInterval: Duration.seconds(1) },
+    });
+    endpoint.addTransformer({ module: TransformerModule.fromCode('exports.preprocess = async (r) => r;\n', 'pass.js'), collocated: true });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    q = endpoint.monitoring!._queries;
+    const ksvc = findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1', name: 'iris' });
+    const pod = { ...ksvc.spec.template.metadata.labels, 'serving.knative.dev/revision': 'iris-00001' };
+    const monitor = findOne(manifests, 'PodMonitor', { name: 'iris' });
+    expect(monitor.spec.podMetricsEndpoints).toHaveLength(2);
+
+    // The pod's two containers: the predictor (our server standing in for the custom one) and our transformer calling it.
+    servers.predictor = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-logreg.onnx' }), '--model-name', MODEL]);
+    servers.transformer = await startServer([
+      '--mode', 'transformer', '--model-name', MODEL, '--predictor-host', `127.0.0.1:${servers.predictor.port}`, '--transformer-module', moduleFile,
+    ]);
+    const serving = `127.0.0.1:${servers.transformer.port}`; // Knative's user-port is the transformer's now
+    const ports = new Map([[PREDICTOR_PORT, servers.predictor.port]]);
+    prom = await startPrometheus(tmp, [job(monitor, 0, pod, serving, ports), job(monitor, 1, pod, serving, ports)]);
+    await waitFor('both containers up', 15_000, async () => ((await scalar('count(up{endpoint="iris"} == 1)')) === 2 ? true : undefined));
+
+    // WHEN requests come in through the transformer (the serving port)
+    const good = expected('iris-logreg').v2_request;
+    for (let i = 0; i < SENT; i++) expect((await request(servers.transformer.port, 'POST', `/v2/models/${MODEL}/infer`, good)).status).toBe(200);
+    for (const component of ['predictor', 'transformer']) {
+      await waitFor(`${SENT} requests scraped (${component})`, 15_000, async () =>
+        ((await scalar(`sum(model_server_requests_total{endpoint="iris",component="${component}"})`)) === SENT ? true : undefined));
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await prom?.stop();
+    for (const server of Object.values(servers)) await server?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the predictor is scraped on its own port, the transformer on the serving port, each under its component', async () => {
+    const up = await prom!.query('up{endpoint="iris"}');
+    expect(Object.fromEntries(up.map(s => [s.metric.component, s.metric.instance]))).toEqual({
+      predictor: `127.0.0.1:${servers.predictor!.port}`,
+      transformer: `127.0.0.1:${servers.transformer!.port}`,
+    });
+    // The transformer's own metrics reach Prometheus as the transformer's.
+    expect(await scalar('sum(model_server_predictor_request_duration_seconds_count{endpoint="iris",component="transformer"})')).toBe(SENT);
+  });
+
+  test('the endpoint\'s queries count each request once (the predictor\'s); the transformer\'s queries see it too', async () => {
+    const selector = /model_server_requests_total(\{[^}]*\})/;
+    expect(await scalar(`sum(model_server_requests_total${selector.exec(q.requestRate)![1]})`)).toBe(SENT);
+    const [t] = q.components;
+    expect(t.component).toBe('transformer');
+    expect(await scalar(`sum(model_server_requests_total${selector.exec(t.requestRate)![1]})`)).toBe(SENT);
+    expect(await scalar(t.replicasUp)).toBe(1);
+  });
+});
