@@ -5,7 +5,7 @@
  * this file, when the cluster runs).
  */
 import { App, Chart, Duration, Size, Testing } from 'cdk8s';
-import { Cpu, DeploymentStrategy, EnvValue, ServiceAccount } from 'cdk8s-plus-33';
+import { Cpu, DeploymentStrategy, EnvValue, Secret, ServiceAccount } from 'cdk8s-plus-33';
 import {
   DeploymentMode, EndpointIngress, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ModelFormat, RuntimeCatalog,
   ScaleMetric, ServingRuntime, ServingTarget, StorageUri, TaintEffect,
@@ -48,7 +48,7 @@ describe('ModelEndpoint with target KSERVE', () => {
     const runtime = findOne(manifests, 'ServingRuntime');
     expect(runtime.apiVersion).toBe('serving.kserve.io/v1alpha1');
     expect(runtime.metadata).toMatchObject({ name: 'cdk8s-model-server', namespace: 'ml' });
-    expect(runtime.spec.supportedModelFormats).toEqual([{ name: 'onnx', autoSelect: true, priority: 3 }]);
+    expect(runtime.spec.supportedModelFormats).toEqual([{ name: 'onnx', version: '1', autoSelect: true, priority: 3 }]);
     expect(runtime.spec.multiModel).toBe(false);
     expect(runtime.spec.containers[0].name).toBe('kserve-container');
     expect(runtime.spec.containers[0].args).toEqual(['serve', '--model-name', '{{.Name}}', '--model-dir', '/mnt/models', '--http-port', '8080', '--grpc-port', '8081']);
@@ -154,6 +154,19 @@ describe('ModelEndpoint with target KSERVE', () => {
     expect(p.serviceAccountName).toBe('model-reader');
     expect(p.automountServiceAccountToken).toBe(false);
     expect(p.labels.team).toBe('ml');
+  });
+
+  test('imagePullSecrets reach the predictor and every component, as KServe passes pod fields through', () => {
+    const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
+    const regcred = Secret.fromSecretName(chart, 'Regcred', 'regcred');
+    const endpoint = new ModelEndpoint(chart, 'Endpoint', { modelName: 'iris', storageUri: IRIS, target: ServingTarget.KSERVE, imagePullSecrets: [regcred] });
+    endpoint.addExplainer({ scaleMetric: ScaleMetric.RPS, scaleTarget: 5 });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    const isvc = findOne(manifests, 'InferenceService');
+    expect(isvc.spec.predictor.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(isvc.spec.explainer.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(isvc.spec.explainer).toMatchObject({ scaleMetric: 'rps', scaleTarget: 5 });
   });
 
   test('raw mode maps deploymentStrategy and leaves containerConcurrency out', () => {

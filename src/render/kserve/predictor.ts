@@ -64,7 +64,7 @@ export function predictorSpec(r: ResolvedEndpoint, explicit: PredictorExplicit):
     };
   }
 
-  for (const key of ['serviceAccountName', 'automountServiceAccountToken', 'nodeSelector', 'tolerations', 'affinity', 'securityContext']) {
+  for (const key of ['serviceAccountName', 'automountServiceAccountToken', 'imagePullSecrets', 'nodeSelector', 'tolerations', 'affinity', 'securityContext']) {
     if (pod[key] !== undefined) predictor[key] = pod[key];
   }
   predictor.volumes = [{ name: TMP_VOLUME, emptyDir: {} }];
