@@ -233,6 +233,29 @@ spec:
   });
 });
 
+describe('image pull secrets', () => {
+  test('the predictor\'s imagePullSecrets become the endpoint\'s, on the pod; one without a name fails naming its path', () => {
+    const text = (secrets: string) => `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: private-iris }
+spec:
+  predictor:
+    imagePullSecrets: ${secrets}
+    model:
+      modelFormat: { name: onnx }
+      protocolVersion: v2
+      storageUri: s3://models/iris/model.onnx
+`;
+    const chart = Testing.chart();
+    const imported = KServeImport.fromYaml(chart, 'k', text('[{ name: regcred }, { name: mirror-cred }]'));
+    expect(imported.report.filter(e => e.outcome === 'unmapped')).toEqual([]);
+    const pod = findByKind(Testing.synth(chart), 'Service', 'private-iris')[0].spec.template.spec;
+    expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }, { name: 'mirror-cred' }]);
+    expect(() => KServeImport.fromYaml(Testing.chart(), 'k', text('[{ key: regcred }]')))
+      .toThrow(/spec\.predictor\.imagePullSecrets\.0\.name: each image pull secret needs its Secret name/);
+  });
+});
+
 describe('Knative feature flags', () => {
   test('node selection in serverless mode declares the Knative flags it needs, as KServe\'s cluster must enable them', () => {
     const text = `apiVersion: serving.kserve.io/v1beta1

@@ -205,6 +205,19 @@ export function mapServiceAccount(r: FieldReader, path: string, idPrefix: string
   return name === undefined ? undefined : call('cdk8s-plus-33', 'ServiceAccount', 'fromServiceAccountName', SCOPE, lit(`${idPrefix}-service-account`), lit(name));
 }
 
+/** `imagePullSecrets` (`[{ name }]`) as `Secret.fromSecretName(scope, id, name)` each. */
+export function mapImagePullSecrets(r: FieldReader, path: string, idPrefix: string): Code | undefined {
+  const items = r.list(`${path}.imagePullSecrets`);
+  if (items === undefined || items.length === 0) return undefined;
+  const secrets = items.map((_, i) => {
+    const name = r.string(`${path}.imagePullSecrets.${i}.name`);
+    if (name === undefined) throw r.error(`${path}.imagePullSecrets.${i}.name`, 'each image pull secret needs its Secret name');
+    return call('cdk8s-plus-33', 'Secret', 'fromSecretName', SCOPE, lit(`${idPrefix}-pull-secret${items.length > 1 ? `-${i + 1}` : ''}`), lit(name));
+  });
+  r.mark(`${path}.imagePullSecrets`);
+  return arr(secrets);
+}
+
 /** Pod and component fields that have no counterpart, with the reason each is reported. */
 export const UNMAPPED_COMPONENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ['logger', 'request/response logging (KServe logger) has no counterpart yet: use the endpoint monitoring (metrics, alerts) or a mesh access log'],
@@ -212,7 +225,6 @@ export const UNMAPPED_COMPONENT_FIELDS: ReadonlyArray<readonly [string, string]>
   ['autoScaling', 'autoScaling.metrics (KEDA/HPA metric specs) has no counterpart: use scaleMetric/scaleTarget'],
   ['storageUris', 'several storage URIs per component have no counterpart: one storageUri per endpoint'],
   ['deploymentStrategy', 'raw-mode deploymentStrategy is not imported yet: set DeploymentStrategy in the generated code'],
-  ['imagePullSecrets', 'no imagePullSecrets prop: attach them to the service account'],
   ['volumes', 'extra volumes have no counterpart'],
   ['initContainers', 'extra init containers have no counterpart'],
   ['securityContext', 'the pod security context is the construct\'s (Pod Security restricted)'],

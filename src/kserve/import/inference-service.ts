@@ -5,7 +5,7 @@
  * did; fields without a counterpart go to the report.
  */
 import { arr, call, Code, lib, lit, method, obj } from './code';
-import { mapContainer, mapEnv, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
+import { mapContainer, mapEnv, mapImagePullSecrets, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
 import { FieldReader } from './fields';
 import { camelCase, VariableNames } from './names';
 import { ApiObjectStatement, EndpointStatement } from './plan';
@@ -231,6 +231,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
   const scheduling = mapScheduling(r, p);
   if (serverless) knativeFlags.push(...scheduling.flags);
   const serviceAccount = mapServiceAccount(r, p, name);
+  const imagePullSecrets = mapImagePullSecrets(r, p, name);
   let canaryPercent = r.number(`${p}.canaryTrafficPercent`);
   for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) if (field !== 'canaryTrafficPercent') r.unmapped(`${p}.${field}`, reason);
 
@@ -248,6 +249,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     ['scaleTarget', scaleTarget !== undefined ? lit(scaleTarget) : undefined],
     ['scaleDownDelay', scaleDownDelay],
     ['serviceAccount', serviceAccount],
+    ['imagePullSecrets', imagePullSecrets],
     ...scheduling.entries,
     ['labels', Object.keys(labels).length > 0 ? obj(Object.entries(labels).map(([k, v]) => [k, lit(v)] as const)) : undefined],
     ['annotations', Object.keys(passed).length > 0 ? obj(Object.entries(passed).map(([k, v]) => [k, lit(v)] as const)) : undefined],
@@ -340,7 +342,7 @@ function componentScaling(r: FieldReader, c: string): Array<readonly [string, Co
 
 function reportComponentPod(r: FieldReader, c: string): void {
   for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) r.unmapped(`${c}.${field}`, reason);
-  for (const field of ['nodeSelector', 'tolerations', 'affinity', 'serviceAccountName', 'serviceAccount', 'containerConcurrency', 'timeout']) {
+  for (const field of ['nodeSelector', 'tolerations', 'affinity', 'serviceAccountName', 'serviceAccount', 'imagePullSecrets', 'containerConcurrency', 'timeout']) {
     r.unmapped(`${c}.${field}`, `the ${c.split('.').pop()} takes the endpoint's ${field === 'serviceAccountName' ? 'serviceAccount' : field}: set it on the predictor`);
   }
 }
