@@ -572,3 +572,23 @@ export const KSERVE = {
   components: ['predictor', 'transformer', 'explainer'] as const,
 };
 // ---- end of KServe interop ----
+
+// ---- progressive delivery (issue 17): a CanaryRollout's analysis ----
+/** The annotation that pauses, resumes, aborts or promotes a rollout (`kubectl annotate canaryrollout x <key>=promote`). */
+export const ROLLOUT_ACTION_ANNOTATION = `${LABEL_PREFIX}/rollout-action`;
+/** Values of ROLLOUT_ACTION_ANNOTATION. `resume` (or removing it) undoes `pause`. */
+export const ROLLOUT_ACTIONS = { pause: 'pause', resume: 'resume', abort: 'abort', promote: 'promote' } as const;
+/** The controller's flag and variable for the Prometheus its rollout analyses query. */
+export const CONTROLLER_ANALYSIS_FLAGS = { prometheusUrl: '--prometheus-url' };
+export const CONTROLLER_ANALYSIS_ENV = { prometheusUrl: 'PROMETHEUS_URL' };
+/**
+ * TEST-ONLY flags of the model server: inject failures so a canary analysis can be shown
+ * rolling back a bad version. Off by default; never set them in a deployment.
+ */
+export const SERVER_FAULT_FLAGS = {
+  /** TEST-ONLY: the share (0 to 1) of inference requests answered 500. */
+  faultErrorRatio: '--fault-error-ratio',
+  /** TEST-ONLY: milliseconds added to every inference request. */
+  faultDelayMs: '--fault-delay-ms',
+};
+// ---- end of progressive delivery ----

@@ -9,6 +9,8 @@ import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
 import { ModelVersion } from './model-version';
 import { MonitoringOptions } from './monitoring-options';
+import { RolloutAnalysis } from './rollout-analysis';
+import { resolveAnalysis } from '../render/analysis/resolve';
 import { synthesizeCanaryRaw } from '../render/canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from '../render/canary-serverless';
 import { metricsPort } from '../render/monitoring/monitor';
@@ -174,6 +176,16 @@ export interface CanaryRolloutProps extends CommonEndpointOptions {
    * version runs a custom `container`
    */
   readonly monitoring?: MonitoringOptions;
+
+  /**
+   * Progressive delivery: the controller steps the canary's traffic and promotes or rolls it
+   * back by its metrics (see `RolloutAnalysis`). Needs a `canary`; `trafficPercent` and
+   * `shadow` must be unset (the analysis sets them). Synthesized without the controller, the
+   * canary gets no traffic until the controller runs the analysis.
+   *
+   * @default - no analysis: the split is `trafficPercent`, changed by hand
+   */
+  readonly analysis?: RolloutAnalysis;
 }
 
 /**
@@ -256,6 +268,7 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     this.host = props.host ?? `${this.name}.${this.namespace ?? 'default'}.${domain}`;
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
+    if (props.analysis) assertAnalysisFits(props);
     this.shadow = props.shadow ?? false;
     this.trafficPercent = resolvePercent(props);
     this.stableVersion = props.stable.version;
@@ -360,6 +373,16 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
   }
 }
 
+/** An analysis needs a canary and owns the split; its own props are checked by resolveAnalysis. */
+function assertAnalysisFits(props: CanaryRolloutProps): void {
+  if (!props.canary) throw new Error("'analysis' needs a 'canary' to analyse; set 'canary', or remove 'analysis'");
+  if (props.trafficPercent !== undefined) {
+    throw new Error(`'trafficPercent' is ${props.trafficPercent}, but 'analysis' sets the canary's weight step by step; remove 'trafficPercent' (use 'analysis.stepWeights')`);
+  }
+  if (props.shadow) throw new Error("'shadow' is set with 'analysis', which mirrors by itself; remove 'shadow' (use 'analysis.mirrorPercent')");
+  resolveAnalysis(props.analysis!);
+}
+
 function resolvePercent(props: CanaryRolloutProps): number {
   if (!props.canary) {
     if (props.trafficPercent !== undefined) {
@@ -368,7 +391,8 @@ function resolvePercent(props: CanaryRolloutProps): number {
     if (props.shadow) throw new Error("'shadow' needs a 'canary' to mirror traffic to");
     return 0;
   }
-  const percent = props.trafficPercent ?? 10;
+  // With an analysis the controller sets the weight; on its own the canary gets nothing.
+  const percent = props.trafficPercent ?? (props.analysis ? 0 : 10);
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
     throw new Error(`'trafficPercent' must be an integer between 0 and 100, got ${percent}`);
   }
