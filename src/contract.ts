@@ -103,6 +103,11 @@ export const SERVER_FLAGS = {
   /** How requests are authenticated: one of `STORAGE_AUTH_MODES`. */
   storageAuth: '--storage-auth',
   // ---- end of storage initializer ----
+  // ---- TEST-ONLY fault injection (issue 17: a canary analysis shown rolling back a bad version); off by default ----
+  /** TEST-ONLY: the share (0 to 1) of inference requests answered 500. Never set in a deployment. */
+  faultErrorRatio: '--fault-error-ratio',
+  /** TEST-ONLY: milliseconds added to every inference request. Never set in a deployment. */
+  faultDelayMs: '--fault-delay-ms',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -183,6 +188,10 @@ export const SERVER_ENV = {
   storageDeadlineMs: 'STORAGE_DEADLINE_MS',
   storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
   storageAuth: 'STORAGE_AUTH',
+  /** TEST-ONLY (see SERVER_FLAGS.faultErrorRatio). */
+  faultErrorRatio: 'FAULT_ERROR_RATIO',
+  /** TEST-ONLY (see SERVER_FLAGS.faultDelayMs). */
+  faultDelayMs: 'FAULT_DELAY_MS',
   // rt-storage (issue 15): hf:// and oci:// sources. Each is also read as a file of the same name in
   // STORAGE_CREDENTIALS_DIR (a mounted Secret).
   /** Hugging Face access token for private or gated hf:// repos (the name Hugging Face's own clients read). */
@@ -581,14 +590,4 @@ export const ROLLOUT_ACTIONS = { pause: 'pause', resume: 'resume', abort: 'abort
 /** The controller's flag and variable for the Prometheus its rollout analyses query. */
 export const CONTROLLER_ANALYSIS_FLAGS = { prometheusUrl: '--prometheus-url' };
 export const CONTROLLER_ANALYSIS_ENV = { prometheusUrl: 'PROMETHEUS_URL' };
-/**
- * TEST-ONLY flags of the model server: inject failures so a canary analysis can be shown
- * rolling back a bad version. Off by default; never set them in a deployment.
- */
-export const SERVER_FAULT_FLAGS = {
-  /** TEST-ONLY: the share (0 to 1) of inference requests answered 500. */
-  faultErrorRatio: '--fault-error-ratio',
-  /** TEST-ONLY: milliseconds added to every inference request. */
-  faultDelayMs: '--fault-delay-ms',
-};
 // ---- end of progressive delivery ----
