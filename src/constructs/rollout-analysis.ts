@@ -87,6 +87,7 @@ export interface RolloutAnalysis {
    * The step size, with `maxWeight` (instead of `stepWeights`).
    *
    * @default 10
+   * @noSchemaDefault only without stepWeights, which the construct checks
    */
   readonly stepWeight?: number;
 
@@ -94,6 +95,7 @@ export interface RolloutAnalysis {
    * The last weight before promotion, with `stepWeight`.
    *
    * @default 50
+   * @noSchemaDefault only without stepWeights, which the construct checks
    */
   readonly maxWeight?: number;
 

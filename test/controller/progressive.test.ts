@@ -150,17 +150,25 @@ describeWithTools(['prometheus'], 'progressive delivery: the controller steps, p
     if (r.status >= 300) throw new Error(`apply refused: ${JSON.stringify(r.body)}`);
   };
   const rolloutStatus = async (n: string, name: string) => (await get(crPath(n, name)))?.status?.rollout;
+  let lastController: ControllerProcess | undefined;
+  /** The CR's status and the controller's last log lines, for failure messages. */
+  const explain = async (n: string, name: string) => `status ${JSON.stringify((await get(crPath(n, name)))?.status)}\ncontroller log:\n${
+    (lastController?.logs ?? []).slice(-12).map((l) => JSON.stringify(l)).join('\n')}`;
   const waitPhase = async (n: string, name: string, phase: string, timeoutMs = 60_000): Promise<Json> => {
     let last: Json | undefined;
     await eventually(`${name} in phase ${phase}`, async () => {
       last = await rolloutStatus(n, name);
       return last?.phase === phase;
-    }, timeoutMs).catch((e) => { throw new Error(`${e.message}; last rollout status ${JSON.stringify(last)}`); });
+    }, timeoutMs).catch(async (e) => { throw new Error(`${e.message}; ${await explain(n, name)}`); });
     return last!;
   };
+  const waitFor = (what: string, n: string, name: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) =>
+    eventually(what, check, timeoutMs).catch(async (e) => { throw new Error(`${e.message}; ${await explain(n, name)}`); });
   const events = async (n: string) => ((await get(`/apis/events.k8s.io/v1/namespaces/${n}/events`))?.items ?? []) as Json[];
-  const controllerFor = (n: string, prometheusUrl: string): Promise<ControllerProcess> =>
-    startController(state, { namespace: n, args: ['--watch-namespace', n, '--leader-elect', 'false', '--prometheus-url', prometheusUrl] });
+  const controllerFor = async (n: string, prometheusUrl: string): Promise<ControllerProcess> => {
+    lastController = await startController(state, { namespace: n, args: ['--watch-namespace', n, '--leader-elect', 'false', '--prometheus-url', prometheusUrl] });
+    return lastController;
+  };
 
   beforeAll(async () => {
     ({ state, client } = await cluster());
@@ -194,7 +202,7 @@ describeWithTools(['prometheus'], 'progressive delivery: the controller steps, p
     await mustApply(rollout(ns.good, 'iris'));
     const load = new FakeMeshLoad(client, ns.good, 'iris', { v1: servers.stable, v2: servers.good });
     try {
-      await eventually('weight 50', () => load.weights.includes(50), 60_000);
+      await waitFor('weight 50', ns.good, 'iris', () => load.weights.includes(50));
       expect(await first.stop()).toBe(0);
       const restarted = await controllerFor(ns.good, prometheus!.url);
       const done = await waitPhase(ns.good, 'iris', 'Succeeded', 90_000);
@@ -244,7 +252,7 @@ describeWithTools(['prometheus'], 'progressive delivery: the controller steps, p
     await mustApply(rollout(ns.manual, 'quiet'));
     const quiet = new FakeMeshLoad(client, ns.manual, 'quiet', { v1: servers.stable, v2: servers.good }, false);
     try {
-      await eventually('quiet holding', async () => /^holding at weight 10/.test((await rolloutStatus(ns.manual, 'quiet'))?.message ?? ''), 30_000);
+      await waitFor('quiet holding', ns.manual, 'quiet', async () => /^holding at weight 10/.test((await rolloutStatus(ns.manual, 'quiet'))?.message ?? ''), 30_000);
       await sleep(INTERVAL_S * 1000 * 2);
       const held = await rolloutStatus(ns.manual, 'quiet');
       expect([held.phase, held.weight, held.failedChecks]).toEqual(['Progressing', 10, 0]);

@@ -1688,8 +1688,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "The last weight before promotion, with `stepWeight`.",
-          "default": 50
+          "description": "The last weight before promotion, with `stepWeight`.\n\nDefault: 50."
         },
         {
           "name": "minRequests",
@@ -1741,8 +1740,7 @@ export const SPEC_MODEL: SpecModel = {
             "primitive": "integer"
           },
           "optional": true,
-          "description": "The step size, with `maxWeight` (instead of `stepWeights`).",
-          "default": 10
+          "description": "The step size, with `maxWeight` (instead of `stepWeights`).\n\nDefault: 10."
         },
         {
           "name": "stepWeights",
@@ -4667,8 +4665,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "maxWeight": {
             "type": "integer",
-            "description": "The last weight before promotion, with `stepWeight`.",
-            "default": 50
+            "description": "The last weight before promotion, with `stepWeight`.\n\nDefault: 50."
           },
           "minRequests": {
             "type": "integer",
@@ -4697,8 +4694,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           },
           "stepWeight": {
             "type": "integer",
-            "description": "The step size, with `maxWeight` (instead of `stepWeights`).",
-            "default": 10
+            "description": "The step size, with `maxWeight` (instead of `stepWeights`).\n\nDefault: 10."
           },
           "stepWeights": {
             "type": "array",
