@@ -105,7 +105,15 @@ class FakeMeshLoad {
       const weighted = (vs?.spec?.http ?? []).find((h: Json) => !h.match?.some((m: Json) => m.headers)) ?? vs?.spec?.http?.[0];
       if (weighted && dr?.spec?.subsets) {
         const versionOf = (subset: string) => dr.spec.subsets.find((s: Json) => s.name === subset)?.labels?.[LABELS.version];
-        this.route = weighted.route.map((r: Json) => ({ version: versionOf(r.destination.subset), weight: r.weight ?? 100 }));
+        const route = weighted.route.map((r: Json) => ({ version: versionOf(r.destination.subset), weight: r.weight ?? 100 }));
+        // Read between the controller's two writes at promotion (DestinationRule, then
+        // VirtualService), the route names a subset the rule no longer has: skip that snapshot
+        // (see the README: the final switch is two writes).
+        if (route.some((r: { version?: string }) => r.version === undefined)) {
+          await sleep(50);
+          continue;
+        }
+        this.route = route;
         const canary = this.route.find((r) => r.version === 'v2')?.weight ?? 0;
         const shown = this.route.length === 1 && this.route[0].version === 'v2' ? 'promoted' : canary;
         if (this.weights[this.weights.length - 1] !== shown) this.weights.push(shown as number);
@@ -210,7 +218,10 @@ describeWithTools(['prometheus'], 'progressive delivery: the controller steps, p
       await eventually('the route to v2 only', () => load.weights[load.weights.length - 1] === ('promoted' as unknown as number), 30_000);
       // THEN every weight the routes carried, in order: no jump back after the restart
       expect(load.weights).toEqual([10, 50, 100, 'promoted']);
-      expect(done.history.map((h: Json) => h.weight)).toEqual([0, 10, 50, 100, 100, 100]);
+      // The history may also hold a step (too few requests in a window): its weights, deduplicated, rise.
+      const weights: number[] = done.history.map((h: Json) => h.weight);
+      expect(weights.filter((w, i) => i === 0 || w !== weights[i - 1])).toEqual([0, 10, 50, 100]);
+      expect(done.history.map((h: Json) => h.phase).slice(-2)).toEqual(['Promoting', 'Succeeded']);
       expect(done.checks.map((c: Json) => [c.name, c.result])).toEqual(expect.arrayContaining([['error-ratio', 'Passed'], ['request-count', 'Passed']]));
       // The committed spec is unchanged (GitOps sees no drift); the old version's Deployment is pruned.
       const cr = await get(crPath(ns.good, 'iris'));
