@@ -5,6 +5,7 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import { CanaryRollout, CanaryRolloutProps, DeploymentMode, ModelVersion, RolloutAnalysis, StorageUri, WebhookPhase } from '../../src';
 import { resolveAnalysis } from '../../src/render/analysis/resolve';
+import { customResourceDefinition } from '../../src/render/controller/custom-resource-definitions';
 import { findOne } from '../util';
 import { expectValidManifests } from '../validation';
 
@@ -73,4 +74,15 @@ test.each<[string, RolloutAnalysis, Partial<CanaryRolloutProps>, string]>([
   ['abort and promote', { abort: true, promote: true }, {}, "'analysis.abort' and 'analysis.promote' are both true"],
 ])('%s is refused at synth, naming the prop', (_name, analysis, props, message) => {
   expect(() => synth(analysis, props)).toThrow(message);
+});
+
+test('the CRD carries the analysis, with no schema default for stepWeight/maxWeight (their presence chooses the step style) and status.rollout kept', () => {
+  const crd = customResourceDefinition('canaryRollout');
+  const schema = crd.spec.versions[0].schema.openAPIV3Schema;
+  const analysis = schema.properties.spec.properties.analysis;
+  expect(Object.keys(analysis.properties)).toEqual(expect.arrayContaining(['stepWeights', 'stepWeight', 'maxWeight', 'interval', 'checks', 'webhooks', 'paused', 'abort', 'promote']));
+  expect(analysis.properties.stepWeight.default).toBeUndefined();
+  expect(analysis.properties.maxWeight.default).toBeUndefined();
+  // The API server prunes unknown status fields: the rollout status must be declared.
+  expect(schema.properties.status.properties.rollout['x-kubernetes-preserve-unknown-fields']).toBe(true);
 });
