@@ -77,7 +77,7 @@ test.each<[string, RolloutAnalysis, Partial<CanaryRolloutProps>, string]>([
 });
 
 test('the CRD carries the analysis, with no schema default for stepWeight/maxWeight (their presence chooses the step style) and status.rollout kept', () => {
-  const crd = customResourceDefinition('canaryRollout');
+  const crd = customResourceDefinition('canaryRollout') as any;
   const schema = crd.spec.versions[0].schema.openAPIV3Schema;
   const analysis = schema.properties.spec.properties.analysis;
   expect(Object.keys(analysis.properties)).toEqual(expect.arrayContaining(['stepWeights', 'stepWeight', 'maxWeight', 'interval', 'checks', 'webhooks', 'paused', 'abort', 'promote']));
