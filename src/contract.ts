@@ -105,6 +105,11 @@ export const SERVER_FLAGS = {
   // ---- end of storage initializer ----
   // rt-finish (issue 15): how long a missing model directory is awaited (an oci:// modelcar sidecar links it).
   modelDirWaitSeconds: '--model-dir-wait-seconds',
+  // ---- TEST-ONLY fault injection (issue 17: a canary analysis shown rolling back a bad version); off by default ----
+  /** TEST-ONLY: the share (0 to 1) of inference requests answered 500. Never set in a deployment. */
+  faultErrorRatio: '--fault-error-ratio',
+  /** TEST-ONLY: milliseconds added to every inference request. Never set in a deployment. */
+  faultDelayMs: '--fault-delay-ms',
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -185,6 +190,10 @@ export const SERVER_ENV = {
   storageDeadlineMs: 'STORAGE_DEADLINE_MS',
   storageMaxAttempts: 'STORAGE_MAX_ATTEMPTS',
   storageAuth: 'STORAGE_AUTH',
+  /** TEST-ONLY (see SERVER_FLAGS.faultErrorRatio). */
+  faultErrorRatio: 'FAULT_ERROR_RATIO',
+  /** TEST-ONLY (see SERVER_FLAGS.faultDelayMs). */
+  faultDelayMs: 'FAULT_DELAY_MS',
   // rt-storage (issue 15): hf:// and oci:// sources. Each is also read as a file of the same name in
   // STORAGE_CREDENTIALS_DIR (a mounted Secret).
   /** Hugging Face access token for private or gated hf:// repos (the name Hugging Face's own clients read). */
@@ -621,3 +630,12 @@ export const KSERVE_EMIT = {
  */
 export const MODELCAR_MODEL_DIR_WAIT_SECONDS = 120;
 // ---- end of rt-finish ----
+// ---- progressive delivery (issue 17): a CanaryRollout's analysis ----
+/** The annotation that pauses, resumes, aborts or promotes a rollout (`kubectl annotate canaryrollout x <key>=promote`). */
+export const ROLLOUT_ACTION_ANNOTATION = `${LABEL_PREFIX}/rollout-action`;
+/** Values of ROLLOUT_ACTION_ANNOTATION. `resume` (or removing it) undoes `pause`. */
+export const ROLLOUT_ACTIONS = { pause: 'pause', resume: 'resume', abort: 'abort', promote: 'promote' } as const;
+/** The controller's flag and variable for the Prometheus its rollout analyses query. */
+export const CONTROLLER_ANALYSIS_FLAGS = { prometheusUrl: '--prometheus-url' };
+export const CONTROLLER_ANALYSIS_ENV = { prometheusUrl: 'PROMETHEUS_URL' };
+// ---- end of progressive delivery ----

@@ -9,7 +9,9 @@ import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
 import { ModelVersion } from './model-version';
 import { MonitoringOptions } from './monitoring-options';
+import { RolloutAnalysis } from './rollout-analysis';
 import { ServingTarget } from './serving-target';
+import { resolveAnalysis } from '../render/analysis/resolve';
 import { synthesizeCanaryRaw } from '../render/canary-raw';
 import { CanaryPlan, ResolvedRetries, synthesizeCanaryServerless, TRACKS } from '../render/canary-serverless';
 import { planInferenceService } from '../render/kserve/endpoint';
@@ -179,6 +181,16 @@ export interface CanaryRolloutProps extends CommonEndpointOptions {
    * version runs a custom `container`
    */
   readonly monitoring?: MonitoringOptions;
+
+  /**
+   * Progressive delivery: the controller steps the canary's traffic and promotes or rolls it
+   * back by its metrics (see `RolloutAnalysis`). Needs a `canary`; `trafficPercent` and
+   * `shadow` must be unset (the analysis sets them). Synthesized without the controller, the
+   * canary gets no traffic until the controller runs the analysis.
+   *
+   * @default - no analysis: the split is `trafficPercent`, changed by hand
+   */
+  readonly analysis?: RolloutAnalysis;
 }
 
 /**
@@ -269,6 +281,7 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
     this.host = props.host ?? (kserve ? `${this.name}-${this.namespace ?? 'default'}.${domain}` : `${this.name}.${this.namespace ?? 'default'}.${domain}`);
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
+    if (props.analysis) assertAnalysisFits(props, kserve);
     this.shadow = props.shadow ?? false;
     this.trafficPercent = resolvePercent(props);
     this.stableVersion = props.stable.version;
@@ -383,6 +396,19 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
   }
 }
 
+/** An analysis needs a canary and owns the split; its own props are checked by resolveAnalysis. */
+function assertAnalysisFits(props: CanaryRolloutProps, kserve: boolean): void {
+  if (kserve) {
+    throw new Error("'analysis' is run by our controller, which does not drive KServe's InferenceServices; with 'target: ServingTarget.KSERVE' step 'trafficPercent' (KServe's canaryTrafficPercent) yourself, or remove 'target' to let the controller run the analysis");
+  }
+  if (!props.canary) throw new Error("'analysis' needs a 'canary' to analyse; set 'canary', or remove 'analysis'");
+  if (props.trafficPercent !== undefined) {
+    throw new Error(`'trafficPercent' is ${props.trafficPercent}, but 'analysis' sets the canary's weight step by step; remove 'trafficPercent' (use 'analysis.stepWeights')`);
+  }
+  if (props.shadow) throw new Error("'shadow' is set with 'analysis', which mirrors by itself; remove 'shadow' (use 'analysis.mirrorPercent')");
+  resolveAnalysis(props.analysis!);
+}
+
 function resolvePercent(props: CanaryRolloutProps): number {
   if (!props.canary) {
     if (props.trafficPercent !== undefined) {
@@ -391,7 +417,8 @@ function resolvePercent(props: CanaryRolloutProps): number {
     if (props.shadow) throw new Error("'shadow' needs a 'canary' to mirror traffic to");
     return 0;
   }
-  const percent = props.trafficPercent ?? 10;
+  // With an analysis the controller sets the weight; on its own the canary gets nothing.
+  const percent = props.trafficPercent ?? (props.analysis ? 0 : 10);
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
     throw new Error(`'trafficPercent' must be an integer between 0 and 100, got ${percent}`);
   }

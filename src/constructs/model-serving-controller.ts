@@ -118,6 +118,14 @@ export interface ModelServingControllerProps {
   readonly resyncPeriod?: Duration;
 
   /**
+   * The Prometheus HTTP API that `CanaryRollout` analyses query (e.g.
+   * `http://prometheus-operated.monitoring:9090`), passed as `--prometheus-url`.
+   *
+   * @default - none: CanaryRollout analyses pause (Prometheus unreachable) until it is set
+   */
+  readonly prometheusUrl?: string;
+
+  /**
    * How long the API server waits for a webhook answer before applying the failure policy.
    *
    * @default Duration.seconds(5)
@@ -253,6 +261,7 @@ export class ModelServingController extends Construct {
       `${f.storageInitializerImage}=${props.storageInitializerImage ?? image}`,
       `${f.resyncSeconds}=${resyncSeconds}`,
       ...(props.watchNamespace !== undefined ? [`${f.watchNamespace}=${props.watchNamespace}`] : []),
+      ...(props.prometheusUrl !== undefined ? [`${contract.CONTROLLER_ANALYSIS_FLAGS.prometheusUrl}=${httpUrl('prometheusUrl', props.prometheusUrl)}`] : []),
     ];
     const e = contract.CONTROLLER_ENV;
     const resources = controllerResources(props.resources);
@@ -461,4 +470,10 @@ function controllerResources(r: ContainerResources | undefined): k8s.ResourceReq
     requests: { cpu: k8s.Quantity.fromString(cpuRequest), memory: k8s.Quantity.fromString(memRequest) },
     limits: { cpu: k8s.Quantity.fromString(cpuLimit), memory: k8s.Quantity.fromString(memLimit) },
   };
+}
+
+/** `url`, or a synth-time error naming `prop` unless it is an absolute http(s) URL. */
+function httpUrl(prop: string, url: string): string {
+  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new Error(`'${prop}' must be an absolute http:// or https:// URL, got '${url}'`);
+  return url;
 }

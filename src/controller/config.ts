@@ -5,7 +5,8 @@
  * A bad value is a ConfigError that names the flag (or the variable it came from) and the rule.
  */
 import {
-  CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV, CONTROLLER_FLAGS,
+  CONTROLLER_ANALYSIS_ENV, CONTROLLER_ANALYSIS_FLAGS, CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV,
+  CONTROLLER_FLAGS,
   CONTROLLER_PORTS, CONTROLLER_WEBHOOK_DEFAULTS, CONTROLLER_WEBHOOK_ENV, CONTROLLER_WEBHOOK_FLAGS, DEFAULT_SERVER_IMAGE, WEBHOOK_CERT_MODES,
 } from '../contract';
 
@@ -48,6 +49,8 @@ export interface ControllerConfig {
   /** The self-signed serving certificate's lifetime: a year, or the TEST-ONLY env's value. */
   readonly webhookCertValidityMs: number;
   // ---- end of ctl-webhook ----
+  /** The Prometheus HTTP API that CanaryRollout analyses query; undefined: analyses pause. */
+  readonly prometheusUrl?: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -61,9 +64,10 @@ export class ConfigError extends Error {
   }
 }
 
-type Key = keyof typeof CONTROLLER_FLAGS | keyof typeof CONTROLLER_CORE_FLAGS | keyof typeof CONTROLLER_WEBHOOK_FLAGS;
-const FLAGS: Record<Key, string> = { ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS, ...CONTROLLER_WEBHOOK_FLAGS };
-const ENV: Partial<Record<Key, string>> = { ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV, ...CONTROLLER_WEBHOOK_ENV };
+type Key = keyof typeof CONTROLLER_FLAGS | keyof typeof CONTROLLER_CORE_FLAGS | keyof typeof CONTROLLER_WEBHOOK_FLAGS
+  | keyof typeof CONTROLLER_ANALYSIS_FLAGS;
+const FLAGS: Record<Key, string> = { ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS, ...CONTROLLER_WEBHOOK_FLAGS, ...CONTROLLER_ANALYSIS_FLAGS };
+const ENV: Partial<Record<Key, string>> = { ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV, ...CONTROLLER_WEBHOOK_ENV, ...CONTROLLER_ANALYSIS_ENV };
 /** A year: the self-signed serving certificate's lifetime (renewed after two thirds of it). */
 const CERT_VALIDITY_MS = 365 * 86_400_000;
 
@@ -96,6 +100,7 @@ export const CONTROLLER_HELP: ReadonlyArray<readonly [Key, string, string]> = [
   ['webhookMaxBodyBytes', String(CONTROLLER_WEBHOOK_DEFAULTS.maxBodyBytes), 'largest AdmissionReview body the webhooks read (413 above)'],
   ['webhookRequestTimeoutSeconds', String(CONTROLLER_WEBHOOK_DEFAULTS.requestTimeoutSeconds), 'seconds a client has to send a whole webhook request (and to finish the TLS handshake)'],
   // ---- end of ctl-webhook ----
+  ['prometheusUrl', 'none (CanaryRollout analyses pause)', 'Prometheus HTTP API (http://prometheus.monitoring:9090) that CanaryRollout analyses query'],
 ];
 
 /** `cdk8s-model-serving controller --help`. */
@@ -194,6 +199,7 @@ export function parseControllerConfig(argv: readonly string[], env: NodeJS.Proce
     webhookRequestTimeoutSeconds: int('webhookRequestTimeoutSeconds', CONTROLLER_WEBHOOK_DEFAULTS.requestTimeoutSeconds, 1, 300),
     webhookCertValidityMs: testOnlyCertValidityMs(env),
     // ---- end of ctl-webhook ----
+    prometheusUrl: prometheusUrl(raw('prometheusUrl'), where('prometheusUrl')),
   };
   // client-go's rule: the leader must give up before a follower may take over.
   if (config.leaderElect && !(config.renewDeadlineSeconds < config.leaseDurationSeconds)) {
@@ -203,6 +209,19 @@ export function parseControllerConfig(argv: readonly string[], env: NodeJS.Proce
     throw new ConfigError(`${where('retryPeriodSeconds')} must be less than ${FLAGS.renewDeadlineSeconds} (${config.renewDeadlineSeconds}), got ${config.retryPeriodSeconds}`);
   }
   return config;
+}
+
+/** An http(s) URL without a trailing slash, or undefined when unset or empty. */
+function prometheusUrl(value: string | undefined, where: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${where} must be an http:// or https:// URL, got '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${where} must be an http:// or https:// URL, got '${value}'`);
+  return value.replace(/\/+$/, '');
 }
 
 // ---- ctl-webhook ----

@@ -25,6 +25,9 @@ import {
   AppliedRecord, childKey, containsGroupKinds, needsApply, objectKey, parentMetadataPatch, planPrune,
   prepareChildren, recordedGroupKinds,
 } from './reconcile';
+import { RolloutDriver } from './rollout/driver';
+import { Decision, RolloutStatus, trafficOf } from './rollout/state-machine';
+import { rolloutAnalysisOf, RolloutTraffic } from './spec';
 import { computeStatus, ReconcileOutcome, sameStatus } from './status';
 
 const CR_API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
@@ -51,11 +54,15 @@ export class Controller {
   private readonly writtenStatus = new Map<string, { [k: string]: any }>();
   /** Kinds of children (`Kind.apiVersion`) being watched. */
   private readonly childKinds = new Set<string>();
+  /** Seconds after which a reconcile asked to run again (a rollout's next analysis). */
+  private readonly requeueAfter = new Map<string, number>();
   private workers: Promise<void>[] = [];
   private inFlight = 0;
   private running = false;
   private resyncTimer?: NodeJS.Timeout;
   private crsSynced = false;
+  /** Runs CanaryRollout analyses (Prometheus queries, webhooks). */
+  private readonly rollouts: RolloutDriver;
   /** Fingerprint of what a reconcile reads from each CR, as last seen in an event. */
   private readonly lastSeen = new Map<string, string>();
 
@@ -73,6 +80,7 @@ export class Controller {
     private readonly log: Logger, private readonly metrics: ControllerMetrics) {
     this.informers = new InformerSet(client, kubeConfig, kube, log.child({ component: 'informers' }), config.watchNamespace);
     this.queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 300_000 });
+    this.rollouts = new RolloutDriver(config.prometheusUrl);
     metrics.queueDepthByKind = () => {
       const depth: Record<string, number> = Object.fromEntries(KINDS.map((k) => [k, 0]));
       for (const key of this.queue.waitingKeys()) {
@@ -174,6 +182,9 @@ export class Controller {
           this.log.info('reconcile will be retried', { key, retryInMs: delay, retries: this.queue.retries(key) });
         } else {
           this.queue.forget(key);
+          const after = this.requeueAfter.get(key);
+          this.requeueAfter.delete(key);
+          if (after !== undefined) this.queue.addAfter(key, after * 1000);
         }
       } catch (e) {
         if (e instanceof NotLeaderError) {
@@ -202,8 +213,11 @@ export class Controller {
     const cr: KubeObject = structuredClone(cached);
 
     let rendered: KubeObject[];
+    let rollout: Decision | undefined;
     try {
-      rendered = this.desired.render(cr);
+      rollout = await this.analyse(key, cr);
+      const traffic: RolloutTraffic | undefined = rollout ? trafficOf(rollout.status) : undefined;
+      rendered = this.desired.render(cr, traffic);
     } catch (e) {
       if (!(e instanceof SpecError)) throw e;
       await this.fail(cr, { reason: SpecError.REASON, message: `${e.message}; fix the custom resource's spec (kubectl edit ${cr.kind.toLowerCase()} ${cr.metadata.name} -n ${cr.metadata.namespace})` });
@@ -259,9 +273,28 @@ export class Controller {
     }
     if (union !== current) await this.applyParentMetadata(cr, current);
 
-    await this.writeStatus(cr, live, { children: children.length });
+    await this.writeStatus(cr, live, { children: children.length }, rollout?.status);
+    // Events after the status: a restart in between repeats no step (the status says where it is).
+    for (const event of rollout?.events ?? []) await this.recordEvent(cr, event.reason, event.message, event.type, 'Rollout');
+    if (rollout?.requeueAfterSeconds !== undefined) this.requeueAfter.set(key, rollout.requeueAfterSeconds);
     this.lastEventMessage.delete(key);
     return 'success';
+  }
+
+  /**
+   * A CanaryRollout with an analysis: the machine's decision from the status last written (ours,
+   * or the CR's after a restart). Undefined for every other custom resource. Throws SpecError for
+   * an analysis the constructs refuse.
+   */
+  private async analyse(key: string, cr: KubeObject): Promise<Decision | undefined> {
+    const plan = rolloutAnalysisOf(cr);
+    if (!plan) return undefined;
+    const previous: RolloutStatus | undefined = this.writtenStatus.get(key)?.rollout ?? cr.status?.rollout;
+    const decision = await this.rollouts.step(cr, plan, previous);
+    if (decision.status !== previous) {
+      this.log.info('rollout', { key, phase: decision.status.phase, weight: decision.status.weight, step: decision.status.step, message: decision.status.message });
+    }
+    return decision;
   }
 
   /** The `Kind (apiVersion)` of children whose kind the API server does not serve. */
@@ -354,18 +387,21 @@ export class Controller {
     }
   }
 
-  private async writeStatus(cr: KubeObject, children: readonly KubeObject[], outcome: ReconcileOutcome): Promise<void> {
+  private async writeStatus(cr: KubeObject, children: readonly KubeObject[], outcome: ReconcileOutcome, rollout?: RolloutStatus): Promise<void> {
     // The cache may not hold our last status write yet: what we wrote counts as the current status then.
     const key = objectKey(cr);
     const written = this.writtenStatus.get(key);
     const status = computeStatus(cr, children, outcome, new Date(), written ?? cr.status);
+    // A rollout's progress survives a failed pass (the status is applied whole, so keep it).
+    const keptRollout = rollout ?? (written ?? cr.status)?.rollout;
+    if (keptRollout) status.rollout = keptRollout;
     if (sameStatus(status, cr.status) || (written && sameStatus(status, written))) return;
     await this.kube.apply({ apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: cr.metadata.name, namespace: cr.metadata.namespace }, status }, { force: true, subresource: 'status' });
     this.writtenStatus.set(key, status);
   }
 
-  /** An events.k8s.io/v1 Event (Warning) about `cr`. */
-  private async recordEvent(cr: KubeObject, reason: string, note: string): Promise<void> {
+  /** An events.k8s.io/v1 Event (Warning unless said otherwise) about `cr`. */
+  private async recordEvent(cr: KubeObject, reason: string, note: string, type: 'Normal' | 'Warning' = 'Warning', action = 'Reconcile'): Promise<void> {
     const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
     try {
       await this.kube.create({
@@ -376,9 +412,9 @@ export class Controller {
         eventTime: now,
         reportingController: CONTROLLER_FIELD_MANAGER,
         reportingInstance: this.config.podName,
-        action: 'Reconcile',
+        action,
         reason,
-        type: 'Warning',
+        type,
         note: note.slice(0, 1024),
         regarding: {
           apiVersion: cr.apiVersion,

@@ -64,6 +64,7 @@ export function createCore(
     repository,
     limits: { maxBatchSize: config.maxBatchSize },
     inferenceTimeoutMs: config.requestTimeoutMs,
+    faults: config.faults,
   });
 }
 

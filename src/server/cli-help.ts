@@ -59,6 +59,8 @@ export const SERVE_FLAG_DOCS: Record<FlagKey, FlagDoc> = {
   storageDeadlineMs: { group: STORAGE, default: String(DEFAULTS.storage.deadlineMs), description: 'the whole fetch, retries included, times out after this long' },
   storageMaxAttempts: { group: STORAGE, default: String(DEFAULTS.storage.maxAttempts), description: 'attempts per request for network errors, timeouts, 429 and 5xx; 1 = no retries' },
   storageAuth: { group: STORAGE, default: DEFAULTS.storage.auth, description: 'auto, secret, workload-identity or anonymous' },
+  faultErrorRatio: { group: S, default: '0 (off)', description: 'TEST-ONLY: share (0 to 1) of inference requests answered 500; never set in a deployment' },
+  faultDelayMs: { group: S, default: '0 (off)', description: 'TEST-ONLY: milliseconds added to every inference request; never set in a deployment' },
   peers: { group: MESH, default: 'none', description: 'comma-separated host:port of every member' },
   peerDns: { group: MESH, default: 'none', description: 'headless Service name whose addresses are the members (port: --http-port)' },
   self: { group: MESH, default: '127.0.0.1:<http port>', description: 'this member as the others see it (host:port)' },

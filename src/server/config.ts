@@ -83,6 +83,8 @@ export interface ServerConfig {
   readonly maxUnreadResponseBytes: number;
   /** Limits and authentication of `--storage-uri` fetches (`./storage/settings`). */
   readonly storage: StorageSettings;
+  /** TEST-ONLY fault injection (`--fault-error-ratio`, `--fault-delay-ms`); undefined: none. */
+  readonly faults?: FaultConfig;
   /** Set in mesh mode (`--mode mesh`); `mode` is then `multi`. */
   readonly mesh?: MeshConfig;
   /**
@@ -256,7 +258,26 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
     grpcLimits,
+    ...faultsOf(raw, where, int),
   };
+}
+
+/** TEST-ONLY: the share of inference requests to fail (500) and the delay added to each. */
+export interface FaultConfig {
+  readonly errorRatio: number;
+  readonly delayMs: number;
+}
+
+function faultsOf(
+  raw: (key: Key) => string | undefined, where: (key: Key) => string, int: (key: Key, min: number, max: number) => number | undefined,
+): { faults?: FaultConfig } {
+  const ratioText = raw('faultErrorRatio');
+  const errorRatio = ratioText === undefined ? 0 : Number(ratioText);
+  if (ratioText !== undefined && (!/^\d*\.?\d+$/.test(ratioText.trim()) || errorRatio > 1)) {
+    throw new ConfigError(`${where('faultErrorRatio')} (test only) must be a number from 0 to 1, got '${ratioText}'`);
+  }
+  const delayMs = int('faultDelayMs', 0, 600_000) ?? 0;
+  return errorRatio > 0 || delayMs > 0 ? { faults: { errorRatio, delayMs } } : {};
 }
 
 // ---- gRPC port limits per client ----

@@ -242,6 +242,7 @@ describe('ModelServingController', () => {
       monitoring: false,
       prometheusNamespace: 'observability',
       prometheusLabels: { release: 'kube-prometheus-stack' },
+      prometheusUrl: 'http://prometheus-operated.observability:9090',
     });
     expect(manifests).toMatchSnapshot();
     expect(findByKind(manifests, 'Namespace')).toEqual([]);
@@ -251,6 +252,7 @@ describe('ModelServingController', () => {
     expect(deploymentOf(manifests).spec.replicas).toBe(3);
     expect(containerOf(manifests).args).toEqual(expect.arrayContaining([
       '--watch-namespace=models', '--storage-initializer-image=registry.example.com/storage-initializer:1.2.3', '--resync-seconds=600',
+      '--prometheus-url=http://prometheus-operated.observability:9090',
     ]));
     expect(containerOf(manifests).resources).toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } });
     expect(findOne(manifests, 'ValidatingWebhookConfiguration').webhooks[0].timeoutSeconds).toBe(10);
@@ -272,6 +274,7 @@ describe('ModelServingController', () => {
   test('fails on replicas below 1, a cert-manager issuer without cert-manager, and a webhook timeout above 30 seconds', () => {
     const chart = () => new Chart(Testing.app(), 'install');
     expect(() => new ModelServingController(chart(), 'C', { replicas: 0 })).toThrow(/'replicas' must be a positive integer, got 0/);
+    expect(() => new ModelServingController(chart(), 'C', { prometheusUrl: 'prometheus:9090' })).toThrow("'prometheusUrl' must be an absolute http:// or https:// URL, got 'prometheus:9090'");
     expect(() => new ModelServingController(chart(), 'C', { certManagerIssuer: 'ca' })).toThrow(/'certManagerIssuer' and 'certManagerClusterIssuer' need 'certificateMode: WebhookCertificateMode.CERT_MANAGER'/);
     expect(() => new ModelServingController(chart(), 'C', { webhookTimeout: Duration.seconds(31) })).toThrow(/'webhookTimeout' must be at most 30 seconds/);
     expect(() => new ModelServingController(chart(), 'C', { namespace: 'Bad_NS' })).toThrow(/'namespace'/);

@@ -12,6 +12,7 @@ import { decodeStruct } from './decode';
 import { SpecError } from './spec-error';
 import { CRD_GROUP, CRD_VERSION } from '../../contract';
 import { CanaryRollout, CanaryRolloutProps, ModelEndpoint, ModelEndpointProps, ModelMesh, ModelMeshProps } from '../../index';
+import { resolveAnalysis, ResolvedAnalysis } from '../../render/analysis/resolve';
 import { SpecProp, SpecRoot } from '../../render/controller/spec-model';
 import { SPEC_MODEL } from '../../render/controller/spec-model.generated';
 
@@ -76,8 +77,49 @@ export function specToProps(resource: CustomResource, scope: Construct): Decoded
   return { kind: root.kind, props, methods } as DecodedSpec;
 }
 
+/**
+ * The traffic a CanaryRollout's analysis has reached: rendered instead of the spec's own split,
+ * so the committed spec stays the desired end state while the children carry the step in force.
+ */
+export interface RolloutTraffic {
+  /** The canary's share of users' requests. */
+  readonly weight: number;
+  /** Share copied to the canary (mirror phase); undefined: no mirroring. */
+  readonly mirrorPercent?: number;
+  /** Promotion done: the canary is rendered as the only (stable) version. */
+  readonly promoted: boolean;
+}
+
+/** What a rollout analysis runs on. */
+export interface RolloutPlanOf {
+  readonly analysis: ResolvedAnalysis;
+  readonly stableVersion: string;
+  readonly canaryVersion: string;
+}
+
+/** A CanaryRollout's resolved analysis and versions, or undefined when it has none; throws SpecError. */
+export function rolloutAnalysisOf(resource: CustomResource): RolloutPlanOf | undefined {
+  if (resource.kind !== 'CanaryRollout' || !(resource.spec as { analysis?: unknown } | undefined)?.analysis) return undefined;
+  const decoded = specToProps(resource, new Chart(new App(), 'analysis'));
+  if (decoded.kind !== 'CanaryRollout' || !decoded.props.analysis || !decoded.props.canary) return undefined;
+  try {
+    const analysis = resolveAnalysis(decoded.props.analysis);
+    return { analysis, stableVersion: decoded.props.stable.version, canaryVersion: decoded.props.canary.version };
+  } catch (e) {
+    throw asSpecError(e, m => fieldInMessage('spec', m, rootOf(resource), resource.metadata));
+  }
+}
+
+/** The props rendered at the analysis's traffic instead of the spec's split. */
+function atTraffic(props: CanaryRolloutProps, traffic: RolloutTraffic): CanaryRolloutProps {
+  const { analysis: _analysis, trafficPercent: _percent, shadow: _shadow, ...rest } = props;
+  if (traffic.promoted) return { ...rest, stable: props.canary ?? props.stable, canary: undefined };
+  if (traffic.mirrorPercent !== undefined) return { ...rest, trafficPercent: traffic.mirrorPercent, shadow: true };
+  return { ...rest, trafficPercent: traffic.weight };
+}
+
 /** Builds the constructs of a custom resource in a fresh in-memory app; throws SpecError. */
-function build(resource: CustomResource): { chart: Chart; root: SpecRoot } {
+function build(resource: CustomResource, traffic?: RolloutTraffic): { chart: Chart; root: SpecRoot } {
   const { name, namespace } = resource.metadata ?? {};
   if (typeof name !== 'string' || name === '') throw new SpecError('metadata.name', 'is required');
   if (typeof namespace !== 'string' || namespace === '') throw new SpecError('metadata.namespace', 'is required: our custom resources are namespaced');
@@ -88,7 +130,8 @@ function build(resource: CustomResource): { chart: Chart; root: SpecRoot } {
   const fieldOf = (base: string, message: string) => fieldInMessage(base, message, root, resource.metadata);
   let instance: IConstruct;
   try {
-    instance = new CONSTRUCTS[root.construct](chart, root.kind, decoded.props);
+    const props = traffic && decoded.kind === 'CanaryRollout' ? atTraffic(decoded.props, traffic) : decoded.props;
+    instance = new CONSTRUCTS[root.construct](chart, root.kind, props);
   } catch (e) {
     throw asSpecError(e, m => fieldOf('spec', m));
   }
@@ -110,8 +153,8 @@ function build(resource: CustomResource): { chart: Chart; root: SpecRoot } {
  *
  * @throws SpecError naming the field at fault, with the construct's message
  */
-export function renderCustomResource(resource: CustomResource): KubeObject[] {
-  const { chart, root } = build(resource);
+export function renderCustomResource(resource: CustomResource, traffic?: RolloutTraffic): KubeObject[] {
+  const { chart, root } = build(resource, traffic);
   validateTree(chart, root, resource.metadata);
   let objects: KubeObject[];
   try {

@@ -91,6 +91,17 @@ export const STATUS_SCHEMA: Json = {
       description: 'Per component (predictor, transformer, explainer, mesh): what the controller observed.',
       additionalProperties: { 'type': 'object', 'x-kubernetes-preserve-unknown-fields': true },
     },
+    rollout: {
+      'type': 'object',
+      'description': 'A CanaryRollout analysis: phase, the canary weight in force, the step, the last value of every check and the history of the last rollout.',
+      'properties': {
+        phase: { type: 'string', enum: ['Progressing', 'Paused', 'Promoting', 'Succeeded', 'Failed'] },
+        weight: { type: 'integer', minimum: 0, maximum: 100, description: 'The canary\'s share of requests now.' },
+        step: { type: 'integer', minimum: 0, description: 'The step in force, 1-based (0: before the first).' },
+        message: { type: 'string' },
+      },
+      'x-kubernetes-preserve-unknown-fields': true,
+    },
     details: {
       'type': 'object',
       'description': 'Anything else the controller reports.',

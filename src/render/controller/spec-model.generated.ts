@@ -41,6 +41,82 @@ export const SPEC_MODEL: SpecModel = {
     }
   ],
   "structs": {
+    "cdk8s-model-serving.AnalysisCheck": {
+      "fqn": "cdk8s-model-serving.AnalysisCheck",
+      "props": [
+        {
+          "name": "max",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "The highest passing value.\n\nDefault: no upper bound."
+        },
+        {
+          "name": "min",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "The lowest passing value.\n\nDefault: no lower bound."
+        },
+        {
+          "name": "name",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": false,
+          "description": "The name shown in status and Events (a DNS-1123 label)."
+        },
+        {
+          "name": "query",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": false,
+          "description": "The PromQL query;\n\nit must return one sample or a scalar."
+        }
+      ]
+    },
+    "cdk8s-model-serving.AnalysisWebhook": {
+      "fqn": "cdk8s-model-serving.AnalysisWebhook",
+      "props": [
+        {
+          "name": "name",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": false,
+          "description": "The name shown in status and Events (a DNS-1123 label)."
+        },
+        {
+          "name": "phase",
+          "type": {
+            "enum": "cdk8s-model-serving.WebhookPhase"
+          },
+          "optional": true,
+          "description": "When it is called.",
+          "default": "PreStep"
+        },
+        {
+          "name": "timeout",
+          "type": {
+            "codec": "duration"
+          },
+          "optional": true,
+          "description": "How long the controller waits for an answer.",
+          "default": "10s"
+        },
+        {
+          "name": "url",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": false,
+          "description": "The URL the controller posts to (`http://` or `https://`)."
+        }
+      ]
+    },
     "cdk8s-model-serving.CanaryRolloutProps": {
       "fqn": "cdk8s-model-serving.CanaryRolloutProps",
       "props": [
@@ -53,6 +129,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "Namespaces allowed to reach the pods through the NetworkPolicy.\n\nDefault: serverless: istio-system and knative-serving; raw: istio-system."
+        },
+        {
+          "name": "analysis",
+          "type": {
+            "struct": "cdk8s-model-serving.RolloutAnalysis"
+          },
+          "optional": true,
+          "description": "Progressive delivery: the controller steps the canary's traffic and promotes or rolls it back by its metrics (see `RolloutAnalysis`).\n\nNeeds a `canary`; `trafficPercent` and\n`shadow` must be unset (the analysis sets them). Synthesized without the controller, the\ncanary gets no traffic until the controller runs the analysis.\n\nDefault: no analysis: the split is `trafficPercent`, changed by hand."
         },
         {
           "name": "annotations",
@@ -1567,6 +1651,155 @@ export const SPEC_MODEL: SpecModel = {
         }
       ]
     },
+    "cdk8s-model-serving.RolloutAnalysis": {
+      "fqn": "cdk8s-model-serving.RolloutAnalysis",
+      "props": [
+        {
+          "name": "abort",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Aborts the rollout: all traffic back to stable, status Failed.\n\nA later spec change (other\nthan `paused`, `abort`, `promote`) starts a new rollout. The annotation value `abort` does\nthe same.",
+          "default": false
+        },
+        {
+          "name": "checks",
+          "type": {
+            "array": {
+              "struct": "cdk8s-model-serving.AnalysisCheck"
+            }
+          },
+          "optional": true,
+          "description": "More checks, in PromQL.\n\nDefault: only the built-in checks."
+        },
+        {
+          "name": "errorRatioMargin",
+          "type": {
+            "primitive": "number"
+          },
+          "optional": true,
+          "description": "How much the canary's error ratio may exceed the stable version's over the same window, from 0 to 1.",
+          "default": 0.01
+        },
+        {
+          "name": "failureLimit",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "Failed checks (counted over the whole rollout) after which the canary is rolled back.",
+          "default": 2
+        },
+        {
+          "name": "interval",
+          "type": {
+            "codec": "duration"
+          },
+          "optional": true,
+          "description": "Time between two analyses;\n\neach step lasts at least this long. Also the window of the\nbuilt-in queries. A whole number of seconds, at least 1 s.",
+          "default": "1m"
+        },
+        {
+          "name": "maxErrorRatio",
+          "type": {
+            "primitive": "number"
+          },
+          "optional": true,
+          "description": "The highest error ratio (non-2xx answers / all answers) the canary may have, from 0 to 1.",
+          "default": 0.05
+        },
+        {
+          "name": "maxLatencyRatio",
+          "type": {
+            "primitive": "number"
+          },
+          "optional": true,
+          "description": "The highest ratio of the canary's p99 latency to the stable version's over the same window.",
+          "default": 1.5
+        },
+        {
+          "name": "maxWeight",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "The last weight before promotion, with `stepWeight`.\n\nDefault: 50."
+        },
+        {
+          "name": "minRequests",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "Requests the canary must have answered within one interval before any check is judged: with fewer the step holds (neither passes nor fails).",
+          "default": 20
+        },
+        {
+          "name": "mirrorPercent",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "A mirror-only phase first: for one interval the canary gets this share of requests as a copy (Istio mirror;\n\nusers see only stable answers), and its checks must pass before the\nfirst weighted step.\n\nDefault: no mirror phase."
+        },
+        {
+          "name": "paused",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Pauses the rollout: the weight in force stays, no check runs, until set back to false.\n\nThe\nannotation `serving.cdk8s-model-serving.io/rollout-action: pause` does the same.",
+          "default": false
+        },
+        {
+          "name": "promote",
+          "type": {
+            "primitive": "boolean"
+          },
+          "optional": true,
+          "description": "Promotes the canary now, skipping the remaining steps and checks.\n\nThe annotation value\n`promote` does the same.",
+          "default": false
+        },
+        {
+          "name": "scaleDownDelay",
+          "type": {
+            "codec": "duration"
+          },
+          "optional": true,
+          "description": "How long the old version keeps running after promotion (all traffic already on the new one) before it is removed.",
+          "default": "5m"
+        },
+        {
+          "name": "stepWeight",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "The step size, with `maxWeight` (instead of `stepWeights`).\n\nDefault: 10."
+        },
+        {
+          "name": "stepWeights",
+          "type": {
+            "array": {
+              "primitive": "integer"
+            }
+          },
+          "optional": true,
+          "description": "The canary's traffic weights, in order, each from 1 to 100, rising.\n\nDefault: from `stepWeight` and `maxWeight`: stepWeight, 2 x stepWeight, ... up to maxWeight."
+        },
+        {
+          "name": "webhooks",
+          "type": {
+            "array": {
+              "struct": "cdk8s-model-serving.AnalysisWebhook"
+            }
+          },
+          "optional": true,
+          "description": "Webhooks called before each step or before promotion.\n\nDefault: none."
+        }
+      ]
+    },
     "cdk8s-model-serving.RouteRetries": {
       "fqn": "cdk8s-model-serving.RouteRetries",
       "props": [
@@ -2687,6 +2920,22 @@ export const SPEC_MODEL: SpecModel = {
           "name": "EXISTS",
           "value": "Exists",
           "description": "Any taint with the key matches."
+        }
+      ]
+    },
+    "cdk8s-model-serving.WebhookPhase": {
+      "fqn": "cdk8s-model-serving.WebhookPhase",
+      "description": "When an analysis webhook is called.",
+      "members": [
+        {
+          "name": "PRE_STEP",
+          "value": "PreStep",
+          "description": "Before each traffic step, including the first: a failure holds the step and counts as a failed check."
+        },
+        {
+          "name": "PRE_PROMOTION",
+          "value": "PrePromotion",
+          "description": "Once, after the last step's checks pass and before promotion: a failure counts as a failed check."
         }
       ]
     }
@@ -4410,6 +4659,148 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "type": "string"
         },
         "description": "Namespaces allowed to reach the pods through the NetworkPolicy.\n\nDefault: serverless: istio-system and knative-serving; raw: istio-system."
+      },
+      "analysis": {
+        "type": "object",
+        "properties": {
+          "abort": {
+            "type": "boolean",
+            "description": "Aborts the rollout: all traffic back to stable, status Failed.\n\nA later spec change (other\nthan `paused`, `abort`, `promote`) starts a new rollout. The annotation value `abort` does\nthe same.",
+            "default": false
+          },
+          "checks": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "query"
+              ],
+              "properties": {
+                "max": {
+                  "type": "integer",
+                  "description": "The highest passing value.\n\nDefault: no upper bound."
+                },
+                "min": {
+                  "type": "integer",
+                  "description": "The lowest passing value.\n\nDefault: no lower bound."
+                },
+                "name": {
+                  "type": "string",
+                  "description": "The name shown in status and Events (a DNS-1123 label)."
+                },
+                "query": {
+                  "type": "string",
+                  "description": "The PromQL query;\n\nit must return one sample or a scalar."
+                }
+              }
+            },
+            "description": "More checks, in PromQL.\n\nDefault: only the built-in checks."
+          },
+          "errorRatioMargin": {
+            "type": "number",
+            "description": "How much the canary's error ratio may exceed the stable version's over the same window, from 0 to 1.",
+            "default": 0.01
+          },
+          "failureLimit": {
+            "type": "integer",
+            "description": "Failed checks (counted over the whole rollout) after which the canary is rolled back.",
+            "default": 2
+          },
+          "interval": {
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "Time between two analyses;\n\neach step lasts at least this long. Also the window of the\nbuilt-in queries. A whole number of seconds, at least 1 s.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+            "default": "1m"
+          },
+          "maxErrorRatio": {
+            "type": "number",
+            "description": "The highest error ratio (non-2xx answers / all answers) the canary may have, from 0 to 1.",
+            "default": 0.05
+          },
+          "maxLatencyRatio": {
+            "type": "number",
+            "description": "The highest ratio of the canary's p99 latency to the stable version's over the same window.",
+            "default": 1.5
+          },
+          "maxWeight": {
+            "type": "integer",
+            "description": "The last weight before promotion, with `stepWeight`.\n\nDefault: 50."
+          },
+          "minRequests": {
+            "type": "integer",
+            "description": "Requests the canary must have answered within one interval before any check is judged: with fewer the step holds (neither passes nor fails).",
+            "default": 20
+          },
+          "mirrorPercent": {
+            "type": "integer",
+            "description": "A mirror-only phase first: for one interval the canary gets this share of requests as a copy (Istio mirror;\n\nusers see only stable answers), and its checks must pass before the\nfirst weighted step.\n\nDefault: no mirror phase."
+          },
+          "paused": {
+            "type": "boolean",
+            "description": "Pauses the rollout: the weight in force stays, no check runs, until set back to false.\n\nThe\nannotation `serving.cdk8s-model-serving.io/rollout-action: pause` does the same.",
+            "default": false
+          },
+          "promote": {
+            "type": "boolean",
+            "description": "Promotes the canary now, skipping the remaining steps and checks.\n\nThe annotation value\n`promote` does the same.",
+            "default": false
+          },
+          "scaleDownDelay": {
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "How long the old version keeps running after promotion (all traffic already on the new one) before it is removed.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+            "default": "5m"
+          },
+          "stepWeight": {
+            "type": "integer",
+            "description": "The step size, with `maxWeight` (instead of `stepWeights`).\n\nDefault: 10."
+          },
+          "stepWeights": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            },
+            "description": "The canary's traffic weights, in order, each from 1 to 100, rising.\n\nDefault: from `stepWeight` and `maxWeight`: stepWeight, 2 x stepWeight, ... up to maxWeight."
+          },
+          "webhooks": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "url"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string",
+                  "description": "The name shown in status and Events (a DNS-1123 label)."
+                },
+                "phase": {
+                  "type": "string",
+                  "enum": [
+                    "PreStep",
+                    "PrePromotion"
+                  ],
+                  "description": "When it is called.\n\nWhen an analysis webhook is called.\n\nPreStep: Before each traffic step, including the first: a failure holds the step and counts as a failed check.\nPrePromotion: Once, after the last step's checks pass and before promotion: a failure counts as a failed check.",
+                  "default": "PreStep"
+                },
+                "timeout": {
+                  "type": "string",
+                  "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+                  "description": "How long the controller waits for an answer.\n\nA duration such as 30s, 5m, 1h30m or 500ms.",
+                  "default": "10s"
+                },
+                "url": {
+                  "type": "string",
+                  "description": "The URL the controller posts to (`http://` or `https://`)."
+                }
+              }
+            },
+            "description": "Webhooks called before each step or before promotion.\n\nDefault: none."
+          }
+        },
+        "description": "Progressive delivery: the controller steps the canary's traffic and promotes or rolls it back by its metrics (see `RolloutAnalysis`).\n\nNeeds a `canary`; `trafficPercent` and\n`shadow` must be unset (the analysis sets them). Synthesized without the controller, the\ncanary gets no traffic until the controller runs the analysis.\n\nDefault: no analysis: the split is `trafficPercent`, changed by hand."
       },
       "annotations": {
         "type": "object",

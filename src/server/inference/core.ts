@@ -26,6 +26,8 @@ export interface InferenceCoreOptions {
   readonly limits: TensorLimits;
   /** Longest time one inference may take (0 = no limit). */
   readonly inferenceTimeoutMs: number;
+  /** TEST-ONLY fault injection (`--fault-error-ratio`, `--fault-delay-ms`). */
+  readonly faults?: { readonly errorRatio: number; readonly delayMs: number };
 }
 
 /** Protocol-neutral model server core. */
@@ -34,6 +36,8 @@ export class InferenceCore {
   private draining = false;
   private started = false;
   private readonly metadataCache = new WeakMap<OnnxModel, ModelMetadata>();
+  /** Requests seen by the fault injector (faults spread evenly, no randomness: reproducible). */
+  private faultCounter = 0;
 
   constructor(private readonly options: InferenceCoreOptions) {
     this.repository = options.repository;
@@ -137,6 +141,7 @@ export class InferenceCore {
     // While draining we still serve: load balancers may route to us until readiness propagates;
     // the listener closing (after the shutdown delay) is what stops new requests.
     const entry = this.resolve(name, version);
+    if (this.options.faults) await this.injectFault(name);
     const loaded = await this.repository.acquire(entry);
     try {
       const model = loaded.model;
@@ -161,6 +166,16 @@ export class InferenceCore {
       return response;
     } finally {
       this.repository.release(entry, loaded);
+    }
+  }
+
+  /** TEST-ONLY: waits `delayMs`, then fails request n when floor(n x ratio) steps up (exactly `ratio` of them, evenly). */
+  private async injectFault(name: string): Promise<void> {
+    const { errorRatio, delayMs } = this.options.faults!;
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    const n = ++this.faultCounter;
+    if (Math.floor(n * errorRatio) > Math.floor((n - 1) * errorRatio)) {
+      throw serverError(ERRORS.INFERENCE_FAILED, name, 'fault injected by --fault-error-ratio (test only)');
     }
   }
 

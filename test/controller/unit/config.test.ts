@@ -3,7 +3,8 @@
  * the contract is parsed and documented, bad values are errors that name the flag or variable.
  */
 import {
-  CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV, CONTROLLER_FLAGS, CONTROLLER_WEBHOOK_ENV, CONTROLLER_WEBHOOK_FLAGS,
+  CONTROLLER_ANALYSIS_ENV, CONTROLLER_ANALYSIS_FLAGS, CONTROLLER_CORE_ENV, CONTROLLER_CORE_FLAGS, CONTROLLER_DEFAULTS, CONTROLLER_ENV,
+  CONTROLLER_FLAGS, CONTROLLER_WEBHOOK_ENV, CONTROLLER_WEBHOOK_FLAGS,
 } from '../../../src/contract';
 import { CONTROLLER_HELP, controllerHelp, parseControllerConfig } from '../../../src/controller/config';
 
@@ -34,18 +35,22 @@ describe('controller configuration', () => {
   });
 
   test('every flag in the contract has help text and a parser; the help names each flag and its variable', () => {
-    const keys = [...Object.keys(CONTROLLER_FLAGS), ...Object.keys(CONTROLLER_CORE_FLAGS), ...Object.keys(CONTROLLER_WEBHOOK_FLAGS)].sort();
+    const flags = { ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS, ...CONTROLLER_WEBHOOK_FLAGS, ...CONTROLLER_ANALYSIS_FLAGS };
+    const envs: Record<string, string> = { ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV, ...CONTROLLER_WEBHOOK_ENV, ...CONTROLLER_ANALYSIS_ENV };
+    const keys = Object.keys(flags).sort();
     expect(CONTROLLER_HELP.map(([k]) => k).sort()).toEqual(keys);
     const help = controllerHelp();
-    for (const [key, flag] of Object.entries({ ...CONTROLLER_FLAGS, ...CONTROLLER_CORE_FLAGS, ...CONTROLLER_WEBHOOK_FLAGS })) {
+    for (const [key, flag] of Object.entries(flags)) {
       expect(help).toContain(flag);
-      const env = ({ ...CONTROLLER_ENV, ...CONTROLLER_CORE_ENV, ...CONTROLLER_WEBHOOK_ENV } as Record<string, string>)[key];
+      const env = envs[key];
       if (env) expect(help).toContain(`env ${env}`);
     }
   });
 
   test.each([
     [['--workers', '0'], {}, "--workers must be an integer between 1 and 64, got '0'"],
+    [['--prometheus-url', 'prometheus:9090'], {}, "--prometheus-url must be an http:// or https:// URL, got 'prometheus:9090'"],
+    [[], { PROMETHEUS_URL: 'not a url' }, "PROMETHEUS_URL (for --prometheus-url) must be an http:// or https:// URL, got 'not a url'"],
     [['--metrics-port', 'http'], {}, "--metrics-port must be an integer between 0 and 65535, got 'http'"],
     [[], { LEADER_ELECT: 'yes' }, "LEADER_ELECT (for --leader-elect) must be one of true, false, got 'yes'"],
     [['--webhook-cert-mode', 'acme'], {}, "--webhook-cert-mode must be one of self-signed, cert-manager, none, got 'acme'"],
@@ -63,5 +68,8 @@ describe('controller configuration', () => {
   test('sub-second lease timings are accepted (tests use them), leader election off skips the timing rules', () => {
     expect(parseControllerConfig(['--lease-duration-seconds', '2', '--renew-deadline-seconds', '1.5', '--retry-period-seconds', '0.2'], {}).retryPeriodSeconds).toBe(0.2);
     expect(parseControllerConfig(['--leader-elect', 'false', '--renew-deadline-seconds', '30'], {}).leaderElect).toBe(false);
+    const url = parseControllerConfig(['--prometheus-url', 'http://prometheus.monitoring:9090/'], {}).prometheusUrl;
+    expect(url).toBe('http://prometheus.monitoring:9090');
+    expect(parseControllerConfig([], {}).prometheusUrl).toBeUndefined();
   });
 });
