@@ -1,22 +1,8 @@
 // SIGTERM under load, over REST and gRPC: readiness turns false first, every request accepted
 // before SIGTERM is answered, then the process exits 0.
-import * as http from 'http';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { expected, MODELS, request, ROOT, startServer } from './server-harness';
-
-/**
- * A probe as the kubelet sends it, on a connection of its own: a keep-alive socket of the load's pool may be
- * one the drain is closing (ECONNRESET with two jest workers on a busy machine).
- */
-function probe(port: number, urlPath: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    }).on('error', reject);
-  });
-}
 
 test('SIGTERM drains without dropping accepted requests', async () => {
   const server = await startServer(['--model-dir', `${MODELS}/mlp-wide.onnx`, '--model-name', 'wide'], {
@@ -57,8 +43,9 @@ test('SIGTERM drains without dropping accepted requests', async () => {
   server.proc.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 100));
   // readiness is off while the listener still answers (the shutdown delay)
-  expect(await probe(port, '/v2/health/ready')).toBe(503);
-  expect(await probe(port, '/v2/health/live')).toBe(200);
+  const ready = await request(port, 'GET', '/v2/health/ready');
+  expect(ready.status).toBe(503);
+  expect((await request(port, 'GET', '/v2/health/live')).status).toBe(200);
 
   const code = await server.exited;
   stop = true;
