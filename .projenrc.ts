@@ -68,6 +68,12 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
       testTimeout: 60_000,
+      // ---- ci-time: two workers on CI's 2 cores (jest's default there is one, cores - 1). Much of the run waits
+      // on child processes (servers, the controller, the test cluster, promtool, the cdk8s CLI), so a second
+      // worker fills that idle core. A worker that grows past 1.5 GB after a file is replaced, so a leak stays
+      // local. More cores: `npx projen test --maxWorkers=N`. ----
+      maxWorkers: 2,
+      workerIdleMemoryLimit: '1536MB',
       globalSetup: '<rootDir>/test/global-setup.js',
       // Seeded property tests: fast-check gets a fixed seed in every file (test/seeded.ts).
       setupFiles: ['<rootDir>/test/fast-check-setup.js'],
@@ -174,7 +180,7 @@ project.package.addEngine('node', '>= 20.0.0');
 // CI runs jest on the machine's Node and, with this task, the server suites that start real
 // server processes again on the image's Node 24 (the pinned binary from the npm registry).
 project.addTask('test:server:node24', {
-  description: 'Run the server suites that start server processes on the image\'s Node 24 (jest on this Node; MODEL_SERVER_NODE)',
+  description: 'Run the server suites whose result depends on Node with the servers on the image\'s Node 24 (jest on this Node; MODEL_SERVER_NODE; scripts/node24.js)',
   exec: 'node scripts/node24.js test',
   receiveArgs: true,
 });

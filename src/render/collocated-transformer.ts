@@ -8,10 +8,10 @@ import { ApiObject, JsonPatch } from 'cdk8s';
 import { EnvValue, k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
-import { componentResources, serverImageOf } from './component';
+import { ComponentSpec, componentResources, serverImageOf } from './component';
 import { envVar, httpProbe, livenessProbe, PodVolume, resourceRequirements, restrictedSecurityContext, tcpProbe } from './pod-template';
-import { ResolvedLiveness, resolveLiveness } from './resolve/liveness';
-import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
+import { resolveLiveness } from './resolve/liveness';
+import { ResolvedEndpoint } from './resolve/resolved-endpoint';
 import { InferenceProtocol } from '../constructs/endpoint-options';
 import { KnativeFeature } from '../constructs/knative-features';
 import type { TransformerOptions } from '../constructs/transformer-options';
@@ -20,20 +20,12 @@ import type { TransformerOptions } from '../constructs/transformer-options';
 export const COLLOCATED_TRANSFORMER_CONTAINER = 'transformer';
 const SCRATCH_VOLUME = 'transformer-scratch';
 
-/** The collocated transformer's container, decided by the Transformer. */
-export interface CollocatedTransformer {
-  readonly image: string;
-  readonly command?: string[];
-  readonly args?: string[];
-  readonly port: number;
-  /** Our server (probes on its health paths) or a container of the user's. */
-  readonly custom: boolean;
-  readonly readinessPath?: string;
-  readonly liveness?: ResolvedLiveness;
-  readonly env: Map<string, EnvValue>;
-  readonly volumes: PodVolume[];
-  readonly resources: ResolvedResources;
-}
+/**
+ * The collocated transformer's container, decided by the Transformer: the container fields of a
+ * separate component (ComponentSpec), without the Deployment/Service/autoscaler ones it does not get.
+ */
+export type CollocatedTransformer = Pick<ComponentSpec,
+'image' | 'command' | 'args' | 'port' | 'custom' | 'readinessPath' | 'liveness' | 'env' | 'volumes' | 'resources'>;
 
 /** Adds the transformer container to the predictor's pod and sends the serving port to it. */
 export function collocateTransformer(endpoint: Construct, resolved: ResolvedEndpoint, t: CollocatedTransformer): void {

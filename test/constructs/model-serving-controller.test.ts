@@ -4,8 +4,11 @@
  * (test/cluster/jest-setup.ts); the RBAC covers every kind the constructs render, checked against the
  * API server's discovery.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { Chart, Duration, Size, Testing } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-33';
+import { parseAllDocuments } from 'yaml';
 
 import { ModelServingController, ModelServingControllerProps, WebhookCertificateMode } from '../../src';
 import * as contract from '../../src/contract';
@@ -23,13 +26,37 @@ function synth(props: ModelServingControllerProps = {}) {
   return manifests;
 }
 
+/**
+ * The install without the bodies of its CRDs, for the snapshots: every new prop changes the CRDs, which
+ * test/controller/crd-generator.test.ts pins (the committed imports/cdk8s-model-serving-crds.yaml) and the
+ * explicit assertions below compare with that file.
+ */
+const withoutCrdBodies = (manifests: any[]) => manifests.map(m => m.kind === 'CustomResourceDefinition' ? { ...m, spec: '(as in imports/cdk8s-model-serving-crds.yaml: expectGeneratedCrds)' } : m);
+const GENERATED_CRDS = parseAllDocuments(fs.readFileSync(path.join(__dirname, '..', '..', 'imports', 'cdk8s-model-serving-crds.yaml'), 'utf8'))
+  .map(d => d.toJSON()).filter(Boolean);
+
+/** The install's CRDs are the generated ones, labelled with the install's labels. */
+function expectGeneratedCrds(manifests: any[]) {
+  const crds = findByKind(manifests, 'CustomResourceDefinition');
+  expect(crds.map(c => c.metadata.name)).toEqual(GENERATED_CRDS.map(c => c.metadata.name));
+  for (const crd of crds) {
+    const generatedCrd = GENERATED_CRDS.find(c => c.metadata.name === crd.metadata.name);
+    expect(crd.spec).toEqual(generatedCrd.spec);
+    expect(crd.metadata.labels).toMatchObject({ ...generatedCrd.metadata.labels, [contract.LABELS.partOf]: contract.PART_OF });
+    expect(crd.spec.scope).toBe('Namespaced');
+    expect(crd.spec.versions.map((v: any) => ({ name: v.name, served: v.served, storage: v.storage, status: v.subresources?.status })))
+      .toEqual([{ name: contract.CRD_VERSION, served: true, storage: true, status: {} }]);
+  }
+}
+
 const deploymentOf = (m: any[]) => findOne(m, 'Deployment');
 const containerOf = (m: any[]) => deploymentOf(m).spec.template.spec.containers[0];
 
 describe('ModelServingController', () => {
   test('defaults: namespace, CRDs, RBAC, Deployment, webhook Service and configurations, PDB, NetworkPolicy, PodMonitor', () => {
     const manifests = synth();
-    expect(manifests).toMatchSnapshot();
+    expect(withoutCrdBodies(manifests)).toMatchSnapshot();
+    expectGeneratedCrds(manifests);
     expect(manifests.map(m => `${m.apiVersion}/${m.kind}`).sort()).toEqual([
       'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration',
       'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration',
@@ -244,7 +271,8 @@ describe('ModelServingController', () => {
       prometheusLabels: { release: 'kube-prometheus-stack' },
       prometheusUrl: 'http://prometheus-operated.observability:9090',
     });
-    expect(manifests).toMatchSnapshot();
+    expect(withoutCrdBodies(manifests)).toMatchSnapshot();
+    expectGeneratedCrds(manifests);
     expect(findByKind(manifests, 'Namespace')).toEqual([]);
     expect(findByKind(manifests, 'Issuer')).toEqual([]);
     expect(findByKind(manifests, 'PodMonitor')).toEqual([]);

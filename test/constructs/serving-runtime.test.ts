@@ -127,6 +127,16 @@ interface Expected {
   readonly writableRoot?: boolean;
 }
 
+/** What KServe's Python servers (sklearn, XGBoost, LightGBM, Hugging Face) share: ports, V2 health paths, metrics on the HTTP port. */
+const KSERVE_PYTHON_SERVER = {
+  httpPort: 8080,
+  grpcPort: 8081,
+  rawPorts: { http: 8080, grpc: 8081 },
+  readinessPath: '/v2/models/iris/ready',
+  livenessPath: '/v2/health/live',
+  metrics: { port: 8080, path: '/metrics' },
+};
+
 const RUNTIMES: Array<[string, Expected]> = [
   ['MLServer', {
     runtime: ServingRuntime.MLSERVER,
@@ -152,12 +162,7 @@ const RUNTIMES: Array<[string, Expected]> = [
     image: 'kserve/sklearnserver:v0.15.2',
     command: ['python', '-m', 'sklearnserver'],
     args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080', '--grpc_port=8081'],
-    httpPort: 8080,
-    grpcPort: 8081,
-    rawPorts: { http: 8080, grpc: 8081 },
-    readinessPath: '/v2/models/iris/ready',
-    livenessPath: '/v2/health/live',
-    metrics: { port: 8080, path: '/metrics' },
+    ...KSERVE_PYTHON_SERVER,
   }],
   ['the KServe XGBoost server', {
     runtime: ServingRuntime.XGBOOST_SERVER,
@@ -167,12 +172,7 @@ const RUNTIMES: Array<[string, Expected]> = [
     image: 'kserve/xgbserver:v0.15.2',
     command: ['python', '-m', 'xgbserver'],
     args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080', '--grpc_port=8081', '--nthread=1'],
-    httpPort: 8080,
-    grpcPort: 8081,
-    rawPorts: { http: 8080, grpc: 8081 },
-    readinessPath: '/v2/models/iris/ready',
-    livenessPath: '/v2/health/live',
-    metrics: { port: 8080, path: '/metrics' },
+    ...KSERVE_PYTHON_SERVER,
   }],
   ['the KServe LightGBM server', {
     runtime: ServingRuntime.LIGHTGBM_SERVER,
@@ -182,12 +182,7 @@ const RUNTIMES: Array<[string, Expected]> = [
     image: 'kserve/lgbserver:v0.15.2',
     command: ['python', '-m', 'lgbserver'],
     args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080', '--grpc_port=8081', '--nthread=1'],
-    httpPort: 8080,
-    grpcPort: 8081,
-    rawPorts: { http: 8080, grpc: 8081 },
-    readinessPath: '/v2/models/iris/ready',
-    livenessPath: '/v2/health/live',
-    metrics: { port: 8080, path: '/metrics' },
+    ...KSERVE_PYTHON_SERVER,
   }],
   ['the KServe Hugging Face server', {
     runtime: ServingRuntime.HUGGINGFACE_SERVER,
@@ -198,12 +193,7 @@ const RUNTIMES: Array<[string, Expected]> = [
     command: ['python3', '-m', 'huggingfaceserver'],
     args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080', '--grpc_port=8081'],
     env: { HF_HOME: '/tmp/scratch/huggingface' },
-    httpPort: 8080,
-    grpcPort: 8081,
-    rawPorts: { http: 8080, grpc: 8081 },
-    readinessPath: '/v2/models/iris/ready',
-    livenessPath: '/v2/health/live',
-    metrics: { port: 8080, path: '/metrics' },
+    ...KSERVE_PYTHON_SERVER,
   }],
   ['TF Serving', {
     runtime: ServingRuntime.TENSORFLOW_SERVING,

@@ -2,12 +2,15 @@
  * Runs the real controller process (assets/tool/cli.js, bundled from src/ by jest's global setup)
  * against the jest run's test cluster: spawns it with the cluster's kubeconfig, collects its JSON
  * log lines, waits for /readyz, and stops it (SIGTERM, then SIGKILL after a grace period).
- * Also: a client for the cluster, namespaces per test, and waiting helpers.
+ * Also: a client for the cluster, our CRDs installed, the set-up of a file whose tests each start a
+ * controller, namespaces per test, and waiting helpers.
  */
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
+import { APPLYSET } from '../../src/contract';
+import { customResourceDefinitions } from '../../src/render/controller/custom-resource-definitions';
 import { ClusterState, ensureNamespace, waitForCluster } from '../cluster/server-check';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -30,6 +33,54 @@ export async function cluster(): Promise<{ state: ClusterState; client: KubeClie
   const state = await waitForCluster();
   if (!state) throw new Error('no test cluster in this run (see the global setup\'s message)');
   return { state, client: new KubeClient(state.connection) };
+}
+
+/** Installs our CRDs in the test cluster and waits until they are Established. */
+export async function installCrds(client: KubeClientLike): Promise<void> {
+  // The generated CRDs, labelled as applyset parent types (KEP-3659), as the install construct does.
+  const crds = customResourceDefinitions({ [APPLYSET.isParentTypeLabel]: 'true' }) as Json[];
+  for (const crd of crds) {
+    const r = await client.apply(crd, { force: true });
+    if (r.status >= 300) throw new Error(`CRD ${crd.metadata.name} refused: ${JSON.stringify(r.body)}`);
+  }
+  await eventually('our CRDs to be Established', async () => {
+    for (const crd of crds) {
+      const { body } = await client.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
+      if (!(body.status?.conditions ?? []).some((c: Json) => c.type === 'Established' && c.status === 'True')) return false;
+    }
+    return true;
+  });
+}
+
+/** The cluster of a file whose tests each start their own controller (filled in by its beforeAll). */
+export interface ControllerTestCluster {
+  readonly state: ClusterState;
+  readonly client: KubeClientLike;
+  /** Server-side apply (forced) of `obj`; throws with the API server's answer unless it was accepted. */
+  mustApply(obj: Json): Promise<Json>;
+}
+
+/**
+ * Registers a test file's hooks: the cluster with our CRDs before its tests, every controller a test
+ * started stopped after it, the client closed after the file. Call at the top level of the file.
+ */
+export function controllerTestCluster(): ControllerTestCluster {
+  const fixture = {
+    state: undefined as unknown as ClusterState,
+    client: undefined as unknown as KubeClientLike,
+    async mustApply(obj: Json): Promise<Json> {
+      const r = await fixture.client.apply(obj, { force: true });
+      if (r.status >= 300) throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+  };
+  beforeAll(async () => {
+    Object.assign(fixture, await cluster());
+    await installCrds(fixture.client);
+  }, 360_000); // the cluster may still be starting
+  afterEach(() => stopAll());
+  afterAll(() => fixture.client?.close());
+  return fixture;
 }
 
 /** A fresh namespace for one test: `<prefix>-<n>`. */

@@ -5,33 +5,20 @@
  * One controller per test, watching that test's namespace only.
  */
 import { controllerWrites } from './api-writes';
-import { API_VERSION, installCrds, modelEndpoint } from './fixtures';
-import { cluster, eventually, freshNamespace, Json, KubeClientLike, sleep, startController, stopAll } from './harness';
+import { API_VERSION, modelEndpoint } from './fixtures';
+import { controllerTestCluster, eventually, freshNamespace, Json, sleep, startController } from './harness';
 import { APPLYSET, CONTROLLER_FIELD_MANAGER, DESIRED_HASH_ANNOTATION } from '../../src/contract';
-import type { ClusterState } from '../cluster/server-check';
 
-let state: ClusterState;
-let client: KubeClientLike;
-
-beforeAll(async () => {
-  ({ state, client } = await cluster());
-  await installCrds(client);
-}, 360_000);
-afterEach(() => stopAll());
-afterAll(() => client?.close());
+const kube = controllerTestCluster();
+const { mustApply } = kube;
 
 const mePath = (ns: string, name = '') => `/apis/${API_VERSION}/namespaces/${ns}/modelendpoints${name ? `/${name}` : ''}`;
 const ksvcPath = (ns: string, name = '') => `/apis/serving.knative.dev/v1/namespaces/${ns}/services${name ? `/${name}` : ''}`;
 
 async function get(path: string): Promise<Json | undefined> {
-  const r = await client.request('GET', path);
+  const r = await kube.client.request('GET', path);
   if (r.status === 404) return undefined;
   if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-async function mustApply(obj: Json): Promise<Json> {
-  const r = await client.apply(obj, { force: true });
-  if (r.status >= 300) throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
 const condition = (obj: Json | undefined, type: string) => (obj?.status?.conditions ?? []).find((c: Json) => c.type === type);
@@ -65,11 +52,11 @@ async function childrenIn(ns: string): Promise<Json[]> {
 
 /** No write by the controller in `ns` for `quietMs` after the last one seen (the audit log). */
 async function writesSettle(ns: string, quietMs = 1500): Promise<number> {
-  let count = controllerWrites(state, ns).length;
+  let count = controllerWrites(kube.state, ns).length;
   let since = Date.now();
   while (Date.now() - since < quietMs) {
     await sleep(250);
-    const now = controllerWrites(state, ns).length;
+    const now = controllerWrites(kube.state, ns).length;
     if (now !== count) {
       count = now;
       since = Date.now();
@@ -80,8 +67,8 @@ async function writesSettle(ns: string, quietMs = 1500): Promise<number> {
 
 describe('the controller against the real API server', () => {
   test('a ModelEndpoint becomes its children, each with a controller owner reference and the applyset label, and gets a status', async () => {
-    const ns = await freshNamespace(client, 'ctl-create');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-create');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns));
     const cr = await waitReconciled(ns, 'iris');
 
@@ -105,12 +92,12 @@ describe('the controller against the real API server', () => {
   });
 
   test('Ready=True with url, traffic and revisions once the Knative Service reports ready (its status patched by the test: no Knative controller runs)', async () => {
-    const ns = await freshNamespace(client, 'ctl-ready');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-ready');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns));
     await waitReconciled(ns, 'iris');
     const ksvc = await get(ksvcPath(ns, 'iris'));
-    const r = await client.request('PATCH', `${ksvcPath(ns, 'iris')}/status`, {
+    const r = await kube.client.request('PATCH', `${ksvcPath(ns, 'iris')}/status`, {
       contentType: 'application/merge-patch+json',
       body: {
         status: {
@@ -134,8 +121,8 @@ describe('the controller against the real API server', () => {
   });
 
   test('a spec change updates the children', async () => {
-    const ns = await freshNamespace(client, 'ctl-update');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-update');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns, { transformer: true }));
     await waitReconciled(ns, 'iris');
     const before = (await get(ksvcPath(ns, 'iris')))!;
@@ -150,8 +137,8 @@ describe('the controller against the real API server', () => {
   });
 
   test('removing the transformer prunes its objects, and only them', async () => {
-    const ns = await freshNamespace(client, 'ctl-prune');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-prune');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns, { transformer: true }));
     await waitReconciled(ns, 'iris');
     expect(await get(ksvcPath(ns, 'iris-transformer'))).toBeDefined();
@@ -167,31 +154,31 @@ describe('the controller against the real API server', () => {
   });
 
   test('deleting the ModelEndpoint removes every child (the test cluster\'s garbage collector follows the owner references)', async () => {
-    const ns = await freshNamespace(client, 'ctl-delete');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-delete');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns, { transformer: true }));
     await waitReconciled(ns, 'iris');
     expect((await childrenIn(ns)).length).toBeGreaterThan(2);
-    expect((await client.request('DELETE', mePath(ns, 'iris'))).status).toBe(200);
+    expect((await kube.client.request('DELETE', mePath(ns, 'iris'))).status).toBe(200);
     await eventually('every child to be gone', async () => (await childrenIn(ns)).length === 0, 60_000);
   });
 
   test('a child edited by hand is put back on the next reconcile', async () => {
-    const ns = await freshNamespace(client, 'ctl-drift');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-drift');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns));
     await waitReconciled(ns, 'iris');
     const vsPath = `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/iris`;
     const original = (await get(vsPath))!;
     const hosts: string[] = original.spec.hosts;
-    const r = await client.request('PATCH', vsPath, { contentType: 'application/merge-patch+json', body: { spec: { hosts: ['hand-edited.example.com'] } } });
+    const r = await kube.client.request('PATCH', vsPath, { contentType: 'application/merge-patch+json', body: { spec: { hosts: ['hand-edited.example.com'] } } });
     expect(r.status).toBe(200);
     await eventually('the hosts to be put back', async () => JSON.stringify((await get(vsPath))!.spec.hosts) === JSON.stringify(hosts));
   });
 
   test('a bad spec gives Ready=False with reason InvalidSpec and a Warning Event, without a crash or a retry storm, and recovers when fixed', async () => {
-    const ns = await freshNamespace(client, 'ctl-bad');
-    const ctl = await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-bad');
+    const ctl = await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     const bad = modelEndpoint('iris', ns);
     // Valid for the CRD's schema, refused by the construct (an unknown URI scheme).
     bad.spec.storageUri = 'ftp://models/iris';
@@ -208,7 +195,7 @@ describe('the controller against the real API server', () => {
     expect(events.find((e) => e.reason === 'InvalidSpec')!.note).toMatch(/spec\.storageUri/);
     // No retry storm: one status write and one Event, then silence.
     await writesSettle(ns, 2000);
-    expect(controllerWrites(state, ns).map((w) => `${w.verb} ${w.resource}${w.subresource ? `/${w.subresource}` : ''}`).sort())
+    expect(controllerWrites(kube.state, ns).map((w) => `${w.verb} ${w.resource}${w.subresource ? `/${w.subresource}` : ''}`).sort())
       .toEqual(['create events', 'patch modelendpoints/status']);
     expect(ctl.child.exitCode).toBeNull();
 
@@ -218,8 +205,8 @@ describe('the controller against the real API server', () => {
   });
 
   test('a CanaryRollout and a ModelMesh are reconciled too: children with owner references and a status', async () => {
-    const ns = await freshNamespace(client, 'ctl-kinds');
-    await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-kinds');
+    await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply({
       apiVersion: API_VERSION,
       kind: 'CanaryRollout',
@@ -246,8 +233,8 @@ describe('the controller against the real API server', () => {
   });
 
   test('a restarted controller makes no write for unchanged custom resources (counted in the API server\'s audit log)', async () => {
-    const ns = await freshNamespace(client, 'ctl-restart');
-    const first = await startController(state, { namespace: ns, args: ['--watch-namespace', ns] });
+    const ns = await freshNamespace(kube.client, 'ctl-restart');
+    const first = await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns] });
     await mustApply(modelEndpoint('iris', ns, { transformer: true }));
     await mustApply(modelEndpoint('wine', ns));
     await waitReconciled(ns, 'iris');
@@ -256,11 +243,11 @@ describe('the controller against the real API server', () => {
     expect(settled).toBeGreaterThan(0);
     expect(await first.stop()).toBe(0);
 
-    const second = await startController(state, { namespace: ns, args: ['--watch-namespace', ns], env: { POD_NAME: 'restarted' } });
+    const second = await startController(kube.state, { namespace: ns, args: ['--watch-namespace', ns], env: { POD_NAME: 'restarted' } });
     await second.waitForLog((l) => l.msg === 'became the leader');
     // Give it time to reconcile both (a reconcile log line per CR), then count.
     await eventually('both CRs reconciled by the restarted controller', () => second.logs.filter((l) => l.msg === 'reconciled').length >= 2);
     await sleep(1000);
-    expect(controllerWrites(state, ns, 'restarted')).toEqual([]);
+    expect(controllerWrites(kube.state, ns, 'restarted')).toEqual([]);
   });
 });

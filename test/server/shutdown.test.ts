@@ -35,6 +35,9 @@ test('SIGTERM drains without dropping accepted requests', async () => {
   };
   const loops = Array.from({ length: 16 }, loop);
   await new Promise((r) => setTimeout(r, 300));
+  // ---- ci-time: and until every loop has had an answer (more than 16 sent): on a busy machine (two jest
+  // workers on two cores) 300 ms may not be enough, and the load across SIGTERM is what this test is about. ----
+  while (beforeSigterm.length <= 16) await new Promise((r) => setTimeout(r, 10));
 
   sigtermSent = true;
   server.proc.kill('SIGTERM');
@@ -88,6 +91,9 @@ test('SIGTERM under gRPC load: every call the server accepted before SIGTERM get
   };
   const loops = Array.from({ length: 16 }, (_, i) => loop(i));
   await new Promise((r) => setTimeout(r, 300));
+  // ---- ci-time: and until every loop has had an answer (more than 16 sent): on a busy machine (two jest
+  // workers on two cores) 300 ms may not be enough, and the load across SIGTERM is what this test is about. ----
+  while (beforeSigterm.length <= 16) await new Promise((r) => setTimeout(r, 10));
 
   sigtermSent = true;
   server.proc.kill('SIGTERM');

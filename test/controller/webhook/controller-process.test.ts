@@ -8,8 +8,7 @@
 import { X509Certificate } from 'crypto';
 import * as contract from '../../../src/contract';
 import { SECRET_KEYS } from '../../../src/controller/webhook/self-signed';
-import { installCrds } from '../fixtures';
-import { cluster, ControllerProcess, eventually, freshNamespace, Json, KubeClientLike, startController, stopAll } from '../harness';
+import { cluster, ControllerProcess, eventually, freshNamespace, installCrds, Json, KubeClientLike, startController, stopAll } from '../harness';
 import { ADMISSION, configurations, freePort, labelledPod, plainPod, presentedCertificate } from './webhook-fixtures';
 import type { ClusterState } from '../../cluster/server-check';
 
