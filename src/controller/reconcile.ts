@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { APPLYSET, CONTROLLER_FIELD_MANAGER, CRD_GROUP, DESIRED_HASH_ANNOTATION } from '../contract';
 import type { KubeObject } from './kube';
+import { quantityValue } from '../render/resolve/quantities';
 
 /** `<kind>/<namespace>/<name>`: the work-queue key of a custom resource. */
 export function objectKey(obj: { kind: string; metadata: { name: string; namespace?: string } }): string {
@@ -126,33 +127,8 @@ export function isSemanticSubset(desired: unknown, live: unknown): boolean {
   return false;
 }
 
-const QUANTITY_SUFFIX: Record<string, number> = {
-  'n': 1e-9,
-  'u': 1e-6,
-  'm': 1e-3,
-  '': 1,
-  'k': 1e3,
-  'M': 1e6,
-  'G': 1e9,
-  'T': 1e12,
-  'P': 1e15,
-  'E': 1e18,
-  'Ki': 2 ** 10,
-  'Mi': 2 ** 20,
-  'Gi': 2 ** 30,
-  'Ti': 2 ** 40,
-  'Pi': 2 ** 50,
-  'Ei': 2 ** 60,
-};
-
-/** The value of a Kubernetes quantity (`500m`, `1Gi`, `1e3`), or undefined when `text` is not one. */
-export function quantityValue(text: string): number | undefined {
-  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?)$/.exec(text);
-  if (!m) return undefined;
-  const base = Number(m[1]);
-  if (m[2]) return base * 10 ** Number(m[2].slice(1));
-  return base * QUANTITY_SUFFIX[m[3] ?? ''];
-}
+// Re-exported: the unit tests of the semantic comparison read it from here.
+export { quantityValue };
 
 /**
  * The live children to delete: carrying this parent's part-of label, controlled by this parent

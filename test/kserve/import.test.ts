@@ -5,10 +5,10 @@
  */
 import { Chart, Testing } from 'cdk8s';
 import { CorpusFile, readCorpus } from './corpus';
-import { KServeImport } from '../../src';
+import { KnativeFeature, KServeImport } from '../../src';
 import { KServeInputError, parseDocuments } from '../../src/kserve/import/documents';
 import { importKServe } from '../../src/kserve/import/import-documents';
-import { collectManifestErrors, findByKind, Manifest } from '../validation';
+import { collectManifestErrors, expectValidManifests, findByKind, Manifest } from '../validation';
 import { offlineManifestErrors } from '../validation/schema-validator';
 
 const corpus = readCorpus();
@@ -257,6 +257,24 @@ spec:
 });
 
 describe('Knative feature flags', () => {
+  test('an oci:// model (a modelcar) in serverless mode declares the process-namespace flag a default Knative refuses', () => {
+    const text = `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: iris-oci }
+spec:
+  predictor:
+    model:
+      modelFormat: { name: onnx }
+      protocolVersion: v2
+      storageUri: oci://registry.example.com/models/iris:1
+`;
+    const chart = Testing.chart();
+    KServeImport.fromYaml(chart, 'k', text);
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests, { knativeFlags: [KnativeFeature.SHARE_PROCESS_NAMESPACE] });
+    expect(findByKind(manifests, 'Service', 'iris-oci')[0].spec.template.spec.shareProcessNamespace).toBe(true);
+  });
+
   test('node selection in serverless mode declares the Knative flags it needs, as KServe\'s cluster must enable them', () => {
     const text = `apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService

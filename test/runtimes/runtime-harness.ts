@@ -43,7 +43,8 @@ export function python(venv: string, script: string, args: string[] = []): Promi
   });
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free at the time of the call. */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;

@@ -16,11 +16,10 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
-import { postJson, podSpecOf, python, runtimesVenv } from './runtime-harness';
+import { freePort, postJson, podSpecOf, python, runtimesVenv } from './runtime-harness';
 import { DeploymentMode, InferenceProtocol, ModelEndpoint, ModelFormat, ServingRuntime, StorageUri } from '../../src';
 
 const FIXTURE = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'models', 'iris-logreg.expected.json'), 'utf8'));
@@ -38,14 +37,6 @@ clf = LogisticRegression(max_iter=1000, random_state=0).fit(X, y)
 joblib.dump(clf, sys.argv[1])
 print(json.dumps({"predict": clf.predict(json.loads(sys.argv[2])).tolist()}))
 `;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {

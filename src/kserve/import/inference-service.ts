@@ -230,6 +230,9 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
   // ---- the predictor's pod
   const scheduling = mapScheduling(r, p);
   if (serverless) knativeFlags.push(...scheduling.flags);
+  // An oci:// model runs as a modelcar sharing the pod's process namespace (in KServe as in our constructs),
+  // a pod field a default Knative install refuses: the import declares the flag, as for node selection.
+  if (serverless && isOciUri(storageUri)) knativeFlags.push('kubernetes.podspec-shareprocessnamespace');
   const serviceAccount = mapServiceAccount(r, p, name);
   const imagePullSecrets = mapImagePullSecrets(r, p, name);
   let canaryPercent = r.number(`${p}.canaryTrafficPercent`);
@@ -310,6 +313,7 @@ function flagCode(flag: string): Code {
     'kubernetes.podspec-nodeselector': 'NODE_SELECTOR',
     'kubernetes.podspec-tolerations': 'TOLERATIONS',
     'kubernetes.podspec-affinity': 'AFFINITY',
+    'kubernetes.podspec-shareprocessnamespace': 'SHARE_PROCESS_NAMESPACE',
   };
   return lib('KnativeFeature', members[flag]);
 }
@@ -324,6 +328,13 @@ function storageUriOf(r: FieldReader, path: string): Code | undefined {
     return undefined;
   }
   return call('cdk8s-model-serving', 'StorageUri', 'fromUri', lit(uri));
+}
+
+/** Is this `StorageUri.fromUri(...)` code an OCI model image? */
+function isOciUri(code: Code | undefined): boolean {
+  if (code?.kind !== 'call') return false;
+  const [uri] = code.args;
+  return uri?.kind === 'literal' && typeof uri.value === 'string' && uri.value.startsWith('oci://');
 }
 
 /** Scaling and resources every extra component carries. */

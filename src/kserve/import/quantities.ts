@@ -3,36 +3,12 @@
  * exact where the type can hold the value, rounded up (and reported) where it cannot.
  */
 import { call, Code, lit } from './code';
+import { quantityValue } from '../../render/resolve/quantities';
 
 /** A parsed quantity: the code, and whether it had to be rounded. */
 export interface QuantityCode {
   readonly code: Code;
   readonly rounded: boolean;
-}
-
-const QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const FACTORS: { [suffix: string]: number } = {
-  '': 1,
-  'm': 1e-3,
-  'k': 1e3,
-  'M': 1e6,
-  'G': 1e9,
-  'T': 1e12,
-  'P': 1e15,
-  'E': 1e18,
-  'Ki': 2 ** 10,
-  'Mi': 2 ** 20,
-  'Gi': 2 ** 30,
-  'Ti': 2 ** 40,
-  'Pi': 2 ** 50,
-  'Ei': 2 ** 60,
-};
-
-/** The numeric value of a Kubernetes quantity (`500m`, `2`, `1Gi`, `1e3` is not accepted); undefined when malformed. */
-export function quantityValue(q: string | number): number | undefined {
-  if (typeof q === 'number') return q;
-  const m = QUANTITY.exec(q.trim());
-  return m ? Number(m[1]) * FACTORS[m[2] ?? ''] : undefined;
 }
 
 /** `Cpu.millis(n)` or `Cpu.units(n)`; sub-milli CPU is rounded up. */

@@ -30,3 +30,33 @@ export function sizeToQuantity(size: Size): string {
 export function sizeBytes(size: Size): number {
   return size.toKibibytes() * 1024;
 }
+
+/** Multipliers of the Kubernetes quantity suffixes (decimal SI and binary). */
+const QUANTITY_SUFFIX: Record<string, number> = {
+  'n': 1e-9,
+  'u': 1e-6,
+  'm': 1e-3,
+  '': 1,
+  'k': 1e3,
+  'M': 1e6,
+  'G': 1e9,
+  'T': 1e12,
+  'P': 1e15,
+  'E': 1e18,
+  'Ki': 2 ** 10,
+  'Mi': 2 ** 20,
+  'Gi': 2 ** 30,
+  'Ti': 2 ** 40,
+  'Pi': 2 ** 50,
+  'Ei': 2 ** 60,
+};
+
+/** The value of a Kubernetes quantity (`500m`, `1Gi`, `1e3`, or a number), or undefined when it is not one. */
+export function quantityValue(quantity: string | number): number | undefined {
+  if (typeof quantity === 'number') return quantity;
+  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?)$/.exec(quantity.trim());
+  if (!m) return undefined;
+  const base = Number(m[1]);
+  if (m[2]) return base * 10 ** Number(m[2].slice(1));
+  return base * QUANTITY_SUFFIX[m[3] ?? ''];
+}

@@ -122,6 +122,31 @@ describe('CanaryRollout', () => {
     expect(byKind(objs, 'Service')[0].spec.traffic.map((t: any) => t.percent)).toEqual([80, 20]);
   });
 
+  describe('at the traffic a rollout analysis reached (the controller\'s override; the spec stays the end state)', () => {
+    const analysed = (extra: object = {}) => cr('CanaryRollout', {
+      modelName: 'iris',
+      stable: { version: 'v1', storageUri: 's3://m/v1' },
+      canary: { version: 'v2', storageUri: 's3://m/v2' },
+      analysis: { stepWeights: [10, 25, 100], interval: '30s' },
+      ...extra,
+    });
+    test('serverless: the Knative Service splits at the weight reached', () => {
+      const objs = renderCustomResource(analysed(), { weight: 25, promoted: false });
+      expect(byKind(objs, 'Service')[0].spec.traffic.map((t: any) => [t.tag, t.percent])).toEqual([['stable', 75], ['canary', 25]]);
+    });
+    test('raw mode with Gateway API: the HTTPRoute weights the two versions\' Services at the weight reached', () => {
+      const objs = renderCustomResource(analysed({ mode: 'RawDeployment', ingress: { gatewayApi: { gatewayName: 'public' } } }), { weight: 25, promoted: false });
+      const route = byKind(objs, 'HTTPRoute')[0];
+      // The split rule is the one with both versions' backends (the others pin a version by header).
+      const split = route.spec.rules.find((r: any) => (r.backendRefs ?? []).length === 2);
+      expect(split.backendRefs.map((b: any) => [b.name, b.weight])).toEqual([['iris-stable', 75], ['iris-canary', 25]]);
+    });
+    test('promoted: the canary is the only version; the stable version\'s workload is gone', () => {
+      const objs = renderCustomResource(analysed({ mode: 'RawDeployment' }), { weight: 100, promoted: true });
+      expect(byKind(objs, 'Deployment').map((d: any) => d.metadata.name)).toEqual(['iris-v2']);
+    });
+  });
+
   test('fails naming spec.trafficPercent without a canary', () => {
     expect(() => renderCustomResource(cr('CanaryRollout', { modelName: 'iris', stable: { version: 'v1', storageUri: 's3://m/v1' }, trafficPercent: 5 })))
       .toThrow(/^spec\.trafficPercent: 'trafficPercent' is 5, but there is no 'canary'/);
