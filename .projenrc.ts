@@ -219,6 +219,8 @@ const validate = project.addTask('validate', {
 validate.exec('bash -c \'for d in examples/*/; do (cd "$d" && cdk8s synth --no-check-upgrade) || exit 1; done\'');
 validate.exec(`${tsNode} scripts/validate-examples.ts`);
 project.gitignore.exclude('/examples/*/dist/', '/bench/results/');
+// Python bytecode of the test helpers the runtime tests import (test/runtimes/torchserve/fake-torch).
+project.gitignore.exclude('__pycache__/');
 
 // ---- test cluster (test/cluster): a real etcd + kube-apiserver + kube-controller-manager, built from the
 // Go modules pinned in test/cluster/go.mod into ~/.cache/cdk8s-model-serving/cluster/<hash of the pins> ----
