@@ -110,6 +110,22 @@ export const SERVER_FLAGS = {
   faultErrorRatio: '--fault-error-ratio',
   /** TEST-ONLY: milliseconds added to every inference request. Never set in a deployment. */
   faultDelayMs: '--fault-delay-ms',
+  // ---- payload logging (issue 18 part 2, src/server/payload-log): CloudEvents as KServe's logger sends them ----
+  /** The sink that receives the events (http:// or https://); unset: no payload logging. */
+  payloadLogUrl: '--payload-log-url',
+  /** One of `PAYLOAD_LOG_MODES`. */
+  payloadLogMode: '--payload-log-mode',
+  /** Most events waiting to be sent; more are dropped (and counted). */
+  payloadLogQueueSize: '--payload-log-queue-size',
+  /** Longest time one event may take to send; then it is dropped (no retries). */
+  payloadLogTimeoutMs: '--payload-log-timeout-ms',
+  /** The `ce-inferenceservicename` attribute (default: the model name). */
+  payloadLogInferenceService: '--payload-log-inference-service',
+  /** The `ce-namespace` attribute. */
+  payloadLogNamespace: '--payload-log-namespace',
+  /** The `ce-endpoint` attribute (KServe: `default` or `canary`). */
+  payloadLogEndpoint: '--payload-log-endpoint',
+  // ---- end of payload logging ----
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -204,6 +220,35 @@ export const SERVER_ENV = {
   ociDockerConfig: '.dockerconfigjson',
   // ---- end of storage initializer ----
   modelDirWaitSeconds: 'MODEL_DIR_WAIT_SECONDS',
+  // ---- payload logging (see SERVER_FLAGS) ----
+  payloadLogUrl: 'PAYLOAD_LOG_URL',
+  payloadLogMode: 'PAYLOAD_LOG_MODE',
+  payloadLogQueueSize: 'PAYLOAD_LOG_QUEUE_SIZE',
+  payloadLogTimeoutMs: 'PAYLOAD_LOG_TIMEOUT_MS',
+  payloadLogInferenceService: 'PAYLOAD_LOG_INFERENCE_SERVICE',
+  payloadLogNamespace: 'PAYLOAD_LOG_NAMESPACE',
+  payloadLogEndpoint: 'PAYLOAD_LOG_ENDPOINT',
+  // ---- end of payload logging ----
+};
+
+/**
+ * Values of `--payload-log-mode`: which payloads are sent. The same strings as KServe's
+ * `LoggerType` (`all`, `request`, `response`; kserve/kserve pkg/apis/serving/v1beta1), so an
+ * InferenceService's `logger.mode` maps one to one.
+ */
+export const PAYLOAD_LOG_MODES = {
+  all: 'all',
+  request: 'request',
+  response: 'response',
+};
+
+/**
+ * CloudEvent types of logged payloads: KServe's (kserve/kserve pkg/logger/worker.go at
+ * 94b70edde64f309571fabf4996890863b762878a, `CEInferenceRequest` / `CEInferenceResponse`).
+ */
+export const PAYLOAD_LOG_EVENT_TYPES = {
+  request: 'org.kubeflow.serving.inference.request',
+  response: 'org.kubeflow.serving.inference.response',
 };
 
 /** Mesh members mark requests they forward with this header; a holder never forwards again. */
@@ -293,6 +338,12 @@ export const METRICS = {
   predictorRequestDurationSeconds: 'model_server_predictor_request_duration_seconds',
   /** Counter {model, method}: explanations computed. */
   explanationsTotal: 'model_server_explanations_total',
+  /** Counter: payload-log events the sink accepted (2xx). */
+  payloadLogEventsSentTotal: 'model_server_payload_log_events_sent_total',
+  /** Counter {reason}: payload-log events dropped (queue_full, timeout, send_failed, rejected, unserializable, closed). */
+  payloadLogEventsDroppedTotal: 'model_server_payload_log_events_dropped_total',
+  /** Gauge: payload-log events queued or being sent (at most the queue size plus the senders). */
+  payloadLogEventsPending: 'model_server_payload_log_events_pending',
 };
 
 /** Latency buckets (seconds) suited to inference: sub-millisecond to tens of seconds. */

@@ -13,6 +13,7 @@ export * from './constructs/model-mesh';
 export * from './constructs/model-serving-controller';
 export * from './constructs/model-version';
 export * from './constructs/monitoring-options';
+export * from './constructs/payload-logging';
 export * from './constructs/rollout-analysis';
 export * from './constructs/runtime-catalog';
 export * from './constructs/scheduling';

@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import { DeploymentStrategy, IServiceAccount, ISecret } from 'cdk8s-plus-33';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
+import { PayloadLogging } from './payload-logging';
 import { NodeAffinityRule, Toleration } from './scheduling';
 import { ServingTarget } from './serving-target';
 import { StorageAuth } from './storage-auth';
@@ -248,4 +249,13 @@ export interface CommonEndpointOptions {
    * @default true
    */
   readonly networkPolicy?: boolean;
+
+  /**
+   * Payload logging: each inference request and response sent to a sink as a CloudEvent, as
+   * KServe's `logger` does. Needs our model server (or `target: ServingTarget.KSERVE`, where
+   * KServe's agent logs): a custom `container` or a third-party runtime is refused at synth.
+   *
+   * @default - no payload logging
+   */
+  readonly logger?: PayloadLogging;
 }

@@ -215,6 +215,12 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
   if (resolved.serverless && resolved.storageUri?.modelImageMount === ModelImageMount.MODELCAR && isMountedImage(resolved.storageUri)) {
     args.push(f.modelDirWaitSeconds, String(contract.MODELCAR_MODEL_DIR_WAIT_SECONDS));
   }
+  // Payload logging (issue 18 part 2); under KServe its agent logs instead (see render/kserve/predictor.ts).
+  if (resolved.payloadLog && !resolved.kserve) {
+    args.push(f.payloadLogUrl, resolved.payloadLog.url, f.payloadLogMode, resolved.payloadLog.mode, f.payloadLogInferenceService, resolved.name);
+    if (resolved.namespace) args.push(f.payloadLogNamespace, resolved.namespace);
+    if (resolved.version !== undefined) args.push(f.payloadLogEndpoint, resolved.version);
+  }
   return args;
 }
 

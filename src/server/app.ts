@@ -25,6 +25,7 @@ import { InferenceCore } from './inference/core';
 import { ServerMetrics } from './metrics';
 import { modelDirTimeoutReason } from './models/model-dir-wait';
 import { ModelRepository } from './models/repository';
+import { PayloadLogger } from './payload-log/payload-logger';
 
 export interface AppOptions {
   readonly config: ServerConfig;
@@ -65,6 +66,7 @@ export function createCore(
     limits: { maxBatchSize: config.maxBatchSize },
     inferenceTimeoutMs: config.requestTimeoutMs,
     faults: config.faults,
+    ...(config.payloadLog ? { payloadLog: new PayloadLogger(config.payloadLog, metrics.registry) } : {}),
   });
 }
 
@@ -109,6 +111,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     app.log[level]({ event, ...fields }, event.replace(/_/g, ' '));
   });
   app.decorate('core', core);
+  app.addHook('onClose', async () => core.closePayloadLog());
   app.decorate('metrics', metrics);
   app.decorate('gracefulClose', gracefulClose!);
   acceptJsonBodies(app);

@@ -48,9 +48,10 @@
  * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
-import { GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
+import { PAYLOAD_LOG_DEFAULTS, PayloadLogConfig, PayloadLogMode } from './payload-log/config';
 import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
 
@@ -85,6 +86,8 @@ export interface ServerConfig {
   readonly storage: StorageSettings;
   /** TEST-ONLY fault injection (`--fault-error-ratio`, `--fault-delay-ms`); undefined: none. */
   readonly faults?: FaultConfig;
+  /** Payload logging (`--payload-log-url` set); see `./payload-log`. */
+  readonly payloadLog?: PayloadLogConfig;
   /** Set in mesh mode (`--mode mesh`); `mode` is then `multi`. */
   readonly mesh?: MeshConfig;
   /**
@@ -259,6 +262,39 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     ...(component ? { component } : {}),
     grpcLimits,
     ...faultsOf(raw, where, int),
+    ...payloadLogOf(raw, where, int, oneOf, component?.kind ?? 'predictor'),
+  };
+}
+
+/** `--payload-log-*`: on when `--payload-log-url` is set. */
+function payloadLogOf(
+  raw: (key: Key) => string | undefined, where: (key: Key) => string, int: (key: Key, min: number, max: number) => number | undefined,
+  oneOf: (key: Key, allowed: readonly string[]) => string | undefined, component: string,
+): { payloadLog?: PayloadLogConfig } {
+  const url = raw('payloadLogUrl');
+  if (url === undefined || url === '') return {};
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new ConfigError(`${where('payloadLogUrl')} must be an http:// or https:// URL, got '${url}'`);
+  }
+  const d = PAYLOAD_LOG_DEFAULTS;
+  const inferenceService = raw('payloadLogInferenceService');
+  return {
+    payloadLog: {
+      url,
+      mode: (oneOf('payloadLogMode', Object.values(PAYLOAD_LOG_MODES)) ?? d.mode) as PayloadLogMode,
+      queueSize: int('payloadLogQueueSize', 1, 1_000_000) ?? d.queueSize,
+      timeoutMs: int('payloadLogTimeoutMs', 1, 600_000) ?? d.timeoutMs,
+      ...(inferenceService ? { inferenceService } : {}),
+      namespace: raw('payloadLogNamespace') ?? d.namespace,
+      endpoint: raw('payloadLogEndpoint') ?? d.endpoint,
+      component,
+    },
   };
 }
 

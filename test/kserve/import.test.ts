@@ -295,6 +295,34 @@ spec:
   });
 });
 
+describe('logger (payload logging)', () => {
+  const isvc = (format: string, mode = 'request') => `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: iris, namespace: ml }
+spec:
+  predictor:
+    logger: { mode: ${mode}, url: 'http://message-dumper.logs.svc.cluster.local' }
+    model: { modelFormat: { name: ${format} }, storageUri: 's3://m/iris.onnx' }
+`;
+  test('served by our model server: maps to the logger prop, rendered as --payload-log-* flags, nothing reported', () => {
+    const chart = Testing.chart();
+    const imported = KServeImport.fromYaml(chart, 'k', isvc('onnx'));
+    expect(imported.report.filter(e => e.outcome === 'unmapped')).toEqual([]);
+    const args: string[] = findByKind(Testing.synth(chart), 'Service', 'iris')[0].spec.template.spec.containers[0].args;
+    expect(args.slice(args.indexOf('--payload-log-url'), args.indexOf('--payload-log-url') + 4))
+      .toEqual(['--payload-log-url', 'http://message-dumper.logs.svc.cluster.local', '--payload-log-mode', 'request']);
+    const plan = importKServe(parseDocuments('x.yaml', isvc('onnx')));
+    expect(JSON.stringify(plan.namespaces[0].statements[0])).toContain('LoggerMode');
+  });
+  test('served by a third-party runtime: still reported (no logging agent yet)', () => {
+    const plan = importKServe(parseDocuments('x.yaml', isvc('sklearn')));
+    expect(plan.report.filter(e => e.outcome === 'unmapped').map(e => e.path)).toEqual(['spec.predictor.logger']);
+  });
+  test('an unknown mode is an error naming the field', () => {
+    expect(() => importKServe(parseDocuments('x.yaml', isvc('onnx', 'both')))).toThrow(/spec.predictor.logger.mode.*must be all, request or response, got 'both'/);
+  });
+});
+
 describe('the report and strict mode', () => {
   test('a field the import never reads is reported with its path, not dropped', () => {
     const plan = importKServe(parseDocuments('x.yaml', `apiVersion: serving.kserve.io/v1beta1

@@ -14,6 +14,7 @@ import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelEndpoint } from '../../constructs/model-endpoint';
 import { ModelFormat } from '../../constructs/model-format';
+import { LoggerMode } from '../../constructs/payload-logging';
 import { NodeAffinityOperator, TaintEffect, TolerationOperator } from '../../constructs/scheduling';
 import { ServingRuntime } from '../../constructs/serving-runtime';
 import { StorageUri } from '../../constructs/storage-uri';
@@ -30,6 +31,7 @@ const SYMBOLS: { [module in CodeModule]: { [symbol: string]: AnyValue } } = {
     InferenceProtocol,
     DeploymentMode,
     ScaleMetric,
+    LoggerMode,
     KnativeFeature,
     EndpointIngress,
     TolerationOperator,

@@ -218,9 +218,31 @@ export function mapImagePullSecrets(r: FieldReader, path: string, idPrefix: stri
   return arr(secrets);
 }
 
+/** KServe's `logger` values (v1beta1 `LoggerType`) as `LoggerMode` members. */
+const LOGGER_MODES: Record<string, string> = { all: 'ALL', request: 'REQUEST', response: 'RESPONSE' };
+
+/**
+ * `logger: {mode, url}` as the `logger` prop (`PayloadLogging`); undefined without a `logger.url`.
+ * KServe's default mode is `all` (v1beta1 LoggerSpec).
+ */
+export function mapLogger(r: FieldReader, path: string): Code | undefined {
+  const url = r.string(`${path}.logger.url`);
+  if (url === undefined) return undefined;
+  const mode = r.string(`${path}.logger.mode`);
+  if (mode !== undefined && !LOGGER_MODES[mode]) throw r.error(`${path}.logger.mode`, `must be all, request or response, got '${mode}'`);
+  for (const key of ['logger.storage', 'logger.metadataHeaders', 'logger.metadataAnnotations']) {
+    if (r.has(`${path}.${key}`)) r.unmapped(`${path}.${key}`, 'only logger.url and logger.mode have a counterpart (PayloadLogging)');
+  }
+  r.mark(`${path}.logger`);
+  return obj([
+    ['url', lit(url)],
+    ['mode', mode !== undefined && mode !== 'all' ? lib('LoggerMode', LOGGER_MODES[mode]) : undefined],
+  ]);
+}
+
 /** Pod and component fields that have no counterpart, with the reason each is reported. */
 export const UNMAPPED_COMPONENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
-  ['logger', 'request/response logging (KServe logger) has no counterpart yet: use the endpoint monitoring (metrics, alerts) or a mesh access log'],
+  ['logger', 'payload logging (KServe logger) maps to the logger prop only where our model server serves the component (a logging agent for any runtime is not built yet)'],
   ['batcher', 'the KServe batcher sidecar has no counterpart in ModelEndpoint props'],
   ['autoScaling', 'autoScaling.metrics (KEDA/HPA metric specs) has no counterpart: use scaleMetric/scaleTarget'],
   ['storageUris', 'several storage URIs per component have no counterpart: one storageUri per endpoint'],

@@ -5,7 +5,7 @@
  * did; fields without a counterpart go to the report.
  */
 import { arr, call, Code, lib, lit, method, obj } from './code';
-import { mapContainer, mapEnv, mapImagePullSecrets, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
+import { mapContainer, mapEnv, mapImagePullSecrets, mapLogger, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
 import { FieldReader } from './fields';
 import { camelCase, VariableNames } from './names';
 import { ApiObjectStatement, EndpointStatement } from './plan';
@@ -236,7 +236,12 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
   const serviceAccount = mapServiceAccount(r, p, name);
   const imagePullSecrets = mapImagePullSecrets(r, p, name);
   let canaryPercent = r.number(`${p}.canaryTrafficPercent`);
-  for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) if (field !== 'canaryTrafficPercent') r.unmapped(`${p}.${field}`, reason);
+  // Payload logging maps to `logger` when our model server serves the predictor (the only server that logs yet).
+  const ownServerLogs = container === undefined && runtime === undefined && formatName?.toLowerCase() === 'onnx';
+  const logger = ownServerLogs ? mapLogger(r, p) : undefined;
+  for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) {
+    if (field !== 'canaryTrafficPercent' && !(field === 'logger' && logger)) r.unmapped(`${p}.${field}`, reason);
+  }
 
   const scaling: Array<readonly [string, Code | undefined]> = [
     ['minReplicas', minReplicas !== undefined && minReplicas !== 1 ? lit(minReplicas) : undefined],
@@ -257,6 +262,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     ['labels', Object.keys(labels).length > 0 ? obj(Object.entries(labels).map(([k, v]) => [k, lit(v)] as const)) : undefined],
     ['annotations', Object.keys(passed).length > 0 ? obj(Object.entries(passed).map(([k, v]) => [k, lit(v)] as const)) : undefined],
     ['knativeFeatures', knativeFlags.length > 0 ? arr(knativeFlags.map(flagCode)) : undefined],
+    ['logger', logger],
   ];
   // KServe's pod webhook adds the storage initializer to each pod, so KServe needs no Knative init-container
   // flag; the ModelServingController's pod webhook does the same for our endpoints. Our model server

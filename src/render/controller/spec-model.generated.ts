@@ -256,6 +256,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "Labels on every object and pod.\n\nDefault: none beyond the standard `app.kubernetes.io/*` labels."
         },
         {
+          "name": "logger",
+          "type": {
+            "struct": "cdk8s-model-serving.PayloadLogging"
+          },
+          "optional": true,
+          "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
+        },
+        {
           "name": "mode",
           "type": {
             "enum": "cdk8s-model-serving.DeploymentMode"
@@ -1006,6 +1014,14 @@ export const SPEC_MODEL: SpecModel = {
           "description": "Labels on every object and pod.\n\nDefault: none beyond the standard `app.kubernetes.io/*` labels."
         },
         {
+          "name": "logger",
+          "type": {
+            "struct": "cdk8s-model-serving.PayloadLogging"
+          },
+          "optional": true,
+          "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
+        },
+        {
           "name": "maxReplicas",
           "type": {
             "primitive": "integer"
@@ -1648,6 +1664,28 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "The values, for IN and NOT_IN.\n\nDefault: none."
+        }
+      ]
+    },
+    "cdk8s-model-serving.PayloadLogging": {
+      "fqn": "cdk8s-model-serving.PayloadLogging",
+      "props": [
+        {
+          "name": "mode",
+          "type": {
+            "enum": "cdk8s-model-serving.LoggerMode"
+          },
+          "optional": true,
+          "description": "Which payloads are sent.",
+          "default": "all"
+        },
+        {
+          "name": "url",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": false,
+          "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
         }
       ]
     },
@@ -2834,6 +2872,27 @@ export const SPEC_MODEL: SpecModel = {
         }
       ]
     },
+    "cdk8s-model-serving.LoggerMode": {
+      "fqn": "cdk8s-model-serving.LoggerMode",
+      "description": "Which payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.",
+      "members": [
+        {
+          "name": "ALL",
+          "value": "all",
+          "description": "Requests and responses."
+        },
+        {
+          "name": "REQUEST",
+          "value": "request",
+          "description": "Requests only."
+        },
+        {
+          "name": "RESPONSE",
+          "value": "response",
+          "description": "Responses only."
+        }
+      ]
+    },
     "cdk8s-model-serving.NodeAffinityOperator": {
       "fqn": "cdk8s-model-serving.NodeAffinityOperator",
       "description": "How a node-affinity rule compares a node label.",
@@ -3304,6 +3363,29 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "type": "string"
         },
         "description": "Labels on every object and pod.\n\nDefault: none beyond the standard `app.kubernetes.io/*` labels."
+      },
+      "logger": {
+        "type": "object",
+        "required": [
+          "url"
+        ],
+        "properties": {
+          "mode": {
+            "type": "string",
+            "enum": [
+              "all",
+              "request",
+              "response"
+            ],
+            "description": "Which payloads are sent.\n\nWhich payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.\n\nall: Requests and responses.\nrequest: Requests only.\nresponse: Responses only.",
+            "default": "all"
+          },
+          "url": {
+            "type": "string",
+            "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
+          }
+        },
+        "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
       },
       "maxReplicas": {
         "type": "integer",
@@ -5460,6 +5542,29 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "type": "string"
         },
         "description": "Labels on every object and pod.\n\nDefault: none beyond the standard `app.kubernetes.io/*` labels."
+      },
+      "logger": {
+        "type": "object",
+        "required": [
+          "url"
+        ],
+        "properties": {
+          "mode": {
+            "type": "string",
+            "enum": [
+              "all",
+              "request",
+              "response"
+            ],
+            "description": "Which payloads are sent.\n\nWhich payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.\n\nall: Requests and responses.\nrequest: Requests only.\nresponse: Responses only.",
+            "default": "all"
+          },
+          "url": {
+            "type": "string",
+            "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
+          }
+        },
+        "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
       },
       "mode": {
         "type": "string",

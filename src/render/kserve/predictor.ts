@@ -77,6 +77,8 @@ export function predictorSpec(r: ResolvedEndpoint, explicit: PredictorExplicit):
   }, 'predictor'));
   if (r.serverless && explicit.containerConcurrency) predictor.containerConcurrency = r.containerConcurrency;
   if (r.timeoutSeconds !== undefined) predictor.timeout = r.timeoutSeconds;
+  // Payload logging: KServe's agent sidecar logs for any runtime (ComponentExtensionSpec.logger: {mode, url}).
+  if (r.payloadLog) predictor.logger = { mode: r.payloadLog.mode, url: r.payloadLog.url };
   if (!r.serverless && explicit.deploymentStrategy) predictor.deploymentStrategy = r.deploymentStrategy;
   return predictor;
 }

@@ -177,6 +177,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     // Only where the pod template cannot carry the init container itself.
     storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
     kserve,
+    ...resolvePayloadLogging(props.logger, container, kserve),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -346,4 +347,34 @@ export function resolveImagePullSecrets(secrets: ReadonlyArray<{ readonly name: 
     names.push(secret.name);
   }
   return names;
+}
+
+/**
+ * `logger`, validated: an http(s) URL, and a server that can log (ours, or KServe's agent when
+ * KServe creates the pods). A custom container or a third-party runtime cannot yet.
+ */
+function resolvePayloadLogging(
+  logger: EndpointInput['logger'], container: ResolvedContainer, kserve: boolean | undefined,
+): { payloadLog?: { url: string; mode: string } } {
+  if (!logger) return {};
+  let url: URL | undefined;
+  try {
+    url = new URL(logger.url);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new Error(`'logger.url' must be an http:// or https:// URL, got '${logger.url}'`);
+  }
+  const mode = logger.mode ?? 'all';
+  if (!Object.values(contract.PAYLOAD_LOG_MODES).includes(mode)) {
+    throw new Error(`'logger.mode' must be one of ${Object.values(contract.PAYLOAD_LOG_MODES).join(', ')}, got '${mode}'`);
+  }
+  if (!kserve && (container.custom || container.runtime)) {
+    const what = container.runtime ? `runtime ${container.runtime.runtime.name}` : "a custom 'container'";
+    throw new Error(`'logger' needs our model server, but ${what} serves this endpoint: only our server sends payload events `
+      + '(a logging agent sidecar for any runtime is not built yet); remove \'logger\', serve the model with our server, '
+      + 'or use target: ServingTarget.KSERVE (KServe\'s agent logs for any runtime)');
+  }
+  return { payloadLog: { url: logger.url, mode } };
 }

@@ -92,4 +92,6 @@ export interface ResolvedEndpoint {
   readonly version?: string;
   /** kserve-emit: KServe's controller creates the pods (`target: ServingTarget.KSERVE`). */
   readonly kserve?: boolean;
+  /** Payload logging (issue 18 part 2), validated. */
+  readonly payloadLog?: { readonly url: string; readonly mode: string };
 }

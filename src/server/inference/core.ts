@@ -14,6 +14,7 @@ import { outputsToPredictions, v1ToInferRequest } from './v1';
 import { Cancellation } from '../models/batcher';
 import { ONNX_PLATFORM, OnnxModel } from '../models/onnx-model';
 import { ModelEntry, ModelRepository, notReady } from '../models/repository';
+import { PayloadLogger } from '../payload-log/payload-logger';
 
 /** Name and version in V2 server metadata. */
 export const SERVER_NAME = 'cdk8s-model-server';
@@ -28,6 +29,8 @@ export interface InferenceCoreOptions {
   readonly inferenceTimeoutMs: number;
   /** TEST-ONLY fault injection (`--fault-error-ratio`, `--fault-delay-ms`). */
   readonly faults?: { readonly errorRatio: number; readonly delayMs: number };
+  /** Sends request and response payloads to a sink (`--payload-log-url`); never slows inference. */
+  readonly payloadLog?: PayloadLogger;
 }
 
 /** Protocol-neutral model server core. */
@@ -50,6 +53,16 @@ export class InferenceCore {
   public async start(alsoWaitFor?: Promise<unknown>): Promise<void> {
     await Promise.all([this.repository.loadAll(), alsoWaitFor]);
     this.started = true;
+  }
+
+  /** The payload logger (`--payload-log-url`), if any. */
+  public get payloadLog(): PayloadLogger | undefined {
+    return this.options.payloadLog;
+  }
+
+  /** Stops payload logging (on shutdown): events not sent yet are dropped. */
+  public closePayloadLog(): void {
+    this.options.payloadLog?.close();
   }
 
   /** Turns readiness off (first step of a graceful shutdown). */
@@ -126,13 +139,25 @@ export class InferenceCore {
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
       throw serverError(ERRORS.INVALID_REQUEST, 'the body must be a JSON object');
     }
-    return this.run(name, version, () => request, cancellation);
+    const log = this.options.payloadLog;
+    if (!log) return this.run(name, version, () => request, cancellation);
+    // As KServe's logger: the request is logged on arrival, the response only on success, both under one id.
+    const id = log.newId();
+    log.request(id, name, request);
+    const response = await this.run(name, version, () => request, cancellation);
+    log.response(id, name, response);
+    return response;
   }
 
   /** Runs one KServe V1 predict request (mapping documented in `./v1`); `cancellation` as for `infer`. */
   public async predictV1(name: string, body: unknown, cancellation?: Cancellation): Promise<{ predictions: unknown[] }> {
+    const log = this.options.payloadLog;
+    const id = log?.newId();
+    if (log) log.request(id!, name, body);
     const response = await this.run(name, undefined, (model) => v1ToInferRequest(model, body), cancellation);
-    return { predictions: outputsToPredictions(response.outputs) };
+    const answer = { predictions: outputsToPredictions(response.outputs) };
+    if (log) log.response(id!, name, answer);
+    return answer;
   }
 
   private async run(

@@ -1,0 +1,121 @@
+/**
+ * Sends inference payloads to a sink as CloudEvents (`./cloud-event.ts`), like KServe's logger,
+ * without ever slowing or failing inference: events wait in a bounded queue, a few senders POST
+ * them with a bounded timeout and no retries, and anything that cannot be sent (queue full, sink
+ * down, slow or refusing) is dropped and counted by reason.
+ */
+import { randomUUID } from 'crypto';
+import { hostname } from 'os';
+import * as client from 'prom-client';
+import { cloudEventHeaders, PayloadEvent, PayloadKind, payloadBody } from './cloud-event';
+import { PayloadLogConfig } from './config';
+import { METRICS } from '../../contract';
+
+/** Sends at once; more events wait in the queue. */
+export const PAYLOAD_LOG_SENDERS = 4;
+
+export type DropReason = 'queue_full' | 'timeout' | 'send_failed' | 'rejected' | 'unserializable' | 'closed';
+
+export class PayloadLogger {
+  private readonly queue: PayloadEvent[] = [];
+  private sending = 0;
+  private closed = false;
+  private readonly shutdown = new AbortController();
+  private readonly sent: client.Counter;
+  private readonly dropped: client.Counter<'reason'>;
+  private readonly logsRequests: boolean;
+  private readonly logsResponses: boolean;
+  /** KServe's agent sets `ce-source` from its pod; we name the pod (host name). */
+  private readonly source = `http://${hostname()}/`;
+
+  constructor(private readonly config: PayloadLogConfig, registry: client.Registry) {
+    this.logsRequests = config.mode !== 'response';
+    this.logsResponses = config.mode !== 'request';
+    const registers = [registry];
+    this.sent = new client.Counter({ name: METRICS.payloadLogEventsSentTotal, help: 'Payload-log events the sink accepted.', registers });
+    const pending = () => this.queue.length + this.sending;
+    new client.Gauge({ name: METRICS.payloadLogEventsPending, help: 'Payload-log events queued or being sent.', registers, collect() { this.set(pending()); } });
+    this.dropped = new client.Counter({ name: METRICS.payloadLogEventsDroppedTotal, help: 'Payload-log events dropped, by reason.', labelNames: ['reason'], registers });
+  }
+
+  /** A new id shared by one request and its response. */
+  public newId(): string {
+    return randomUUID();
+  }
+
+  /** Queues the request payload (mode `all` or `request`). Never throws, never waits. */
+  public request(id: string, model: string, payload: unknown): void {
+    if (this.logsRequests) this.enqueue('request', id, model, payload);
+  }
+
+  /** Queues the response payload of a successful inference (mode `all` or `response`). */
+  public response(id: string, model: string, payload: unknown): void {
+    if (this.logsResponses) this.enqueue('response', id, model, payload);
+  }
+
+  /** Events waiting (not counting the ones being sent). */
+  public get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Events being sent now (at most `PAYLOAD_LOG_SENDERS`). */
+  public get inFlight(): number {
+    return this.sending;
+  }
+
+  /** Stops: sends in progress are aborted, waiting events dropped (reason `closed`). */
+  public close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.drop('closed', this.queue.length);
+    this.queue.length = 0;
+    this.shutdown.abort();
+  }
+
+  private enqueue(kind: PayloadKind, id: string, model: string, payload: unknown): void {
+    if (this.closed) return this.drop('closed');
+    if (this.queue.length >= this.config.queueSize) return this.drop('queue_full');
+    this.queue.push({ kind, id, model, payload });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.sending < PAYLOAD_LOG_SENDERS && this.queue.length > 0) {
+      const event = this.queue.shift()!;
+      this.sending++;
+      void this.send(event).finally(() => {
+        this.sending--;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(event: PayloadEvent): Promise<void> {
+    let body: string;
+    try {
+      // Serialized here, not on the request's path.
+      body = payloadBody(event.payload);
+    } catch {
+      return this.drop('unserializable');
+    }
+    const timeout = AbortSignal.timeout(this.config.timeoutMs);
+    try {
+      const res = await fetch(this.config.url, {
+        method: 'POST',
+        headers: cloudEventHeaders(event, this.config, this.source, new Date()),
+        body,
+        signal: AbortSignal.any([timeout, this.shutdown.signal]),
+      });
+      // Read (and discard) the answer so the connection can be reused.
+      await res.arrayBuffer();
+      if (res.ok) this.sent.inc();
+      else this.drop('rejected');
+    } catch {
+      this.drop(this.shutdown.signal.aborted ? 'closed' : timeout.aborted ? 'timeout' : 'send_failed');
+    }
+  }
+
+  private drop(reason: DropReason, count = 1): void {
+    if (count > 0) this.dropped.inc({ reason }, count);
+  }
+}
