@@ -42,6 +42,18 @@ export enum ScaleMetric {
   MEMORY = 'memory',
 }
 
+/** What scales a raw-mode endpoint's Deployment. */
+export enum Autoscaler {
+  /** A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`). */
+  HPA = 'hpa',
+  /**
+   * KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's
+   * in-flight requests or request rate; with `minReplicas: 0`, the HTTP add-on's
+   * `HTTPScaledObject` instead, whose interceptor holds requests while the first replica starts.
+   */
+  KEDA = 'keda',
+}
+
 /**
  * A container of your own that serves the model instead of our model server, for formats
  * our server does not run.
