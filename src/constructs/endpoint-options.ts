@@ -32,9 +32,9 @@ export enum InferenceProtocol {
 
 /** What the autoscaler scales on, as KServe's `scaleMetric`. */
 export enum ScaleMetric {
-  /** In-flight requests per replica (serverless only). */
+  /** In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`). */
   CONCURRENCY = 'concurrency',
-  /** Requests per second per replica (serverless only). */
+  /** Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`). */
   RPS = 'rps',
   /** CPU utilization, percent of the request. */
   CPU = 'cpu',

@@ -156,6 +156,7 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * goes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).
    *
    * @default Autoscaler.HPA
+   * @noSchemaDefault raw mode only: serverless mode refuses it when set
    */
   readonly autoscaler?: Autoscaler;
 
@@ -172,6 +173,7 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * `Autoscaler.KEDA` and `minReplicas: 0`.
    *
    * @default 'keda-add-ons-http-interceptor-proxy'
+   * @noSchemaDefault only with Autoscaler.KEDA and minReplicas 0, which the construct checks
    */
   readonly kedaInterceptorService?: string;
 
@@ -179,6 +181,7 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * The namespace of KEDA's HTTP add-on interceptor proxy.
    *
    * @default 'keda'
+   * @noSchemaDefault only with Autoscaler.KEDA and minReplicas 0, which the construct checks
    */
   readonly kedaInterceptorNamespace?: string;
 
