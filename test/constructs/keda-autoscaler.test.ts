@@ -11,7 +11,7 @@ import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import {
-  Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelEndpointProps, ScaleMetric, StorageUri,
+  Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelEndpointProps, ScaleMetric, ServingTarget, StorageUri,
 } from '../../src';
 import { kedaScalingQuery } from '../../src/render/monitoring/queries';
 import { describeWithTools } from '../render/monitoring/tools';
@@ -152,6 +152,10 @@ describe('refusals name the prop', () => {
     ['from zero with a fractional target', { minReplicas: 0, ingress: EndpointIngress.istio(), scaleTarget: 2.5 }, /'scaleTarget' must be a whole number/],
     ['a bad interceptor Service name', { minReplicas: 0, ingress: EndpointIngress.istio(), kedaInterceptorService: 'Not_A_Name' }, /'kedaInterceptorService'/],
   ] as Array<[string, Partial<ModelEndpointProps>, RegExp]>)('%s', (_name, props, re) => fails(props, re));
+
+  test('the KServe target refuses it, naming the prop (KServe makes its own ScaledObject)', () => {
+    fails({ kedaPrometheusAddress: PROMETHEUS, target: ServingTarget.KSERVE }, /'autoscaler: Autoscaler.KEDA' is not emitted for KServe yet/);
+  });
 
   test('a KEDA prop without the KEDA autoscaler', () => {
     expect(() => new ModelEndpoint(new Chart(Testing.app(), 'test'), 'Endpoint', { ...raw, kedaPrometheusAddress: PROMETHEUS }))
