@@ -11,7 +11,8 @@ import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import {
-  Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelEndpointProps, ScaleMetric, ServingTarget, StorageUri,
+  Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, KServeImport, ModelEndpoint, ModelEndpointProps, ModelFormat,
+  ScaleMetric, ServingTarget, StorageUri,
 } from '../../src';
 import { kedaScalingQuery } from '../../src/render/monitoring/queries';
 import { describeWithTools } from '../render/monitoring/tools';
@@ -143,6 +144,7 @@ describe('refusals name the prop', () => {
     ['no Prometheus address', {}, /'kedaPrometheusAddress' is required with 'autoscaler: Autoscaler.KEDA'/],
     ['a Prometheus address that is no URL', { kedaPrometheusAddress: 'prometheus:9090' }, /'kedaPrometheusAddress' must be an http\(s\) URL/],
     ['a CPU metric', { kedaPrometheusAddress: PROMETHEUS, scaleMetric: ScaleMetric.CPU }, /'scaleMetric' cpu with 'autoscaler: Autoscaler.KEDA'/],
+    ['a third-party runtime, whose series the query does not select', { kedaPrometheusAddress: PROMETHEUS, format: ModelFormat.SKLEARN, storageUri: StorageUri.gcs('m', 'iris') }, /which runtime '.*' does not export/],
     ['monitoring off', { kedaPrometheusAddress: PROMETHEUS, monitoring: { enabled: false } }, /'monitoring' is disabled/],
     ['interceptor props without minReplicas 0', { kedaPrometheusAddress: PROMETHEUS, kedaInterceptorNamespace: 'x' }, /'kedaInterceptorNamespace' is only used with 'minReplicas: 0'/],
     ['no upper bound', { kedaPrometheusAddress: PROMETHEUS, maxReplicas: 0 }, /'maxReplicas' is 0 \(no limit\)/],
@@ -165,6 +167,54 @@ describe('refusals name the prop', () => {
   test('the HPA (default) still refuses minReplicas 0 in raw mode, now pointing to KEDA', () => {
     expect(() => new ModelEndpoint(new Chart(Testing.app(), 'test'), 'Endpoint', { ...raw, minReplicas: 0 }))
       .toThrow(/'minReplicas' is 0, but scale to zero needs serverless mode; .*'autoscaler: Autoscaler.KEDA'/);
+  });
+});
+
+describe('KServe import: serving.kserve.io/autoscalerClass keda', () => {
+  const isvc = (metrics: string, extra = '') => `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: iris
+  namespace: ml
+  annotations: { serving.kserve.io/deploymentMode: RawDeployment, serving.kserve.io/autoscalerClass: keda }
+spec:
+  predictor:
+    minReplicas: 1
+    maxReplicas: 4
+${extra}    autoScaling:
+      metrics:
+${metrics}
+    model: { modelFormat: { name: onnx }, protocolVersion: v2, storageUri: 's3://models/iris/model.onnx' }
+`;
+  const prometheusMetric = `        - type: External
+          external:
+            metric: { backend: prometheus, serverAddress: '${PROMETHEUS}', query: 'sum(rate(x[1m]))' }
+            target: { type: Value, value: '10' }`;
+
+  test('a Prometheus metric becomes autoscaler KEDA with its server; the query it replaces is reported', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const imported = KServeImport.fromYaml(chart, 'k', isvc(prometheusMetric), { lenient: true });
+    const m = Testing.synth(chart);
+    expectValidManifests(m);
+    expect(findByKind(m, 'HorizontalPodAutoscaler')).toEqual([]);
+    const so = findOne(m, 'ScaledObject', { name: 'iris' });
+    expect(so.spec.triggers[0].metadata.serverAddress).toBe(PROMETHEUS);
+    expect([so.spec.minReplicaCount, so.spec.maxReplicaCount]).toEqual([1, 4]);
+    expect(imported.report.filter(e => e.outcome === 'unmapped').map(e => e.path)).toEqual([
+      'spec.predictor.autoScaling.metrics.0.external.metric.query', 'spec.predictor.autoScaling.metrics.0.external.target',
+    ]);
+  });
+
+  test('KEDA on CPU (KServe\'s own example) stays an HPA, and the annotation is reported with the reason', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const cpu = `        - type: Resource
+          resource: { name: cpu, target: { type: Utilization, averageUtilization: 50 } }`;
+    const imported = KServeImport.fromYaml(chart, 'k', isvc(cpu, '    scaleMetric: cpu\n'), { lenient: true });
+    const m = Testing.synth(chart);
+    expect(findByKind(m, 'ScaledObject')).toEqual([]);
+    expect(findOne(m, 'HorizontalPodAutoscaler', { name: 'iris' })).toBeDefined();
+    expect(imported.report.find(e => e.path === 'metadata.annotations[serving.kserve.io/autoscalerClass]')?.reason)
+      .toMatch(/KEDA on cpu is what 'autoscaler: Autoscaler.HPA'/);
   });
 });
 

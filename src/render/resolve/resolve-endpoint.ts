@@ -137,6 +137,10 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   if (container.port < 1 || container.port > 65535 || !Number.isInteger(container.port)) {
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
   }
+  if (kedaSettings?.prometheusAddress !== undefined && (container.runtime || container.custom)) {
+    const what = container.runtime ? `runtime '${runtime?.runtime?.name}'` : "a custom 'container'";
+    throw new Error(`'autoscaler: Autoscaler.KEDA' with 'minReplicas' 1 or more scales on our model server's series (${contract.METRICS.requestsInFlight}, ${contract.METRICS.requestsTotal}), which ${what} does not export; use 'minReplicas: 0' (KEDA's HTTP add-on counts requests itself) or 'autoscaler: Autoscaler.HPA'`);
+  }
 
   checkKubernetesVersion(props.kubernetesVersion, props.storageUri); // rt-storage
   const storage = resolveStorageAuth({ ...props, modelVolumeLimit: resources.ephemeralStorageLimit });
