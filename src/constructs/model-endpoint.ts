@@ -358,6 +358,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
    */
   public addTransformer(options: TransformerOptions): Transformer {
     if (this.node.tryFindChild('Transformer')) throw new Error('this endpoint already has a transformer');
+    this.assertNotFromZeroWithKeda('transformer');
     return new Transformer(this, 'Transformer', { ...options, endpoint: this });
   }
 
@@ -370,7 +371,18 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
    */
   public addExplainer(options: ExplainerOptions = {}): Explainer {
     if (this.node.tryFindChild('Explainer')) throw new Error('this endpoint already has an explainer');
+    this.assertNotFromZeroWithKeda('explainer');
     return new Explainer(this, 'Explainer', { ...options, endpoint: this });
+  }
+
+  /**
+   * From zero, only the route goes through KEDA's interceptor: a transformer or explainer would call
+   * the predictor's Service directly and find no replica.
+   */
+  private assertNotFromZeroWithKeda(component: string): void {
+    if (this.resolved.keda?.httpAddOn) {
+      throw new Error(`${component === 'explainer' ? 'an' : 'a'} ${component} cannot front a predictor with 'minReplicas: 0' and 'autoscaler: Autoscaler.KEDA': it calls the predictor's Service directly, not through KEDA's interceptor, and would find no replica; set 'minReplicas' to 1 or more, or use 'mode: DeploymentMode.SERVERLESS'`);
+    }
   }
 
   /** The transformer, if one was added. */

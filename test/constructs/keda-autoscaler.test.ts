@@ -12,7 +12,7 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import {
   Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, KServeImport, ModelEndpoint, ModelEndpointProps, ModelFormat,
-  ScaleMetric, ServingTarget, StorageUri,
+  ScaleMetric, ServingTarget, StorageUri, TransformerModule,
 } from '../../src';
 import { kedaScalingQuery } from '../../src/render/monitoring/queries';
 import { describeWithTools } from '../render/monitoring/tools';
@@ -157,6 +157,15 @@ describe('refusals name the prop', () => {
 
   test('the KServe target refuses it, naming the prop (KServe makes its own ScaledObject)', () => {
     fails({ kedaPrometheusAddress: PROMETHEUS, target: ServingTarget.KSERVE }, /'autoscaler: Autoscaler.KEDA' is not emitted for KServe yet/);
+  });
+
+  test('no transformer or explainer in front of a predictor at zero (they would bypass the interceptor)', () => {
+    const e = new ModelEndpoint(new Chart(Testing.app(), 'test'), 'Endpoint', {
+      ...raw, autoscaler: Autoscaler.KEDA, minReplicas: 0, ingress: EndpointIngress.istio(),
+    });
+    expect(() => e.addTransformer({ module: TransformerModule.fromCode('exports.preprocess = async (r) => r;\n', 'iris.js') }))
+      .toThrow(/a transformer cannot front a predictor with 'minReplicas: 0' and 'autoscaler: Autoscaler.KEDA'/);
+    expect(() => e.addExplainer()).toThrow(/an explainer cannot front a predictor/);
   });
 
   test('a KEDA prop without the KEDA autoscaler', () => {
