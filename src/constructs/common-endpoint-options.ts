@@ -74,7 +74,8 @@ export interface CommonEndpointOptions {
   /**
    * What the autoscaler scales on.
    *
-   * @default - ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode
+   * @default - ScaleMetric.CONCURRENCY in serverless mode and with `Autoscaler.KEDA`,
+   * ScaleMetric.CPU in raw mode with the HPA
    */
   readonly scaleMetric?: ScaleMetric;
 

@@ -32,14 +32,26 @@ export enum InferenceProtocol {
 
 /** What the autoscaler scales on, as KServe's `scaleMetric`. */
 export enum ScaleMetric {
-  /** In-flight requests per replica (serverless only). */
+  /** In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`). */
   CONCURRENCY = 'concurrency',
-  /** Requests per second per replica (serverless only). */
+  /** Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`). */
   RPS = 'rps',
   /** CPU utilization, percent of the request. */
   CPU = 'cpu',
   /** Memory utilization, percent of the request. */
   MEMORY = 'memory',
+}
+
+/** What scales a raw-mode endpoint's Deployment. */
+export enum Autoscaler {
+  /** A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`). */
+  HPA = 'hpa',
+  /**
+   * KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's
+   * in-flight requests or request rate; with `minReplicas: 0`, the HTTP add-on's
+   * `HTTPScaledObject` instead, whose interceptor holds requests while the first replica starts.
+   */
+  KEDA = 'keda',
 }
 
 /**

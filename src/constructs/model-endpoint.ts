@@ -4,7 +4,7 @@ import { Construct, IConstruct } from 'constructs';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress } from './endpoint-ingress';
 import { EndpointMonitoring } from './endpoint-monitoring';
-import { DeploymentMode, InferenceProtocol, ModelContainer } from './endpoint-options';
+import { Autoscaler, DeploymentMode, InferenceProtocol, ModelContainer } from './endpoint-options';
 import { ExplainerBackground, ExplainerMethod, ExplainerOptions } from './explainer-options';
 import { KnativeFeature } from './knative-features';
 import { ModelFormat } from './model-format';
@@ -148,6 +148,44 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
   readonly stopped?: boolean;
 
   /**
+   * What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.
+   *
+   * With `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or
+   * `ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);
+   * `minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route
+   * goes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).
+   *
+   * @default Autoscaler.HPA
+   * @noSchemaDefault raw mode only: serverless mode refuses it when set
+   */
+  readonly autoscaler?: Autoscaler;
+
+  /**
+   * The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`.
+   * Required with `Autoscaler.KEDA` and `minReplicas` 1 or more.
+   *
+   * @default - none
+   */
+  readonly kedaPrometheusAddress?: string;
+
+  /**
+   * The Service of KEDA's HTTP add-on interceptor proxy, which the route goes through with
+   * `Autoscaler.KEDA` and `minReplicas: 0`.
+   *
+   * @default 'keda-add-ons-http-interceptor-proxy'
+   * @noSchemaDefault only with Autoscaler.KEDA and minReplicas 0, which the construct checks
+   */
+  readonly kedaInterceptorService?: string;
+
+  /**
+   * The namespace of KEDA's HTTP add-on interceptor proxy.
+   *
+   * @default 'keda'
+   * @noSchemaDefault only with Autoscaler.KEDA and minReplicas 0, which the construct checks
+   */
+  readonly kedaInterceptorNamespace?: string;
+
+  /**
    * Environment variables of the model container.
    *
    * @default - none
@@ -279,6 +317,9 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
       synthesizeRaw(this, this.resolved);
     }
     const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
+    if (this.resolved.keda?.prometheusAddress !== undefined && !monitoring.enabled) {
+      throw new Error("'autoscaler: Autoscaler.KEDA' queries the series our monitor scrapes into Prometheus, but 'monitoring' is disabled; enable 'monitoring', or set 'minReplicas: 0' (KEDA's HTTP add-on counts requests itself)");
+    }
     if (monitoring.enabled) {
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', this.resolved, monitoring);
       // A runtime without metrics (TF Serving) has no monitor, and no scrape to admit.
@@ -317,6 +358,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
    */
   public addTransformer(options: TransformerOptions): Transformer {
     if (this.node.tryFindChild('Transformer')) throw new Error('this endpoint already has a transformer');
+    this.assertNotFromZeroWithKeda('transformer');
     return new Transformer(this, 'Transformer', { ...options, endpoint: this });
   }
 
@@ -329,7 +371,18 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
    */
   public addExplainer(options: ExplainerOptions = {}): Explainer {
     if (this.node.tryFindChild('Explainer')) throw new Error('this endpoint already has an explainer');
+    this.assertNotFromZeroWithKeda('explainer');
     return new Explainer(this, 'Explainer', { ...options, endpoint: this });
+  }
+
+  /**
+   * From zero, only the route goes through KEDA's interceptor: a transformer or explainer would call
+   * the predictor's Service directly and find no replica.
+   */
+  private assertNotFromZeroWithKeda(component: string): void {
+    if (this.resolved.keda?.httpAddOn) {
+      throw new Error(`${component === 'explainer' ? 'an' : 'a'} ${component} cannot front a predictor with 'minReplicas: 0' and 'autoscaler: Autoscaler.KEDA': it calls the predictor's Service directly, not through KEDA's interceptor, and would find no replica; set 'minReplicas' to 1 or more, or use 'mode: DeploymentMode.SERVERLESS'`);
+    }
   }
 
   /** The transformer, if one was added. */

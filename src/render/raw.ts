@@ -1,5 +1,5 @@
 /**
- * Raw mode (KServe "Standard"): Deployment, Service, HorizontalPodAutoscaler,
+ * Raw mode (KServe "Standard"): Deployment, Service, HorizontalPodAutoscaler (or KEDA's objects),
  * PodDisruptionBudget, NetworkPolicy and the chosen ingress. No Knative or Istio object
  * unless the user picks Istio as the ingress.
  */
@@ -8,6 +8,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
+import { interceptorBackend, interceptorExternalName, kedaAutoscaler } from './keda';
 import { endpointNetworkPolicy } from './network-policy';
 import { objectLabels, podSpec, selectorLabels } from './pod-template';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
@@ -38,7 +39,7 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
     metadata: metadata(),
     spec: Lazy.any({
       produce: () => ({
-        // The HPA owns the count once it runs; this is the count at creation.
+        // The HPA (or KEDA) owns the count once it runs; this is the count at creation.
         replicas: resolved.stopped ? 0 : autoscaled ? resolved.initialScale : resolved.minReplicas,
         selector: { matchLabels: selectorLabels(resolved) },
         strategy: resolved.deploymentStrategy,
@@ -61,7 +62,11 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
     },
   });
 
-  if (autoscaled) endpointAutoscaler(scope, 'HorizontalPodAutoscaler', resolved, metadata(), resolved.name);
+  if (autoscaled && resolved.keda) {
+    kedaAutoscaler(scope, resolved, metadata(), modelPathMatches(resolved).map(m => m.uri.prefix), SERVICE_HTTP_PORT);
+  } else if (autoscaled) {
+    endpointAutoscaler(scope, 'HorizontalPodAutoscaler', resolved, metadata(), resolved.name);
+  }
   if (!resolved.stopped && resolved.maxReplicas > 1) {
     new k8s.KubePodDisruptionBudget(scope, 'PodDisruptionBudget', {
       metadata: metadata(),
@@ -145,6 +150,9 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
   const grpc = isGrpc(resolved.protocol);
   const port = grpc ? contract.GRPC_PORT : SERVICE_HTTP_PORT;
   const prefixes = modelPathMatches(resolved).map(m => m.uri.prefix);
+  // Scale from zero: the route goes to KEDA's interceptor, which routes on the Host header and
+  // path (the HTTPScaledObject's hosts and pathPrefixes) to the Service once a replica is ready.
+  const interceptor = resolved.keda?.httpAddOn && !resolved.stopped ? interceptorBackend(resolved.keda) : undefined;
   switch (resolved.ingress._kind) {
     case IngressKind.ISTIO:
       new VirtualService(scope, 'VirtualService', {
@@ -161,7 +169,10 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
             : {
               name: 'predictor',
               match: prefixes.map(prefix => ({ uri: { prefix } })),
-              route: [{ destination: { host: serviceHost, port: { number: port } }, weight: 100 }],
+              route: [{
+                destination: { host: interceptor?.host ?? serviceHost, port: { number: interceptor?.port ?? port } },
+                weight: 100,
+              }],
               ...(resolved.timeoutSeconds !== undefined ? { timeout: `${resolved.timeoutSeconds}s` } : {}),
             }],
         },
@@ -178,13 +189,18 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
           hostnames: [resolved.host],
           rules: [{
             matches: prefixes.map(value => ({ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value } })),
-            backendRefs: [{ name: resolved.name, port }],
+            // A cross-namespace backend needs a ReferenceGrant in the interceptor's namespace
+            // (https://keda.sh/http-add-on/0.14/user-guide/configure-ingress/).
+            backendRefs: [interceptor
+              ? { name: interceptor.service, namespace: interceptor.namespace, port: interceptor.port }
+              : { name: resolved.name, port }],
             ...(resolved.timeoutSeconds !== undefined ? { timeouts: { request: `${resolved.timeoutSeconds}s` } } : {}),
           }],
         },
       });
       return;
-    case IngressKind.KUBERNETES:
+    case IngressKind.KUBERNETES: {
+      const backendService = interceptor ? interceptorExternalName(scope, resolved, metadata) : resolved.name;
       new k8s.KubeIngress(scope, 'Ingress', {
         metadata,
         spec: {
@@ -195,13 +211,14 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
             http: {
               paths: prefixes.flatMap(prefix => ingressPaths(prefix).map(p => ({
                 ...p,
-                backend: { service: { name: resolved.name, port: { number: port } } },
+                backend: { service: { name: backendService, port: { number: interceptor?.port ?? port } } },
               }))),
             },
           }],
         },
       });
       return;
+    }
     default:
       return;
   }

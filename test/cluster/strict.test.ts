@@ -141,6 +141,7 @@ describeWithCluster('the test cluster API server (server-side apply, dryRun=All,
     expect(names).toEqual(expect.arrayContaining([
       'services.serving.knative.dev', 'virtualservices.networking.istio.io', 'httproutes.gateway.networking.k8s.io',
       'gateways.gateway.networking.k8s.io', 'servicemonitors.monitoring.coreos.com', 'scaledobjects.keda.sh',
+      'httpscaledobjects.http.keda.sh',
       'inferenceservices.serving.kserve.io',
     ]));
   });

@@ -206,6 +206,8 @@ describe('ModelServingController', () => {
       cr('ModelEndpoint', { ...base, ...components, mode: 'RawDeployment', ingress: { istio: {} } }),
       cr('ModelEndpoint', { ...base, mode: 'RawDeployment', ingress: { gatewayApi: { gatewayName: 'public' } } }),
       cr('ModelEndpoint', { ...base, mode: 'RawDeployment', ingress: { kubernetes: {} } }),
+      cr('ModelEndpoint', { ...base, mode: 'RawDeployment', autoscaler: 'keda', kedaPrometheusAddress: 'http://prometheus:9090' }),
+      cr('ModelEndpoint', { ...base, mode: 'RawDeployment', autoscaler: 'keda', minReplicas: 0, ingress: { kubernetes: {} } }),
       cr('CanaryRollout', { ...versions, security }),
       cr('CanaryRollout', { ...versions, mode: 'RawDeployment', security }),
       cr('CanaryRollout', { ...versions, mode: 'RawDeployment', ingress: { gatewayApi: { gatewayName: 'public' } } }),

@@ -57,7 +57,11 @@ const CRD_FILES = [
   'cdk8s-model-serving-crds.yaml',
   'cert-manager-certificates.yaml',
   'cert-manager-issuers.yaml',
-  // ---- end controller ----
+  // ---- end controller ----  // ---- keda (issue 18): what `autoscaler: Autoscaler.KEDA` synthesizes ----
+  'keda-scaledobjects.yaml',
+  'keda-httpscaledobjects.yaml',
+  'keda-triggerauthentications.yaml',
+  // ---- end keda ----
 ];
 const K8S_SCHEMA_ID = 'k8s';
 const OBJECT_META_REF = `${K8S_SCHEMA_ID}#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`;

@@ -10,7 +10,7 @@ import { Code, CodeModule } from './code';
 import { NamespacePlan, RuntimeStatement } from './plan';
 import { CanaryRollout } from '../../constructs/canary-rollout';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
-import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
+import { Autoscaler, DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelEndpoint } from '../../constructs/model-endpoint';
 import { ModelFormat } from '../../constructs/model-format';
@@ -30,6 +30,7 @@ const SYMBOLS: { [module in CodeModule]: { [symbol: string]: AnyValue } } = {
     ServingRuntime,
     InferenceProtocol,
     DeploymentMode,
+    Autoscaler,
     ScaleMetric,
     LoggerMode,
     KnativeFeature,

@@ -7,6 +7,7 @@
 import { arr, call, Code, lib, lit, method, obj } from './code';
 import { mapContainer, mapEnv, mapImagePullSecrets, mapLogger, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
 import { FieldReader } from './fields';
+import { mapKeda } from './keda';
 import { camelCase, VariableNames } from './names';
 import { ApiObjectStatement, EndpointStatement } from './plan';
 import { durationCode, goDurationMillis } from './quantities';
@@ -197,8 +198,12 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     scaleDownDelay = durationCode(ms);
   }
   const autoscalerClass = take(KSERVE.annotations.autoscalerClass);
-  if (autoscalerClass !== undefined && !(autoscalerClass === 'hpa' && !serverless)) {
-    r.report(annotationPath(KSERVE.annotations.autoscalerClass), 'unmapped', `autoscaler class '${autoscalerClass}' has no counterpart: ${serverless ? 'serverless endpoints scale with Knative\'s autoscaler' : 'raw endpoints scale with a HorizontalPodAutoscaler'}`);
+  const keda = autoscalerClass === 'keda' && !serverless ? mapKeda(r, p, minReplicas, scaleMetric) : undefined;
+  const kedaMapped = keda !== undefined && typeof keda !== 'string' ? keda : undefined;
+  if (typeof keda === 'string') {
+    r.report(annotationPath(KSERVE.annotations.autoscalerClass), 'unmapped', `autoscaler class 'keda' is not imported: ${keda}`);
+  } else if (autoscalerClass !== undefined && !kedaMapped && !(autoscalerClass === 'hpa' && !serverless)) {
+    r.report(annotationPath(KSERVE.annotations.autoscalerClass), 'unmapped', `autoscaler class '${autoscalerClass}' has no counterpart: ${serverless ? 'serverless endpoints scale with Knative\'s autoscaler' : 'raw endpoints scale with a HorizontalPodAutoscaler or KEDA'}`);
   }
   const stop = take(KSERVE.annotations.stop);
   if (stop !== undefined && stop !== 'true' && stop !== 'false') throw r.error(annotationPath(KSERVE.annotations.stop), `must be 'true' or 'false', got '${stop}'`);
@@ -239,13 +244,17 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
   // Payload logging maps to `logger` when our model server serves the predictor (the only server that logs yet).
   const ownServerLogs = container === undefined && runtime === undefined && formatName?.toLowerCase() === 'onnx';
   const logger = ownServerLogs ? mapLogger(r, p) : undefined;
+  if (kedaMapped) r.leftoversUnder(`${p}.autoScaling`, 'no counterpart with KEDA: our ScaledObject scales on our server\'s series');
   for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) {
-    if (field !== 'canaryTrafficPercent' && !(field === 'logger' && logger)) r.unmapped(`${p}.${field}`, reason);
+    if (field === 'canaryTrafficPercent' || (field === 'logger' && logger) || (kedaMapped && field === 'autoScaling')) continue;
+    r.unmapped(`${p}.${field}`, reason);
   }
 
   const scaling: Array<readonly [string, Code | undefined]> = [
     ['minReplicas', minReplicas !== undefined && minReplicas !== 1 ? lit(minReplicas) : undefined],
     ['maxReplicas', lit(maxReplicas)],
+    ['autoscaler', kedaMapped ? lib('Autoscaler', 'KEDA') : undefined],
+    ['kedaPrometheusAddress', kedaMapped ? lit(kedaMapped.prometheusAddress) : undefined],
   ];
   const placement: Array<readonly [string, Code | undefined]> = [
     ['mode', serverless ? undefined : lib('DeploymentMode', 'RAW')],

@@ -25,6 +25,9 @@ export const RENDERED_RESOURCES: { readonly [group: string]: readonly string[] }
   'security.istio.io': ['authorizationpolicies', 'peerauthentications', 'requestauthentications'],
   'gateway.networking.k8s.io': ['httproutes'],
   'monitoring.coreos.com': ['podmonitors', 'prometheusrules', 'servicemonitors'],
+  // `autoscaler: Autoscaler.KEDA` (raw mode).
+  'keda.sh': ['scaledobjects'],
+  'http.keda.sh': ['httpscaledobjects'],
 };
 
 /** Server-side apply, prune, and the informers' list and watch. */

@@ -366,7 +366,7 @@ export const SPEC_MODEL: SpecModel = {
             "enum": "cdk8s-model-serving.ScaleMetric"
           },
           "optional": true,
-          "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode."
+          "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode and with `Autoscaler.KEDA`,\nScaleMetric.CPU in raw mode with the HPA."
         },
         {
           "name": "scaleTarget",
@@ -891,6 +891,14 @@ export const SPEC_MODEL: SpecModel = {
           "default": false
         },
         {
+          "name": "autoscaler",
+          "type": {
+            "enum": "cdk8s-model-serving.Autoscaler"
+          },
+          "optional": true,
+          "description": "What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or\n`ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);\n`minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route\ngoes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).\n\nDefault: Autoscaler.HPA."
+        },
+        {
           "name": "container",
           "type": {
             "struct": "cdk8s-model-serving.ModelContainer"
@@ -984,6 +992,30 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "Replicas when a new revision starts (serverless) or when the Deployment is created (raw).\n\nDefault: `minReplicas`, or 1 when scaling to zero."
+        },
+        {
+          "name": "kedaInterceptorNamespace",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The namespace of KEDA's HTTP add-on interceptor proxy.\n\nDefault: 'keda'."
+        },
+        {
+          "name": "kedaInterceptorService",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The Service of KEDA's HTTP add-on interceptor proxy, which the route goes through with `Autoscaler.KEDA` and `minReplicas: 0`.\n\nDefault: 'keda-add-ons-http-interceptor-proxy'."
+        },
+        {
+          "name": "kedaPrometheusAddress",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`. Required with `Autoscaler.KEDA` and `minReplicas` 1 or more.\n\nDefault: none."
         },
         {
           "name": "knativeFeatures",
@@ -1149,7 +1181,7 @@ export const SPEC_MODEL: SpecModel = {
             "enum": "cdk8s-model-serving.ScaleMetric"
           },
           "optional": true,
-          "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode."
+          "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode and with `Autoscaler.KEDA`,\nScaleMetric.CPU in raw mode with the HPA."
         },
         {
           "name": "scaleTarget",
@@ -2758,6 +2790,22 @@ export const SPEC_MODEL: SpecModel = {
     }
   },
   "enums": {
+    "cdk8s-model-serving.Autoscaler": {
+      "fqn": "cdk8s-model-serving.Autoscaler",
+      "description": "What scales a raw-mode endpoint's Deployment.",
+      "members": [
+        {
+          "name": "HPA",
+          "value": "hpa",
+          "description": "A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`)."
+        },
+        {
+          "name": "KEDA",
+          "value": "keda",
+          "description": "KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
+        }
+      ]
+    },
     "cdk8s-model-serving.DeploymentMode": {
       "fqn": "cdk8s-model-serving.DeploymentMode",
       "description": "How an endpoint is deployed, as KServe's `serving.kserve.io/deploymentMode`.",
@@ -2926,12 +2974,12 @@ export const SPEC_MODEL: SpecModel = {
         {
           "name": "CONCURRENCY",
           "value": "concurrency",
-          "description": "In-flight requests per replica (serverless only)."
+          "description": "In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`)."
         },
         {
           "name": "RPS",
           "value": "rps",
-          "description": "Requests per second per replica (serverless only)."
+          "description": "Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`)."
         },
         {
           "name": "CPU",
@@ -3027,6 +3075,14 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "type": "boolean",
         "description": "Whether the service account token is mounted into the pods.",
         "default": false
+      },
+      "autoscaler": {
+        "type": "string",
+        "enum": [
+          "hpa",
+          "keda"
+        ],
+        "description": "What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or\n`ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);\n`minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route\ngoes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).\n\nDefault: Autoscaler.HPA.\n\nWhat scales a raw-mode endpoint's Deployment.\n\nhpa: A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`).\nkeda: KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
       },
       "container": {
         "type": "object",
@@ -3332,6 +3388,18 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       "initialScale": {
         "type": "integer",
         "description": "Replicas when a new revision starts (serverless) or when the Deployment is created (raw).\n\nDefault: `minReplicas`, or 1 when scaling to zero."
+      },
+      "kedaInterceptorNamespace": {
+        "type": "string",
+        "description": "The namespace of KEDA's HTTP add-on interceptor proxy.\n\nDefault: 'keda'."
+      },
+      "kedaInterceptorService": {
+        "type": "string",
+        "description": "The Service of KEDA's HTTP add-on interceptor proxy, which the route goes through with `Autoscaler.KEDA` and `minReplicas: 0`.\n\nDefault: 'keda-add-ons-http-interceptor-proxy'."
+      },
+      "kedaPrometheusAddress": {
+        "type": "string",
+        "description": "The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`. Required with `Autoscaler.KEDA` and `minReplicas` 1 or more.\n\nDefault: none."
       },
       "knativeFeatures": {
         "type": "array",
@@ -3835,7 +3903,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "cpu",
           "memory"
         ],
-        "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless only).\nrps: Requests per second per replica (serverless only).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
+        "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode and with `Autoscaler.KEDA`,\nScaleMetric.CPU in raw mode with the HPA.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`).\nrps: Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
       },
       "scaleTarget": {
         "type": "integer",
@@ -4323,7 +4391,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "cpu",
               "memory"
             ],
-            "description": "What the transformer's autoscaler scales on, as the predictor's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA class (serverless) or a\nHorizontalPodAutoscaler (raw).\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless only).\nrps: Requests per second per replica (serverless only).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
+            "description": "What the transformer's autoscaler scales on, as the predictor's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA class (serverless) or a\nHorizontalPodAutoscaler (raw).\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`).\nrps: Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
           },
           "scaleTarget": {
             "type": "integer",
@@ -4683,7 +4751,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
               "cpu",
               "memory"
             ],
-            "description": "What the explainer's autoscaler scales on, as the predictor's and the transformer's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA\nclass (serverless) or a HorizontalPodAutoscaler (raw). Explanations are CPU-bound (many\npredictor calls per request), so `ScaleMetric.CPU` often fits better than concurrency.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless only).\nrps: Requests per second per replica (serverless only).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
+            "description": "What the explainer's autoscaler scales on, as the predictor's and the transformer's `scaleMetric`: concurrency and rps need serverless mode;\n\ncpu and memory use Knative's HPA\nclass (serverless) or a HorizontalPodAutoscaler (raw). Explanations are CPU-bound (many\npredictor calls per request), so `ScaleMetric.CPU` often fits better than concurrency.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`).\nrps: Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
           },
           "scaleTarget": {
             "type": "integer",
@@ -5756,7 +5824,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "cpu",
           "memory"
         ],
-        "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode, ScaleMetric.CPU in raw mode.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless only).\nrps: Requests per second per replica (serverless only).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
+        "description": "What the autoscaler scales on.\n\nDefault: ScaleMetric.CONCURRENCY in serverless mode and with `Autoscaler.KEDA`,\nScaleMetric.CPU in raw mode with the HPA.\n\nWhat the autoscaler scales on, as KServe's `scaleMetric`.\n\nconcurrency: In-flight requests per replica (serverless, or raw with `Autoscaler.KEDA`).\nrps: Requests per second per replica (serverless, or raw with `Autoscaler.KEDA`).\ncpu: CPU utilization, percent of the request.\nmemory: Memory utilization, percent of the request."
       },
       "scaleTarget": {
         "type": "integer",

@@ -55,6 +55,12 @@ export function assertEndpointExpressible(p: KServeEndpointInput, r: ResolvedEnd
   if (p.startupTimeout !== undefined && p.runtimeShippedByKServe) {
     throw new Error(`'startupTimeout' sets our startup probe, but runtime '${r.servingRuntime?.name}' is one KServe ships, with its own probes; remove it, set 'runtime' to a ServingRuntime.custom() (emitted as a ServingRuntime with the probe), ${OR_NATIVE}`);
   }
+  if (r.keda !== undefined) {
+    // KServe's KEDA mode (annotation serving.kserve.io/autoscalerClass: keda, with Prometheus queries
+    // in 'autoScaling.metrics[].external.metric', imports/kserve-inferenceservices.yaml) makes the
+    // ScaledObject itself, over KServe's pods; it has no HTTP add-on route for scale from zero.
+    throw new Error(`'autoscaler: Autoscaler.KEDA' is not emitted for KServe yet: KServe makes its own ScaledObject from 'serving.kserve.io/autoscalerClass: keda' and 'autoScaling.metrics', and has no route through KEDA's HTTP add-on for 'minReplicas: 0'; remove 'autoscaler' (KServe then uses its HorizontalPodAutoscaler), ${OR_NATIVE}`);
+  }
   if (!Number.isInteger(r.scaleTarget)) {
     throw new Error(`'scaleTarget' must be an integer with KServe (its 'scaleTarget' is an int32), got ${r.scaleTarget}`);
   }

@@ -186,6 +186,23 @@ function quantile(q: number, sel: string, by: string[] = []): string {
   return `histogram_quantile(${q}, ${sumRate(D, sel, ['le', ...by])})`;
 }
 
+/**
+ * The rate window of KEDA's request-rate trigger: Knative's 60-second stable window, so raw
+ * and serverless endpoints react alike (config-autoscaler `stable-window`,
+ * https://knative.dev/docs/serving/autoscaling/kpa-specific/).
+ */
+export const KEDA_RATE_WINDOW = '1m';
+
+/**
+ * What KEDA's Prometheus trigger scales a raw endpoint on: the predictor's requests in flight
+ * (`concurrency`) or per second (`rps`), summed over its pods. KEDA divides it by the replica
+ * count and compares it with the per-replica target (metricType AverageValue).
+ */
+export function kedaScalingQuery(target: Pick<QueryTarget, 'endpoint' | 'namespace'>, metric: 'concurrency' | 'rps'): string {
+  const sel = selector(target, componentMatcher(COMPONENTS.predictor));
+  return metric === 'rps' ? sumRate(R, sel, [], KEDA_RATE_WINDOW) : `sum(${METRICS.requestsInFlight}${sel})`;
+}
+
 export function endpointQueries(target: QueryTarget, thresholds?: AlertThresholds): EndpointQueries {
   // The predictor's series only: a request through a transformer is counted by the transformer
   // and again by the predictor, so summing over components would count it twice.

@@ -7,6 +7,7 @@ import { ContainerResources } from 'cdk8s-plus-33';
 import { IConstruct } from 'constructs';
 import { resolveAnnotations } from './annotations';
 import { resolveDeploymentStrategy } from './deployment-strategy';
+import { resolveKeda, usesKeda } from './keda';
 import { requireInitContainers, requireKnativeFeature } from './knative';
 import { resolveLiveness } from './liveness';
 import { assertDns1123Label, assertDns1123Subdomain } from './names';
@@ -15,7 +16,7 @@ import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolv
 import { resolveStorageAuth } from './storage-auth';
 import type { CommonEndpointOptions } from '../../constructs/common-endpoint-options';
 import { EndpointIngress, IngressKind } from '../../constructs/endpoint-ingress';
-import { DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
+import { Autoscaler, DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelFormat } from '../../constructs/model-format';
 import type { ModelVersion } from '../../constructs/model-version';
@@ -48,6 +49,10 @@ export interface EndpointOwnSettings {
   readonly stopped?: boolean;
   readonly ingress?: EndpointIngress;
   readonly allowedNamespaces?: string[];
+  readonly autoscaler?: Autoscaler;
+  readonly kedaPrometheusAddress?: string;
+  readonly kedaInterceptorService?: string;
+  readonly kedaInterceptorNamespace?: string;
 }
 
 /**
@@ -84,9 +89,10 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     throw new Error("'storageUri' is required with our model server, which fetches the model from it at start; set 'storageUri', or set 'container' to an image that has the model baked in");
   }
 
+  const keda = usesKeda(endpoint.mode, props);
   const [minReplicas, maxReplicas] = resolveReplicas(serverless, props.minReplicas, props.maxReplicas,
-    ", or use 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)");
-  const { scaleMetric, scaleTarget } = resolveScaling(serverless, props.scaleMetric, props.scaleTarget);
+    ", or use 'autoscaler: Autoscaler.KEDA' or 'mode: DeploymentMode.SERVERLESS' (use 'stopped: true' to take a raw endpoint to zero)", keda);
+  const { scaleMetric, scaleTarget } = resolveScaling(serverless, props.scaleMetric, props.scaleTarget, keda);
   const initialScale = props.initialScale ?? Math.max(1, minReplicas);
   assertCount('initialScale', initialScale);
   if (initialScale < 1 || (maxReplicas !== UNLIMITED_REPLICAS && initialScale > maxReplicas)) {
@@ -119,6 +125,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   if (serverless && (ingress._kind === IngressKind.GATEWAY_API || ingress._kind === IngressKind.KUBERNETES)) {
     throw new Error("'ingress' must be EndpointIngress.istio() or EndpointIngress.none() in serverless mode: Knative brings its own networking layer; Gateway API and Ingress objects are for raw mode");
   }
+  const kedaSettings = keda ? resolveKeda(props, minReplicas, scaleTarget, endpoint.protocol, ingress._kind) : undefined;
 
   const container: ResolvedContainer = runtime?.resolved ? runtimeContainer(runtime.resolved) : {
     custom: props.container,
@@ -129,6 +136,10 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
   };
   if (container.port < 1 || container.port > 65535 || !Number.isInteger(container.port)) {
     throw new Error(`'container.port' must be an integer from 1 to 65535, got ${container.port}`);
+  }
+  if (kedaSettings?.prometheusAddress !== undefined && (container.runtime || container.custom)) {
+    const what = container.runtime ? `runtime '${runtime?.runtime?.name}'` : "a custom 'container'";
+    throw new Error(`'autoscaler: Autoscaler.KEDA' with 'minReplicas' 1 or more scales on our model server's series (${contract.METRICS.requestsInFlight}, ${contract.METRICS.requestsTotal}), which ${what} does not export; use 'minReplicas: 0' (KEDA's HTTP add-on counts requests itself) or 'autoscaler: Autoscaler.HPA'`);
   }
 
   checkKubernetesVersion(props.kubernetesVersion, props.storageUri); // rt-storage
@@ -159,6 +170,7 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     scaleTarget,
     initialScale,
     scaleDownDelaySeconds,
+    keda: kedaSettings,
     stopped: props.stopped ?? false,
     deploymentStrategy: resolveDeploymentStrategy(serverless, props.deploymentStrategy),
     startupSeconds,
@@ -171,7 +183,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     annotations: resolveAnnotations(props.annotations),
     ingress,
     networkPolicy: props.networkPolicy ?? true,
-    allowedNamespaces: props.allowedNamespaces ?? defaultAllowedNamespaces(serverless, ingress),
+    // From zero, requests reach the pods only through KEDA's interceptor.
+    allowedNamespaces: props.allowedNamespaces
+      ?? (kedaSettings?.httpAddOn ? [kedaSettings.interceptorNamespace] : defaultAllowedNamespaces(serverless, ingress)),
     runAsUser,
     readOnlyRootFilesystem: props.readOnlyRootFilesystem ?? !(runtime?.resolved?.runtime.writableRootFilesystem ?? false),
     // Only where the pod template cannot carry the init container itself.
@@ -212,8 +226,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
  * returns [min, max].
  *
  * @param zeroFix what else fixes a raw-mode minimum of 0, for the message
+ * @param keda whether KEDA scales the raw Deployment, which may go to zero
  */
-export function resolveReplicas(serverless: boolean, min: number | undefined, max: number | undefined, zeroFix = ''): [number, number] {
+export function resolveReplicas(serverless: boolean, min: number | undefined, max: number | undefined, zeroFix = '', keda = false): [number, number] {
   const minReplicas = min ?? 1;
   assertCount('minReplicas', minReplicas);
   const maxReplicas = max ?? Math.max(3, minReplicas);
@@ -224,7 +239,7 @@ export function resolveReplicas(serverless: boolean, min: number | undefined, ma
   if (maxReplicas !== UNLIMITED_REPLICAS && minReplicas > maxReplicas) {
     throw new Error(`'minReplicas' (${minReplicas}) must not be greater than 'maxReplicas' (${maxReplicas})`);
   }
-  if (!serverless && minReplicas === 0) {
+  if (!serverless && !keda && minReplicas === 0) {
     throw new Error(`'minReplicas' is 0, but scale to zero needs serverless mode; set 'minReplicas' to 1 or more${zeroFix}`);
   }
   return [minReplicas, maxReplicas];
@@ -234,9 +249,15 @@ export function resolveReplicas(serverless: boolean, min: number | undefined, ma
  * What the autoscaler scales on, and its target, with their defaults (concurrency in serverless
  * mode, CPU in raw mode; Knative's targets for concurrency and rps, 80 percent otherwise), validated.
  */
-export function resolveScaling(serverless: boolean, metric?: ScaleMetric, target?: number): { scaleMetric: ScaleMetric; scaleTarget: number } {
-  const scaleMetric = metric ?? (serverless ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
-  if (!serverless && (scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS)) {
+export function resolveScaling(
+  serverless: boolean, metric?: ScaleMetric, target?: number, keda = false,
+): { scaleMetric: ScaleMetric; scaleTarget: number } {
+  const scaleMetric = metric ?? (serverless || keda ? ScaleMetric.CONCURRENCY : ScaleMetric.CPU);
+  const requestDriven = scaleMetric === ScaleMetric.CONCURRENCY || scaleMetric === ScaleMetric.RPS;
+  if (keda && !requestDriven) {
+    throw new Error(`'scaleMetric' ${scaleMetric} with 'autoscaler: Autoscaler.KEDA': KEDA scales on our server's requests, ScaleMetric.CONCURRENCY or ScaleMetric.RPS; use one of those, or 'autoscaler: Autoscaler.HPA' for ${scaleMetric}`);
+  }
+  if (!serverless && !keda && requestDriven) {
     throw new Error(`'scaleMetric' ${scaleMetric} needs Knative's autoscaler (serverless mode); in raw mode use ScaleMetric.CPU or ScaleMetric.MEMORY`);
   }
   const scaleTarget = target ?? DEFAULT_SCALE_TARGETS[scaleMetric];

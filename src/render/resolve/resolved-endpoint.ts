@@ -5,6 +5,7 @@
 import { Size } from 'cdk8s';
 import { EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import type { ResolvedKeda } from './keda';
 import { ResolvedLiveness } from './liveness';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
@@ -65,6 +66,8 @@ export interface ResolvedEndpoint {
   readonly scaleTarget: number;
   readonly initialScale: number;
   readonly scaleDownDelaySeconds?: number;
+  /** Set when KEDA scales the raw Deployment instead of an HPA. */
+  readonly keda?: ResolvedKeda;
   readonly stopped: boolean;
   /** The raw Deployments' `strategy`, as Kubernetes JSON. */
   readonly deploymentStrategy: Record<string, unknown>;
