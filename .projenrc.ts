@@ -191,6 +191,11 @@ project.addTask('bench:transformer', {
   exec: 'node bench/transformer/run.js',
   receiveArgs: true,
 });
+project.addTask('bench:logging', {
+  description: 'Inference latency and throughput with payload logging to a healthy, down and hanging sink, against no logger',
+  exec: 'node bench/logging/run.js',
+  receiveArgs: true,
+});
 project.addTask('bench:mesh', {
   description: 'ModelMesh throughput, hit rate and memory versus one server process per model',
   exec: 'node bench/mesh/run.js',

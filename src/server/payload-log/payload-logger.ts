@@ -5,6 +5,8 @@
  * down, slow or refusing) is dropped and counted by reason.
  */
 import { randomUUID } from 'crypto';
+import * as http from 'http';
+import * as https from 'https';
 import { hostname } from 'os';
 import * as client from 'prom-client';
 import { cloudEventHeaders, PayloadEvent, PayloadKind, payloadBody } from './cloud-event';
@@ -27,8 +29,14 @@ export class PayloadLogger {
   private readonly logsResponses: boolean;
   /** KServe's agent sets `ce-source` from its pod; we name the pod (host name). */
   private readonly source = `http://${hostname()}/`;
+  private readonly url: URL;
+  /** One connection per sender, kept alive between events. */
+  private readonly agent: http.Agent;
 
   constructor(private readonly config: PayloadLogConfig, registry: client.Registry) {
+    this.url = new URL(config.url);
+    const agentOptions = { keepAlive: true, maxSockets: PAYLOAD_LOG_SENDERS };
+    this.agent = this.url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.logsRequests = config.mode !== 'response';
     this.logsResponses = config.mode !== 'request';
     const registers = [registry];
@@ -70,6 +78,7 @@ export class PayloadLogger {
     this.drop('closed', this.queue.length);
     this.queue.length = 0;
     this.shutdown.abort();
+    this.agent.destroy();
   }
 
   private enqueue(kind: PayloadKind, id: string, model: string, payload: unknown): void {
@@ -90,29 +99,47 @@ export class PayloadLogger {
     }
   }
 
-  private async send(event: PayloadEvent): Promise<void> {
+  private send(event: PayloadEvent): Promise<void> {
     let body: string;
     try {
       // Serialized here, not on the request's path.
       body = payloadBody(event.payload);
     } catch {
-      return this.drop('unserializable');
+      this.drop('unserializable');
+      return Promise.resolve();
     }
-    const timeout = AbortSignal.timeout(this.config.timeoutMs);
-    try {
-      const res = await fetch(this.config.url, {
-        method: 'POST',
-        headers: cloudEventHeaders(event, this.config, this.source, new Date()),
-        body,
-        signal: AbortSignal.any([timeout, this.shutdown.signal]),
+    // node:http with a keep-alive agent, not fetch: fetch costs several times the CPU per event,
+    // which a server at full load pays in inference latency (measured by `npx projen bench:logging`).
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (outcome: 'sent' | DropReason) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.shutdown.signal.removeEventListener('abort', onShutdown);
+        if (outcome === 'sent') this.sent.inc();
+        else this.drop(outcome);
+        resolve();
+      };
+      const headers = { ...cloudEventHeaders(event, this.config, this.source, new Date()), 'content-length': Buffer.byteLength(body) };
+      const req = (this.url.protocol === 'https:' ? https : http).request(this.url, { method: 'POST', headers, agent: this.agent }, (res) => {
+        // Read (and discard) the answer so the connection can be reused.
+        res.resume();
+        res.on('end', () => done(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300 ? 'sent' : 'rejected'));
+        res.on('error', () => done('send_failed'));
       });
-      // Read (and discard) the answer so the connection can be reused.
-      await res.arrayBuffer();
-      if (res.ok) this.sent.inc();
-      else this.drop('rejected');
-    } catch {
-      this.drop(this.shutdown.signal.aborted ? 'closed' : timeout.aborted ? 'timeout' : 'send_failed');
-    }
+      const timer = setTimeout(() => {
+        done('timeout');
+        req.destroy();
+      }, this.config.timeoutMs);
+      const onShutdown = () => {
+        done('closed');
+        req.destroy();
+      };
+      this.shutdown.signal.addEventListener('abort', onShutdown);
+      req.on('error', () => done('send_failed'));
+      req.end(body);
+    });
   }
 
   private drop(reason: DropReason, count = 1): void {
