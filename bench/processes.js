@@ -1,6 +1,6 @@
 // Processes for the benchmarks: spawn one and wait for a line of its output, start the model
 // server and wait for its `ready` log line, stop a process.
-const { spawn } = require('node:child_process');
+const { execFile, spawn } = require('node:child_process');
 const path = require('node:path');
 
 const CLI = path.join(__dirname, '..', 'assets', 'server', 'cli.js');
@@ -69,4 +69,15 @@ function stop(child, signal = 'SIGKILL') {
   });
 }
 
-module.exports = { CLI, spawnUntil, startServe, stop };
+/**
+ * Closed-loop load on `url` (POST `body`) from bench/transformer/load.js in its own process, so the
+ * load generator's work is not timed with ours: `connections` keep-alive connections for `seconds`.
+ * Resolves with its JSON summary (p50Ms, p99Ms, rps, errors).
+ */
+function closedLoopLoad(url, body, connections, seconds) {
+  const args = [path.join(__dirname, 'transformer', 'load.js'), url, JSON.stringify(body), String(connections), String(seconds)];
+  return new Promise((resolve, reject) => execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (err, out, stderr) => (
+    err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(out)))));
+}
+
+module.exports = { CLI, closedLoopLoad, spawnUntil, startServe, stop };

@@ -11,7 +11,6 @@
 // Prints p50/p99 latency, throughput, the latency added over "no logger", and the server's own
 // sent/dropped counters; writes bench/results/logging.json.
 // Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1), BENCH_CONNECTIONS (default "1,8").
-const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
@@ -19,22 +18,13 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
-const { startServe } = require('../processes');
+const { closedLoopLoad: load, startServe } = require('../processes');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'logging.json');
-const LOAD = path.join(ROOT, 'bench', 'transformer', 'load.js');
 
 const DURATION = Number(process.env.BENCH_DURATION_S || 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_S || 1);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS || '1,8').split(',').map(Number);
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))));
-}
-
-async function load(url, body, connections, seconds) {
-  return JSON.parse(await run(process.execPath, [LOAD, url, JSON.stringify(body), String(connections), String(seconds)]));
-}
 
 /** A sink on a free loopback port: `answer` true answers 200 at once, false never answers. */
 async function sink(answer) {

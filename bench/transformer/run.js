@@ -13,14 +13,13 @@
 // component adds over in-process; writes bench/results/transformer.json. Bounded: about
 // 4 x 2 x (warm-up + duration) seconds plus start-up, under 1 minute with the defaults.
 // Env: BENCH_DURATION_S (default 3), BENCH_WARMUP_S (default 1), BENCH_CONNECTIONS (default "1,8").
-const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
-const { startServe } = require('../processes');
+const { closedLoopLoad: load, startServe } = require('../processes');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const MODULE_SRC = path.join(ROOT, 'examples', 'transformer', 'module', 'iris-transformer.ts');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'transformer.json');
@@ -28,14 +27,6 @@ const RESULTS = path.join(ROOT, 'bench', 'results', 'transformer.json');
 const DURATION = Number(process.env.BENCH_DURATION_S || 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_S || 1);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS || '1,8').split(',').map(Number);
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => execFile(cmd, args, { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))));
-}
-
-async function load(url, body, connections, seconds) {
-  return JSON.parse(await run(process.execPath, [path.join(__dirname, 'load.js'), url, JSON.stringify(body), String(connections), String(seconds)]));
-}
 
 async function main() {
   const started = Date.now();
