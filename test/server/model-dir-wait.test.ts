@@ -5,7 +5,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, MODELS, request, SERVER_NODE } from './server-harness';
+import { CLI, logEvents, MODELS, request, SERVER_NODE } from './server-harness';
 
 /** A spawned `serve` whose JSON log events can be awaited by name. */
 interface Served {
@@ -16,26 +16,11 @@ interface Served {
 
 function serve(args: string[]): Served {
   const child = spawn(SERVER_NODE, [CLI, 'serve', '--http-port', '0', '--grpc-port', '0', '--host', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  const events = new Map<string, Record<string, unknown>>();
-  const waiters = new Map<string, () => void>();
-  child.stdout!.on('data', (c: Buffer) => {
-    logs += c.toString();
-    for (const line of logs.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const e = JSON.parse(line);
-      if (!events.has(e.event)) events.set(e.event, e);
-      waiters.get(e.event)?.();
-    }
-  });
+  const { waitFor } = logEvents(child);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {
     child,
-    waitFor: (event) => new Promise((resolve, reject) => {
-      if (events.has(event)) return resolve(events.get(event)!);
-      waiters.set(event, () => resolve(events.get(event)!));
-      void exited.then((code) => reject(new Error(`exited ${code} before ${event}: ${logs}`)));
-    }),
+    waitFor,
     stop: async () => {
       child.kill('SIGKILL');
       await exited;

@@ -166,3 +166,34 @@ export async function waitForLog(server: RunningServer, match: (line: LogLine) =
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * The JSON log events a spawned server writes to stdout, awaitable by name (the first of each).
+ * Lines are split on newlines across chunks, so a line cut between two chunks is read whole.
+ */
+export function logEvents(child: ChildProcess): { readonly logs: () => string; waitFor(event: string): Promise<Record<string, unknown>> } {
+  let logs = '';
+  let partial = '';
+  const events = new Map<string, Record<string, unknown>>();
+  const waiters = new Map<string, () => void>();
+  child.stdout!.on('data', (c: Buffer) => {
+    logs += c.toString();
+    const lines = (partial + c.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const e = JSON.parse(line);
+      if (!events.has(e.event)) events.set(e.event, e);
+      waiters.get(e.event)?.();
+    }
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    logs: () => logs,
+    waitFor: (event) => new Promise((resolve, reject) => {
+      if (events.has(event)) return resolve(events.get(event)!);
+      waiters.set(event, () => resolve(events.get(event)!));
+      void exited.then((code) => reject(new Error(`exited ${code} before ${event}: ${logs}`)));
+    }),
+  };
+}

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, MODELS, request, SERVER_NODE } from './server-harness';
+import { CLI, logEvents, MODELS, request, SERVER_NODE } from './server-harness';
 
 test('live during the download, ready after it', async () => {
   let release: (() => void) | undefined;
@@ -28,24 +28,8 @@ test('live during the download, ready after it', async () => {
   const child = spawn(SERVER_NODE, [CLI, 'serve', '--storage-uri', uri, '--model-dir', dir, '--model-name', 'iris', '--http-port', '0', '--grpc-port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let logs = '';
-  const events = new Map<string, Record<string, unknown>>();
-  const waiters = new Map<string, () => void>();
-  child.stdout!.on('data', (c: Buffer) => {
-    logs += c.toString();
-    for (const line of logs.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const e = JSON.parse(line);
-      if (!events.has(e.event)) events.set(e.event, e);
-      waiters.get(e.event)?.();
-    }
-  });
+  const { waitFor } = logEvents(child);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitFor = (event: string) => new Promise<Record<string, unknown>>((resolve, reject) => {
-    if (events.has(event)) return resolve(events.get(event)!);
-    waiters.set(event, () => resolve(events.get(event)!));
-    void exited.then((code) => reject(new Error(`exited ${code} before ${event}: ${logs}`)));
-  });
   try {
     const port = Number((await waitFor('listening')).httpPort);
     await requested;
