@@ -690,3 +690,48 @@ export const ROLLOUT_ACTIONS = { pause: 'pause', resume: 'resume', abort: 'abort
 export const CONTROLLER_ANALYSIS_FLAGS = { prometheusUrl: '--prometheus-url' };
 export const CONTROLLER_ANALYSIS_ENV = { prometheusUrl: 'PROMETHEUS_URL' };
 // ---- end of progressive delivery ----
+// ---- inference graphs (issue 18 part 1): the router component and in-process graphs ----
+/**
+ * Our server in `--mode router` runs one inference graph (src/graph/spec.ts is the graph's JSON
+ * shape, KServe's InferenceGraph `spec.nodes` with the same field names). The renderer mounts the
+ * spec from a ConfigMap at `GRAPH.specDir/GRAPH.specKey`. A step naming a `model` runs in the
+ * router's own process against a model it loaded from `--model-dir` (no network hop).
+ */
+export const GRAPH = {
+  /** `--mode` value (added to SERVER_MODES by the router). */
+  routerMode: 'router',
+  /** The server flag and variable naming the graph spec file (JSON). */
+  specFlag: '--graph-spec',
+  specEnv: 'GRAPH_SPEC',
+  /** Where the rendered router mounts its ConfigMap, and the key holding the JSON. */
+  specDir: '/etc/inference-graph',
+  specKey: 'graph.json',
+  /** The node every request enters, as in KServe. */
+  rootNode: 'root',
+  /** Where the router takes requests (KServe's router answers POST `/`). */
+  path: '/',
+  /** Response header listing the soft steps that failed (comma-separated step names). */
+  failedStepsHeader: 'x-graph-failed-steps',
+} as const;
+// ---- end of inference graphs ----
+// ---- agent (issue 18 part 3): our server as a sidecar in front of another runtime's container ----
+/**
+ * Our server in `--mode agent` listens on `AGENT.port` and forwards to the runtime container in the
+ * same pod at `--agent-upstream`, adding batching, payload logging and request metrics. The port is
+ * KServe's agent port (constants.InferenceServiceDefaultAgentPort), so KServe users find it where
+ * they expect it.
+ */
+export const AGENT = {
+  /** `--mode` value (added to SERVER_MODES by the agent). */
+  mode: 'agent',
+  port: 9081,
+  /** The runtime container's base URL, in the same pod. */
+  upstreamFlag: '--agent-upstream',
+  upstreamEnv: 'AGENT_UPSTREAM',
+  /** Longest time a request waits for a batch to fill (KServe batcher's maxLatency, in ms). */
+  maxBatchLatencyFlag: '--max-batch-latency-ms',
+  maxBatchLatencyEnv: 'MAX_BATCH_LATENCY_MS',
+  /** The sidecar container's name in the pod. */
+  containerName: 'agent',
+} as const;
+// ---- end of agent ----
