@@ -125,6 +125,8 @@ export const SERVER_FLAGS = {
   payloadLogNamespace: '--payload-log-namespace',
   /** The `ce-endpoint` attribute (KServe: `default` or `canary`). */
   payloadLogEndpoint: '--payload-log-endpoint',
+  /** Share of inferences logged, 0 to 1, decided per event id (a request and its response together). */
+  payloadLogSampleRate: '--payload-log-sample-rate',
   // ---- end of payload logging ----
 };
 
@@ -228,6 +230,7 @@ export const SERVER_ENV = {
   payloadLogInferenceService: 'PAYLOAD_LOG_INFERENCE_SERVICE',
   payloadLogNamespace: 'PAYLOAD_LOG_NAMESPACE',
   payloadLogEndpoint: 'PAYLOAD_LOG_ENDPOINT',
+  payloadLogSampleRate: 'PAYLOAD_LOG_SAMPLE_RATE',
   // ---- end of payload logging ----
 };
 
