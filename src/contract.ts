@@ -738,3 +738,12 @@ export const AGENT = {
   containerName: 'agent',
 } as const;
 // ---- end of agent ----
+// ---- KEDA with Gateway API (issue 18 part 4 leftovers) ----
+/**
+ * The Gateway API ReferenceGrant (gateway.networking.k8s.io, imports/gateway-api-referencegrants.yaml)
+ * that lets an endpoint's HTTPRoute name KEDA's interceptor Service in another namespace. v1beta1, not
+ * v1: older Gateway API installs serve only v1beta1, and the vendored 1.6.1 CRD serves both and still
+ * stores v1beta1.
+ */
+export const KEDA_REFERENCE_GRANT = { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant' } as const;
+// ---- end of KEDA with Gateway API ----

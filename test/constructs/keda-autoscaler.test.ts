@@ -109,6 +109,28 @@ describe('HTTPScaledObject (minReplicas 0)', () => {
     expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'keda-add-ons-http-interceptor-proxy', namespace: 'keda', port: 8080 }]);
   });
 
+  test('Gateway API: a ReferenceGrant in the interceptor\'s namespace lets the endpoint\'s HTTPRoutes reach the interceptor Service, and nothing else', () => {
+    const m = fromZero({ ingress: EndpointIngress.gatewayApi({ gatewayName: 'edge', gatewayNamespace: 'gw' }), kedaInterceptorService: 'interceptor', kedaInterceptorNamespace: 'keda-http' });
+    const grant = findOne(m, 'ReferenceGrant');
+    expect(grant.apiVersion).toBe('gateway.networking.k8s.io/v1beta1');
+    // Named after the endpoint's namespace too: an 'iris' in another namespace gets a grant of its own.
+    expect(grant.metadata).toMatchObject({ name: 'ml-iris', namespace: 'keda-http' });
+    expect(grant.metadata.labels['app.kubernetes.io/name']).toBeDefined();
+    expect(grant.spec).toEqual({
+      from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'ml' }],
+      to: [{ group: '', kind: 'Service', name: 'interceptor' }],
+    });
+    expect(findOne(m, 'HTTPRoute').spec.rules[0].backendRefs).toEqual([{ name: 'interceptor', namespace: 'keda-http', port: 8080 }]);
+  });
+
+  test('no ReferenceGrant when the endpoint lives in the interceptor\'s namespace, with Istio or an Ingress, or with minReplicas 1 or more', () => {
+    const gateway = EndpointIngress.gatewayApi({ gatewayName: 'edge' });
+    expect(findByKind(fromZero({ ingress: gateway, namespace: 'keda' }), 'ReferenceGrant')).toEqual([]);
+    expect(findByKind(fromZero(), 'ReferenceGrant')).toEqual([]);
+    expect(findByKind(fromZero({ ingress: EndpointIngress.kubernetes() }), 'ReferenceGrant')).toEqual([]);
+    expect(findByKind(scaled({ ingress: gateway }), 'ReferenceGrant')).toEqual([]);
+  });
+
   test('Kubernetes Ingress: an ExternalName Service in the endpoint\'s namespace stands for the interceptor', () => {
     const m = fromZero({ ingress: EndpointIngress.kubernetes(), kedaInterceptorService: 'interceptor', kedaInterceptorNamespace: 'keda-http' });
     const ext = findOne(m, 'Service', { apiVersion: 'v1', name: 'iris-interceptor' });
