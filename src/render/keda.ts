@@ -64,11 +64,21 @@ export function kedaAutoscaler(
       },
     });
   }
-  return new ApiObject(scope, 'ScaledObject', {
+  return kedaScaledObject(scope, 'ScaledObject', resolved, metadata, resolved.name);
+}
+
+/**
+ * The ScaledObject that scales Deployment `deployment` on our server's series in Prometheus.
+ * `resolved.version` set (a CanaryRollout's version): on that version's pods only.
+ */
+export function kedaScaledObject(scope: Construct, id: string, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta, deployment: string): ApiObject {
+  const keda = resolved.keda!;
+  const metric = resolved.scaleMetric === ScaleMetric.RPS ? 'rps' : 'concurrency';
+  return new ApiObject(scope, id, {
     ...SCALED_OBJECT,
     metadata,
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: resolved.name },
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment },
       minReplicaCount: resolved.minReplicas,
       maxReplicaCount: resolved.maxReplicas,
       triggers: [{
@@ -78,7 +88,7 @@ export function kedaAutoscaler(
         metricType: 'AverageValue',
         metadata: {
           serverAddress: keda.prometheusAddress!,
-          query: kedaScalingQuery({ endpoint: resolved.name, namespace: resolved.namespace }, metric),
+          query: kedaScalingQuery({ endpoint: resolved.name, namespace: resolved.namespace }, metric, resolved.version),
           threshold: String(resolved.scaleTarget),
         },
       }],

@@ -11,8 +11,8 @@ import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import {
-  Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, KServeImport, ModelEndpoint, ModelEndpointProps, ModelFormat,
-  ScaleMetric, ServingTarget, StorageUri, TransformerModule,
+  Autoscaler, CanaryRollout, CanaryRolloutProps, DeploymentMode, EndpointIngress, InferenceProtocol, KServeImport, ModelEndpoint,
+  ModelEndpointProps, ModelFormat, ScaleMetric, ServingTarget, StorageUri, TransformerModule,
 } from '../../src';
 import { kedaScalingQuery } from '../../src/render/monitoring/queries';
 import { describeWithTools } from '../render/monitoring/tools';
@@ -156,6 +156,75 @@ describe('HTTPScaledObject (minReplicas 0)', () => {
   });
 });
 
+describe('CanaryRollout (raw mode): one ScaledObject per version', () => {
+  const V1 = { version: 'v1', storageUri: IRIS, minReplicas: 1, maxReplicas: 4 };
+  const V2 = { version: 'v2', storageUri: StorageUri.s3('models', 'iris/v2/model.onnx'), minReplicas: 2, maxReplicas: 6 };
+  function rollout(props: Partial<CanaryRolloutProps> = {}) {
+    const chart = new Chart(Testing.app(), 'test');
+    new CanaryRollout(chart, 'Rollout', {
+      name: 'iris',
+      modelName: 'iris',
+      namespace: 'ml',
+      mode: DeploymentMode.RAW,
+      autoscaler: Autoscaler.KEDA,
+      kedaPrometheusAddress: PROMETHEUS,
+      stable: V1,
+      canary: V2,
+      scaleTarget: 8,
+      ...props,
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    return manifests;
+  }
+
+  test('each version\'s Deployment scales on its own pods\' in-flight requests, between its own bounds; no HPA', () => {
+    const m = rollout();
+    expect(findByKind(m, 'HorizontalPodAutoscaler')).toEqual([]);
+    const byTarget = Object.fromEntries(findByKind(m, 'ScaledObject').map((so: any) => [so.spec.scaleTargetRef.name, so]));
+    expect(Object.keys(byTarget).sort()).toEqual(['iris-v1', 'iris-v2']);
+    for (const [deployment, version, min, max] of [['iris-v1', 'v1', 1, 4], ['iris-v2', 'v2', 2, 6]] as const) {
+      const so = byTarget[deployment];
+      expect(so.apiVersion).toBe('keda.sh/v1alpha1');
+      expect(so.metadata.namespace).toBe('ml');
+      expect(so.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment });
+      expect([so.spec.minReplicaCount, so.spec.maxReplicaCount]).toEqual([min, max]);
+      expect(so.spec.triggers[0].metadata).toEqual({
+        serverAddress: PROMETHEUS,
+        query: `sum(model_server_requests_in_flight{endpoint="iris",namespace="ml",component="predictor",version="${version}"})`,
+        threshold: '8',
+      });
+      // The monitor writes the version label the query selects.
+      expect(findOne(m, 'Deployment', { name: deployment }).spec.template.metadata.labels['serving.cdk8s-model-serving.io/version']).toBe(version);
+    }
+  });
+
+  test('ScaleMetric.RPS: each version\'s request rate; a version with equal bounds gets no ScaledObject', () => {
+    const m = rollout({ scaleMetric: ScaleMetric.RPS, canary: { ...V2, minReplicas: 2, maxReplicas: 2 } });
+    const objects = findByKind(m, 'ScaledObject');
+    expect(objects.map((so: any) => so.spec.scaleTargetRef.name)).toEqual(['iris-v1']);
+    expect(objects[0].spec.triggers[0].metadata.query)
+      .toBe('sum (rate(model_server_requests_total{endpoint="iris",namespace="ml",component="predictor",version="v1"}[1m]))');
+  });
+
+  test('without a canary: the stable version alone; without the autoscaler prop: the HPA, as before', () => {
+    expect(findByKind(rollout({ canary: undefined }), 'ScaledObject').map((so: any) => so.spec.scaleTargetRef.name)).toEqual(['iris-v1']);
+    const hpa = rollout({ autoscaler: undefined, kedaPrometheusAddress: undefined, scaleMetric: ScaleMetric.CPU, scaleTarget: 80 });
+    expect(findByKind(hpa, 'ScaledObject')).toEqual([]);
+    expect(findByKind(hpa, 'HorizontalPodAutoscaler')).toHaveLength(2);
+  });
+
+  test.each([
+    ['a version at zero (the interceptor would bypass the split)', { canary: { ...V2, minReplicas: 0 } }, /version 'v2' has 'minReplicas: 0' with 'autoscaler: Autoscaler.KEDA', but a CanaryRollout cannot scale from zero/],
+    ['no Prometheus address', { kedaPrometheusAddress: undefined }, /'kedaPrometheusAddress' is required with 'autoscaler: Autoscaler.KEDA'/],
+    ['monitoring off', { monitoring: { enabled: false } }, /'monitoring' is disabled/],
+    ['serverless mode', { mode: DeploymentMode.SERVERLESS }, /'autoscaler' is for raw mode/],
+    ['the KServe target', { target: ServingTarget.KSERVE, canary: undefined }, /'autoscaler: Autoscaler.KEDA' is not emitted for KServe yet/],
+  ] as Array<[string, Partial<CanaryRolloutProps>, RegExp]>)('fails with %s, naming the prop', (_name, props, re) => {
+    expect(() => rollout(props)).toThrow(re);
+  });
+});
+
 describe('refusals name the prop', () => {
   const raw = { modelName: 'iris', name: 'iris', storageUri: IRIS, mode: DeploymentMode.RAW };
   const fails = (props: Partial<ModelEndpointProps>, re: RegExp) =>
@@ -254,15 +323,15 @@ describeWithTools(['promtool'], 'promtool', () => {
   beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keda-promtool-')); });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('both trigger queries pass promtool check rules; a broken one does not (the check can fail)', () => {
+  test('the trigger queries (an endpoint\'s and a CanaryRollout version\'s) pass promtool check rules; a broken one does not (the check can fail)', () => {
     const check = (exprs: string[]) => {
       const file = path.join(dir, `rules-${exprs.length}.yaml`);
       fs.writeFileSync(file, YAML.stringify({ groups: [{ name: 'keda', rules: exprs.map((expr, i) => ({ record: `keda:q${i}`, expr })) }] }));
       return spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 });
     };
     const target = { endpoint: 'iris', namespace: 'ml' };
-    const ok = check([kedaScalingQuery(target, 'concurrency'), kedaScalingQuery(target, 'rps')]);
-    expect(`${ok.stdout}${ok.stderr}`).toContain('SUCCESS: 2 rules found');
+    const ok = check([kedaScalingQuery(target, 'concurrency'), kedaScalingQuery(target, 'rps'), kedaScalingQuery(target, 'concurrency', 'v2'), kedaScalingQuery(target, 'rps', 'v2')]);
+    expect(`${ok.stdout}${ok.stderr}`).toContain('SUCCESS: 4 rules found');
     expect(ok.status).toBe(0);
     expect(check([`${kedaScalingQuery(target, 'rps')})`]).status).not.toBe(0);
   });

@@ -158,6 +158,14 @@ export const SPEC_MODEL: SpecModel = {
           "default": false
         },
         {
+          "name": "autoscaler",
+          "type": {
+            "enum": "cdk8s-model-serving.Autoscaler"
+          },
+          "optional": true,
+          "description": "What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger\non that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the\nrequest rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero\nthrough KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and\nwould bypass the split between the versions.\n\nDefault: Autoscaler.HPA."
+        },
+        {
           "name": "canary",
           "type": {
             "struct": "cdk8s-model-serving.ModelVersion"
@@ -226,6 +234,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "Replicas of each version when its revision starts (serverless) or its Deployment is created (raw).\n\nMust not exceed any version's `maxReplicas`.\n\nDefault: each version's `minReplicas`, or 1 when it scales to zero."
+        },
+        {
+          "name": "kedaPrometheusAddress",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`. Required with `Autoscaler.KEDA`.\n\nDefault: none."
         },
         {
           "name": "knativeFeatures",
@@ -5046,6 +5062,14 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "description": "Whether the service account token is mounted into the pods.",
         "default": false
       },
+      "autoscaler": {
+        "type": "string",
+        "enum": [
+          "hpa",
+          "keda"
+        ],
+        "description": "What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger\non that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the\nrequest rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero\nthrough KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and\nwould bypass the split between the versions.\n\nDefault: Autoscaler.HPA.\n\nWhat scales a raw-mode endpoint's Deployment.\n\nhpa: A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`).\nkeda: KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
+      },
       "canary": {
         "type": "object",
         "required": [
@@ -5661,6 +5685,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
       "initialScale": {
         "type": "integer",
         "description": "Replicas of each version when its revision starts (serverless) or its Deployment is created (raw).\n\nMust not exceed any version's `maxReplicas`.\n\nDefault: each version's `minReplicas`, or 1 when it scales to zero."
+      },
+      "kedaPrometheusAddress": {
+        "type": "string",
+        "description": "The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`. Required with `Autoscaler.KEDA`.\n\nDefault: none."
       },
       "knativeFeatures": {
         "type": "array",
