@@ -154,7 +154,8 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * With `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or
    * `ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);
    * `minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route
-   * goes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).
+   * goes through (with Gateway API, the endpoint adds the ReferenceGrant its HTTPRoute needs in
+   * the interceptor's namespace).
    *
    * @default Autoscaler.HPA
    * @noSchemaDefault raw mode only: serverless mode refuses it when set
