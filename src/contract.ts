@@ -125,6 +125,8 @@ export const SERVER_FLAGS = {
   payloadLogNamespace: '--payload-log-namespace',
   /** The `ce-endpoint` attribute (KServe: `default` or `canary`). */
   payloadLogEndpoint: '--payload-log-endpoint',
+  /** Share of inferences logged, 0 to 1, decided per event id (a request and its response together). */
+  payloadLogSampleRate: '--payload-log-sample-rate',
   // ---- end of payload logging ----
 };
 
@@ -228,6 +230,7 @@ export const SERVER_ENV = {
   payloadLogInferenceService: 'PAYLOAD_LOG_INFERENCE_SERVICE',
   payloadLogNamespace: 'PAYLOAD_LOG_NAMESPACE',
   payloadLogEndpoint: 'PAYLOAD_LOG_ENDPOINT',
+  payloadLogSampleRate: 'PAYLOAD_LOG_SAMPLE_RATE',
   // ---- end of payload logging ----
 };
 
@@ -735,3 +738,12 @@ export const AGENT = {
   containerName: 'agent',
 } as const;
 // ---- end of agent ----
+// ---- KEDA with Gateway API (issue 18 part 4 leftovers) ----
+/**
+ * The Gateway API ReferenceGrant (gateway.networking.k8s.io, imports/gateway-api-referencegrants.yaml)
+ * that lets an endpoint's HTTPRoute name KEDA's interceptor Service in another namespace. v1beta1, not
+ * v1: older Gateway API installs serve only v1beta1, and the vendored 1.6.1 CRD serves both and still
+ * stores v1beta1.
+ */
+export const KEDA_REFERENCE_GRANT = { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant' } as const;
+// ---- end of KEDA with Gateway API ----

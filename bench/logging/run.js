@@ -6,6 +6,8 @@
 // process), V1 predict on iris-logreg, closed-loop load from bench/transformer/load.js:
 //   - no logger:      the floor;
 //   - healthy sink:   `--payload-log-url` to a sink that answers 200 at once;
+//   - healthy, 10%:   the same with `--payload-log-sample-rate 0.1` (one inference in ten logged,
+//                     its request and response together);
 //   - sink down:      to a loopback port nothing listens on (every send fails);
 //   - sink hangs:     to a sink that never answers (the queue fills, events are dropped).
 // Prints p50/p99 latency, throughput, the latency added over "no logger", and the server's own
@@ -72,6 +74,7 @@ async function main() {
   fs.copyFileSync(path.join(MODELS, 'iris-logreg.onnx'), path.join(models, 'iris-logreg.onnx'));
 
   const healthy = await sink(true);
+  const sampledSink = await sink(true);
   const hanging = await sink(false);
   const down = await closedPortUrl();
   const procs = [];
@@ -82,8 +85,10 @@ async function main() {
   };
   try {
     const logTo = (url) => ['--payload-log-url', url, '--payload-log-mode', 'all'];
-    const servers = await Promise.all([start([]), start(logTo(healthy.url)), start(logTo(down)), start(logTo(hanging.url))]);
-    const scenarios = ['no logger', 'healthy sink', 'sink down', 'sink hangs'].map((name, i) => ({ name, port: servers[i].httpPort }));
+    const servers = await Promise.all([
+      start([]), start(logTo(healthy.url)), start([...logTo(sampledSink.url), '--payload-log-sample-rate', '0.1']), start(logTo(down)), start(logTo(hanging.url)),
+    ]);
+    const scenarios = ['no logger', 'healthy sink', 'healthy, 10%', 'sink down', 'sink hangs'].map((name, i) => ({ name, port: servers[i].httpPort }));
     const body = { instances: [[6.3, 3.3, 6.0, 2.5]] };
     const rows = [];
     for (const connections of CONNECTIONS) {
@@ -108,7 +113,7 @@ async function main() {
     }
     console.log('\nevents (whole run, warm-up included): sent / dropped by reason');
     for (const [name, c] of Object.entries(logCounters)) console.log(`  ${pad(name, 15)}${pad(c.sent, 9)}${JSON.stringify(c.dropped)}`);
-    console.log(`  the healthy sink received ${healthy.received()} event(s)`);
+    console.log(`  the healthy sink received ${healthy.received()} event(s), the 10% one ${sampledSink.received()}`);
     const result = {
       date: new Date().toISOString(),
       node: process.version,
@@ -120,6 +125,8 @@ async function main() {
       rows,
       counters: logCounters,
       healthySinkReceived: healthy.received(),
+      sampledSinkReceived: sampledSink.received(),
+      sampleRate: 0.1,
       seconds: Math.round((Date.now() - started) / 1000),
     };
     fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
@@ -128,6 +135,7 @@ async function main() {
   } finally {
     for (const p of procs) p.kill('SIGINT');
     await healthy.close();
+    await sampledSink.close();
     await hanging.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }

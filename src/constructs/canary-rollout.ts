@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress, IngressKind } from './endpoint-ingress';
 import { EndpointMonitoring } from './endpoint-monitoring';
-import { DeploymentMode, InferenceProtocol } from './endpoint-options';
+import { Autoscaler, DeploymentMode, InferenceProtocol } from './endpoint-options';
 import { EndpointSecurity, EndpointSecurityOptions } from './endpoint-security';
 import { KnativeFeature } from './knative-features';
 import { IModelEndpoint } from './model-endpoint';
@@ -98,6 +98,29 @@ export interface CanaryRolloutProps extends CommonEndpointOptions {
    * @default false
    */
   readonly shadow?: boolean;
+
+  /**
+   * What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`.
+   * Serverless mode refuses it: Knative scales.
+   *
+   * With `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger
+   * on that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the
+   * request rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero
+   * through KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and
+   * would bypass the split between the versions.
+   *
+   * @default Autoscaler.HPA
+   * @noSchemaDefault raw mode only: serverless mode refuses it when set
+   */
+  readonly autoscaler?: Autoscaler;
+
+  /**
+   * The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`.
+   * Required with `Autoscaler.KEDA`.
+   *
+   * @default - none
+   */
+  readonly kedaPrometheusAddress?: string;
 
   /**
    * The request header that pins a request to one version: `<header>: stable` or
@@ -297,6 +320,13 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
       throw new Error("'shadow' needs an Istio VirtualService in serverless mode; use 'ingress: EndpointIngress.istio()'");
     }
 
+    if (props.autoscaler === Autoscaler.KEDA && !serverless) {
+      const atZero = versions.find(v => v.minReplicas === 0);
+      if (atZero) {
+        throw new Error(`version '${atZero.version}' has 'minReplicas: 0' with 'autoscaler: Autoscaler.KEDA', but a CanaryRollout cannot scale from zero through KEDA's HTTP add-on: `
+          + "its interceptor routes by host to one Service and would bypass the split between the versions; set 'minReplicas' to 1 or more on every version, or use 'mode: DeploymentMode.SERVERLESS'");
+      }
+    }
     const retries = resolveRetries(props.retries);
     const timeout = props.timeout ?? Duration.seconds(300);
     const resolve = (v: ModelVersion): ResolvedEndpoint => {
@@ -354,6 +384,9 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
 
     const custom = versions.some(v => v.container !== undefined);
     const monitoring = resolveMonitoring(props.monitoring, custom, this.namespace);
+    if (plan.stable.keda?.prometheusAddress !== undefined && !monitoring.enabled) {
+      throw new Error("'autoscaler: Autoscaler.KEDA' queries the series our monitor scrapes into Prometheus, but 'monitoring' is disabled; enable 'monitoring', or remove 'autoscaler'");
+    }
     if (monitoring.enabled) {
       const targets: VersionTarget[] = [[TRACKS.stable, plan.stable] as const, ...(plan.canary ? [[TRACKS.canary, plan.canary] as const] : [])]
         .map(([track, r]) => ({

@@ -1,5 +1,6 @@
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { ModelContainer, ScaleMetric } from './endpoint-options';
+import { PayloadLogging } from './payload-logging';
 import { StorageUri } from './storage-uri';
 
 /** How the explainer attributes a prediction to the features. */
@@ -186,4 +187,14 @@ export interface ExplainerOptions {
    * @default - none
    */
   readonly env?: { [name: string]: EnvValue };
+  /**
+   * Payload logging of the explainer itself, as KServe's `logger` on its explainer component:
+   * each explain request and its explanation, sent as CloudEvents with `ce-component: explainer`. Independent of the endpoint's
+   * `logger`, which logs what reaches the predictor. Needs our explainer (not a custom `container`,
+   * unless `target: ServingTarget.KSERVE`, whose agent logs any container) running as its own
+   * component or collocated; in process, the endpoint's `logger` covers it.
+   *
+   * @default - the explainer does not log
+   */
+  readonly logger?: PayloadLogging;
 }

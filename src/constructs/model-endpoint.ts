@@ -15,13 +15,14 @@ import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
 import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
-import { componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
+import { componentLogger, componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
 import { synthesizeKServeEndpoint } from '../render/kserve/endpoint';
 import { assertComponentExpressible } from '../render/kserve/refusals';
 import { resolveTarget } from '../render/kserve/target';
 import { metricsPort } from '../render/monitoring/monitor';
 import { resolveMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
+import { payloadLogArgs } from '../render/payload-log-args';
 import { MODEL_VOLUME, mountedModelVolume, objectLabels, PodVolume, storageCredentialsVolume } from '../render/pod-template';
 import { synthesizeRaw } from '../render/raw';
 import { registerEndpoint } from '../render/resolve/endpoint-registry';
@@ -153,7 +154,8 @@ export interface ModelEndpointProps extends CommonEndpointOptions {
    * With `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or
    * `ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);
    * `minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route
-   * goes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).
+   * goes through (with Gateway API, the endpoint adds the ReferenceGrant its HTTPRoute needs in
+   * the interceptor's namespace).
    *
    * @default Autoscaler.HPA
    * @noSchemaDefault raw mode only: serverless mode refuses it when set
@@ -506,6 +508,7 @@ export class Transformer extends Construct {
     }
     this.collocated = props.collocated ?? false;
     if (this.collocated) assertCollocatable(props, resolved);
+    const payloadLog = componentLogger(resolved, 'transformer', props);
     this.name = this.inProcess || this.collocated ? resolved.name : componentName(resolved, 'transformer');
     this.predictorHost = this.inProcess ? 'in-process'
       : this.collocated ? `localhost:${resolved.container.port}` : predictorHost(resolved, this.predictorProtocol);
@@ -544,7 +547,7 @@ export class Transformer extends Construct {
     if (this.collocated) {
       collocateTransformer(props.endpoint, resolved, collocatedTransformerOf(resolved, props, this.predictorHost, this.predictorProtocol, {
         // Ephemeral gRPC port: nothing calls the transformer over gRPC, and a fixed one could be the predictor's.
-        serverArgs: [f.grpcPort, '0', f.transformerModule, modulePath!, ...headerArgs],
+        serverArgs: [f.grpcPort, '0', f.transformerModule, modulePath!, ...headerArgs, ...(payloadLog ? payloadLogArgs(resolved, payloadLog) : [])],
         volumes,
       }));
       // rt-finish: the endpoint's monitor keeps scraping the predictor and scrapes our transformer too.
@@ -648,6 +651,7 @@ export class Explainer extends Construct {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`'batchSize' must be a positive integer, got ${batchSize}`);
     if (props.output !== undefined && !/^[A-Za-z0-9_.:/-]+$/.test(props.output)) throw new Error(`'output' must be an output name, got '${props.output}'`);
     this.name = this.inProcess ? resolved.name : componentName(resolved, 'explainer');
+    componentLogger(resolved, 'explainer', props);
 
     const f = contract.SERVER_FLAGS;
     const background = props.background ?? ExplainerBackground.fromModelDir();

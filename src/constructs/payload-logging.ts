@@ -31,4 +31,13 @@ export interface PayloadLogging {
    * @default LoggerMode.ALL
    */
   readonly mode?: LoggerMode;
+
+  /**
+   * Share of inferences logged, from 0 to 1 (0.1 logs one in ten). Decided per inference from
+   * its event id, so a request and its response are logged together or not at all. Beyond
+   * KServe, whose logger sends every inference: refused with `target: ServingTarget.KSERVE`.
+   *
+   * @default 1 (every inference)
+   */
+  readonly sampleRate?: number;
 }

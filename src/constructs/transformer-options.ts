@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ContainerResources, EnvValue, IConfigMap } from 'cdk8s-plus-33';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from './endpoint-options';
+import { PayloadLogging } from './payload-logging';
 import { StorageUri } from './storage-uri';
 
 /**
@@ -196,4 +197,14 @@ export interface TransformerOptions {
    * @default - none
    */
   readonly env?: { [name: string]: EnvValue };
+  /**
+   * Payload logging of the transformer itself, as KServe's `logger` on its transformer component:
+   * the client's request and the answer it got (after the transformer's pre- and postprocessing), sent as CloudEvents with `ce-component: transformer`. Independent of the endpoint's
+   * `logger`, which logs what reaches the predictor. Needs our transformer (not a custom `container`,
+   * unless `target: ServingTarget.KSERVE`, whose agent logs any container) running as its own
+   * component or collocated; in process, the endpoint's `logger` covers it.
+   *
+   * @default - the transformer does not log
+   */
+  readonly logger?: PayloadLogging;
 }

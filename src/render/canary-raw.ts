@@ -1,7 +1,7 @@
 /**
  * CanaryRollout, raw mode: one Deployment per version (`<name>-<version>`, pods labelled with
- * their version), one Service in front of both, and the split: an Istio DestinationRule with
- * `stable` and `canary` subsets and a VirtualService with weighted routes, header routes and
+ * their version) with its HorizontalPodAutoscaler or KEDA ScaledObject, one Service in front of
+ * both, and the split: an Istio DestinationRule with `stable` and `canary` subsets and a VirtualService with weighted routes, header routes and
  * shadow mirroring; or, with Gateway API, one Service per track and a weighted HTTPRoute.
  *
  * Pods carry the version label, not the track: promoting the canary changes only which
@@ -12,6 +12,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './canary-serverless';
 import * as contract from '../contract';
+import { kedaScaledObject } from './keda';
 import { endpointNetworkPolicy } from './network-policy';
 import { objectLabels, podSpec, selectorLabels } from './pod-template';
 import { endpointAutoscaler, servicePorts } from './raw';
@@ -100,7 +101,9 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
       }),
     }),
   });
-  if (autoscaled) endpointAutoscaler(scope, `${id}Autoscaler`, resolved, metadata, name);
+  // KEDA: one ScaledObject per version, on that version's series (the HPA otherwise).
+  if (autoscaled && resolved.keda) kedaScaledObject(scope, `${id}ScaledObject`, resolved, metadata, name);
+  else if (autoscaled) endpointAutoscaler(scope, `${id}Autoscaler`, resolved, metadata, name);
   if (!resolved.stopped && resolved.maxReplicas > 1) {
     new k8s.KubePodDisruptionBudget(scope, `${id}DisruptionBudget`, {
       metadata,

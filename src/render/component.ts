@@ -12,6 +12,7 @@ import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
 import { kservePredictorHost, kserveComponentSpec } from './kserve/components';
 import { addKServeComponent } from './kserve/state';
+import { payloadLogArgs } from './payload-log-args';
 import {
   componentModelStorage, ComponentModelStorage, endpointPodSecurityContext, envVar, httpProbe, livenessProbe, objectLabels, PodVolume,
   resourceRequirements, restrictedSecurityContext, selectorLabels, tcpProbe,
@@ -19,6 +20,7 @@ import {
 import { deploymentAutoscaler } from './raw';
 import { requireInitContainers, requireKnativeFeature } from './resolve/knative';
 import { ResolvedLiveness, resolveLiveness } from './resolve/liveness';
+import { ResolvedPayloadLog, resolveLoggerSettings } from './resolve/payload-logging';
 import { amountMillis } from './resolve/quantities';
 import { defaultResources, resolveReplicas, resolveScaling } from './resolve/resolve-endpoint';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
@@ -27,6 +29,7 @@ import { KNATIVE, knativeAutoscalingAnnotations } from './serverless';
 import { IngressKind } from '../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../constructs/endpoint-options';
 import { KnativeFeature } from '../constructs/knative-features';
+import type { PayloadLogging } from '../constructs/payload-logging';
 import { StorageUri } from '../constructs/storage-uri';
 
 export type ComponentKind = 'transformer' | 'explainer';
@@ -62,6 +65,8 @@ export interface ComponentSpec {
   /** What the autoscaler scales on, with the target per replica, resolved. */
   readonly scaleMetric: ScaleMetric;
   readonly scaleTarget: number;
+  /** The component's own payload logging: our server's flags, or KServe's `logger` on the component. */
+  readonly payloadLog?: ResolvedPayloadLog;
 }
 
 /**
@@ -78,6 +83,8 @@ export interface ComponentOptions {
   readonly scaleMetric?: ScaleMetric;
   readonly scaleTarget?: number;
   readonly env?: { [name: string]: EnvValue };
+  readonly logger?: PayloadLogging;
+  readonly inProcess?: boolean;
 }
 
 /** What the Transformer or Explainer decided for its own component. */
@@ -115,6 +122,7 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     env.set(k, v);
   }
   const storage = componentStorage(resolved, options, parts.kind);
+  const payloadLog = componentLogger(resolved, parts.kind, options);
   const f = contract.SERVER_FLAGS;
   synthesizeComponent(scope, resolved, {
     kind: parts.kind,
@@ -129,6 +137,8 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
       f.predictorHost, parts.predictorHost,
       f.predictorProtocol, parts.predictorProtocol,
       ...parts.serverArgs,
+      // Under KServe its agent logs instead (kserve/components.ts).
+      ...(payloadLog && !resolved.kserve ? payloadLogArgs(resolved, payloadLog) : []),
     ],
     port: options.container?.port ?? contract.HTTP_PORT,
     custom: options.container !== undefined,
@@ -143,7 +153,27 @@ export function synthesizeComponentFromOptions(scope: Construct, resolved: Resol
     maxReplicas,
     scaleMetric,
     scaleTarget,
+    payloadLog,
   });
+}
+
+/**
+ * A transformer's or explainer's own `logger`, validated; undefined without one.
+ *
+ * @throws in process (the predictor's calls are the endpoint's `logger`'s), or with a custom
+ * `container` outside KServe (only our server sends payload events)
+ */
+export function componentLogger(resolved: ResolvedEndpoint, kind: ComponentKind, options: ComponentOptions): ResolvedPayloadLog | undefined {
+  if (!options.logger) return undefined;
+  const settings = resolveLoggerSettings(options.logger, resolved.kserve, `the ${kind}'s `);
+  if (options.inProcess) {
+    throw new Error(`the ${kind}'s 'logger' does not apply in process: it runs inside the predictor, whose calls the endpoint's 'logger' logs; set 'logger' on the endpoint, or drop 'inProcess'`);
+  }
+  if (options.container && !resolved.kserve) {
+    throw new Error(`the ${kind}'s 'logger' needs our ${kind}, but it runs your own 'container', which cannot be made to send payload events; `
+      + "remove 'logger' (log from your container), or use target: ServingTarget.KSERVE (KServe's agent logs any container)");
+  }
+  return settings;
 }
 
 /**

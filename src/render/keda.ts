@@ -12,6 +12,7 @@ import { KEDA_INTERCEPTOR_PORT, ResolvedKeda } from './resolve/keda';
 import { assertDerivedLength } from './resolve/names';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
 import { ScaleMetric } from '../constructs/endpoint-options';
+import { KEDA_REFERENCE_GRANT } from '../contract';
 
 /** keda.sh/v1alpha1 ScaledObject (imports/keda-scaledobjects.yaml). */
 export const SCALED_OBJECT = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject' };
@@ -63,11 +64,21 @@ export function kedaAutoscaler(
       },
     });
   }
-  return new ApiObject(scope, 'ScaledObject', {
+  return kedaScaledObject(scope, 'ScaledObject', resolved, metadata, resolved.name);
+}
+
+/**
+ * The ScaledObject that scales Deployment `deployment` on our server's series in Prometheus.
+ * `resolved.version` set (a CanaryRollout's version): on that version's pods only.
+ */
+export function kedaScaledObject(scope: Construct, id: string, resolved: ResolvedEndpoint, metadata: k8s.ObjectMeta, deployment: string): ApiObject {
+  const keda = resolved.keda!;
+  const metric = resolved.scaleMetric === ScaleMetric.RPS ? 'rps' : 'concurrency';
+  return new ApiObject(scope, id, {
     ...SCALED_OBJECT,
     metadata,
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: resolved.name },
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment },
       minReplicaCount: resolved.minReplicas,
       maxReplicaCount: resolved.maxReplicas,
       triggers: [{
@@ -77,7 +88,7 @@ export function kedaAutoscaler(
         metricType: 'AverageValue',
         metadata: {
           serverAddress: keda.prometheusAddress!,
-          query: kedaScalingQuery({ endpoint: resolved.name, namespace: resolved.namespace }, metric),
+          query: kedaScalingQuery({ endpoint: resolved.name, namespace: resolved.namespace }, metric, resolved.version),
           threshold: String(resolved.scaleTarget),
         },
       }],
@@ -101,4 +112,26 @@ export function interceptorExternalName(scope: Construct, resolved: ResolvedEndp
     spec: { type: 'ExternalName', externalName: backend.host, ports: [{ name: 'http', port: backend.port, protocol: 'TCP' }] },
   });
   return name;
+}
+
+/**
+ * A Gateway API HTTPRoute may name a Service in another namespace only when a ReferenceGrant
+ * there allows it (https://gateway-api.sigs.k8s.io/api-types/referencegrant/): one in the
+ * interceptor's namespace, from HTTPRoutes of the endpoint's namespace to the interceptor
+ * Service alone. Named `<namespace>-<name>`, so endpoints of the same name in different
+ * namespaces do not overwrite each other's grant. Undefined when both share a namespace.
+ */
+export function interceptorReferenceGrant(scope: Construct, resolved: ResolvedEndpoint, labels: Record<string, string>): ApiObject | undefined {
+  const backend = interceptorBackend(resolved.keda!);
+  // The namespace the route lands in; the Service host names assume `default` too when the chart sets none.
+  const routeNamespace = resolved.namespace ?? 'default';
+  if (backend.namespace === routeNamespace) return undefined;
+  return new ApiObject(scope, 'InterceptorReferenceGrant', {
+    ...KEDA_REFERENCE_GRANT,
+    metadata: { name: `${routeNamespace}-${resolved.name}`, namespace: backend.namespace, labels },
+    spec: {
+      from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: routeNamespace }],
+      to: [{ group: '', kind: 'Service', name: backend.service }],
+    },
+  });
 }

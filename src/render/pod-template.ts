@@ -7,6 +7,7 @@
 import { EnvValue } from 'cdk8s-plus-33';
 import * as contract from '../contract';
 import { isMountedImage, modelcarContainer, modelImageVolume } from './model-image';
+import { payloadLogArgs } from './payload-log-args';
 import { ResolvedLiveness } from './resolve/liveness';
 import { sizeToQuantity } from './resolve/quantities';
 import { ResolvedEndpoint, ResolvedResources } from './resolve/resolved-endpoint';
@@ -216,11 +217,7 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
     args.push(f.modelDirWaitSeconds, String(contract.MODELCAR_MODEL_DIR_WAIT_SECONDS));
   }
   // Payload logging (issue 18 part 2); under KServe its agent logs instead (see render/kserve/predictor.ts).
-  if (resolved.payloadLog && !resolved.kserve) {
-    args.push(f.payloadLogUrl, resolved.payloadLog.url, f.payloadLogMode, resolved.payloadLog.mode, f.payloadLogInferenceService, resolved.name);
-    if (resolved.namespace) args.push(f.payloadLogNamespace, resolved.namespace);
-    if (resolved.version !== undefined) args.push(f.payloadLogEndpoint, resolved.version);
-  }
+  if (resolved.payloadLog && !resolved.kserve) args.push(...payloadLogArgs(resolved, resolved.payloadLog));
   return args;
 }
 

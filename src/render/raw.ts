@@ -8,7 +8,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { ingressPaths } from './ingress-paths';
-import { interceptorBackend, interceptorExternalName, kedaAutoscaler } from './keda';
+import { interceptorBackend, interceptorExternalName, interceptorReferenceGrant, kedaAutoscaler } from './keda';
 import { endpointNetworkPolicy } from './network-policy';
 import { objectLabels, podSpec, selectorLabels } from './pod-template';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
@@ -189,8 +189,8 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
           hostnames: [resolved.host],
           rules: [{
             matches: prefixes.map(value => ({ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value } })),
-            // A cross-namespace backend needs a ReferenceGrant in the interceptor's namespace
-            // (https://keda.sh/http-add-on/0.14/user-guide/configure-ingress/).
+            // A cross-namespace backend needs a ReferenceGrant in the interceptor's namespace (below;
+            // https://keda.sh/http-add-on/0.14/user-guide/configure-ingress/).
             backendRefs: [interceptor
               ? { name: interceptor.service, namespace: interceptor.namespace, port: interceptor.port }
               : { name: resolved.name, port }],
@@ -198,6 +198,7 @@ function rawIngress(scope: Construct, resolved: ResolvedEndpoint, metadata: k8s.
           }],
         },
       });
+      if (interceptor) interceptorReferenceGrant(scope, resolved, metadata.labels ?? {});
       return;
     case IngressKind.KUBERNETES: {
       const backendService = interceptor ? interceptorExternalName(scope, resolved, metadata) : resolved.name;

@@ -294,6 +294,7 @@ function payloadLogOf(
       namespace: raw('payloadLogNamespace') ?? d.namespace,
       endpoint: raw('payloadLogEndpoint') ?? d.endpoint,
       component,
+      sampleRate: sampleRateOf(raw('payloadLogSampleRate'), where('payloadLogSampleRate')) ?? d.sampleRate,
     },
   };
 }
@@ -391,4 +392,14 @@ export function parseBytes(value: string): number | undefined {
   }
   const n = Math.floor(Number(m[1]) * UNITS[m[2] ?? '']);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** `--payload-log-sample-rate`: a number from 0 to 1. */
+function sampleRateOf(v: string | undefined, where: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new ConfigError(`${where} must be a number from 0 to 1 (the share of inferences logged), got '${v}'`);
+  }
+  return n;
 }

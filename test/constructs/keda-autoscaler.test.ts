@@ -11,8 +11,8 @@ import * as path from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as YAML from 'yaml';
 import {
-  Autoscaler, DeploymentMode, EndpointIngress, InferenceProtocol, KServeImport, ModelEndpoint, ModelEndpointProps, ModelFormat,
-  ScaleMetric, ServingTarget, StorageUri, TransformerModule,
+  Autoscaler, CanaryRollout, CanaryRolloutProps, DeploymentMode, EndpointIngress, InferenceProtocol, KServeImport, ModelEndpoint,
+  ModelEndpointProps, ModelFormat, ScaleMetric, ServingTarget, StorageUri, TransformerModule,
 } from '../../src';
 import { kedaScalingQuery } from '../../src/render/monitoring/queries';
 import { describeWithTools } from '../render/monitoring/tools';
@@ -109,6 +109,28 @@ describe('HTTPScaledObject (minReplicas 0)', () => {
     expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'keda-add-ons-http-interceptor-proxy', namespace: 'keda', port: 8080 }]);
   });
 
+  test('Gateway API: a ReferenceGrant in the interceptor\'s namespace lets the endpoint\'s HTTPRoutes reach the interceptor Service, and nothing else', () => {
+    const m = fromZero({ ingress: EndpointIngress.gatewayApi({ gatewayName: 'edge', gatewayNamespace: 'gw' }), kedaInterceptorService: 'interceptor', kedaInterceptorNamespace: 'keda-http' });
+    const grant = findOne(m, 'ReferenceGrant');
+    expect(grant.apiVersion).toBe('gateway.networking.k8s.io/v1beta1');
+    // Named after the endpoint's namespace too: an 'iris' in another namespace gets a grant of its own.
+    expect(grant.metadata).toMatchObject({ name: 'ml-iris', namespace: 'keda-http' });
+    expect(grant.metadata.labels['app.kubernetes.io/name']).toBeDefined();
+    expect(grant.spec).toEqual({
+      from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'ml' }],
+      to: [{ group: '', kind: 'Service', name: 'interceptor' }],
+    });
+    expect(findOne(m, 'HTTPRoute').spec.rules[0].backendRefs).toEqual([{ name: 'interceptor', namespace: 'keda-http', port: 8080 }]);
+  });
+
+  test('no ReferenceGrant when the endpoint lives in the interceptor\'s namespace, with Istio or an Ingress, or with minReplicas 1 or more', () => {
+    const gateway = EndpointIngress.gatewayApi({ gatewayName: 'edge' });
+    expect(findByKind(fromZero({ ingress: gateway, namespace: 'keda' }), 'ReferenceGrant')).toEqual([]);
+    expect(findByKind(fromZero(), 'ReferenceGrant')).toEqual([]);
+    expect(findByKind(fromZero({ ingress: EndpointIngress.kubernetes() }), 'ReferenceGrant')).toEqual([]);
+    expect(findByKind(scaled({ ingress: gateway }), 'ReferenceGrant')).toEqual([]);
+  });
+
   test('Kubernetes Ingress: an ExternalName Service in the endpoint\'s namespace stands for the interceptor', () => {
     const m = fromZero({ ingress: EndpointIngress.kubernetes(), kedaInterceptorService: 'interceptor', kedaInterceptorNamespace: 'keda-http' });
     const ext = findOne(m, 'Service', { apiVersion: 'v1', name: 'iris-interceptor' });
@@ -131,6 +153,75 @@ describe('HTTPScaledObject (minReplicas 0)', () => {
     const m = fromZero({ stopped: true });
     expect(findByKind(m, 'HTTPScaledObject')).toEqual([]);
     expect(findOne(m, 'VirtualService').spec.http[0].directResponse.status).toBe(503);
+  });
+});
+
+describe('CanaryRollout (raw mode): one ScaledObject per version', () => {
+  const V1 = { version: 'v1', storageUri: IRIS, minReplicas: 1, maxReplicas: 4 };
+  const V2 = { version: 'v2', storageUri: StorageUri.s3('models', 'iris/v2/model.onnx'), minReplicas: 2, maxReplicas: 6 };
+  function rollout(props: Partial<CanaryRolloutProps> = {}) {
+    const chart = new Chart(Testing.app(), 'test');
+    new CanaryRollout(chart, 'Rollout', {
+      name: 'iris',
+      modelName: 'iris',
+      namespace: 'ml',
+      mode: DeploymentMode.RAW,
+      autoscaler: Autoscaler.KEDA,
+      kedaPrometheusAddress: PROMETHEUS,
+      stable: V1,
+      canary: V2,
+      scaleTarget: 8,
+      ...props,
+    });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    return manifests;
+  }
+
+  test('each version\'s Deployment scales on its own pods\' in-flight requests, between its own bounds; no HPA', () => {
+    const m = rollout();
+    expect(findByKind(m, 'HorizontalPodAutoscaler')).toEqual([]);
+    const byTarget = Object.fromEntries(findByKind(m, 'ScaledObject').map((so: any) => [so.spec.scaleTargetRef.name, so]));
+    expect(Object.keys(byTarget).sort()).toEqual(['iris-v1', 'iris-v2']);
+    for (const [deployment, version, min, max] of [['iris-v1', 'v1', 1, 4], ['iris-v2', 'v2', 2, 6]] as const) {
+      const so = byTarget[deployment];
+      expect(so.apiVersion).toBe('keda.sh/v1alpha1');
+      expect(so.metadata.namespace).toBe('ml');
+      expect(so.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment });
+      expect([so.spec.minReplicaCount, so.spec.maxReplicaCount]).toEqual([min, max]);
+      expect(so.spec.triggers[0].metadata).toEqual({
+        serverAddress: PROMETHEUS,
+        query: `sum(model_server_requests_in_flight{endpoint="iris",namespace="ml",component="predictor",version="${version}"})`,
+        threshold: '8',
+      });
+      // The monitor writes the version label the query selects.
+      expect(findOne(m, 'Deployment', { name: deployment }).spec.template.metadata.labels['serving.cdk8s-model-serving.io/version']).toBe(version);
+    }
+  });
+
+  test('ScaleMetric.RPS: each version\'s request rate; a version with equal bounds gets no ScaledObject', () => {
+    const m = rollout({ scaleMetric: ScaleMetric.RPS, canary: { ...V2, minReplicas: 2, maxReplicas: 2 } });
+    const objects = findByKind(m, 'ScaledObject');
+    expect(objects.map((so: any) => so.spec.scaleTargetRef.name)).toEqual(['iris-v1']);
+    expect(objects[0].spec.triggers[0].metadata.query)
+      .toBe('sum (rate(model_server_requests_total{endpoint="iris",namespace="ml",component="predictor",version="v1"}[1m]))');
+  });
+
+  test('without a canary: the stable version alone; without the autoscaler prop: the HPA, as before', () => {
+    expect(findByKind(rollout({ canary: undefined }), 'ScaledObject').map((so: any) => so.spec.scaleTargetRef.name)).toEqual(['iris-v1']);
+    const hpa = rollout({ autoscaler: undefined, kedaPrometheusAddress: undefined, scaleMetric: ScaleMetric.CPU, scaleTarget: 80 });
+    expect(findByKind(hpa, 'ScaledObject')).toEqual([]);
+    expect(findByKind(hpa, 'HorizontalPodAutoscaler')).toHaveLength(2);
+  });
+
+  test.each([
+    ['a version at zero (the interceptor would bypass the split)', { canary: { ...V2, minReplicas: 0 } }, /version 'v2' has 'minReplicas: 0' with 'autoscaler: Autoscaler.KEDA', but a CanaryRollout cannot scale from zero/],
+    ['no Prometheus address', { kedaPrometheusAddress: undefined }, /'kedaPrometheusAddress' is required with 'autoscaler: Autoscaler.KEDA'/],
+    ['monitoring off', { monitoring: { enabled: false } }, /'monitoring' is disabled/],
+    ['serverless mode', { mode: DeploymentMode.SERVERLESS }, /'autoscaler' is for raw mode/],
+    ['the KServe target', { target: ServingTarget.KSERVE, canary: undefined }, /'autoscaler: Autoscaler.KEDA' is not emitted for KServe yet/],
+  ] as Array<[string, Partial<CanaryRolloutProps>, RegExp]>)('fails with %s, naming the prop', (_name, props, re) => {
+    expect(() => rollout(props)).toThrow(re);
   });
 });
 
@@ -232,15 +323,15 @@ describeWithTools(['promtool'], 'promtool', () => {
   beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keda-promtool-')); });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('both trigger queries pass promtool check rules; a broken one does not (the check can fail)', () => {
+  test('the trigger queries (an endpoint\'s and a CanaryRollout version\'s) pass promtool check rules; a broken one does not (the check can fail)', () => {
     const check = (exprs: string[]) => {
       const file = path.join(dir, `rules-${exprs.length}.yaml`);
       fs.writeFileSync(file, YAML.stringify({ groups: [{ name: 'keda', rules: exprs.map((expr, i) => ({ record: `keda:q${i}`, expr })) }] }));
       return spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 });
     };
     const target = { endpoint: 'iris', namespace: 'ml' };
-    const ok = check([kedaScalingQuery(target, 'concurrency'), kedaScalingQuery(target, 'rps')]);
-    expect(`${ok.stdout}${ok.stderr}`).toContain('SUCCESS: 2 rules found');
+    const ok = check([kedaScalingQuery(target, 'concurrency'), kedaScalingQuery(target, 'rps'), kedaScalingQuery(target, 'concurrency', 'v2'), kedaScalingQuery(target, 'rps', 'v2')]);
+    expect(`${ok.stdout}${ok.stderr}`).toContain('SUCCESS: 4 rules found');
     expect(ok.status).toBe(0);
     expect(check([`${kedaScalingQuery(target, 'rps')})`]).status).not.toBe(0);
   });

@@ -208,9 +208,12 @@ describe('ModelServingController', () => {
       cr('ModelEndpoint', { ...base, mode: 'RawDeployment', ingress: { kubernetes: {} } }),
       cr('ModelEndpoint', { ...base, mode: 'RawDeployment', autoscaler: 'keda', kedaPrometheusAddress: 'http://prometheus:9090' }),
       cr('ModelEndpoint', { ...base, mode: 'RawDeployment', autoscaler: 'keda', minReplicas: 0, ingress: { kubernetes: {} } }),
+      // Through KEDA's interceptor with Gateway API: the ReferenceGrant in KEDA's namespace.
+      cr('ModelEndpoint', { ...base, mode: 'RawDeployment', autoscaler: 'keda', minReplicas: 0, ingress: { gatewayApi: { gatewayName: 'public' } } }),
       cr('CanaryRollout', { ...versions, security }),
       cr('CanaryRollout', { ...versions, mode: 'RawDeployment', security }),
       cr('CanaryRollout', { ...versions, mode: 'RawDeployment', ingress: { gatewayApi: { gatewayName: 'public' } } }),
+      cr('CanaryRollout', { ...versions, mode: 'RawDeployment', autoscaler: 'keda', kedaPrometheusAddress: 'http://prometheus:9090' }),
       cr('ModelMesh', { memoryPerServer: '1Gi', replicas: 2, maxReplicas: 4, ingress: { istio: {} }, models: [{ name: 'iris', storageUri: 's3://m/iris', memoryEstimate: '64Mi' }] }),
     ];
     const kinds = new Set<string>();

@@ -321,6 +321,15 @@ spec:
   test('an unknown mode is an error naming the field', () => {
     expect(() => importKServe(parseDocuments('x.yaml', isvc('onnx', 'both')))).toThrow(/spec.predictor.logger.mode.*must be all, request or response, got 'both'/);
   });
+  test('a transformer\'s logger: reported, saying why (an imported transformer is a container of the user\'s)', () => {
+    const plan = importKServe(parseDocuments('x.yaml', `${isvc('onnx')}  transformer:
+    logger: { url: 'http://transformer-events.logs.svc.cluster.local' }
+    containers: [{ name: kserve-container, image: 'example/feast-transformer:1' }]
+`));
+    const entry = plan.report.find(e => e.path === 'spec.transformer.logger')!;
+    expect(entry.outcome).toBe('unmapped');
+    expect(entry.reason).toMatch(/the transformer's logger maps to the transformer's own 'logger' only where our transformer runs; an imported transformer is your container/);
+  });
 });
 
 describe('the report and strict mode', () => {

@@ -3,53 +3,18 @@
  * receives KServe-style CloudEvents for V1 and V2 REST inference; a sink that is down or hangs
  * never fails inference, and every event that cannot be sent is counted as dropped.
  */
-import * as http from 'http';
-import { AddressInfo } from 'net';
 import * as path from 'path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { expected, metricSamples, MODELS, request, ROOT, RunningServer, startServer } from './server-harness';
+import { metric, settled, sink, SinkEvent, stopSinks, until } from './payload-log-sink';
+import { expected, MODELS, request, ROOT, RunningServer, startServer } from './server-harness';
 import { METRICS, PAYLOAD_LOG_EVENT_TYPES } from '../../src/contract';
 import { serveHelp } from '../../src/server/cli-help';
 import { parseConfig } from '../../src/server/config';
 import { PAYLOAD_LOG_SENDERS } from '../../src/server/payload-log/payload-logger';
 
-interface SinkEvent { headers: http.IncomingHttpHeaders; body: any }
-
-/** A CloudEvents sink on loopback: answers 200 (or never, when `hang`), records every event. */
-class Sink {
-  public readonly events: SinkEvent[] = [];
-  public received = 0;
-  private readonly server: http.Server;
-  private readonly hung: http.ServerResponse[] = [];
-  constructor(hang = false) {
-    this.server = http.createServer((req, res) => {
-      this.received++;
-      if (hang) {
-        this.hung.push(res);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        this.events.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) });
-        res.writeHead(200).end();
-      });
-    });
-  }
-  public async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/events`;
-  }
-  public async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 const IRIS = expected('iris-logreg');
 const servers: RunningServer[] = [];
-const sinks: Sink[] = [];
 
 /** The bundled server (a real process) logging to `url`. */
 async function serve(url: string, ...flags: string[]): Promise<{ port: number; grpcPort: number }> {
@@ -74,34 +39,12 @@ async function grpcInfer(port: number, id: string): Promise<any> {
   }
 }
 
-async function sink(hang = false): Promise<{ sink: Sink; url: string }> {
-  const s = new Sink(hang);
-  sinks.push(s);
-  return { sink: s, url: await s.start() };
-}
-
-/** Waits (event loop turns, no fixed sleep) until `done()`; jest's timeout bounds it. */
-async function until(done: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await done())) await new Promise((r) => setTimeout(r, 5));
-}
-
-/** Sum of a metric's samples (those with `reason` if given), read from the server's /metrics. */
-async function metric(port: number, name: string, reason?: string): Promise<number> {
-  const samples = metricSamples((await request(port, 'GET', '/metrics')).text, name);
-  return [...samples].filter(([labels]) => reason === undefined || labels.includes(`reason="${reason}"`)).reduce((a, [, v]) => a + v, 0);
-}
-
-/** Waits until the server has no payload event queued or being sent. */
-async function settled(port: number): Promise<void> {
-  await until(async () => (await metric(port, METRICS.payloadLogEventsPending)) === 0);
-}
-
 const v1 = (port: number) => request(port, 'POST', '/v1/models/iris:predict', IRIS.v1_request);
 const v2 = (port: number, id?: string) => request(port, 'POST', '/v2/models/iris/infer', { ...IRIS.v2_request, ...(id ? { id } : {}) });
 
 afterAll(async () => {
   for (const server of servers) await server.stop();
-  for (const s of sinks) await s.stop();
+  await stopSinks();
 });
 
 test('mode all: every V1 and V2 call sends a request and a response event, KServe-style, sharing one ce-id', async () => {
@@ -228,7 +171,7 @@ describe('configuration', () => {
   test('off without --payload-log-url; defaults when set', () => {
     expect(parseConfig([], {}).payloadLog).toBeUndefined();
     expect(parseConfig([], { PAYLOAD_LOG_URL: 'http://sink/' }).payloadLog).toEqual({
-      url: 'http://sink/', mode: 'all', queueSize: 256, timeoutMs: 5000, namespace: '', endpoint: '', component: 'predictor',
+      url: 'http://sink/', mode: 'all', queueSize: 256, timeoutMs: 5000, namespace: '', endpoint: '', component: 'predictor', sampleRate: 1,
     });
   });
   test('bad values are refused, naming the flag', () => {

@@ -61,6 +61,7 @@ const CRD_FILES = [
   'keda-scaledobjects.yaml',
   'keda-httpscaledobjects.yaml',
   'keda-triggerauthentications.yaml',
+  'gateway-api-referencegrants.yaml', // the grant an HTTPRoute needs to reach KEDA's interceptor in its namespace
   // ---- end keda ----
 ];
 const K8S_SCHEMA_ID = 'k8s';

@@ -367,7 +367,14 @@ function componentScaling(r: FieldReader, c: string): Array<readonly [string, Co
 }
 
 function reportComponentPod(r: FieldReader, c: string): void {
-  for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) r.unmapped(`${c}.${field}`, reason);
+  const kind = c.split('.').pop();
+  for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) {
+    // A component's own logger exists (addTransformer/addExplainer({ logger })), but only for our transformer or
+    // explainer: an imported component is a container of the user's, which cannot send payload events.
+    r.unmapped(`${c}.${field}`, field === 'logger'
+      ? `the ${kind}'s logger maps to the ${kind}'s own 'logger' only where our ${kind} runs; an imported ${kind} is your container, which cannot send payload events (KServe's agent did)`
+      : reason);
+  }
   for (const field of ['nodeSelector', 'tolerations', 'affinity', 'serviceAccountName', 'serviceAccount', 'imagePullSecrets', 'containerConcurrency', 'timeout']) {
     r.unmapped(`${c}.${field}`, `the ${c.split('.').pop()} takes the endpoint's ${field === 'serviceAccountName' ? 'serviceAccount' : field}: set it on the predictor`);
   }

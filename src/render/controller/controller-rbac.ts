@@ -23,7 +23,8 @@ export const RENDERED_RESOURCES: { readonly [group: string]: readonly string[] }
   'serving.knative.dev': ['services'],
   'networking.istio.io': ['destinationrules', 'virtualservices'],
   'security.istio.io': ['authorizationpolicies', 'peerauthentications', 'requestauthentications'],
-  'gateway.networking.k8s.io': ['httproutes'],
+  // referencegrants: an HTTPRoute to KEDA's interceptor in its namespace (render/keda.ts).
+  'gateway.networking.k8s.io': ['httproutes', 'referencegrants'],
   'monitoring.coreos.com': ['podmonitors', 'prometheusrules', 'servicemonitors'],
   // `autoscaler: Autoscaler.KEDA` (raw mode).
   'keda.sh': ['scaledobjects'],

@@ -158,6 +158,14 @@ export const SPEC_MODEL: SpecModel = {
           "default": false
         },
         {
+          "name": "autoscaler",
+          "type": {
+            "enum": "cdk8s-model-serving.Autoscaler"
+          },
+          "optional": true,
+          "description": "What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger\non that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the\nrequest rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero\nthrough KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and\nwould bypass the split between the versions.\n\nDefault: Autoscaler.HPA."
+        },
+        {
           "name": "canary",
           "type": {
             "struct": "cdk8s-model-serving.ModelVersion"
@@ -226,6 +234,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "Replicas of each version when its revision starts (serverless) or its Deployment is created (raw).\n\nMust not exceed any version's `maxReplicas`.\n\nDefault: each version's `minReplicas`, or 1 when it scales to zero."
+        },
+        {
+          "name": "kedaPrometheusAddress",
+          "type": {
+            "primitive": "string"
+          },
+          "optional": true,
+          "description": "The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`. Required with `Autoscaler.KEDA`.\n\nDefault: none."
         },
         {
           "name": "knativeFeatures",
@@ -602,6 +618,14 @@ export const SPEC_MODEL: SpecModel = {
           "optional": true,
           "description": "Runs the explainer inside the predictor's process (it serves `:explain` itself);\n\nneeds\nour model server as the predictor.",
           "default": false
+        },
+        {
+          "name": "logger",
+          "type": {
+            "struct": "cdk8s-model-serving.PayloadLogging"
+          },
+          "optional": true,
+          "description": "Payload logging of the explainer itself, as KServe's `logger` on its explainer component: each explain request and its explanation, sent as CloudEvents with `ce-component: explainer`.\n\nIndependent of the endpoint's\n`logger`, which logs what reaches the predictor. Needs our explainer (not a custom `container`,\nunless `target: ServingTarget.KSERVE`, whose agent logs any container) running as its own\ncomponent or collocated; in process, the endpoint's `logger` covers it.\n\nDefault: the explainer does not log."
         },
         {
           "name": "maxReplicas",
@@ -1712,6 +1736,14 @@ export const SPEC_MODEL: SpecModel = {
           "default": "all"
         },
         {
+          "name": "sampleRate",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "Share of inferences logged, from 0 to 1 (0.1 logs one in ten). Decided per inference from its event id, so a request and its response are logged together or not at all. Beyond KServe, whose logger sends every inference: refused with `target: ServingTarget.KSERVE`.\n\nDefault: 1 (every inference)."
+        },
+        {
           "name": "url",
           "type": {
             "primitive": "string"
@@ -2061,6 +2093,14 @@ export const SPEC_MODEL: SpecModel = {
           "optional": true,
           "description": "Runs `module` inside the predictor's process instead of a separate component: no network hop, no second Deployment or Knative Service.\n\nNeeds our model server as the predictor.",
           "default": false
+        },
+        {
+          "name": "logger",
+          "type": {
+            "struct": "cdk8s-model-serving.PayloadLogging"
+          },
+          "optional": true,
+          "description": "Payload logging of the transformer itself, as KServe's `logger` on its transformer component: the client's request and the answer it got (after the transformer's pre- and postprocessing), sent as CloudEvents with `ce-component: transformer`.\n\nIndependent of the endpoint's\n`logger`, which logs what reaches the predictor. Needs our transformer (not a custom `container`,\nunless `target: ServingTarget.KSERVE`, whose agent logs any container) running as its own\ncomponent or collocated; in process, the endpoint's `logger` covers it.\n\nDefault: the transformer does not log."
         },
         {
           "name": "maxReplicas",
@@ -3448,6 +3488,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "description": "Which payloads are sent.\n\nWhich payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.\n\nall: Requests and responses.\nrequest: Requests only.\nresponse: Responses only.",
             "default": "all"
           },
+          "sampleRate": {
+            "type": "integer",
+            "description": "Share of inferences logged, from 0 to 1 (0.1 logs one in ten). Decided per inference from its event id, so a request and its response are logged together or not at all. Beyond KServe, whose logger sends every inference: refused with `target: ServingTarget.KSERVE`.\n\nDefault: 1 (every inference)."
+          },
           "url": {
             "type": "string",
             "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
@@ -4197,6 +4241,33 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "description": "Runs `module` inside the predictor's process instead of a separate component: no network hop, no second Deployment or Knative Service.\n\nNeeds our model server as the predictor.",
             "default": false
           },
+          "logger": {
+            "type": "object",
+            "required": [
+              "url"
+            ],
+            "properties": {
+              "mode": {
+                "type": "string",
+                "enum": [
+                  "all",
+                  "request",
+                  "response"
+                ],
+                "description": "Which payloads are sent.\n\nWhich payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.\n\nall: Requests and responses.\nrequest: Requests only.\nresponse: Responses only.",
+                "default": "all"
+              },
+              "sampleRate": {
+                "type": "integer",
+                "description": "Share of inferences logged, from 0 to 1 (0.1 logs one in ten). Decided per inference from its event id, so a request and its response are logged together or not at all. Beyond KServe, whose logger sends every inference: refused with `target: ServingTarget.KSERVE`.\n\nDefault: 1 (every inference)."
+              },
+              "url": {
+                "type": "string",
+                "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
+              }
+            },
+            "description": "Payload logging of the transformer itself, as KServe's `logger` on its transformer component: the client's request and the answer it got (after the transformer's pre- and postprocessing), sent as CloudEvents with `ce-component: transformer`.\n\nIndependent of the endpoint's\n`logger`, which logs what reaches the predictor. Needs our transformer (not a custom `container`,\nunless `target: ServingTarget.KSERVE`, whose agent logs any container) running as its own\ncomponent or collocated; in process, the endpoint's `logger` covers it.\n\nDefault: the transformer does not log."
+          },
           "maxReplicas": {
             "type": "integer",
             "description": "The most transformer replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
@@ -4617,6 +4688,33 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "description": "Runs the explainer inside the predictor's process (it serves `:explain` itself);\n\nneeds\nour model server as the predictor.",
             "default": false
           },
+          "logger": {
+            "type": "object",
+            "required": [
+              "url"
+            ],
+            "properties": {
+              "mode": {
+                "type": "string",
+                "enum": [
+                  "all",
+                  "request",
+                  "response"
+                ],
+                "description": "Which payloads are sent.\n\nWhich payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.\n\nall: Requests and responses.\nrequest: Requests only.\nresponse: Responses only.",
+                "default": "all"
+              },
+              "sampleRate": {
+                "type": "integer",
+                "description": "Share of inferences logged, from 0 to 1 (0.1 logs one in ten). Decided per inference from its event id, so a request and its response are logged together or not at all. Beyond KServe, whose logger sends every inference: refused with `target: ServingTarget.KSERVE`.\n\nDefault: 1 (every inference)."
+              },
+              "url": {
+                "type": "string",
+                "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
+              }
+            },
+            "description": "Payload logging of the explainer itself, as KServe's `logger` on its explainer component: each explain request and its explanation, sent as CloudEvents with `ce-component: explainer`.\n\nIndependent of the endpoint's\n`logger`, which logs what reaches the predictor. Needs our explainer (not a custom `container`,\nunless `target: ServingTarget.KSERVE`, whose agent logs any container) running as its own\ncomponent or collocated; in process, the endpoint's `logger` covers it.\n\nDefault: the explainer does not log."
+          },
           "maxReplicas": {
             "type": "integer",
             "description": "The most explainer replicas.\n\n0 means no limit, as in KServe: serverless only (the revision gets `max-scale: \"0\"`,\nwhich Knative reads as unlimited unless the cluster sets `max-scale-limit`); raw mode's\nHorizontalPodAutoscaler needs a bound.\n\nDefault: the larger of 3 and `minReplicas`."
@@ -4963,6 +5061,14 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "type": "boolean",
         "description": "Whether the service account token is mounted into the pods.",
         "default": false
+      },
+      "autoscaler": {
+        "type": "string",
+        "enum": [
+          "hpa",
+          "keda"
+        ],
+        "description": "What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger\non that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the\nrequest rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero\nthrough KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and\nwould bypass the split between the versions.\n\nDefault: Autoscaler.HPA.\n\nWhat scales a raw-mode endpoint's Deployment.\n\nhpa: A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`).\nkeda: KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
       },
       "canary": {
         "type": "object",
@@ -5580,6 +5686,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         "type": "integer",
         "description": "Replicas of each version when its revision starts (serverless) or its Deployment is created (raw).\n\nMust not exceed any version's `maxReplicas`.\n\nDefault: each version's `minReplicas`, or 1 when it scales to zero."
       },
+      "kedaPrometheusAddress": {
+        "type": "string",
+        "description": "The Prometheus server KEDA queries, e.g. `http://prometheus-operated.monitoring.svc:9090`. Required with `Autoscaler.KEDA`.\n\nDefault: none."
+      },
       "knativeFeatures": {
         "type": "array",
         "items": {
@@ -5626,6 +5736,10 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             ],
             "description": "Which payloads are sent.\n\nWhich payloads an endpoint sends to a logging sink.\n\nThe same values as KServe's\n`LoggerType` (kserve/kserve pkg/apis/serving/v1beta1), so an InferenceService's\n`logger.mode` maps one to one.\n\nall: Requests and responses.\nrequest: Requests only.\nresponse: Responses only.",
             "default": "all"
+          },
+          "sampleRate": {
+            "type": "integer",
+            "description": "Share of inferences logged, from 0 to 1 (0.1 logs one in ten). Decided per inference from its event id, so a request and its response are logged together or not at all. Beyond KServe, whose logger sends every inference: refused with `target: ServingTarget.KSERVE`.\n\nDefault: 1 (every inference)."
           },
           "url": {
             "type": "string",

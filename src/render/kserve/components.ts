@@ -17,6 +17,8 @@ export interface KServeComponentInput {
   readonly maxReplicas: number;
   readonly scaleMetric: ScaleMetric;
   readonly scaleTarget: number;
+  /** The component's own `logger` (KServe's agent beside it logs). */
+  readonly payloadLog?: { readonly url: string; readonly mode: string };
 }
 
 export function kserveComponentSpec(r: ResolvedEndpoint, c: KServeComponentInput): Record<string, unknown> {
@@ -29,6 +31,8 @@ export function kserveComponentSpec(r: ResolvedEndpoint, c: KServeComponentInput
   const spec: Record<string, unknown> = { ...c.pod, containers };
   Object.assign(spec, componentExtension(r, c, c.kind));
   if (r.timeoutSeconds !== undefined) spec.timeout = r.timeoutSeconds;
+  // ComponentExtensionSpec.logger: KServe's agent logs the component's calls.
+  if (c.payloadLog) spec.logger = { mode: c.payloadLog.mode, url: c.payloadLog.url };
   return spec;
 }
 

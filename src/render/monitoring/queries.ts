@@ -195,11 +195,12 @@ export const KEDA_RATE_WINDOW = '1m';
 
 /**
  * What KEDA's Prometheus trigger scales a raw endpoint on: the predictor's requests in flight
- * (`concurrency`) or per second (`rps`), summed over its pods. KEDA divides it by the replica
+ * (`concurrency`) or per second (`rps`), summed over its pods (one version's, with `version`). KEDA divides it by the replica
  * count and compares it with the per-replica target (metricType AverageValue).
  */
-export function kedaScalingQuery(target: Pick<QueryTarget, 'endpoint' | 'namespace'>, metric: 'concurrency' | 'rps'): string {
-  const sel = selector(target, componentMatcher(COMPONENTS.predictor));
+export function kedaScalingQuery(target: Pick<QueryTarget, 'endpoint' | 'namespace'>, metric: 'concurrency' | 'rps', version?: string): string {
+  // A CanaryRollout's versions scale apart: each on its own pods' series.
+  const sel = selector(target, componentMatcher(COMPONENTS.predictor), ...(version !== undefined ? [`${TARGET_LABELS.version}="${version}"`] : []));
   return metric === 'rps' ? sumRate(R, sel, [], KEDA_RATE_WINDOW) : `sum(${METRICS.requestsInFlight}${sel})`;
 }
 

@@ -11,6 +11,7 @@ import { resolveKeda, usesKeda } from './keda';
 import { requireInitContainers, requireKnativeFeature } from './knative';
 import { resolveLiveness } from './liveness';
 import { assertDns1123Label, assertDns1123Subdomain } from './names';
+import { ResolvedPayloadLog, resolveLoggerSettings } from './payload-logging';
 import { amountMillis, sizeBytes } from './quantities';
 import { ResolvedEndpoint, ResolvedContainer, ResolvedResources } from './resolved-endpoint';
 import { resolveStorageAuth } from './storage-auth';
@@ -376,26 +377,14 @@ export function resolveImagePullSecrets(secrets: ReadonlyArray<{ readonly name: 
  */
 function resolvePayloadLogging(
   logger: EndpointInput['logger'], container: ResolvedContainer, kserve: boolean | undefined,
-): { payloadLog?: { url: string; mode: string } } {
+): { payloadLog?: ResolvedPayloadLog } {
   if (!logger) return {};
-  let url: URL | undefined;
-  try {
-    url = new URL(logger.url);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new Error(`'logger.url' must be an http:// or https:// URL, got '${logger.url}'`);
-  }
-  const mode = logger.mode ?? 'all';
-  if (!Object.values(contract.PAYLOAD_LOG_MODES).includes(mode)) {
-    throw new Error(`'logger.mode' must be one of ${Object.values(contract.PAYLOAD_LOG_MODES).join(', ')}, got '${mode}'`);
-  }
+  const settings = resolveLoggerSettings(logger, kserve);
   if (!kserve && (container.custom || container.runtime)) {
     const what = container.runtime ? `runtime ${container.runtime.runtime.name}` : "a custom 'container'";
     throw new Error(`'logger' needs our model server, but ${what} serves this endpoint: only our server sends payload events `
       + '(a logging agent sidecar for any runtime is not built yet); remove \'logger\', serve the model with our server, '
       + 'or use target: ServingTarget.KSERVE (KServe\'s agent logs for any runtime)');
   }
-  return { payloadLog: { url: logger.url, mode } };
+  return { payloadLog: settings };
 }

@@ -7,6 +7,7 @@ import { EnvValue } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import type { ResolvedKeda } from './keda';
 import { ResolvedLiveness } from './liveness';
+import type { ResolvedPayloadLog } from './payload-logging';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { InferenceProtocol, ModelContainer, ScaleMetric } from '../../constructs/endpoint-options';
 import { ModelFormat } from '../../constructs/model-format';
@@ -96,5 +97,5 @@ export interface ResolvedEndpoint {
   /** kserve-emit: KServe's controller creates the pods (`target: ServingTarget.KSERVE`). */
   readonly kserve?: boolean;
   /** Payload logging (issue 18 part 2), validated. */
-  readonly payloadLog?: { readonly url: string; readonly mode: string };
+  readonly payloadLog?: ResolvedPayloadLog;
 }

@@ -6,6 +6,8 @@
 import { FastifyInstance } from 'fastify';
 import { Explainer } from './explainer';
 import { errorResponses, nameParams } from '../http/schemas';
+import { loggedCall } from '../payload-log/logged-call';
+import { PayloadLogger } from '../payload-log/payload-logger';
 
 const explainBody = {
   type: 'object',
@@ -52,13 +54,14 @@ export function registerExplainRoutes(
   app: FastifyInstance,
   explainer: Explainer,
   headersOf: (headers: Record<string, string | string[] | undefined>) => Record<string, string>,
+  payloadLog?: PayloadLogger,
 ): void {
   const opts = (protocol: 'v1' | 'v2') => ({
     config: { protocol },
     schema: { params: nameParams, body: explainBody, response: { 200: explainResponse, ...errorResponses } },
   });
   const handler = async (req: { params: { name: string }; body: unknown; headers: Record<string, string | string[] | undefined> }) =>
-    explainer.explain(req.params.name, req.body, headersOf(req.headers));
+    loggedCall(payloadLog, req.params.name, req.body, () => explainer.explain(req.params.name, req.body, headersOf(req.headers)));
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/models/:name(^[^:/]+)::explain', opts('v1'), handler);
   app.post<{ Params: { name: string }; Body: unknown }>('/v2/models/:name/explain', opts('v2'), handler);
 }

@@ -20,6 +20,11 @@ export interface PayloadLogConfig {
   readonly endpoint: string;
   /** `predictor`, `transformer` or `explainer` (KServe's component names). */
   readonly component: string;
+  /**
+   * Share of inferences logged, 0 to 1: decided from the event id, so a request and its
+   * response are kept or dropped together.
+   */
+  readonly sampleRate: number;
 }
 
 export const PAYLOAD_LOG_DEFAULTS = {
@@ -29,4 +34,5 @@ export const PAYLOAD_LOG_DEFAULTS = {
   timeoutMs: 5_000,
   namespace: '',
   endpoint: '',
+  sampleRate: 1,
 };

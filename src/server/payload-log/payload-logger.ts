@@ -11,6 +11,7 @@ import { hostname } from 'os';
 import * as client from 'prom-client';
 import { cloudEventHeaders, PayloadEvent, PayloadKind, payloadBody } from './cloud-event';
 import { PayloadLogConfig } from './config';
+import { sampledIn } from './sampling';
 import { METRICS } from '../../contract';
 
 /** Sends at once; more events wait in the queue. */
@@ -51,14 +52,14 @@ export class PayloadLogger {
     return randomUUID();
   }
 
-  /** Queues the request payload (mode `all` or `request`). Never throws, never waits. */
+  /** Queues the request payload (mode `all` or `request`, and `id` sampled in). Never throws, never waits. */
   public request(id: string, model: string, payload: unknown): void {
-    if (this.logsRequests) this.enqueue('request', id, model, payload);
+    if (this.logsRequests && sampledIn(id, this.config.sampleRate)) this.enqueue('request', id, model, payload);
   }
 
-  /** Queues the response payload of a successful inference (mode `all` or `response`). */
+  /** Queues the response payload of a successful inference (mode `all` or `response`, and `id` sampled in). */
   public response(id: string, model: string, payload: unknown): void {
-    if (this.logsResponses) this.enqueue('response', id, model, payload);
+    if (this.logsResponses && sampledIn(id, this.config.sampleRate)) this.enqueue('response', id, model, payload);
   }
 
   /** Events waiting (not counting the ones being sent). */

@@ -21,6 +21,8 @@ import { serverOptions } from '../http/server-options';
 import { SERVER_NAME, SERVER_VERSION } from '../inference/core';
 import { InferRequest } from '../inference/types';
 import { ServerMetrics } from '../metrics';
+import { loggedCall } from '../payload-log/logged-call';
+import { PayloadLogger } from '../payload-log/payload-logger';
 import type { V1Request } from '../sdk';
 import { TransformPipeline } from './pipeline';
 import { PredictorClient } from './predictor';
@@ -89,7 +91,9 @@ export function buildComponentApp(options: ComponentAppOptions): FastifyInstance
 interface NameVersionParams { name: string; version?: string }
 
 /** Adds the V1 and V2 inference routes of a transformer component. */
-export function registerTransformerRoutes(app: FastifyInstance, pipeline: TransformPipeline, predictor: PredictorClient, config: ServerConfig): void {
+export function registerTransformerRoutes(
+  app: FastifyInstance, pipeline: TransformPipeline, predictor: PredictorClient, config: ServerConfig, payloadLog?: PayloadLogger,
+): void {
   const v1 = { protocol: 'v1' as const };
   const v2 = { protocol: 'v2' as const };
   app.get('/v2', { config: v2, schema: { response: { 200: s.serverMetadataSchema, ...s.errorResponses } } }, async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }));
@@ -106,7 +110,8 @@ export function registerTransformerRoutes(app: FastifyInstance, pipeline: Transf
   };
   app.get<{ Params: NameVersionParams }>('/v2/models/:name/ready', { config: v2, schema: { params: s.nameParams, response: { 200: s.modelReadySchema, ...s.errorResponses } } }, ready);
   const infer = async (req: FastifyRequest<{ Params: NameVersionParams; Body: InferRequest }>, reply: FastifyReply) => {
-    const out = await pipeline.v2(req.params.name, req.params.version, req.body, req.headers);
+    const out = await loggedCall(payloadLog, req.params.name, req.body,
+      () => pipeline.v2(req.params.name, req.params.version, req.body, req.headers), (o) => o.body);
     reply.header('x-request-id', out.requestId);
     // Binary outputs if the client asked for them (the binary tensor data extension).
     return sendInferReply(reply, req.body, out.body);
@@ -125,7 +130,7 @@ export function registerTransformerRoutes(app: FastifyInstance, pipeline: Transf
       response: { 200: { ...s.v1PredictResponseSchema, additionalProperties: true }, ...s.errorResponses },
     },
   }, async (req, reply) => {
-    const out = await pipeline.v1(req.params.name, req.body, req.headers);
+    const out = await loggedCall(payloadLog, req.params.name, req.body, () => pipeline.v1(req.params.name, req.body, req.headers), (o) => o.body);
     reply.header('x-request-id', out.requestId);
     return out.body;
   });

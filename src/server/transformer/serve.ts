@@ -20,6 +20,7 @@ import { registerExplainRoutes } from '../explainer/routes';
 import { InferenceCore } from '../inference/core';
 import { listenOn, logLine, stopOnSignal } from '../lifecycle';
 import { ServerMetrics } from '../metrics';
+import { PayloadLogger } from '../payload-log/payload-logger';
 import type { Transformer, TransformerLogger, V1Request } from '../sdk';
 import { buildComponentApp, ComponentState, forwardedHeaders, registerTransformerRoutes } from './app';
 import { ComponentMetrics } from './metrics';
@@ -69,6 +70,9 @@ export async function serveComponent(config: ServerConfig): Promise<number> {
   const state: ComponentState = { started: false, draining: false };
   const app = buildComponentApp({ config, metrics, state, predictor });
   const log = app.log;
+  // The component logs its own calls (ce-component: transformer or explainer), as KServe's agent beside it would.
+  const payloadLog = config.payloadLog ? new PayloadLogger(config.payloadLog, metrics.registry) : undefined;
+  app.addHook('onClose', async () => payloadLog?.close());
   if (component.kind === 'transformer') {
     const pipeline = new TransformPipeline({
       module: parts.module!,
@@ -78,10 +82,10 @@ export async function serveComponent(config: ServerConfig): Promise<number> {
       metrics: componentMetrics,
       modelLabel: (name) => (name === config.modelName ? name : '_other'),
     });
-    registerTransformerRoutes(app, pipeline, predictor, config);
+    registerTransformerRoutes(app, pipeline, predictor, config, payloadLog);
   } else {
     const explainer = new Explainer(predictor, component.explainer!, parts.background!, componentMetrics);
-    registerExplainRoutes(app, explainer, (h) => forwardedHeaders(component.propagateHeaders, h));
+    registerExplainRoutes(app, explainer, (h) => forwardedHeaders(component.propagateHeaders, h), payloadLog);
   }
 
   const stopped = stopOnSignal(config, {
