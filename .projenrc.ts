@@ -13,6 +13,16 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   name: 'cdk8s-model-serving',
   description: 'KServe-class model serving for any Kubernetes cluster, as code: cdk8s constructs, an ONNX model server and a controller',
   keywords: ['cdk8s', 'kubernetes', 'kserve', 'knative', 'istio', 'model-serving', 'onnx', 'inference'],
+  // ---- bindings (issue 19 part 2): the jsii targets jsii-pacmak builds (`npx projen package-all`);
+  // examples/bindings/ proves each with a real app (`npx projen bindings:check`). ----
+  publishToPypi: { distName: 'cdk8s-model-serving', module: 'cdk8s_model_serving' },
+  publishToGo: { moduleName: 'github.com/cdk8s-model-serving/cdk8s-model-serving-go' },
+  publishToMaven: {
+    javaPackage: 'io.cdk8smodelserving',
+    mavenGroupId: 'io.github.cdk8s-model-serving',
+    mavenArtifactId: 'cdk8s-model-serving',
+  },
+  // ---- end of bindings ----
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
   repositoryUrl: 'https://github.com/cdk8s-model-serving/cdk8s-model-serving.git',
