@@ -231,7 +231,8 @@ project.addTask('crd:generate', {
 const validate = project.addTask('validate', {
   description: 'Synthesize examples/* with the cdk8s CLI and check the YAML against the vendored schemas',
 });
-validate.exec('bash -c \'for d in examples/*/; do (cd "$d" && cdk8s synth --no-check-upgrade) || exit 1; done\'');
+// examples/bindings/ holds the Python, Go and Java apps (no cdk8s.yaml): `npx projen bindings:check` runs them.
+validate.exec('bash -c \'for d in examples/*/; do [ -f "$d/cdk8s.yaml" ] || continue; (cd "$d" && cdk8s synth --no-check-upgrade) || exit 1; done\'');
 validate.exec(`${tsNode} scripts/validate-examples.ts`);
 project.gitignore.exclude('/examples/*/dist/', '/bench/results/');
 // Python bytecode of the test helpers the runtime tests import (test/runtimes/torchserve/fake-torch).
@@ -276,5 +277,14 @@ project.eslint?.addOverride({
   },
 });
 // --- end layout
+
+// ---- bindings (issue 19 part 2): the Python, Go and Java apps in examples/bindings/ build the iris example
+// against the jsii-pacmak packages and must synthesize the TypeScript example's YAML ----
+project.addTask('bindings:check', {
+  description: 'Build the Python wheel, Go module and Java jar, synthesize the iris app in each language and compare with TypeScript',
+  exec: 'bash scripts/bindings-check.sh',
+});
+project.gitignore.exclude('/examples/bindings/*/dist/', '/examples/bindings/java/target/');
+// ---- end of bindings ----
 
 project.synth();
