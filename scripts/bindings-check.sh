@@ -27,8 +27,8 @@ step() { # step NAME: closes the running step
   step_start=$now
 }
 
-# The assembly (.jsii) and lib/ the bindings are made from; jsii never cleans lib/.
-rm -rf lib .jsii dist/python dist/go dist/java dist/bindings-deps
+# The assembly (.jsii) and lib/ the bindings are made from (lib/ is kept: the SDK in lib/sdk/ lives there too).
+rm -rf dist/python dist/go dist/java dist/bindings-deps
 npx jsii --silence-warnings=reserved-word
 step "jsii compile"
 
@@ -68,14 +68,14 @@ plus_version=$(node -p "require('cdk8s-plus-33/package.json').version")
 if [ ! -f "$m2/org/cdk8s/cdk8s-plus-33/$plus_version/cdk8s-plus-33-$plus_version.jar" ]; then
   "$pacmak" --target java -o dist/bindings-deps/plus33 --maven-local-repository "$m2" node_modules/cdk8s-plus-33
   plus="dist/bindings-deps/plus33/java/org/cdk8s/cdk8s-plus-33/$plus_version/cdk8s-plus-33-$plus_version"
-  mvn -q -B -Dmaven.repo.local="$m2" install:install-file -Dfile="$plus.jar" -DpomFile="$plus.pom"
+  mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$m2" install:install-file -Dfile="$plus.jar" -DpomFile="$plus.pom"
 fi
 "$pacmak" --target java --maven-local-repository "$m2"
 # Maven keeps a release version it has seen: drop ours so the app gets the jar just built.
 rm -rf "$m2/io/github/cdk8s-model-serving"
 step "pacmak java"
 rm -rf examples/bindings/java/dist
-(cd examples/bindings/java && mvn -q -B -Dmaven.repo.local="$m2" compile exec:java)
+(cd examples/bindings/java && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$m2" compile exec:java)
 step "java build + synth"
 
 node scripts/compare-synth.js "$ref" examples/bindings/{python,go,java}/dist/iris.k8s.yaml
