@@ -81,5 +81,15 @@ step "java build + synth"
 node scripts/compare-synth.js "$ref" examples/bindings/{python,go,java}/dist/iris.k8s.yaml
 step "compare"
 
+# The README's Python and Go examples run too, beside the apps (same venv, same go.mod).
+snip=dist/bindings-deps/readme
+node scripts/readme-snippets.js "Python, Go and Java" python "$snip/python/app.py"
+(cd "$snip/python" && "$venv/bin/python" app.py && grep -q '^kind: Service' dist/*.k8s.yaml)
+node scripts/readme-snippets.js "Python, Go and Java" go "$snip/go/main.go"
+sed 's#\.\./\.\./\.\./#../../../../#' examples/bindings/go/go.mod > "$snip/go/go.mod"
+cp examples/bindings/go/go.sum "$snip/go/"
+(cd "$snip/go" && go run . && grep -q '^kind: Service' dist/*.k8s.yaml)
+step "readme examples"
+
 printf '%s\n' "${timings[@]}"
 echo "bindings:check took $(( $(date +%s) - t0 )) s"
