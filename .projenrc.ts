@@ -13,6 +13,16 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   name: 'cdk8s-model-serving',
   description: 'KServe-class model serving for any Kubernetes cluster, as code: cdk8s constructs, an ONNX model server and a controller',
   keywords: ['cdk8s', 'kubernetes', 'kserve', 'knative', 'istio', 'model-serving', 'onnx', 'inference'],
+  // ---- bindings (issue 19 part 2): the jsii targets jsii-pacmak builds (`npx projen package-all`);
+  // examples/bindings/ proves each with a real app (`npx projen bindings:check`). ----
+  publishToPypi: { distName: 'cdk8s-model-serving', module: 'cdk8s_model_serving' },
+  publishToGo: { moduleName: 'github.com/cdk8s-model-serving/cdk8s-model-serving-go' },
+  publishToMaven: {
+    javaPackage: 'io.cdk8smodelserving',
+    mavenGroupId: 'io.github.cdk8s-model-serving',
+    mavenArtifactId: 'cdk8s-model-serving',
+  },
+  // ---- end of bindings ----
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
   repositoryUrl: 'https://github.com/cdk8s-model-serving/cdk8s-model-serving.git',
@@ -221,7 +231,8 @@ project.addTask('crd:generate', {
 const validate = project.addTask('validate', {
   description: 'Synthesize examples/* with the cdk8s CLI and check the YAML against the vendored schemas',
 });
-validate.exec('bash -c \'for d in examples/*/; do (cd "$d" && cdk8s synth --no-check-upgrade) || exit 1; done\'');
+// examples/bindings/ holds the Python, Go and Java apps (no cdk8s.yaml): `npx projen bindings:check` runs them.
+validate.exec('bash -c \'for d in examples/*/; do [ -f "$d/cdk8s.yaml" ] || continue; (cd "$d" && cdk8s synth --no-check-upgrade) || exit 1; done\'');
 validate.exec(`${tsNode} scripts/validate-examples.ts`);
 project.gitignore.exclude('/examples/*/dist/', '/bench/results/');
 // Python bytecode of the test helpers the runtime tests import (test/runtimes/torchserve/fake-torch).
@@ -266,5 +277,32 @@ project.eslint?.addOverride({
   },
 });
 // --- end layout
+
+// ---- bindings (issue 19 part 2): the Python, Go and Java apps in examples/bindings/ build the iris example
+// against the jsii-pacmak packages and must synthesize the TypeScript example's YAML ----
+project.addTask('bindings:check', {
+  description: 'Build the Python wheel, Go module and Java jar, synthesize the iris app in each language and compare with TypeScript',
+  exec: 'bash scripts/bindings-check.sh',
+});
+project.gitignore.exclude('/examples/bindings/*/dist/', '/examples/bindings/java/target/');
+// A local `npx projen build` (no CI variable) packages through package-all. Here pacmak's own Go and Java builds
+// fail (the registries lack cdk8s-core-go, cdk8s-plus-go and org.cdk8s:cdk8s-plus-33), so package-all stays
+// JavaScript only, as before the targets; the release workflow runs package:<language> per language, and
+// bindings:check builds all three here with its workarounds.
+const packageAll = project.tasks.tryFind('package-all');
+const packageJs = project.tasks.tryFind('package:js');
+if (packageAll && packageJs) {
+  packageAll.reset();
+  packageAll.spawn(packageJs);
+}
+// The API reference as Python and Go users write it (jsii-docgen per language). Not in post-compile: ~15 s idle
+// and two ~0.5 MB files; run it when the public API changes (the README's "Python, Go and Java" section says so).
+// Each binding embeds the npm tarball: the per-language references stay in the repo.
+project.npmignore?.exclude('/docs/API.python.md', '/docs/API.go.md');
+project.addTask('docgen:bindings', {
+  description: 'Generate docs/API.python.md and docs/API.go.md from the .jsii manifest',
+  exec: 'jsii-docgen -l python -l go -o docs/API',
+});
+// ---- end of bindings ----
 
 project.synth();
