@@ -52,8 +52,8 @@ import { DEFAULT_PROPAGATED_HEADERS, GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DI
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { PAYLOAD_LOG_DEFAULTS, PayloadLogConfig, PayloadLogMode } from './payload-log/config';
-import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { DEFAULT_GRAPH_SPEC_PATH, RouterConfig } from './router/config';
+import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
 
 /** Validated server configuration. */
@@ -238,7 +238,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
     httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
     grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
-    mode: (mode === SERVER_MODES.mesh ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer || mode === SERVER_MODES.router ? 'auto' : mode) as RepositoryMode,
+    mode: (mode === SERVER_MODES.mesh || mode === SERVER_MODES.router ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
     memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
     maxBodyBytes,
     requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,

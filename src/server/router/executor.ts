@@ -19,9 +19,9 @@
  * Sequence keeps the previous answer, an Ensemble leaves the step's key out. The graph deadline
  * (`timeoutMs`) ends the whole request with a 504 naming the steps still running, soft or not.
  */
-import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/spec';
-import { conditionMatches, parseCondition, ParsedCondition } from '../../graph/condition';
 import { Answer, FailedStep, GraphDeadline, GraphFailure, isSuccess, shorten, StepFailure } from './answers';
+import { conditionMatches, parseCondition, ParsedCondition } from '../../graph/condition';
+import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/spec';
 
 /** Calls a step's target (`serviceUrl` or `model`) with a body; resolves with any answer, rejects with `StepFailure`. */
 export interface StepTarget {
@@ -194,7 +194,8 @@ export class GraphExecutor {
         answer = await this.options.target.call(step, from.body, run.contentType, run.headers, Number.isFinite(limit) ? Math.max(1, limit) : 0);
       }
     } catch (err) {
-      this.options.observe?.(node, step, err instanceof StepFailure && err.kind === 'timeout' ? 'timeout' : 'error', (Date.now() - started) / 1000);
+      const outcome = err instanceof StepFailure ? (err.kind === 'timeout' ? 'timeout' : err.status) : err instanceof GraphFailure ? err.status : 'error';
+      this.options.observe?.(node, step, outcome, (Date.now() - started) / 1000);
       if (err instanceof GraphFailure) {
         // A nested node failed hard: this step fails with it, unless the step is soft.
         if (step.dependency !== 'Soft') throw err;
