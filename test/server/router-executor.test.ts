@@ -42,7 +42,8 @@ test('Splitter with a seeded RNG: each step gets its weight share of 10000 draws
 });
 
 test('property: a Splitter draw r picks the step whose cumulative weight range holds floor(100 r)', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 1, maxLength: 5 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), async (raw, r) => {
+  const weightLists = fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 1, maxLength: 5 });
+  await fc.assert(fc.asyncProperty(weightLists, fc.double({ min: 0, max: 0.999999, noNaN: true }), async (raw, r) => {
     const weights = [...raw, 0];
     const total = raw.reduce((a, b) => a + b, 0);
     if (total > 100) return;

@@ -133,7 +133,8 @@ export class GraphExecutor {
   private async switch(name: string, node: GraphNodeSpec, nodeInput: Input, run: Run): Promise<Answer> {
     const document = nodeInput.json();
     // As gjson.ValidBytes: a body that is not JSON matches no condition.
-    const chosen = document === undefined ? undefined : node.steps.find((s) => s.condition !== undefined && conditionMatches(this.conditions.get(s.condition)!, document));
+    const matches = (s: GraphStepSpec) => s.condition !== undefined && conditionMatches(this.conditions.get(s.condition)!, document);
+    const chosen = document === undefined ? undefined : node.steps.find(matches);
     if (!chosen) {
       throw new GraphFailure(404, 'no_route', 'Failed to process request', 'None of the routes matched with the switch condition', name);
     }

@@ -88,7 +88,7 @@ export function buildRouterApp(options: RouterAppOptions): FastifyInstance {
       reply.code(status);
       if (answer.contentType) reply.type(answer.contentType);
       else if (isJson(out)) reply.type('application/json');
-      return reply.send(out);
+      return await reply.send(out);
     } finally {
       metrics.inFlight(protocol).value--;
       metrics.recordRequest(graphName, protocol, status, (performance.now() - started) / 1000);
