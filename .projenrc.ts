@@ -196,6 +196,12 @@ project.addTask('bench:logging', {
   exec: 'node bench/logging/run.js',
   receiveArgs: true,
 });
+// ---- graph router (issue 18 part 1): a 3-step Sequence networked versus in process versus one direct call ----
+project.addTask('bench:graph', {
+  description: 'Inference graph: a 3-step Sequence through a router and 3 model servers versus in process, versus calling the model directly; added latency per hop',
+  exec: 'node bench/graph/run.js',
+  receiveArgs: true,
+});
 project.addTask('bench:mesh', {
   description: 'ModelMesh throughput, hit rate and memory versus one server process per model',
   exec: 'node bench/mesh/run.js',
