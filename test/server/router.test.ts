@@ -11,7 +11,7 @@ import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, expected, metricSamples, modelDir, request, Response, RunningServer, SERVER_NODE, startServer } from './server-harness';
-import { GRAPH, GRAPH_ROUTER, METRICS } from '../../src/contract';
+import { GRAPH, GRAPH_ROUTER, METRICS, PAYLOAD_LOG_EVENT_TYPES } from '../../src/contract';
 import { GraphSpec } from '../../src/graph/spec';
 
 const IRIS = expected('iris-logreg');
@@ -388,6 +388,35 @@ test('health, readiness and metrics: the graph and each step under the graph pro
   const total = metricSamples(text, METRICS.requestsTotal);
   expect(total.get('{model="g",protocol="graph",code="200"}')).toBe(1);
   expect(total.get('{model="g/logreg",protocol="graph",code="200"}')).toBe(1);
+});
+
+test('payload logging: the graph\'s request and answer reach a loopback sink as CloudEvents under one id', async () => {
+  const events: Array<{ headers: http.IncomingHttpHeaders; body: unknown }> = [];
+  const sink = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      events.push({ headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString()) });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/events`;
+    const r = await router({ nodes: { root: { routerType: 'Sequence', steps: [{ name: 'logreg', serviceUrl: modelUrl(LOGREG_V2) }] } } }, '--payload-log-url', url);
+    const answer = await post(r, V2);
+    for (let i = 0; i < 500 && events.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const byType = (t: string) => events.find((e) => e.headers['ce-type'] === t)!;
+    const req = byType(PAYLOAD_LOG_EVENT_TYPES.request);
+    const res = byType(PAYLOAD_LOG_EVENT_TYPES.response);
+    expect(req.body).toEqual(V2);
+    expect(res.body).toEqual(answer.body);
+    expect(req.headers['ce-id']).toBe(res.headers['ce-id']);
+    expect(req.headers['ce-inferenceservicename']).toBe('g');
+  } finally {
+    sink.closeAllConnections();
+    await new Promise((resolve) => sink.close(resolve));
+  }
 });
 
 /** Runs `serve` with `args` until it exits (a start-up that fails). */
