@@ -58,8 +58,8 @@ test('property: a Splitter draw r picks the step whose cumulative weight range h
   }), seeded({ seed: 1822, numRuns: 300 }));
 });
 
-test('Sequence: $response feeds the previous answer, $request the original request', async () => {
-  const spec: GraphSpec = { nodes: { root: { routerType: 'Sequence', steps: [{ name: 'one', serviceUrl: url('one') }, { name: 'two', serviceUrl: url('two') }, { name: 'three', serviceUrl: url('three'), data: '$request' }] } } };
+test('Sequence: $response feeds the previous answer; no data (as in KServe) the original request', async () => {
+  const spec: GraphSpec = { nodes: { root: { routerType: 'Sequence', steps: [{ name: 'one', serviceUrl: url('one') }, { name: 'two', serviceUrl: url('two'), data: '$response' }, { name: 'three', serviceUrl: url('three') }] } } };
   const target = new FakeStepTarget();
   const out = await run(spec, target, { q: 1 });
   expect(out.body).toEqual({ from: 'three', got: { q: 1 } });
@@ -68,7 +68,7 @@ test('Sequence: $response feeds the previous answer, $request the original reque
 });
 
 test('Sequence: a step whose condition finds nothing in the previous answer stops the sequence with that answer', async () => {
-  const spec: GraphSpec = { nodes: { root: { routerType: 'Sequence', steps: [{ name: 'one', serviceUrl: url('one') }, { name: 'two', serviceUrl: url('two'), condition: 'got.missing' }] } } };
+  const spec: GraphSpec = { nodes: { root: { routerType: 'Sequence', steps: [{ name: 'one', serviceUrl: url('one') }, { name: 'two', serviceUrl: url('two'), data: '$response', condition: 'got.missing' }] } } };
   const target = new FakeStepTarget();
   const out = await run(spec, target, { q: 1 });
   expect(out).toMatchObject({ status: 200, body: { from: 'one' } });

@@ -100,14 +100,14 @@ const MLP_V2 = '/v2/models/iris-mlp/infer';
 const LOGREG_V1 = '/v1/models/iris-logreg:predict';
 
 describe('router kinds', () => {
-  test('Sequence: the previous answer feeds the next step, headers are propagated, the answer is the last step\'s', async () => {
+  test('Sequence: $response feeds the previous answer, headers are propagated, the answer is the last step\'s', async () => {
     const r = await router({
       nodes: {
         root: {
           routerType: 'Sequence',
           steps: [
-            { name: 'echo', serviceUrl: `${upstreams.base}/echo` },
             { name: 'logreg', serviceUrl: modelUrl(LOGREG_V2) },
+            { name: 'echo', serviceUrl: `${upstreams.base}/echo`, data: '$response' },
           ],
         },
       },
@@ -120,6 +120,21 @@ describe('router kinds', () => {
     expect(upstreams.lastEchoHeaders['x-request-id']).toBe('req-1');
     expect(upstreams.lastEchoHeaders.traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
     expect(upstreams.lastEchoHeaders['x-private']).toBeUndefined();
+  });
+
+  test('Sequence: a step without data gets the graph\'s request, as in KServe', async () => {
+    const r = await router({
+      nodes: {
+        root: {
+          routerType: 'Sequence',
+          steps: [
+            { name: 'logreg', serviceUrl: modelUrl(LOGREG_V2) },
+            { name: 'echo', serviceUrl: `${upstreams.base}/echo` },
+          ],
+        },
+      },
+    });
+    expect((await post(r, V2)).body).toEqual(V2);
   });
 
   test('Switch: the first step whose condition finds a value in the request; none is KServe\'s 404', async () => {
@@ -181,7 +196,7 @@ describe('router kinds', () => {
   test('nested nodes: a Sequence step runs another node', async () => {
     const r = await router({
       nodes: {
-        root: { routerType: 'Sequence', steps: [{ name: 'echo', serviceUrl: `${upstreams.base}/echo` }, { name: 'both', nodeName: 'both' }] },
+        root: { routerType: 'Sequence', steps: [{ name: 'echo', serviceUrl: `${upstreams.base}/echo` }, { name: 'both', nodeName: 'both', data: '$response' }] },
         both: { routerType: 'Ensemble', steps: [{ name: 'logreg', serviceUrl: modelUrl(LOGREG_V2) }] },
       },
     });

@@ -1,8 +1,8 @@
 /**
  * Runs one request through an inference graph, as KServe's router (cmd/router/main.go) does:
  *
- * - Sequence: steps in order; a step with `data: $request` gets the graph node's input, otherwise
- *   (`$response`, the default here) the previous step's answer (the first step gets the input).
+ * - Sequence: steps in order; a step with `data: $response` gets the previous step's answer, any
+ *   other (`$request`, or no `data`, as in KServe) the node's input; the first step gets the input.
  *   A step with a `condition` runs only if the condition finds a value in the previous answer;
  *   otherwise the sequence stops with the previous answer (KServe answers it with a 500; we keep
  *   its status). The answer is the last step's.
@@ -113,7 +113,8 @@ export class GraphExecutor {
     let previous: { answer: Answer; input: Input } | undefined;
     let lastFailure: GraphFailure | undefined;
     for (const step of node.steps) {
-      const from = step.data === '$request' || !previous ? nodeInput : previous.input;
+      // As KServe's router: only `$response` feeds the previous answer; no `data` sends the request.
+      const from = step.data === '$response' && previous ? previous.input : nodeInput;
       // As KServe: a step's condition looks at the previous answer, whatever the step's data.
       if (step.condition !== undefined && !conditionMatches(this.conditions.get(step.condition)!, (previous?.input ?? nodeInput).json())) {
         if (previous) break;
