@@ -128,6 +128,10 @@ export const SERVER_FLAGS = {
   /** Share of inferences logged, 0 to 1, decided per event id (a request and its response together). */
   payloadLogSampleRate: '--payload-log-sample-rate',
   // ---- end of payload logging ----
+  // ---- graph router (issue 18 part 1, src/server/router): the same value as GRAPH.specFlag (defined below) ----
+  /** The inference graph spec (JSON file) `--mode router` serves. */
+  graphSpec: '--graph-spec',
+  // ---- end of graph router ----
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -144,6 +148,8 @@ export const SERVER_MODES = {
   transformer: 'transformer',
   /** an explainer component: answers `:explain` by calling `--predictor-host`. */
   explainer: 'explainer',
+  /** an inference graph router (GRAPH.routerMode): serves the graph of `--graph-spec` (src/server/router). */
+  router: 'router',
 };
 
 /** Subcommands of the `cdk8s-model-server` binary. */
@@ -231,6 +237,9 @@ export const SERVER_ENV = {
   payloadLogNamespace: 'PAYLOAD_LOG_NAMESPACE',
   payloadLogEndpoint: 'PAYLOAD_LOG_ENDPOINT',
   payloadLogSampleRate: 'PAYLOAD_LOG_SAMPLE_RATE',
+  // ---- graph router (GRAPH.specEnv) ----
+  graphSpec: 'GRAPH_SPEC',
+  // ---- end of graph router ----
   // ---- end of payload logging ----
 };
 
@@ -747,3 +756,12 @@ export const AGENT = {
  */
 export const KEDA_REFERENCE_GRANT = { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant' } as const;
 // ---- end of KEDA with Gateway API ----
+// ---- graph router (issue 18 part 1, src/server/router) ----
+/** Names the router's answers use next to GRAPH's. */
+export const GRAPH_ROUTER = {
+  /** Field added to a JSON-object answer when soft steps failed: `[{ node, step, status, reason }]`. */
+  failedStepsField: 'failed_steps',
+  /** The `protocol` label of the router's request metrics (model label: the graph, or `graph/step`). */
+  metricProtocol: 'graph',
+} as const;
+// ---- end of graph router ----

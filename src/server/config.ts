@@ -52,8 +52,9 @@ import { GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { PAYLOAD_LOG_DEFAULTS, PayloadLogConfig, PayloadLogMode } from './payload-log/config';
+import { DEFAULT_GRAPH_SPEC_PATH, RouterConfig } from './router/config';
 import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
-import { ComponentConfig, parseComponentConfig } from './transformer/config';
+import { ComponentConfig, parseComponentConfig, parsePropagateHeaders } from './transformer/config';
 
 /** Validated server configuration. */
 export interface ServerConfig {
@@ -97,6 +98,8 @@ export interface ServerConfig {
   readonly component?: ComponentConfig;
   /** gRPC port limits per client (the `--grpc-*` limit flags). */
   readonly grpcLimits: GrpcTransportLimits;
+  /** Set in router mode (`--mode router`, an inference graph; see `./router`). */
+  readonly router?: RouterConfig;
 }
 
 /** Values of `--http-front`. */
@@ -235,7 +238,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
     httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
     grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
-    mode: (mode === SERVER_MODES.mesh ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
+    mode: (mode === SERVER_MODES.mesh || mode === SERVER_MODES.router ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
     memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
     maxBodyBytes,
     requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,
@@ -260,10 +263,19 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     }),
     ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
+    ...(mode === SERVER_MODES.router ? { router: routerOf(raw, where) } : {}),
     grpcLimits,
     ...faultsOf(raw, where, int),
     ...payloadLogOf(raw, where, int, oneOf, component?.kind ?? 'predictor'),
   };
+}
+
+/** `--mode router`: the graph spec and the headers forwarded to steps (as a transformer's). */
+function routerOf(raw: (key: Key) => string | undefined, where: (key: Key) => string): RouterConfig {
+  const propagateHeaders = parsePropagateHeaders(raw('propagateHeaders'), where('propagateHeaders'), (message) => {
+    throw new ConfigError(message);
+  });
+  return { specPath: raw('graphSpec') ?? DEFAULT_GRAPH_SPEC_PATH, propagateHeaders };
 }
 
 /** `--payload-log-*`: on when `--payload-log-url` is set. */
