@@ -18,6 +18,7 @@ import { FastifyInstance } from 'fastify';
 import { PATHS } from '../contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
+import { ineffectiveFlags } from './ineffective-flags';
 import { SIGTERM_IDLE_LINGER_MS } from './http/graceful-close';
 import { InferenceCore } from './inference/core';
 import { listenOn, logLine, stopOnSignal } from './lifecycle';
@@ -54,6 +55,9 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       return 2;
     }
     throw err;
+  }
+  for (const ignored of ineffectiveFlags(args)) {
+    logLine(40, { event: 'flag_ignored', flag: ignored.flag, env: ignored.env, mode: ignored.mode }, ignored.message);
   }
   let interim: { server: http.Server; port: number } | undefined;
   if (config.storageUri) {
