@@ -109,6 +109,8 @@ const stampVersion = project.addTask('version:stamp', {
 });
 project.preCompileTask.prependSpawn(stampVersion);
 addImageJob(project);
+// onnxruntime-node as an optional peer of the published package (jsii allows only jsii peers in package.json).
+project.tasks.tryFind('package:js')?.exec('node scripts/declare-optional-peers.js');
 // ---- end of release ----
 
 // onnxruntime-node's postinstall downloads CUDA providers from a host we cannot reach; the CPU
