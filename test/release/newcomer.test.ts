@@ -97,4 +97,8 @@ test('the README\'s first command turns the cdk8s CLI\'s update check off, and s
   for (const m of README.matchAll(/npx cdk8s synth(?! --no-check-upgrade)/g)) {
     throw new Error(`README.md: 'npx cdk8s synth' without --no-check-upgrade at offset ${m.index}`);
   }
+  const examples = path.join(ROOT, 'examples');
+  for (const example of fs.readdirSync(examples).filter((d) => fs.existsSync(path.join(examples, d, 'main.ts')))) {
+    expect(`${example}: ${fs.readFileSync(path.join(examples, example, 'main.ts'), 'utf8')}`).not.toMatch(/npx cdk8s synth(?! --no-check-upgrade)/);
+  }
 });
