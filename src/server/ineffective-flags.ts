@@ -25,7 +25,9 @@ export function ineffectiveFlags(argv: readonly string[], env: NodeJS.ProcessEnv
   const mode = flags.get(SERVER_FLAGS.mode) ?? (env[SERVER_ENV.mode] || SERVER_MODES.auto);
   const found: IneffectiveFlag[] = [];
   const add = (key: Key, why: string) => found.push({
-    flag: SERVER_FLAGS[key], env: SERVER_ENV[key], mode,
+    flag: SERVER_FLAGS[key],
+    env: SERVER_ENV[key],
+    mode,
     message: `${SERVER_FLAGS[key]} (${SERVER_ENV[key]}) has no effect in --mode ${mode}: ${why}`,
   });
   if ((mode === SERVER_MODES.multi || mode === SERVER_MODES.mesh) && given('modelName')) {

@@ -34,7 +34,9 @@ describe('projen-generated files', () => {
 
   test('come out of `npx projen` exactly as committed', () => {
     const result = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'projen'), [], {
-      cwd: copy, encoding: 'utf8', timeout: 120_000,
+      cwd: copy,
+      encoding: 'utf8',
+      timeout: 120_000,
       env: { ...process.env, PROJEN_DISABLE_POST: '1', CI: 'true' },
     });
     if (result.status !== 0) throw new Error(`projen failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);

@@ -179,8 +179,7 @@ describe('scripts/prune-runtime.js on a copy of this repo\'s onnxruntime-node in
     mkdirSync(to, { recursive: true });
     for (const entry of readdirSync(from)) {
       const [src, dst] = [path.join(from, entry), path.join(to, entry)];
-      if (statSync(src).isDirectory()) linkTree(src, dst);
-      else {
+      if (statSync(src).isDirectory()) {linkTree(src, dst);} else {
         try {
           linkSync(src, dst);
         } catch {
