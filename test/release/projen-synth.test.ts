@@ -1,7 +1,7 @@
 /**
  * The files projen generates (.github/workflows/release.yml, package.json, .projen/tasks.json, ...)
  * are what .projenrc.ts and projenrc/ make of them: projen runs in a copy of the repo's files (with
- * this repo's node_modules linked, post-synth install off) and every generated file must come out
+ * this repo's packages linked, post-synth install off) and every generated file must come out
  * byte for byte as committed. A stale file means: run `npx projen` and commit the result.
  */
 import { execFileSync, spawnSync } from 'child_process';
@@ -28,7 +28,12 @@ describe('projen-generated files', () => {
       fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
       fs.copyFileSync(path.join(ROOT, f), path.join(copy, f));
     }
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    // node_modules of links to the repo's packages, never a link to the folder itself: should projen
+    // ever install there (npm_config_dry_run below also stops that), the repo's install stays as it is.
+    fs.mkdirSync(path.join(copy, 'node_modules'));
+    for (const entry of fs.readdirSync(path.join(ROOT, 'node_modules'))) {
+      fs.symlinkSync(path.join(ROOT, 'node_modules', entry), path.join(copy, 'node_modules', entry));
+    }
   });
   afterAll(() => fs.rmSync(copy, { recursive: true, force: true }));
 
@@ -37,7 +42,7 @@ describe('projen-generated files', () => {
       cwd: copy,
       encoding: 'utf8',
       timeout: 120_000,
-      env: { ...process.env, PROJEN_DISABLE_POST: '1', CI: 'true' },
+      env: { ...process.env, PROJEN_DISABLE_POST: '1', CI: 'true', npm_config_dry_run: 'true' },
     });
     if (result.status !== 0) throw new Error(`projen failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
     const stale = generatedFiles(copy).filter((f) => {
