@@ -108,6 +108,8 @@ const stampVersion = project.addTask('version:stamp', {
   exec: 'node scripts/stamp-version.js',
 });
 project.preCompileTask.prependSpawn(stampVersion);
+// The release task checks `git diff --exit-code` after unbump resets package.json: src/version.ts follows it back.
+project.tasks.tryFind('unbump')?.spawn(stampVersion);
 addImageJob(project);
 // onnxruntime-node as an optional peer of the published package (jsii allows only jsii peers in package.json).
 project.tasks.tryFind('package:js')?.exec('node scripts/declare-optional-peers.js');

@@ -45,6 +45,15 @@ test('the bundle in assets/server/ reports package.json\'s version in --version'
   expect(out).toMatch(new RegExp(`^cdk8s-model-server ${pkg.version.replace(/\./g, '\\.')} \\(`));
 });
 
+test('projen stamps first at build and again after the release resets package.json (its git diff check stays clean)', () => {
+  const tasks = JSON.parse(fs.readFileSync(path.join(ROOT, '.projen', 'tasks.json'), 'utf8')).tasks;
+  expect(tasks['version:stamp'].steps).toEqual([{ exec: 'node scripts/stamp-version.js' }]);
+  expect(tasks['pre-compile'].steps[0]).toEqual({ spawn: 'version:stamp' });
+  expect(tasks.unbump.steps.map((s: { builtin?: string; spawn?: string }) => s.builtin ?? s.spawn)).toEqual(['release/reset-version', 'version:stamp']);
+  const release = tasks.release.steps.map((s: { spawn?: string; exec?: string }) => s.spawn ?? s.exec);
+  expect(release.indexOf('unbump')).toBeLessThan(release.indexOf('git diff --ignore-space-at-eol --exit-code'));
+});
+
 describe('a bumped version (what projen\'s release does to package.json before it builds), in a copy of the repo', () => {
   const BUMPED = '9.8.7-rc.1';
   let copy: string;
