@@ -102,3 +102,20 @@ test('the README\'s first command turns the cdk8s CLI\'s update check off, and s
     expect(`${example}: ${fs.readFileSync(path.join(examples, example, 'main.ts'), 'utf8')}`).not.toMatch(/npx cdk8s synth(?! --no-check-upgrade)/);
   }
 });
+
+test.each([
+  ['--no-check-upgrade', ['--no-check-upgrade'], {}],
+  ['CDK8S_CHECK_UPGRADE=false', [], { CDK8S_CHECK_UPGRADE: 'false' }],
+])('with %s the cdk8s CLI goes straight to synthesis: no update check, so no stack trace where the registry is out of reach', (_, args, env) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk8s-check-'));
+  try {
+    // An app that writes nothing: the CLI starts, skips the check, runs it, and reports the missing output.
+    fs.writeFileSync(path.join(dir, 'cdk8s.yaml'), 'app: node -e 1\n');
+    const r = spawnSync(path.join(NODE_MODULES, '.bin', 'cdk8s'), ['synth', ...args], { cwd: dir, encoding: 'utf8', env: { ...offlineEnv(dir), ...env }, timeout: 60_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(out).toContain('Synthesizing application');
+    expect(out).not.toMatch(/http error|_loadurl|\n\s+at /);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
