@@ -19,7 +19,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   repositoryUrl: 'https://github.com/cdk8s-model-serving/cdk8s-model-serving.git',
 
   // ---- release (issue 19 part 1): on main, the version comes from conventional commits (projen bumps
-  // package.json, stamps src/version.ts at build, writes CHANGELOG.md) and is published to npm (and to the
+  // package.json, stamps src/package-version.ts at build, writes CHANGELOG.md) and is published to npm (and to the
   // jsii targets configured here); projenrc/release.ts adds the image job. Only the release workflow:
   // CI runs .ci/run, so no build, pull-request-lint or mergify files. ----
   release: true,
@@ -89,9 +89,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       globalTeardown: '<rootDir>/test/global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/test/cluster/jest-setup.ts'],
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
-      // ---- release (issue 19): a fixed version stands in for the generated src/version.ts, so snapshots keep
+      // ---- release (issue 19): a fixed version stands in for the generated src/package-version.ts, so snapshots keep
       // their image tag when the release bumps package.json; test/release/version.test.ts checks the real one. ----
-      moduleNameMapper: { '^\\./version$': '<rootDir>/test/release/test-version.ts' },
+      moduleNameMapper: { '^\\./package-version$': '<rootDir>/test/release/test-version.ts' },
     },
   },
   tsconfigDev: {
@@ -102,13 +102,13 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 
 for (const [key, value] of Object.entries(JSII_ENV)) project.tasks.addEnvironment(key, value);
 
-// ---- release (issue 19): src/version.ts from package.json, first thing at build; the image job ----
+// ---- release (issue 19): src/package-version.ts from package.json, first thing at build; the image job ----
 const stampVersion = project.addTask('version:stamp', {
-  description: 'Write src/version.ts from package.json\'s version (the default image tag and the server\'s version)',
+  description: 'Write src/package-version.ts from package.json\'s version (the default image tag and the server\'s version)',
   exec: 'node scripts/stamp-version.js',
 });
 project.preCompileTask.prependSpawn(stampVersion);
-// The release task checks `git diff --exit-code` after unbump resets package.json: src/version.ts follows it back.
+// The release task checks `git diff --exit-code` after unbump resets package.json: src/package-version.ts follows it back.
 project.tasks.tryFind('unbump')?.spawn(stampVersion);
 addImageJob(project);
 // onnxruntime-node as an optional peer of the published package (jsii allows only jsii peers in package.json).

@@ -29,7 +29,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/ scripts/
 COPY src/ src/
-# bundle-server.js stamps src/version.ts from package.json (scripts/stamp-version.js).
+# bundle-server.js stamps src/package-version.ts from package.json (scripts/stamp-version.js).
 RUN if [ -n "$PACKAGE_VERSION" ]; then npm pkg set version="$PACKAGE_VERSION"; fi \
  && node scripts/bundle-server.js \
  && node scripts/bundle-tool.js \

@@ -16,7 +16,7 @@ const ORT_VERSION = (pkg.devDependencies || {})['onnxruntime-node'] || (pkg.depe
 // CI runs every server suite on Node 20 and again on Node 24 (`test:server:node24`), so syntax
 // that Node 20 cannot parse would fail there.
 const TARGET = 'node24';
-/** onnxruntime-node's version for `--version` (replaced at bundle time); the package version is src/version.ts. */
+/** onnxruntime-node's version for `--version` (replaced at bundle time); the package version is src/package-version.ts. */
 const DEFINE = { MODEL_SERVER_ORT_VERSION: JSON.stringify(ORT_VERSION) };
 
 // ---- storage clients (issue 11 §4): the AWS SDK and google-auth-library are bundled into chunks
@@ -42,7 +42,7 @@ function bundleStorageChunks() {
 // ---- end storage clients ----
 
 function bundleServer() {
-  stampVersion(); // src/version.ts from package.json, before esbuild reads it
+  stampVersion(); // src/package-version.ts from package.json, before esbuild reads it
   bundleStorageChunks(); // storage clients
   // cli.js: the launcher (bin and image entry point): turns on Node's compile cache, then loads
   // server.js, so that the big bundle is compiled with the cache on (src/server/launcher.ts).

@@ -1,4 +1,4 @@
-// Writes src/version.ts from package.json's version. projen's release bumps package.json from the
+// Writes src/package-version.ts from package.json's version. projen's release bumps package.json from the
 // conventional commits before it builds (and resets it to 0.0.0 after), so the constructs' default
 // image tag, the server's GET /v2 and `--version` all carry the version being released.
 // Runs first in pre-compile (`version:stamp`), in scripts/bundle-server.js and in the Dockerfile.
@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const file = path.join(root, 'src', 'version.ts');
+const file = path.join(root, 'src', 'package-version.ts');
 
 function versionModule(version) {
   return [
@@ -17,7 +17,7 @@ function versionModule(version) {
   ].join('\n');
 }
 
-/** Writes src/version.ts when it differs (so a build does not touch an unchanged file); returns the version. */
+/** Writes src/package-version.ts when it differs (so a build does not touch an unchanged file); returns the version. */
 function stampVersion() {
   const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   if (typeof version !== 'string' || !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) {

@@ -6,7 +6,7 @@
  * from `src/index.ts`, and it holds plain values only, so both jsii and esbuild can use it.
  */
 // The one import: the package version, generated from package.json at build (scripts/stamp-version.js).
-import { PACKAGE_VERSION } from './version';
+import { PACKAGE_VERSION } from './package-version';
 
 /** This package's version (package.json); the server reports it at GET /v2 and in `--version`. */
 export { PACKAGE_VERSION };
@@ -281,7 +281,7 @@ export const STORAGE_AUTH_MODES = {
 
 /** Where the release workflow pushes the model-server image (`.projenrc.ts`, release-image job). */
 export const SERVER_IMAGE_REPOSITORY = 'ghcr.io/cdk8s-model-serving/model-server';
-/** The default model-server image: tagged with this package's version (src/version.ts, stamped at build). */
+/** The default model-server image: tagged with this package's version (src/package-version.ts, stamped at build). */
 export const DEFAULT_SERVER_IMAGE = `${SERVER_IMAGE_REPOSITORY}:${PACKAGE_VERSION}`;
 
 /** Our own label and annotation keys, all under one prefix. */

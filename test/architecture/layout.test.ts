@@ -19,8 +19,8 @@ const LAYER_RULES: LayerRule[] = [
   { from: 'src/server', to: 'src/index.ts', why: 'the model server shares only src/contract.ts with the constructs' },
   { from: 'src/constructs', to: 'src/server', why: 'the constructs share only src/contract.ts with the server' },
   { from: 'src/render', to: 'src/server', why: 'the renderers share only src/contract.ts with the server' },
-  // src/version.ts is generated from package.json (scripts/stamp-version.js) and imports nothing.
-  { from: 'src/contract.ts', to: 'src', why: 'the contract is the one module every part imports, so it imports none but the generated version', except: ['src/version.ts'] },
+  // src/package-version.ts is generated from package.json (scripts/stamp-version.js) and imports nothing.
+  { from: 'src/contract.ts', to: 'src', why: 'the contract is the one module every part imports, so it imports none but the generated version', except: ['src/package-version.ts'] },
 ];
 
 /** Imports from `src/render/` of a file that declares a construct class. */

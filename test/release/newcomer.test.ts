@@ -74,7 +74,7 @@ describe('README: use it in your cdk8s app', () => {
     const docs = parseAllDocuments(fs.readFileSync(path.join(app, 'dist', 'models.k8s.yaml'), 'utf8')).map((d) => d.toJS());
     const service = docs.find((d) => d.kind === 'Service' && d.apiVersion === 'serving.knative.dev/v1');
     expect(service.metadata).toMatchObject({ name: 'iris', namespace: 'models' });
-    // The default image is the package's own version (package.json, stamped into src/version.ts at build).
+    // The default image is the package's own version (package.json, stamped into src/package-version.ts at build).
     const { version: packageVersion } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     expect(JSON.stringify(service)).toContain(`ghcr.io/cdk8s-model-serving/model-server:${packageVersion}`);
   });

@@ -1,7 +1,7 @@
 /**
- * One version everywhere: package.json's version is stamped into src/version.ts at build
+ * One version everywhere: package.json's version is stamped into src/package-version.ts at build
  * (scripts/stamp-version.js); the default image's tag and the server's `--version` and GET /v2
- * carry it. Under jest, src/version.ts is replaced by test/release/test-version.ts (moduleNameMapper)
+ * carry it. Under jest, src/package-version.ts is replaced by test/release/test-version.ts (moduleNameMapper)
  * so snapshots keep one tag when the release bumps package.json; these tests read the real one.
  */
 import { execFileSync } from 'child_process';
@@ -16,7 +16,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { versionModule } = require('../../scripts/stamp-version');
 
-/** Evaluates `<root>/src/contract.ts` bundled with esbuild: the real src/version.ts, not jest's stand-in. */
+/** Evaluates `<root>/src/contract.ts` bundled with esbuild: the real src/package-version.ts, not jest's stand-in. */
 function realContract(root: string): typeof contract {
   const { outputFiles } = esbuild.buildSync({ entryPoints: [path.join(root, 'src', 'contract.ts')], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'silent' });
   const mod = { exports: {} as typeof contract };
@@ -24,8 +24,8 @@ function realContract(root: string): typeof contract {
   return mod.exports;
 }
 
-test('src/version.ts is what scripts/stamp-version.js writes from package.json (committed up to date)', () => {
-  expect(fs.readFileSync(path.join(ROOT, 'src', 'version.ts'), 'utf8')).toBe(versionModule(pkg.version));
+test('src/package-version.ts is what scripts/stamp-version.js writes from package.json (committed up to date)', () => {
+  expect(fs.readFileSync(path.join(ROOT, 'src', 'package-version.ts'), 'utf8')).toBe(versionModule(pkg.version));
 });
 
 test('the default image tag is package.json\'s version', () => {
@@ -69,8 +69,8 @@ describe('a bumped version (what projen\'s release does to package.json before i
   });
   afterAll(() => fs.rmSync(copy, { recursive: true, force: true }));
 
-  test('bundling stamps it into src/version.ts, the server\'s --version and the default image tag', () => {
-    expect(fs.readFileSync(path.join(copy, 'src', 'version.ts'), 'utf8')).toContain(`PACKAGE_VERSION = '${BUMPED}'`);
+  test('bundling stamps it into src/package-version.ts, the server\'s --version and the default image tag', () => {
+    expect(fs.readFileSync(path.join(copy, 'src', 'package-version.ts'), 'utf8')).toContain(`PACKAGE_VERSION = '${BUMPED}'`);
     const out = execFileSync(process.execPath, [path.join(copy, 'assets', 'server', 'cli.js'), '--version'], { encoding: 'utf8' });
     expect(out.startsWith(`cdk8s-model-server ${BUMPED} (`)).toBe(true);
     expect(realContract(copy).DEFAULT_SERVER_IMAGE).toBe(`ghcr.io/cdk8s-model-serving/model-server:${BUMPED}`);

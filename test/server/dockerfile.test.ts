@@ -131,7 +131,7 @@ describe('Dockerfile', () => {
     const bundle = build.find((i) => i.op === 'RUN' && i.args.includes('node scripts/bundle-server.js'))!;
     expect(bundle.args.indexOf('npm pkg set version="$PACKAGE_VERSION"')).toBeGreaterThanOrEqual(0);
     expect(bundle.args.indexOf('npm pkg set version')).toBeLessThan(bundle.args.indexOf('node scripts/bundle-server.js'));
-    // bundle-server.js stamps src/version.ts from package.json.
+    // bundle-server.js stamps src/package-version.ts from package.json.
     expect(readFileSync(path.join(ROOT, 'scripts', 'bundle-server.js'), 'utf8')).toContain('stampVersion();');
   });
 

@@ -91,7 +91,7 @@ test('requested outputs, parameters and the request id are honoured', async () =
 });
 
 test('server metadata, health and the V1 model list answer', async () => {
-  // The bundle carries package.json's version (src/version.ts, stamped by scripts/bundle-server.js).
+  // The bundle carries package.json's version (src/package-version.ts, stamped by scripts/bundle-server.js).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { version } = require('../../package.json');
   expect((await request(port, 'GET', '/v2')).body).toEqual({ name: 'cdk8s-model-server', version, extensions: ['model_repository', 'binary_tensor_data'] });

@@ -19,7 +19,7 @@ import { PayloadLogger } from '../payload-log/payload-logger';
 
 /** Name and version in V2 server metadata. */
 export const SERVER_NAME = 'cdk8s-model-server';
-/** The package version (src/version.ts, stamped from package.json at build). */
+/** The package version (src/package-version.ts, stamped from package.json at build). */
 export const SERVER_VERSION = PACKAGE_VERSION;
 /** V2 extensions we implement. */
 export const SERVER_EXTENSIONS = ['model_repository', 'binary_tensor_data'];
