@@ -1,4 +1,5 @@
 import { cdk8s, javascript } from 'projen';
+import { addImageJob } from './projenrc/release';
 
 // Node 20 is what these machines run; jsii prints an end-of-life banner on every call otherwise.
 const JSII_ENV = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
@@ -27,11 +28,18 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   projenrcTs: true,
   repositoryUrl: 'https://github.com/cdk8s-model-serving/cdk8s-model-serving.git',
 
-  // Only JavaScript is packaged: no PyPI, Maven, NuGet or Go registries are reachable.
-  release: false,
-  github: false,
+  // ---- release (issue 19 part 1): on main, the version comes from conventional commits (projen bumps
+  // package.json, stamps src/package-version.ts at build, writes CHANGELOG.md) and is published to npm (and to the
+  // jsii targets configured here); projenrc/release.ts adds the image job. Only the release workflow:
+  // CI runs .ci/run, so no build, pull-request-lint or mergify files. ----
+  release: true,
+  releaseToNpm: true,
+  github: true,
+  githubOptions: { mergify: false, pullRequestLint: false },
+  buildWorkflow: false,
   depsUpgrade: false,
   pullRequestTemplate: false,
+  // ---- end of release ----
 
   // The Kubernetes API version the constructs target (cdk8s-plus-33: Kubernetes 1.33); README states the range.
   peerDeps: ['cdk8s-plus-33@^2.5.57'],
@@ -91,6 +99,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       globalTeardown: '<rootDir>/test/global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/test/cluster/jest-setup.ts'],
       coveragePathIgnorePatterns: ['/node_modules/', '/src/imports/'],
+      // ---- release (issue 19): a fixed version stands in for the generated src/package-version.ts, so snapshots keep
+      // their image tag when the release bumps package.json; test/release/version.test.ts checks the real one. ----
+      moduleNameMapper: { '^\\./package-version$': '<rootDir>/test/release/test-version.ts' },
     },
   },
   tsconfigDev: {
@@ -100,6 +111,19 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 });
 
 for (const [key, value] of Object.entries(JSII_ENV)) project.tasks.addEnvironment(key, value);
+
+// ---- release (issue 19): src/package-version.ts from package.json, first thing at build; the image job ----
+const stampVersion = project.addTask('version:stamp', {
+  description: 'Write src/package-version.ts from package.json\'s version (the default image tag and the server\'s version)',
+  exec: 'node scripts/stamp-version.js',
+});
+project.preCompileTask.prependSpawn(stampVersion);
+// The release task checks `git diff --exit-code` after unbump resets package.json: src/package-version.ts follows it back.
+project.tasks.tryFind('unbump')?.spawn(stampVersion);
+addImageJob(project);
+// onnxruntime-node as an optional peer of the published package (jsii allows only jsii peers in package.json).
+project.tasks.tryFind('package:js')?.exec('node scripts/declare-optional-peers.js');
+// ---- end of release ----
 
 // onnxruntime-node's postinstall downloads CUDA providers from a host we cannot reach; the CPU
 // runtime is already in the npm tarball.

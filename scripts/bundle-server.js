@@ -8,6 +8,7 @@ const esbuild = require('esbuild');
 const root = path.join(__dirname, '..');
 const outdir = path.join(root, 'assets', 'server');
 const pkg = require(path.join(root, 'package.json'));
+const { stampVersion } = require('./stamp-version');
 const ORT_VERSION = (pkg.devDependencies || {})['onnxruntime-node'] || (pkg.dependencies || {})['onnxruntime-node'];
 
 // ---- Node 24 LTS target and the launcher (issue 11 section 7) ----
@@ -15,8 +16,8 @@ const ORT_VERSION = (pkg.devDependencies || {})['onnxruntime-node'] || (pkg.depe
 // CI runs every server suite on Node 20 and again on Node 24 (`test:server:node24`), so syntax
 // that Node 20 cannot parse would fail there.
 const TARGET = 'node24';
-/** Version strings the CLI prints for `--version` (replaced at bundle time). */
-const DEFINE = { MODEL_SERVER_VERSION: JSON.stringify(pkg.version), MODEL_SERVER_ORT_VERSION: JSON.stringify(ORT_VERSION) };
+/** onnxruntime-node's version for `--version` (replaced at bundle time); the package version is src/package-version.ts. */
+const DEFINE = { MODEL_SERVER_ORT_VERSION: JSON.stringify(ORT_VERSION) };
 
 // ---- storage clients (issue 11 §4): the AWS SDK and google-auth-library are bundled into chunks
 // of their own beside server.js, which src/server/storage/fetch-objects.ts require()s only for
@@ -41,6 +42,7 @@ function bundleStorageChunks() {
 // ---- end storage clients ----
 
 function bundleServer() {
+  stampVersion(); // src/package-version.ts from package.json, before esbuild reads it
   bundleStorageChunks(); // storage clients
   // cli.js: the launcher (bin and image entry point): turns on Node's compile cache, then loads
   // server.js, so that the big bundle is compiled with the cache on (src/server/launcher.ts).

@@ -5,11 +5,13 @@
 const path = require('path');
 const fs = require('fs');
 const esbuild = require('esbuild');
+const { stampVersion } = require('./stamp-version');
 
 const root = path.join(__dirname, '..');
 const outdir = path.join(root, 'assets', 'tool');
 
 function bundleTool() {
+  stampVersion(); // the controller's default image tag (src/contract.ts) is the package version
   const outfile = path.join(outdir, 'cli.js');
   esbuild.buildSync({
     entryPoints: [path.join(root, 'src', 'controller', 'cli.ts')],

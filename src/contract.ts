@@ -5,6 +5,11 @@
  * manifests we synthesize and the server they run cannot drift apart. Internal: not exported
  * from `src/index.ts`, and it holds plain values only, so both jsii and esbuild can use it.
  */
+// The one import: the package version, generated from package.json at build (scripts/stamp-version.js).
+import { PACKAGE_VERSION } from './package-version';
+
+/** This package's version (package.json); the server reports it at GET /v2 and in `--version`. */
+export { PACKAGE_VERSION };
 
 /** Port of the HTTP server (KServe V1, Open Inference Protocol V2 REST, `/metrics`). */
 export const HTTP_PORT = 8080;
@@ -286,8 +291,10 @@ export const STORAGE_AUTH_MODES = {
   anonymous: 'anonymous',
 };
 
-/** The default model-server image. */
-export const DEFAULT_SERVER_IMAGE = 'ghcr.io/cdk8s-model-serving/model-server:0.1.0';
+/** Where the release workflow pushes the model-server image (`.projenrc.ts`, release-image job). */
+export const SERVER_IMAGE_REPOSITORY = 'ghcr.io/cdk8s-model-serving/model-server';
+/** The default model-server image: tagged with this package's version (src/package-version.ts, stamped at build). */
+export const DEFAULT_SERVER_IMAGE = `${SERVER_IMAGE_REPOSITORY}:${PACKAGE_VERSION}`;
 
 /** Our own label and annotation keys, all under one prefix. */
 export const LABEL_PREFIX = 'serving.cdk8s-model-serving.io';

@@ -2,7 +2,7 @@
  * A canary rollout of the iris classifier in both modes: v2 takes 10% of the traffic of one
  * serverless endpoint (Knative revisions iris-v1 and iris-v2, tags stable and canary), and a
  * raw endpoint mirrors 20% of its requests to v2 (shadow mode) behind Istio, with STRICT mTLS,
- * an AuthorizationPolicy and a TLS gateway. Run `npx cdk8s synth` in this folder.
+ * an AuthorizationPolicy and a TLS gateway. Run `npx cdk8s synth --no-check-upgrade` in this folder.
  *
  * Lifecycle, one prop change per deploy (see the README, "CanaryRollout"):
  *   { stable: V1 }                                   v1 serves everything

@@ -1,6 +1,6 @@
 /**
  * The controller, installed, and one custom resource of each kind for it to reconcile.
- * Run `npx cdk8s synth` in this folder, then `kubectl apply -f dist/install.k8s.yaml` (CRDs,
+ * Run `npx cdk8s synth --no-check-upgrade` in this folder, then `kubectl apply -f dist/install.k8s.yaml` (CRDs,
  * controller, webhooks) and, once the controller is ready, `kubectl apply -f dist/models.k8s.yaml`.
  */
 import { ApiObject, App, Chart } from 'cdk8s';

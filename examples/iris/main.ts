@@ -1,6 +1,6 @@
 /**
  * Serves the iris classifier twice: serverless (Knative, scale on concurrency) and raw
- * (Deployment + HPA behind a Gateway API HTTPRoute). Run `npx cdk8s synth` in this folder.
+ * (Deployment + HPA behind a Gateway API HTTPRoute). Run `npx cdk8s synth --no-check-upgrade` in this folder.
  */
 import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
 import { Cpu, Secret } from 'cdk8s-plus-33';

@@ -1,6 +1,6 @@
 /**
  * Forty small models on one shared pool of three model servers (ModelMesh), instead of forty
- * Deployments. Run `npx cdk8s synth` in this folder.
+ * Deployments. Run `npx cdk8s synth --no-check-upgrade` in this folder.
  */
 import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
 import { Cpu, Secret } from 'cdk8s-plus-33';

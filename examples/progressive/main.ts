@@ -3,7 +3,7 @@
  * 50% -> 100% of the traffic, one step a minute, each step judged by v2's metrics against v1's
  * over the same minute (error ratio, p99 latency, a custom accuracy proxy) before the next; after
  * the last step v2 is promoted and v1 removed five minutes later. Two failed analyses roll back:
- * all traffic to v1 at once. Run `npx cdk8s synth` in this folder: `dist/rollout.k8s.yaml` is the
+ * all traffic to v1 at once. Run `npx cdk8s synth --no-check-upgrade` in this folder: `dist/rollout.k8s.yaml` is the
  * CanaryRollout custom resource to apply (or commit for Argo CD / Flux) once the controller runs
  * with a Prometheus URL; `dist/progressive.k8s.yaml` shows what the construct renders before the
  * first step (v2 deployed, no traffic), the objects the controller then steps.

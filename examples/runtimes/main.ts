@@ -2,7 +2,7 @@
  * One model per built-in serving runtime, each picked by its format (KServe's rule) or named
  * with `runtime`, under a RuntimeCatalog that mirrors every image. Raw mode: a runtime's model
  * is fetched by a storage-initializer init container, which Knative allows only with the
- * `kubernetes.podspec-init-containers` flag. Run `npx cdk8s synth` in this folder.
+ * `kubernetes.podspec-init-containers` flag. Run `npx cdk8s synth --no-check-upgrade` in this folder.
  */
 import { App, Chart, ChartProps } from 'cdk8s';
 import { EnvValue } from 'cdk8s-plus-33';

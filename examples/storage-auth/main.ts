@@ -1,7 +1,7 @@
 /**
  * One model, stored five ways: on S3 read through IRSA and through EKS Pod Identity, on GCS read
  * through GKE Workload Identity, on MinIO with static keys from a Secret, and at a public URL.
- * Run `npx cdk8s synth` in this folder.
+ * Run `npx cdk8s synth --no-check-upgrade` in this folder.
  */
 import { App, Chart, ChartProps } from 'cdk8s';
 import { Secret, ServiceAccount } from 'cdk8s-plus-33';

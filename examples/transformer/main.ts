@@ -9,7 +9,7 @@
  *   process too, so one Deployment serves predict, transform and explain.
  *
  * The module is TypeScript: it is bundled to one JavaScript file at synth time (esbuild) and
- * shipped in a ConfigMap. Run `npx cdk8s synth` in this folder.
+ * shipped in a ConfigMap. Run `npx cdk8s synth --no-check-upgrade` in this folder.
  */
 import * as path from 'path';
 import { App, Chart, ChartProps } from 'cdk8s';

@@ -5,18 +5,16 @@
 // Commands are imported when they run, not before: `--help` and `--version` load no server code
 // (they work without onnxruntime-node), `storage-initializer` loads no inference code, and
 // `serve` loads gRPC while its models load (see ./main.ts).
-import { SERVER_COMMANDS } from '../contract';
+import { PACKAGE_VERSION, SERVER_COMMANDS } from '../contract';
 import { serveHelp, topLevelHelp, wantsHelp } from './cli-help';
 
 /** Set by the bundler (scripts/bundle-server.js); absent when run from source. */
-declare const MODEL_SERVER_VERSION: string | undefined;
 declare const MODEL_SERVER_ORT_VERSION: string | undefined;
 
 /** `cdk8s-model-server <version> (onnxruntime-node <v>, node <v>)`. */
 export function versionLine(): string {
-  const version = typeof MODEL_SERVER_VERSION === 'string' ? MODEL_SERVER_VERSION : 'dev';
   const ort = typeof MODEL_SERVER_ORT_VERSION === 'string' ? MODEL_SERVER_ORT_VERSION : 'unknown';
-  return `cdk8s-model-server ${version} (onnxruntime-node ${ort}, node ${process.version})\n`;
+  return `cdk8s-model-server ${PACKAGE_VERSION} (onnxruntime-node ${ort}, node ${process.version})\n`;
 }
 
 /** onnxruntime-node is not bundled: say how to get it instead of failing with MODULE_NOT_FOUND. */

@@ -357,7 +357,7 @@ function parseGrpcLimits(
 }
 // ---- end of gRPC port limits ----
 
-function parseFlags(argv: readonly string[]): Map<string, string> {
+export function parseFlags(argv: readonly string[]): Map<string, string> {
   const known = new Set<string>(Object.values(SERVER_FLAGS));
   const out = new Map<string, string>();
   // kserve-emit: what KServe appends to a transformer's or explainer's args, read after ours.

@@ -19,6 +19,7 @@ import { PATHS } from '../contract';
 import { buildApp } from './app';
 import { ConfigError, parseConfig, ServerConfig } from './config';
 import { SIGTERM_IDLE_LINGER_MS } from './http/graceful-close';
+import { ineffectiveFlags } from './ineffective-flags';
 import { InferenceCore } from './inference/core';
 import { listenOn, logLine, stopOnSignal } from './lifecycle';
 import type { MeshNode } from './mesh';
@@ -56,6 +57,9 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       return 2;
     }
     throw err;
+  }
+  for (const ignored of ineffectiveFlags(args)) {
+    logLine(40, { event: 'flag_ignored', flag: ignored.flag, env: ignored.env, mode: ignored.mode }, ignored.message);
   }
   let interim: { server: http.Server; port: number } | undefined;
   if (config.storageUri) {

@@ -390,11 +390,11 @@ describe('RuntimeCatalog: the runtimes a platform allows', () => {
     const pod = podSpecOf(manifests, DeploymentMode.RAW);
     expect(pod.containers[0].image).toBe('mirror.example.com:5000/hub/seldonio/mlserver:1.7.1');
     // The storage initializer in front of the runtime comes through the mirror too.
-    expect(pod.initContainers[0].image).toBe('mirror.example.com:5000/hub/cdk8s-model-serving/model-server:0.1.0');
+    expect(pod.initContainers[0].image).toBe('mirror.example.com:5000/hub/cdk8s-model-serving/model-server:0.0.0-test'); // the tag under jest: test/release/test-version.ts
     const tf = synthIn({ imageRegistry: 'mirror.example.com' }, { runtime: ServingRuntime.TENSORFLOW_SERVING, storageUri: StorageUri.s3('m', 'tf'), protocol: InferenceProtocol.V1 });
     expect(podSpecOf(tf.manifests, DeploymentMode.RAW).containers[0].image).toBe('mirror.example.com/tensorflow/serving:2.6.2');
     const ours = synthIn({ imageRegistry: 'mirror.example.com' }, { storageUri: StorageUri.s3('m', 'model.onnx') });
-    expect(podSpecOf(ours.manifests, DeploymentMode.RAW).containers[0].image).toBe('mirror.example.com/cdk8s-model-serving/model-server:0.1.0');
+    expect(podSpecOf(ours.manifests, DeploymentMode.RAW).containers[0].image).toBe('mirror.example.com/cdk8s-model-serving/model-server:0.0.0-test'); // the tag under jest: test/release/test-version.ts
     const official = new RuntimeCatalog(Testing.app(), 'C', { imageRegistry: 'mirror.example.com', runtimes: [ServingRuntime.MLSERVER.withImage('python:3.12')] });
     expect(official.runtimes[0].image).toBe('mirror.example.com/library/python:3.12');
   });

@@ -91,7 +91,10 @@ test('requested outputs, parameters and the request id are honoured', async () =
 });
 
 test('server metadata, health and the V1 model list answer', async () => {
-  expect((await request(port, 'GET', '/v2')).body).toEqual({ name: 'cdk8s-model-server', version: '0.1.0', extensions: ['model_repository', 'binary_tensor_data'] });
+  // The bundle carries package.json's version (src/package-version.ts, stamped by scripts/bundle-server.js).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { version } = require('../../package.json');
+  expect((await request(port, 'GET', '/v2')).body).toEqual({ name: 'cdk8s-model-server', version, extensions: ['model_repository', 'binary_tensor_data'] });
   expect((await request(port, 'GET', '/v2/health/live')).status).toBe(200);
   expect((await request(port, 'GET', '/v2/health/ready')).status).toBe(200);
   expect((await request(port, 'GET', '/v2/models/iris-mlp/ready')).status).toBe(200);

@@ -5,6 +5,7 @@
  * protocol-neutral V2 types (`./types`) and throws `ServerError` (`../errors`), which carries
  * both the HTTP status and the gRPC status code. Transport layers only convert wire formats.
  */
+import { PACKAGE_VERSION } from '../../contract';
 import { ERRORS, serverError } from '../errors';
 import { fromOrtTensor, prepareRequest, TensorLimits } from './tensors';
 import {
@@ -18,7 +19,8 @@ import { PayloadLogger } from '../payload-log/payload-logger';
 
 /** Name and version in V2 server metadata. */
 export const SERVER_NAME = 'cdk8s-model-server';
-export const SERVER_VERSION = '0.1.0';
+/** The package version (src/package-version.ts, stamped from package.json at build). */
+export const SERVER_VERSION = PACKAGE_VERSION;
 /** V2 extensions we implement. */
 export const SERVER_EXTENSIONS = ['model_repository', 'binary_tensor_data'];
 
