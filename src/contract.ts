@@ -142,6 +142,8 @@ export const SERVER_MODES = {
   transformer: 'transformer',
   /** an explainer component: answers `:explain` by calling `--predictor-host`. */
   explainer: 'explainer',
+  /** a sidecar in front of another runtime's container: batching, payload logging, metrics (`AGENT`). */
+  agent: 'agent',
 };
 
 /** Subcommands of the `cdk8s-model-server` binary. */
@@ -733,5 +735,12 @@ export const AGENT = {
   maxBatchLatencyEnv: 'MAX_BATCH_LATENCY_MS',
   /** The sidecar container's name in the pod. */
   containerName: 'agent',
+  /** KServe batcher's defaults (docs/samples/batcher): 32 instances, 5000 ms. */
+  defaultMaxBatchSize: 32,
+  defaultMaxBatchLatencyMs: 5000,
+  /** Histogram {model, protocol}: requests (V1 instances or V2 rows) per batch sent upstream. */
+  batchSizeMetric: 'model_server_agent_batch_size',
+  /** Counter {model, protocol}: batches sent upstream. */
+  batchesMetric: 'model_server_agent_batches_total',
 } as const;
 // ---- end of agent ----

@@ -37,6 +37,7 @@ const storage = (): typeof import('./storage') => require('./storage');
 const main = (): typeof import('./main') => require('./main');
 const grpc = (): typeof import('./grpc') => require('./grpc');
 const components = (): typeof import('./transformer/serve') => require('./transformer/serve');
+const agent = (): typeof import('./agent/serve') => require('./agent/serve');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const commands: Record<string, (args: string[]) => Promise<number>> = {
@@ -52,6 +53,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
       startGrpc: (core, config, app) => grpc().startGrpc(core, config, app),
       serveComponent: (config) => components().serveComponent(config),
       installInProcess: (app, config) => components().installInProcess(app, config),
+      serveAgent: (config) => agent().serveAgent(config),
     });
   },
 };

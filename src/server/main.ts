@@ -38,6 +38,8 @@ export interface ServeExtensions {
   startGrpc?(core: InferenceCore, config: ServerConfig, app: FastifyInstance): Promise<SideServer>;
   /** Serves a transformer or explainer component (`--mode transformer|explainer`) instead of a predictor. */
   serveComponent?(config: ServerConfig): Promise<number>;
+  /** Serves `--mode agent` (a sidecar in front of another runtime) instead of a predictor. */
+  serveAgent?(config: ServerConfig): Promise<number>;
   /** Installs the in-process transformer module / explainer into the predictor's app; false on a (logged) startup error. */
   installInProcess?(app: FastifyInstance, config: ServerConfig): Promise<boolean>;
 }
@@ -54,6 +56,13 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       return 2;
     }
     throw err;
+  }
+  if (config.agent) {
+    if (!extensions.serveAgent) {
+      process.stderr.write('cdk8s-model-server serve: --mode agent is not available in this build\n');
+      return 2;
+    }
+    return extensions.serveAgent(config);
   }
   let interim: { server: http.Server; port: number } | undefined;
   if (config.storageUri) {

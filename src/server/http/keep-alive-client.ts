@@ -33,6 +33,9 @@ export interface BufferedRequest {
   /** Whether `timeoutMs` counts from the socket's last activity instead of from the start. */
   readonly idleTimeout?: boolean;
   readonly timeoutError: () => Error;
+  /** Most answer bytes buffered; past it the request is destroyed with `tooLargeError()`. @default no limit */
+  readonly maxAnswerBytes?: number;
+  readonly tooLargeError?: (limit: number) => Error;
   /** Whether a failure on a reused socket is tried once more on a new one. */
   readonly retryOnReusedSocket: (failure: RequestFailure) => boolean;
 }
@@ -75,7 +78,18 @@ function sendOnce(r: BufferedRequest): Promise<BufferedAnswer> {
     let timer: NodeJS.Timeout | undefined;
     const req = http.request({ host: r.host, port: r.port, method: r.method, path: r.path, headers, agent: r.agent }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let received = 0;
+      res.on('data', (c: Buffer) => {
+        received += c.length;
+        if (r.maxAnswerBytes !== undefined && received > r.maxAnswerBytes) {
+          const error = r.tooLargeError?.(r.maxAnswerBytes) ?? new Error(`the answer is larger than ${r.maxAnswerBytes} bytes`);
+          clearTimeout(timer);
+          req.destroy(error);
+          res.destroy(error);
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('end', () => {
         clearTimeout(timer);
         resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) });
