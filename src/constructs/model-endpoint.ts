@@ -23,6 +23,7 @@ import { metricsPort } from '../render/monitoring/monitor';
 import { resolveMonitoring } from '../render/monitoring/resolve';
 import { admitMetricsScrapes } from '../render/network-policy';
 import { MODEL_VOLUME, mountedModelVolume, objectLabels, PodVolume, storageCredentialsVolume } from '../render/pod-template';
+import { addAgentSidecar } from '../render/agent-sidecar';
 import { synthesizeRaw } from '../render/raw';
 import { registerEndpoint } from '../render/resolve/endpoint-registry';
 import { requireKnativeFeature } from '../render/resolve/knative';
@@ -316,6 +317,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     } else {
       synthesizeRaw(this, this.resolved);
     }
+    if (this.resolved.agent) addAgentSidecar(this, this.resolved);
     const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
     if (this.resolved.keda?.prometheusAddress !== undefined && !monitoring.enabled) {
       throw new Error("'autoscaler: Autoscaler.KEDA' queries the series our monitor scrapes into Prometheus, but 'monitoring' is disabled; enable 'monitoring', or set 'minReplicas: 0' (KEDA's HTTP add-on counts requests itself)");

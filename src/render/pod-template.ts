@@ -216,11 +216,19 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
     args.push(f.modelDirWaitSeconds, String(contract.MODELCAR_MODEL_DIR_WAIT_SECONDS));
   }
   // Payload logging (issue 18 part 2); under KServe its agent logs instead (see render/kserve/predictor.ts).
-  if (resolved.payloadLog && !resolved.kserve) {
-    args.push(f.payloadLogUrl, resolved.payloadLog.url, f.payloadLogMode, resolved.payloadLog.mode, f.payloadLogInferenceService, resolved.name);
-    if (resolved.namespace) args.push(f.payloadLogNamespace, resolved.namespace);
-    if (resolved.version !== undefined) args.push(f.payloadLogEndpoint, resolved.version);
-  }
+  args.push(...payloadLogArgs(resolved));
+  // `batcher` (issue 18 part 3): our server's own adaptive batching, which never waits.
+  if (resolved.batcher && !resolved.kserve) args.push(f.maxBatchSize, String(resolved.batcher.maxBatchSize));
+  return args;
+}
+
+/** The `--payload-log-*` arguments of our server (the predictor, or the agent sidecar) for `logger`. */
+export function payloadLogArgs(resolved: ResolvedEndpoint): string[] {
+  if (!resolved.payloadLog || resolved.kserve) return [];
+  const f = contract.SERVER_FLAGS;
+  const args = [f.payloadLogUrl, resolved.payloadLog.url, f.payloadLogMode, resolved.payloadLog.mode, f.payloadLogInferenceService, resolved.name];
+  if (resolved.namespace) args.push(f.payloadLogNamespace, resolved.namespace);
+  if (resolved.version !== undefined) args.push(f.payloadLogEndpoint, resolved.version);
   return args;
 }
 

@@ -191,7 +191,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     // Only where the pod template cannot carry the init container itself.
     storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
     kserve,
-    ...resolvePayloadLogging(props.logger, container, kserve),
+    ...resolvePayloadLogging(props.logger),
+    ...resolveBatcher(props.batcher),
+    ...resolveAgent(props, container, kserve, endpoint.protocol),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -370,13 +372,8 @@ export function resolveImagePullSecrets(secrets: ReadonlyArray<{ readonly name: 
   return names;
 }
 
-/**
- * `logger`, validated: an http(s) URL, and a server that can log (ours, or KServe's agent when
- * KServe creates the pods). A custom container or a third-party runtime cannot yet.
- */
-function resolvePayloadLogging(
-  logger: EndpointInput['logger'], container: ResolvedContainer, kserve: boolean | undefined,
-): { payloadLog?: { url: string; mode: string } } {
+/** `logger`, validated: an http(s) URL and a mode. */
+function resolvePayloadLogging(logger: EndpointInput['logger']): { payloadLog?: { url: string; mode: string } } {
   if (!logger) return {};
   let url: URL | undefined;
   try {
@@ -391,11 +388,43 @@ function resolvePayloadLogging(
   if (!Object.values(contract.PAYLOAD_LOG_MODES).includes(mode)) {
     throw new Error(`'logger.mode' must be one of ${Object.values(contract.PAYLOAD_LOG_MODES).join(', ')}, got '${mode}'`);
   }
-  if (!kserve && (container.custom || container.runtime)) {
-    const what = container.runtime ? `runtime ${container.runtime.runtime.name}` : "a custom 'container'";
-    throw new Error(`'logger' needs our model server, but ${what} serves this endpoint: only our server sends payload events `
-      + '(a logging agent sidecar for any runtime is not built yet); remove \'logger\', serve the model with our server, '
-      + 'or use target: ServingTarget.KSERVE (KServe\'s agent logs for any runtime)');
-  }
   return { payloadLog: { url: logger.url, mode } };
+}
+
+/** `batcher`, validated, with KServe's defaults (32 rows, 5000 ms). */
+function resolveBatcher(batcher: EndpointInput['batcher']): { batcher?: { maxBatchSize: number; maxBatchLatencyMs: number } } {
+  if (!batcher) return {};
+  const maxBatchSize = batcher.maxBatchSize ?? contract.AGENT.defaultMaxBatchSize;
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > 1_000_000) {
+    throw new Error(`'batcher.maxBatchSize' must be an integer from 1 to 1000000, got ${maxBatchSize}`);
+  }
+  const maxBatchLatencyMs = batcher.maxLatency ? batcher.maxLatency.toMilliseconds() : contract.AGENT.defaultMaxBatchLatencyMs;
+  if (!Number.isInteger(maxBatchLatencyMs) || maxBatchLatencyMs < 1 || maxBatchLatencyMs > 600_000) {
+    throw new Error(`'batcher.maxLatency' must be whole milliseconds from 1 ms to 10 minutes, got ${maxBatchLatencyMs} ms; use Duration.millis(5000) for KServe's default`);
+  }
+  return { batcher: { maxBatchSize, maxBatchLatencyMs } };
+}
+
+/**
+ * Whether our server runs as an agent sidecar: `batcher` or `logger` on a third-party runtime or a
+ * custom container (KServe's own agent does it under `target: ServingTarget.KSERVE`). The agent
+ * speaks REST to the runtime's HTTP port.
+ */
+function resolveAgent(
+  props: EndpointInput, container: ResolvedContainer, kserve: boolean | undefined, protocol: InferenceProtocol,
+): { agent?: { upstreamPort: number; image: string } } {
+  if (kserve || (!props.batcher && !props.logger) || (!container.custom && !container.runtime)) return {};
+  const what = container.runtime ? `runtime ${container.runtime.runtime.name}` : "a custom 'container'";
+  const asked = [props.batcher ? "'batcher'" : undefined, props.logger ? "'logger'" : undefined].filter(Boolean).join(' and ');
+  if (protocol === InferenceProtocol.GRPC_V2) {
+    throw new Error(`${asked} on ${what} add our agent sidecar, which takes REST (V1, V2) only, but the endpoint's 'protocol' is GRPC_V2; use InferenceProtocol.V2, or remove ${asked}`);
+  }
+  const upstreamPort = container.runtime ? container.runtime.httpPort : container.port;
+  if (upstreamPort === undefined) {
+    throw new Error(`${asked} on ${what} add our agent sidecar, which forwards REST, but the runtime has no HTTP port; remove ${asked}`);
+  }
+  if (upstreamPort === contract.AGENT.port) {
+    throw new Error(`${asked} add our agent sidecar on port ${contract.AGENT.port}, which is also the ${container.custom ? "'container.port'" : "runtime's HTTP port"}; move the runtime to another port`);
+  }
+  return { agent: { upstreamPort, image: props.serverImage ?? contract.DEFAULT_SERVER_IMAGE } };
 }
