@@ -1,6 +1,6 @@
-import { Batcher } from './batcher';
 import { Duration } from 'cdk8s';
 import { DeploymentStrategy, IServiceAccount, ISecret } from 'cdk8s-plus-33';
+import { Batcher } from './batcher';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { PayloadLogging } from './payload-logging';

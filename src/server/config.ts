@@ -49,11 +49,11 @@
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
 import { AGENT, GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { AGENT_FLAGS, AgentConfig, parseAgentConfig } from './agent/config';
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { PAYLOAD_LOG_DEFAULTS, PayloadLogConfig, PayloadLogMode } from './payload-log/config';
 import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
-import { AGENT_FLAGS, AgentConfig, parseAgentConfig } from './agent/config';
 import { ComponentConfig, parseComponentConfig } from './transformer/config';
 
 /** Validated server configuration. */

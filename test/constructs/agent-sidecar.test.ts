@@ -35,7 +35,11 @@ const podOf = (manifests: any[], serverless: boolean) => (serverless
   : findOne(manifests, 'Deployment')).spec.template.spec;
 
 describe('raw mode, MLServer (a third-party runtime)', () => {
-  const manifests = synth({ mode: DeploymentMode.RAW, batcher: { maxBatchSize: 16, maxLatency: Duration.millis(20) }, logger: { url: SINK, mode: LoggerMode.REQUEST } });
+  const manifests = synth({
+    mode: DeploymentMode.RAW,
+    batcher: { maxBatchSize: 16, maxLatency: Duration.millis(20) },
+    logger: { url: SINK, mode: LoggerMode.REQUEST },
+  });
   const pod = podOf(manifests, false);
   const runtime = pod.containers.find((c: any) => c.name === 'model-server');
   const agent = pod.containers.find((c: any) => c.name === AGENT.containerName);

@@ -26,7 +26,10 @@ export async function serveAgent(config: ServerConfig): Promise<number> {
   });
   const httpPort = await listenOn(app, config.host, config.httpPort);
   app.log.info({
-    event: 'listening', httpPort, mode: 'agent', upstream: agent.upstream.url,
+    event: 'listening',
+    httpPort,
+    mode: 'agent',
+    upstream: agent.upstream.url,
     batching: agent.maxBatchLatencyMs > 0 ? { maxBatchSize: config.maxBatchSize, maxBatchLatencyMs: agent.maxBatchLatencyMs } : false,
     payloadLog: config.payloadLog ? config.payloadLog.url : false,
   }, 'listening');

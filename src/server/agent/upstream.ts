@@ -41,7 +41,9 @@ export class Upstream {
   }
 
   /** Sends one request; a connection failure, a timeout or an answer over `maxAnswerBytes` throws a `ServerError`. */
-  public async send(method: string, path: string, headers: Record<string, string | string[]>, body: Buffer | undefined, maxAnswerBytes: number): Promise<UpstreamAnswer> {
+  public async send(
+    method: string, path: string, headers: Record<string, string | string[]>, body: Buffer | undefined, maxAnswerBytes: number,
+  ): Promise<UpstreamAnswer> {
     let answer;
     try {
       answer = await sendBuffered({
