@@ -171,10 +171,13 @@ describe('agent in front of our server (real processes)', () => {
 
   test('a body over --max-body-bytes is a 413 JSON error and never reaches the runtime', async () => {
     const a = await agent(up.port, '--max-body-bytes', '1024');
+    const upstreamRequests = async () => [...metricSamples((await request(up.port, 'GET', '/metrics')).text, METRICS.requestsTotal).values()].reduce((x, y) => x + y, 0);
+    const before = await upstreamRequests();
     const big = { instances: Array.from({ length: 200 }, () => ROWS[0]) };
     const r = await request(a.port, 'POST', '/v1/models/iris:predict', big);
     expect(r.status).toBe(413);
     expect(r.body.code).toBe('MS_ERR_BODY_TOO_LARGE');
+    expect(await upstreamRequests()).toBe(before);
   }, 60_000);
 });
 
@@ -216,5 +219,28 @@ describe('agent with a runtime that is down or misbehaves', () => {
     const r = await request(a.port, 'GET', '/v2/models/iris');
     expect(r.status).toBe(502);
     expect(r.body.code).toBe('MS_ERR_UPSTREAM_ANSWER_TOO_LARGE');
+  }, 60_000);
+
+  test('FAKE runtime that never answers: 504 JSON after --request-timeout-ms', async () => {
+    const port = await listen((req) => req.resume());
+    const a = await agent(port, '--request-timeout-ms', '300');
+    const r = await request(a.port, 'POST', '/v1/models/iris:predict', { instances: ROWS });
+    expect(r.status).toBe(504);
+    expect(r.body).toEqual({ code: 'MS_ERR_UPSTREAM_TIMEOUT', error: expect.stringContaining('did not answer within 300 ms') });
+  }, 60_000);
+});
+
+describe('agent shutdown', () => {
+  test('on SIGTERM its readiness answers 503 at once, while it still forwards until the listener closes', async () => {
+    const up = await upstreamServer();
+    const a = await agent(up.port, '--shutdown-delay-ms', '10000');
+    expect((await request(a.port, 'GET', '/v2/health/ready')).status).toBe(200);
+    a.proc.kill('SIGTERM');
+    const deadline = Date.now() + 5000;
+    while (!a.logs.some((l) => l.event === 'draining') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const ready = await request(a.port, 'GET', '/v2/health/ready');
+    expect({ status: ready.status, code: ready.body.code }).toEqual({ status: 503, code: 'MS_ERR_MODEL_NOT_READY' });
+    expect((await request(a.port, 'POST', '/v1/models/iris:predict', { instances: ROWS })).status).toBe(200);
+    a.proc.kill('SIGKILL');
   }, 60_000);
 });
