@@ -131,6 +131,17 @@ export class EndpointMonitoring extends Construct {
   }
 
   /**
+   * The agent sidecar (issue 18 part 3) takes the pods' serving port in front of the runtime: the
+   * runtime stays scraped on its own metrics port (not the agent's `/metrics`, which would answer
+   * on the serving port). `ModelEndpoint` calls this.
+   *
+   * @internal
+   */
+  public _agentInFront(): void {
+    if (this.monitor) collocateTransformerInMonitor(this.monitor, this.resolved, this.settings, false);
+  }
+
+  /**
    * A transformer collocated in the predictor's pods takes their serving port: the predictor
    * stays scraped on its own metrics port, and our transformer (`scraped`) is scraped on the
    * serving port by the endpoint's monitor as `component="transformer"`, with its dashboard row

@@ -324,6 +324,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     }
     if (monitoring.enabled) {
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', this.resolved, monitoring);
+      if (this.resolved.agent) this.monitoring._agentInFront();
       // A runtime without metrics (TF Serving) has no monitor, and no scrape to admit.
       if (this.resolved.networkPolicy && this.monitoring.monitor) {
         admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));

@@ -8,7 +8,7 @@
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  CanaryRollout, DeploymentMode, InferenceProtocol, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat, ServingTarget, StorageUri,
+  CanaryRollout, DeploymentMode, InferenceProtocol, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat, ServingRuntime, ServingTarget, StorageUri,
 } from '../../src';
 import { AGENT } from '../../src/contract';
 import { findOne } from '../util';
@@ -80,6 +80,16 @@ describe('raw mode, MLServer (a third-party runtime)', () => {
     expect(service.spec.ports.find((p: any) => p.name === 'http').targetPort).toBe(AGENT.port);
     const policy = findOne(manifests, 'NetworkPolicy');
     expect(JSON.stringify(policy.spec.ingress)).toContain(`"port":${AGENT.port}`);
+  });
+
+  test('the runtime stays scraped on its own metrics port (its /metrics, not the agent\'s on the serving port)', () => {
+    // MLServer: a metrics port of its own, which the Service keeps.
+    expect(findOne(manifests, 'ServiceMonitor').spec.endpoints[0].port).toBe('metrics');
+    // KServe's sklearnserver: /metrics on its HTTP port, whose Service port now targets the agent: the address is rewritten.
+    const sklearn = synth({ mode: DeploymentMode.RAW, runtime: ServingRuntime.SKLEARN_SERVER, batcher: {} });
+    const endpoint = findOne(sklearn, 'ServiceMonitor').spec.endpoints[0];
+    expect(endpoint.port).toBe('http');
+    expect(endpoint.relabelings).toContainEqual(expect.objectContaining({ targetLabel: '__address__', replacement: '$1:8080' }));
   });
 
   test('KServe\'s defaults without maxBatchSize and maxLatency (32, 5000 ms)', () => {
