@@ -8,7 +8,8 @@
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  CanaryRollout, DeploymentMode, InferenceProtocol, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat, ServingRuntime, ServingTarget, StorageUri,
+  CanaryRollout, DeploymentMode, InferenceProtocol, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat,
+  ServingRuntime, ServingTarget, StorageUri,
 } from '../../src';
 import { AGENT } from '../../src/contract';
 import { findOne } from '../util';
