@@ -57,6 +57,8 @@ export function buildAgentApp(config: ServerConfig, state: AgentState): AgentApp
   const maxAnswerBytes = config.maxBodyBytes;
 
   const app = Fastify(serverOptions(config));
+  // More connections are closed at once: with one bounded body each, this bounds what waits in batches.
+  app.server.maxConnections = config.httpMaxConnections;
   app.decorate('metrics', metrics);
   // Every body is passed on as the bytes that came (bounded by `bodyLimit`), whatever its type.
   app.removeAllContentTypeParsers();
