@@ -8,7 +8,7 @@
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  CanaryRollout, DeploymentMode, InferenceProtocol, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat,
+  CanaryRollout, DeploymentMode, InferenceProtocol, KnativeFeature, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat,
   ServingRuntime, ServingTarget, StorageUri,
 } from '../../src';
 import { AGENT } from '../../src/contract';
@@ -22,7 +22,7 @@ function synth(props: Partial<ModelEndpointProps> = {}) {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
   new ModelEndpoint(chart, 'Endpoint', { name: 'iris', modelName: 'iris', storageUri: SKLEARN_MODEL, format: ModelFormat.SKLEARN, ...props });
   const manifests = Testing.synth(chart);
-  expectValidManifests(manifests);
+  expectValidManifests(manifests, { knativeFlags: props.knativeFeatures });
   return manifests;
 }
 
@@ -119,6 +119,15 @@ describe('serverless, a custom container', () => {
   });
 });
 
+describe('serverless, a third-party runtime', () => {
+  test('the runtime keeps no port and no probe; the agent asks the runtime\'s readiness path', () => {
+    const manifests = synth({ batcher: {}, knativeFeatures: [KnativeFeature.INIT_CONTAINERS] });
+    const [runtime, agent] = podOf(manifests, true).containers;
+    for (const field of ['ports', 'readinessProbe', 'startupProbe', 'livenessProbe']) expect(runtime[field]).toBeUndefined();
+    expect(agent.readinessProbe.httpGet).toEqual({ path: '/v2/models/iris/ready' });
+  });
+});
+
 describe('where no sidecar is added', () => {
   test('our own server: batcher is its --max-batch-size (adaptive batching), one container', () => {
     const pod = podOf(synth({ format: undefined, storageUri: StorageUri.s3('models', 'iris/model.onnx'), mode: DeploymentMode.RAW, batcher: { maxBatchSize: 64 } }), false);
@@ -153,6 +162,12 @@ describe('refused at synth, naming the prop and the fix', () => {
   test('a custom container on the agent\'s port', () => {
     expect(() => synth({ format: undefined, storageUri: undefined, container: { image: 'example.com/s:1', port: AGENT.port }, logger: { url: SINK } }))
       .toThrow(/agent sidecar on port 9081, which is also the 'container.port'/);
+  });
+
+  test('a collocated transformer (it would take the serving port too)', () => {
+    const chart = new Chart(Testing.app(), 'test');
+    const e = new ModelEndpoint(chart, 'Endpoint', { modelName: 'iris', container: { image: 'example.com/s:1', port: 8085 }, logger: { url: SINK } });
+    expect(() => e.addTransformer({ container: { image: 'example.com/t:1' }, collocated: true })).toThrow(/'collocated' and the agent sidecar/);
   });
 
   test('a CanaryRollout of third-party runtime versions (no sidecar there yet)', () => {
