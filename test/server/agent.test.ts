@@ -110,8 +110,9 @@ describe('agent in front of our server (real processes)', () => {
     const a = await agent(up.port, '--max-batch-latency-ms', '60000', '--max-batch-size', '8');
     const parts = [ROWS.slice(0, 2), ROWS.slice(2, 3), ROWS.slice(0, 1), ROWS.slice(1, 5)];
     const direct = await Promise.all(parts.map((p) => request(up.port, 'POST', '/v1/models/iris:predict', { instances: p })));
-    const via = await Promise.all(parts.map((p) => request(a.port, 'POST', '/v1/models/iris:predict', { instances: p })));
+    const via = await Promise.all(parts.map((p, i) => request(a.port, 'POST', '/v1/models/iris:predict', { instances: p }, { 'x-request-id': `client-${i}` })));
     expect(via.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(via.map((r) => r.headers['x-request-id'])).toEqual(['client-0', 'client-1', 'client-2', 'client-3']);
     expect(via.map((r) => r.body)).toEqual(direct.map((r) => r.body));
     const batches = await agentMetric(a.port, AGENT.batchesMetric);
     expect(batches.get('{model="iris",protocol="v1"}')).toBe(1);

@@ -90,8 +90,13 @@ export function buildAgentApp(config: ServerConfig, state: AgentState): AgentApp
       const problem = err instanceof SplitError ? err.message : 'an answer that is not JSON';
       throw serverError(ERRORS.UPSTREAM_BATCH_MISMATCH, upstream.url, `${batch.length} requests (${rows} ${protocol === 'v1' ? 'instances' : 'rows'})`, problem);
     }
-    const { 'content-encoding': _ce, ...answerHeaders } = answer.headers;
-    parts.forEach((part, i) => batch[i].resolve({ status: answer.status, headers: { ...answerHeaders, 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(part)) }));
+    // The runtime's request id names the batch: each client gets its own back (or none).
+    const { 'content-encoding': _ce, 'x-request-id': _rid, ...answerHeaders } = answer.headers;
+    parts.forEach((part, i) => {
+      const id = batch[i].headers['x-request-id'];
+      const own = { ...answerHeaders, 'content-type': 'application/json', ...(id !== undefined ? { 'x-request-id': id } : {}) };
+      batch[i].resolve({ status: answer.status, headers: own, body: Buffer.from(JSON.stringify(part)) });
+    });
   };
   const batcher = agentConfig.maxBatchLatencyMs > 0 ? new Batcher(config.maxBatchSize, agentConfig.maxBatchLatencyMs, runBatch) : undefined;
 
