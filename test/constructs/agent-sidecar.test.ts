@@ -93,6 +93,15 @@ describe('raw mode, MLServer (a third-party runtime)', () => {
     expect(endpoint.relabelings).toContainEqual(expect.objectContaining({ targetLabel: '__address__', replacement: '$1:8080' }));
   });
 
+  test('the agent\'s own /metrics is a second endpoint on the serving port, as component="agent"; Prometheus may reach it', () => {
+    const endpoints = findOne(manifests, 'ServiceMonitor').spec.endpoints;
+    expect(endpoints).toHaveLength(2);
+    expect(endpoints[1]).toMatchObject({ port: 'http', path: '/metrics' });
+    expect(endpoints[1].relabelings).toContainEqual(expect.objectContaining({ targetLabel: 'component', replacement: 'agent' }));
+    const policies = manifests.filter((m: any) => m.kind === 'NetworkPolicy');
+    expect(JSON.stringify(policies)).toContain(`"port":${AGENT.port}`);
+  });
+
   test('KServe\'s defaults without maxBatchSize and maxLatency (32, 5000 ms)', () => {
     const args = podOf(synth({ mode: DeploymentMode.RAW, batcher: {} }), false).containers.find((c: any) => c.name === 'agent').args;
     expect([flagValue(args, '--max-batch-size'), flagValue(args, '--max-batch-latency-ms')]).toEqual(['32', '5000']);
