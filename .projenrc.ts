@@ -236,6 +236,11 @@ project.addTask('bench:graph', {
   exec: 'node bench/graph/run.js',
   receiveArgs: true,
 });
+project.addTask('bench:agent', {
+  description: 'Latency and throughput through the agent sidecar, with and without batching, against the runtime direct (our server; MLServer with the runtimes venv)',
+  exec: 'node bench/agent/run.js',
+  receiveArgs: true,
+});
 project.addTask('bench:mesh', {
   description: 'ModelMesh throughput, hit rate and memory versus one server process per model',
   exec: 'node bench/mesh/run.js',

@@ -155,6 +155,8 @@ export const SERVER_MODES = {
   explainer: 'explainer',
   /** an inference graph router (GRAPH.routerMode): serves the graph of `--graph-spec` (src/server/router). */
   router: 'router',
+  /** a sidecar in front of another runtime's container: batching, payload logging, metrics (`AGENT`). */
+  agent: 'agent',
 };
 
 /** Subcommands of the `cdk8s-model-server` binary. */
@@ -752,6 +754,13 @@ export const AGENT = {
   maxBatchLatencyEnv: 'MAX_BATCH_LATENCY_MS',
   /** The sidecar container's name in the pod. */
   containerName: 'agent',
+  /** KServe batcher's defaults (docs/samples/batcher): 32 instances, 5000 ms. */
+  defaultMaxBatchSize: 32,
+  defaultMaxBatchLatencyMs: 5000,
+  /** Histogram {model, protocol}: requests (V1 instances or V2 rows) per batch sent upstream. */
+  batchSizeMetric: 'model_server_agent_batch_size',
+  /** Counter {model, protocol}: batches sent upstream. */
+  batchesMetric: 'model_server_agent_batches_total',
 } as const;
 // ---- end of agent ----
 // ---- KEDA with Gateway API (issue 18 part 4 leftovers) ----

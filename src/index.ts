@@ -1,3 +1,4 @@
+export * from './constructs/batcher';
 export * from './constructs/canary-rollout';
 export * from './constructs/common-endpoint-options';
 export * from './constructs/endpoint-ingress';

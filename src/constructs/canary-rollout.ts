@@ -343,6 +343,9 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         }
         resolved.container.env.set(envName, value);
       }
+      if (resolved.agent) {
+        throw new Error(`'batcher' and 'logger' on version '${v.version}' (a third-party runtime or a custom 'container') need the agent sidecar, which a CanaryRollout does not add yet; serve the versions with our model server, or use a ModelEndpoint`);
+      }
       return { ...resolved, version: v.version };
     };
 

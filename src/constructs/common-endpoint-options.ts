@@ -1,5 +1,6 @@
 import { Duration } from 'cdk8s';
 import { DeploymentStrategy, IServiceAccount, ISecret } from 'cdk8s-plus-33';
+import { Batcher } from './batcher';
 import { DeploymentMode, InferenceProtocol, ScaleMetric } from './endpoint-options';
 import { KnativeFeature } from './knative-features';
 import { PayloadLogging } from './payload-logging';
@@ -253,10 +254,20 @@ export interface CommonEndpointOptions {
 
   /**
    * Payload logging: each inference request and response sent to a sink as a CloudEvent, as
-   * KServe's `logger` does. Needs our model server (or `target: ServingTarget.KSERVE`, where
-   * KServe's agent logs): a custom `container` or a third-party runtime is refused at synth.
+   * KServe's `logger` does. Our model server logs itself; in front of a third-party runtime or a
+   * custom `container`, our server runs as an agent sidecar (port 9081) that logs for it
+   * (REST only). Under `target: ServingTarget.KSERVE`, KServe's agent logs.
    *
    * @default - no payload logging
    */
   readonly logger?: PayloadLogging;
+
+  /**
+   * Request batching, as KServe's `batcher`. Our model server batches itself (`maxBatchSize`);
+   * in front of a third-party runtime or a custom `container`, our server runs as an agent
+   * sidecar (port 9081) that batches V1 and V2 REST requests for it.
+   *
+   * @default - our model server batches adaptively up to 1024 rows; other runtimes get no batching
+   */
+  readonly batcher?: Batcher;
 }

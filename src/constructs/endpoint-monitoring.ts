@@ -131,6 +131,20 @@ export class EndpointMonitoring extends Construct {
   }
 
   /**
+   * The agent sidecar (issue 18 part 3) takes the pods' serving port in front of the runtime: the
+   * runtime stays scraped on its own metrics port, and the agent's `/metrics` (our request series
+   * and batch sizes) is a second endpoint on the serving port, as `component="agent"`. The
+   * dashboard and alerts keep following the runtime's metrics. `ModelEndpoint` calls this.
+   *
+   * @internal
+   */
+  public _agentInFront(): void {
+    if (!this.monitor) return;
+    collocateTransformerInMonitor(this.monitor, this.resolved, this.settings, true, contract.AGENT.containerName);
+    if (this.resolved.networkPolicy) admitMetricsScrapes(this.node.scope!, this.settings.prometheusNamespace, contract.AGENT.port);
+  }
+
+  /**
    * A transformer collocated in the predictor's pods takes their serving port: the predictor
    * stays scraped on its own metrics port, and our transformer (`scraped`) is scraped on the
    * serving port by the endpoint's monitor as `component="transformer"`, with its dashboard row

@@ -14,6 +14,7 @@ import { ServingTarget } from './serving-target';
 import { ModelImageMount, StorageUri } from './storage-uri';
 import { TransformerOptions } from './transformer-options';
 import * as contract from '../contract';
+import { addAgentSidecar } from '../render/agent-sidecar';
 import { assertCollocatable, collocatedTransformerOf, collocateTransformer } from '../render/collocated-transformer';
 import { componentLogger, componentName, patchPredictor, predictorHost, predictorProtocols, routeExplainTo, routeModelPathsTo, synthesizeComponentFromOptions } from '../render/component';
 import { synthesizeKServeEndpoint } from '../render/kserve/endpoint';
@@ -318,12 +319,14 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     } else {
       synthesizeRaw(this, this.resolved);
     }
+    if (this.resolved.agent) addAgentSidecar(this, this.resolved);
     const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
     if (this.resolved.keda?.prometheusAddress !== undefined && !monitoring.enabled) {
       throw new Error("'autoscaler: Autoscaler.KEDA' queries the series our monitor scrapes into Prometheus, but 'monitoring' is disabled; enable 'monitoring', or set 'minReplicas: 0' (KEDA's HTTP add-on counts requests itself)");
     }
     if (monitoring.enabled) {
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', this.resolved, monitoring);
+      if (this.resolved.agent) this.monitoring._agentInFront();
       // A runtime without metrics (TF Serving) has no monitor, and no scrape to admit.
       if (this.resolved.networkPolicy && this.monitoring.monitor) {
         admitMetricsScrapes(this, monitoring.prometheusNamespace, metricsPort(this.resolved));

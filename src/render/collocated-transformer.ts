@@ -86,6 +86,9 @@ export function assertCollocatable(options: TransformerOptions, resolved: Resolv
   if (!resolved.container.custom) {
     throw new Error("'collocated' puts the transformer beside a custom predictor 'container'; with our model server as the predictor, use 'inProcess: true', which runs the module in the predictor's own process");
   }
+  if (resolved.agent) {
+    throw new Error("'collocated' and the agent sidecar ('batcher' or 'logger' on a custom 'container') would both take the pod's serving port; drop 'collocated' (a separate transformer component works), or drop 'batcher' and 'logger'");
+  }
   if (resolved.protocol === InferenceProtocol.GRPC_V2) {
     throw new Error("'collocated' gives the endpoint's serving port to the transformer, which speaks REST, but the endpoint's 'protocol' is GRPC_V2; use InferenceProtocol.V1 or V2 for the endpoint, or drop 'collocated'");
   }

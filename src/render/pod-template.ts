@@ -218,6 +218,8 @@ function serverArgs(resolved: ResolvedEndpoint): string[] {
   }
   // Payload logging (issue 18 part 2); under KServe its agent logs instead (see render/kserve/predictor.ts).
   if (resolved.payloadLog && !resolved.kserve) args.push(...payloadLogArgs(resolved, resolved.payloadLog));
+  // `batcher` (issue 18 part 3): our server's own adaptive batching, which never waits.
+  if (resolved.batcher && !resolved.kserve) args.push(f.maxBatchSize, String(resolved.batcher.maxBatchSize));
   return args;
 }
 

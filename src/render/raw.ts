@@ -83,6 +83,13 @@ export function synthesizeRaw(scope: Construct, resolved: ResolvedEndpoint): voi
 }
 
 export function servicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
+  const ports = ownServicePorts(resolved);
+  // The agent sidecar (./agent-sidecar) takes the REST traffic in front of the runtime.
+  if (!resolved.agent) return ports;
+  return ports.map((p) => (p.name === 'http' ? { ...p, targetPort: k8s.IntOrString.fromNumber(contract.AGENT.port) } : p));
+}
+
+function ownServicePorts(resolved: ResolvedEndpoint): k8s.ServicePort[] {
   const grpc = isGrpc(resolved.protocol);
   if (resolved.container.runtime) return runtimeServicePorts(resolved.container.runtime);
   if (resolved.container.custom) {

@@ -6,7 +6,7 @@
  * test checks that the help lists every flag. Loads only `./config` (no onnxruntime-node, no
  * fastify), so `--help` works without onnxruntime-node installed.
  */
-import { DEFAULT_PROPAGATED_HEADERS, SERVER_COMMANDS, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { AGENT, DEFAULT_PROPAGATED_HEADERS, SERVER_COMMANDS, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
 import { DEFAULTS } from './config';
 
 type FlagKey = keyof typeof SERVER_FLAGS;
@@ -133,6 +133,10 @@ export function serveHelp(): string {
       lines.push(`  ${SERVER_FLAGS[key]}${variable}  default: ${doc.default}`, `      ${doc.description}`);
     }
   }
+  // The agent's flags live in AGENT (src/contract.ts), not SERVER_FLAGS.
+  lines.push('', 'agent (--mode agent; --http-port defaults to ' + AGENT.port + '):');
+  lines.push(`  ${AGENT.upstreamFlag}  (env ${AGENT.upstreamEnv})  default: none (required)`, '      the runtime container\'s URL in the pod, e.g. http://127.0.0.1:8080; every request is forwarded to it');
+  lines.push(`  ${AGENT.maxBatchLatencyFlag}  (env ${AGENT.maxBatchLatencyEnv})  default: 0 (no batching)`, '      batch concurrent V1 :predict / V2 infer requests for at most this long (up to --max-batch-size rows)');
   lines.push('');
   return lines.join('\n');
 }

@@ -36,6 +36,7 @@ const main = (): typeof import('./main') => require('./main');
 const grpc = (): typeof import('./grpc') => require('./grpc');
 const components = (): typeof import('./transformer/serve') => require('./transformer/serve');
 const router = (): typeof import('./router/serve') => require('./router/serve');
+const agent = (): typeof import('./agent/serve') => require('./agent/serve');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const commands: Record<string, (args: string[]) => Promise<number>> = {
@@ -52,6 +53,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
       serveComponent: (config) => components().serveComponent(config),
       serveRouter: (config) => router().serveRouter(config),
       installInProcess: (app, config) => components().installInProcess(app, config),
+      serveAgent: (config) => agent().serveAgent(config),
     });
   },
 };

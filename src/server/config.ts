@@ -48,7 +48,8 @@
  * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
-import { GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { AGENT, GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { AGENT_FLAGS, AgentConfig, parseAgentConfig } from './agent/config';
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { PAYLOAD_LOG_DEFAULTS, PayloadLogConfig, PayloadLogMode } from './payload-log/config';
@@ -100,6 +101,8 @@ export interface ServerConfig {
   readonly grpcLimits: GrpcTransportLimits;
   /** Set in router mode (`--mode router`, an inference graph; see `./router`). */
   readonly router?: RouterConfig;
+  /** Set in `--mode agent` (`./agent/config`). */
+  readonly agent?: AgentConfig;
 }
 
 /** Values of `--http-front`. */
@@ -218,6 +221,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const component = parseComponentConfig(mode, raw, where, (message) => {
     throw new ConfigError(message);
   });
+  const agent = parseAgentConfig(mode, (name) => flags.get(name), env, (message) => {
+    throw new ConfigError(message);
+  });
   const maxBodyBytes = bytes('maxBodyBytes') ?? DEFAULTS.maxBodyBytes;
   if (maxBodyBytes < 1) {
     throw new ConfigError(`${where('maxBodyBytes')} must be at least 1, got '${raw('maxBodyBytes')}'`);
@@ -236,9 +242,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     modelDir: raw('modelDir') ?? DEFAULTS.modelDir,
     storageUri: raw('storageUri'),
     protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
-    httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
+    httpPort: int('httpPort', 0, 65535) ?? (agent ? AGENT.port : DEFAULTS.httpPort),
     grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
-    mode: (mode === SERVER_MODES.mesh || mode === SERVER_MODES.router ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
+    mode: (mode === SERVER_MODES.mesh || mode === SERVER_MODES.router ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer || agent ? 'auto' : mode) as RepositoryMode,
     memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
     maxBodyBytes,
     requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,
@@ -264,6 +270,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     ...(mesh ? { mesh } : {}),
     ...(component ? { component } : {}),
     ...(mode === SERVER_MODES.router ? { router: routerOf(raw, where) } : {}),
+    ...(agent ? { agent } : {}),
     grpcLimits,
     ...faultsOf(raw, where, int),
     ...payloadLogOf(raw, where, int, oneOf, component?.kind ?? 'predictor'),
@@ -358,7 +365,7 @@ function parseGrpcLimits(
 // ---- end of gRPC port limits ----
 
 export function parseFlags(argv: readonly string[]): Map<string, string> {
-  const known = new Set<string>(Object.values(SERVER_FLAGS));
+  const known = new Set<string>([...Object.values(SERVER_FLAGS), ...AGENT_FLAGS]);
   const out = new Map<string, string>();
   // kserve-emit: what KServe appends to a transformer's or explainer's args, read after ours.
   const appended = new Map<string, string>();

@@ -78,6 +78,12 @@ export const ERRORS = {
   // --- transformer and explainer components (src/server/transformer, src/server/explainer) ---
   PREDICTOR_UNREACHABLE: def('MS_ERR_PREDICTOR_UNREACHABLE', 'predictor at %s is unreachable (%s)', 502, G.UNAVAILABLE),
   PREDICTOR_TIMEOUT: def('MS_ERR_PREDICTOR_TIMEOUT', 'predictor at %s did not answer within %s ms', 504, G.DEADLINE_EXCEEDED),
+  // ---- agent (issue 18 part 3): the runtime behind `--mode agent` ----
+  UPSTREAM_UNREACHABLE: def('MS_ERR_UPSTREAM_UNREACHABLE', 'the runtime at %s is unreachable (%s)', 502, G.UNAVAILABLE),
+  UPSTREAM_TIMEOUT: def('MS_ERR_UPSTREAM_TIMEOUT', 'the runtime at %s did not answer within %s ms', 504, G.DEADLINE_EXCEEDED),
+  UPSTREAM_ANSWER_TOO_LARGE: def('MS_ERR_UPSTREAM_ANSWER_TOO_LARGE', 'the runtime at %s answered more than %s bytes', 502, G.RESOURCE_EXHAUSTED),
+  UPSTREAM_BATCH_MISMATCH: def('MS_ERR_UPSTREAM_BATCH_MISMATCH', 'the runtime at %s answered a batch of %s with %s', 502, G.INTERNAL),
+  // ---- end of agent ----
   PREDICTOR_ERROR: def('MS_ERR_PREDICTOR_ERROR', 'predictor at %s answered status %s with %s', 502, G.INTERNAL),
   TRANSFORMER_FAILED: def('MS_ERR_TRANSFORMER_FAILED', 'the transformer module failed in %s', 500, G.INTERNAL),
   TRANSFORMER_REJECTED: def('MS_ERR_TRANSFORMER_REJECTED', '%s', 400, G.INVALID_ARGUMENT),

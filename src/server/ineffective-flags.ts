@@ -36,5 +36,8 @@ export function ineffectiveFlags(argv: readonly string[], env: NodeJS.ProcessEnv
   if (mode !== SERVER_MODES.mesh) {
     for (const key of MESH_ONLY.filter(given)) add(key, 'it configures a ModelMesh member (--mode mesh)');
   }
+  if (mode !== SERVER_MODES.router && given('graphSpec')) {
+    add('graphSpec', 'only an inference graph router (--mode router) reads a graph');
+  }
   return found;
 }

@@ -41,6 +41,8 @@ export interface ServeExtensions {
   serveComponent?(config: ServerConfig): Promise<number>;
   /** Serves an inference graph (`--mode router`) instead of a predictor. */
   serveRouter?(config: ServerConfig): Promise<number>;
+  /** Serves `--mode agent` (a sidecar in front of another runtime) instead of a predictor. */
+  serveAgent?(config: ServerConfig): Promise<number>;
   /** Installs the in-process transformer module / explainer into the predictor's app; false on a (logged) startup error. */
   installInProcess?(app: FastifyInstance, config: ServerConfig): Promise<boolean>;
 }
@@ -60,6 +62,13 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
   }
   for (const ignored of ineffectiveFlags(args)) {
     logLine(40, { event: 'flag_ignored', flag: ignored.flag, env: ignored.env, mode: ignored.mode }, ignored.message);
+  }
+  if (config.agent) {
+    if (!extensions.serveAgent) {
+      process.stderr.write('cdk8s-model-server serve: --mode agent is not available in this build\n');
+      return 2;
+    }
+    return extensions.serveAgent(config);
   }
   let interim: { server: http.Server; port: number } | undefined;
   if (config.storageUri) {

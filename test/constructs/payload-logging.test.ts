@@ -1,7 +1,8 @@
 /**
  * `logger` (PayloadLogging) on endpoints and on their transformer and explainer: rendered as our
  * model server's `--payload-log-*` flags on that component's container, as KServe's `logger` on
- * the component under `target: ServingTarget.KSERVE`, refused for a server that cannot log.
+ * the component under `target: ServingTarget.KSERVE`, and through the agent sidecar for a
+ * predictor whose server cannot log.
  */
 import { Chart, Testing } from 'cdk8s';
 import {
@@ -65,15 +66,15 @@ test('target KSERVE with a third-party runtime: allowed, KServe\'s agent logs', 
   expect(findOne(manifests, 'InferenceService').spec.predictor.logger).toEqual({ mode: 'all', url: SINK });
 });
 
+test('a third-party runtime or a custom container: the agent sidecar logs for it (test/constructs/agent-sidecar.test.ts)', () => {
+  for (const props of [{ format: ModelFormat.SKLEARN, storageUri: SKLEARN_MODEL }, { container: { image: 'example.com/my-server:1' } }]) {
+    const containers = findOne(synth({ mode: DeploymentMode.RAW, ...props, logger: { url: SINK } }), 'Deployment').spec.template.spec.containers;
+    expect(containers.map((c: any) => c.name)).toEqual(['model-server', 'agent']);
+    expect(flagValue(containers[1].args, '--payload-log-url')).toBe(SINK);
+  }
+});
+
 describe('refused at synth, naming the prop and the way out', () => {
-  test('a third-party runtime', () => {
-    expect(() => synth({ format: ModelFormat.SKLEARN, storageUri: SKLEARN_MODEL, logger: { url: SINK } }))
-      .toThrow(/'logger' needs our model server, but runtime kserve-\S+ serves this endpoint.*target: ServingTarget.KSERVE/);
-  });
-  test('a custom container', () => {
-    expect(() => synth({ container: { image: 'example.com/my-server:1' }, logger: { url: SINK } }))
-      .toThrow(/'logger' needs our model server, but a custom 'container' serves this endpoint/);
-  });
   test.each([['ftp://sink'], ['not a url']])('url %s', (url) => {
     expect(() => synth({ logger: { url } })).toThrow(`'logger.url' must be an http:// or https:// URL, got '${url}'`);
   });

@@ -112,11 +112,11 @@ describe('the command', () => {
     const out = JSON.parse(r.stdout);
     expect(out.mapped).toBe(false);
     expect(out.report).toContainEqual({
-      document: `${path.join(CORPUS_DIR, '10-logger-batcher-storage.yaml')}#1`,
-      object: 'InferenceService/torchserve-batcher',
-      path: 'spec.predictor.batcher',
+      document: `${path.join(CORPUS_DIR, '10-logger-batcher-storage.yaml')}#2`,
+      object: 'InferenceService/sklearn-storage-spec',
+      path: 'spec.predictor.model.storage',
       outcome: 'unmapped',
-      reason: expect.stringMatching(/batcher/),
+      reason: expect.stringMatching(/storage/),
     });
   });
 
@@ -125,7 +125,7 @@ describe('the command', () => {
     const out = path.join(tmp, 'strict');
     const r = run(['-', '--strict', '--out', out], text);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/--strict: 3 field\(s\) not mapped exactly, nothing written:\n {2}-#0 InferenceService\/sklearn-logger spec.predictor.logger/);
+    expect(r.stderr).toMatch(/--strict: 1 field\(s\) not mapped exactly, nothing written:\n {2}-#2 InferenceService\/sklearn-storage-spec spec.predictor.model.storage/);
     expect(fs.existsSync(out)).toBe(false);
     const ok = run(['-', '--strict'], fs.readFileSync(path.join(CORPUS_DIR, '03-autoscaling-serverless.yaml'), 'utf8'));
     expect(ok.status).toBe(0);

@@ -188,10 +188,8 @@ describe('field families', () => {
     expect(imports.get(f)!.runtimes[1].args).toEqual(['--model_name={{modelName}}', '--model_dir=/mnt/models', '--http_port=8080']);
   });
 
-  test('logger, batcher and a storage spec are reported, not dropped', () => {
+  test('logger and batcher map to their props; a storage spec is reported, not dropped', () => {
     expect(reportPaths(file('10'))).toEqual([
-      'InferenceService/sklearn-logger spec.predictor.logger',
-      'InferenceService/torchserve-batcher spec.predictor.batcher',
       'InferenceService/sklearn-storage-spec spec.predictor.model.storage',
     ]);
   });
@@ -314,9 +312,27 @@ spec:
     const plan = importKServe(parseDocuments('x.yaml', isvc('onnx')));
     expect(JSON.stringify(plan.namespaces[0].statements[0])).toContain('LoggerMode');
   });
-  test('served by a third-party runtime: still reported (no logging agent yet)', () => {
-    const plan = importKServe(parseDocuments('x.yaml', isvc('sklearn')));
-    expect(plan.report.filter(e => e.outcome === 'unmapped').map(e => e.path)).toEqual(['spec.predictor.logger']);
+  test('served by a third-party runtime: maps too, and the agent sidecar logs for it', () => {
+    const chart = Testing.chart();
+    const imported = KServeImport.fromYaml(chart, 'k', isvc('sklearn').replace('s3://m/iris.onnx', 's3://m/iris/'));
+    expect(imported.report.filter(e => e.outcome === 'unmapped')).toEqual([]);
+    const containers = findByKind(Testing.synth(chart), 'Service', 'iris')[0].spec.template.spec.containers;
+    expect(containers.map((c: any) => c.name)).toEqual(['model-server', 'agent']);
+    expect(containers[1].args).toContain('--payload-log-url');
+  });
+  test('a batcher maps to the batcher prop (maxLatency in ms as a Duration); its timeout is reported', () => {
+    const plan = importKServe(parseDocuments('x.yaml', `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: iris }
+spec:
+  predictor:
+    batcher: { maxBatchSize: 8, maxLatency: 250, timeout: 60 }
+    model: { modelFormat: { name: sklearn }, storageUri: 's3://m/iris/' }
+`));
+    const code = JSON.stringify(plan.namespaces[0].statements[0]);
+    expect(code).toContain('maxBatchSize');
+    expect(code).toContain('millis');
+    expect(plan.report.filter(e => e.outcome === 'unmapped').map(e => e.path)).toEqual(['spec.predictor.batcher.timeout']);
   });
   test('an unknown mode is an error naming the field', () => {
     expect(() => importKServe(parseDocuments('x.yaml', isvc('onnx', 'both')))).toThrow(/spec.predictor.logger.mode.*must be all, request or response, got 'both'/);
@@ -350,7 +366,7 @@ spec:
   test('fails without lenient, naming the document and every unmapped field', () => {
     const chart = Testing.chart();
     expect(() => KServeImport.fromYaml(chart, 'k', file('10').text, { fileName: '10.yaml' }))
-      .toThrow(/3 field\(s\) have no exact counterpart[\s\S]*10.yaml#0 InferenceService\/sklearn-logger spec.predictor.logger/);
+      .toThrow(/1 field\(s\) have no exact counterpart[\s\S]*10.yaml#2 InferenceService\/sklearn-storage-spec spec.predictor.model.storage/);
   });
 
   test('fromInferenceService imports one parsed manifest into the chart\'s namespace', () => {

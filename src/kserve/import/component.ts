@@ -240,10 +240,26 @@ export function mapLogger(r: FieldReader, path: string): Code | undefined {
   ]);
 }
 
+/**
+ * `batcher: {maxBatchSize, maxLatency}` (maxLatency in ms) as the `batcher` prop; KServe's
+ * defaults (32, 5000) are the prop's, so only values given are written.
+ */
+export function mapBatcher(r: FieldReader, path: string): Code | undefined {
+  if (!r.has(`${path}.batcher`)) return undefined;
+  const maxBatchSize = r.number(`${path}.batcher.maxBatchSize`);
+  const maxLatency = r.number(`${path}.batcher.maxLatency`);
+  if (r.has(`${path}.batcher.timeout`)) r.unmapped(`${path}.batcher.timeout`, "the batcher's own upstream timeout has no counterpart: the endpoint's 'timeout' applies to the runtime's answers");
+  r.mark(`${path}.batcher`);
+  return obj([
+    ['maxBatchSize', maxBatchSize !== undefined ? lit(maxBatchSize) : undefined],
+    ['maxLatency', maxLatency !== undefined ? call('cdk8s', 'Duration', 'millis', lit(maxLatency)) : undefined],
+  ]);
+}
+
 /** Pod and component fields that have no counterpart, with the reason each is reported. */
 export const UNMAPPED_COMPONENT_FIELDS: ReadonlyArray<readonly [string, string]> = [
-  ['logger', 'payload logging (KServe logger) maps to the logger prop only where our model server serves the component (a logging agent for any runtime is not built yet)'],
-  ['batcher', 'the KServe batcher sidecar has no counterpart in ModelEndpoint props'],
+  ['logger', 'payload logging (KServe logger) maps to the logger prop on a REST predictor only (our server or the agent sidecar logs); transformers, explainers and gRPC predictors are not covered'],
+  ['batcher', 'the KServe batcher maps to the batcher prop on a REST predictor only (our server or the agent sidecar batches)'],
   ['autoScaling', 'autoScaling.metrics (KEDA/HPA metric specs) has no counterpart: use scaleMetric/scaleTarget'],
   ['storageUris', 'several storage URIs per component have no counterpart: one storageUri per endpoint'],
   ['deploymentStrategy', 'raw-mode deploymentStrategy is not imported yet: set DeploymentStrategy in the generated code'],

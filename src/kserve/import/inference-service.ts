@@ -5,7 +5,7 @@
  * did; fields without a counterpart go to the report.
  */
 import { arr, call, Code, lib, lit, method, obj } from './code';
-import { mapContainer, mapEnv, mapImagePullSecrets, mapLogger, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
+import { mapBatcher, mapContainer, mapEnv, mapImagePullSecrets, mapLogger, mapResources, mapScheduling, mapServiceAccount, UNMAPPED_COMPONENT_FIELDS } from './component';
 import { FieldReader } from './fields';
 import { mapKeda } from './keda';
 import { camelCase, VariableNames } from './names';
@@ -241,12 +241,14 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
   const serviceAccount = mapServiceAccount(r, p, name);
   const imagePullSecrets = mapImagePullSecrets(r, p, name);
   let canaryPercent = r.number(`${p}.canaryTrafficPercent`);
-  // Payload logging maps to `logger` when our model server serves the predictor (the only server that logs yet).
-  const ownServerLogs = container === undefined && runtime === undefined && formatName?.toLowerCase() === 'onnx';
-  const logger = ownServerLogs ? mapLogger(r, p) : undefined;
+  // Payload logging and batching map to `logger` and `batcher` over REST: our model server does both itself,
+  // and in front of a runtime or a custom container our agent sidecar does (it speaks REST only).
+  const rest = protocol === undefined || !protocol.startsWith('grpc');
+  const logger = rest ? mapLogger(r, p) : undefined;
+  const batcher = rest ? mapBatcher(r, p) : undefined;
   if (kedaMapped) r.leftoversUnder(`${p}.autoScaling`, 'no counterpart with KEDA: our ScaledObject scales on our server\'s series');
   for (const [field, reason] of UNMAPPED_COMPONENT_FIELDS) {
-    if (field === 'canaryTrafficPercent' || (field === 'logger' && logger) || (kedaMapped && field === 'autoScaling')) continue;
+    if (field === 'canaryTrafficPercent' || (field === 'logger' && logger) || (field === 'batcher' && batcher) || (kedaMapped && field === 'autoScaling')) continue;
     r.unmapped(`${p}.${field}`, reason);
   }
 
@@ -272,6 +274,7 @@ export function mapInferenceService(r: FieldReader, ctx: InferenceServiceContext
     ['annotations', Object.keys(passed).length > 0 ? obj(Object.entries(passed).map(([k, v]) => [k, lit(v)] as const)) : undefined],
     ['knativeFeatures', knativeFlags.length > 0 ? arr(knativeFlags.map(flagCode)) : undefined],
     ['logger', logger],
+    ['batcher', batcher],
   ];
   // KServe's pod webhook adds the storage initializer to each pod, so KServe needs no Knative init-container
   // flag; the ModelServingController's pod webhook does the same for our endpoints. Our model server

@@ -117,6 +117,27 @@ export const SPEC_MODEL: SpecModel = {
         }
       ]
     },
+    "cdk8s-model-serving.Batcher": {
+      "fqn": "cdk8s-model-serving.Batcher",
+      "props": [
+        {
+          "name": "maxBatchSize",
+          "type": {
+            "primitive": "integer"
+          },
+          "optional": true,
+          "description": "The most rows (V1 instances, V2 dim 0) in one batch.\n\nDefault: 32 (KServe's default)."
+        },
+        {
+          "name": "maxLatency",
+          "type": {
+            "codec": "duration"
+          },
+          "optional": true,
+          "description": "The longest a request waits for its batch to fill (whole milliseconds, at most 10 minutes).\n\nDefault: Duration.millis(5000) (KServe's default)."
+        }
+      ]
+    },
     "cdk8s-model-serving.CanaryRolloutProps": {
       "fqn": "cdk8s-model-serving.CanaryRolloutProps",
       "props": [
@@ -164,6 +185,14 @@ export const SPEC_MODEL: SpecModel = {
           },
           "optional": true,
           "description": "What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger\non that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the\nrequest rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero\nthrough KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and\nwould bypass the split between the versions.\n\nDefault: Autoscaler.HPA."
+        },
+        {
+          "name": "batcher",
+          "type": {
+            "struct": "cdk8s-model-serving.Batcher"
+          },
+          "optional": true,
+          "description": "Request batching, as KServe's `batcher`.\n\nOur model server batches itself (`maxBatchSize`);\nin front of a third-party runtime or a custom `container`, our server runs as an agent\nsidecar (port 9081) that batches V1 and V2 REST requests for it.\n\nDefault: our model server batches adaptively up to 1024 rows; other runtimes get no batching."
         },
         {
           "name": "canary",
@@ -277,7 +306,7 @@ export const SPEC_MODEL: SpecModel = {
             "struct": "cdk8s-model-serving.PayloadLogging"
           },
           "optional": true,
-          "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
+          "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nOur model server logs itself; in front of a third-party runtime or a\ncustom `container`, our server runs as an agent sidecar (port 9081) that logs for it\n(REST only). Under `target: ServingTarget.KSERVE`, KServe's agent logs.\n\nDefault: no payload logging."
         },
         {
           "name": "mode",
@@ -920,7 +949,15 @@ export const SPEC_MODEL: SpecModel = {
             "enum": "cdk8s-model-serving.Autoscaler"
           },
           "optional": true,
-          "description": "What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or\n`ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);\n`minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route\ngoes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).\n\nDefault: Autoscaler.HPA."
+          "description": "What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or\n`ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);\n`minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route\ngoes through (with Gateway API, the endpoint adds the ReferenceGrant its HTTPRoute needs in\nthe interceptor's namespace).\n\nDefault: Autoscaler.HPA."
+        },
+        {
+          "name": "batcher",
+          "type": {
+            "struct": "cdk8s-model-serving.Batcher"
+          },
+          "optional": true,
+          "description": "Request batching, as KServe's `batcher`.\n\nOur model server batches itself (`maxBatchSize`);\nin front of a third-party runtime or a custom `container`, our server runs as an agent\nsidecar (port 9081) that batches V1 and V2 REST requests for it.\n\nDefault: our model server batches adaptively up to 1024 rows; other runtimes get no batching."
         },
         {
           "name": "container",
@@ -1075,7 +1112,7 @@ export const SPEC_MODEL: SpecModel = {
             "struct": "cdk8s-model-serving.PayloadLogging"
           },
           "optional": true,
-          "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
+          "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nOur model server logs itself; in front of a third-party runtime or a\ncustom `container`, our server runs as an agent sidecar (port 9081) that logs for it\n(REST only). Under `target: ServingTarget.KSERVE`, KServe's agent logs.\n\nDefault: no payload logging."
         },
         {
           "name": "maxReplicas",
@@ -3122,7 +3159,22 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
           "hpa",
           "keda"
         ],
-        "description": "What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or\n`ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);\n`minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route\ngoes through (a Gateway API route then needs a ReferenceGrant in the interceptor's namespace).\n\nDefault: Autoscaler.HPA.\n\nWhat scales a raw-mode endpoint's Deployment.\n\nhpa: A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`).\nkeda: KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
+        "description": "What scales the Deployment in raw mode. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, `scaleMetric` is `ScaleMetric.CONCURRENCY` (the default) or\n`ScaleMetric.RPS`, measured by our server's metrics in Prometheus (`kedaPrometheusAddress`);\n`minReplicas: 0` scales to zero through KEDA's HTTP add-on, whose interceptor the route\ngoes through (with Gateway API, the endpoint adds the ReferenceGrant its HTTPRoute needs in\nthe interceptor's namespace).\n\nDefault: Autoscaler.HPA.\n\nWhat scales a raw-mode endpoint's Deployment.\n\nhpa: A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`).\nkeda: KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
+      },
+      "batcher": {
+        "type": "object",
+        "properties": {
+          "maxBatchSize": {
+            "type": "integer",
+            "description": "The most rows (V1 instances, V2 dim 0) in one batch.\n\nDefault: 32 (KServe's default)."
+          },
+          "maxLatency": {
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "The longest a request waits for its batch to fill (whole milliseconds, at most 10 minutes).\n\nDefault: Duration.millis(5000) (KServe's default).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
+          }
+        },
+        "description": "Request batching, as KServe's `batcher`.\n\nOur model server batches itself (`maxBatchSize`);\nin front of a third-party runtime or a custom `container`, our server runs as an agent\nsidecar (port 9081) that batches V1 and V2 REST requests for it.\n\nDefault: our model server batches adaptively up to 1024 rows; other runtimes get no batching."
       },
       "container": {
         "type": "object",
@@ -3497,7 +3549,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
           }
         },
-        "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
+        "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nOur model server logs itself; in front of a third-party runtime or a\ncustom `container`, our server runs as an agent sidecar (port 9081) that logs for it\n(REST only). Under `target: ServingTarget.KSERVE`, KServe's agent logs.\n\nDefault: no payload logging."
       },
       "maxReplicas": {
         "type": "integer",
@@ -5070,6 +5122,21 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
         ],
         "description": "What scales each version's Deployment in raw mode, as a ModelEndpoint's `autoscaler`. Serverless mode refuses it: Knative scales.\n\nWith `Autoscaler.KEDA`, each version gets its own `ScaledObject` with a Prometheus trigger\non that version's series (`model_server_requests_in_flight` or, with `ScaleMetric.RPS`, the\nrequest rate), between its `minReplicas` (1 or more) and `maxReplicas`. Scale from zero\nthrough KEDA's HTTP add-on is refused: its interceptor routes by host to one Service and\nwould bypass the split between the versions.\n\nDefault: Autoscaler.HPA.\n\nWhat scales a raw-mode endpoint's Deployment.\n\nhpa: A HorizontalPodAutoscaler on CPU or memory utilization (KServe's `hpa`).\nkeda: KEDA (KServe's `keda`): a `ScaledObject` with a Prometheus trigger on the server's in-flight requests or request rate;"
       },
+      "batcher": {
+        "type": "object",
+        "properties": {
+          "maxBatchSize": {
+            "type": "integer",
+            "description": "The most rows (V1 instances, V2 dim 0) in one batch.\n\nDefault: 32 (KServe's default)."
+          },
+          "maxLatency": {
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "The longest a request waits for its batch to fill (whole milliseconds, at most 10 minutes).\n\nDefault: Duration.millis(5000) (KServe's default).\n\nA duration such as 30s, 5m, 1h30m or 500ms."
+          }
+        },
+        "description": "Request batching, as KServe's `batcher`.\n\nOur model server batches itself (`maxBatchSize`);\nin front of a third-party runtime or a custom `container`, our server runs as an agent\nsidecar (port 9081) that batches V1 and V2 REST requests for it.\n\nDefault: our model server batches adaptively up to 1024 rows; other runtimes get no batching."
+      },
       "canary": {
         "type": "object",
         "required": [
@@ -5746,7 +5813,7 @@ export const SPEC_SCHEMAS: { [kind: string]: { [key: string]: unknown } } = {
             "description": "The sink: an http:// or https:// URL, e.g. `http://message-dumper.default.svc.cluster.local`."
           }
         },
-        "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nNeeds our model server (or `target: ServingTarget.KSERVE`, where\nKServe's agent logs): a custom `container` or a third-party runtime is refused at synth.\n\nDefault: no payload logging."
+        "description": "Payload logging: each inference request and response sent to a sink as a CloudEvent, as KServe's `logger` does.\n\nOur model server logs itself; in front of a third-party runtime or a\ncustom `container`, our server runs as an agent sidecar (port 9081) that logs for it\n(REST only). Under `target: ServingTarget.KSERVE`, KServe's agent logs.\n\nDefault: no payload logging."
       },
       "mode": {
         "type": "string",

@@ -79,6 +79,8 @@ export function predictorSpec(r: ResolvedEndpoint, explicit: PredictorExplicit):
   if (r.timeoutSeconds !== undefined) predictor.timeout = r.timeoutSeconds;
   // Payload logging: KServe's agent sidecar logs for any runtime (ComponentExtensionSpec.logger: {mode, url}).
   if (r.payloadLog) predictor.logger = { mode: r.payloadLog.mode, url: r.payloadLog.url };
+  // Batching: KServe's agent batches for any runtime (ComponentExtensionSpec.batcher, maxLatency in ms).
+  if (r.batcher) predictor.batcher = { maxBatchSize: r.batcher.maxBatchSize, maxLatency: r.batcher.maxBatchLatencyMs };
   if (!r.serverless && explicit.deploymentStrategy) predictor.deploymentStrategy = r.deploymentStrategy;
   return predictor;
 }

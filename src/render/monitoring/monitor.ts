@@ -136,9 +136,11 @@ function scrapePortRelabelings(port: number): Relabeling[] {
  *   whose series say `component="transformer"` (the pods are the predictor's).
  *
  * @param transformerScraped whether the transformer is our server (whose metrics we know)
+ * @param component the `component` label of its series (the agent sidecar reuses this as `agent`)
  */
 export function collocateTransformerInMonitor(
   monitorObject: ApiObject, resolved: ResolvedEndpoint, monitoring: ResolvedMonitoring, transformerScraped: boolean,
+  component: string = COMPONENTS.transformer,
 ): void {
   const endpoints = resolved.serverless ? '/spec/podMetricsEndpoints' : '/spec/endpoints';
   const action = resolved.serverless
@@ -155,7 +157,7 @@ export function collocateTransformerInMonitor(
   if (!transformerScraped) return;
   const relabelings: Relabeling[] = [
     ...targetRelabelings(resolved),
-    { replacement: COMPONENTS.transformer, targetLabel: TARGET_LABELS.component },
+    { replacement: component, targetLabel: TARGET_LABELS.component },
   ];
   monitorObject.addJsonPatch(JsonPatch.add(`${endpoints}/-`, {
     port: resolved.serverless ? KNATIVE_USER_PORT_NAME : 'http',

@@ -192,7 +192,9 @@ export function resolveEndpoint(endpoint: EndpointFacts, props: EndpointInput): 
     // Only where the pod template cannot carry the init container itself.
     storageInitializerWebhook: serverless && (props.storageInitializerWebhook ?? false) && !features.has(KnativeFeature.INIT_CONTAINERS),
     kserve,
-    ...resolvePayloadLogging(props.logger, container, kserve),
+    ...resolvePayloadLogging(props.logger, kserve),
+    ...resolveBatcher(props.batcher),
+    ...resolveAgent(props, container, kserve, endpoint.protocol),
   };
   for (const [key, value] of Object.entries(resolved.labels)) assertLabel(key, value);
   for (const ns of resolved.allowedNamespaces) assertDns1123Label('allowedNamespaces', ns);
@@ -372,19 +374,48 @@ export function resolveImagePullSecrets(secrets: ReadonlyArray<{ readonly name: 
 }
 
 /**
- * `logger`, validated: an http(s) URL, and a server that can log (ours, or KServe's agent when
- * KServe creates the pods). A custom container or a third-party runtime cannot yet.
+ * `logger`, validated: an http(s) URL and a mode. A custom container or a third-party runtime logs
+ * through our agent sidecar (see resolveAgent); KServe's agent does it under `target: KSERVE`.
  */
-function resolvePayloadLogging(
-  logger: EndpointInput['logger'], container: ResolvedContainer, kserve: boolean | undefined,
-): { payloadLog?: ResolvedPayloadLog } {
+function resolvePayloadLogging(logger: EndpointInput['logger'], kserve: boolean | undefined): { payloadLog?: ResolvedPayloadLog } {
   if (!logger) return {};
-  const settings = resolveLoggerSettings(logger, kserve);
-  if (!kserve && (container.custom || container.runtime)) {
-    const what = container.runtime ? `runtime ${container.runtime.runtime.name}` : "a custom 'container'";
-    throw new Error(`'logger' needs our model server, but ${what} serves this endpoint: only our server sends payload events `
-      + '(a logging agent sidecar for any runtime is not built yet); remove \'logger\', serve the model with our server, '
-      + 'or use target: ServingTarget.KSERVE (KServe\'s agent logs for any runtime)');
+  return { payloadLog: resolveLoggerSettings(logger, kserve) };
+}
+
+/** `batcher`, validated, with KServe's defaults (32 rows, 5000 ms). */
+function resolveBatcher(batcher: EndpointInput['batcher']): { batcher?: { maxBatchSize: number; maxBatchLatencyMs: number } } {
+  if (!batcher) return {};
+  const maxBatchSize = batcher.maxBatchSize ?? contract.AGENT.defaultMaxBatchSize;
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > 1_000_000) {
+    throw new Error(`'batcher.maxBatchSize' must be an integer from 1 to 1000000, got ${maxBatchSize}`);
   }
-  return { payloadLog: settings };
+  const maxBatchLatencyMs = batcher.maxLatency ? batcher.maxLatency.toMilliseconds() : contract.AGENT.defaultMaxBatchLatencyMs;
+  if (!Number.isInteger(maxBatchLatencyMs) || maxBatchLatencyMs < 1 || maxBatchLatencyMs > 600_000) {
+    throw new Error(`'batcher.maxLatency' must be whole milliseconds from 1 ms to 10 minutes, got ${maxBatchLatencyMs} ms; use Duration.millis(5000) for KServe's default`);
+  }
+  return { batcher: { maxBatchSize, maxBatchLatencyMs } };
+}
+
+/**
+ * Whether our server runs as an agent sidecar: `batcher` or `logger` on a third-party runtime or a
+ * custom container (KServe's own agent does it under `target: ServingTarget.KSERVE`). The agent
+ * speaks REST to the runtime's HTTP port.
+ */
+function resolveAgent(
+  props: EndpointInput, container: ResolvedContainer, kserve: boolean | undefined, protocol: InferenceProtocol,
+): { agent?: { upstreamPort: number; image: string } } {
+  if (kserve || (!props.batcher && !props.logger) || (!container.custom && !container.runtime)) return {};
+  const what = container.runtime ? `runtime ${container.runtime.runtime.name}` : "a custom 'container'";
+  const asked = [props.batcher ? "'batcher'" : undefined, props.logger ? "'logger'" : undefined].filter(Boolean).join(' and ');
+  if (protocol === InferenceProtocol.GRPC_V2) {
+    throw new Error(`${asked} on ${what} add our agent sidecar, which takes REST (V1, V2) only, but the endpoint's 'protocol' is GRPC_V2; use InferenceProtocol.V2, or remove ${asked}`);
+  }
+  const upstreamPort = container.runtime ? container.runtime.httpPort : container.port;
+  if (upstreamPort === undefined) {
+    throw new Error(`${asked} on ${what} add our agent sidecar, which forwards REST, but the runtime has no HTTP port; remove ${asked}`);
+  }
+  if (upstreamPort === contract.AGENT.port) {
+    throw new Error(`${asked} add our agent sidecar on port ${contract.AGENT.port}, which is also the ${container.custom ? "'container.port'" : "runtime's HTTP port"}; move the runtime to another port`);
+  }
+  return { agent: { upstreamPort, image: props.serverImage ?? contract.DEFAULT_SERVER_IMAGE } };
 }

@@ -98,4 +98,11 @@ export interface ResolvedEndpoint {
   readonly kserve?: boolean;
   /** Payload logging (issue 18 part 2), validated. */
   readonly payloadLog?: ResolvedPayloadLog;
+  /** `batcher` (issue 18 part 3), validated, with KServe's defaults filled in. */
+  readonly batcher?: { readonly maxBatchSize: number; readonly maxBatchLatencyMs: number };
+  /**
+   * Set when our server runs as an agent sidecar in front of a third-party runtime or a custom
+   * container (for `batcher` or `logger`): the runtime's REST port it forwards to.
+   */
+  readonly agent?: { readonly upstreamPort: number; readonly image: string };
 }

@@ -40,7 +40,7 @@ export interface BufferedRequest {
   readonly secure?: boolean;
   /** Most answer bytes buffered; a longer answer is destroyed with `tooLargeError()`. Default: no bound. */
   readonly maxResponseBytes?: number;
-  readonly tooLargeError?: () => Error;
+  readonly tooLargeError?: (limit: number) => Error;
 }
 
 export interface BufferedAnswer {
@@ -93,13 +93,13 @@ function sendOnce(r: BufferedRequest): Promise<BufferedAnswer> {
       const limit = r.maxResponseBytes ?? Infinity;
       // A declared length over the bound fails before any byte is buffered.
       if (Number(res.headers['content-length'] ?? 0) > limit) {
-        fail(r.tooLargeError?.() ?? new Error(`answer larger than ${limit} bytes`));
+        fail(r.tooLargeError?.(limit) ?? new Error(`answer larger than ${limit} bytes`));
         return;
       }
       res.on('data', (c: Buffer) => {
         received += c.length;
         if (received > limit) {
-          fail(r.tooLargeError?.() ?? new Error(`answer larger than ${limit} bytes`));
+          fail(r.tooLargeError?.(limit) ?? new Error(`answer larger than ${limit} bytes`));
           return;
         }
         chunks.push(c);
