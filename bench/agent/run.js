@@ -22,6 +22,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
 const { closedLoopLoad: load, spawnUntil, startServe, stop } = require('../processes');
+const { writeResult } = require('../write-result');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'agent.json');
 
@@ -118,20 +119,13 @@ async function main() {
     for (const r of rows) {
       console.log(`${pad(r.runtime, 12)}${pad(r.scenario, 16)}${pad(r.connections, 7)}${pad(r.p50Ms, 9)}${pad(r.p99Ms, 9)}${pad(Math.round(r.rps), 9)}${pad(r.rpsVsDirect, 9)}${pad(r.p50VsDirect, 8)}${r.errors}`);
     }
-    const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
+    writeResult(RESULTS, {
       durationS: DURATION,
       warmupS: WARMUP,
       batching: BATCHING.join(' '),
       note: 'closed-loop load (bench/transformer/load.js); load generator, runtimes and agents share this machine\'s CPUs; x req/s and x p50 are ratios to direct at the same connections',
       rows,
-      seconds: Math.round((Date.now() - started) / 1000),
-    };
-    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-    fs.writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${path.relative(ROOT, RESULTS)} (${result.seconds} s)`);
+    }, started);
   } finally {
     await Promise.all(procs.map((p) => stop(p, 'SIGINT')));
     fs.rmSync(tmp, { recursive: true, force: true });

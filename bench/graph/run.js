@@ -18,6 +18,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
 const { closedLoopLoad: load, startServe } = require('../processes');
+const { writeResult } = require('../write-result');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'graph.json');
 
@@ -84,21 +85,14 @@ async function main() {
     for (const r of rows) console.log(`${pad(r.scenario, 18)}${pad(r.connections, 7)}${pad(Math.round(r.rps), 9)}${pad(r.p50Ms, 9)}${pad(r.p99Ms, 9)}${r.errors}`);
     console.log(`\n${pad('conns', 7)}${pad('+p50/hop ms', 13)}${pad('+p99/hop ms', 13)}${pad('net/in-proc req/s', 19)}in-proc/direct p50`);
     for (const h of hops) console.log(`${pad(h.connections, 7)}${pad(h.addedPerHopP50Ms, 13)}${pad(h.addedPerHopP99Ms, 13)}${pad(h.networkedOverInProcessRps, 19)}${h.inProcessOverDirectP50}`);
-    const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
+    writeResult(RESULTS, {
       steps: STEPS.map(([name, model]) => ({ name, model })),
       durationS: DURATION,
       warmupS: WARMUP,
       note: 'closed-loop load (bench/transformer/load.js); load generator, router and model servers share this machine\'s CPUs; added per hop = (networked - in process) / 3',
       rows,
       hops,
-      seconds: Math.round((Date.now() - started) / 1000),
-    };
-    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-    fs.writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${path.relative(ROOT, RESULTS)} (${result.seconds} s)`);
+    }, started);
   } finally {
     for (const p of procs) p.kill('SIGINT');
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -21,6 +21,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
 const { closedLoopLoad: load, startServe } = require('../processes');
+const { writeResult } = require('../write-result');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'logging.json');
 
@@ -114,10 +115,7 @@ async function main() {
     console.log('\nevents (whole run, warm-up included): sent / dropped by reason');
     for (const [name, c] of Object.entries(logCounters)) console.log(`  ${pad(name, 15)}${pad(c.sent, 9)}${JSON.stringify(c.dropped)}`);
     console.log(`  the healthy sink received ${healthy.received()} event(s), the 10% one ${sampledSink.received()}`);
-    const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
+    writeResult(RESULTS, {
       model: 'iris-logreg',
       durationS: DURATION,
       warmupS: WARMUP,
@@ -127,11 +125,7 @@ async function main() {
       healthySinkReceived: healthy.received(),
       sampledSinkReceived: sampledSink.received(),
       sampleRate: 0.1,
-      seconds: Math.round((Date.now() - started) / 1000),
-    };
-    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-    fs.writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${path.relative(ROOT, RESULTS)} (${result.seconds} s)`);
+    }, started);
   } finally {
     for (const p of procs) p.kill('SIGINT');
     await healthy.close();

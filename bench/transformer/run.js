@@ -20,6 +20,7 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 const { bundleServer } = require(path.join(ROOT, 'scripts', 'bundle-server.js'));
 const { closedLoopLoad: load, startServe } = require('../processes');
+const { writeResult } = require('../write-result');
 const MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
 const MODULE_SRC = path.join(ROOT, 'examples', 'transformer', 'module', 'iris-transformer.ts');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'transformer.json');
@@ -78,20 +79,13 @@ async function main() {
     for (const r of rows) {
       console.log(`${pad(r.scenario, 32)}${pad(r.connections, 7)}${pad(r.p50Ms, 9)}${pad(r.p99Ms, 9)}${pad(Math.round(r.rps), 10)}${pad(r.addedP50Ms, 20)}${r.errors}`);
     }
-    const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
+    writeResult(RESULTS, {
       model: 'iris-logreg',
       durationS: DURATION,
       warmupS: WARMUP,
       note: 'closed-loop load (bench/transformer/load.js); load generator, transformer and predictor share this machine\'s CPUs',
       rows,
-      seconds: Math.round((Date.now() - started) / 1000),
-    };
-    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-    fs.writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${path.relative(ROOT, RESULTS)} (${result.seconds} s)`);
+    }, started);
   } finally {
     for (const p of procs) p.kill('SIGINT');
     fs.rmSync(tmp, { recursive: true, force: true });
