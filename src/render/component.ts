@@ -38,7 +38,8 @@ const COMPONENT_RESOURCES: ResolvedResources = {
 
 /** Everything a component's pod needs, decided by Transformer or Explainer. */
 export interface ComponentSpec {
-  readonly kind: ComponentKind;
+  /** An endpoint's transformer or explainer, or an inference graph's router (src/render/graph). */
+  readonly kind: ComponentKind | 'router';
   /** `<endpoint>-transformer` / `<endpoint>-explainer`. */
   readonly name: string;
   readonly image: string;
@@ -219,8 +220,10 @@ export function predictorProtocols(resolved: ResolvedEndpoint): InferenceProtoco
 /** Synthesizes the component's workload under `scope` (ids `Resource`, `Service`, `HorizontalPodAutoscaler`). */
 export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint, spec: ComponentSpec): void {
   if (resolved.kserve) {
+    const kind = spec.kind;
+    if (kind === 'router') throw new Error("an inference graph cannot be emitted for 'target: ServingTarget.KSERVE' yet; use 'target: ServingTarget.NATIVE'");
     // kserve-emit: the same pod, as the InferenceService's component; KServe creates the objects.
-    addKServeComponent(resolved.endpoint, spec.kind, kserveComponentSpec(resolved, { ...spec, pod: podSpec(resolved, spec) }));
+    addKServeComponent(resolved.endpoint, kind, kserveComponentSpec(resolved, { ...spec, kind, pod: podSpec(resolved, spec) }));
     return;
   }
   const labels = objectLabels(resolved, spec.kind);
