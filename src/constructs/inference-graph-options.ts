@@ -97,13 +97,8 @@ export interface GraphEndpointStepOptions extends GraphStepOptions {
   readonly protocol?: InferenceProtocol;
 }
 
-/** What a step calls. Internal. */
-export enum GraphStepTarget {
-  ENDPOINT = 'endpoint',
-  URL = 'url',
-  NODE = 'node',
-  MODEL = 'model',
-}
+/** What a step calls. */
+type GraphStepTarget = 'endpoint' | 'url' | 'node' | 'model';
 
 /**
  * One step of a graph node: an endpoint of the same app, a URL, another node of the graph,
@@ -115,24 +110,24 @@ export class GraphStep {
    * (`/v1/models/<name>:predict` or `/v2/models/<name>/infer`).
    */
   public static endpoint(endpoint: IModelEndpoint, options: GraphEndpointStepOptions = {}): GraphStep {
-    return new GraphStep(GraphStepTarget.ENDPOINT, options.name ?? endpoint.modelName, options, { endpoint, protocol: options.protocol });
+    return new GraphStep('endpoint', options.name ?? endpoint.modelName, options, { endpoint, protocol: options.protocol });
   }
 
   /**
    * POSTs the step's input to a full URL (path included), e.g. a service outside this app.
    *
-   * @param name the step's name (unique within its node)
+   * @param stepName the step's name (unique within its node)
    */
-  public static url(name: string, url: string, options: GraphStepOptions = {}): GraphStep {
+  public static url(stepName: string, url: string, options: GraphStepOptions = {}): GraphStep {
     if (!/^https?:\/\/[^\s/]+/.test(url)) {
       throw new Error(`GraphStep.url() needs an http:// or https:// URL, got '${url}'`);
     }
-    return new GraphStep(GraphStepTarget.URL, options.name ?? name, options, { url });
+    return new GraphStep('url', options.name ?? stepName, options, { url });
   }
 
   /** Runs another node of the same graph. */
   public static node(nodeName: string, options: GraphStepOptions = {}): GraphStep {
-    return new GraphStep(GraphStepTarget.NODE, options.name ?? nodeName, options, { nodeName });
+    return new GraphStep('node', options.name ?? nodeName, options, { nodeName });
   }
 
   /**
@@ -143,7 +138,7 @@ export class GraphStep {
    * @param storageUri where the model is stored (fetched by a storage initializer)
    */
   public static model(modelName: string, storageUri: StorageUri, options: GraphStepOptions = {}): GraphStep {
-    return new GraphStep(GraphStepTarget.MODEL, options.name ?? modelName, options, { modelName, storageUri });
+    return new GraphStep('model', options.name ?? modelName, options, { modelName, storageUri });
   }
 
   /** @internal */

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { CommonEndpointOptions } from './common-endpoint-options';
 import { EndpointIngress } from './endpoint-ingress';
 import { DeploymentMode, InferenceProtocol } from './endpoint-options';
-import { GraphNode, GraphRouterType, GraphStep, GraphStepTarget } from './inference-graph-options';
+import { GraphNode, GraphRouterType, GraphStep } from './inference-graph-options';
 import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
 import { ServingTarget } from './serving-target';
 import * as contract from '../contract';
@@ -224,16 +224,16 @@ export class InferenceGraph extends Construct {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     };
     switch (step._target) {
-      case GraphStepTarget.NODE:
+      case 'node':
         return { ...common, nodeName: step._nodeName };
-      case GraphStepTarget.URL:
+      case 'url':
         return { ...common, serviceUrl: step._url };
-      case GraphStepTarget.MODEL:
+      case 'model':
         if (!this.inProcess) {
           throw new Error(`${where}: GraphStep.model() runs in the router's own process, which needs 'inProcess: true'; set it, or call a ModelEndpoint with GraphStep.endpoint()`);
         }
         return { ...common, model: step._modelName };
-      case GraphStepTarget.ENDPOINT: {
+      case 'endpoint': {
         const endpoint = step._endpoint!;
         if (endpoint.node.root !== this.node.root) {
           throw new Error(`${where}: endpoint '${endpoint.node.path}' belongs to another App; a graph calls endpoints of its own App (use GraphStep.url() for a service deployed elsewhere)`);
@@ -327,10 +327,10 @@ function inProcessModels(graphName: string, nodes: { [name: string]: GraphNode }
   for (const step of root._steps) {
     const where = `inference graph '${graphName}' node 'root' step '${step._name}' cannot run in-process`;
     let model: RouterModel;
-    if (step._target === GraphStepTarget.MODEL) {
+    if (step._target === 'model') {
       assertDns1123Label('GraphStep.model() modelName', step._modelName!);
       model = { name: step._modelName!, storageUri: step._storageUri! };
-    } else if (step._target === GraphStepTarget.ENDPOINT) {
+    } else if (step._target === 'endpoint') {
       const endpoint = step._endpoint!;
       if (!(endpoint instanceof ModelEndpoint)) {
         throw new Error(`${where}: '${endpoint.node.path}' is not a ModelEndpoint of this app (an imported endpoint or a CanaryRollout), so its model is unknown; use GraphStep.model() with its storageUri, ${fix}`);

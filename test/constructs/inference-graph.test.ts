@@ -66,6 +66,9 @@ describe('the four router kinds', () => {
     const container = routerContainer(manifests, 'serverless');
     expect(container.args).toEqual(['serve', '--mode', 'router', '--http-port', '8080', '--graph-spec', '/etc/inference-graph/graph.json']);
     expect(container.volumeMounts).toContainEqual({ name: 'inference-graph', mountPath: '/etc/inference-graph', readOnly: true });
+    // A changed graph changes the revision template, so Knative rolls the router.
+    const template = findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1', name: 'graph' }).spec.template;
+    expect(template.metadata.annotations['serving.cdk8s-model-serving.io/graph-spec-sha256']).toMatch(/^[0-9a-f]{64}$/);
     const ksvc = findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1', name: 'graph' });
     expect(ksvc.metadata.labels['app.kubernetes.io/component']).toBe('router');
     // Reached through its VirtualService, so Knative's own route stays cluster-local.
@@ -191,6 +194,18 @@ describe('raw mode', () => {
       });
     }
     expect(findOne(manifests, 'NetworkPolicy', { name: 'graph' }).spec.podSelector.matchLabels).toEqual({ 'serving.cdk8s-model-serving.io/endpoint': 'graph' });
+  });
+
+  test('the pod template carries the SHA-256 of the graph JSON: another graph, another hash', () => {
+    const hash = (weight: number) => {
+      const { manifests } = synth((scaler, iris) => ({
+        mode: DeploymentMode.RAW,
+        root: GraphNode.splitter([GraphStep.endpoint(scaler, { weight }), GraphStep.endpoint(iris, { weight: 100 - weight })]),
+      }));
+      return findOne(manifests, 'Deployment', { name: 'graph' }).spec.template.metadata.annotations['serving.cdk8s-model-serving.io/graph-spec-sha256'];
+    };
+    expect(hash(50)).toBe(hash(50));
+    expect(hash(50)).not.toBe(hash(60));
   });
 
   test('an endpoint in another namespace admits the router\'s namespace too', () => {

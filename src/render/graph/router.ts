@@ -3,6 +3,7 @@
  * ConfigMap, as a Knative Service (serverless) or Deployment + Service + HPA (raw), with the
  * route to it, its NetworkPolicy and, for an in-process graph, the models it loads. Internal.
  */
+import { createHash } from 'crypto';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as contract from '../../contract';
@@ -54,10 +55,14 @@ export function routerArgs(specFile: string, modelDir: string | undefined): stri
 
 /** Synthesizes the router under `scope`: ConfigMap `Spec`, the workload (`Resource`, ...), the route and the NetworkPolicy. */
 export function synthesizeRouter(scope: Construct, inputs: RouterInputs): void {
-  const { resolved } = inputs;
+  const json = JSON.stringify(inputs.spec, undefined, 2);
+  const resolved: ResolvedEndpoint = {
+    ...inputs.resolved,
+    annotations: { ...inputs.resolved.annotations, [contract.GRAPH_CONSTRUCT.specHashAnnotation]: createHash('sha256').update(json).digest('hex') },
+  };
   const spec = new k8s.KubeConfigMap(scope, 'Spec', {
     metadata: { namespace: resolved.namespace, labels: objectLabels(resolved, 'router') },
-    data: { [contract.GRAPH.specKey]: JSON.stringify(inputs.spec, undefined, 2) },
+    data: { [contract.GRAPH.specKey]: json },
   });
   const volumes: PodVolume[] = [{
     volume: { name: SPEC_VOLUME, configMap: { name: spec.name } },
@@ -82,7 +87,7 @@ export function synthesizeRouter(scope: Construct, inputs: RouterInputs): void {
     scaleMetric: resolved.scaleMetric,
     scaleTarget: resolved.scaleTarget,
   });
-  routerIngress(scope, resolved);
+  routerIngress(scope, inputs.resolved);
   // Knative's activator and gateways reach the pod on ports of their own: admit every port there.
   if (resolved.networkPolicy) endpointNetworkPolicy(scope, resolved, resolved.serverless ? [] : [contract.HTTP_PORT]);
 }
