@@ -126,6 +126,10 @@ export const SERVER_FLAGS = {
   /** The `ce-endpoint` attribute (KServe: `default` or `canary`). */
   payloadLogEndpoint: '--payload-log-endpoint',
   // ---- end of payload logging ----
+  // ---- graph router (issue 18 part 1, src/server/router): the same value as GRAPH.specFlag (defined below) ----
+  /** The inference graph spec (JSON file) `--mode router` serves. */
+  graphSpec: '--graph-spec',
+  // ---- end of graph router ----
 };
 
 /** Values of `--mode` / `SERVER_MODE`: how the model directory is laid out. */
@@ -142,6 +146,8 @@ export const SERVER_MODES = {
   transformer: 'transformer',
   /** an explainer component: answers `:explain` by calling `--predictor-host`. */
   explainer: 'explainer',
+  /** an inference graph router (GRAPH.routerMode): serves the graph of `--graph-spec` (src/server/router). */
+  router: 'router',
 };
 
 /** Subcommands of the `cdk8s-model-server` binary. */
@@ -228,6 +234,9 @@ export const SERVER_ENV = {
   payloadLogInferenceService: 'PAYLOAD_LOG_INFERENCE_SERVICE',
   payloadLogNamespace: 'PAYLOAD_LOG_NAMESPACE',
   payloadLogEndpoint: 'PAYLOAD_LOG_ENDPOINT',
+  // ---- graph router (GRAPH.specEnv) ----
+  graphSpec: 'GRAPH_SPEC',
+  // ---- end of graph router ----
   // ---- end of payload logging ----
 };
 
@@ -735,6 +744,15 @@ export const AGENT = {
   containerName: 'agent',
 } as const;
 // ---- end of agent ----
+// ---- graph router (issue 18 part 1, src/server/router) ----
+/** Names the router's answers use next to GRAPH's. */
+export const GRAPH_ROUTER = {
+  /** Field added to a JSON-object answer when soft steps failed: `[{ node, step, status, reason }]`. */
+  failedStepsField: 'failed_steps',
+  /** The `protocol` label of the router's request metrics (model label: the graph, or `graph/step`). */
+  metricProtocol: 'graph',
+} as const;
+// ---- end of graph router ----
 // ---- inference graph construct (issue 18 part 1) ----
 /** What the InferenceGraph construct puts on the router's objects. */
 export const GRAPH_CONSTRUCT = {

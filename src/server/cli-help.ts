@@ -67,6 +67,7 @@ export const SERVE_FLAG_DOCS: Record<FlagKey, FlagDoc> = {
   payloadLogInferenceService: { group: S, default: 'the model name', description: 'ce-inferenceservicename of payload events' },
   payloadLogNamespace: { group: S, default: "''", description: 'ce-namespace of payload events' },
   payloadLogEndpoint: { group: S, default: "''", description: 'ce-endpoint of payload events (KServe: default or canary)' },
+  graphSpec: { group: S, default: '/etc/inference-graph/graph.json', description: '--mode router: the inference graph to serve (JSON, KServe InferenceGraph nodes); model steps run on --model-dir in process' },
   faultDelayMs: { group: S, default: '0 (off)', description: 'TEST-ONLY: milliseconds added to every inference request; never set in a deployment' },
   peers: { group: MESH, default: 'none', description: 'comma-separated host:port of every member' },
   peerDns: { group: MESH, default: 'none', description: 'headless Service name whose addresses are the members (port: --http-port)' },

@@ -37,6 +37,7 @@ const storage = (): typeof import('./storage') => require('./storage');
 const main = (): typeof import('./main') => require('./main');
 const grpc = (): typeof import('./grpc') => require('./grpc');
 const components = (): typeof import('./transformer/serve') => require('./transformer/serve');
+const router = (): typeof import('./router/serve') => require('./router/serve');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export const commands: Record<string, (args: string[]) => Promise<number>> = {
@@ -51,6 +52,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
     return main().serveMain(args, {
       startGrpc: (core, config, app) => grpc().startGrpc(core, config, app),
       serveComponent: (config) => components().serveComponent(config),
+      serveRouter: (config) => router().serveRouter(config),
       installInProcess: (app, config) => components().installInProcess(app, config),
     });
   },

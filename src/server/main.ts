@@ -38,6 +38,8 @@ export interface ServeExtensions {
   startGrpc?(core: InferenceCore, config: ServerConfig, app: FastifyInstance): Promise<SideServer>;
   /** Serves a transformer or explainer component (`--mode transformer|explainer`) instead of a predictor. */
   serveComponent?(config: ServerConfig): Promise<number>;
+  /** Serves an inference graph (`--mode router`) instead of a predictor. */
+  serveRouter?(config: ServerConfig): Promise<number>;
   /** Installs the in-process transformer module / explainer into the predictor's app; false on a (logged) startup error. */
   installInProcess?(app: FastifyInstance, config: ServerConfig): Promise<boolean>;
 }
@@ -92,6 +94,13 @@ export async function serveMain(args: string[], extensions: ServeExtensions = {}
       logLine(40, { event: 'model_dir_wait_expired', modelDir: config.modelDir, waitSeconds: config.modelDirWaitSeconds },
         modelDirTimeoutReason(config.modelDir, config.modelDirWaitSeconds));
     }
+  }
+  if (config.router) {
+    if (!extensions.serveRouter) {
+      process.stderr.write('cdk8s-model-server serve: --mode router is not available in this build\n');
+      return 2;
+    }
+    return extensions.serveRouter(config);
   }
   if (config.component && config.component.kind !== 'predictor') {
     if (!extensions.serveComponent) {

@@ -10,7 +10,7 @@ import { CounterSeries, HistogramSeries, HotCounter, HotGauge, HotHistogram } fr
 import { RepositoryEvents } from './models/repository';
 
 /** The protocols in the `protocol` label. */
-export type MetricProtocol = 'v1' | 'v2' | 'grpc';
+export type MetricProtocol = 'v1' | 'v2' | 'grpc' | 'graph';
 
 /** The server's metrics and registry. */
 export class ServerMetrics {

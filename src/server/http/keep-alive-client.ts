@@ -7,6 +7,7 @@
  * failure can be retried once on a new socket (https://nodejs.org/api/http.html#requestreusedsocket).
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 
 /** A keep-alive pool; the most recently freed socket is reused first (`lifo`). */
 export function keepAliveAgent(maxSockets: number, maxFreeSockets: number): http.Agent {
@@ -35,6 +36,11 @@ export interface BufferedRequest {
   readonly timeoutError: () => Error;
   /** Whether a failure on a reused socket is tried once more on a new one. */
   readonly retryOnReusedSocket: (failure: RequestFailure) => boolean;
+  /** Over TLS (`agent` must then be an `https.Agent`). */
+  readonly secure?: boolean;
+  /** Most answer bytes buffered; a longer answer is destroyed with `tooLargeError()`. Default: no bound. */
+  readonly maxResponseBytes?: number;
+  readonly tooLargeError?: () => Error;
 }
 
 export interface BufferedAnswer {
@@ -73,28 +79,50 @@ function sendOnce(r: BufferedRequest): Promise<BufferedAnswer> {
     const headers: Record<string, string | number> = { ...r.headers };
     if (r.body) headers['content-length'] = r.body.length;
     let timer: NodeJS.Timeout | undefined;
-    const req = http.request({ host: r.host, port: r.port, method: r.method, path: r.path, headers, agent: r.agent }, (res) => {
+    // The error a deliberate destroy (timeout, size bound) reports, whichever of the request's and
+    // the response's error events comes first.
+    let forced: Error | undefined;
+    const fail = (err: Error) => {
+      forced ??= err;
+      req.destroy(err);
+    };
+    const send = r.secure ? https.request : http.request;
+    const req = send({ host: r.host, port: r.port, method: r.method, path: r.path, headers, agent: r.agent }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let received = 0;
+      const limit = r.maxResponseBytes ?? Infinity;
+      // A declared length over the bound fails before any byte is buffered.
+      if (Number(res.headers['content-length'] ?? 0) > limit) {
+        fail(r.tooLargeError?.() ?? new Error(`answer larger than ${limit} bytes`));
+        return;
+      }
+      res.on('data', (c: Buffer) => {
+        received += c.length;
+        if (received > limit) {
+          fail(r.tooLargeError?.() ?? new Error(`answer larger than ${limit} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('end', () => {
         clearTimeout(timer);
         resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) });
       });
       res.on('error', (err) => {
         clearTimeout(timer);
-        reject(new RequestFailure(err, req.reusedSocket, true));
+        reject(new RequestFailure(forced ?? err, req.reusedSocket, true));
       });
     });
     if (r.timeoutMs > 0) {
       if (r.idleTimeout) {
-        req.setTimeout(r.timeoutMs, () => req.destroy(r.timeoutError()));
+        req.setTimeout(r.timeoutMs, () => fail(r.timeoutError()));
       } else {
-        timer = setTimeout(() => req.destroy(r.timeoutError()), r.timeoutMs);
+        timer = setTimeout(() => fail(r.timeoutError()), r.timeoutMs);
       }
     }
     req.on('error', (err) => {
       clearTimeout(timer);
-      reject(new RequestFailure(err, req.reusedSocket, false));
+      reject(new RequestFailure(forced ?? err, req.reusedSocket, false));
     });
     req.end(r.body);
   });
