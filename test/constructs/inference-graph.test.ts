@@ -64,7 +64,7 @@ describe('the four router kinds', () => {
       },
     });
     const container = routerContainer(manifests, 'serverless');
-    expect(container.args).toEqual(['serve', '--mode', 'router', '--http-port', '8080', '--graph-spec', '/etc/inference-graph/graph.json']);
+    expect(container.args).toEqual(['serve', '--mode', 'router', '--model-name', 'graph', '--http-port', '8080', '--graph-spec', '/etc/inference-graph/graph.json']);
     expect(container.volumeMounts).toContainEqual({ name: 'inference-graph', mountPath: '/etc/inference-graph', readOnly: true });
     // A changed graph changes the revision template, so Knative rolls the router.
     const template = findOne(manifests, 'Service', { apiVersion: 'serving.knative.dev/v1', name: 'graph' }).spec.template;
@@ -233,7 +233,7 @@ describe('in process', () => {
     expectValidManifests(manifests);
     expect(specOf(manifests).nodes.root.steps).toEqual([{ name: 'scaler', model: 'scaler' }, { name: 'iris', model: 'iris' }]);
     const pod = findOne(manifests, 'Deployment', { name: 'graph' }).spec.template.spec;
-    expect(pod.containers[0].args).toEqual(['serve', '--mode', 'router', '--http-port', '8080', '--graph-spec', '/etc/inference-graph/graph.json', '--model-dir', '/mnt/models']);
+    expect(pod.containers[0].args).toEqual(['serve', '--mode', 'router', '--model-name', 'graph', '--http-port', '8080', '--graph-spec', '/etc/inference-graph/graph.json', '--model-dir', '/mnt/models']);
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'model-dir', mountPath: '/mnt/models', readOnly: true });
     expect(pod.initContainers.map((i: any) => [i.name, i.args])).toEqual([
       ['storage-initializer-0', ['storage-initializer', 's3://models/scaler/model.onnx', '/mnt/models/scaler']],

@@ -41,12 +41,16 @@ export interface RouterInputs {
   readonly models: RouterModel[];
 }
 
-/** The router's server arguments (what `--mode router` needs), given the spec file and the model directory. */
-export function routerArgs(specFile: string, modelDir: string | undefined): string[] {
+/**
+ * The router's server arguments: `--mode router`, the graph's name (its metrics' model label),
+ * the spec file and, in process, the model directory.
+ */
+export function routerArgs(graphName: string, specFile: string, modelDir: string | undefined): string[] {
   const f = contract.SERVER_FLAGS;
   return [
     contract.SERVER_COMMANDS.serve,
     f.mode, contract.GRAPH.routerMode,
+    f.modelName, graphName,
     f.httpPort, String(contract.HTTP_PORT),
     contract.GRAPH.specFlag, specFile,
     ...(modelDir !== undefined ? [f.modelDir, modelDir] : []),
@@ -74,7 +78,7 @@ export function synthesizeRouter(scope: Construct, inputs: RouterInputs): void {
     kind: 'router',
     name: resolved.name,
     image: inputs.image,
-    args: routerArgs(`${contract.GRAPH.specDir}/${contract.GRAPH.specKey}`, models ? contract.MODEL_DIR : undefined),
+    args: routerArgs(resolved.name, `${contract.GRAPH.specDir}/${contract.GRAPH.specKey}`, models ? contract.MODEL_DIR : undefined),
     port: contract.HTTP_PORT,
     custom: false,
     env: new Map(),
