@@ -6,6 +6,7 @@ import { EndpointIngress } from './endpoint-ingress';
 import { DeploymentMode, InferenceProtocol } from './endpoint-options';
 import { GraphNode, GraphRouterType, GraphStep } from './inference-graph-options';
 import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
+import { MonitoringOptions } from './monitoring-options';
 import { ServingTarget } from './serving-target';
 import * as contract from '../contract';
 import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../graph/spec';
@@ -13,6 +14,7 @@ import { validateGraphSpec } from '../graph/validate';
 import { componentResources, predictorHost, predictorProtocols } from '../render/component';
 import { RouterModel, synthesizeRouter } from '../render/graph/router';
 import { resolveTarget } from '../render/kserve/target';
+import { resolveMonitoring } from '../render/monitoring/resolve';
 import { selectorLabels } from '../render/pod-template';
 import { assertDerivedLength, assertDns1035Label, assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 import { resolveEndpoint } from '../render/resolve/resolve-endpoint';
@@ -95,6 +97,15 @@ export interface InferenceGraphProps extends CommonEndpointOptions {
   readonly ingress?: EndpointIngress;
 
   /**
+   * Prometheus scraping of the router's `/metrics` (a PodMonitor in serverless mode, a
+   * ServiceMonitor in raw mode; series labelled `component="router"`). Needs the Prometheus
+   * operator's CRDs. Alert rules and dashboards are the endpoints' (`monitoring` there).
+   *
+   * @default - scraping on, with the defaults of `MonitoringOptions`
+   */
+  readonly monitoring?: MonitoringOptions;
+
+  /**
    * Namespaces allowed to reach the router, besides its own pods.
    *
    * @default - serverless: istio-system and knative-serving; raw: istio-system, or
@@ -135,6 +146,8 @@ export class InferenceGraph extends Construct {
   public readonly mode: DeploymentMode;
   /** Whether the graph runs in one server process. */
   public readonly inProcess: boolean;
+  /** The PodMonitor (serverless) or ServiceMonitor (raw) that scrapes the router; undefined with monitoring off. */
+  public readonly monitor?: ApiObject;
 
   private readonly graphSpec: GraphSpec;
 
@@ -154,8 +167,14 @@ export class InferenceGraph extends Construct {
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
     const resolved = resolveEndpoint({
-      node: this.node, construct: this, mode: this.mode, protocol: InferenceProtocol.V2,
-      name: this.name, modelName: this.name, namespace: this.namespace, host: this.host,
+      node: this.node,
+      construct: this,
+      mode: this.mode,
+      protocol: InferenceProtocol.V2,
+      name: this.name,
+      modelName: this.name,
+      namespace: this.namespace,
+      host: this.host,
     }, {
       ...props,
       target: ServingTarget.NATIVE,
@@ -178,12 +197,13 @@ export class InferenceGraph extends Construct {
       throw new Error(`inference graph '${this.name}' is invalid: ${problems.join('; ')}`);
     }
 
-    synthesizeRouter(this, {
+    this.monitor = synthesizeRouter(this, {
       resolved,
       spec: this.graphSpec,
       image: props.serverImage ?? contract.DEFAULT_SERVER_IMAGE,
       resources: this.inProcess ? resolved.resources : componentResources('resources', props.resources),
       models,
+      monitoring: resolveMonitoring(props.monitoring, false, this.namespace),
     });
     if (!this.inProcess) this.admitRouterToEndpoints(nodes, resolved);
   }

@@ -23,7 +23,10 @@ function endpoint(scope: Chart, modelName: string, props: Partial<ModelEndpointP
 }
 
 /** Synthesizes a graph over endpoints `scaler` and `iris` (raw mode unless `endpointProps` says otherwise). */
-function synth(graph: (scaler: ModelEndpoint, iris: ModelEndpoint) => InferenceGraphProps, endpointProps: Partial<ModelEndpointProps> = { mode: DeploymentMode.RAW }) {
+function synth(
+  graph: (scaler: ModelEndpoint, iris: ModelEndpoint) => InferenceGraphProps,
+  endpointProps: Partial<ModelEndpointProps> = { mode: DeploymentMode.RAW },
+) {
   const c = chart();
   const scaler = endpoint(c, 'scaler', endpointProps);
   const iris = endpoint(c, 'iris', endpointProps);
@@ -208,6 +211,40 @@ describe('raw mode', () => {
     expect(hash(50)).not.toBe(hash(60));
   });
 
+  test('a Kubernetes Ingress sends every path of the host to the router', () => {
+    const { manifests } = synth((scaler) => ({
+      mode: DeploymentMode.RAW,
+      ingress: EndpointIngress.kubernetes({ className: 'nginx' }),
+      root: GraphNode.sequence([GraphStep.endpoint(scaler)]),
+    }));
+    expectValidManifests(manifests);
+    const ingress = findOne(manifests, 'Ingress', { name: 'graph' });
+    expect(ingress.spec.ingressClassName).toBe('nginx');
+    expect(ingress.spec.rules).toEqual([{
+      host: 'graph.ml.example.com',
+      http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'graph', port: { number: 80 } } } }] },
+    }]);
+  });
+
+  test('monitoring: a ServiceMonitor on the router\'s http port, and Prometheus admitted to it; none when off', () => {
+    const graph = (scaler: ModelEndpoint): InferenceGraphProps => ({
+      mode: DeploymentMode.RAW,
+      root: GraphNode.sequence([GraphStep.endpoint(scaler)]),
+    });
+    const { manifests, graph: g } = synth(graph);
+    const monitor = findOne(manifests, 'ServiceMonitor', { name: 'graph' });
+    expect(monitor.spec.selector.matchLabels).toMatchObject({ 'app.kubernetes.io/component': 'router' });
+    expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
+    expect(g.monitor).toBeDefined();
+    expect(findOne(manifests, 'NetworkPolicy', { name: 'graph' }).spec.ingress).toContainEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    });
+    const off = synth((scaler) => ({ ...graph(scaler), monitoring: { enabled: false } }));
+    expect(off.manifests.filter((m: any) => m.kind === 'ServiceMonitor' && m.metadata.name === 'graph')).toEqual([]);
+    expect(off.graph.monitor).toBeUndefined();
+  });
+
   test('an endpoint in another namespace admits the router\'s namespace too', () => {
     const c = chart();
     const other = new ModelEndpoint(c, 'Other', { name: 'other', modelName: 'other', storageUri: IRIS, mode: DeploymentMode.RAW, namespace: 'team-b' });
@@ -325,7 +362,8 @@ describe('fails at synth, naming the graph, node, step and the fix', () => {
       .toThrow(/inference graph 'graph' node 'root' step 'iris': endpoint 'test\/iris' belongs to another App/);
   });
   test('a node named root in nodes', () => {
-    expect(() => synth((scaler) => ({ root: GraphNode.sequence([GraphStep.endpoint(scaler)]), nodes: { root: GraphNode.sequence([GraphStep.endpoint(scaler)]) } })))
+    const node = (scaler: ModelEndpoint) => GraphNode.sequence([GraphStep.endpoint(scaler)]);
+    expect(() => synth((scaler) => ({ root: node(scaler), nodes: { root: node(scaler) } })))
       .toThrow(/'nodes' must not contain 'root'/);
   });
   test('a gRPC protocol for the router', () => {

@@ -4,21 +4,24 @@
  * route to it, its NetworkPolicy and, for an in-process graph, the models it loads. Internal.
  */
 import { createHash } from 'crypto';
+import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { IngressKind } from '../../constructs/endpoint-ingress';
+import { StorageUri } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
 import type { GraphSpec } from '../../graph/spec';
+import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../../imports/gateway-gateway.networking.k8s.io';
+import { VirtualService } from '../../imports/istio-networking.istio.io';
 import { synthesizeComponent } from '../component';
 import { ingressPaths } from '../ingress-paths';
-import { endpointNetworkPolicy } from '../network-policy';
+import { componentMonitor } from '../monitoring/monitor';
+import { ResolvedMonitoring } from '../monitoring/resolve';
+import { admitMetricsScrapes, endpointNetworkPolicy } from '../network-policy';
 import { MODEL_VOLUME, objectLabels, PodVolume, storageCredentialsVolume, storageInitializerContainer } from '../pod-template';
 import { requireInitContainers } from '../resolve/knative';
 import { ResolvedEndpoint, ResolvedResources } from '../resolve/resolved-endpoint';
 import { KNATIVE } from '../serverless';
-import { IngressKind } from '../../constructs/endpoint-ingress';
-import { StorageUri } from '../../constructs/storage-uri';
-import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../../imports/gateway-gateway.networking.k8s.io';
-import { VirtualService } from '../../imports/istio-networking.istio.io';
 
 const SERVICE_HTTP_PORT = 80;
 const SPEC_VOLUME = 'inference-graph';
@@ -39,6 +42,8 @@ export interface RouterInputs {
   readonly resources: ResolvedResources;
   /** In-process graphs: the models the router fetches and serves itself. */
   readonly models: RouterModel[];
+  /** Scraping of the router's `/metrics`, when on. */
+  readonly monitoring?: ResolvedMonitoring;
 }
 
 /**
@@ -57,8 +62,13 @@ export function routerArgs(graphName: string, specFile: string, modelDir: string
   ];
 }
 
-/** Synthesizes the router under `scope`: ConfigMap `Spec`, the workload (`Resource`, ...), the route and the NetworkPolicy. */
-export function synthesizeRouter(scope: Construct, inputs: RouterInputs): void {
+/**
+ * Synthesizes the router under `scope`: ConfigMap `Spec`, the workload (`Resource`, ...), the route,
+ * the NetworkPolicy and, with monitoring, the PodMonitor (serverless) or ServiceMonitor (raw).
+ *
+ * @returns the monitor, if any
+ */
+export function synthesizeRouter(scope: Construct, inputs: RouterInputs): ApiObject | undefined {
   const json = JSON.stringify(inputs.spec, undefined, 2);
   const resolved: ResolvedEndpoint = {
     ...inputs.resolved,
@@ -94,6 +104,10 @@ export function synthesizeRouter(scope: Construct, inputs: RouterInputs): void {
   routerIngress(scope, inputs.resolved);
   // Knative's activator and gateways reach the pod on ports of their own: admit every port there.
   if (resolved.networkPolicy) endpointNetworkPolicy(scope, resolved, resolved.serverless ? [] : [contract.HTTP_PORT]);
+  if (!inputs.monitoring?.enabled) return undefined;
+  // Our server serves /metrics on its HTTP port; its series carry component="router".
+  if (resolved.networkPolicy) admitMetricsScrapes(scope, inputs.monitoring.prometheusNamespace, contract.HTTP_PORT);
+  return componentMonitor(scope, inputs.resolved, inputs.monitoring, 'router', resolved.name);
 }
 
 /**
@@ -144,7 +158,11 @@ function routerIngress(scope: Construct, resolved: ResolvedEndpoint): void {
             name: 'router',
             match: [{ uri: { prefix: contract.GRAPH.path } }],
             route: [resolved.serverless
-              ? { destination: { host: KNATIVE.localGatewayHost, port: { number: 80 } }, headers: { request: { set: { Host: serviceHost } } }, weight: 100 }
+              ? {
+                destination: { host: KNATIVE.localGatewayHost, port: { number: 80 } },
+                headers: { request: { set: { Host: serviceHost } } },
+                weight: 100,
+              }
               : { destination: { host: serviceHost, port: { number: SERVICE_HTTP_PORT } }, weight: 100 }],
             ...timeout,
           }],
@@ -176,7 +194,12 @@ function routerIngress(scope: Construct, resolved: ResolvedEndpoint): void {
           ...(resolved.ingress._tlsSecretName ? { tls: [{ hosts: [resolved.host], secretName: resolved.ingress._tlsSecretName }] } : {}),
           rules: [{
             host: resolved.host,
-            http: { paths: ingressPaths(contract.GRAPH.path).map(p => ({ ...p, backend: { service: { name: resolved.name, port: { number: SERVICE_HTTP_PORT } } } })) },
+            http: {
+              paths: ingressPaths(contract.GRAPH.path).map(p => ({
+                ...p,
+                backend: { service: { name: resolved.name, port: { number: SERVICE_HTTP_PORT } } },
+              })),
+            },
           }],
         },
       });
