@@ -13,6 +13,7 @@ import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../graph/spec';
 import { validateGraphSpec } from '../graph/validate';
 import { componentResources, predictorHost, predictorProtocols } from '../render/component';
 import { RouterModel, synthesizeRouter } from '../render/graph/router';
+import { KServeGraphStep, synthesizeKServeGraph } from '../render/kserve/inference-graph';
 import { resolveTarget } from '../render/kserve/target';
 import { resolveMonitoring } from '../render/monitoring/resolve';
 import { selectorLabels } from '../render/pod-template';
@@ -123,7 +124,9 @@ export interface InferenceGraphProps extends CommonEndpointOptions {
  * in `--mode router`: a Knative `Service` (serverless, id `Resource`) or a `Deployment` (id
  * `Resource`), `Service` and `HorizontalPodAutoscaler` (raw), labelled
  * `app.kubernetes.io/component: router`, with a `NetworkPolicy` and the chosen ingress (every
- * path of `host`). Endpoints with a NetworkPolicy admit the router's pods. Every problem of the
+ * path of `host`). Endpoints with a NetworkPolicy admit the router's pods. With
+ * `target: ServingTarget.KSERVE` it synthesizes KServe's own `InferenceGraph` (id `Resource`)
+ * instead, whose steps name this app's KServe endpoints by `serviceName`. Every problem of the
  * graph (an unknown node, a cycle, Splitter weights not summing to 100, a condition that does
  * not parse, a step of another app) fails at synth time.
  *
@@ -166,6 +169,7 @@ export class InferenceGraph extends Construct {
     this.host = props.host ?? `${this.name}.${this.namespace ?? 'default'}.${props.domain ?? 'example.com'}`;
     assertDns1123Subdomain(props.host !== undefined ? 'host' : 'domain', this.host);
 
+    const kserve = resolveTarget(this, props.target) === ServingTarget.KSERVE;
     const resolved = resolveEndpoint({
       node: this.node,
       construct: this,
@@ -197,6 +201,14 @@ export class InferenceGraph extends Construct {
       throw new Error(`inference graph '${this.name}' is invalid: ${problems.join('; ')}`);
     }
 
+    if (kserve) {
+      synthesizeKServeGraph(this, {
+        resolved: { ...resolved, kserve: true },
+        nodes: Object.fromEntries(Object.entries(nodes).map(([nodeName, node]) => [nodeName, this.kserveNodeSpec(nodeName, node)])),
+        resources: componentResources('resources', props.resources),
+      });
+      return;
+    }
     this.monitor = synthesizeRouter(this, {
       resolved,
       spec: this.graphSpec,
@@ -225,6 +237,23 @@ export class InferenceGraph extends Construct {
 
   private nodeSpec(nodeName: string, node: GraphNode): GraphNodeSpec {
     return { routerType: node.routerType, steps: node._steps.map((step) => this.stepSpec(nodeName, step)) };
+  }
+
+  /** A node as KServe writes it: endpoints emitted as InferenceServices by `serviceName`; no step timeouts. */
+  private kserveNodeSpec(nodeName: string, node: GraphNode): { routerType: string; steps: KServeGraphStep[] } {
+    return {
+      routerType: node.routerType,
+      steps: node._steps.map((step) => {
+        const { timeoutMs, serviceUrl, ...rest } = this.stepSpec(nodeName, step);
+        if (timeoutMs !== undefined) {
+          throw new Error(`inference graph '${this.name}' node '${nodeName}' step '${step._name}': KServe's InferenceGraph has no per-step 'timeout'; `
+            + "remove it (the graph's 'timeout' bounds every step), or use 'target: ServingTarget.NATIVE'");
+        }
+        const endpoint = step._endpoint;
+        if (endpoint instanceof ModelEndpoint && endpoint._resolved.kserve) return { ...rest, serviceName: endpoint.name };
+        return serviceUrl !== undefined ? { ...rest, serviceUrl } : rest;
+      }),
+    };
   }
 
   private stepSpec(nodeName: string, step: GraphStep): GraphStepSpec {
@@ -291,7 +320,11 @@ function refuseEndpointOnlyProps(graph: Construct, props: InferenceGraphProps): 
     throw new Error(`'protocol' is ${props.protocol}, but the router takes requests as JSON over HTTP POST at '/' (as KServe's router does); remove 'protocol'`);
   }
   if (resolveTarget(graph, props.target) === ServingTarget.KSERVE) {
-    throw new Error("an InferenceGraph is synthesized only for 'target: ServingTarget.NATIVE' so far (KServe's own InferenceGraph kind is not emitted yet); set 'target: ServingTarget.NATIVE' on the graph");
+    // KServe's controller runs its own router: what only ours has is refused, naming the way out.
+    const way = "or use 'target: ServingTarget.NATIVE' (our router)";
+    if (props.inProcess) throw new Error(`'inProcess' runs the graph in our server; KServe's InferenceGraph has no in-process steps: drop 'inProcess', ${way}`);
+    if (props.ingress !== undefined) throw new Error(`'ingress' is not expressible on KServe's InferenceGraph (KServe routes it itself): remove 'ingress', ${way}`);
+    if (props.monitoring !== undefined) throw new Error(`'monitoring' scrapes our router; KServe's router is not ours: remove 'monitoring', ${way}`);
   }
   if (props.logger !== undefined) throw new Error("'logger' is not supported on an InferenceGraph yet; set it on the endpoints the graph calls");
   if (props.storageInitializerWebhook) throw new Error("'storageInitializerWebhook' does not apply to an InferenceGraph; use 'mode: DeploymentMode.RAW' or 'knativeFeatures: [KnativeFeature.INIT_CONTAINERS]' for 'inProcess'");

@@ -6,7 +6,7 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
   DeploymentMode, EndpointIngress, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
-  InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, StorageUri, TransformerModule,
+  InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget, StorageUri, TransformerModule,
 } from '../../src';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';
@@ -318,6 +318,57 @@ describe('in process', () => {
       const c = chart();
       expect(() => new InferenceGraph(c, 'Graph', { name: 'graph', root: GraphNode.sequence([GraphStep.model('iris', IRIS)]) }))
         .toThrow(/step 'iris': GraphStep.model\(\) runs in the router's own process, which needs 'inProcess: true'/);
+    });
+  });
+});
+
+describe('target KSERVE: KServe\'s own InferenceGraph', () => {
+  test('endpoints emitted as InferenceServices are steps by serviceName; URLs and nodes kept; replicas, resources and timeout mapped', () => {
+    const { manifests } = synth((scaler, iris) => ({
+      target: ServingTarget.KSERVE,
+      mode: DeploymentMode.RAW,
+      timeout: Duration.seconds(3),
+      minReplicas: 2,
+      root: GraphNode.sequence([
+        GraphStep.endpoint(scaler),
+        GraphStep.node('split', { dependency: GraphDependency.SOFT }),
+      ]),
+      nodes: {
+        split: GraphNode.splitter([GraphStep.endpoint(iris, { weight: 70 }), GraphStep.url('external', 'http://other.example.org/v2/models/x/infer', { weight: 30 })]),
+      },
+    }), { target: ServingTarget.KSERVE, mode: DeploymentMode.RAW });
+    expectValidManifests(manifests);
+    const graph = findOne(manifests, 'InferenceGraph', { name: 'graph' });
+    expect(graph.apiVersion).toBe('serving.kserve.io/v1alpha1');
+    expect(graph.metadata.annotations['serving.kserve.io/deploymentMode']).toBe('RawDeployment');
+    expect(graph.spec).toEqual({
+      nodes: {
+        root: { routerType: 'Sequence', steps: [{ name: 'scaler', serviceName: 'scaler' }, { name: 'split', nodeName: 'split', dependency: 'Soft' }] },
+        split: {
+          routerType: 'Splitter',
+          steps: [{ name: 'iris', serviceName: 'iris', weight: 70 }, { name: 'external', serviceUrl: 'http://other.example.org/v2/models/x/infer', weight: 30 }],
+        },
+      },
+      resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      minReplicas: 2,
+      maxReplicas: 3,
+      scaleMetric: 'cpu',
+      scaleTarget: 80,
+      timeout: 3,
+    });
+    // KServe runs the router: none of ours.
+    expect(manifests.filter((m: any) => m.metadata?.labels?.['app.kubernetes.io/component'] === 'router')).toEqual([]);
+  });
+
+  describe('fails, naming what KServe cannot express', () => {
+    test('a per-step timeout', () => {
+      const step = (scaler: ModelEndpoint) => GraphStep.endpoint(scaler, { timeout: Duration.seconds(1) });
+      expect(() => synth((scaler) => ({ target: ServingTarget.KSERVE, root: GraphNode.sequence([step(scaler)]) })))
+        .toThrow(/step 'scaler': KServe's InferenceGraph has no per-step 'timeout'/);
+    });
+    test('inProcess', () => {
+      expect(() => synth((scaler) => ({ target: ServingTarget.KSERVE, inProcess: true, root: GraphNode.sequence([GraphStep.endpoint(scaler)]) })))
+        .toThrow(/'inProcess' runs the graph in our server; KServe's InferenceGraph has no in-process steps/);
     });
   });
 });
