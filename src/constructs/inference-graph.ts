@@ -250,7 +250,9 @@ export class InferenceGraph extends Construct {
             + "remove it (the graph's 'timeout' bounds every step), or use 'target: ServingTarget.NATIVE'");
         }
         const endpoint = step._endpoint;
-        if (endpoint instanceof ModelEndpoint && endpoint._resolved.kserve) return { ...rest, serviceName: endpoint.name };
+        // An endpoint emitted as an InferenceService, or one imported by name (taken to be one): by serviceName.
+        const isInferenceService = endpoint !== undefined && (!(endpoint instanceof ModelEndpoint) || endpoint._resolved.kserve);
+        if (isInferenceService) return { ...rest, serviceName: endpoint.name };
         return serviceUrl !== undefined ? { ...rest, serviceUrl } : rest;
       }),
     };
