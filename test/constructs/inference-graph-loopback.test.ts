@@ -4,41 +4,61 @@
  * with only the in-cluster addresses rewritten (Service URLs to loopback ports, the mounted paths to
  * temporary files). In-process and networked graphs give the same answers.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { Chart, Testing } from 'cdk8s';
 import {
   DeploymentMode, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps, ModelEndpoint, StorageUri,
 } from '../../src';
-import { expected, modelDir, request, RunningServer, startServer } from '../server/server-harness';
+import { CLI, expected, MODELS, modelDir, request, RunningServer, SERVER_NODE, startServer } from '../server/server-harness';
 import { findByKind, findOne } from '../util';
 
 const IN_CLUSTER_MODEL_DIR = '/mnt/models';
 
 let servers: RunningServer[] = [];
 let tmp: string;
+/** Serves the fixture models over http on loopback: the storage URIs the synthesized graphs fetch. */
+let files: http.Server;
+let filesBase: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-loopback-'));
+  files = http.createServer((req, res) => {
+    const name = path.basename(req.url ?? '');
+    if (!/^[a-z0-9-]+\.onnx$/.test(name) || !fs.existsSync(path.join(MODELS, name))) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    fs.createReadStream(path.join(MODELS, name)).pipe(res);
+  });
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+  filesBase = `http://127.0.0.1:${(files.address() as { port: number }).port}`;
 });
 afterEach(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   servers = [];
 });
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => {
+  await new Promise((resolve) => files.close(resolve));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 /** Two raw endpoints (`logreg`, `mlp`: iris classifiers) and a graph over them, synthesized. */
-function synthGraph(graph: (logreg: ModelEndpoint, mlp: ModelEndpoint) => InferenceGraphProps): { spec: any; args: string[] } {
+function synthGraph(graph: (logreg: ModelEndpoint, mlp: ModelEndpoint) => InferenceGraphProps): { spec: any; args: string[]; initContainers: any[] } {
   const chart = new Chart(Testing.app(), 'test', { namespace: 'ml' });
   const raw = { mode: DeploymentMode.RAW };
-  const logreg = new ModelEndpoint(chart, 'Logreg', { name: 'logreg', modelName: 'logreg', storageUri: StorageUri.s3('models', 'iris-logreg.onnx'), ...raw });
-  const mlp = new ModelEndpoint(chart, 'Mlp', { name: 'mlp', modelName: 'mlp', storageUri: StorageUri.s3('models', 'iris-mlp.onnx'), ...raw });
+  const uri = (file: string) => StorageUri.fromUri(`${filesBase}/${file}`);
+  const logreg = new ModelEndpoint(chart, 'Logreg', { name: 'logreg', modelName: 'logreg', storageUri: uri('iris-logreg.onnx'), ...raw });
+  const mlp = new ModelEndpoint(chart, 'Mlp', { name: 'mlp', modelName: 'mlp', storageUri: uri('iris-mlp.onnx'), ...raw });
   new InferenceGraph(chart, 'Graph', { name: 'graph', mode: DeploymentMode.RAW, ...graph(logreg, mlp) });
   const manifests = Testing.synth(chart);
   const cm = findByKind(manifests, 'ConfigMap').find((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'router');
-  const args: string[] = findOne(manifests, 'Deployment', { name: 'graph' }).spec.template.spec.containers[0].args;
-  return { spec: JSON.parse(cm.data['graph.json']), args };
+  const pod = findOne(manifests, 'Deployment', { name: 'graph' }).spec.template.spec;
+  return { spec: JSON.parse(cm.data['graph.json']), args: pod.containers[0].args, initContainers: pod.initContainers ?? [] };
 }
 
 /** Starts one model server per name, serving the fixture model; returns the loopback base URL of each. */
@@ -77,6 +97,16 @@ async function startRouter(spec: any, args: string[], loopback: Record<string, s
   return router;
 }
 
+/** Runs the server binary with `args` (asynchronously: the file server answers in this process). */
+function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(SERVER_NODE, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
 const V2_REQUEST = expected('iris-logreg').v2_request;
 
 test('a synthesized Ensemble (one soft step) runs: each step\'s answer under its name, as the model servers answer directly', async () => {
@@ -110,18 +140,25 @@ test('a synthesized Splitter into a second node runs (100% to the node)', async 
   expect(answer.body.outputs).toEqual(direct.body.outputs);
 });
 
-test('the same Sequence in process (models fetched to <model dir>/<name>) answers as networked', async () => {
+test('the same Sequence in process: its storage initializers (args as synthesized) fetch each model to <model dir>/<name>, and it answers as networked', async () => {
   const graph = (logreg: ModelEndpoint, mlp: ModelEndpoint): InferenceGraphProps => ({
     root: GraphNode.sequence([GraphStep.endpoint(logreg), GraphStep.endpoint(mlp, { data: GraphStepData.REQUEST })]),
   });
   const networked = synthGraph(graph);
   const inProcess = synthGraph((logreg, mlp) => ({ ...graph(logreg, mlp), inProcess: true }));
-  expect(inProcess.args).toContain('--model-dir');
+  expect(inProcess.initContainers).toHaveLength(2);
+
+  // The init containers, run as processes: only the mounted model directory is a temporary one.
+  const fetched = fs.mkdtempSync(path.join(tmp, 'models-'));
+  for (const init of inProcess.initContainers) {
+    const args = (init.args as string[]).map((a) => a.replace(IN_CLUSTER_MODEL_DIR, fetched));
+    const run = await runCli(args);
+    expect({ name: init.name, ...run }).toEqual({ name: init.name, code: 0, stderr: expect.stringContaining(`into ${fetched}/`) });
+  }
+  expect(fs.readdirSync(fetched).sort()).toEqual(['logreg', 'mlp']);
 
   const loopback = await startModelServers({ logreg: 'iris-logreg.onnx', mlp: 'iris-mlp.onnx' });
   const networkedRouter = await startRouter(networked.spec, networked.args, loopback);
-  // What the storage initializers leave in the router's model directory: one folder per model.
-  const fetched = modelDir({ 'logreg/model.onnx': 'iris-logreg.onnx', 'mlp/model.onnx': 'iris-mlp.onnx' });
   const inProcessRouter = await startRouter(inProcess.spec, inProcess.args, {}, fetched);
 
   const a = await request(networkedRouter.port, 'POST', '/', V2_REQUEST);

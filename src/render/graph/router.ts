@@ -82,7 +82,7 @@ export function synthesizeRouter(scope: Construct, inputs: RouterInputs): ApiObj
     volume: { name: SPEC_VOLUME, configMap: { name: spec.name } },
     mount: { name: SPEC_VOLUME, mountPath: contract.GRAPH.specDir, readOnly: true },
   }];
-  const models = modelStorage(resolved, inputs.models);
+  const models = modelStorage(resolved, inputs.models, inputs.image);
   if (models) volumes.push(models.volume);
   synthesizeComponent(scope, resolved, {
     kind: 'router',
@@ -114,7 +114,7 @@ export function synthesizeRouter(scope: Construct, inputs: RouterInputs): ApiObj
  * The model directory of an in-process router: an emptyDir that one storage initializer per
  * model fills at `<model dir>/<name>` (our server's multi-model layout).
  */
-function modelStorage(resolved: ResolvedEndpoint, models: RouterModel[]): {
+function modelStorage(resolved: ResolvedEndpoint, models: RouterModel[], image: string): {
   volume: PodVolume; podOnlyVolumes: Array<Record<string, unknown>>; initContainers: Array<Record<string, unknown>>;
 } | undefined {
   if (models.length === 0) return undefined;
@@ -126,7 +126,8 @@ function modelStorage(resolved: ResolvedEndpoint, models: RouterModel[]): {
     initContainers: models.map((m, i) => {
       const init = storageInitializerContainer({
         storageUri: m.storageUri.uri,
-        image: contract.DEFAULT_SERVER_IMAGE,
+        // Our server image runs the storage initializer: the router's own (a mirror or pinned version).
+        image,
         runAsUser: resolved.runAsUser,
         readOnlyRootFilesystem: resolved.readOnlyRootFilesystem,
         credentialsSecret: credentials,
