@@ -63,6 +63,8 @@ export interface ComponentSpec {
   /** What the autoscaler scales on, with the target per replica, resolved. */
   readonly scaleMetric: ScaleMetric;
   readonly scaleTarget: number;
+  /** `nodeSelector`, `tolerations` and `affinity` of the pod, when the component has its own (a graph's router). */
+  readonly scheduling?: Record<string, unknown>;
 }
 
 /**
@@ -337,6 +339,7 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
   if (resolved.imagePullSecrets.length > 0) pod.imagePullSecrets = resolved.imagePullSecrets.map((name) => ({ name }));
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) pod.securityContext = securityContext;
+  Object.assign(pod, spec.scheduling ?? {});
   return pod;
 }
 

@@ -6,7 +6,7 @@
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
   DeploymentMode, EndpointIngress, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
-  InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget, StorageUri, TransformerModule,
+  InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget, StorageUri, TaintEffect, TolerationOperator, TransformerModule,
 } from '../../src';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';
@@ -209,6 +209,19 @@ describe('raw mode', () => {
     };
     expect(hash(50)).toBe(hash(50));
     expect(hash(50)).not.toBe(hash(60));
+  });
+
+  test('scheduling props reach the router\'s pod', () => {
+    const { manifests } = synth((scaler) => ({
+      mode: DeploymentMode.RAW,
+      nodeSelector: { pool: 'cpu' },
+      tolerations: [{ key: 'dedicated', operator: TolerationOperator.EQUAL, value: 'graphs', effect: TaintEffect.NO_SCHEDULE }],
+      root: GraphNode.sequence([GraphStep.endpoint(scaler)]),
+    }));
+    expectValidManifests(manifests);
+    const pod = findOne(manifests, 'Deployment', { name: 'graph' }).spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ pool: 'cpu' });
+    expect(pod.tolerations).toEqual([{ key: 'dedicated', operator: 'Equal', value: 'graphs', effect: 'NoSchedule' }]);
   });
 
   test('a Kubernetes Ingress sends every path of the host to the router', () => {

@@ -18,7 +18,7 @@ import { ingressPaths } from '../ingress-paths';
 import { componentMonitor } from '../monitoring/monitor';
 import { ResolvedMonitoring } from '../monitoring/resolve';
 import { admitMetricsScrapes, endpointNetworkPolicy } from '../network-policy';
-import { MODEL_VOLUME, objectLabels, PodVolume, storageCredentialsVolume, storageInitializerContainer } from '../pod-template';
+import { MODEL_VOLUME, objectLabels, PodVolume, schedulingFields, storageCredentialsVolume, storageInitializerContainer } from '../pod-template';
 import { requireInitContainers } from '../resolve/knative';
 import { ResolvedEndpoint, ResolvedResources } from '../resolve/resolved-endpoint';
 import { KNATIVE } from '../serverless';
@@ -100,6 +100,7 @@ export function synthesizeRouter(scope: Construct, inputs: RouterInputs): ApiObj
     maxReplicas: resolved.maxReplicas,
     scaleMetric: resolved.scaleMetric,
     scaleTarget: resolved.scaleTarget,
+    scheduling: schedulingFields(resolved),
   });
   routerIngress(scope, inputs.resolved);
   // Knative's activator and gateways reach the pod on ports of their own: admit every port there.
