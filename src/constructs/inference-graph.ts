@@ -329,6 +329,10 @@ function refuseEndpointOnlyProps(graph: Construct, props: InferenceGraphProps): 
     if (props.monitoring !== undefined) throw new Error(`'monitoring' scrapes our router; KServe's router is not ours: remove 'monitoring', ${way}`);
   }
   if (props.logger !== undefined) throw new Error("'logger' is not supported on an InferenceGraph yet; set it on the endpoints the graph calls");
+  for (const prop of ['scaleDownDelay', 'startupTimeout'] as const) {
+    // The router's workload (shared with transformers and explainers) has neither setting.
+    if (props[prop] !== undefined) throw new Error(`'${prop}' is not supported on an InferenceGraph's router; remove it`);
+  }
   if (props.storageInitializerWebhook) throw new Error("'storageInitializerWebhook' does not apply to an InferenceGraph; use 'mode: DeploymentMode.RAW' or 'knativeFeatures: [KnativeFeature.INIT_CONTAINERS]' for 'inProcess'");
 }
 

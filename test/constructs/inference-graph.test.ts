@@ -438,6 +438,12 @@ describe('fails at synth, naming the graph, node, step and the fix', () => {
     expect(() => synth((scaler) => ({ root: GraphNode.sequence([GraphStep.endpoint(scaler)]) }), { protocol: InferenceProtocol.GRPC_V2 }))
       .toThrow(/step 'scaler': endpoint 'scaler' does not serve v2 over REST/);
   });
+  test('endpoint props the router has no use for', () => {
+    expect(() => synth((scaler) => ({ scaleDownDelay: Duration.seconds(30), root: GraphNode.sequence([GraphStep.endpoint(scaler)]) })))
+      .toThrow("'scaleDownDelay' is not supported on an InferenceGraph's router; remove it");
+    expect(() => synth((scaler) => ({ logger: { url: 'http://sink.example.org' }, root: GraphNode.sequence([GraphStep.endpoint(scaler)]) })))
+      .toThrow(/'logger' is not supported on an InferenceGraph yet/);
+  });
   test('a URL step without http(s)', () => {
     expect(() => GraphStep.url('x', 'ftp://host/x')).toThrow("GraphStep.url() needs an http:// or https:// URL, got 'ftp://host/x'");
   });
