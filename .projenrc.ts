@@ -196,6 +196,12 @@ project.addTask('bench:logging', {
   exec: 'node bench/logging/run.js',
   receiveArgs: true,
 });
+// ---- graph router (issue 18 part 1): a 3-step Sequence networked versus in process versus one direct call ----
+project.addTask('bench:graph', {
+  description: 'Inference graph: a 3-step Sequence through a router and 3 model servers versus in process, versus calling the model directly; added latency per hop',
+  exec: 'node bench/graph/run.js',
+  receiveArgs: true,
+});
 project.addTask('bench:mesh', {
   description: 'ModelMesh throughput, hit rate and memory versus one server process per model',
   exec: 'node bench/mesh/run.js',
@@ -261,6 +267,8 @@ project.eslint?.addOverride({
       zones: [
         { target: './src/server', from: ['./src/constructs', './src/render', './src/index.ts'], message: SERVER_SHARES_ONLY_THE_CONTRACT },
         { target: ['./src/constructs', './src/render', './src/index.ts', './src/contract.ts'], from: './src/server', message: SERVER_SHARES_ONLY_THE_CONTRACT },
+        // src/graph (issue 18): the graph spec, validation and conditions, used by the construct at synth time and by the router.
+        { target: './src/graph', from: ['./src/server', './src/controller', './src/constructs', './src/render'], message: 'src/graph is pure: it imports only src/contract.ts and itself' },
       ],
     }],
   },

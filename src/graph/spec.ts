@@ -18,7 +18,10 @@ export interface GraphStepSpec {
   readonly nodeName?: string;
   /** Ours: a model the router process holds itself (loaded from `--model-dir`), run in-process. */
   readonly model?: string;
-  /** Sequence: `$request` feeds the graph's original request, `$response` (default) the previous step's answer. */
+  /**
+   * Sequence: `$response` feeds the previous step's answer; `$request`, or no `data`, the original request
+   * (KServe's router sends the request unless a step says `$response`).
+   */
   readonly data?: '$request' | '$response';
   /** Switch: a condition on the request (KServe's GJSON query syntax); the first matching step runs. */
   readonly condition?: string;

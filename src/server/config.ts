@@ -48,13 +48,13 @@
  * | `--storage-max-attempts` | `STORAGE_MAX_ATTEMPTS` | `5` |
  * | `--storage-auth` | `STORAGE_AUTH` | `auto` (`secret`, `workload-identity`, `anonymous`) |
  */
-import { DEFAULT_PROPAGATED_HEADERS, GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
+import { GRPC_PORT, HTTP_PORT, KSERVE_EMIT, MODEL_DIR, PAYLOAD_LOG_MODES, SERVER_ENV, SERVER_FLAGS, SERVER_MODES } from '../contract';
 import { DEFAULT_GRPC_LIMITS, GrpcTransportLimits } from './grpc/limits';
 import { RepositoryMode } from './models/repository';
 import { PAYLOAD_LOG_DEFAULTS, PayloadLogConfig, PayloadLogMode } from './payload-log/config';
-import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
 import { DEFAULT_GRAPH_SPEC_PATH, RouterConfig } from './router/config';
-import { ComponentConfig, parseComponentConfig } from './transformer/config';
+import { parseStorageSettings, STORAGE_DEFAULTS, StorageSettings } from './storage/settings';
+import { ComponentConfig, parseComponentConfig, parsePropagateHeaders } from './transformer/config';
 
 /** Validated server configuration. */
 export interface ServerConfig {
@@ -238,7 +238,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     protocol: oneOf('protocol', PROTOCOLS) ?? DEFAULTS.protocol,
     httpPort: int('httpPort', 0, 65535) ?? DEFAULTS.httpPort,
     grpcPort: int('grpcPort', 0, 65535) ?? DEFAULTS.grpcPort,
-    mode: (mode === SERVER_MODES.mesh ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer || mode === SERVER_MODES.router ? 'auto' : mode) as RepositoryMode,
+    mode: (mode === SERVER_MODES.mesh || mode === SERVER_MODES.router ? 'multi' : mode === SERVER_MODES.transformer || mode === SERVER_MODES.explainer ? 'auto' : mode) as RepositoryMode,
     memoryBudgetBytes: bytes('memoryBudgetBytes') ?? DEFAULTS.memoryBudgetBytes,
     maxBodyBytes,
     requestTimeoutMs: int('requestTimeoutMs', 0, 3_600_000) ?? DEFAULTS.requestTimeoutMs,
@@ -272,14 +272,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
 
 /** `--mode router`: the graph spec and the headers forwarded to steps (as a transformer's). */
 function routerOf(raw: (key: Key) => string | undefined, where: (key: Key) => string): RouterConfig {
-  const headers = (raw('propagateHeaders') ?? DEFAULT_PROPAGATED_HEADERS.join(','))
-    .split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0);
-  for (const h of headers) {
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(h)) {
-      throw new ConfigError(`${where('propagateHeaders')} must be comma-separated header names, got '${h}'`);
-    }
-  }
-  return { specPath: raw('graphSpec') ?? DEFAULT_GRAPH_SPEC_PATH, propagateHeaders: headers };
+  const propagateHeaders = parsePropagateHeaders(raw('propagateHeaders'), where('propagateHeaders'), (message) => {
+    throw new ConfigError(message);
+  });
+  return { specPath: raw('graphSpec') ?? DEFAULT_GRAPH_SPEC_PATH, propagateHeaders };
 }
 
 /** `--payload-log-*`: on when `--payload-log-url` is set. */

@@ -1,8 +1,8 @@
 /**
  * Runs one request through an inference graph, as KServe's router (cmd/router/main.go) does:
  *
- * - Sequence: steps in order; a step with `data: $request` gets the graph node's input, otherwise
- *   (`$response`, the default here) the previous step's answer (the first step gets the input).
+ * - Sequence: steps in order; a step with `data: $response` gets the previous step's answer, any
+ *   other (`$request`, or no `data`, as in KServe) the node's input; the first step gets the input.
  *   A step with a `condition` runs only if the condition finds a value in the previous answer;
  *   otherwise the sequence stops with the previous answer (KServe answers it with a 500; we keep
  *   its status). The answer is the last step's.
@@ -19,9 +19,9 @@
  * Sequence keeps the previous answer, an Ensemble leaves the step's key out. The graph deadline
  * (`timeoutMs`) ends the whole request with a 504 naming the steps still running, soft or not.
  */
-import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/spec';
-import { conditionMatches, parseCondition, ParsedCondition } from '../../graph/condition';
 import { Answer, FailedStep, GraphDeadline, GraphFailure, isSuccess, shorten, StepFailure } from './answers';
+import { conditionMatches, parseCondition, ParsedCondition } from '../../graph/condition';
+import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/spec';
 
 /** Calls a step's target (`serviceUrl` or `model`) with a body; resolves with any answer, rejects with `StepFailure`. */
 export interface StepTarget {
@@ -113,7 +113,8 @@ export class GraphExecutor {
     let previous: { answer: Answer; input: Input } | undefined;
     let lastFailure: GraphFailure | undefined;
     for (const step of node.steps) {
-      const from = step.data === '$request' || !previous ? nodeInput : previous.input;
+      // As KServe's router: only `$response` feeds the previous answer; no `data` sends the request.
+      const from = step.data === '$response' && previous ? previous.input : nodeInput;
       // As KServe: a step's condition looks at the previous answer, whatever the step's data.
       if (step.condition !== undefined && !conditionMatches(this.conditions.get(step.condition)!, (previous?.input ?? nodeInput).json())) {
         if (previous) break;
@@ -133,7 +134,8 @@ export class GraphExecutor {
   private async switch(name: string, node: GraphNodeSpec, nodeInput: Input, run: Run): Promise<Answer> {
     const document = nodeInput.json();
     // As gjson.ValidBytes: a body that is not JSON matches no condition.
-    const chosen = document === undefined ? undefined : node.steps.find((s) => s.condition !== undefined && conditionMatches(this.conditions.get(s.condition)!, document));
+    const matches = (s: GraphStepSpec) => s.condition !== undefined && conditionMatches(this.conditions.get(s.condition)!, document);
+    const chosen = document === undefined ? undefined : node.steps.find(matches);
     if (!chosen) {
       throw new GraphFailure(404, 'no_route', 'Failed to process request', 'None of the routes matched with the switch condition', name);
     }
@@ -194,7 +196,8 @@ export class GraphExecutor {
         answer = await this.options.target.call(step, from.body, run.contentType, run.headers, Number.isFinite(limit) ? Math.max(1, limit) : 0);
       }
     } catch (err) {
-      this.options.observe?.(node, step, err instanceof StepFailure && err.kind === 'timeout' ? 'timeout' : 'error', (Date.now() - started) / 1000);
+      const outcome = err instanceof StepFailure ? (err.kind === 'timeout' ? 'timeout' : err.status) : err instanceof GraphFailure ? err.status : 'error';
+      this.options.observe?.(node, step, outcome, (Date.now() - started) / 1000);
       if (err instanceof GraphFailure) {
         // A nested node failed hard: this step fails with it, unless the step is soft.
         if (step.dependency !== 'Soft') throw err;

@@ -11,6 +11,8 @@ import Fastify, { FastifyInstance, FastifyRequest } from 'fastify';
 import { GRAPH, GRAPH_ROUTER, PATHS } from '../../contract';
 import { ServerConfig } from '../config';
 import { ERRORS } from '../errors';
+import { FailedStep } from './answers';
+import { GraphExecutor } from './executor';
 import { replyWithServerErrors } from '../http/error-replies';
 import { serveMetrics } from '../http/request-metrics';
 import * as s from '../http/schemas';
@@ -18,8 +20,6 @@ import { serverOptions } from '../http/server-options';
 import { InferenceCore } from '../inference/core';
 import { ServerMetrics } from '../metrics';
 import { PayloadLogger } from '../payload-log/payload-logger';
-import { FailedStep } from './answers';
-import { GraphExecutor } from './executor';
 
 /** Readiness and draining, shared with the serve loop. */
 export interface RouterState {
@@ -88,7 +88,7 @@ export function buildRouterApp(options: RouterAppOptions): FastifyInstance {
       reply.code(status);
       if (answer.contentType) reply.type(answer.contentType);
       else if (isJson(out)) reply.type('application/json');
-      return reply.send(out);
+      return await reply.send(out);
     } finally {
       metrics.inFlight(protocol).value--;
       metrics.recordRequest(graphName, protocol, status, (performance.now() - started) / 1000);

@@ -7,21 +7,21 @@
  * for those steps); a step naming a model that is not there is a startup error too. Stop: as
  * every mode (`../lifecycle`).
  */
-import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { createCore } from '../app';
 import { ServerConfig } from '../config';
-import { InferHotPath } from '../http/infer-hot-path';
 import { InferenceCore } from '../inference/core';
 import { listenOn, logLine, stopOnSignal } from '../lifecycle';
 import { ServerMetrics } from '../metrics';
-import { PayloadLogger } from '../payload-log/payload-logger';
 import { GraphSpecError, hasModelSteps, loadGraphSpec } from './config';
 import { GraphExecutor } from './executor';
 import { buildRouterApp, RouterState } from './router-app';
 import { InProcessTarget, NetworkTarget, StepTargets } from './step-targets';
 import { GRAPH_ROUTER } from '../../contract';
 import { GraphSpec } from '../../graph/spec';
+import { InferHotPath } from '../http/infer-hot-path';
+import { PayloadLogger } from '../payload-log/payload-logger';
 
 function startupFailed(message: string): number {
   logLine(50, { event: 'startup_failed' }, message);

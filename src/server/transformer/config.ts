@@ -57,6 +57,21 @@ const PREDICTOR_PROTOCOLS: PredictorProtocol[] = ['v1', 'v2', 'grpc-v2'];
 const METHODS = Object.values(EXPLAINER_METHODS);
 
 /**
+ * `--propagate-headers`: lower-case header names (the default list when unset); `where` names the
+ * flag in the message of `fail`. The transformer, the explainer and the graph router forward them.
+ */
+export function parsePropagateHeaders(value: string | undefined, where: string, fail: (message: string) => never): string[] {
+  const headers = (value ?? DEFAULT_PROPAGATED_HEADERS.join(','))
+    .split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0);
+  for (const h of headers) {
+    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(h)) {
+      fail(`${where} must be comma-separated header names, got '${h}'`);
+    }
+  }
+  return headers;
+}
+
+/**
  * Parses the component settings; `undefined` for a plain predictor without in-process parts.
  * `raw` reads a flag or its variable, `where` names them in messages, `fail` throws a ConfigError.
  */
@@ -100,13 +115,7 @@ export function parseComponentConfig(
   if (kind === 'transformer' && transformerModule === undefined) {
     fail(`${where('transformerModule')} is required in transformer mode: give the path of the module that exports preprocess and/or postprocess`);
   }
-  const headers = (raw('propagateHeaders') ?? DEFAULT_PROPAGATED_HEADERS.join(','))
-    .split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0);
-  for (const h of headers) {
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(h)) {
-      fail(`${where('propagateHeaders')} must be comma-separated header names, got '${h}'`);
-    }
-  }
+  const headers = parsePropagateHeaders(raw('propagateHeaders'), where('propagateHeaders'), fail);
   let explainer: ExplainerConfig | undefined;
   if (kind === 'explainer' || method !== undefined) {
     explainer = {
