@@ -20,6 +20,7 @@ import {
   GraphDependency,
   GraphNode,
   GraphStep,
+  GraphStepData,
   InferenceGraph,
   ModelEndpoint,
   StorageUri,
@@ -33,10 +34,9 @@ export class GraphChart extends Chart {
     const iris = new ModelEndpoint(this, 'Iris', { name: 'iris', modelName: 'iris', storageUri: StorageUri.s3('models', 'iris/model.onnx'), ...raw });
     const fraud = new ModelEndpoint(this, 'Fraud', { name: 'fraud', modelName: 'fraud', storageUri: StorageUri.s3('models', 'fraud/model.onnx'), ...raw });
 
-    new InferenceGraph(this, 'Pipeline', {
-      name: 'pipeline',
-      root: GraphNode.sequence([GraphStep.endpoint(scaler), GraphStep.endpoint(iris)]),
-    });
+    // The scaler's answer feeds the classifier (a step without `data` gets the graph's request, as in KServe).
+    const pipeline = () => GraphNode.sequence([GraphStep.endpoint(scaler), GraphStep.endpoint(iris, { data: GraphStepData.RESPONSE })]);
+    new InferenceGraph(this, 'Pipeline', { name: 'pipeline', root: pipeline() });
 
     new InferenceGraph(this, 'ByKind', {
       name: 'by-kind',
@@ -62,14 +62,14 @@ export class GraphChart extends Chart {
         GraphStep.endpoint(iris, { weight: 90 }),
         GraphStep.node('pipeline', { weight: 10 }),
       ]),
-      nodes: { pipeline: GraphNode.sequence([GraphStep.endpoint(scaler), GraphStep.endpoint(iris)]) },
+      nodes: { pipeline: pipeline() },
     });
 
     new InferenceGraph(this, 'PipelineInProcess', {
       name: 'pipeline-in-process',
       ...raw,
       inProcess: true,
-      root: GraphNode.sequence([GraphStep.endpoint(scaler), GraphStep.endpoint(iris)]),
+      root: pipeline(),
     });
   }
 }

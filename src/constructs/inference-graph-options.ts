@@ -17,7 +17,7 @@ export enum GraphDependency {
 
 /** What a Sequence step receives (KServe's `data`). */
 export enum GraphStepData {
-  /** The graph's original request. */
+  /** The graph's original request (what a step without `data` gets, as in KServe). */
   REQUEST = '$request',
   /** The previous step's answer (the first step gets the request). */
   RESPONSE = '$response',
@@ -49,9 +49,9 @@ export interface GraphStepOptions {
   readonly name?: string;
 
   /**
-   * Sequence only: what the step receives.
+   * Sequence only: what the step receives. Chain steps with `GraphStepData.RESPONSE`.
    *
-   * @default GraphStepData.RESPONSE
+   * @default GraphStepData.REQUEST - the graph's request, as KServe's router does
    */
   readonly data?: GraphStepData;
 
@@ -181,7 +181,7 @@ export class GraphStep {
  * @see https://kserve.github.io/website/latest/modelserving/inference_graph/
  */
 export class GraphNode {
-  /** Runs the steps in order; each gets the previous step's answer, or the request with `GraphStepData.REQUEST`. */
+  /** Runs the steps in order; each gets the graph's request, or the previous step's answer with `data: GraphStepData.RESPONSE`. */
   public static sequence(steps: GraphStep[]): GraphNode {
     return new GraphNode(GraphRouterType.SEQUENCE, steps);
   }
