@@ -149,6 +149,11 @@ export class InferenceGraph extends Construct {
   public readonly mode: DeploymentMode;
   /** Whether the graph runs in one server process. */
   public readonly inProcess: boolean;
+  /**
+   * The Istio principal of the router's pods (`cluster.local/ns/<namespace>/sa/<service account>`):
+   * add it to an `EndpointSecurity`'s `allowedPrincipals` so the graph may call that endpoint.
+   */
+  public readonly principal: string;
   /** The PodMonitor (serverless) or ServiceMonitor (raw) that scrapes the router; undefined with monitoring off. */
   public readonly monitor?: ApiObject;
 
@@ -186,6 +191,7 @@ export class InferenceGraph extends Construct {
       container: { image: props.serverImage ?? contract.DEFAULT_SERVER_IMAGE, port: contract.HTTP_PORT },
     });
 
+    this.principal = `cluster.local/ns/${this.namespace ?? 'default'}/sa/${resolved.serviceAccountName ?? 'default'}`;
     const nodes: { [name: string]: GraphNode } = { [contract.GRAPH.rootNode]: props.root };
     for (const [nodeName, node] of Object.entries(props.nodes ?? {})) {
       if (nodeName === contract.GRAPH.rootNode) throw new Error(`inference graph '${this.name}': 'nodes' must not contain '${contract.GRAPH.rootNode}'; that node is 'root'`);

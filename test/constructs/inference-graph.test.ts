@@ -5,7 +5,7 @@
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  DeploymentMode, EndpointIngress, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
+  DeploymentMode, EndpointIngress, EndpointSecurity, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
   InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget, StorageUri, TaintEffect, TolerationOperator, TransformerModule,
 } from '../../src';
 import { findByKind, findOne } from '../util';
@@ -256,6 +256,17 @@ describe('raw mode', () => {
     const off = synth((scaler) => ({ ...graph(scaler), monitoring: { enabled: false } }));
     expect(off.manifests.filter((m: any) => m.kind === 'ServiceMonitor' && m.metadata.name === 'graph')).toEqual([]);
     expect(off.graph.monitor).toBeUndefined();
+  });
+
+  test('the router\'s principal, for an EndpointSecurity of a step\'s endpoint, admits it there', () => {
+    const c = chart();
+    const iris = endpoint(c, 'iris', { mode: DeploymentMode.RAW });
+    const graph = new InferenceGraph(c, 'Graph', { name: 'graph', mode: DeploymentMode.RAW, root: GraphNode.sequence([GraphStep.endpoint(iris)]) });
+    expect(graph.principal).toBe('cluster.local/ns/ml/sa/default');
+    new EndpointSecurity(c, 'Security', { endpoint: iris, allowedPrincipals: [graph.principal] });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    expect(findOne(manifests, 'AuthorizationPolicy', { name: 'iris' }).spec.rules).toContainEqual({ from: [{ source: { principals: ['cluster.local/ns/ml/sa/default'] } }] });
   });
 
   test('an endpoint in another namespace admits the router\'s namespace too', () => {
