@@ -305,10 +305,11 @@ export class InferenceGraph extends Construct {
 
   /** Endpoints with a NetworkPolicy admit the router's pods (the router calls them directly in raw mode). */
   private admitRouterToEndpoints(nodes: { [name: string]: GraphNode }, router: ResolvedEndpoint): void {
-    const seen = new Set<ModelEndpoint>();
+    const seen = new Set<IModelEndpoint>();
     for (const node of Object.values(nodes)) {
       for (const step of node._steps) {
-        if (!(step._endpoint instanceof ModelEndpoint) || seen.has(step._endpoint)) continue;
+        // A ModelEndpoint's or CanaryRollout's own policy; an imported endpoint has none here.
+        if (step._endpoint === undefined || seen.has(step._endpoint)) continue;
         seen.add(step._endpoint);
         const policy = step._endpoint.node.tryFindChild('NetworkPolicy');
         if (!policy) continue;
@@ -363,7 +364,9 @@ function endpointUrl(where: string, endpoint: IModelEndpoint, asked?: InferenceP
       base = `http://${predictorHost(resolved, protocol)}`;
     }
   } else {
-    protocol = asked ?? InferenceProtocol.V2;
+    // A CanaryRollout speaks its `protocol`; an imported endpoint is taken to speak V2.
+    const own = (endpoint as { protocol?: InferenceProtocol }).protocol;
+    protocol = asked ?? (own === InferenceProtocol.V1 ? InferenceProtocol.V1 : InferenceProtocol.V2);
     if (protocol !== InferenceProtocol.V1 && protocol !== InferenceProtocol.V2) {
       throw new Error(`${where}: the router calls steps over REST, so 'protocol' must be InferenceProtocol.V1 or V2, got ${protocol}`);
     }

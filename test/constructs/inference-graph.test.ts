@@ -5,7 +5,7 @@
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  DeploymentMode, EndpointIngress, EndpointSecurity, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
+  CanaryRollout, DeploymentMode, EndpointIngress, EndpointSecurity, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
   InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget, StorageUri, TaintEffect, TolerationOperator, TransformerModule,
 } from '../../src';
 import { findByKind, findOne } from '../util';
@@ -267,6 +267,20 @@ describe('raw mode', () => {
     const manifests = Testing.synth(c);
     expectValidManifests(manifests);
     expect(findOne(manifests, 'AuthorizationPolicy', { name: 'iris' }).spec.rules).toContainEqual({ from: [{ source: { principals: ['cluster.local/ns/ml/sa/default'] } }] });
+  });
+
+  test('a CanaryRollout step: called at its URL in its protocol, and its NetworkPolicy admits the router', () => {
+    const c = chart();
+    const rollout = new CanaryRollout(c, 'Rollout', {
+      name: 'fraud', modelName: 'fraud', mode: DeploymentMode.RAW, protocol: InferenceProtocol.V1, stable: { version: 'v1', storageUri: IRIS },
+    });
+    new InferenceGraph(c, 'Graph', { name: 'graph', mode: DeploymentMode.RAW, root: GraphNode.sequence([GraphStep.endpoint(rollout)]) });
+    const manifests = Testing.synth(c);
+    expectValidManifests(manifests);
+    expect(specOf(manifests).nodes.root.steps[0].serviceUrl).toBe('http://fraud.ml.svc.cluster.local/v1/models/fraud:predict');
+    expect(findOne(manifests, 'NetworkPolicy', { name: 'fraud' }).spec.ingress).toContainEqual({
+      from: [{ podSelector: { matchLabels: { 'serving.cdk8s-model-serving.io/endpoint': 'graph', 'app.kubernetes.io/component': 'router' } } }],
+    });
   });
 
   test('an endpoint in another namespace admits the router\'s namespace too', () => {
