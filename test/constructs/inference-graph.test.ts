@@ -5,8 +5,9 @@
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  CanaryRollout, DeploymentMode, EndpointIngress, EndpointSecurity, GraphDependency, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceGraphProps,
-  InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget, StorageUri, TaintEffect, TolerationOperator, TransformerModule,
+  CanaryRollout, DeploymentMode, EndpointIngress, EndpointSecurity, GraphDependency, GraphNode, GraphStep, GraphStepData,
+  InferenceGraph, InferenceGraphProps, InferenceProtocol, KnativeFeature, ModelEndpoint, ModelEndpointProps, ServingTarget,
+  StorageUri, TaintEffect, TolerationOperator, TransformerModule,
 } from '../../src';
 import { findByKind, findOne } from '../util';
 import { expectValidManifests } from '../validation';
