@@ -781,3 +781,13 @@ export const GRAPH_ROUTER = {
   metricProtocol: 'graph',
 } as const;
 // ---- end of graph router ----
+// ---- inference graph construct (issue 18 part 1) ----
+/** What the InferenceGraph construct puts on the router's objects. */
+export const GRAPH_CONSTRUCT = {
+  /**
+   * Pod template annotation: the SHA-256 of the graph JSON, so a changed graph rolls the router
+   * (the ConfigMap keeps its name, and neither Kubernetes nor Knative restarts pods for its content).
+   */
+  specHashAnnotation: `${LABEL_PREFIX}/graph-spec-sha256`,
+} as const;
+// ---- end of inference graph construct ----

@@ -6,6 +6,8 @@ export * from './constructs/endpoint-monitoring';
 export * from './constructs/endpoint-options';
 export * from './constructs/endpoint-security';
 export * from './constructs/explainer-options';
+export * from './constructs/inference-graph';
+export * from './constructs/inference-graph-options';
 export * from './constructs/knative-features';
 export * from './constructs/kserve-import';
 export * from './constructs/model-endpoint';

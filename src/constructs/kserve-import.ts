@@ -45,8 +45,8 @@ export interface KServeImportReportEntry {
  * Each `InferenceService` becomes a `ModelEndpoint` (with `addTransformer`/`addExplainer` for its
  * transformer and explainer), or a `CanaryRollout` while a canary split is in progress; each
  * `ServingRuntime`/`ClusterServingRuntime` a `ServingRuntime.custom(...)` that the endpoints naming it
- * use. `TrainedModel`, `InferenceGraph`, ModelMesh InferenceServices and non-KServe objects are kept as
- * plain `ApiObject`s. Everything the constructs cannot express is in `report`; without `lenient`, any such
+ * use; each `InferenceGraph` an `InferenceGraph` whose steps call those endpoints. `TrainedModel`, ModelMesh
+ * InferenceServices and non-KServe objects are kept as plain `ApiObject`s. Everything the constructs cannot express is in `report`; without `lenient`, any such
  * field fails the import. `npx cdk8s-model-serving kserve import` writes the same mapping as TypeScript.
  *
  * The constructs are children of this one (id `id`); endpoints keep their KServe names.

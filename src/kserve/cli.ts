@@ -15,8 +15,8 @@ import { chartIdOf, generateTypeScript } from './import/typescript';
 
 export const KSERVE_HELP = `Usage: cdk8s-model-serving kserve import <file|dir|-> [flags]
 
-Reads KServe resources (InferenceService, ServingRuntime, ClusterServingRuntime, TrainedModel,
-InferenceGraph; other objects pass through) and writes a cdk8s app that builds them with
+Reads KServe resources (InferenceService, ServingRuntime, ClusterServingRuntime, InferenceGraph,
+TrainedModel; TrainedModels and other objects pass through) and writes a cdk8s app that builds them with
 cdk8s-model-serving's constructs: one chart per namespace.
 
   <file|dir|->     a YAML file (many documents allowed), a folder of *.yaml/*.yml files, or - for stdin

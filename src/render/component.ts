@@ -41,7 +41,8 @@ const COMPONENT_RESOURCES: ResolvedResources = {
 
 /** Everything a component's pod needs, decided by Transformer or Explainer. */
 export interface ComponentSpec {
-  readonly kind: ComponentKind;
+  /** An endpoint's transformer or explainer, or an inference graph's router (src/render/graph). */
+  readonly kind: ComponentKind | 'router';
   /** `<endpoint>-transformer` / `<endpoint>-explainer`. */
   readonly name: string;
   readonly image: string;
@@ -67,6 +68,8 @@ export interface ComponentSpec {
   readonly scaleTarget: number;
   /** The component's own payload logging: our server's flags, or KServe's `logger` on the component. */
   readonly payloadLog?: ResolvedPayloadLog;
+  /** `nodeSelector`, `tolerations` and `affinity` of the pod, when the component has its own (a graph's router). */
+  readonly scheduling?: Record<string, unknown>;
 }
 
 /**
@@ -249,8 +252,10 @@ export function predictorProtocols(resolved: ResolvedEndpoint): InferenceProtoco
 /** Synthesizes the component's workload under `scope` (ids `Resource`, `Service`, `HorizontalPodAutoscaler`). */
 export function synthesizeComponent(scope: Construct, resolved: ResolvedEndpoint, spec: ComponentSpec): void {
   if (resolved.kserve) {
+    const kind = spec.kind;
+    if (kind === 'router') throw new Error("an inference graph cannot be emitted for 'target: ServingTarget.KSERVE' yet; use 'target: ServingTarget.NATIVE'");
     // kserve-emit: the same pod, as the InferenceService's component; KServe creates the objects.
-    addKServeComponent(resolved.endpoint, spec.kind, kserveComponentSpec(resolved, { ...spec, pod: podSpec(resolved, spec) }));
+    addKServeComponent(resolved.endpoint, kind, kserveComponentSpec(resolved, { ...spec, kind, pod: podSpec(resolved, spec) }));
     return;
   }
   const labels = objectLabels(resolved, spec.kind);
@@ -364,6 +369,7 @@ function podSpec(resolved: ResolvedEndpoint, spec: ComponentSpec): Record<string
   if (resolved.imagePullSecrets.length > 0) pod.imagePullSecrets = resolved.imagePullSecrets.map((name) => ({ name }));
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) pod.securityContext = securityContext;
+  Object.assign(pod, spec.scheduling ?? {});
   return pod;
 }
 

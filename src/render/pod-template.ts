@@ -161,6 +161,14 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   }
   const securityContext = endpointPodSecurityContext(resolved);
   if (securityContext) spec.securityContext = securityContext;
+  Object.assign(spec, schedulingFields(resolved));
+  if (!resolved.serverless) spec.terminationGracePeriodSeconds = 30;
+  return spec;
+}
+
+/** The pod spec's `nodeSelector`, `tolerations` and `affinity` from the endpoint's scheduling props (only those set). */
+export function schedulingFields(resolved: ResolvedEndpoint): Record<string, unknown> {
+  const spec: Record<string, unknown> = {};
   if (resolved.nodeSelector && Object.keys(resolved.nodeSelector).length > 0) spec.nodeSelector = { ...resolved.nodeSelector };
   if (resolved.tolerations.length > 0) {
     spec.tolerations = resolved.tolerations.map(t => ({
@@ -172,7 +180,6 @@ export function podSpec(resolved: ResolvedEndpoint): Record<string, unknown> {
   }
   const affinity = nodeAffinity(resolved);
   if (affinity) spec.affinity = affinity;
-  if (!resolved.serverless) spec.terminationGracePeriodSeconds = 30;
   return spec;
 }
 

@@ -155,8 +155,8 @@ function roundTrip(file: string): FileOutcome {
     return { differences: {}, reported: [], refused: (e as Error).message.split('\n')[0] };
   }
   // Schema and Pod Security restricted; not our project defaults, which an imported spec may have chosen against.
-  // TrainedModel and InferenceGraph pass through the import untouched (and have no vendored schema).
-  const emitted = manifests.filter(m => m.kind === KSERVE.kinds.inferenceService || m.kind === KSERVE.kinds.servingRuntime);
+  // A TrainedModel passes through the import untouched (and has no vendored schema).
+  const emitted = manifests.filter(m => [KSERVE.kinds.inferenceService, KSERVE.kinds.servingRuntime, KSERVE.kinds.inferenceGraph].includes(m.kind));
   expectValidManifests(emitted, { projectDefaults: false });
   const reported = imported.report.filter(e => e.outcome !== 'note').map(e => `${e.object} ${e.path}: ${e.outcome}`);
   const differences: { [name: string]: string[] } = {};
@@ -241,14 +241,14 @@ const EXPECTED: { [file: string]: FileOutcome } = {
     ],
   },
   '11-modelmesh-trainedmodel-graph.yaml': {
-    // Nothing to round-trip: a ModelMesh InferenceService (ModelMesh is not an InferenceService target
-    // here), a TrainedModel and an InferenceGraph have no counterpart, so the import keeps them as
-    // they are (ApiObjects, emitted unchanged), and the ConfigMap is not KServe's.
+    // Nothing to round-trip among InferenceServices: a ModelMesh InferenceService (ModelMesh is not an
+    // InferenceService target here) and a TrainedModel have no counterpart, so the import keeps them as
+    // they are (ApiObjects, emitted unchanged), and the ConfigMap is not KServe's. The InferenceGraph
+    // round-trips (its own test below).
     differences: {},
     reported: [
       'InferenceService/example-sklearn-mm .: passed-through',
       'TrainedModel/model1 .: passed-through',
-      'InferenceGraph/dog-breed-pipeline .: passed-through',
       'ConfigMap/model-settings .: passed-through',
     ],
   },
@@ -266,4 +266,16 @@ describe('import → emit round trip over the corpus', () => {
     if (process.env.PRINT_ROUND_TRIP) console.log(JSON.stringify({ [file]: outcome }, null, 2));
     expect(outcome).toEqual(EXPECTED[file]);
   });
+});
+
+test('an InferenceGraph round-trips: imported as an InferenceGraph construct, emitted for the KServe target with the same nodes', () => {
+  const file = '11-modelmesh-trainedmodel-graph.yaml';
+  const text = fs.readFileSync(path.join(CORPUS, file), 'utf8');
+  const input = yaml.parseAllDocuments(text).map(d => d.toJSON() as Obj).find(d => d?.kind === KSERVE.kinds.inferenceGraph)!;
+  const app = Testing.app();
+  app.node.setContext(KSERVE_EMIT.targetContextKey, 'kserve');
+  const chart = new Chart(app, 'round-trip');
+  KServeImport.fromYaml(chart, 'kserve', text, { lenient: true, fileName: file });
+  const emitted = Testing.synth(chart).find(m => m.kind === KSERVE.kinds.inferenceGraph && m.metadata.name === input.metadata.name);
+  expect(emitted.spec.nodes).toEqual(input.spec.nodes);
 });

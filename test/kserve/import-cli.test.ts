@@ -48,13 +48,15 @@ describe('the generated TypeScript', () => {
     expect(generated).toMatch(/runtime: exampleMlserverRuntime,/);
     expect(generated).toMatch(/\nnew CanaryRollout\(kserveTestChart, 'sklearn-iris-canary', \{/);
     expect(generated).toMatch(/\nconst torchTransformer = new ModelEndpoint\(chart, 'torch-transformer', \{[\s\S]*?\ntorchTransformer\.addTransformer\(\{/);
+    expect(generated).toMatch(/\nnew InferenceGraph\(chart, 'dog-breed-pipeline', \{\n  name: 'dog-breed-pipeline',\n  root: GraphNode\.sequence\(\[\n/);
+    expect(generated).toMatch(/GraphStep\.endpoint\(ModelEndpoint\.fromEndpointName\(chart, 'dog-breed-pipeline-cat-dog-classifier', 'cat-dog-classifier', 'cat-dog-classifier'\), \{ name: 'cat_dog_classifier' \}\)/);
     expect(generated).not.toMatch(/minReplicas: 1,/);
     expect(generated).not.toMatch(/mode: DeploymentMode\.SERVERLESS/);
     const imports = generated.split('\n').filter(l => l.startsWith('import '));
     expect(imports).toEqual([
       "import { ApiObject, App, Chart, Duration, Size } from 'cdk8s';",
       "import { Cpu, EnvValue, ServiceAccount } from 'cdk8s-plus-33';",
-      expect.stringMatching(/^import \{ CanaryRollout, DeploymentMode, EndpointIngress, InferenceProtocol, ModelEndpoint, ModelFormat, NodeAffinityOperator, ScaleMetric, ServingRuntime, StorageUri, TaintEffect, TolerationOperator \} from 'cdk8s-model-serving';$/),
+      expect.stringMatching(/^import \{ CanaryRollout, DeploymentMode, EndpointIngress, GraphNode, GraphStep, GraphStepData, InferenceGraph, InferenceProtocol, ModelEndpoint, ModelFormat, NodeAffinityOperator, ScaleMetric, ServingRuntime, StorageUri, TaintEffect, TolerationOperator \} from 'cdk8s-model-serving';$/),
     ]);
   });
 

@@ -194,13 +194,88 @@ describe('field families', () => {
     ]);
   });
 
-  test('ModelMesh InferenceServices, TrainedModel, InferenceGraph and other kinds pass through unchanged, reported', () => {
+  test('ModelMesh InferenceServices, TrainedModel and other kinds pass through unchanged, reported', () => {
     const c = file('11');
     expect(reportPaths(c, 'passed-through')).toEqual([
-      'InferenceService/example-sklearn-mm .', 'TrainedModel/model1 .', 'InferenceGraph/dog-breed-pipeline .', 'ConfigMap/model-settings .',
+      'InferenceService/example-sklearn-mm .', 'TrainedModel/model1 .', 'ConfigMap/model-settings .',
     ]);
-    const graph = one(c.file, 'InferenceGraph', 'dog-breed-pipeline');
-    expect(graph.spec).toEqual(c.docs[2].manifest.spec);
+    expect(one(c.file, 'TrainedModel', 'model1').spec).toEqual(c.docs[1].manifest.spec);
+  });
+
+  test('an InferenceGraph becomes an InferenceGraph construct: steps by serviceName call the InferenceService (not in the input: by name, over V2, noted)', () => {
+    const c = file('11');
+    const cm = findByKind(objectsOf(c.file), 'ConfigMap').find(m => m.metadata.labels?.['app.kubernetes.io/component'] === 'router')!;
+    const base = (isvc: string) => `http://${isvc}.default.svc.cluster.local/v2/models/${isvc}/infer`;
+    expect(JSON.parse(cm.data['graph.json'])).toEqual({
+      nodes: {
+        root: {
+          routerType: 'Sequence',
+          steps: [
+            { name: 'cat_dog_classifier', serviceUrl: base('cat-dog-classifier') },
+            { name: 'dog_breed_classifier', serviceUrl: base('dog-breed-classifier'), data: '$request', condition: '[@this].#(outputs.0.data.1==0)' },
+          ],
+        },
+      },
+    });
+    expect(one(c.file, 'Service', 'dog-breed-pipeline').metadata.labels['app.kubernetes.io/component']).toBe('router');
+    expect(reportPaths(c, 'note')).toEqual([
+      'InferenceGraph/dog-breed-pipeline spec.nodes.root.steps.0.serviceName',
+      'InferenceGraph/dog-breed-pipeline spec.nodes.root.steps.1.serviceName',
+    ]);
+    expect(reportPaths(c).filter(p => p.startsWith('InferenceGraph'))).toEqual([]);
+  });
+
+  test('an InferenceGraph over InferenceServices of the input names their endpoints; every field mapped', () => {
+    const text = `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: { name: iris, namespace: ml }
+spec: { predictor: { model: { modelFormat: { name: onnx }, storageUri: 's3://models/iris' } } }
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: InferenceGraph
+metadata:
+  name: ab
+  namespace: ml
+  annotations: { serving.kserve.io/deploymentMode: RawDeployment }
+spec:
+  timeout: 30
+  minReplicas: 2
+  maxReplicas: 5
+  resources: { requests: { cpu: 200m, memory: 128Mi }, limits: { cpu: "1", memory: 256Mi } }
+  nodes:
+    root:
+      routerType: Splitter
+      steps:
+        - { serviceName: iris, weight: 80 }
+        - { nodeName: other, weight: 20, dependency: Soft }
+    other:
+      routerType: Ensemble
+      steps:
+        - { name: ext, serviceUrl: 'http://ext.example.org/v1/models/x:predict' }
+`;
+    const plan = importKServe(parseDocuments('ab.yaml', text));
+    expect(plan.report.filter(e => e.object === 'InferenceGraph/ab')).toEqual([]);
+    const chart = new Chart(Testing.app(), 'ml', { namespace: 'ml' });
+    KServeImport.fromYaml(chart, 'kserve', text, { fileName: 'ab.yaml' });
+    const manifests = Testing.synth(chart);
+    expectValidManifests(manifests);
+    const router = findByKind(manifests, 'Deployment', 'ab')[0];
+    expect(router.spec.replicas).toBe(2);
+    expect(router.spec.template.spec.containers[0].resources).toEqual({ requests: { cpu: '200m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+    const cm = findByKind(manifests, 'ConfigMap').find(m => m.metadata.labels?.['app.kubernetes.io/component'] === 'router')!;
+    expect(JSON.parse(cm.data['graph.json'])).toEqual({
+      nodes: {
+        root: {
+          routerType: 'Splitter',
+          steps: [
+            { name: 'iris', serviceUrl: 'http://iris.ml.svc.cluster.local:80/v1/models/iris:predict', weight: 80 },
+            { name: 'other', nodeName: 'other', weight: 20, dependency: 'Soft' },
+          ],
+        },
+        other: { routerType: 'Ensemble', steps: [{ name: 'ext', serviceUrl: 'http://ext.example.org/v1/models/x:predict' }] },
+      },
+      timeoutMs: 30000,
+    });
   });
 });
 

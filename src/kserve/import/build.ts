@@ -11,6 +11,8 @@ import { NamespacePlan, RuntimeStatement } from './plan';
 import { CanaryRollout } from '../../constructs/canary-rollout';
 import { EndpointIngress } from '../../constructs/endpoint-ingress';
 import { Autoscaler, DeploymentMode, InferenceProtocol, ScaleMetric } from '../../constructs/endpoint-options';
+import { InferenceGraph } from '../../constructs/inference-graph';
+import { GraphDependency, GraphNode, GraphStep, GraphStepData } from '../../constructs/inference-graph-options';
 import { KnativeFeature } from '../../constructs/knative-features';
 import { ModelEndpoint } from '../../constructs/model-endpoint';
 import { ModelFormat } from '../../constructs/model-format';
@@ -38,6 +40,11 @@ const SYMBOLS: { [module in CodeModule]: { [symbol: string]: AnyValue } } = {
     TolerationOperator,
     TaintEffect,
     NodeAffinityOperator,
+    GraphNode,
+    GraphStep,
+    GraphStepData,
+    GraphDependency,
+    ModelEndpoint,
   },
   'cdk8s': { Duration: cdk8s.Duration, Size: cdk8s.Size },
   'cdk8s-plus-33': {
@@ -84,17 +91,26 @@ export function buildRuntimes(runtimes: readonly RuntimeStatement[], scope: Cons
  */
 export function buildNamespace(plan: NamespacePlan, scope: Construct, runtimes: ReadonlyMap<string, unknown>, namespaceProp = false): Construct[] {
   const built: Construct[] = [];
+  // Runtimes, then the endpoints a graph's steps name.
+  const variables = new Map<string, unknown>(runtimes);
   for (const s of plan.statements) {
     if (s.kind === 'api-object') {
       built.push(new cdk8s.ApiObject(scope, s.id, s.manifest as AnyValue));
       continue;
     }
-    const props = { ...evaluate(s.props, scope, runtimes), ...(namespaceProp && plan.namespace !== undefined ? { namespace: plan.namespace } : {}) };
+    const props = { ...evaluate(s.props, scope, variables), ...(namespaceProp && plan.namespace !== undefined ? { namespace: plan.namespace } : {}) };
+    if (s.kind === 'graph') {
+      built.push(new InferenceGraph(scope, s.id, props));
+      continue;
+    }
     if (s.construct === 'CanaryRollout') {
-      built.push(new CanaryRollout(scope, s.id, props));
+      const rollout = new CanaryRollout(scope, s.id, props);
+      variables.set(s.variable, rollout);
+      built.push(rollout);
       continue;
     }
     const endpoint = new ModelEndpoint(scope, s.id, props);
+    variables.set(s.variable, endpoint);
     if (s.transformer) endpoint.addTransformer(evaluate(s.transformer, scope, runtimes));
     if (s.explainer) endpoint.addExplainer(evaluate(s.explainer, scope, runtimes));
     built.push(endpoint);

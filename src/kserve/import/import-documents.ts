@@ -5,6 +5,7 @@
  */
 import { InputDocument, KServeInputError, documentName } from './documents';
 import { FieldReader, Json } from './fields';
+import { mapInferenceGraph } from './inference-graph';
 import { mapInferenceService } from './inference-service';
 import { VariableNames } from './names';
 import { ImportPlan, NamespacePlan, RuntimeStatement, Statement } from './plan';
@@ -26,7 +27,6 @@ const READ_VERSIONS: { [kind: string]: string } = {
 /** Kinds kept as plain ApiObjects, with the reason the report gives. */
 const PASSED_THROUGH_KINDS: { [kind: string]: string } = {
   [KSERVE.kinds.trainedModel]: 'a TrainedModel adds a model to a multi-model InferenceService at run time; the constructs place many models with ModelMesh.addModel, which needs a mesh and a memory estimate per model: kept as a plain ApiObject for KServe\'s controller',
-  [KSERVE.kinds.inferenceGraph]: 'no counterpart yet (issue 18 adds one): kept as a plain ApiObject for KServe\'s controller',
 };
 
 /** Kubernetes version order (v1alpha1 < v1beta1 < v1 < v2alpha1 ...), as a sortable tuple. */
@@ -97,6 +97,8 @@ export function importKServe(docs: readonly InputDocument[]): ImportPlan {
     if (kserve && (kind === KSERVE.kinds.servingRuntime || kind === KSERVE.kinds.clusterServingRuntime)) return;
     const r = new FieldReader(doc);
     const namespace = typeof m.metadata?.namespace === 'string' ? m.metadata.namespace : undefined;
+    // Graphs last, once the endpoints their steps name have variables.
+    if (kserve && kind === KSERVE.kinds.inferenceGraph) return;
     if (kserve && kind === KSERVE.kinds.inferenceService) {
       const statement = mapInferenceService(r, { runtimes: runtimeIndex, variables });
       statementsOf(namespace).push(statement);
@@ -110,6 +112,17 @@ export function importKServe(docs: readonly InputDocument[]): ImportPlan {
     r.report('.', 'passed-through', reason);
     report.push(...r.entries);
     statementsOf(namespace).push({ kind: 'api-object', document: r.document, id: `${kind.toLowerCase()}-${m.metadata.name}`, manifest: m });
+  });
+  docs.forEach((doc, i) => {
+    const m = doc.manifest as Json;
+    if (kinds[i] !== KSERVE.kinds.inferenceGraph || !String(m.apiVersion).startsWith(`${KSERVE.group}/`)) return;
+    const namespace = typeof m.metadata?.namespace === 'string' ? m.metadata.namespace : undefined;
+    const statements = statementsOf(namespace);
+    const endpoints = new Map<string, string>();
+    for (const s of statements) if (s.kind === 'endpoint') endpoints.set(s.id, s.variable);
+    const r = new FieldReader(doc);
+    statements.push(mapInferenceGraph(r, { endpoints }));
+    finish(r);
   });
   // KServe may auto-select a runtime by format for any InferenceService; the constructs use one only where named.
   const named = JSON.stringify([...byNamespace.values()]);

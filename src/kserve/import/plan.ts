@@ -39,8 +39,16 @@ export interface ApiObjectStatement {
   readonly manifest: { readonly [key: string]: unknown };
 }
 
+/** `new InferenceGraph(scope, <id>, <props>)`, after the endpoints its steps name. */
+export interface GraphStatement {
+  readonly kind: 'graph';
+  readonly document: string;
+  readonly id: string;
+  readonly props: Code;
+}
+
 /** A statement inside a chart. */
-export type Statement = EndpointStatement | ApiObjectStatement;
+export type Statement = EndpointStatement | ApiObjectStatement | GraphStatement;
 
 /** The statements of one namespace (one chart in the generated code). */
 export interface NamespacePlan {

@@ -26,6 +26,8 @@ const key = (k: string) => (IDENTIFIER.test(k) ? k : quote(k));
 
 class Printer {
   public readonly imports = new Map<CodeModule, Set<string>>();
+  /** A variable's printed name, when the printer had to give it another one. */
+  public readonly renamed = new Map<string, string>();
 
   constructor(private readonly scopeName: () => string) {}
 
@@ -42,7 +44,7 @@ class Printer {
       case 'call': return `${this.use(code.module, code.symbol)}.${code.member}(${code.args.map(a => this.print(a, indent)).join(', ')})`;
       case 'method': return `${this.print(code.target, indent)}.${code.method}(${code.args.map(a => this.print(a, indent)).join(', ')})`;
       case 'scope': return this.scopeName();
-      case 'variable': return code.name;
+      case 'variable': return this.renamed.get(code.name) ?? code.name;
       case 'array': {
         if (code.items.length === 0) return '[]';
         const inline = `[${code.items.map(i => this.print(i, indent)).join(', ')}]`;
@@ -81,7 +83,14 @@ export function generateTypeScript(plan: ImportPlan, sources: readonly string[])
     const chart = names.take(ns.namespace ? `${camelCase(ns.namespace, 'ns')}Chart` : 'chart');
     currentScope = chart;
     body.push('', `const ${chart} = new ${p.use('cdk8s', 'Chart')}(app, ${quote(id)}${ns.namespace ? `, { namespace: ${quote(ns.namespace)} }` : ''});`);
+    // Endpoints a graph's steps name are kept in their variables.
+    const referenced = JSON.stringify(ns.statements.filter(s => s.kind === 'graph'));
     for (const s of ns.statements) {
+      if (s.kind === 'graph') {
+        body.push(`// ${s.document}`);
+        body.push(`new ${p.use('cdk8s-model-serving', 'InferenceGraph')}(${chart}, ${quote(s.id)}, ${p.print(s.props, '')});`);
+        continue;
+      }
       if (s.kind === 'api-object') {
         body.push(`// ${s.document}: kept as it is (see the report)`);
         body.push(`new ${p.use('cdk8s', 'ApiObject')}(${chart}, ${quote(s.id)}, ${p.print(fromJson(s.manifest), '')});`);
@@ -91,11 +100,12 @@ export function generateTypeScript(plan: ImportPlan, sources: readonly string[])
       const notes = plan.report.filter(e => e.document === s.document && isNotMapped(e));
       body.push(`// ${s.document}${notes.length > 0 ? `: ${notes.length} field(s) not mapped, see the report` : ''}`);
       const make = `new ${construct}(${chart}, ${quote(s.id)}, ${p.print(s.props, '')});`;
-      if (!s.transformer && !s.explainer) {
+      if (!s.transformer && !s.explainer && !referenced.includes(`{"kind":"variable","name":"${s.variable}"}`)) {
         body.push(make);
         continue;
       }
       const v = names.take(s.variable);
+      p.renamed.set(s.variable, v);
       body.push(`const ${v} = ${make}`);
       if (s.transformer) body.push(`${v}.addTransformer(${p.print(s.transformer, '')});`);
       if (s.explainer) body.push(`${v}.addExplainer(${p.print(s.explainer, '')});`);
