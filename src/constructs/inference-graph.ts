@@ -9,7 +9,7 @@ import { IModelEndpoint, ModelEndpoint } from './model-endpoint';
 import { MonitoringOptions } from './monitoring-options';
 import { ServingTarget } from './serving-target';
 import * as contract from '../contract';
-import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../graph/spec';
+import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../graph/graph-spec';
 import { validateGraphSpec } from '../graph/validate';
 import { componentResources, predictorHost, predictorProtocols } from '../render/component';
 import { RouterModel, synthesizeRouter } from '../render/graph/router';

@@ -4,7 +4,7 @@
  * is refused with the same words in both places.
  */
 import { conditionError } from './condition';
-import { GraphSpec, GraphStepSpec } from './spec';
+import { GraphSpec, GraphStepSpec } from './graph-spec';
 
 const ROOT = 'root'; // GRAPH.rootNode; kept local so this file stays free of the contract's other imports
 const ROUTER_TYPES = ['Sequence', 'Switch', 'Ensemble', 'Splitter'];

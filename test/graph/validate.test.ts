@@ -1,6 +1,6 @@
 // validateGraphSpec: every problem of a graph spec as a sentence naming the node, the step and the fix.
 import fc from 'fast-check';
-import { GraphSpec, GraphStepSpec } from '../../src/graph/spec';
+import { GraphSpec, GraphStepSpec } from '../../src/graph/graph-spec';
 import { validateGraphSpec } from '../../src/graph/validate';
 import { seeded } from '../seeded';
 

@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import { GRAPH } from '../../contract';
-import { GraphSpec } from '../../graph/spec';
+import { GraphSpec } from '../../graph/graph-spec';
 import { validateGraphSpec } from '../../graph/validate';
 
 export interface RouterConfig {

@@ -21,7 +21,7 @@
  */
 import { Answer, FailedStep, GraphDeadline, GraphFailure, isSuccess, shorten, StepFailure } from './answers';
 import { conditionMatches, parseCondition, ParsedCondition } from '../../graph/condition';
-import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/spec';
+import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/graph-spec';
 
 /** Calls a step's target (`serviceUrl` or `model`) with a body; resolves with any answer, rejects with `StepFailure`. */
 export interface StepTarget {
