@@ -399,8 +399,8 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         }));
       // The objects shared by both versions carry no version label.
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', { ...plan.stable, version: undefined }, monitoring, targets);
-      // The monitor follows the stable version's pods; the agent's own series are scraped when
-      // every version has the agent (with one only, the serving port differs between them).
+      // The monitor's scrape settings come from the stable version; the agent's own series are
+      // scraped when every version has it (with one only, the serving port differs between them).
       if (plan.stable.agent && (!plan.canary || plan.canary.agent)) this.monitoring._agentInFront();
       if (plan.stable.networkPolicy) {
         const ports = new Set([plan.stable, ...(plan.canary ? [plan.canary] : [])].map(r => metricsPort(r)));
