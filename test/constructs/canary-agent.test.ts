@@ -122,6 +122,10 @@ describe('raw mode, Istio, only the canary needs the agent (stable on our server
     expect(policy).toContain(`"port":${HTTP_PORT}`);
   });
 
+  test('the monitor does not scrape the agent\'s own series (its port differs between the versions)', () => {
+    expect(JSON.stringify(findOne(manifests, 'ServiceMonitor').spec.endpoints)).not.toContain('"replacement":"agent"');
+  });
+
   test('shadow mode mirrors to the canary\'s agent port', () => {
     const shadow = synth({ mode: DeploymentMode.RAW, stable: ONNX1, canary: SK2, trafficPercent: 30, shadow: true, batcher: {} });
     const predictor = route(shadow, 'predictor');
