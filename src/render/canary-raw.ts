@@ -77,14 +77,14 @@ function capitalized(track: string): string {
  * The ports of the Service both versions share. When only one version has the agent sidecar in
  * front of its runtime, the `http` port cannot target both the agent (9081) and the other
  * version's server: it keeps the other version's, and an `agent` port targets the agent, which
- * the routes send that version's traffic to (`trackPort`). Callers outside the mesh bypass the
- * VirtualService, and with it the split, as they always do.
+ * the routes send that version's traffic to (`trackPort`; with Gateway API each track's Service
+ * has its own version's ports, and this one only admits the agent through the NetworkPolicy).
+ * Callers outside the mesh bypass the VirtualService, and with it the split, as they always do.
  */
 function sharedServicePorts(plan: CanaryPlan): k8s.ServicePort[] {
-  const versions = tracksOf(plan).map(([, r]) => r);
-  const plain = versions.find(r => !r.agent);
   if (!agentsDiffer(plan)) return servicePorts(plan.stable);
-  return [...servicePorts(plain!), AGENT_SERVICE_PORT];
+  const plain = plan.stable.agent ? plan.canary! : plan.stable;
+  return [...servicePorts(plain), AGENT_SERVICE_PORT];
 }
 
 /** Whether one version has the agent sidecar and the other has not. */

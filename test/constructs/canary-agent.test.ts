@@ -133,6 +133,13 @@ describe('raw mode, Istio, only the canary needs the agent (stable on our server
     expect(predictor.mirror).toEqual({ host: 'iris.ml.svc.cluster.local', subset: 'canary', port: { number: AGENT.port } });
   });
 
+  test('the other way round (the stable has the agent, the canary not): the stable routes go to the agent port', () => {
+    const reversed = synth({ mode: DeploymentMode.RAW, stable: SK1, canary: { ...ONNX1, version: 'v2' }, batcher: {} });
+    expect(servicePort(sharedService(reversed), 'http').targetPort).toBe(HTTP_PORT);
+    expect(destinationPorts(route(reversed, 'predictor'))).toEqual({ stable: AGENT.port, canary: 80 });
+    expect(containerNames(podOf(reversed, 'v1'))).toEqual(['model-server', AGENT.containerName]);
+  });
+
   test('promoted (the agent version is the stable one, alone): one Service port to the agent, routes on 80', () => {
     const promoted = synth({ mode: DeploymentMode.RAW, stable: SK2, batcher: {} });
     expect(servicePort(sharedService(promoted), 'http').targetPort).toBe(AGENT.port);
