@@ -343,9 +343,6 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         }
         resolved.container.env.set(envName, value);
       }
-      if (resolved.agent) {
-        throw new Error(`'batcher' and 'logger' on version '${v.version}' (a third-party runtime or a custom 'container') need the agent sidecar, which a CanaryRollout does not add yet; serve the versions with our model server, or use a ModelEndpoint`);
-      }
       return { ...resolved, version: v.version };
     };
 
@@ -402,6 +399,9 @@ export class CanaryRollout extends Construct implements IModelEndpoint {
         }));
       // The objects shared by both versions carry no version label.
       this.monitoring = EndpointMonitoring._create(this, 'Monitoring', { ...plan.stable, version: undefined }, monitoring, targets);
+      // The monitor's scrape settings come from the stable version; the agent's own series are
+      // scraped when every version has it (with one only, the serving port differs between them).
+      if (plan.stable.agent && (!plan.canary || plan.canary.agent)) this.monitoring._agentInFront();
       if (plan.stable.networkPolicy) {
         const ports = new Set([plan.stable, ...(plan.canary ? [plan.canary] : [])].map(r => metricsPort(r)));
         for (const port of ports) admitMetricsScrapes(this, monitoring.prometheusNamespace, port);

@@ -319,7 +319,7 @@ export class ModelEndpoint extends Construct implements IModelEndpoint {
     } else {
       synthesizeRaw(this, this.resolved);
     }
-    if (this.resolved.agent) addAgentSidecar(this, this.resolved);
+    if (this.resolved.agent) addAgentSidecar(ApiObject.of(this), this.resolved);
     const monitoring = resolveMonitoring(props.monitoring, props.container !== undefined, this.namespace);
     if (this.resolved.keda?.prometheusAddress !== undefined && !monitoring.enabled) {
       throw new Error("'autoscaler: Autoscaler.KEDA' queries the series our monitor scrapes into Prometheus, but 'monitoring' is disabled; enable 'monitoring', or set 'minReplicas: 0' (KEDA's HTTP add-on counts requests itself)");

@@ -6,7 +6,6 @@
  * readiness path through the agent, so the pod is ready when the runtime is. Internal.
  */
 import { ApiObject, JsonPatch, Size } from 'cdk8s';
-import { Construct } from 'constructs';
 import * as contract from '../contract';
 import { payloadLogArgs } from './payload-log-args';
 import { httpProbe, resourceRequirements, restrictedSecurityContext, tcpProbe } from './pod-template';
@@ -65,24 +64,24 @@ export function agentContainer(resolved: ResolvedEndpoint, readinessPath: string
 }
 
 /**
- * Adds the agent to the endpoint's pod (the Deployment or Knative Service `endpoint` rendered).
- * Raw mode: the Service's `http` port already targets the agent (`servicePorts` in ./raw). Knative
- * routes to the one container that declares a port and probes only that one, so the runtime's
- * port and probes move to the agent (its readiness probe reaches the runtime's through it).
+ * Adds the agent to the pod of `workload`: a ModelEndpoint's Deployment or Knative Service, or one
+ * CanaryRollout version's. Raw mode: the Service's `http` port already targets the agent
+ * (`servicePorts` in ./raw; a rollout's routes in ./canary-raw). Knative routes to the one
+ * container that declares a port and probes only that one, so the runtime's port and probes move
+ * to the agent (its readiness probe reaches the runtime's through it).
  */
-export function addAgentSidecar(endpoint: Construct, resolved: ResolvedEndpoint): void {
-  const o = ApiObject.of(endpoint);
+export function addAgentSidecar(workload: ApiObject, resolved: ResolvedEndpoint): void {
   const pod = '/spec/template/spec';
   const readinessPath = resolved.container.runtime
     ? resolved.container.runtime.readinessPath
     : resolved.container.custom?.readinessPath;
-  o.addJsonPatch(JsonPatch.add(`${pod}/containers/-`, agentContainer(resolved, readinessPath)));
-  o.addJsonPatch(JsonPatch.add(`${pod}/volumes/-`, { name: AGENT_SCRATCH_VOLUME, emptyDir: {} }));
+  workload.addJsonPatch(JsonPatch.add(`${pod}/containers/-`, agentContainer(resolved, readinessPath)));
+  workload.addJsonPatch(JsonPatch.add(`${pod}/volumes/-`, { name: AGENT_SCRATCH_VOLUME, emptyDir: {} }));
   if (resolved.serverless) {
     const runtime = `${pod}/containers/0`;
-    o.addJsonPatch(JsonPatch.remove(`${runtime}/ports`), JsonPatch.remove(`${runtime}/readinessProbe`), JsonPatch.remove(`${runtime}/startupProbe`));
+    workload.addJsonPatch(JsonPatch.remove(`${runtime}/ports`), JsonPatch.remove(`${runtime}/readinessProbe`), JsonPatch.remove(`${runtime}/startupProbe`));
     if (resolved.container.runtime || resolved.container.liveness) {
-      o.addJsonPatch(JsonPatch.remove(`${runtime}/livenessProbe`));
+      workload.addJsonPatch(JsonPatch.remove(`${runtime}/livenessProbe`));
     }
   }
 }

@@ -10,6 +10,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { addAgentSidecar } from './agent-sidecar';
 import { CanaryPlan, routePolicy, sharedLabels, stoppedRoute, TRACKS } from './canary-serverless';
 import * as contract from '../contract';
 import { kedaScaledObject } from './keda';
@@ -34,7 +35,7 @@ export function synthesizeCanaryRaw(scope: Construct, plan: CanaryPlan): void {
     labels: { ...labels, ...extra },
     annotations: { ...stable.annotations },
   });
-  const ports = servicePorts(stable);
+  const ports = sharedServicePorts(plan);
 
   // The primary object is the one Service both versions share.
   new k8s.KubeService(scope, 'Resource', {
@@ -43,7 +44,10 @@ export function synthesizeCanaryRaw(scope: Construct, plan: CanaryPlan): void {
   });
 
   const tracks = tracksOf(plan);
-  for (const [track, resolved] of tracks) versionWorkload(scope, track, resolved);
+  for (const [track, resolved] of tracks) {
+    const workload = versionWorkload(scope, track, resolved);
+    if (resolved.agent) addAgentSidecar(workload, resolved);
+  }
 
   if (stable.networkPolicy) {
     endpointNetworkPolicy(scope, { ...stable, version: undefined }, ports.map(p => p.targetPort?.value as number));
@@ -52,7 +56,7 @@ export function synthesizeCanaryRaw(scope: Construct, plan: CanaryPlan): void {
   const grpc = stable.protocol === InferenceProtocol.GRPC_V2;
   const port = grpc ? contract.GRPC_PORT : 80;
   if (stable.ingress._kind === IngressKind.GATEWAY_API) {
-    gatewayApiRoute(scope, plan, metadata, ports, port);
+    gatewayApiRoute(scope, plan, metadata, port);
   } else {
     istioRoutes(scope, plan, metadata(stable.name), port);
   }
@@ -69,8 +73,37 @@ function capitalized(track: string): string {
   return track.charAt(0).toUpperCase() + track.slice(1);
 }
 
-/** The Deployment, HPA and PDB of one version. */
-function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndpoint): void {
+/**
+ * The ports of the Service both versions share. When only one version has the agent sidecar in
+ * front of its runtime, the `http` port cannot target both the agent (9081) and the other
+ * version's server: it keeps the other version's, and an `agent` port targets the agent, which
+ * the routes send that version's traffic to (`trackPort`; with Gateway API each track's Service
+ * has its own version's ports, and this one only admits the agent through the NetworkPolicy).
+ * Callers outside the mesh bypass the VirtualService, and with it the split, as they always do.
+ */
+function sharedServicePorts(plan: CanaryPlan): k8s.ServicePort[] {
+  if (!agentsDiffer(plan)) return servicePorts(plan.stable);
+  const plain = plan.stable.agent ? plan.canary! : plan.stable;
+  return [...servicePorts(plain), AGENT_SERVICE_PORT];
+}
+
+/** Whether one version has the agent sidecar and the other has not. */
+function agentsDiffer(plan: CanaryPlan): boolean {
+  return plan.canary !== undefined && (plan.stable.agent === undefined) !== (plan.canary.agent === undefined);
+}
+
+/** The shared Service's port to the agent sidecar, when only one version has it. */
+const AGENT_SERVICE_PORT: k8s.ServicePort = {
+  name: 'agent', port: contract.AGENT.port, targetPort: k8s.IntOrString.fromNumber(contract.AGENT.port), appProtocol: 'http', protocol: 'TCP',
+};
+
+/** The shared Service's port the routes send one version's traffic to. */
+function trackPort(plan: CanaryPlan, resolved: ResolvedEndpoint, port: number): number {
+  return resolved.agent && agentsDiffer(plan) ? AGENT_SERVICE_PORT.port : port;
+}
+
+/** The Deployment, HPA and PDB of one version; returns the Deployment. */
+function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndpoint): ApiObject {
   const name = `${resolved.name}-${resolved.version}`;
   const podLabels = objectLabels(resolved);
   const selector = { ...selectorLabels(resolved), [contract.LABELS.version]: resolved.version! };
@@ -84,7 +117,7 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
   const autoscaled = !resolved.stopped && resolved.minReplicas < resolved.maxReplicas;
   const id = capitalized(track);
   // Plain ApiObject: the pod spec is already Kubernetes JSON (as in raw ModelEndpoints).
-  new ApiObject(scope, id, {
+  const deployment = new ApiObject(scope, id, {
     apiVersion: k8s.KubeDeployment.GVK.apiVersion,
     kind: k8s.KubeDeployment.GVK.kind,
     metadata,
@@ -110,6 +143,7 @@ function versionWorkload(scope: Construct, track: string, resolved: ResolvedEndp
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
     });
   }
+  return deployment;
 }
 
 /** The DestinationRule with a subset per track and the VirtualService that splits between them. */
@@ -125,7 +159,8 @@ function istioRoutes(scope: Construct, plan: CanaryPlan, metadata: k8s.ObjectMet
     },
   });
 
-  const destination = (track: string) => ({ host: serviceHost, subset: track, port: { number: port } });
+  const trackPorts: Record<string, number> = Object.fromEntries(tracks.map(([track, r]) => [track, trackPort(plan, r, port)]));
+  const destination = (track: string) => ({ host: serviceHost, subset: track, port: { number: trackPorts[track] } });
   const paths = modelPathMatches(stable);
   const http: VirtualServiceSpecHttp[] = [];
   for (const [track] of canary ? [[TRACKS.canary], [TRACKS.stable]] : [[TRACKS.stable]]) {
@@ -172,7 +207,6 @@ function gatewayApiRoute(
   scope: Construct,
   plan: CanaryPlan,
   metadata: (name: string, extra?: Record<string, string>) => k8s.ObjectMeta,
-  ports: k8s.ServicePort[],
   port: number,
 ): void {
   const { stable, canary } = plan;
@@ -184,7 +218,8 @@ function gatewayApiRoute(
       spec: {
         type: 'ClusterIP',
         selector: { ...selectorLabels(r), [contract.LABELS.version]: r.version! },
-        ports,
+        // Its own version's ports: `http` targets the agent sidecar where that version has one.
+        ports: servicePorts(r),
       },
     });
   }

@@ -9,6 +9,7 @@
  */
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { addAgentSidecar } from './agent-sidecar';
 import { endpointNetworkPolicy } from './network-policy';
 import { objectLabels } from './pod-template';
 import { ResolvedEndpoint } from './resolve/resolved-endpoint';
@@ -79,7 +80,7 @@ export function synthesizeCanaryServerless(scope: Construct, plan: CanaryPlan): 
   const viaIstio = stable.ingress._kind === IngressKind.ISTIO;
   const labels = sharedLabels(stable);
   const namespace = stable.namespace ?? 'default';
-  new ApiObject(scope, 'Resource', {
+  const service = new ApiObject(scope, 'Resource', {
     apiVersion: KnativeService.GVK.apiVersion,
     kind: KnativeService.GVK.kind,
     metadata: {
@@ -90,6 +91,10 @@ export function synthesizeCanaryServerless(scope: Construct, plan: CanaryPlan): 
     },
     spec: Lazy.any({ produce: () => serviceSpec(plan) }),
   });
+  // The template is the newest version's: the agent joins its revision; Knative routes each
+  // revision to the port its own pod declares, so the split needs nothing more.
+  const newest = canary ?? stable;
+  if (newest.agent) addAgentSidecar(service, newest);
 
   if (viaIstio) {
     const tagHost = (tag: string) => `${tag}-${stable.name}.${namespace}.svc.cluster.local`;

@@ -2,13 +2,14 @@
  * `batcher` and `logger` on endpoints (issue 18 part 3): on a third-party runtime or a custom
  * container they add the agent sidecar (our server in `--mode agent`) in front of it, which takes
  * the serving port; on our own server `batcher` is its `--max-batch-size`; under
- * `target: ServingTarget.KSERVE` both are KServe's own fields. Every synth is validated offline
- * (schema, Pod Security restricted, project defaults, Knative default features) and, with the test
- * cluster, by the real API server (test/cluster/jest-setup.ts).
+ * `target: ServingTarget.KSERVE` both are KServe's own fields (CanaryRollout versions:
+ * canary-agent.test.ts). Every synth is validated offline (schema, Pod Security restricted,
+ * project defaults, Knative default features) and, with the test cluster, by the real API server
+ * (test/cluster/jest-setup.ts).
  */
 import { Chart, Duration, Testing } from 'cdk8s';
 import {
-  CanaryRollout, DeploymentMode, InferenceProtocol, KnativeFeature, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat,
+  DeploymentMode, InferenceProtocol, KnativeFeature, LoggerMode, ModelEndpoint, ModelEndpointProps, ModelFormat,
   ServingRuntime, ServingTarget, StorageUri,
 } from '../../src';
 import { AGENT } from '../../src/contract';
@@ -177,15 +178,5 @@ describe('refused at synth, naming the prop and the fix', () => {
     const chart = new Chart(Testing.app(), 'test');
     const e = new ModelEndpoint(chart, 'Endpoint', { modelName: 'iris', container: { image: 'example.com/s:1', port: 8085 }, logger: { url: SINK } });
     expect(() => e.addTransformer({ container: { image: 'example.com/t:1' }, collocated: true })).toThrow(/'collocated' and the agent sidecar/);
-  });
-
-  test('a CanaryRollout of third-party runtime versions (no sidecar there yet)', () => {
-    const chart = new Chart(Testing.app(), 'test');
-    expect(() => new CanaryRollout(chart, 'Rollout', {
-      modelName: 'iris',
-      mode: DeploymentMode.RAW,
-      stable: { version: 'v1', storageUri: SKLEARN_MODEL, format: ModelFormat.SKLEARN },
-      batcher: {},
-    })).toThrow(/need the agent sidecar, which a CanaryRollout does not add yet/);
   });
 });
