@@ -10,7 +10,7 @@
  * - `ab` (Splitter): 90% of requests to the classifier, 10% to the pipeline node;
  * - `pipeline-in-process`: the same Sequence run in one server (raw mode), which loads both models.
  *
- * Run `npx cdk8s synth` in this folder.
+ * Run `npx cdk8s synth --no-check-upgrade` in this folder.
  */
 import { App, Chart, ChartProps, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
