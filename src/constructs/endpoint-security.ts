@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Names } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch, Names } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as contract from '../contract';
 import { EndpointIngress } from './endpoint-ingress';
@@ -13,6 +13,7 @@ import {
   PeerAuthenticationSpecMtlsMode,
   RequestAuthentication,
 } from '../imports/istio-security.istio.io';
+import { admitCallers } from '../render/endpoint-callers';
 import { assertDns1123Label, assertDns1123Subdomain } from '../render/resolve/names';
 
 /**
@@ -328,6 +329,13 @@ export class EndpointSecurity extends Construct {
     this.authorizationPolicy = new AuthorizationPolicy(this, 'AuthorizationPolicy', {
       metadata,
       spec: { selector, action: AuthorizationPolicySpecAction.ALLOW, rules },
+    });
+    // The app's own callers (an InferenceGraph's router) are admitted by principal, like allowedPrincipals.
+    const listed = new Set([...(props.allowedPrincipals ?? [])]);
+    admitCallers(endpoint, (principal) => {
+      if (listed.has(principal) || listed.has('*')) return;
+      listed.add(principal);
+      this.authorizationPolicy.addJsonPatch(JsonPatch.add('/spec/rules/-', { from: [{ source: { principals: [principal] } }] }));
     });
 
     if (props.jwt) {

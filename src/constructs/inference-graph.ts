@@ -12,6 +12,7 @@ import * as contract from '../contract';
 import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../graph/graph-spec';
 import { validateGraphSpec } from '../graph/validate';
 import { componentResources, predictorHost, predictorProtocols } from '../render/component';
+import { recordCaller } from '../render/endpoint-callers';
 import { RouterModel, synthesizeRouter } from '../render/graph/router';
 import { KServeGraphStep, synthesizeKServeGraph } from '../render/kserve/inference-graph';
 import { resolveTarget } from '../render/kserve/target';
@@ -150,8 +151,9 @@ export class InferenceGraph extends Construct {
   /** Whether the graph runs in one server process. */
   public readonly inProcess: boolean;
   /**
-   * The Istio principal of the router's pods (`cluster.local/ns/<namespace>/sa/<service account>`):
-   * add it to an `EndpointSecurity`'s `allowedPrincipals` so the graph may call that endpoint.
+   * The Istio principal of the router's pods (`cluster.local/ns/<namespace>/sa/<service account>`).
+   * Every `EndpointSecurity` of a step's endpoint in this app admits it; list it in the
+   * `allowedPrincipals` of policies made outside the app.
    */
   public readonly principal: string;
   /** The PodMonitor (serverless) or ServiceMonitor (raw) that scrapes the router; undefined with monitoring off. */
@@ -303,7 +305,10 @@ export class InferenceGraph extends Construct {
     }
   }
 
-  /** Endpoints with a NetworkPolicy admit the router's pods (the router calls them directly in raw mode). */
+  /**
+   * Endpoints with a NetworkPolicy admit the router's pods (the router calls them directly in raw mode),
+   * and those behind an EndpointSecurity its principal.
+   */
   private admitRouterToEndpoints(nodes: { [name: string]: GraphNode }, router: ResolvedEndpoint): void {
     const seen = new Set<IModelEndpoint>();
     for (const node of Object.values(nodes)) {
@@ -311,6 +316,8 @@ export class InferenceGraph extends Construct {
         // A ModelEndpoint's or CanaryRollout's own policy; an imported endpoint has none here.
         if (step._endpoint === undefined || seen.has(step._endpoint)) continue;
         seen.add(step._endpoint);
+        // Its EndpointSecurity, made before or after this graph, admits the router's principal.
+        recordCaller(step._endpoint, this.principal);
         const policy = step._endpoint.node.tryFindChild('NetworkPolicy');
         if (!policy) continue;
         const peer: Record<string, unknown> = { podSelector: { matchLabels: selectorLabels(router, 'router') } };

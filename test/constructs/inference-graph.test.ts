@@ -259,15 +259,31 @@ describe('raw mode', () => {
     expect(off.graph.monitor).toBeUndefined();
   });
 
-  test('the router\'s principal, for an EndpointSecurity of a step\'s endpoint, admits it there', () => {
+  test('an EndpointSecurity of a step\'s endpoint admits the router\'s principal, made before or after the graph, once', () => {
+    const routerRule = { from: [{ source: { principals: ['cluster.local/ns/ml/sa/default'] } }] };
+    const rulesOf = (manifests: any[], name: string) => findOne(manifests, 'AuthorizationPolicy', { name }).spec.rules;
     const c = chart();
-    const iris = endpoint(c, 'iris', { mode: DeploymentMode.RAW });
-    const graph = new InferenceGraph(c, 'Graph', { name: 'graph', mode: DeploymentMode.RAW, root: GraphNode.sequence([GraphStep.endpoint(iris)]) });
+    const before = endpoint(c, 'before', { mode: DeploymentMode.RAW });
+    const after = endpoint(c, 'after', { mode: DeploymentMode.RAW });
+    const listed = endpoint(c, 'listed', { mode: DeploymentMode.RAW });
+    const bystander = endpoint(c, 'bystander', { mode: DeploymentMode.RAW });
+    new EndpointSecurity(c, 'BeforeSecurity', { endpoint: before });
+    new EndpointSecurity(c, 'ListedSecurity', { endpoint: listed, allowedPrincipals: ['cluster.local/ns/ml/sa/default'] });
+    new EndpointSecurity(c, 'BystanderSecurity', { endpoint: bystander });
+    const graph = new InferenceGraph(c, 'Graph', {
+      name: 'graph',
+      mode: DeploymentMode.RAW,
+      root: GraphNode.ensemble([GraphStep.endpoint(before, { name: 'a' }), GraphStep.endpoint(after, { name: 'b' }), GraphStep.endpoint(listed, { name: 'c' }), GraphStep.endpoint(before, { name: 'd' })]),
+    });
     expect(graph.principal).toBe('cluster.local/ns/ml/sa/default');
-    new EndpointSecurity(c, 'Security', { endpoint: iris, allowedPrincipals: [graph.principal] });
+    new EndpointSecurity(c, 'AfterSecurity', { endpoint: after });
     const manifests = Testing.synth(c);
     expectValidManifests(manifests);
-    expect(findOne(manifests, 'AuthorizationPolicy', { name: 'iris' }).spec.rules).toContainEqual({ from: [{ source: { principals: ['cluster.local/ns/ml/sa/default'] } }] });
+    for (const name of ['before', 'after', 'listed']) {
+      expect(rulesOf(manifests, name).filter((r: any) => JSON.stringify(r) === JSON.stringify(routerRule))).toHaveLength(1);
+    }
+    // An endpoint the graph does not call keeps its policy as it was.
+    expect(rulesOf(manifests, 'bystander')).not.toContainEqual(routerRule);
   });
 
   test('a CanaryRollout step: called at its URL in its protocol, and its NetworkPolicy admits the router', () => {
