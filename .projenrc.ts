@@ -332,14 +332,15 @@ if (packageAll && packageJs) {
   packageAll.reset();
   packageAll.spawn(packageJs);
 }
-// The API reference as Python and Go users write it (jsii-docgen per language). Not in post-compile: ~15 s idle
-// and two ~0.5 MB files; run it when the public API changes (the README's "Python, Go and Java" section says so).
-// Each binding embeds the npm tarball: the per-language references stay in the repo.
+// The API reference as Python and Go users write it (jsii-docgen per language), regenerated after every compile
+// like API.md (~15 s idle) so it never falls behind the API. Each binding embeds the npm tarball: the
+// per-language references stay in the repo, out of the npm package.
 project.npmignore?.exclude('/docs/API.python.md', '/docs/API.go.md');
 project.addTask('docgen:bindings', {
   description: 'Generate docs/API.python.md and docs/API.go.md from the .jsii manifest',
   exec: 'jsii-docgen -l python -l go -o docs/API',
 });
+project.postCompileTask.spawn(project.tasks.tryFind('docgen:bindings')!);
 // ---- end of bindings ----
 
 project.synth();
