@@ -305,10 +305,10 @@ project.eslint?.addOverride({
     'import/no-cycle': ['error', { ignoreExternal: true }],
     'import/no-restricted-paths': ['error', {
       zones: [
-        { target: './src/server', from: ['./src/constructs', './src/render', './src/index.ts'], message: SERVER_SHARES_ONLY_THE_CONTRACT },
+        { target: './src/server', from: ['./src/constructs', './src/render', './src/index.ts', './src/kserve', './src/controller'], message: SERVER_SHARES_ONLY_THE_CONTRACT },
         { target: ['./src/constructs', './src/render', './src/index.ts', './src/contract.ts'], from: './src/server', message: SERVER_SHARES_ONLY_THE_CONTRACT },
-        // src/graph (issue 18): the graph spec, validation and conditions, used by the construct at synth time and by the router.
-        { target: './src/graph', from: ['./src/server', './src/controller', './src/constructs', './src/render'], message: 'src/graph is pure: it imports only src/contract.ts and itself' },
+        // src/contract/ (issue 18): the contract's graph part (spec, validation, conditions), shared like src/contract.ts.
+        { target: './src/contract', from: ['./src/server', './src/controller', './src/constructs', './src/render', './src/kserve', './src/index.ts'], message: 'the contract imports nothing but the generated version' },
       ],
     }],
   },

@@ -713,7 +713,7 @@ export const CONTROLLER_ANALYSIS_ENV = { prometheusUrl: 'PROMETHEUS_URL' };
 // ---- end of progressive delivery ----
 // ---- inference graphs (issue 18 part 1): the router component and in-process graphs ----
 /**
- * Our server in `--mode router` runs one inference graph (src/graph/graph-spec.ts is the graph's JSON
+ * Our server in `--mode router` runs one inference graph (src/contract/graph-spec.ts is the graph's JSON
  * shape, KServe's InferenceGraph `spec.nodes` with the same field names). The renderer mounts the
  * spec from a ConfigMap at `GRAPH.specDir/GRAPH.specKey`. A step naming a `model` runs in the
  * router's own process against a model it loaded from `--model-dir` (no network hop).

@@ -103,19 +103,19 @@ export interface LayerRule {
   readonly from: string;
   readonly to: string;
   readonly why: string;
-  /** Files under `to` that `from` may import all the same. */
+  /** Files or folders under `to` that `from` may import all the same. */
   readonly except?: string[];
 }
 
-/** The imports in `graph` that break one of `rules` (folders or files, relative to the root). */
+/** The imports in `graph` that break one of `rules` (folders or files, relative to the root), once each. */
 export function forbiddenImports(graph: ImportGraph, rules: LayerRule[]): ForbiddenImport[] {
   const under = (file: string, prefix: string) => file === prefix || file.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`);
   const found: ForbiddenImport[] = [];
   for (const [from, targets] of graph) {
     for (const to of targets) {
-      for (const rule of rules) {
-        if (under(from, rule.from) && under(to, rule.to) && !(rule.except ?? []).includes(to)) found.push({ from, to, rule: `${rule.from} must not import ${rule.to}: ${rule.why}` });
-      }
+      // One finding per import: the first rule it breaks (a narrow rule before a broad allow-list).
+      const rule = rules.find(r => under(from, r.from) && under(to, r.to) && !(r.except ?? []).some(e => under(to, e)));
+      if (rule) found.push({ from, to, rule: `${rule.from} must not import ${rule.to}: ${rule.why}` });
     }
   }
   return found;

@@ -19,8 +19,11 @@ const LAYER_RULES: LayerRule[] = [
   { from: 'src/server', to: 'src/index.ts', why: 'the model server shares only src/contract.ts with the constructs' },
   { from: 'src/constructs', to: 'src/server', why: 'the constructs share only src/contract.ts with the server' },
   { from: 'src/render', to: 'src/server', why: 'the renderers share only src/contract.ts with the server' },
+  // An allow-list, so a new shared folder cannot slip past the rules above: the server imports its own files and the contract.
+  { from: 'src/server', to: 'src', why: 'the model server shares only the contract (src/contract.ts, src/contract/) with the rest', except: ['src/server', 'src/contract.ts', 'src/contract'] },
   // src/package-version.ts is generated from package.json (scripts/stamp-version.js) and imports nothing.
-  { from: 'src/contract.ts', to: 'src', why: 'the contract is the one module every part imports, so it imports none but the generated version', except: ['src/package-version.ts'] },
+  { from: 'src/contract.ts', to: 'src', why: 'the contract is the one module every part imports, so it imports none but the generated version', except: ['src/package-version.ts', 'src/contract'] },
+  { from: 'src/contract', to: 'src', why: 'the contract\'s graph part imports only the contract', except: ['src/contract.ts', 'src/contract', 'src/package-version.ts'] },
 ];
 
 /** Imports from `src/render/` of a file that declares a construct class. */
@@ -116,6 +119,15 @@ describe('the checks fail on a tree that breaks the rules (temp directory)', () 
     write('src/server/late.ts', "export const load = () => require('../constructs/endpoint');\n");
     expect(forbiddenImports(graphOf(), LAYER_RULES).map(f => f.rule)).toEqual([
       'src/server must not import src/constructs: the model server shares only src/contract.ts with the constructs',
+    ]);
+  });
+
+  test('the server importing a new shared folder is reported (the server\'s rule is an allow-list); the contract\'s own folder is not', () => {
+    write('src/shared/spec.ts', 'export interface Spec { readonly name: string }\n');
+    write('src/contract/graph-spec.ts', "import { HTTP_PORT } from '../contract';\nexport const GRAPH_PORT = HTTP_PORT;\n");
+    write('src/server/router.ts', "import type { Spec } from '../shared/spec';\nimport { GRAPH_PORT } from '../contract/graph-spec';\nexport const s: Spec | number = GRAPH_PORT;\n");
+    expect(forbiddenImports(graphOf(), LAYER_RULES).map(f => `${f.from} -> ${f.to}: ${f.rule}`)).toEqual([
+      'src/server/router.ts -> src/shared/spec.ts: src/server must not import src: the model server shares only the contract (src/contract.ts, src/contract/) with the rest',
     ]);
   });
 

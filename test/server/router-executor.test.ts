@@ -2,7 +2,7 @@
 // from a table in memory: the Splitter's draw with a seeded RNG and the routing rules. The real
 // router and model servers on loopback are in router.test.ts.
 import fc from 'fast-check';
-import { GraphSpec, GraphStepSpec } from '../../src/graph/graph-spec';
+import { GraphSpec, GraphStepSpec } from '../../src/contract/graph-spec';
 import { Prng } from '../../src/server/explainer/prng';
 import { Answer, StepFailure } from '../../src/server/router/answers';
 import { GraphExecutor, StepTarget } from '../../src/server/router/executor';

@@ -2,7 +2,7 @@
  * `serve --mode router` end to end: real router and model-server processes on loopback (the
  * bundled server, test/server/server-harness.ts), plus small loopback HTTP upstreams for what a
  * model server cannot do on demand (echo a body, answer slowly, fail, answer too much); each is
- * named for what it does. Graph specs use KServe's InferenceGraph field names (src/graph/graph-spec.ts).
+ * named for what it does. Graph specs use KServe's InferenceGraph field names (src/contract/graph-spec.ts).
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, expected, metricSamples, modelDir, request, Response, RunningServer, SERVER_NODE, startServer } from './server-harness';
 import { GRAPH, GRAPH_ROUTER, METRICS, PAYLOAD_LOG_EVENT_TYPES } from '../../src/contract';
-import { GraphSpec } from '../../src/graph/graph-spec';
+import { GraphSpec } from '../../src/contract/graph-spec';
 
 const IRIS = expected('iris-logreg');
 const V2 = IRIS.v2_request;

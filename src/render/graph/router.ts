@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { IngressKind } from '../../constructs/endpoint-ingress';
 import { StorageUri } from '../../constructs/storage-uri';
 import * as contract from '../../contract';
-import type { GraphSpec } from '../../graph/graph-spec';
+import type { GraphSpec } from '../../contract/graph-spec';
 import { HttpRoute, HttpRouteSpecRulesMatchesPathType } from '../../imports/gateway-gateway.networking.k8s.io';
 import { VirtualService } from '../../imports/istio-networking.istio.io';
 import { synthesizeComponent } from '../component';

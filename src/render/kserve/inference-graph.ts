@@ -7,7 +7,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { inferenceServiceAnnotations, inferenceServiceLabels } from './annotations';
 import * as contract from '../../contract';
-import { GraphStepSpec } from '../../graph/graph-spec';
+import { GraphStepSpec } from '../../contract/graph-spec';
 import { resourceRequirements } from '../pod-template';
 import { ResolvedEndpoint, ResolvedResources } from '../resolve/resolved-endpoint';
 

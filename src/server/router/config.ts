@@ -12,8 +12,8 @@
  */
 import * as fs from 'node:fs';
 import { GRAPH } from '../../contract';
-import { GraphSpec } from '../../graph/graph-spec';
-import { validateGraphSpec } from '../../graph/validate';
+import { GraphSpec } from '../../contract/graph-spec';
+import { validateGraphSpec } from '../../contract/graph-validate';
 
 export interface RouterConfig {
   /** Path of the graph spec (JSON). */

@@ -20,8 +20,8 @@
  * (`timeoutMs`) ends the whole request with a 504 naming the steps still running, soft or not.
  */
 import { Answer, FailedStep, GraphDeadline, GraphFailure, isSuccess, shorten, StepFailure } from './answers';
-import { conditionMatches, parseCondition, ParsedCondition } from '../../graph/condition';
-import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../graph/graph-spec';
+import { conditionMatches, parseCondition, ParsedCondition } from '../../contract/graph-condition';
+import { GraphNodeSpec, GraphSpec, GraphStepSpec } from '../../contract/graph-spec';
 
 /** Calls a step's target (`serviceUrl` or `model`) with a body; resolves with any answer, rejects with `StepFailure`. */
 export interface StepTarget {

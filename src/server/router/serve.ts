@@ -19,7 +19,7 @@ import { GraphExecutor } from './executor';
 import { buildRouterApp, RouterState } from './router-app';
 import { InProcessTarget, NetworkTarget, StepTargets } from './step-targets';
 import { GRAPH_ROUTER } from '../../contract';
-import { GraphSpec } from '../../graph/graph-spec';
+import { GraphSpec } from '../../contract/graph-spec';
 import { InferHotPath } from '../http/infer-hot-path';
 import { PayloadLogger } from '../payload-log/payload-logger';
 

@@ -12,7 +12,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { Answer, StepFailure } from './answers';
 import { StepTarget } from './executor';
-import { GraphStepSpec } from '../../graph/graph-spec';
+import { GraphStepSpec } from '../../contract/graph-spec';
 import { InferHotPath } from '../http/infer-hot-path';
 import { keepAliveAgent, RequestFailure, sendBuffered } from '../http/keep-alive-client';
 

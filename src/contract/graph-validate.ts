@@ -3,7 +3,7 @@
  * the step and the fix. The construct runs it at synth time and `--mode router` at start, so a graph
  * is refused with the same words in both places.
  */
-import { conditionError } from './condition';
+import { conditionError } from './graph-condition';
 import { GraphSpec, GraphStepSpec } from './graph-spec';
 
 const ROOT = 'root'; // GRAPH.rootNode; kept local so this file stays free of the contract's other imports

@@ -1,7 +1,7 @@
 // Switch conditions: the GJSON subset KServe's router evaluates with Get(request, condition).Exists().
 // Expected answers follow GJSON's documented behaviour (tidwall/gjson SYNTAX.md).
 import fc from 'fast-check';
-import { ConditionParseError, conditionError, conditionMatches, parseCondition, select } from '../../src/graph/condition';
+import { ConditionParseError, conditionError, conditionMatches, parseCondition, select } from '../../src/contract/graph-condition';
 import { seeded } from '../seeded';
 
 const doc = {

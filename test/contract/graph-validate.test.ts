@@ -1,7 +1,7 @@
 // validateGraphSpec: every problem of a graph spec as a sentence naming the node, the step and the fix.
 import fc from 'fast-check';
-import { GraphSpec, GraphStepSpec } from '../../src/graph/graph-spec';
-import { validateGraphSpec } from '../../src/graph/validate';
+import { GraphSpec, GraphStepSpec } from '../../src/contract/graph-spec';
+import { validateGraphSpec } from '../../src/contract/graph-validate';
 import { seeded } from '../seeded';
 
 const url = 'http://model.default.svc/v1/models/m:predict';
