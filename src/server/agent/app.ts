@@ -117,14 +117,16 @@ export function buildAgentApp(config: ServerConfig, state: AgentState): AgentApp
       return send(reply, await upstream.send(request.method, url, headers, raw, maxAnswerBytes));
     }
     const model = safeDecode((v1 ?? v2)![1]);
-    const parsed = parseJson(raw);
+    // Parsed once, and only when batching or a kept payload event needs it.
+    let json: { value: unknown } | undefined;
+    const parsed = () => (json ??= { value: parseJson(raw) }).value;
     const id = log?.newId();
-    log?.request(id!, model, parsed ?? raw.toString('utf8'));
-    const b = batcher && parsed !== undefined && request.headers[BINARY_HEADER] === undefined ? batchable(kind, parsed) : undefined;
+    log?.request(id!, model, () => parsed() ?? raw.toString('utf8'));
+    const b = batcher && request.headers[BINARY_HEADER] === undefined && parsed() !== undefined ? batchable(kind, parsed()) : undefined;
     const result = b
       ? await batcher!.submit(`${kind} ${url}\n${b.compat}`, b, raw, headers)
       : await upstream.send(request.method, url, headers, raw, maxAnswerBytes);
-    if (log && result.status >= 200 && result.status < 300) log.response(id!, model, parseJson(result.body) ?? result.body.toString('utf8'));
+    if (log && result.status >= 200 && result.status < 300) log.response(id!, model, () => parseJson(result.body) ?? result.body.toString('utf8'));
     return send(reply, result);
   };
   app.all('/*', forward);

@@ -17,6 +17,9 @@ import { METRICS } from '../../contract';
 /** Sends at once; more events wait in the queue. */
 export const PAYLOAD_LOG_SENDERS = 4;
 
+/** A payload, or a function that makes it (a JSON payload is never a function). */
+export type Payload = unknown | (() => unknown);
+
 export type DropReason = 'queue_full' | 'timeout' | 'send_failed' | 'rejected' | 'unserializable' | 'closed';
 
 export class PayloadLogger {
@@ -52,13 +55,17 @@ export class PayloadLogger {
     return randomUUID();
   }
 
-  /** Queues the request payload (mode `all` or `request`, and `id` sampled in). Never throws, never waits. */
-  public request(id: string, model: string, payload: unknown): void {
+  /**
+   * Queues the request payload (mode `all` or `request`, and `id` sampled in). Never throws, never waits.
+   * `payload` may be a function that makes it: called only for an event that is kept and queued, so a
+   * caller holding raw bytes parses them only then.
+   */
+  public request(id: string, model: string, payload: Payload): void {
     if (this.logsRequests && sampledIn(id, this.config.sampleRate)) this.enqueue('request', id, model, payload);
   }
 
   /** Queues the response payload of a successful inference (mode `all` or `response`, and `id` sampled in). */
-  public response(id: string, model: string, payload: unknown): void {
+  public response(id: string, model: string, payload: Payload): void {
     if (this.logsResponses && sampledIn(id, this.config.sampleRate)) this.enqueue('response', id, model, payload);
   }
 
@@ -82,10 +89,10 @@ export class PayloadLogger {
     this.agent.destroy();
   }
 
-  private enqueue(kind: PayloadKind, id: string, model: string, payload: unknown): void {
+  private enqueue(kind: PayloadKind, id: string, model: string, payload: Payload): void {
     if (this.closed) return this.drop('closed');
     if (this.queue.length >= this.config.queueSize) return this.drop('queue_full');
-    this.queue.push({ kind, id, model, payload });
+    this.queue.push({ kind, id, model, payload: typeof payload === 'function' ? payload() : payload });
     this.pump();
   }
 

@@ -74,7 +74,7 @@ export function buildRouterApp(options: RouterAppOptions): FastifyInstance {
       headers['x-request-id'] = requestId;
       const contentType = first(request.headers['content-type']) || 'application/json';
       const logId = payloadLog?.newId();
-      if (payloadLog) payloadLog.request(logId!, graphName, parsedOrText(body));
+      if (payloadLog) payloadLog.request(logId!, graphName, () => parsedOrText(body));
       const result = await executor.run(body, contentType, headers);
       const { answer } = result;
       status = answer.status;
@@ -83,7 +83,7 @@ export function buildRouterApp(options: RouterAppOptions): FastifyInstance {
         reply.header(GRAPH.failedStepsHeader, result.failedSteps.map((f) => f.step).join(','));
         out = withFailedSteps(out, result.failedSteps);
       }
-      if (payloadLog && status >= 200 && status <= 299) payloadLog.response(logId!, graphName, parsedOrText(out));
+      if (payloadLog && status >= 200 && status <= 299) payloadLog.response(logId!, graphName, () => parsedOrText(out));
       reply.header('x-request-id', requestId);
       reply.code(status);
       if (answer.contentType) reply.type(answer.contentType);
