@@ -269,6 +269,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping the real model ser
  */
 describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a canary server', () => {
   const servers: Record<string, RunningServer> = {};
+  const snapshots: Record<string, Awaited<ReturnType<typeof startMetricsSnapshot>> | undefined> = {};
   let prom: Prometheus | undefined;
   let tmp = '';
   let evalTime: number | undefined;
@@ -333,15 +334,20 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
     servers.v1 = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-logreg.onnx' }), '--model-name', MODEL]);
     servers.v2 = await startServer(['--model-dir', modelDir({ 'model.onnx': 'iris-mlp.onnx' }), '--model-name', MODEL]);
 
+    snapshots.v1 = await startMetricsSnapshot(servers.v1.port);
+    snapshots.v2 = await startMetricsSnapshot(servers.v2.port);
+    for (const v of ['v1', 'v2'] as const) await snapshots[v]!.refresh();
     prom = await startPrometheus(tmp, [scrapeJobForPods(podMonitor, [
-      { podLabels: podLabels.v1, target: `127.0.0.1:${servers.v1.port}` },
-      { podLabels: podLabels.v2, target: `127.0.0.1:${servers.v2.port}` },
+      { podLabels: podLabels.v1, target: `127.0.0.1:${snapshots.v1.port}` },
+      { podLabels: podLabels.v2, target: `127.0.0.1:${snapshots.v2.port}` },
     ])]);
     await waitFor('both versions up', 15_000, async () => ((await scalar('count(up{endpoint="iris",version=~"v1|v2"} == 1)')) === 2 ? true : undefined));
 
     // WHEN each version gets its traffic in two phases, each seen by at least one scrape.
     for (const phase of [0, 1]) {
       for (const v of ['v1', 'v2'] as const) await send(v, phase);
+      // The whole phase becomes visible to Prometheus at once.
+      for (const v of ['v1', 'v2'] as const) await snapshots[v]!.refresh();
       for (const v of ['v1', 'v2'] as const) {
         await waitFor(`phase ${phase + 1} scraped (${v})`, 15_000, async () =>
           ((await scalar(`sum(model_server_requests_total{endpoint="iris",version="${v}"})`)) === total(v, phase + 1) ? true : undefined));
@@ -355,6 +361,7 @@ describeWithTools(['prometheus'], 'a real Prometheus scraping a stable and a can
 
   afterAll(async () => {
     await prom?.stop();
+    for (const snapshot of Object.values(snapshots)) await snapshot?.stop();
     for (const server of Object.values(servers)) await server.stop();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
@@ -405,6 +412,29 @@ interface Prometheus {
 }
 
 /** A real Prometheus on a free loopback port with `scrapeConfigs`, every second; `stop()` ends it. */
+
+/**
+ * A loopback stand-in for one pod's /metrics: it serves the real server's /metrics as it was at the
+ * last `refresh()`, so Prometheus never scrapes a traffic phase half sent. (A scrape between a
+ * phase's successes and its errors splits them across samples, and on a loaded machine that skews
+ * the rate ratio.) The counters are the server's own; only when Prometheus sees them is chosen.
+ */
+async function startMetricsSnapshot(serverPort: number) {
+  let text = '';
+  const server = http.createServer((_req, res) => {
+    res.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+    res.end(text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async refresh() {
+      text = (await request(serverPort, 'GET', '/metrics')).text;
+    },
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 async function startPrometheus(dir: string, scrapeConfigs: unknown[]): Promise<Prometheus> {
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify({ global: { scrape_interval: '1s', evaluation_interval: '1s' }, scrape_configs: scrapeConfigs }));
