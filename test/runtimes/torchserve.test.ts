@@ -145,7 +145,8 @@ maybe('TorchServe as a real process, from the synthesized pod (venv runtimes, fa
 
   afterAll(async () => {
     if (started) await run(path.join(venv!, 'bin', 'torchserve'), ['--stop'], env, work).catch(() => undefined);
-    if (work) rmSync(work, { recursive: true, force: true });
+    // `torchserve --stop` returns before its workers have exited and stopped writing logs: retry ENOTEMPTY/EBUSY.
+    if (work) rmSync(work, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }, 60_000);
 
   test('the synthesized container is what was started: torchserve --start on the model dir, the V2 envelope', () => {
